@@ -1,0 +1,153 @@
+/**
+ * renderq's configuration as the rest of the code sees it: parsed once from the
+ * environment, grouped by concern, frozen. A bad value stops the process with one
+ * line naming the variable (see `loadConfigOrExit`).
+ */
+import path from 'node:path';
+import type { z } from 'zod';
+import { type Env, EnvSchema } from './env-schema.js';
+
+export interface Tenant {
+  readonly tenant: string;
+  readonly key: string;
+}
+
+export type StorageConfig =
+  | { readonly kind: 'file'; readonly dir: string }
+  | {
+      readonly kind: 's3';
+      readonly bucket: string;
+      /** Key prefix inside the bucket, without leading or trailing slash; may be empty. */
+      readonly prefix: string;
+      readonly endpoint: string | undefined;
+      readonly forcePathStyle: boolean;
+      readonly region: string;
+    };
+
+export interface Config {
+  readonly nodeEnv: Env['NODE_ENV'];
+  readonly logLevel: Env['LOG_LEVEL'];
+  readonly redis: { readonly url: string; readonly prefix: string };
+  readonly api: {
+    readonly host: string;
+    readonly port: number;
+    readonly publicBaseUrl: string;
+    /** undefined: no authentication (development only; logged loudly). */
+    readonly tenants: readonly Tenant[] | undefined;
+  };
+  readonly worker: { readonly metricsPort: number };
+  readonly segmind: { readonly apiKey: string | undefined; readonly baseUrl: string };
+  readonly storage: StorageConfig;
+  readonly webhooks: { readonly secret: string | undefined; readonly allowPrivate: boolean };
+  readonly models: { readonly allowUnknown: boolean };
+  readonly jobs: { readonly retentionMs: number };
+  /** Values that must never appear in logs. */
+  readonly secrets: readonly string[];
+}
+
+/** A configuration problem; `message` is one line naming every bad variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly variables: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) throw configErrorFrom(parsed.error);
+  const storage = parseStorageUrl(parsed.data);
+  if (typeof storage === 'string') {
+    throw new ConfigError(`STORAGE_URL ${storage}`, ['STORAGE_URL']);
+  }
+  return toConfig(parsed.data, storage);
+}
+
+/** For process entry points: parse, or print one line to stderr and exit 1. */
+export function loadConfigOrExit(env: Readonly<Record<string, string | undefined>>): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`renderq: configuration error: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+function configErrorFrom(error: z.ZodError): ConfigError {
+  const byVariable = new Map<string, string>();
+  for (const issue of error.issues) {
+    const variable = String(issue.path[0] ?? 'environment');
+    if (!byVariable.has(variable)) byVariable.set(variable, issue.message);
+  }
+  const line = [...byVariable].map(([variable, message]) => `${variable} ${message}`).join('; ');
+  return new ConfigError(line.replaceAll('\n', ' '), [...byVariable.keys()]);
+}
+
+function parseStorageUrl(env: Env): StorageConfig | string {
+  const raw = env.STORAGE_URL;
+  if (raw.startsWith('file://')) {
+    const dir = raw.slice('file://'.length);
+    if (dir === '') return 'must name a directory (file://DIR)';
+    return { kind: 'file', dir: path.resolve(decodeURIComponent(dir)) };
+  }
+  const url = new URL(raw);
+  const bucket = url.hostname;
+  // S3's own naming rules; a wrong bucket name would otherwise fail only at the first upload.
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    return `must be s3://BUCKET/PREFIX with a valid bucket name (got "${bucket}")`;
+  }
+  const prefix = decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, '');
+  return {
+    kind: 's3',
+    bucket,
+    prefix,
+    endpoint: env.S3_ENDPOINT,
+    forcePathStyle: env.S3_FORCE_PATH_STYLE,
+    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+  };
+}
+
+function toConfig(env: Env, storage: StorageConfig): Config {
+  const tenants = env.RENDERQ_API_KEYS;
+  const secrets = [env.SEGMIND_API_KEY, env.WEBHOOK_SECRET, ...(tenants ?? []).map((t) => t.key)];
+  const config: Config = {
+    nodeEnv: env.NODE_ENV,
+    logLevel: env.LOG_LEVEL,
+    redis: { url: env.REDIS_URL, prefix: env.RENDERQ_PREFIX },
+    api: {
+      host: env.HOST,
+      port: env.PORT,
+      publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://${hostForUrl(env.HOST)}:${env.PORT}`).replace(
+        /\/+$/,
+        '',
+      ),
+      tenants,
+    },
+    worker: { metricsPort: env.WORKER_METRICS_PORT },
+    segmind: { apiKey: env.SEGMIND_API_KEY, baseUrl: env.SEGMIND_BASE_URL.replace(/\/+$/, '') },
+    storage,
+    webhooks: { secret: env.WEBHOOK_SECRET, allowPrivate: env.WEBHOOK_ALLOW_PRIVATE },
+    models: { allowUnknown: env.RENDERQ_ALLOW_UNKNOWN_MODELS },
+    jobs: { retentionMs: env.JOB_RETENTION_DAYS * 24 * 3600 * 1000 },
+    secrets: secrets.filter((s): s is string => typeof s === 'string' && s.length > 0),
+  };
+  return deepFreeze(config);
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

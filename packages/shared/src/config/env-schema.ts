@@ -1,0 +1,176 @@
+/**
+ * The one schema over renderq's environment (CONTRACT.md, "Configuration").
+ * Every process parses it once at start through `loadConfig`; nothing else reads
+ * `process.env`.
+ */
+import { z } from 'zod';
+
+const booleanFlag = (defaultValue: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], {
+      error: 'must be true or false',
+    })
+    .optional()
+    .transform((value) =>
+      value === undefined ? defaultValue : value === 'true' || value === '1' || value === 'yes',
+    );
+
+const port = (defaultValue: number) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value === '') return defaultValue;
+      const n = Number(value);
+      if (!/^\d+$/.test(value) || n < 0 || n > 65535) {
+        ctx.addIssue({ code: 'custom', message: `must be a port number 0-65535 (got "${value}")` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const positiveInt = (defaultValue: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value === '') return defaultValue;
+      const n = Number(value);
+      if (!/^\d+$/.test(value) || n < 1 || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number 1-${max} (got "${value}")` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+/** A URL whose scheme is one of `schemes`; the message names what was given. */
+const urlWithScheme = (schemes: readonly string[], what: string) =>
+  z.string().superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `must be ${what} (got "${value}")` });
+      return;
+    }
+    if (!schemes.includes(url.protocol)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be ${what}; scheme "${url.protocol}" is not supported`,
+      });
+    }
+  });
+
+const emptyToUndefined = (value: unknown) => (value === '' ? undefined : value);
+
+/** `tenant:key` pairs, comma-separated. Keys are secrets: messages never echo them. */
+const apiKeys = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined || value.trim() === '') return undefined;
+    const pairs: { tenant: string; key: string }[] = [];
+    const entries = value.split(',').map((entry) => entry.trim());
+    for (const [index, entry] of entries.entries()) {
+      const colon = entry.indexOf(':');
+      const tenant = colon > 0 ? entry.slice(0, colon) : '';
+      const key = colon > 0 ? entry.slice(colon + 1) : '';
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(tenant) || key.length < 8) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `entry ${index + 1} must be tenant:key (tenant of letters, digits, _ . -; key of at least 8 characters)`,
+        });
+        return z.NEVER;
+      }
+      pairs.push({ tenant, key });
+    }
+    const keys = new Set(pairs.map((p) => p.key));
+    if (keys.size !== pairs.length) {
+      ctx.addIssue({ code: 'custom', message: 'the same key is given to two entries' });
+      return z.NEVER;
+    }
+    return pairs;
+  });
+
+export const EnvSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    /** pino level. @defaultValue info */
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Redis for BullMQ and job records. @defaultValue redis://127.0.0.1:6379 */
+    REDIS_URL: z.preprocess(
+      emptyToUndefined,
+      urlWithScheme(['redis:', 'rediss:'], 'a redis:// or rediss:// URL').default(
+        'redis://127.0.0.1:6379',
+      ),
+    ),
+    /** Key prefix for every Redis key; a hash tag such as {renderq} on Redis Cluster. */
+    RENDERQ_PREFIX: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_{}.-]{1,64}$/, 'must be 1-64 letters, digits or _ { } . -')
+        .default('renderq'),
+    ),
+    HOST: z.preprocess(emptyToUndefined, z.string().min(1).default('127.0.0.1')),
+    PORT: port(8080),
+    WORKER_METRICS_PORT: port(9464),
+    /** Sent to Segmind as x-api-key. Unset: `pnpm start` runs the bundled emulator. */
+    SEGMIND_API_KEY: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
+    SEGMIND_BASE_URL: z.preprocess(
+      emptyToUndefined,
+      urlWithScheme(['http:', 'https:'], 'an http:// or https:// URL').default(
+        'https://api.segmind.com',
+      ),
+    ),
+    /** file://DIR or s3://BUCKET/PREFIX. @defaultValue file://./data/outputs */
+    STORAGE_URL: z.preprocess(
+      emptyToUndefined,
+      urlWithScheme(['file:', 's3:'], 'a file://DIR or s3://BUCKET/PREFIX URL').default(
+        'file://./data/outputs',
+      ),
+    ),
+    S3_ENDPOINT: z.preprocess(
+      emptyToUndefined,
+      urlWithScheme(['http:', 'https:'], 'an http:// or https:// URL').optional(),
+    ),
+    S3_FORCE_PATH_STYLE: booleanFlag(false),
+    /** Standard AWS variables, read here so that nothing else touches process.env. */
+    AWS_REGION: z.preprocess(emptyToUndefined, z.string().optional()),
+    AWS_DEFAULT_REGION: z.preprocess(emptyToUndefined, z.string().optional()),
+    RENDERQ_API_KEYS: apiKeys,
+    WEBHOOK_SECRET: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .refine(isWebhookSecret, 'must be whsec_ followed by base64 of at least 24 bytes')
+        .optional(),
+    ),
+    WEBHOOK_ALLOW_PRIVATE: booleanFlag(false),
+    PUBLIC_BASE_URL: z.preprocess(
+      emptyToUndefined,
+      urlWithScheme(['http:', 'https:'], 'an http:// or https:// URL').optional(),
+    ),
+    /** Opt-in: accept models outside the catalogue, input passed through (needs a string prompt). */
+    RENDERQ_ALLOW_UNKNOWN_MODELS: booleanFlag(false),
+    /** How long job records stay readable after they finish. @defaultValue 7 */
+    JOB_RETENTION_DAYS: positiveInt(7, 3650),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production' && env.RENDERQ_API_KEYS === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['RENDERQ_API_KEYS'],
+        message: 'is required when NODE_ENV=production',
+      });
+    }
+  });
+
+export type Env = z.output<typeof EnvSchema>;
+
+function isWebhookSecret(value: string): boolean {
+  if (!value.startsWith('whsec_')) return false;
+  const body = value.slice('whsec_'.length);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) return false;
+  return Buffer.from(body, 'base64').length >= 24;
+}

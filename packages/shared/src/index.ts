@@ -1,0 +1,46 @@
+/** @renderq/shared: what the API and the worker must agree on. */
+export { type Config, ConfigError, loadConfig, loadConfigOrExit, type StorageConfig, type Tenant } from './config/config.js';
+export {
+  FailJobError,
+  isRenderqError,
+  isRetryable,
+  type PauseReason,
+  type RenderqError,
+  RetryAtError,
+  RetryLaterError,
+  StopTakingJobsError,
+} from './errors.js';
+export { ErrorCode, JobError } from './jobs/error-codes.js';
+export { ID_PATTERN, newId } from './jobs/ids.js';
+export { JobRecord, type PublicJob, type PublicOutput, StoredOutput, toPublicJob } from './jobs/job-record.js';
+export {
+  type BatchRecord,
+  type BatchStatus,
+  type JobChanges,
+  JobStore,
+  type JobStoreOptions,
+  type NewBatch,
+  type NewJob,
+  type TransitionResult,
+} from './jobs/job-store.js';
+export { assertNever, isFinal, JobStage, JobStatus, STATUS_OF_STAGE, type StageName, statusOf } from './jobs/stage.js';
+export {
+  type CatalogueOptions,
+  describeModel,
+  findModel,
+  listModels,
+  type ModelDescription,
+  ModelName,
+  type ValidatedInput,
+  validateModelInput,
+} from './models/catalogue.js';
+export type { ModelDefinition, ModelKind } from './models/model-definition.js';
+export { createLogger, type Logger, type LoggerSettings, REDACTED, redactSecrets } from './observability/logger.js';
+export { createMetrics, type Metrics, type MetricsOptions, type QueueCounts, type SegmindOperation } from './observability/metrics.js';
+export { PRIORITY, QUEUE_NAMES, type QueueName, queueOptions, RENDER_JOB_OPTIONS, type RenderJobData } from './queues.js';
+export { checkRedisDurability, createRedis, type RedisDurability, type RedisRole, warnIfRedisMayLoseJobs } from './redis/create-redis.js';
+export { FileStorage } from './storage/file-storage.js';
+export { openStorage } from './storage/open-storage.js';
+export { S3Storage, type S3StorageOptions } from './storage/s3-storage.js';
+export { extensionFor, ObjectNotFoundError, type Storage, type StoredObject, type StoredObjectStream } from './storage/storage.js';
+export { formatPath, issuesFromZod, type ValidationIssue } from './validation.js';

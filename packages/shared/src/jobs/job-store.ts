@@ -1,0 +1,362 @@
+/**
+ * The job store: the one module through which the API and the worker create, read
+ * and move jobs. Records live in Redis hashes of their own (not in BullMQ's job
+ * data), so a finished job stays readable for the retention period.
+ *
+ * Creating a job never leaves it recorded but never run, nor running without a
+ * record: the record and an entry in the "unenqueued" set are written in one
+ * MULTI, then the BullMQ job is added under the same id, then the entry is
+ * removed. `recoverUnenqueued` finishes whatever a crash interrupted; adding a
+ * BullMQ job under an existing id is a no-op, and a worker ignores jobs whose
+ * record is already final, so recovery is safe to run at any time.
+ */
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { PRIORITY, QUEUE_NAMES, type RenderJobData } from '../queues.js';
+import type { JobError } from './error-codes.js';
+import { newId } from './ids.js';
+import { JobRecord, type StoredOutput } from './job-record.js';
+import { batchJobsKey, batchKey, jobKey, unenqueuedKey } from './keys.js';
+import { isFinal, type JobStage, type StageName, type JobStatus } from './stage.js';
+import { TRANSITION_LUA } from './transition-script.js';
+
+export interface NewJob {
+  readonly tenant: string;
+  readonly model: string;
+  /** Validated input, defaults filled in. */
+  readonly input: Record<string, unknown>;
+  readonly metadata?: Record<string, unknown> | null;
+  readonly webhookUrl?: string | null;
+  /** BullMQ priority, 1 first. @defaultValue PRIORITY.single (PRIORITY.batch inside a batch) */
+  readonly priority?: number;
+}
+
+export interface NewBatch {
+  readonly tenant: string;
+  readonly metadata?: Record<string, unknown> | null;
+  readonly webhookUrl?: string | null;
+  readonly priority?: number;
+}
+
+export type BatchStatus = 'running' | 'completed' | 'cancelled';
+
+export interface BatchRecord {
+  readonly id: string;
+  readonly tenant: string;
+  readonly status: BatchStatus;
+  readonly metadata: Record<string, unknown> | null;
+  readonly webhook_url: string | null;
+  readonly counts: Readonly<Record<JobStatus, number>> & { readonly total: number };
+  readonly created_at: string;
+  readonly finished_at: string | null;
+}
+
+/** What a stage move may change besides the stage. */
+export interface JobChanges {
+  readonly segmind_request_id?: string;
+  readonly outputs?: readonly StoredOutput[];
+  readonly error?: JobError;
+  readonly cost?: number;
+}
+
+export type TransitionResult =
+  | { readonly ok: true; readonly previous: StageName; readonly batchFinished: boolean }
+  | { readonly ok: false; readonly reason: 'not_found' }
+  | { readonly ok: false; readonly reason: 'wrong_stage'; readonly current: StageName };
+
+export interface JobStoreOptions {
+  readonly redis: Redis;
+  readonly queue: Queue<RenderJobData>;
+  /** RENDERQ_PREFIX; also the BullMQ prefix. */
+  readonly prefix: string;
+  /** How long finished records stay readable. @defaultValue 7 days */
+  readonly retentionMs?: number;
+  /** Jobs and BullMQ adds per round trip when creating a batch. @defaultValue 500 */
+  readonly chunkSize?: number;
+}
+
+type TransitionCommand = (
+  key: string,
+  ...args: string[]
+) => Promise<[number, string, number]>;
+
+const SCRIPT_NAME = 'renderqTransitionV1';
+
+export class JobStore {
+  readonly #redis: Redis;
+  readonly #queue: Queue<RenderJobData>;
+  readonly #prefix: string;
+  readonly #retentionMs: number;
+  readonly #chunkSize: number;
+
+  constructor(options: JobStoreOptions) {
+    this.#redis = options.redis;
+    this.#queue = options.queue;
+    this.#prefix = options.prefix;
+    this.#retentionMs = options.retentionMs ?? 7 * 24 * 3600 * 1000;
+    this.#chunkSize = options.chunkSize ?? 500;
+    if (!(SCRIPT_NAME in this.#redis)) {
+      this.#redis.defineCommand(SCRIPT_NAME, { numberOfKeys: 1, lua: TRANSITION_LUA });
+    }
+  }
+
+  /** Records and enqueues one job. */
+  async create(job: NewJob): Promise<JobRecord> {
+    const [record] = await this.#createMany([job], null, PRIORITY.single);
+    if (!record) throw new Error('job creation returned no record');
+    return record;
+  }
+
+  /**
+   * Records and enqueues a batch. The batch hash is written after every job
+   * record: a batch that exists is complete, and recovery drops the records of
+   * one whose creation was cut off.
+   */
+  async createBatch(batch: NewBatch, jobs: readonly NewJob[]): Promise<{ batch: BatchRecord; jobIds: string[] }> {
+    if (jobs.length === 0) throw new Error('a batch needs at least one job');
+    const id = newId('bat');
+    const now = new Date().toISOString();
+    const priority = batch.priority ?? PRIORITY.batch;
+    const fields = {
+      id,
+      tenant: batch.tenant,
+      status: 'running',
+      metadata: JSON.stringify(batch.metadata ?? null),
+      webhook_url: batch.webhookUrl ?? '',
+      created_at: now,
+      finished_at: '',
+      total: String(jobs.length),
+      queued: String(jobs.length),
+      running: '0',
+      completed: '0',
+      failed: '0',
+      cancelled: '0',
+      finished: '0',
+    };
+    const records = await this.#recordMany(jobs, id, priority);
+    await this.#redis.hset(batchKey(this.#prefix, id), fields);
+    await this.#enqueueMany(records);
+    const created = await this.getBatch(id);
+    if (!created) throw new Error(`batch ${id} vanished while being created`);
+    return { batch: created, jobIds: records.map((r) => r.id) };
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    const hash = await this.#redis.hgetall(jobKey(this.#prefix, id));
+    return hash.id ? recordFromHash(hash) : undefined;
+  }
+
+  async getBatch(id: string): Promise<BatchRecord | undefined> {
+    const hash = await this.#redis.hgetall(batchKey(this.#prefix, id));
+    return hash.id ? batchFromHash(hash) : undefined;
+  }
+
+  /** The ids of a batch's jobs in creation order, a page at a time. */
+  async batchJobIds(batchId: string, start: number, count: number): Promise<string[]> {
+    return this.#redis.lrange(batchJobsKey(this.#prefix, batchId), start, start + count - 1);
+  }
+
+  /** A batch's jobs in creation order, read a page at a time (never the whole batch at once). */
+  async *batchJobs(batchId: string, pageSize = 200): AsyncGenerator<JobRecord> {
+    for (let start = 0; ; start += pageSize) {
+      const ids = await this.batchJobIds(batchId, start, pageSize);
+      if (ids.length === 0) return;
+      const pipeline = this.#redis.pipeline();
+      for (const id of ids) pipeline.hgetall(jobKey(this.#prefix, id));
+      const results = (await pipeline.exec()) ?? [];
+      for (const [error, hash] of results) {
+        if (error) throw error;
+        const fields = hash as Record<string, string>;
+        if (fields.id) yield recordFromHash(fields);
+      }
+      if (ids.length < pageSize) return;
+    }
+  }
+
+  /**
+   * Moves a job to `to` if its stage is one of `from`, atomically with its batch's
+   * counters. A final stage stamps `finished_at` and starts the record's retention.
+   */
+  async transition(
+    id: string,
+    from: readonly StageName[],
+    to: JobStage,
+    changes: JobChanges = {},
+  ): Promise<TransitionResult> {
+    const args = [
+      from.join(','),
+      to.name,
+      JSON.stringify(to),
+      new Date().toISOString(),
+      String(this.#retentionMs),
+      this.#prefix,
+      // A failed stage carries its error; the record's `error` field is what callers see.
+      ...changeFields(to.name === 'failed' ? { ...changes, error: to.error } : changes),
+    ];
+    const command = (this.#redis as unknown as Record<string, TransitionCommand>)[SCRIPT_NAME];
+    if (!command) throw new Error('transition script is not defined on this connection');
+    const [code, stage, batchFinished] = await command.call(this.#redis, jobKey(this.#prefix, id), ...args);
+    if (code === -1) return { ok: false, reason: 'not_found' };
+    if (code === 0) return { ok: false, reason: 'wrong_stage', current: stage as StageName };
+    return { ok: true, previous: stage as StageName, batchFinished: batchFinished === 1 };
+  }
+
+  /**
+   * Enqueues jobs recorded more than `olderThanMs` ago whose enqueue was never
+   * confirmed (the creating process died in between). Returns how many it handled.
+   */
+  async recoverUnenqueued(olderThanMs = 30_000): Promise<number> {
+    const cutoff = Date.now() - olderThanMs;
+    const ids = await this.#redis.zrangebyscore(unenqueuedKey(this.#prefix), '-inf', cutoff, 'LIMIT', 0, 1000);
+    for (const id of ids) {
+      const record = await this.get(id);
+      if (record?.batch_id && !(await this.#redis.exists(batchKey(this.#prefix, record.batch_id)))) {
+        // The batch was never committed: its caller got an error, so the job must not run.
+        await this.#redis.del(jobKey(this.#prefix, id));
+      } else if (record && !isFinal(record.stage.name)) {
+        await this.#queue.add(QUEUE_NAMES.render, { jobId: id }, { jobId: id, priority: record.priority });
+      }
+      await this.#redis.zrem(unenqueuedKey(this.#prefix), id);
+    }
+    return ids.length;
+  }
+
+  async #createMany(jobs: readonly NewJob[], batchId: string | null, priority: number): Promise<JobRecord[]> {
+    const records = await this.#recordMany(jobs, batchId, priority);
+    await this.#enqueueMany(records);
+    return records;
+  }
+
+  async #recordMany(jobs: readonly NewJob[], batchId: string | null, priority: number): Promise<JobRecord[]> {
+    const records: JobRecord[] = [];
+    for (let start = 0; start < jobs.length; start += this.#chunkSize) {
+      const multi = this.#redis.multi();
+      const nowMs = Date.now();
+      const now = new Date(nowMs).toISOString();
+      for (const job of jobs.slice(start, start + this.#chunkSize)) {
+        const record = newRecord(job, batchId, job.priority ?? priority, now);
+        multi.hset(jobKey(this.#prefix, record.id), hashFromRecord(record));
+        if (batchId) multi.rpush(batchJobsKey(this.#prefix, batchId), record.id);
+        multi.zadd(unenqueuedKey(this.#prefix), nowMs, record.id);
+        records.push(record);
+      }
+      await execOrThrow(multi);
+    }
+    return records;
+  }
+
+  async #enqueueMany(records: readonly JobRecord[]): Promise<void> {
+    for (let start = 0; start < records.length; start += this.#chunkSize) {
+      const chunk = records.slice(start, start + this.#chunkSize);
+      await this.#queue.addBulk(
+        chunk.map((record) => ({
+          name: QUEUE_NAMES.render,
+          data: { jobId: record.id },
+          opts: { jobId: record.id, priority: record.priority },
+        })),
+      );
+      await this.#redis.zrem(unenqueuedKey(this.#prefix), ...chunk.map((r) => r.id));
+    }
+  }
+}
+
+function newRecord(job: NewJob, batchId: string | null, priority: number, now: string): JobRecord {
+  return {
+    id: newId('job'),
+    tenant: job.tenant,
+    model: job.model,
+    input: job.input,
+    metadata: job.metadata ?? null,
+    batch_id: batchId,
+    webhook_url: job.webhookUrl ?? null,
+    priority,
+    stage: { name: 'queued' },
+    segmind_request_id: null,
+    outputs: [],
+    error: null,
+    cost: null,
+    created_at: now,
+    started_at: null,
+    finished_at: null,
+  };
+}
+
+function hashFromRecord(record: JobRecord): Record<string, string> {
+  return {
+    id: record.id,
+    tenant: record.tenant,
+    model: record.model,
+    input: JSON.stringify(record.input),
+    metadata: JSON.stringify(record.metadata),
+    batch_id: record.batch_id ?? '',
+    webhook_url: record.webhook_url ?? '',
+    priority: String(record.priority),
+    stage: record.stage.name,
+    stage_data: JSON.stringify(record.stage),
+    segmind_request_id: record.segmind_request_id ?? '',
+    outputs: JSON.stringify(record.outputs),
+    error: record.error ? JSON.stringify(record.error) : '',
+    cost: record.cost === null ? '' : String(record.cost),
+    created_at: record.created_at,
+    started_at: record.started_at ?? '',
+    finished_at: record.finished_at ?? '',
+    updated_at: record.created_at,
+  };
+}
+
+function recordFromHash(hash: Record<string, string>): JobRecord {
+  return JobRecord.parse({
+    id: hash.id,
+    tenant: hash.tenant,
+    model: hash.model,
+    input: JSON.parse(hash.input ?? '{}'),
+    metadata: JSON.parse(hash.metadata ?? 'null'),
+    batch_id: hash.batch_id || null,
+    webhook_url: hash.webhook_url || null,
+    priority: Number(hash.priority),
+    stage: JSON.parse(hash.stage_data ?? '{}'),
+    segmind_request_id: hash.segmind_request_id || null,
+    outputs: JSON.parse(hash.outputs || '[]'),
+    error: hash.error ? JSON.parse(hash.error) : null,
+    cost: hash.cost ? Number(hash.cost) : null,
+    created_at: hash.created_at,
+    started_at: hash.started_at || null,
+    finished_at: hash.finished_at || null,
+  });
+}
+
+function batchFromHash(hash: Record<string, string>): BatchRecord {
+  const count = (field: string) => Number(hash[field] ?? 0);
+  return {
+    id: hash.id ?? '',
+    tenant: hash.tenant ?? '',
+    status: (hash.status ?? 'running') as BatchStatus,
+    metadata: JSON.parse(hash.metadata ?? 'null'),
+    webhook_url: hash.webhook_url || null,
+    counts: {
+      total: count('total'),
+      queued: count('queued'),
+      running: count('running'),
+      completed: count('completed'),
+      failed: count('failed'),
+      cancelled: count('cancelled'),
+    },
+    created_at: hash.created_at ?? '',
+    finished_at: hash.finished_at || null,
+  };
+}
+
+function changeFields(changes: JobChanges): string[] {
+  const fields: string[] = [];
+  if (changes.segmind_request_id !== undefined) fields.push('segmind_request_id', changes.segmind_request_id);
+  if (changes.outputs !== undefined) fields.push('outputs', JSON.stringify(changes.outputs));
+  if (changes.error !== undefined) fields.push('error', JSON.stringify(changes.error));
+  if (changes.cost !== undefined) fields.push('cost', String(changes.cost));
+  return fields;
+}
+
+async function execOrThrow(multi: ReturnType<Redis['multi']>): Promise<void> {
+  const results = (await multi.exec()) ?? [];
+  const failed = results.find(([error]) => error);
+  if (failed?.[0]) throw failed[0];
+}

@@ -1,0 +1,70 @@
+/**
+ * A job's internal stage (DESIGN.md, "A job is a state machine") and the public
+ * status derived from it. Every switch over a stage is exhaustive.
+ */
+import { z } from 'zod';
+import { JobError } from './error-codes.js';
+
+const isoTime = z.iso.datetime();
+
+export const JobStage = z.discriminatedUnion('name', [
+  z.object({ name: z.literal('queued') }),
+  /** A submit is being made; a job found here on restart had an ambiguous submit. */
+  z.object({ name: z.literal('submitting'), since: isoTime }),
+  /** Segmind accepted the request; only polling remains, never a second submit. */
+  z.object({
+    name: z.literal('polling'),
+    request_id: z.string().min(1),
+    status_url: z.url(),
+    response_url: z.url(),
+    submitted_at: isoTime,
+    polls: z.number().int().min(0),
+  }),
+  /** The result is in hand; outputs are being downloaded and stored. */
+  z.object({ name: z.literal('storing'), request_id: z.string().min(1), sources: z.array(z.string()) }),
+  z.object({ name: z.literal('completed') }),
+  z.object({ name: z.literal('failed'), error: JobError }),
+  z.object({ name: z.literal('cancelled') }),
+]);
+export type JobStage = z.infer<typeof JobStage>;
+export type StageName = JobStage['name'];
+
+export const JobStatus = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
+export type JobStatus = z.infer<typeof JobStatus>;
+
+/** The public status of each stage; a job waiting out a pause is still `queued`. */
+export const STATUS_OF_STAGE: Readonly<Record<StageName, JobStatus>> = {
+  queued: 'queued',
+  submitting: 'running',
+  polling: 'running',
+  storing: 'running',
+  completed: 'completed',
+  failed: 'failed',
+  cancelled: 'cancelled',
+};
+
+export const STAGE_NAMES = Object.keys(STATUS_OF_STAGE) as StageName[];
+
+export function statusOf(stage: StageName): JobStatus {
+  return STATUS_OF_STAGE[stage];
+}
+
+export function isFinal(stage: StageName): boolean {
+  switch (stage) {
+    case 'completed':
+    case 'failed':
+    case 'cancelled':
+      return true;
+    case 'queued':
+    case 'submitting':
+    case 'polling':
+    case 'storing':
+      return false;
+    default:
+      return assertNever(stage);
+  }
+}
+
+export function assertNever(value: never): never {
+  throw new Error(`unexpected value: ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,52 @@
+/**
+ * Parameter building blocks shared by Segmind's diffusion models, so each model
+ * file reads like the parameter table in segmind-v2.md.
+ */
+import { z } from 'zod';
+
+export const prompt = z.string().trim().min(1, 'must not be empty').max(10_000);
+
+export const negativePrompt = z.string().max(10_000);
+
+/** -1 asks Segmind for a random seed. */
+export const seed = z.number().int().min(-1).max(999_999_999_999_999);
+
+/** Segmind's `base64` is a transport detail the worker decides; callers' values are dropped. */
+export const base64 = z.boolean().optional();
+
+/**
+ * The diffusers scheduler names on Segmind's SD/SDXL pages. The pages cut the list
+ * off after PNDM ("+2 more"); UniPC is one of those, as Vega's own example uses it.
+ */
+export const diffusersScheduler = z.enum([
+  'DDIM',
+  'DPM Multi',
+  'DPM Single',
+  'Euler a',
+  'Euler',
+  'Heun',
+  'DPM2 a Karras',
+  'DPM2 Karras',
+  'LMS',
+  'PNDM',
+  'UniPC',
+]);
+
+const httpUrl = /^https?:\/\/[^\s/$.?#][^\s]*$/i;
+const dataUri = /^data:image\/[a-z0-9.+-]+;base64,[A-Za-z0-9+/]+={0,2}$/i;
+const bareBase64 = /^[A-Za-z0-9+/\r\n]+={0,2}$/;
+
+/**
+ * An input image as Segmind's img2img models take it: an http(s) URL, a data URI,
+ * or bare base64 of the file (as in Segmind's own examples).
+ */
+export const inputImage = z
+  .string()
+  .min(1, 'must be an image URL or base64')
+  .refine(
+    (value) =>
+      httpUrl.test(value) ||
+      dataUri.test(value) ||
+      (value.length >= 64 && value.length % 4 === 0 && bareBase64.test(value)),
+    'must be an http(s) URL, a data:image/… URI or base64 of an image file',
+  );

@@ -1,0 +1,27 @@
+/** SSD-1B image → image (seed 002). */
+import { z } from 'zod';
+import { base64, diffusersScheduler, inputImage, negativePrompt, prompt, seed } from './fields.js';
+import type { ModelDefinition } from './model-definition.js';
+
+export const SsdImg2ImgInput = z.strictObject({
+  image: inputImage,
+  prompt,
+  negative_prompt: negativePrompt.optional(),
+  samples: z.number().int().min(1).max(4).default(1),
+  scheduler: diffusersScheduler.default('DPM2 Karras'),
+  num_inference_steps: z.number().int().min(20).max(100).default(25),
+  guidance_scale: z.number().min(1).max(25).default(7.5),
+  seed: seed.default(-1),
+  // Segmind's page says default 7.5 but range 0-0.99; its own example's 0.9 is the only valid reading.
+  strength: z.number().min(0).max(0.99).default(0.9),
+  base64,
+});
+
+export const ssdImg2Img: ModelDefinition = {
+  name: 'ssd-img2img',
+  title: 'SSD-1B Img2Img',
+  kind: 'image-to-image',
+  input: SsdImg2ImgInput,
+  imageFields: ['image'],
+  outputCount: (input) => Number(input.samples ?? 1),
+};

@@ -1,0 +1,66 @@
+/**
+ * pino JSON logging with secrets removed wherever they appear: under any key that
+ * names a credential, at any depth, and as known secret values inside any string
+ * (a URL, an error message, a header dump).
+ */
+import { pino, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger } from 'pino';
+
+const SECRET_KEYS = /^(x-api-key|authorization|proxy-authorization|cookie|set-cookie|segmind_api_key|webhook_secret|renderq_api_keys|api_?key|apikey|secret|password|token)$/i;
+export const REDACTED = '[REDACTED]';
+const MAX_DEPTH = 8;
+
+export interface LoggerSettings {
+  readonly level: LoggerOptions['level'];
+  readonly name: string;
+  /** Secret values (Segmind key, webhook secret, API keys) to cut out of every string. */
+  readonly secrets: readonly string[];
+  /** Where lines go. @defaultValue standard output */
+  readonly destination?: pino.DestinationStream;
+}
+
+export function createLogger(settings: LoggerSettings): Logger {
+  const secrets = settings.secrets.filter((s) => s.length >= 4);
+  const scrub = (value: unknown) => redactSecrets(value, secrets);
+  const options: LoggerOptions = {
+    level: settings.level,
+    name: settings.name,
+    base: { service: settings.name },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    hooks: {
+      logMethod(args, method) {
+        // pino logs a leading Error under `err`; keep that shape once it is a plain object.
+        const first = args[0] instanceof Error ? { err: args[0] } : args[0];
+        const scrubbed = [first, ...args.slice(1)].map(scrub);
+        method.apply(this, scrubbed as Parameters<typeof method>);
+      },
+    },
+  };
+  return settings.destination ? pino(options, settings.destination) : pino(options);
+}
+
+/** A copy of `value` with credential keys and known secret values replaced by [REDACTED]. */
+export function redactSecrets(value: unknown, secrets: readonly string[], depth = 0): unknown {
+  if (typeof value === 'string') return scrubString(value, secrets);
+  if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
+  if (value instanceof Error) {
+    return redactSecrets(pino.stdSerializers.err(value), secrets, depth + 1);
+  }
+  if (Array.isArray(value)) return value.map((item) => redactSecrets(item, secrets, depth + 1));
+  if (value instanceof Headers) return redactSecrets(Object.fromEntries(value), secrets, depth + 1);
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    out[key] = SECRET_KEYS.test(key) ? REDACTED : redactSecrets(inner, secrets, depth + 1);
+  }
+  return out;
+}
+
+function scrubString(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  }
+  // Bearer tokens in free text, whoever's they are.
+  return out.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi, `$1${REDACTED}`);
+}

@@ -1,0 +1,29 @@
+/** Queue names and the BullMQ options every producer and consumer must agree on. */
+import type { JobsOptions, QueueOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+export const QUEUE_NAMES = {
+  /** Image-generation jobs; the BullMQ job id is the renderq job id. */
+  render: 'render',
+} as const;
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+/** What a render job carries in BullMQ: only the id; the record in Redis is the truth. */
+export interface RenderJobData {
+  readonly jobId: string;
+}
+
+/** Priorities: 1 runs first. Single jobs go ahead of batch jobs unless a caller says otherwise. */
+export const PRIORITY = { single: 1, batch: 10 } as const;
+
+export const RENDER_JOB_OPTIONS: JobsOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 2_000 },
+  // The renderq record outlives these: BullMQ's copies are only kept for the dashboard.
+  removeOnComplete: { age: 3_600, count: 10_000 },
+  removeOnFail: { age: 24 * 3_600, count: 10_000 },
+};
+
+export function queueOptions(connection: Redis, prefix: string): QueueOptions {
+  return { connection, prefix, defaultJobOptions: RENDER_JOB_OPTIONS };
+}

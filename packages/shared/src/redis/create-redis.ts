@@ -1,0 +1,62 @@
+/**
+ * ioredis connections fit for BullMQ, and the start-up check that Redis will keep
+ * what it is given (AOF on, no eviction): a Redis that evicts or forgets keys
+ * loses jobs silently.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+export type RedisRole =
+  /** Commands that may wait for Redis to come back (BullMQ workers need this). */
+  | 'worker'
+  /** Request-path commands that should fail fast while Redis is down (the API). */
+  | 'client';
+
+export function createRedis(url: string, role: RedisRole, name = 'renderq'): Redis {
+  return new Redis(url, {
+    connectionName: name,
+    // BullMQ requires null on worker connections: its blocking commands must not be cut off.
+    maxRetriesPerRequest: role === 'worker' ? null : 3,
+    enableOfflineQueue: true,
+    retryStrategy: (times) => Math.min(times * 200, 5_000),
+  });
+}
+
+export interface RedisDurability {
+  readonly maxmemoryPolicy: string | undefined;
+  readonly appendonly: string | undefined;
+  readonly warnings: readonly string[];
+}
+
+/** Reads the settings that decide whether jobs can be lost; CONFIG may be disabled on managed Redis. */
+export async function checkRedisDurability(redis: Redis): Promise<RedisDurability> {
+  let maxmemoryPolicy: string | undefined;
+  let appendonly: string | undefined;
+  try {
+    maxmemoryPolicy = configValue(await redis.config('GET', 'maxmemory-policy'));
+    appendonly = configValue(await redis.config('GET', 'appendonly'));
+  } catch (error) {
+    return {
+      maxmemoryPolicy,
+      appendonly,
+      warnings: [`could not read Redis configuration (${(error as Error).message}); make sure AOF is on and maxmemory-policy is noeviction`],
+    };
+  }
+  const warnings: string[] = [];
+  if (maxmemoryPolicy !== undefined && maxmemoryPolicy !== 'noeviction') {
+    warnings.push(`Redis maxmemory-policy is "${maxmemoryPolicy}": jobs may be evicted under memory pressure; set it to noeviction`);
+  }
+  if (appendonly !== undefined && appendonly !== 'yes') {
+    warnings.push('Redis appendonly is off: jobs accepted since the last snapshot are lost if Redis restarts; turn AOF on');
+  }
+  return { maxmemoryPolicy, appendonly, warnings };
+}
+
+export async function warnIfRedisMayLoseJobs(redis: Redis, logger: Logger): Promise<void> {
+  const { warnings, maxmemoryPolicy, appendonly } = await checkRedisDurability(redis);
+  for (const warning of warnings) logger.warn({ maxmemoryPolicy, appendonly }, warning);
+}
+
+function configValue(reply: unknown): string | undefined {
+  return Array.isArray(reply) && typeof reply[1] === 'string' ? reply[1] : undefined;
+}

@@ -1,0 +1,86 @@
+/**
+ * Outputs as files under one directory. Each object is written to a temporary file
+ * and renamed into place, so a reader never sees half an object and a rewrite
+ * replaces it whole; its content type and digest sit beside it in `KEY.meta.json`.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomUUID } from 'node:crypto';
+import {
+  assertSafeKey,
+  buildKey,
+  Digest,
+  ObjectNotFoundError,
+  type Storage,
+  type StoredObject,
+  type StoredObjectStream,
+} from './storage.js';
+
+export class FileStorage implements Storage {
+  readonly description: string;
+  readonly #dir: string;
+
+  constructor(dir: string) {
+    this.#dir = path.resolve(dir);
+    this.description = `file://${this.#dir}`;
+  }
+
+  outputKey(jobId: string, index: number, extension: string): string {
+    return buildKey('', jobId, index, extension);
+  }
+
+  async put(key: string, body: Readable, contentType: string): Promise<StoredObject> {
+    const file = this.#pathOf(key);
+    await mkdir(path.dirname(file), { recursive: true });
+    const temporary = `${file}.${randomUUID()}.partial`;
+    const digest = new Digest();
+    try {
+      await pipeline(body, digest, createWriteStream(temporary));
+      const stored: StoredObject = { key, size: digest.size, sha256: digest.sha256(), contentType };
+      await writeFile(`${temporary}.meta`, JSON.stringify(stored));
+      await rename(temporary, file);
+      await rename(`${temporary}.meta`, `${file}.meta.json`);
+      return stored;
+    } catch (error) {
+      await rm(temporary, { force: true });
+      await rm(`${temporary}.meta`, { force: true });
+      throw error;
+    }
+  }
+
+  async get(key: string): Promise<StoredObjectStream> {
+    const file = this.#pathOf(key);
+    let meta: StoredObject;
+    try {
+      meta = JSON.parse(await readFile(`${file}.meta.json`, 'utf8')) as StoredObject;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError(key);
+      throw error;
+    }
+    const body = createReadStream(file);
+    // Open before answering, so a missing file is a not-found and not a stream error later.
+    await new Promise<void>((resolve, reject) => {
+      body.once('open', () => resolve());
+      body.once('error', (error: NodeJS.ErrnoException) =>
+        reject(error.code === 'ENOENT' ? new ObjectNotFoundError(key) : error),
+      );
+    });
+    return { key, size: meta.size, contentType: meta.contentType, body };
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.#pathOf(key);
+    await rm(file, { force: true });
+    await rm(`${file}.meta.json`, { force: true });
+  }
+
+  async close(): Promise<void> {}
+
+  #pathOf(key: string): string {
+    assertSafeKey(key);
+    return path.join(this.#dir, ...key.split('/'));
+  }
+}

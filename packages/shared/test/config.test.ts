@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/index.js';
+
+function errorOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies every default of CONTRACT.md to an empty environment', () => {
+    const config = loadConfig({});
+    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'renderq' });
+    expect(config.api.host).toBe('127.0.0.1');
+    expect(config.api.port).toBe(8080);
+    expect(config.api.publicBaseUrl).toBe('http://127.0.0.1:8080');
+    expect(config.api.tenants).toBeUndefined();
+    expect(config.worker.metricsPort).toBe(9464);
+    expect(config.segmind).toEqual({ apiKey: undefined, baseUrl: 'https://api.segmind.com' });
+    expect(config.storage).toMatchObject({ kind: 'file' });
+    expect(config.webhooks).toEqual({ secret: undefined, allowPrivate: false });
+    expect(config.jobs.retentionMs).toBe(7 * 24 * 3600 * 1000);
+  });
+
+  it('parses an S3 storage URL with endpoint, path style and region', () => {
+    const config = loadConfig({
+      STORAGE_URL: 's3://outputs-bucket/renders/2026',
+      S3_ENDPOINT: 'http://127.0.0.1:9000',
+      S3_FORCE_PATH_STYLE: 'true',
+      AWS_REGION: 'eu-west-1',
+    });
+    expect(config.storage).toEqual({
+      kind: 's3',
+      bucket: 'outputs-bucket',
+      prefix: 'renders/2026',
+      endpoint: 'http://127.0.0.1:9000',
+      forcePathStyle: true,
+      region: 'eu-west-1',
+    });
+  });
+
+  it('parses tenants and collects every secret for redaction', () => {
+    const config = loadConfig({
+      RENDERQ_API_KEYS: 'acme:key-acme-123456, globex:key-globex-654321',
+      SEGMIND_API_KEY: 'sg_live_secret',
+      WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}`,
+    });
+    expect(config.api.tenants).toEqual([
+      { tenant: 'acme', key: 'key-acme-123456' },
+      { tenant: 'globex', key: 'key-globex-654321' },
+    ]);
+    expect(config.secrets).toContain('sg_live_secret');
+    expect(config.secrets).toContain('key-globex-654321');
+    expect(config.secrets.some((s) => s.startsWith('whsec_'))).toBe(true);
+  });
+
+  it('is frozen', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config.api)).toBe(true);
+  });
+
+  it.each([
+    [{ REDIS_URL: 'nonsense' }, 'REDIS_URL'],
+    [{ REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL'],
+    [{ SEGMIND_BASE_URL: 'ftp://x' }, 'SEGMIND_BASE_URL'],
+    [{ STORAGE_URL: 'gopher://x' }, 'STORAGE_URL'],
+    [{ STORAGE_URL: 's3://Bad_Bucket/x' }, 'STORAGE_URL'],
+    [{ PORT: '80a' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ WORKER_METRICS_PORT: '-1' }, 'WORKER_METRICS_PORT'],
+    [{ S3_FORCE_PATH_STYLE: 'maybe' }, 'S3_FORCE_PATH_STYLE'],
+    [{ WEBHOOK_SECRET: 'not-a-secret' }, 'WEBHOOK_SECRET'],
+    [{ WEBHOOK_ALLOW_PRIVATE: 'yes please' }, 'WEBHOOK_ALLOW_PRIVATE'],
+    [{ RENDERQ_API_KEYS: 'no-colon-here' }, 'RENDERQ_API_KEYS'],
+    [{ RENDERQ_API_KEYS: 'a:short' }, 'RENDERQ_API_KEYS'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ NODE_ENV: 'production' }, 'RENDERQ_API_KEYS'],
+  ])('rejects %o naming %s in one line', (env, variable) => {
+    const error = errorOf(env as Record<string, string>);
+    expect(error.variables).toEqual([variable]);
+    expect(error.message.startsWith(variable)).toBe(true);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('names every bad variable in the same line', () => {
+    const error = errorOf({ REDIS_URL: 'nonsense', PORT: 'x' });
+    expect(error.variables).toEqual(['REDIS_URL', 'PORT']);
+    expect(error.message).toMatch(/^REDIS_URL .*; PORT /);
+  });
+
+  it('never echoes an API key in its message', () => {
+    const error = errorOf({ RENDERQ_API_KEYS: 'good:key-good-123456,bad' });
+    expect(error.message).not.toContain('key-good-123456');
+  });
+});
