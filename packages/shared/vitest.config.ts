@@ -3,5 +3,6 @@ import { defineProject } from 'vitest/config';
 export default defineProject({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'] } },
-  test: { include: ['test/**/*.test.ts'] },
+  // The storage tests measure retained memory, which needs a forced collection.
+  test: { include: ['test/**/*.test.ts'], execArgv: ['--expose-gc'] },
 });

@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       endpoint: 'http://127.0.0.1:9000',
       forcePathStyle: true,
       region: 'eu-west-1',
+      credentials: undefined,
     });
   });
 
@@ -79,6 +80,7 @@ describe('loadConfig', () => {
     [{ RENDERQ_API_KEYS: 'a:short' }, 'RENDERQ_API_KEYS'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ NODE_ENV: 'production' }, 'RENDERQ_API_KEYS'],
+    [{ AWS_ACCESS_KEY_ID: 'AKIA123' }, 'AWS_SECRET_ACCESS_KEY'],
   ])('rejects %o naming %s in one line', (env, variable) => {
     const error = errorOf(env as Record<string, string>);
     expect(error.variables).toEqual([variable]);

@@ -26,7 +26,8 @@ export interface S3Handle {
 }
 
 const REGION = 'us-east-1';
-const CREDENTIALS = { accessKeyId: 'renderq-test', secretAccessKey: 'renderq-test-secret' };
+// s3rver checks signatures against its one fixed key pair; MinIO takes whatever root user it is given.
+const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 export async function startS3(bucket = 'renderq-test'): Promise<S3Handle> {
   return dockerAvailable() ? minioS3(bucket) : s3rverS3(bucket);

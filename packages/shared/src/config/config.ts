@@ -22,6 +22,10 @@ export type StorageConfig =
       readonly endpoint: string | undefined;
       readonly forcePathStyle: boolean;
       readonly region: string;
+      /** undefined: the AWS SDK's default credential chain. */
+      readonly credentials:
+        | { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string }
+        | undefined;
     };
 
 export interface Config {
@@ -110,12 +114,26 @@ function parseStorageUrl(env: Env): StorageConfig | string {
     endpoint: env.S3_ENDPOINT,
     forcePathStyle: env.S3_FORCE_PATH_STYLE,
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    credentials:
+      env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+        ? {
+            accessKeyId: env.AWS_ACCESS_KEY_ID,
+            secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+            ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+          }
+        : undefined,
   };
 }
 
 function toConfig(env: Env, storage: StorageConfig): Config {
   const tenants = env.RENDERQ_API_KEYS;
-  const secrets = [env.SEGMIND_API_KEY, env.WEBHOOK_SECRET, ...(tenants ?? []).map((t) => t.key)];
+  const secrets = [
+    env.SEGMIND_API_KEY,
+    env.WEBHOOK_SECRET,
+    env.AWS_SECRET_ACCESS_KEY,
+    env.AWS_SESSION_TOKEN,
+    ...(tenants ?? []).map((t) => t.key),
+  ];
   const config: Config = {
     nodeEnv: env.NODE_ENV,
     logLevel: env.LOG_LEVEL,

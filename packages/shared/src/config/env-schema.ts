@@ -138,6 +138,10 @@ export const EnvSchema = z
     /** Standard AWS variables, read here so that nothing else touches process.env. */
     AWS_REGION: z.preprocess(emptyToUndefined, z.string().optional()),
     AWS_DEFAULT_REGION: z.preprocess(emptyToUndefined, z.string().optional()),
+    /** Unset: the AWS SDK's own chain (instance role, profile, web identity). */
+    AWS_ACCESS_KEY_ID: z.preprocess(emptyToUndefined, z.string().optional()),
+    AWS_SECRET_ACCESS_KEY: z.preprocess(emptyToUndefined, z.string().optional()),
+    AWS_SESSION_TOKEN: z.preprocess(emptyToUndefined, z.string().optional()),
     RENDERQ_API_KEYS: apiKeys,
     WEBHOOK_SECRET: z.preprocess(
       emptyToUndefined,
@@ -157,6 +161,13 @@ export const EnvSchema = z
     JOB_RETENTION_DAYS: positiveInt(7, 3650),
   })
   .superRefine((env, ctx) => {
+    if ((env.AWS_ACCESS_KEY_ID === undefined) !== (env.AWS_SECRET_ACCESS_KEY === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.AWS_ACCESS_KEY_ID === undefined ? 'AWS_ACCESS_KEY_ID' : 'AWS_SECRET_ACCESS_KEY'],
+        message: 'must be set together with the other half of the key pair',
+      });
+    }
     if (env.NODE_ENV === 'production' && env.RENDERQ_API_KEYS === undefined) {
       ctx.addIssue({
         code: 'custom',

@@ -4,15 +4,28 @@
  */
 import { z } from 'zod';
 
-export const prompt = z.string().trim().min(1, 'must not be empty').max(10_000);
+export const prompt = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(10_000)
+  .describe('What to render.');
 
-export const negativePrompt = z.string().max(10_000);
+export const negativePrompt = z.string().max(10_000).describe('What to keep out of the image.');
 
 /** -1 asks Segmind for a random seed. */
-export const seed = z.number().int().min(-1).max(999_999_999_999_999);
+export const seed = z
+  .number()
+  .int()
+  .min(-1)
+  .max(999_999_999_999_999)
+  .describe('Seed for image generation; -1 picks a random one.');
 
 /** Segmind's `base64` is a transport detail the worker decides; callers' values are dropped. */
-export const base64 = z.boolean().optional();
+export const base64 = z
+  .boolean()
+  .optional()
+  .describe('Accepted for compatibility with Segmind examples and ignored: renderq stores outputs and links to them.');
 
 /**
  * The diffusers scheduler names on Segmind's SD/SDXL pages. The pages cut the list
@@ -49,4 +62,5 @@ export const inputImage = z
       dataUri.test(value) ||
       (value.length >= 64 && value.length % 4 === 0 && bareBase64.test(value)),
     'must be an http(s) URL, a data:image/… URI or base64 of an image file',
-  );
+  )
+  .describe('The input image: an http(s) URL, a data: URI, or base64 of the file.');

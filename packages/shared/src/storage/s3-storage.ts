@@ -33,8 +33,8 @@ export interface S3StorageOptions {
   readonly region: string;
   readonly endpoint?: string | undefined;
   readonly forcePathStyle?: boolean;
-  /** Explicit credentials (tests); otherwise the standard AWS chain. */
-  readonly credentials?: S3ClientConfig['credentials'];
+  /** Explicit credentials; undefined: the AWS SDK default chain. */
+  readonly credentials?: S3ClientConfig["credentials"] | undefined;
   /** Multipart part size in bytes (S3's minimum is 5 MiB). @defaultValue 5 MiB */
   readonly partSizeBytes?: number;
   /** Parts uploaded at once; each holds one part in memory. @defaultValue 2 */
@@ -59,7 +59,8 @@ export class S3Storage implements Storage {
       region: options.region,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       forcePathStyle: options.forcePathStyle ?? false,
-      ...(options.credentials ? { credentials: options.credentials } : {}),
+      // A copy: the SDK marks the object it is given, and configuration is frozen.
+      ...(options.credentials ? { credentials: { ...options.credentials } } : {}),
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });

@@ -1,0 +1,140 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { type S3Handle, startS3 } from '@renderq/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileStorage, ObjectNotFoundError, S3Storage, type Storage, extensionFor, openStorage, loadConfig } from '../src/index.js';
+import { byteSource, peakRetainedBytes, sha256Of } from './byte-source.js';
+
+const MiB = 1024 * 1024;
+
+let s3: S3Handle;
+let dir: string;
+const backends: Record<string, () => Storage> = {
+  file: () => new FileStorage(dir),
+  s3: () =>
+    new S3Storage({
+      bucket: s3.bucket,
+      prefix: 'outputs/test',
+      region: s3.region,
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: s3.credentials,
+    }),
+};
+
+beforeAll(async () => {
+  [s3, dir] = await Promise.all([startS3(), mkdtemp(path.join(tmpdir(), 'renderq-files-'))]);
+});
+
+afterAll(async () => {
+  await s3?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe.each(Object.keys(backends))('%s storage', (backend) => {
+  let storage: Storage;
+  beforeAll(() => {
+    storage = backends[backend]!();
+  });
+  afterAll(() => storage.close());
+
+  it('round-trips a 20 MB stream: put → get → same sha256', async () => {
+    const source = byteSource(20 * MiB);
+    const key = storage.outputKey('job_roundtrip', 0, 'bin');
+    const stored = await storage.put(key, source.stream, 'application/octet-stream');
+    expect(stored).toEqual({ key, size: 20 * MiB, sha256: source.sha256(), contentType: 'application/octet-stream' });
+    const read = await storage.get(key);
+    expect(read.size).toBe(20 * MiB);
+    expect(read.contentType).toBe('application/octet-stream');
+    expect(await sha256Of(read.body)).toEqual({ sha256: stored.sha256, size: 20 * MiB });
+  });
+
+  it('uses memory that does not grow with the file size, putting and getting', async () => {
+    const peakFor = async (bytes: number) => {
+      const key = storage.outputKey(`job_memory_${bytes}`, 0, 'bin');
+      const put = await peakRetainedBytes(() => storage.put(key, byteSource(bytes).stream, 'application/octet-stream'));
+      const get = await peakRetainedBytes(async () => sha256Of((await storage.get(key)).body));
+      return Math.max(put, get);
+    };
+    const small = await peakFor(20 * MiB);
+    const large = await peakFor(60 * MiB);
+    // Three times the bytes, the same bounded buffers (S3: a few 5 MiB parts).
+    expect(large).toBeLessThan(small + 4 * MiB);
+    expect(large).toBeLessThan(20 * MiB);
+  });
+
+  it('keys outputs PREFIX/JOB_ID/INDEX.EXT and overwrites the same key', async () => {
+    const key = storage.outputKey('job_overwrite', 2, extensionFor('image/png'));
+    expect(key).toBe(backend === 's3' ? 'outputs/test/job_overwrite/2.png' : 'job_overwrite/2.png');
+    await storage.put(key, Readable.from([Buffer.from('first version, longer')]), 'image/png');
+    const second = await storage.put(key, Readable.from([Buffer.from('second')]), 'image/png');
+    const read = await storage.get(key);
+    expect(read.contentType).toBe('image/png');
+    expect(await sha256Of(read.body)).toEqual({ sha256: second.sha256, size: 6 });
+  });
+
+  it('answers a missing key with ObjectNotFoundError', async () => {
+    await expect(storage.get(storage.outputKey('job_missing', 0, 'png'))).rejects.toBeInstanceOf(ObjectNotFoundError);
+  });
+
+  it('deletes', async () => {
+    const key = storage.outputKey('job_delete', 0, 'png');
+    await storage.put(key, Readable.from([Buffer.from('x')]), 'image/png');
+    await storage.delete(key);
+    await expect(storage.get(key)).rejects.toBeInstanceOf(ObjectNotFoundError);
+  });
+
+  it('refuses keys that could escape the store', async () => {
+    await expect(storage.put('../escape.png', Readable.from([Buffer.from('x')]), 'image/png')).rejects.toThrow(/unsafe/);
+    expect(() => storage.outputKey('../job', 0, 'png')).toThrow(/unsafe/);
+  });
+
+  it('leaves no trace of a put whose source fails', async () => {
+    const key = storage.outputKey('job_broken', 0, 'png');
+    const broken = new Readable({
+      read() {
+        this.destroy(new Error('source went away'));
+      },
+    });
+    await expect(storage.put(key, broken, 'image/png')).rejects.toThrow('source went away');
+    await expect(storage.get(key)).rejects.toBeInstanceOf(ObjectNotFoundError);
+  });
+});
+
+describe('S3 storage against an S3-compatible server', () => {
+  it('stores the bytes themselves, as a plain HTTP GET shows (no aws-chunked framing)', async () => {
+    const storage = backends.s3!();
+    const source = byteSource(6 * MiB + 123);
+    const key = storage.outputKey('job_plainget', 0, 'bin');
+    const stored = await storage.put(key, source.stream, 'application/octet-stream');
+    const url = await storage.presignedUrl!(key, 60);
+    const response = await fetch(url);
+    expect(response.status).toBe(200);
+    const bytes = Buffer.from(await response.arrayBuffer());
+    expect(bytes.length).toBe(stored.size);
+    expect(await sha256Of(Readable.from([bytes]))).toEqual({ sha256: stored.sha256, size: stored.size });
+    await storage.close();
+  });
+
+  it('is opened from STORAGE_URL with the endpoint and path style', async () => {
+    const config = loadConfig({ ...s3.env('from-config') });
+    const storage = openStorage(config.storage);
+    expect(storage.description).toBe(`s3://${s3.bucket}/from-config`);
+    const key = storage.outputKey('job_config', 0, 'png');
+    expect(key).toBe('from-config/job_config/0.png');
+    await storage.put(key, Readable.from([Buffer.from('hello')]), 'image/png');
+    expect(await sha256Of((await storage.get(key)).body)).toMatchObject({ size: 5 });
+    await storage.close();
+  });
+});
+
+describe('file storage', () => {
+  it('writes objects whole: a reader never sees a partial file', async () => {
+    const storage = new FileStorage(dir);
+    const key = storage.outputKey('job_atomic', 0, 'png');
+    await storage.put(key, Readable.from([Buffer.from('complete')]), 'image/png');
+    expect(await readFile(path.join(dir, 'job_atomic', '0.png'), 'utf8')).toBe('complete');
+  });
+});
