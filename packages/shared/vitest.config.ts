@@ -1,8 +1,5 @@
-import { defineProject } from 'vitest/config';
+import { mergeConfig } from 'vitest/config';
+import { baseProject } from '../../vitest.project.js';
 
-export default defineProject({
-  resolve: { conditions: ['source'] },
-  ssr: { resolve: { conditions: ['source'] } },
-  // The storage tests measure retained memory, which needs a forced collection.
-  test: { include: ['test/**/*.test.ts'], execArgv: ['--expose-gc'] },
-});
+// The storage tests measure retained memory, which needs a forced collection.
+export default mergeConfig(baseProject, { test: { execArgv: ['--expose-gc'] } });

@@ -59,10 +59,12 @@ describe.each(Object.keys(backends))('%s storage', (backend) => {
       return Math.max(put, get);
     };
     const small = await peakFor(20 * MiB);
-    const large = await peakFor(60 * MiB);
-    // Three times the bytes, the same bounded buffers (S3: a few 5 MiB parts).
-    expect(large).toBeLessThan(small + 4 * MiB);
-    expect(large).toBeLessThan(20 * MiB);
+    const large = await peakFor(80 * MiB);
+    // Four times the bytes, the same bounded buffers: S3 holds about (parts in flight + 2) × 5 MiB.
+    // The slack absorbs V8 freeing buffers on a background thread, which lags on a loaded machine;
+    // an implementation that held the body would retain at least the 80 MiB.
+    expect(large).toBeLessThan(2 * small + 8 * MiB);
+    expect(large).toBeLessThan(48 * MiB);
   });
 
   it('keys outputs PREFIX/JOB_ID/INDEX.EXT and overwrites the same key', async () => {

@@ -44,9 +44,7 @@ export function createLogger(settings: LoggerSettings): Logger {
 export function redactSecrets(value: unknown, secrets: readonly string[], depth = 0): unknown {
   if (typeof value === 'string') return scrubString(value, secrets);
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
-  if (value instanceof Error) {
-    return redactSecrets(pino.stdSerializers.err(value), secrets, depth + 1);
-  }
+  if (value instanceof Error) return redactError(value, secrets, depth);
   if (Array.isArray(value)) return value.map((item) => redactSecrets(item, secrets, depth + 1));
   if (value instanceof Headers) return redactSecrets(Object.fromEntries(value), secrets, depth + 1);
   const out: Record<string, unknown> = {};
@@ -54,6 +52,21 @@ export function redactSecrets(value: unknown, secrets: readonly string[], depth 
     out[key] = SECRET_KEYS.test(key) ? REDACTED : redactSecrets(inner, secrets, depth + 1);
   }
   return out;
+}
+
+/** A copy of an error, same prototype (so pino still names its type), with every field scrubbed. */
+function redactError(error: Error, secrets: readonly string[], depth: number): Error {
+  const copy = Object.create(Object.getPrototypeOf(error)) as Error;
+  for (const key of Object.getOwnPropertyNames(error)) {
+    const field = (error as unknown as Record<string, unknown>)[key];
+    Object.defineProperty(copy, key, {
+      value: SECRET_KEYS.test(key) ? REDACTED : redactSecrets(field, secrets, depth + 1),
+      enumerable: key !== 'stack' && key !== 'message',
+      writable: true,
+      configurable: true,
+    });
+  }
+  return copy;
 }
 
 function scrubString(text: string, secrets: readonly string[]): string {

@@ -1,0 +1,198 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createRedis,
+  JobStore,
+  type NewJob,
+  PRIORITY,
+  QUEUE_NAMES,
+  queueOptions,
+  type RenderJobData,
+  toPublicJob,
+} from '../src/index.js';
+
+let server: RedisHandle;
+let redis: Redis;
+let prefix: string;
+let queue: Queue<RenderJobData>;
+let store: JobStore;
+
+const job = (overrides: Partial<NewJob> = {}): NewJob => ({
+  tenant: 'acme',
+  model: 'segmind-vega',
+  input: { prompt: 'a lighthouse', seed: 999_999_999_999_999 },
+  metadata: { order: 7 },
+  ...overrides,
+});
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = createRedis(server.url, 'worker');
+});
+afterAll(async () => {
+  redis?.disconnect();
+  await server?.stop();
+});
+beforeEach(() => {
+  prefix = uniqueName('jobs');
+  queue = new Queue<RenderJobData>(QUEUE_NAMES.render, queueOptions(redis, prefix));
+  store = new JobStore({ redis, queue, prefix, retentionMs: 60_000 });
+});
+afterEach(async () => {
+  await queue.close();
+});
+
+describe('JobStore', () => {
+  it('creates a job: a record in Redis and a BullMQ job under the same id', async () => {
+    const record = await store.create(job());
+    expect(record.id).toMatch(/^job_[0-9a-z]{26}$/);
+    expect(record.stage).toEqual({ name: 'queued' });
+    const read = await store.get(record.id);
+    expect(read).toEqual(record);
+    // 15-digit integers survive the round trip exactly.
+    expect(read?.input.seed).toBe(999_999_999_999_999);
+    const queued = await queue.getJob(record.id);
+    expect(queued?.data).toEqual({ jobId: record.id });
+    expect(queued?.opts.priority).toBe(PRIORITY.single);
+    expect(await redis.zcard(`${prefix}:unenqueued`)).toBe(0);
+  });
+
+  it('reads an unknown job as undefined', async () => {
+    expect(await store.get('job_00000000000000000000000000')).toBeUndefined();
+  });
+
+  it('moves a job through its stages, stamping start and finish, and shows it publicly', async () => {
+    const { id } = await store.create(job());
+    const submitting = await store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() });
+    expect(submitting).toEqual({ ok: true, previous: 'queued', batchFinished: false });
+    const polling = {
+      name: 'polling' as const,
+      request_id: 'req-1',
+      status_url: 'https://api.segmind.com/v2/requests/req-1/status',
+      response_url: 'https://api.segmind.com/v2/requests/req-1',
+      submitted_at: new Date().toISOString(),
+      polls: 0,
+    };
+    await store.transition(id, ['submitting'], polling, { segmind_request_id: 'req-1' });
+    const running = await store.get(id);
+    expect(running?.stage).toEqual(polling);
+    expect(running?.started_at).not.toBeNull();
+    const output = { index: 0, storage_key: `p/${id}/0.png`, content_type: 'image/png', size: 10, sha256: 'a'.repeat(64) };
+    await store.transition(id, ['polling', 'storing'], { name: 'completed' }, { outputs: [output], cost: 0.0123 });
+    const done = await store.get(id);
+    expect(done).toMatchObject({ stage: { name: 'completed' }, outputs: [output], cost: 0.0123, segmind_request_id: 'req-1' });
+    expect(done?.finished_at).not.toBeNull();
+    const ttl = await redis.pttl(`${prefix}:job:${id}`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+
+    const shown = toPublicJob(done!, (o) => `https://renderq.example/v1/jobs/${id}/outputs/${o.index}`);
+    expect(shown).toMatchObject({ status: 'completed', metadata: { order: 7 }, batch_id: null });
+    expect(shown.outputs).toEqual([
+      { url: `https://renderq.example/v1/jobs/${id}/outputs/0`, storage_key: output.storage_key, content_type: 'image/png', size: 10, sha256: output.sha256 },
+    ]);
+    expect(shown).not.toHaveProperty('tenant');
+  });
+
+  it('refuses a move from the wrong stage and says where the job is', async () => {
+    const { id } = await store.create(job());
+    await store.transition(id, ['queued'], { name: 'cancelled' });
+    const late = await store.transition(id, ['queued', 'submitting'], { name: 'submitting', since: new Date().toISOString() });
+    expect(late).toEqual({ ok: false, reason: 'wrong_stage', current: 'cancelled' });
+    expect(await store.transition('job_nope', ['queued'], { name: 'cancelled' })).toEqual({ ok: false, reason: 'not_found' });
+  });
+
+  it('lets exactly one of many concurrent movers win', async () => {
+    const { id } = await store.create(job());
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() })),
+    );
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+  });
+
+  it('records the error of a failed job', async () => {
+    const { id } = await store.create(job());
+    await store.transition(id, ['queued'], { name: 'failed', error: { code: 'segmind_rejected', message: 'bad model' } });
+    expect(await store.get(id)).toMatchObject({ error: { code: 'segmind_rejected', message: 'bad model' }, stage: { name: 'failed' } });
+  });
+
+  describe('batches', () => {
+    it('creates a batch in chunks, lists its jobs in order, and keeps counts', async () => {
+      const chunked = new JobStore({ redis, queue, prefix, chunkSize: 7 });
+      const jobs = Array.from({ length: 30 }, (_, i) => job({ metadata: { i } }));
+      const { batch, jobIds } = await chunked.createBatch({ tenant: 'acme', metadata: { run: 'nightly' } }, jobs);
+      expect(batch).toMatchObject({ status: 'running', metadata: { run: 'nightly' }, counts: { total: 30, queued: 30, running: 0 } });
+      expect(await queue.count()).toBe(30);
+      expect((await queue.getJob(jobIds[0]!))?.opts.priority).toBe(PRIORITY.batch);
+      const listed = [];
+      for await (const record of chunked.batchJobs(batch.id, 8)) listed.push(record);
+      expect(listed.map((r) => r.id)).toEqual(jobIds);
+      expect(listed.map((r) => r.metadata?.i)).toEqual(jobs.map((_, i) => i));
+      expect(listed.every((r) => r.batch_id === batch.id)).toBe(true);
+    });
+
+    it('finishes a batch exactly once, when its last job finishes, whatever the outcomes', async () => {
+      const { batch, jobIds } = await store.createBatch({ tenant: 'acme' }, [job(), job(), job()]);
+      const [a, b, c] = jobIds as [string, string, string];
+      await store.transition(a, ['queued'], { name: 'submitting', since: new Date().toISOString() });
+      expect((await store.getBatch(batch.id))?.counts).toMatchObject({ queued: 2, running: 1 });
+      expect(await store.transition(a, ['submitting'], { name: 'completed' })).toMatchObject({ batchFinished: false });
+      expect(await store.transition(b, ['queued'], { name: 'cancelled' })).toMatchObject({ batchFinished: false });
+      const last = await store.transition(c, ['queued'], { name: 'failed', error: { code: 'timeout', message: 'deadline' } });
+      expect(last).toMatchObject({ ok: true, batchFinished: true });
+      const finished = await store.getBatch(batch.id);
+      expect(finished).toMatchObject({ status: 'completed', counts: { total: 3, queued: 0, running: 0, completed: 1, failed: 1, cancelled: 1 } });
+      expect(finished?.finished_at).not.toBeNull();
+    });
+
+    it('decides the finish atomically when the last jobs finish at the same moment', async () => {
+      for (let run = 0; run < 10; run++) {
+        const { jobIds } = await store.createBatch({ tenant: 'acme' }, [job(), job()]);
+        const results = await Promise.all(jobIds.map((id) => store.transition(id, ['queued'], { name: 'completed' })));
+        expect(results.filter((r) => r.ok && r.batchFinished)).toHaveLength(1);
+      }
+    });
+  });
+
+  describe('crash safety', () => {
+    it('enqueues a job whose creator died between recording and enqueueing', async () => {
+      // What a crash leaves: the record and its pending entry, no BullMQ job.
+      const { id } = await store.create(job());
+      await (await queue.getJob(id))?.remove();
+      await redis.zadd(`${prefix}:unenqueued`, Date.now() - 60_000, id);
+      expect(await queue.getJob(id)).toBeUndefined();
+      expect(await store.recoverUnenqueued(30_000)).toBe(1);
+      expect((await queue.getJob(id))?.data).toEqual({ jobId: id });
+      expect(await redis.zcard(`${prefix}:unenqueued`)).toBe(0);
+    });
+
+    it('leaves recent creations alone (their creator may still be enqueueing)', async () => {
+      const { id } = await store.create(job());
+      await redis.zadd(`${prefix}:unenqueued`, Date.now(), id);
+      expect(await store.recoverUnenqueued(30_000)).toBe(0);
+    });
+
+    it('drops the jobs of a batch whose creation never committed, so they never run', async () => {
+      const { batch, jobIds } = await store.createBatch({ tenant: 'acme' }, [job(), job()]);
+      for (const id of jobIds) {
+        await (await queue.getJob(id))?.remove();
+        await redis.zadd(`${prefix}:unenqueued`, 0, id);
+      }
+      await redis.del(`${prefix}:batch:${batch.id}`);
+      expect(await store.recoverUnenqueued()).toBe(2);
+      expect(await queue.count()).toBe(0);
+      expect(await store.get(jobIds[0]!)).toBeUndefined();
+    });
+
+    it('does not run again a job that already finished', async () => {
+      const { id } = await store.create(job());
+      await store.transition(id, ['queued'], { name: 'cancelled' });
+      await (await queue.getJob(id))?.remove();
+      await redis.zadd(`${prefix}:unenqueued`, 0, id);
+      await store.recoverUnenqueued();
+      expect(await queue.getJob(id)).toBeUndefined();
+    });
+  });
+});

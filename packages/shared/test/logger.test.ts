@@ -1,0 +1,58 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger, REDACTED } from '../src/index.js';
+
+function capture(secrets: string[] = []) {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      lines.push(JSON.parse(String(chunk)));
+      callback();
+    },
+  });
+  const logger = createLogger({ level: 'info', name: 'test', secrets, destination });
+  return { logger, lines, text: () => JSON.stringify(lines) };
+}
+
+describe('logger', () => {
+  it('writes JSON lines with the service name and an ISO time', () => {
+    const { logger, lines } = capture();
+    logger.info({ job_id: 'job_1', request_id: 'r1', model: 'segmind-vega' }, 'submitted');
+    expect(lines[0]).toMatchObject({ service: 'test', msg: 'submitted', job_id: 'job_1', level: 30 });
+    expect(String(lines[0]?.time)).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('redacts credential headers and keys at any depth', () => {
+    const { logger, text } = capture();
+    logger.info(
+      {
+        request: { headers: { 'x-api-key': 'sg-abc', Authorization: 'Bearer tok', accept: 'json' } },
+        env: { SEGMIND_API_KEY: 'sg-abc', WEBHOOK_SECRET: 'whsec_x', RENDERQ_API_KEYS: 'a:b' },
+        deeper: [{ api_key: 'k1' }],
+      },
+      'request made',
+    );
+    const out = text();
+    for (const secret of ['sg-abc', 'Bearer tok', 'whsec_x', 'a:b', 'k1']) expect(out).not.toContain(secret);
+    expect(out).toContain(REDACTED);
+    expect(out).toContain('"accept":"json"');
+  });
+
+  it('cuts known secret values out of messages, URLs and errors', () => {
+    const secret = 'sg_live_0123456789';
+    const { logger, text } = capture([secret]);
+    logger.error(new Error(`Segmind refused key ${secret}`), `calling https://x/?key=${secret}`);
+    logger.warn({ url: `https://api/${secret}/x` }, 'Authorization: Bearer abc.def.ghi');
+    const out = text();
+    expect(out).not.toContain(secret);
+    expect(out).not.toContain('abc.def.ghi');
+    expect(out).toContain('Segmind refused key');
+  });
+
+  it('keeps a leading error under err with its stack', () => {
+    const { logger, lines } = capture();
+    logger.error(new Error('boom'), 'failed');
+    expect(lines[0]).toMatchObject({ msg: 'failed', err: { type: 'Error', message: 'boom' } });
+    expect(String((lines[0]?.err as { stack: string }).stack)).toContain('logger.test');
+  });
+});

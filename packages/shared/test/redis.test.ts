@@ -1,0 +1,33 @@
+import { type RedisHandle, startRedis } from '@renderq/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkRedisDurability, createRedis } from '../src/index.js';
+
+let server: RedisHandle;
+beforeAll(async () => {
+  server = await startRedis({ own: true });
+});
+afterAll(() => server?.stop());
+
+describe('Redis durability check', () => {
+  it('is quiet for a Redis with AOF on and no eviction', async () => {
+    const redis = createRedis(server.url, 'client');
+    expect(await checkRedisDurability(redis)).toEqual({ maxmemoryPolicy: 'noeviction', appendonly: 'yes', warnings: [] });
+    redis.disconnect();
+  });
+
+  it('warns when Redis may evict or forget jobs', async () => {
+    const redis = createRedis(server.url, 'client');
+    await redis.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    await redis.config('SET', 'appendonly', 'no');
+    try {
+      const { warnings } = await checkRedisDurability(redis);
+      expect(warnings).toHaveLength(2);
+      expect(warnings[0]).toContain('allkeys-lru');
+      expect(warnings[1]).toContain('AOF');
+    } finally {
+      await redis.config('SET', 'maxmemory-policy', 'noeviction');
+      await redis.config('SET', 'appendonly', 'yes');
+      redis.disconnect();
+    }
+  });
+});
