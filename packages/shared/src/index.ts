@@ -1,5 +1,12 @@
 /** @renderq/shared: what the API and the worker must agree on. */
-export { type Config, ConfigError, loadConfig, loadConfigOrExit, type StorageConfig, type Tenant } from './config/config.js';
+export {
+  type Config,
+  ConfigError,
+  loadConfig,
+  loadConfigOrExit,
+  type StorageConfig,
+  type Tenant,
+} from './config/config.js';
 export {
   FailJobError,
   isRenderqError,
@@ -36,11 +43,37 @@ export {
 } from './models/catalogue.js';
 export type { ModelDefinition, ModelKind } from './models/model-definition.js';
 export { createLogger, type Logger, type LoggerSettings, REDACTED, redactSecrets } from './observability/logger.js';
-export { createMetrics, type Metrics, type MetricsOptions, type QueueCounts, type SegmindOperation } from './observability/metrics.js';
-export { PRIORITY, QUEUE_NAMES, type QueueName, queueOptions, RENDER_JOB_OPTIONS, type RenderJobData } from './queues.js';
-export { checkRedisDurability, createRedis, type RedisDurability, type RedisRole, warnIfRedisMayLoseJobs } from './redis/create-redis.js';
+export {
+  createMetrics,
+  type Metrics,
+  type MetricsOptions,
+  type QueueCounts,
+  type SegmindOperation,
+} from './observability/metrics.js';
+export { exitOnSignals, type ShutdownOptions } from './process/shutdown.js';
+export {
+  PRIORITY,
+  QUEUE_NAMES,
+  type QueueName,
+  queueOptions,
+  RENDER_JOB_OPTIONS,
+  type RenderJobData,
+} from './queues.js';
+export {
+  checkRedisDurability,
+  createRedis,
+  type RedisDurability,
+  type RedisRole,
+  warnIfRedisMayLoseJobs,
+} from './redis/create-redis.js';
 export { FileStorage } from './storage/file-storage.js';
 export { openStorage } from './storage/open-storage.js';
 export { S3Storage, type S3StorageOptions } from './storage/s3-storage.js';
-export { extensionFor, ObjectNotFoundError, type Storage, type StoredObject, type StoredObjectStream } from './storage/storage.js';
+export {
+  extensionFor,
+  ObjectNotFoundError,
+  type Storage,
+  type StoredObject,
+  type StoredObjectStream,
+} from './storage/storage.js';
 export { formatPath, issuesFromZod, type ValidationIssue } from './validation.js';

@@ -17,10 +17,7 @@ export function formatPath(segments: readonly PropertyKey[]): string {
 }
 
 /** Flattens a zod error to issues, each path prefixed with `base` (the location of the parsed value). */
-export function issuesFromZod(
-  error: z.ZodError,
-  base: readonly PropertyKey[] = [],
-): ValidationIssue[] {
+export function issuesFromZod(error: z.ZodError, base: readonly PropertyKey[] = []): ValidationIssue[] {
   return error.issues.flatMap((issue) => {
     // An object with unknown keys yields one issue naming them all; report each key at its own path.
     if (issue.code === 'unrecognized_keys') {

@@ -1,6 +1,6 @@
+import { type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createRedis,
@@ -79,10 +79,21 @@ describe('JobStore', () => {
     const running = await store.get(id);
     expect(running?.stage).toEqual(polling);
     expect(running?.started_at).not.toBeNull();
-    const output = { index: 0, storage_key: `p/${id}/0.png`, content_type: 'image/png', size: 10, sha256: 'a'.repeat(64) };
+    const output = {
+      index: 0,
+      storage_key: `p/${id}/0.png`,
+      content_type: 'image/png',
+      size: 10,
+      sha256: 'a'.repeat(64),
+    };
     await store.transition(id, ['polling', 'storing'], { name: 'completed' }, { outputs: [output], cost: 0.0123 });
     const done = await store.get(id);
-    expect(done).toMatchObject({ stage: { name: 'completed' }, outputs: [output], cost: 0.0123, segmind_request_id: 'req-1' });
+    expect(done).toMatchObject({
+      stage: { name: 'completed' },
+      outputs: [output],
+      cost: 0.0123,
+      segmind_request_id: 'req-1',
+    });
     expect(done?.finished_at).not.toBeNull();
     const ttl = await redis.pttl(`${prefix}:job:${id}`);
     expect(ttl).toBeGreaterThan(0);
@@ -91,7 +102,13 @@ describe('JobStore', () => {
     const shown = toPublicJob(done!, (o) => `https://renderq.example/v1/jobs/${id}/outputs/${o.index}`);
     expect(shown).toMatchObject({ status: 'completed', metadata: { order: 7 }, batch_id: null });
     expect(shown.outputs).toEqual([
-      { url: `https://renderq.example/v1/jobs/${id}/outputs/0`, storage_key: output.storage_key, content_type: 'image/png', size: 10, sha256: output.sha256 },
+      {
+        url: `https://renderq.example/v1/jobs/${id}/outputs/0`,
+        storage_key: output.storage_key,
+        content_type: 'image/png',
+        size: 10,
+        sha256: output.sha256,
+      },
     ]);
     expect(shown).not.toHaveProperty('tenant');
   });
@@ -99,23 +116,37 @@ describe('JobStore', () => {
   it('refuses a move from the wrong stage and says where the job is', async () => {
     const { id } = await store.create(job());
     await store.transition(id, ['queued'], { name: 'cancelled' });
-    const late = await store.transition(id, ['queued', 'submitting'], { name: 'submitting', since: new Date().toISOString() });
+    const late = await store.transition(id, ['queued', 'submitting'], {
+      name: 'submitting',
+      since: new Date().toISOString(),
+    });
     expect(late).toEqual({ ok: false, reason: 'wrong_stage', current: 'cancelled' });
-    expect(await store.transition('job_nope', ['queued'], { name: 'cancelled' })).toEqual({ ok: false, reason: 'not_found' });
+    expect(await store.transition('job_nope', ['queued'], { name: 'cancelled' })).toEqual({
+      ok: false,
+      reason: 'not_found',
+    });
   });
 
   it('lets exactly one of many concurrent movers win', async () => {
     const { id } = await store.create(job());
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() })),
+      Array.from({ length: 20 }, () =>
+        store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() }),
+      ),
     );
     expect(results.filter((r) => r.ok)).toHaveLength(1);
   });
 
   it('records the error of a failed job', async () => {
     const { id } = await store.create(job());
-    await store.transition(id, ['queued'], { name: 'failed', error: { code: 'segmind_rejected', message: 'bad model' } });
-    expect(await store.get(id)).toMatchObject({ error: { code: 'segmind_rejected', message: 'bad model' }, stage: { name: 'failed' } });
+    await store.transition(id, ['queued'], {
+      name: 'failed',
+      error: { code: 'segmind_rejected', message: 'bad model' },
+    });
+    expect(await store.get(id)).toMatchObject({
+      error: { code: 'segmind_rejected', message: 'bad model' },
+      stage: { name: 'failed' },
+    });
   });
 
   describe('batches', () => {
@@ -123,7 +154,11 @@ describe('JobStore', () => {
       const chunked = new JobStore({ redis, queue, prefix, chunkSize: 7 });
       const jobs = Array.from({ length: 30 }, (_, i) => job({ metadata: { i } }));
       const { batch, jobIds } = await chunked.createBatch({ tenant: 'acme', metadata: { run: 'nightly' } }, jobs);
-      expect(batch).toMatchObject({ status: 'running', metadata: { run: 'nightly' }, counts: { total: 30, queued: 30, running: 0 } });
+      expect(batch).toMatchObject({
+        status: 'running',
+        metadata: { run: 'nightly' },
+        counts: { total: 30, queued: 30, running: 0 },
+      });
       expect(await queue.count()).toBe(30);
       expect((await queue.getJob(jobIds[0]!))?.opts.priority).toBe(PRIORITY.batch);
       const listed = [];
@@ -140,10 +175,16 @@ describe('JobStore', () => {
       expect((await store.getBatch(batch.id))?.counts).toMatchObject({ queued: 2, running: 1 });
       expect(await store.transition(a, ['submitting'], { name: 'completed' })).toMatchObject({ batchFinished: false });
       expect(await store.transition(b, ['queued'], { name: 'cancelled' })).toMatchObject({ batchFinished: false });
-      const last = await store.transition(c, ['queued'], { name: 'failed', error: { code: 'timeout', message: 'deadline' } });
+      const last = await store.transition(c, ['queued'], {
+        name: 'failed',
+        error: { code: 'timeout', message: 'deadline' },
+      });
       expect(last).toMatchObject({ ok: true, batchFinished: true });
       const finished = await store.getBatch(batch.id);
-      expect(finished).toMatchObject({ status: 'completed', counts: { total: 3, queued: 0, running: 0, completed: 1, failed: 1, cancelled: 1 } });
+      expect(finished).toMatchObject({
+        status: 'completed',
+        counts: { total: 3, queued: 0, running: 0, completed: 1, failed: 1, cancelled: 1 },
+      });
       expect(finished?.finished_at).not.toBeNull();
     });
 

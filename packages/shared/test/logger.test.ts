@@ -53,6 +53,7 @@ describe('logger', () => {
     const { logger, lines } = capture();
     logger.error(new Error('boom'), 'failed');
     expect(lines[0]).toMatchObject({ msg: 'failed', err: { type: 'Error', message: 'boom' } });
-    expect(String((lines[0]?.err as { stack: string }).stack)).toContain('logger.test');
+    const err = lines[0]?.err as { stack?: string } | undefined;
+    expect(String(err?.stack)).toContain('logger.test');
   });
 });

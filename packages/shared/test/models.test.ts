@@ -1,11 +1,10 @@
-import { describe, expect, it } from 'vitest';
 import { Validator } from '@cfworker/json-schema';
+import { describe, expect, it } from 'vitest';
 import { describeModel, findModel, listModels, validateModelInput } from '../src/index.js';
 
 const strict = { allowUnknown: false };
 // A real image, as a caller would send it in place of the seeds' placeholder paths.
-const imageBase64 =
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+const imageBase64 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 
 /** Each seed's own example payload, unchanged but for the placeholder image. */
 const SEED_EXAMPLES: Record<string, Record<string, unknown>> = {
@@ -150,7 +149,14 @@ describe('model catalogue', () => {
     const ssd = validateModelInput('ssd-img2img', { image: imageBase64, prompt: 'a cat' }, strict);
     expect(ssd).toMatchObject({
       ok: true,
-      input: { samples: 1, scheduler: 'DPM2 Karras', num_inference_steps: 25, guidance_scale: 7.5, seed: -1, strength: 0.9 },
+      input: {
+        samples: 1,
+        scheduler: 'DPM2 Karras',
+        num_inference_steps: 25,
+        guidance_scale: 7.5,
+        seed: -1,
+        strength: 0.9,
+      },
     });
     const sd35 = validateModelInput(
       'stable-diffusion-3.5-turbo-txt2img',
@@ -173,7 +179,10 @@ describe('model catalogue', () => {
       },
     });
     const sd15 = validateModelInput('sd1.5-img2img', { image: 'https://example.com/a.png', prompt: 'x' }, strict);
-    expect(sd15).toMatchObject({ ok: true, input: { scheduler: 'DDIM', num_inference_steps: 20, strength: 1, img_width: 512 } });
+    expect(sd15).toMatchObject({
+      ok: true,
+      input: { scheduler: 'DDIM', num_inference_steps: 20, strength: 1, img_width: 512 },
+    });
     const rt = validateModelInput('segmind-vega-rt-v1', { prompt: 'x' }, strict);
     expect(rt).toEqual({
       ok: true,
@@ -184,7 +193,10 @@ describe('model catalogue', () => {
   });
 
   it('reports every wrong field at once, with paths inside a batch', () => {
-    const result = validateModelInput('segmind-vega', { prompt: '', samples: 9, scheduler: 'nope' }, strict, ['jobs', 3]);
+    const result = validateModelInput('segmind-vega', { prompt: '', samples: 9, scheduler: 'nope' }, strict, [
+      'jobs',
+      3,
+    ]);
     expect(result.ok).toBe(false);
     if (!result.ok) {
       expect(result.issues.map((i) => i.path).sort()).toEqual(

@@ -11,7 +11,11 @@ afterAll(() => server?.stop());
 describe('Redis durability check', () => {
   it('is quiet for a Redis with AOF on and no eviction', async () => {
     const redis = createRedis(server.url, 'client');
-    expect(await checkRedisDurability(redis)).toEqual({ maxmemoryPolicy: 'noeviction', appendonly: 'yes', warnings: [] });
+    expect(await checkRedisDurability(redis)).toEqual({
+      maxmemoryPolicy: 'noeviction',
+      appendonly: 'yes',
+      warnings: [],
+    });
     redis.disconnect();
   });
 

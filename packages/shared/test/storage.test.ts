@@ -4,7 +4,15 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { type S3Handle, startS3 } from '@renderq/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileStorage, ObjectNotFoundError, S3Storage, type Storage, extensionFor, openStorage, loadConfig } from '../src/index.js';
+import {
+  extensionFor,
+  FileStorage,
+  loadConfig,
+  ObjectNotFoundError,
+  openStorage,
+  S3Storage,
+  type Storage,
+} from '../src/index.js';
 import { byteSource, peakRetainedBytes, sha256Of } from './byte-source.js';
 
 const MiB = 1024 * 1024;
@@ -89,7 +97,9 @@ describe.each(Object.keys(backends))('%s storage', (backend) => {
   });
 
   it('refuses keys that could escape the store', async () => {
-    await expect(storage.put('../escape.png', Readable.from([Buffer.from('x')]), 'image/png')).rejects.toThrow(/unsafe/);
+    await expect(storage.put('../escape.png', Readable.from([Buffer.from('x')]), 'image/png')).rejects.toThrow(
+      /unsafe/,
+    );
     expect(() => storage.outputKey('../job', 0, 'png')).toThrow(/unsafe/);
   });
 

@@ -33,14 +33,22 @@ export class RedisServerProcess {
     if (this.#child) return;
     mkdirSync(this.options.dir, { recursive: true });
     const args = [
-      '--port', String(this.options.port),
-      '--bind', '127.0.0.1',
-      '--save', '',
-      '--appendonly', 'yes',
-      '--appendfsync', 'everysec',
-      '--maxmemory-policy', 'noeviction',
-      '--dir', this.options.dir,
-      '--logfile', this.options.logFile ?? '',
+      '--port',
+      String(this.options.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--maxmemory-policy',
+      'noeviction',
+      '--dir',
+      this.options.dir,
+      '--logfile',
+      this.options.logFile ?? '',
     ];
     const child = spawn(this.options.binary ?? 'redis-server', args, { stdio: 'ignore' });
     this.#child = child;
@@ -48,9 +56,7 @@ export class RedisServerProcess {
       child.once('spawn', resolve);
       child.once('error', (error: NodeJS.ErrnoException) =>
         reject(
-          error.code === 'ENOENT'
-            ? new Error('redis-server is not on the PATH (apt-get install redis-server)')
-            : error,
+          error.code === 'ENOENT' ? new Error('redis-server is not on the PATH (apt-get install redis-server)') : error,
         ),
       );
     });

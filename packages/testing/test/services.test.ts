@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { freePort, RedisServerProcess, startRedis, startS3, stopLeftoverChildren } from '../src/index.js';
 import { registerChild } from '../src/child-registry.js';
+import { freePort, RedisServerProcess, startRedis, startS3, stopLeftoverChildren } from '../src/index.js';
 
 const alive = (pid: number) => {
   try {
@@ -72,7 +72,10 @@ describe('startS3', () => {
 describe('stopLeftoverChildren', () => {
   it('kills servers whose owner died without stopping them, and only those', async () => {
     const mine = await startRedis({ own: true });
-    const orphan = new RedisServerProcess({ port: await freePort(), dir: await mkdtemp(path.join(tmpdir(), 'orphan-')) });
+    const orphan = new RedisServerProcess({
+      port: await freePort(),
+      dir: await mkdtemp(path.join(tmpdir(), 'orphan-')),
+    });
     await orphan.start();
     // What a crashed test file leaves: a server registered to a process that no longer exists.
     const deadOwner = spawnSync(process.execPath, ['-e', '']).pid;

@@ -141,10 +141,7 @@ function toConfig(env: Env, storage: StorageConfig): Config {
     api: {
       host: env.HOST,
       port: env.PORT,
-      publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://${hostForUrl(env.HOST)}:${env.PORT}`).replace(
-        /\/+$/,
-        '',
-      ),
+      publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://${hostForUrl(env.HOST)}:${env.PORT}`).replace(/\/+$/, ''),
       tenants,
     },
     worker: { metricsPort: env.WORKER_METRICS_PORT },

@@ -11,9 +11,7 @@ const booleanFlag = (defaultValue: boolean) =>
       error: 'must be true or false',
     })
     .optional()
-    .transform((value) =>
-      value === undefined ? defaultValue : value === 'true' || value === '1' || value === 'yes',
-    );
+    .transform((value) => (value === undefined ? defaultValue : value === 'true' || value === '1' || value === 'yes'));
 
 const port = (defaultValue: number) =>
   z
@@ -100,9 +98,7 @@ export const EnvSchema = z
     /** Redis for BullMQ and job records. @defaultValue redis://127.0.0.1:6379 */
     REDIS_URL: z.preprocess(
       emptyToUndefined,
-      urlWithScheme(['redis:', 'rediss:'], 'a redis:// or rediss:// URL').default(
-        'redis://127.0.0.1:6379',
-      ),
+      urlWithScheme(['redis:', 'rediss:'], 'a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
     ),
     /** Key prefix for every Redis key; a hash tag such as {renderq} on Redis Cluster. */
     RENDERQ_PREFIX: z.preprocess(
@@ -119,16 +115,12 @@ export const EnvSchema = z
     SEGMIND_API_KEY: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
     SEGMIND_BASE_URL: z.preprocess(
       emptyToUndefined,
-      urlWithScheme(['http:', 'https:'], 'an http:// or https:// URL').default(
-        'https://api.segmind.com',
-      ),
+      urlWithScheme(['http:', 'https:'], 'an http:// or https:// URL').default('https://api.segmind.com'),
     ),
     /** file://DIR or s3://BUCKET/PREFIX. @defaultValue file://./data/outputs */
     STORAGE_URL: z.preprocess(
       emptyToUndefined,
-      urlWithScheme(['file:', 's3:'], 'a file://DIR or s3://BUCKET/PREFIX URL').default(
-        'file://./data/outputs',
-      ),
+      urlWithScheme(['file:', 's3:'], 'a file://DIR or s3://BUCKET/PREFIX URL').default('file://./data/outputs'),
     ),
     S3_ENDPOINT: z.preprocess(
       emptyToUndefined,
@@ -145,10 +137,7 @@ export const EnvSchema = z
     RENDERQ_API_KEYS: apiKeys,
     WEBHOOK_SECRET: z.preprocess(
       emptyToUndefined,
-      z
-        .string()
-        .refine(isWebhookSecret, 'must be whsec_ followed by base64 of at least 24 bytes')
-        .optional(),
+      z.string().refine(isWebhookSecret, 'must be whsec_ followed by base64 of at least 24 bytes').optional(),
     ),
     WEBHOOK_ALLOW_PRIVATE: booleanFlag(false),
     PUBLIC_BASE_URL: z.preprocess(

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { JobError } from './error-codes.js';
-import { JobStage, JobStatus, statusOf } from './stage.js';
+import { JobStage, type JobStatus, statusOf } from './stage.js';
 
 export const StoredOutput = z.object({
   index: z.number().int().min(0),

@@ -17,7 +17,7 @@ import type { JobError } from './error-codes.js';
 import { newId } from './ids.js';
 import { JobRecord, type StoredOutput } from './job-record.js';
 import { batchJobsKey, batchKey, jobKey, unenqueuedKey } from './keys.js';
-import { isFinal, type JobStage, type StageName, type JobStatus } from './stage.js';
+import { isFinal, type JobStage, type JobStatus, type StageName } from './stage.js';
 import { TRANSITION_LUA } from './transition-script.js';
 
 export interface NewJob {
@@ -75,10 +75,7 @@ export interface JobStoreOptions {
   readonly chunkSize?: number;
 }
 
-type TransitionCommand = (
-  key: string,
-  ...args: string[]
-) => Promise<[number, string, number]>;
+type TransitionCommand = (key: string, ...args: string[]) => Promise<[number, string, number]>;
 
 const SCRIPT_NAME = 'renderqTransitionV1';
 

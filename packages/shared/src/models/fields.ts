@@ -4,12 +4,7 @@
  */
 import { z } from 'zod';
 
-export const prompt = z
-  .string()
-  .trim()
-  .min(1, 'must not be empty')
-  .max(10_000)
-  .describe('What to render.');
+export const prompt = z.string().trim().min(1, 'must not be empty').max(10_000).describe('What to render.');
 
 export const negativePrompt = z.string().max(10_000).describe('What to keep out of the image.');
 

@@ -29,15 +29,7 @@ const sampler = z.enum([
   'uni_pc_bh2',
 ]);
 
-const scheduler = z.enum([
-  'normal',
-  'karras',
-  'exponential',
-  'sgm_uniform',
-  'simple',
-  'ddim_uniform',
-  'beta',
-]);
+const scheduler = z.enum(['normal', 'karras', 'exponential', 'sgm_uniform', 'simple', 'ddim_uniform', 'beta']);
 
 export const StableDiffusion35TurboInput = z.strictObject({
   prompt,

@@ -3,11 +3,12 @@
  * names a credential, at any depth, and as known secret values inside any string
  * (a URL, an error message, a header dump).
  */
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { type Logger, type LoggerOptions, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
-const SECRET_KEYS = /^(x-api-key|authorization|proxy-authorization|cookie|set-cookie|segmind_api_key|webhook_secret|renderq_api_keys|api_?key|apikey|secret|password|token)$/i;
+const SECRET_KEYS =
+  /^(x-api-key|authorization|proxy-authorization|cookie|set-cookie|segmind_api_key|webhook_secret|renderq_api_keys|api_?key|apikey|secret|password|token)$/i;
 export const REDACTED = '[REDACTED]';
 const MAX_DEPTH = 8;
 

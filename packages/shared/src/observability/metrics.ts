@@ -3,7 +3,7 @@
  * metrics (CONTRACT.md, "Metrics") come first; the rest are what an operator needs
  * to see a problem before users do.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export type SegmindOperation = 'submit' | 'status' | 'result' | 'credits' | 'download';
 

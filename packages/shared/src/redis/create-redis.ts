@@ -39,15 +39,21 @@ export async function checkRedisDurability(redis: Redis): Promise<RedisDurabilit
     return {
       maxmemoryPolicy,
       appendonly,
-      warnings: [`could not read Redis configuration (${(error as Error).message}); make sure AOF is on and maxmemory-policy is noeviction`],
+      warnings: [
+        `could not read Redis configuration (${(error as Error).message}); make sure AOF is on and maxmemory-policy is noeviction`,
+      ],
     };
   }
   const warnings: string[] = [];
   if (maxmemoryPolicy !== undefined && maxmemoryPolicy !== 'noeviction') {
-    warnings.push(`Redis maxmemory-policy is "${maxmemoryPolicy}": jobs may be evicted under memory pressure; set it to noeviction`);
+    warnings.push(
+      `Redis maxmemory-policy is "${maxmemoryPolicy}": jobs may be evicted under memory pressure; set it to noeviction`,
+    );
   }
   if (appendonly !== undefined && appendonly !== 'yes') {
-    warnings.push('Redis appendonly is off: jobs accepted since the last snapshot are lost if Redis restarts; turn AOF on');
+    warnings.push(
+      'Redis appendonly is off: jobs accepted since the last snapshot are lost if Redis restarts; turn AOF on',
+    );
   }
   return { maxmemoryPolicy, appendonly, warnings };
 }

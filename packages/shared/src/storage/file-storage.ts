@@ -3,12 +3,13 @@
  * and renamed into place, so a reader never sees half an object and a rewrite
  * replaces it whole; its content type and digest sit beside it in `KEY.meta.json`.
  */
+
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { randomUUID } from 'node:crypto';
 import {
   assertSafeKey,
   buildKey,

@@ -4,18 +4,13 @@
  * client sends plain bodies: recent SDKs default to `aws-chunked` checksummed
  * uploads, which some S3-compatible servers store framing and all.
  */
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  NoSuchKey,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+
 import type { Readable } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
   assertSafeKey,
   buildKey,
@@ -26,6 +21,12 @@ import {
   type StoredObjectStream,
 } from './storage.js';
 
+export interface S3Credentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+}
+
 export interface S3StorageOptions {
   readonly bucket: string;
   /** Key prefix without surrounding slashes; may be empty. */
@@ -34,7 +35,7 @@ export interface S3StorageOptions {
   readonly endpoint?: string | undefined;
   readonly forcePathStyle?: boolean;
   /** Explicit credentials; undefined: the AWS SDK default chain. */
-  readonly credentials?: S3ClientConfig["credentials"] | undefined;
+  readonly credentials?: S3Credentials | undefined;
   /** Multipart part size in bytes (S3's minimum is 5 MiB). @defaultValue 5 MiB */
   readonly partSizeBytes?: number;
   /** Parts uploaded at once; each holds one part in memory. @defaultValue 2 */

@@ -3,7 +3,7 @@
  * `PREFIX/JOB_ID/INDEX.EXT`, so a job that runs again writes the same keys.
  */
 import { createHash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 
 export interface StoredObject {
   /** The whole key, prefix included. */
@@ -55,7 +55,11 @@ export function buildKey(prefix: string, jobId: string, index: number, extension
 /** Rejects keys that could escape the store (absolute, `..`, empty segments). */
 export function assertSafeKey(key: string): void {
   const segments = key.split('/');
-  if (key.length === 0 || key.length > 1024 || segments.some((s) => s === '' || s === '.' || s === '..' || s.includes('\\') || s.includes('\0'))) {
+  if (
+    key.length === 0 ||
+    key.length > 1024 ||
+    segments.some((s) => s === '' || s === '.' || s === '..' || s.includes('\\') || s.includes('\0'))
+  ) {
     throw new Error(`unsafe storage key "${key}"`);
   }
 }

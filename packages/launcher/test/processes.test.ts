@@ -1,0 +1,98 @@
+// The processes as users run them (built output, real signals): bad configuration,
+// and `pnpm start`'s launcher with a private Redis.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '@renderq/testing';
+import { describe, expect, it } from 'vitest';
+
+const packages = path.resolve(fileURLToPath(import.meta.url), '../../..');
+const mains = {
+  api: path.join(packages, 'api/dist/main.js'),
+  worker: path.join(packages, 'worker/dist/main.js'),
+  launcher: path.join(packages, 'launcher/dist/main.js'),
+};
+
+function run(script: string, env: Record<string, string>, cwd = process.cwd()) {
+  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, cwd });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const listening = async (url: string) => (await fetch(url)).ok;
+
+describe('bad configuration', () => {
+  it.each([
+    ['worker', { REDIS_URL: 'nonsense' }, 'REDIS_URL'],
+    ['worker', { SEGMIND_BASE_URL: 'ftp://x' }, 'SEGMIND_BASE_URL'],
+    ['api', { STORAGE_URL: 'gopher://x' }, 'STORAGE_URL'],
+    ['api', { NODE_ENV: 'production' }, 'RENDERQ_API_KEYS'],
+    ['launcher', { PORT: 'eighty' }, 'PORT'],
+  ] as const)('%s with %o exits 1 with one line naming %s', async (name, env, variable) => {
+    const process_ = run(mains[name], env);
+    expect(await process_.exited).toBe(1);
+    const lines = process_.err().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(variable);
+    expect(process_.err()).not.toMatch(/\bat .*\.js:\d+/);
+    expect(process_.out()).toBe('');
+  });
+});
+
+describe('the launcher (pnpm start)', () => {
+  it('starts a private Redis when none answers, runs API and worker, and stops all of it on Ctrl-C', async () => {
+    const cwd = await mkdtemp(path.join(tmpdir(), 'renderq-start-'));
+    const [redisPort, apiPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const launcher = run(
+      mains.launcher,
+      {
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        PORT: String(apiPort),
+        WORKER_METRICS_PORT: String(metricsPort),
+        STORAGE_URL: `file://${cwd}/outputs`,
+        LOG_LEVEL: 'info',
+      },
+      cwd,
+    );
+    let child: ChildProcess | undefined = launcher.child;
+    try {
+      await waitFor(() => listening(`http://127.0.0.1:${apiPort}/readyz`), 'the API to be ready');
+      await waitFor(() => listening(`http://127.0.0.1:${metricsPort}/healthz`), 'the worker');
+      expect(launcher.out()).toContain('started a private Redis');
+
+      launcher.child.kill('SIGINT');
+      expect(await launcher.exited).toBe(0);
+      child = undefined;
+      for (const port of [apiPort, metricsPort]) {
+        await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+      }
+      const { Redis } = await import('ioredis');
+      const probe = new Redis(`redis://127.0.0.1:${redisPort}`, {
+        lazyConnect: true,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+      });
+      probe.on('error', () => {});
+      await expect(probe.connect()).rejects.toThrow();
+      probe.disconnect();
+    } finally {
+      child?.kill('SIGKILL');
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+});

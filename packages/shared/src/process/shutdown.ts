@@ -1,0 +1,41 @@
+/**
+ * Graceful shutdown for renderq's processes: on SIGINT or SIGTERM stop taking
+ * work, finish what is in hand within a bound, then exit 0. A second signal, or
+ * running past the bound, exits 1 at once.
+ */
+import type { Logger } from 'pino';
+
+export interface ShutdownOptions {
+  /** How long closing may take before the process exits anyway. @defaultValue 25_000 */
+  readonly graceMs?: number;
+}
+
+export function exitOnSignals(logger: Logger, close: () => Promise<void>, options: ShutdownOptions = {}): void {
+  const graceMs = options.graceMs ?? 25_000;
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) {
+      logger.warn({ signal }, 'second signal: exiting without finishing');
+      process.exit(1);
+    }
+    closing = true;
+    logger.info({ signal, graceMs }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error({ graceMs }, 'shutdown did not finish in time: exiting');
+      process.exit(1);
+    }, graceMs);
+    timer.unref();
+    close().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}

@@ -1,0 +1,35 @@
+import type { Server } from 'node:http';
+import { createMetrics } from '@renderq/shared';
+import { freePort } from '@renderq/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHealthServer } from '../src/index.js';
+
+let server: Server;
+let base: string;
+beforeAll(async () => {
+  const port = await freePort();
+  const metrics = createMetrics({ processMetrics: false });
+  metrics.segmindRequests.inc({ operation: 'submit', status_code: '200' });
+  server = await startHealthServer({ host: '127.0.0.1', port, metrics, health: () => ({ redis: 'ready' }) });
+  base = `http://127.0.0.1:${port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+describe('worker health server', () => {
+  it('answers /healthz with its facts', async () => {
+    const response = await fetch(`${base}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ok', redis: 'ready' });
+  });
+
+  it('serves /metrics', async () => {
+    const response = await fetch(`${base}/metrics`);
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    expect(await response.text()).toContain('renderq_segmind_requests_total{operation="submit",status_code="200"} 1');
+  });
+
+  it('answers anything else with 404, and other verbs with 405', async () => {
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+    expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(405);
+  });
+});
