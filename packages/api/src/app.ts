@@ -17,7 +17,6 @@ export interface AppDependencies {
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: false,
     // Behind a proxy the caller's address is in X-Forwarded-For; off unless configured.
     trustProxy: false,
   });

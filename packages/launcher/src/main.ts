@@ -38,7 +38,14 @@ const children = new Map<string, ChildProcess>();
 let stopping = false;
 
 function startChild(name: string, script: string): void {
-  const child = spawn(process.execPath, ['--enable-source-maps', script], { stdio: 'inherit', env: process.env });
+  // A process group of its own: a terminal's Ctrl-C reaches only the launcher, which sends each
+  // child exactly one SIGTERM (a second signal would cut its graceful shutdown short). The IPC
+  // channel tells a child when the launcher is gone, however it died.
+  const child = spawn(process.execPath, ['--enable-source-maps', script], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: process.env,
+    detached: true,
+  });
   children.set(name, child);
   child.once('exit', (code, signal) => {
     children.delete(name);

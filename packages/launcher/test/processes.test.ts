@@ -16,7 +16,12 @@ const mains = {
 };
 
 function run(script: string, env: Record<string, string>, cwd = process.cwd()) {
-  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, cwd });
+  // A process group of its own, as a terminal gives a command.
+  const child = spawn(process.execPath, [script], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    cwd,
+    detached: true,
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -75,9 +80,13 @@ describe('the launcher (pnpm start)', () => {
       await waitFor(() => listening(`http://127.0.0.1:${metricsPort}/healthz`), 'the worker');
       expect(launcher.out()).toContain('started a private Redis');
 
-      launcher.child.kill('SIGINT');
+      // Ctrl-C: SIGINT to the whole foreground process group.
+      process.kill(-(launcher.child.pid as number), 'SIGINT');
       expect(await launcher.exited).toBe(0);
       child = undefined;
+      // Each process shut down once, gracefully (their last lines may trail the launcher's exit).
+      await waitFor(async () => launcher.out().match(/"msg":"stopped"/g)?.length === 2, 'both to stop gracefully');
+      expect(launcher.out()).not.toContain('second signal');
       for (const port of [apiPort, metricsPort]) {
         await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
       }
@@ -92,6 +101,29 @@ describe('the launcher (pnpm start)', () => {
       probe.disconnect();
     } finally {
       child?.kill('SIGKILL');
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('stops API and worker gracefully when the launcher itself is killed', async () => {
+    const cwd = await mkdtemp(path.join(tmpdir(), 'renderq-start-'));
+    const [apiPort, metricsPort] = await Promise.all([freePort(), freePort()]);
+    const launcher = run(
+      mains.launcher,
+      { PORT: String(apiPort), WORKER_METRICS_PORT: String(metricsPort), STORAGE_URL: `file://${cwd}/outputs` },
+      cwd,
+    );
+    try {
+      await waitFor(() => listening(`http://127.0.0.1:${apiPort}/healthz`), 'the API');
+      await waitFor(() => listening(`http://127.0.0.1:${metricsPort}/healthz`), 'the worker');
+      launcher.child.kill('SIGKILL');
+      await launcher.exited;
+      // Both log their graceful stop (to the pipe they inherited), then their ports are closed.
+      await waitFor(async () => launcher.out().match(/"msg":"stopped"/g)?.length === 2, 'both to stop gracefully');
+      for (const port of [apiPort, metricsPort]) {
+        await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+      }
+    } finally {
       await rm(cwd, { recursive: true, force: true });
     }
   });

@@ -49,6 +49,18 @@ describe('logger', () => {
     expect(out).toContain('Segmind refused key');
   });
 
+  it('leaves requests to pino serializers, and still cuts secret values from what they produce', () => {
+    const secret = 'renderq_key_abcdef123';
+    const { logger, lines, text } = capture([secret]);
+    class Request {
+      method = 'GET';
+      url = `/v1/jobs?api_key=${secret}`;
+    }
+    logger.info({ req: new Request() }, 'incoming request');
+    expect(lines[0]?.req).toMatchObject({ method: 'GET' });
+    expect(text()).not.toContain(secret);
+  });
+
   it('keeps a leading error under err with its stack', () => {
     const { logger, lines } = capture();
     logger.error(new Error('boom'), 'failed');

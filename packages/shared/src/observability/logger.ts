@@ -1,7 +1,8 @@
 /**
  * pino JSON logging with secrets removed wherever they appear: under any key that
- * names a credential, at any depth, and as known secret values inside any string
- * (a URL, an error message, a header dump).
+ * names a credential, at any depth of the objects logged, and as known secret
+ * values (and bearer tokens) anywhere in the finished line, including what pino's
+ * serializers made of requests and errors.
  */
 import { type Logger, type LoggerOptions, pino } from 'pino';
 
@@ -24,6 +25,8 @@ export interface LoggerSettings {
 export function createLogger(settings: LoggerSettings): Logger {
   const secrets = settings.secrets.filter((s) => s.length >= 4);
   const scrub = (value: unknown) => redactSecrets(value, secrets);
+  // The same values as they appear inside a JSON string.
+  const inJson = [...new Set([...secrets, ...secrets.map((s) => JSON.stringify(s).slice(1, -1))])];
   const options: LoggerOptions = {
     level: settings.level,
     name: settings.name,
@@ -36,6 +39,7 @@ export function createLogger(settings: LoggerSettings): Logger {
         const scrubbed = [first, ...args.slice(1)].map(scrub);
         method.apply(this, scrubbed as Parameters<typeof method>);
       },
+      streamWrite: (line) => scrubString(line, inJson),
     },
   };
   return settings.destination ? pino(options, settings.destination) : pino(options);
@@ -48,6 +52,10 @@ export function redactSecrets(value: unknown, secrets: readonly string[], depth 
   if (value instanceof Error) return redactError(value, secrets, depth);
   if (Array.isArray(value)) return value.map((item) => redactSecrets(item, secrets, depth + 1));
   if (value instanceof Headers) return redactSecrets(Object.fromEntries(value), secrets, depth + 1);
+  // Requests, responses and other class instances are left to pino's serializers; their
+  // secret values are still cut from the finished line.
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return value;
   const out: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value)) {
     out[key] = SECRET_KEYS.test(key) ? REDACTED : redactSecrets(inner, secrets, depth + 1);
@@ -76,5 +84,5 @@ function scrubString(text: string, secrets: readonly string[]): string {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
   // Bearer tokens in free text, whoever's they are.
-  return out.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi, `$1${REDACTED}`);
+  return out.replace(/(Bearer\s+)(?!\[REDACTED\])[A-Za-z0-9._~+/=-]+/gi, `$1${REDACTED}`);
 }

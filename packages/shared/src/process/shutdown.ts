@@ -1,7 +1,8 @@
 /**
- * Graceful shutdown for renderq's processes: on SIGINT or SIGTERM stop taking
- * work, finish what is in hand within a bound, then exit 0. A second signal, or
- * running past the bound, exits 1 at once.
+ * Graceful shutdown for renderq's processes: on SIGINT or SIGTERM (or when the
+ * launcher that started the process goes away) stop taking work, finish what is
+ * in hand within a bound, then exit 0. A second signal, or running past the
+ * bound, exits 1 at once.
  */
 import type { Logger } from 'pino';
 
@@ -28,14 +29,22 @@ export function exitOnSignals(logger: Logger, close: () => Promise<void>, option
     close().then(
       () => {
         logger.info('stopped');
+        logger.flush();
         process.exit(0);
       },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
+        logger.flush();
         process.exit(1);
       },
     );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Started by `pnpm start`'s launcher (an IPC channel): its end closing means it is gone.
+  if (process.connected) {
+    process.once('disconnect', () => {
+      if (!closing) onSignal('SIGTERM');
+    });
+  }
 }
