@@ -50,6 +50,7 @@ export {
   type QueueCounts,
   type SegmindOperation,
 } from './observability/metrics.js';
+export { type BootedProcess, bootProcess } from './process/boot.js';
 export { exitOnSignals, type ShutdownOptions } from './process/shutdown.js';
 export {
   PRIORITY,
