@@ -1,0 +1,359 @@
+/**
+ * The emulated Segmind service, without HTTP: requests move QUEUED → PROCESSING →
+ * COMPLETED/FAILED on a fixed number of simulated GPUs per model, each taking a
+ * latency drawn around the model's median; completed requests debit the credit
+ * balance; finished records expire after the result TTL, while output images stay
+ * fetchable (Segmind keeps them for 7 days).
+ */
+import { randomInt, randomUUID } from 'node:crypto';
+import { findModel } from '@renderq/shared';
+import type { z } from 'zod';
+import { CONTENT_TYPES, EXTENSIONS, type ImageSpec, imageDigest, imageSize, renderImage } from './images.js';
+import { InputImageError, loadInputImage } from './input-image.js';
+import { MODEL_PROFILES, type ModelProfile } from './model-profiles.js';
+import { applyPatch, DEFAULT_SETTINGS, FaultSettings, type SettingsPatch } from './settings.js';
+import { type EmulatorStats, StatsCounter } from './stats.js';
+
+export type RequestStatus = 'QUEUED' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
+
+export interface OutputImage {
+  readonly file: string;
+  readonly contentType: string;
+  readonly spec: ImageSpec;
+}
+
+export interface EmulatedRequest {
+  readonly id: string;
+  readonly model: string;
+  readonly input: Record<string, unknown>;
+  readonly wantsBase64: boolean;
+  readonly seed: number;
+  readonly imageCount: number;
+  readonly cost: number;
+  status: RequestStatus;
+  readonly createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  error?: string;
+  outputs?: readonly OutputImage[];
+  remainingCredits?: number;
+  sourceImage?: Promise<Buffer>;
+}
+
+export type SubmitOutcome =
+  | { readonly kind: 'accepted'; readonly request: EmulatedRequest }
+  | { readonly kind: 'unknown_model' }
+  | { readonly kind: 'forbidden'; readonly message: string }
+  | { readonly kind: 'retired'; readonly message: string }
+  | { readonly kind: 'invalid'; readonly message: string }
+  | { readonly kind: 'insufficient_credits'; readonly message: string }
+  | { readonly kind: 'rate_limited'; readonly resetAt: Date };
+
+/** A prompt containing this fails its request, as a content block would. */
+const FORCE_FAILURE = 'emulator:fail';
+const OUTPUT_RETENTION_MS = 7 * 24 * 3600 * 1000;
+const MAX_OUTPUTS = 200_000;
+const IMAGE_CACHE_SIZE = 256;
+
+export class EmulatedService {
+  settings: FaultSettings;
+  readonly stats = new StatsCounter();
+  readonly #requests = new Map<string, EmulatedRequest>();
+  readonly #queues = new Map<string, EmulatedRequest[]>();
+  readonly #busy = new Map<string, number>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #outputs = new Map<string, { image: OutputImage; expiresAt: number }>();
+  readonly #imageCache = new Map<string, Promise<Buffer>>();
+  readonly #lenientSchemas = new Map<string, z.ZodType>();
+  #spent = 0;
+  #window = { startedAt: 0, count: 0 };
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(settings: SettingsPatch = {}) {
+    this.settings = FaultSettings.parse(applyPatch(DEFAULT_SETTINGS, settings));
+    this.#sweeper = setInterval(() => this.#sweep(), 10_000);
+    this.#sweeper.unref();
+  }
+
+  configure(patch: SettingsPatch): FaultSettings {
+    this.settings = FaultSettings.parse(applyPatch(this.settings, patch));
+    // More GPUs may let waiting requests start.
+    for (const model of this.#queues.keys()) this.#pump(model);
+    return this.settings;
+  }
+
+  knowsModel(model: string): boolean {
+    return model in MODEL_PROFILES && findModel(model) !== undefined;
+  }
+
+  /** Checks a submit as Segmind does and, when it passes, creates the (billable) request. */
+  submit(model: string, body: unknown): SubmitOutcome {
+    const definition = findModel(model);
+    const profile = MODEL_PROFILES[model];
+    if (!definition || !profile) return { kind: 'unknown_model' };
+    if (this.settings.retiredModels.includes(model)) {
+      return { kind: 'retired', message: `Model ${model} has been retired and is no longer available` };
+    }
+    if (this.settings.forbiddenModels.includes(model)) {
+      return { kind: 'forbidden', message: `Your account is not permitted to use model ${model}` };
+    }
+    const rateLimited = this.#takeRateLimit();
+    if (rateLimited) return { kind: 'rate_limited', resetAt: rateLimited };
+    const parsed = this.#lenientSchema(model).safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const field = issue?.path.join('.') || 'body';
+      return { kind: 'invalid', message: `Invalid parameter ${field}: ${issue?.message ?? 'invalid'}` };
+    }
+    const { base64, ...input } = parsed.data as Record<string, unknown>;
+    const imageCount = definition.outputCount(input);
+    const cost = round(profile.costPerImage * imageCount);
+    if (this.settings.credits < cost) {
+      return {
+        kind: 'insufficient_credits',
+        message: `Insufficient credits: your balance is ${round(this.settings.credits)} credits and this request costs ${cost} credits`,
+      };
+    }
+    const seed = typeof input.seed === 'number' && input.seed >= 0 ? input.seed : randomInt(0, 2 ** 32);
+    const request: EmulatedRequest = {
+      id: randomUUID(),
+      model,
+      input: { ...input, seed },
+      wantsBase64: base64 === true,
+      seed,
+      imageCount,
+      cost,
+      status: 'QUEUED',
+      createdAt: Date.now(),
+    };
+    this.#requests.set(request.id, request);
+    this.stats.countAccepted(input.prompt);
+    this.#enqueue(request);
+    return { kind: 'accepted', request };
+  }
+
+  /** The request, unless unknown or expired (Segmind answers 404 for both). */
+  find(id: string): EmulatedRequest | undefined {
+    const request = this.#requests.get(id);
+    if (request && this.#expired(request)) {
+      this.#requests.delete(id);
+      return undefined;
+    }
+    return request;
+  }
+
+  /** An output image's bytes, rendered on first fetch and cached for the next. */
+  async output(id: string, file: string): Promise<{ bytes: Buffer; contentType: string } | undefined> {
+    const entry = this.#outputs.get(`${id}/${file}`);
+    if (!entry || entry.expiresAt < Date.now()) return undefined;
+    return { bytes: await this.render(entry.image), contentType: entry.image.contentType };
+  }
+
+  render(image: OutputImage): Promise<Buffer> {
+    const key = image.spec.digest + image.spec.format;
+    let bytes = this.#imageCache.get(key);
+    if (bytes) {
+      this.#imageCache.delete(key);
+    } else {
+      bytes = renderImage(image.spec);
+      bytes.catch(() => this.#imageCache.delete(key));
+    }
+    this.#imageCache.set(key, bytes);
+    if (this.#imageCache.size > IMAGE_CACHE_SIZE) {
+      this.#imageCache.delete(this.#imageCache.keys().next().value as string);
+    }
+    return bytes;
+  }
+
+  /** Runs one request to its end at once, outside the GPU queue (the v1 synchronous API). */
+  async runNow(request: EmulatedRequest): Promise<EmulatedRequest> {
+    this.#requests.delete(request.id);
+    this.#removeFromQueue(request);
+    request.status = 'PROCESSING';
+    request.startedAt = Date.now();
+    request.sourceImage = this.#loadSource(request);
+    await new Promise((resolve) => setTimeout(resolve, this.#latency(request.model)));
+    await this.#finish(request);
+    return request;
+  }
+
+  statsSnapshot(): EmulatorStats {
+    const requests = { queued: 0, processing: 0, completed: 0, failed: 0 };
+    for (const request of this.#requests.values()) {
+      requests[request.status.toLowerCase() as keyof typeof requests]++;
+    }
+    return {
+      submits: {
+        attempts: this.stats.submitAttempts,
+        accepted: this.stats.submitsAccepted,
+        byMarker: Object.fromEntries(this.stats.byMarker),
+      },
+      polls: this.stats.polls,
+      results: this.stats.results,
+      outputs: this.stats.outputs,
+      syncRequests: this.stats.syncRequests,
+      errors: Object.fromEntries(this.stats.errors),
+      requests,
+      credits: { balance: round(this.settings.credits), spent: round(this.#spent) },
+    };
+  }
+
+  /** Whether this call should be answered with a server error instead (fault injection). */
+  injectServerError(endpoint: keyof FaultSettings['serverErrorRate']): 500 | 502 | 504 | undefined {
+    if (Math.random() >= this.settings.serverErrorRate[endpoint]) return undefined;
+    return ([500, 502, 504] as const)[randomInt(0, 3)];
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  #lenientSchema(model: string): z.ZodType {
+    let schema = this.#lenientSchemas.get(model);
+    if (!schema) {
+      // renderq rejects unknown parameters to catch typos; Segmind ignores them.
+      schema = (findModel(model)?.input as unknown as z.ZodObject).loose();
+      this.#lenientSchemas.set(model, schema);
+    }
+    return schema;
+  }
+
+  #takeRateLimit(): Date | undefined {
+    const limit = this.settings.submitRateLimit;
+    if (!limit) return undefined;
+    const now = Date.now();
+    if (now - this.#window.startedAt >= limit.windowMs) this.#window = { startedAt: now, count: 0 };
+    if (this.#window.count >= limit.max) return new Date(this.#window.startedAt + limit.windowMs);
+    this.#window.count++;
+    return undefined;
+  }
+
+  #enqueue(request: EmulatedRequest): void {
+    const queue = this.#queues.get(request.model) ?? [];
+    queue.push(request);
+    this.#queues.set(request.model, queue);
+    this.#pump(request.model);
+  }
+
+  #removeFromQueue(request: EmulatedRequest): void {
+    const queue = this.#queues.get(request.model);
+    const index = queue?.indexOf(request) ?? -1;
+    if (queue && index >= 0) queue.splice(index, 1);
+  }
+
+  #pump(model: string): void {
+    const queue = this.#queues.get(model);
+    if (!queue) return;
+    while (queue.length > 0 && (this.#busy.get(model) ?? 0) < this.settings.gpusPerModel) {
+      const request = queue.shift() as EmulatedRequest;
+      this.#busy.set(model, (this.#busy.get(model) ?? 0) + 1);
+      request.status = 'PROCESSING';
+      request.startedAt = Date.now();
+      request.sourceImage = this.#loadSource(request);
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        void this.#finish(request).finally(() => {
+          this.#busy.set(model, (this.#busy.get(model) ?? 1) - 1);
+          this.#pump(model);
+        });
+      }, this.#latency(model));
+      this.#timers.add(timer);
+    }
+  }
+
+  #loadSource(request: EmulatedRequest): Promise<Buffer> | undefined {
+    const image = request.input.image;
+    if (typeof image !== 'string') return undefined;
+    const loading = loadInputImage(image);
+    loading.catch(() => {});
+    return loading;
+  }
+
+  #latency(model: string): number {
+    const profile = MODEL_PROFILES[model] as ModelProfile;
+    const { latencyScale, latencyJitter } = this.settings;
+    return profile.medianLatencyMs * latencyScale * Math.exp(latencyJitter * standardNormal());
+  }
+
+  async #finish(request: EmulatedRequest): Promise<void> {
+    let source: Buffer | undefined;
+    let sourceSize: { width: number; height: number } | undefined;
+    try {
+      source = await request.sourceImage;
+      if (source) {
+        sourceSize = await imageSize(source);
+        if (!sourceSize) throw new InputImageError('the input image is not an image this model can read');
+      }
+    } catch (error) {
+      return this.#fail(request, error instanceof InputImageError ? error.message : 'could not load the input image');
+    }
+    if (String(request.input.prompt).includes(FORCE_FAILURE) || Math.random() < this.settings.failureRate) {
+      return this.#fail(request, 'Inference failed: the model could not generate an image for this input');
+    }
+    const profile = MODEL_PROFILES[request.model] as ModelProfile;
+    const geometry = profile.geometry(request.input, sourceSize);
+    const { image: _image, ...describing } = request.input;
+    const base = [request.model, canonicalJson(describing), source ?? ''];
+    const outputs: OutputImage[] = [];
+    for (let index = 0; index < request.imageCount; index++) {
+      const spec: ImageSpec = {
+        digest: imageDigest([...base, index, geometry.width, geometry.height]),
+        ...geometry,
+        ...(source ? { source: { image: source, strength: Number(request.input.strength ?? 0.8) } } : {}),
+      };
+      const image = {
+        file: `${index}.${EXTENSIONS[geometry.format]}`,
+        contentType: CONTENT_TYPES[geometry.format],
+        spec,
+      };
+      outputs.push(image);
+      this.#outputs.set(`${request.id}/${image.file}`, { image, expiresAt: Date.now() + OUTPUT_RETENTION_MS });
+    }
+    while (this.#outputs.size > MAX_OUTPUTS) this.#outputs.delete(this.#outputs.keys().next().value as string);
+    this.settings.credits = Math.max(0, round(this.settings.credits - request.cost));
+    this.#spent += request.cost;
+    request.remainingCredits = this.settings.credits;
+    request.outputs = outputs;
+    request.status = 'COMPLETED';
+    request.finishedAt = Date.now();
+    request.sourceImage = undefined;
+  }
+
+  #fail(request: EmulatedRequest, error: string): void {
+    request.status = 'FAILED';
+    request.error = error;
+    request.finishedAt = Date.now();
+    request.sourceImage = undefined;
+  }
+
+  #expired(request: EmulatedRequest): boolean {
+    return request.finishedAt !== undefined && Date.now() - request.finishedAt >= this.settings.resultTtlMs;
+  }
+
+  #sweep(): void {
+    for (const [id, request] of this.#requests) if (this.#expired(request)) this.#requests.delete(id);
+    const now = Date.now();
+    for (const [key, entry] of this.#outputs) if (entry.expiresAt < now) this.#outputs.delete(key);
+  }
+}
+
+export function round(n: number): number {
+  return Math.round(n * 1e6) / 1e6;
+}
+
+function standardNormal(): number {
+  const u = 1 - Math.random();
+  const v = Math.random();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
