@@ -96,6 +96,8 @@ async function handle(options: HttpOptions, request: IncomingMessage, response: 
       service.stats.reset();
       return sendJson(response, 200, service.statsSnapshot());
   }
+  if (target.name === 'submit') service.stats.submitAttempts++;
+  if (target.name === 'sync') service.stats.syncRequests++;
   if (!authorised(options, request)) {
     request.resume();
     return sendError(options, response, 401, 'Unauthorized. API key is invalid or missing.');
@@ -121,8 +123,6 @@ async function submit(
   sync: boolean,
 ): Promise<void> {
   const { service } = options;
-  if (!sync) service.stats.submitAttempts++;
-  else service.stats.syncRequests++;
   const injected = sync ? undefined : service.injectServerError('submit');
   if (injected) {
     request.resume();
