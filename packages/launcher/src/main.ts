@@ -1,10 +1,11 @@
 /**
  * `pnpm start`: all of renderq on one machine — the API and a worker as child
- * processes, a private Redis when none answers, and (with the emulator issue) the
- * Segmind emulator when SEGMIND_API_KEY is unset. Ctrl-C stops everything it started.
+ * processes, a private Redis when none answers, and the Segmind emulator when
+ * SEGMIND_API_KEY is unset. Ctrl-C stops everything it started.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createLogger, loadConfigOrExit } from '@renderq/shared';
 import type { RedisServerProcess } from '@renderq/testing';
@@ -30,22 +31,19 @@ if (!(await redisAnswers(config.redis.url))) {
   }
   logger.info({ redis: config.redis.url, dir: path.join(dataDir, 'redis') }, 'started a private Redis');
 }
-if (!config.segmind.apiKey) {
-  logger.warn('SEGMIND_API_KEY is unset and the bundled emulator is not built yet: Segmind requests will be refused');
-}
-
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
-function startChild(name: string, script: string): void {
+function startChild(name: string, script: string, env: NodeJS.ProcessEnv, readStdout = false): ChildProcess {
   // A process group of its own: a terminal's Ctrl-C reaches only the launcher, which sends each
   // child exactly one SIGTERM (a second signal would cut its graceful shutdown short). The IPC
   // channel tells a child when the launcher is gone, however it died.
   const child = spawn(process.execPath, ['--enable-source-maps', script], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: process.env,
+    stdio: ['ignore', readStdout ? 'pipe' : 'inherit', 'inherit', 'ipc'],
+    env,
     detached: true,
   });
+  child.stdout?.pipe(process.stdout);
   children.set(name, child);
   child.once('exit', (code, signal) => {
     children.delete(name);
@@ -54,6 +52,36 @@ function startChild(name: string, script: string): void {
       void stopAll(1);
     }
   });
+  return child;
+}
+
+/** Starts the emulator and waits for the line that says where it listens. */
+async function startEmulator(): Promise<{ url: string; apiKey: string }> {
+  const child = startChild(
+    'segmind-emulator',
+    path.join(packagesDir, 'segmind-emulator/dist/main.js'),
+    process.env,
+    true,
+  );
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
+    child.once('exit', () => reject(new Error('the Segmind emulator did not start (is EMULATOR_PORT free?)')));
+  });
+  const match = /listening on (\S+) \(x-api-key: ([^;]+);/.exec(line);
+  if (!match) throw new Error(`unexpected emulator output: ${line}`);
+  return { url: match[1] as string, apiKey: match[2] as string };
+}
+
+let segmindEnv: NodeJS.ProcessEnv = {};
+if (!config.segmind.apiKey) {
+  try {
+    const emulator = await startEmulator();
+    segmindEnv = { SEGMIND_BASE_URL: emulator.url, SEGMIND_API_KEY: emulator.apiKey };
+    logger.info({ segmind: emulator.url }, 'SEGMIND_API_KEY is unset: using the bundled Segmind emulator');
+  } catch (error) {
+    logger.fatal({ err: error }, 'could not start the Segmind emulator');
+    await stopAll(1);
+  }
 }
 
 async function stopAll(exitCode: number): Promise<void> {
@@ -73,8 +101,8 @@ async function stopAll(exitCode: number): Promise<void> {
   process.exit(exitCode);
 }
 
-startChild('api', path.join(packagesDir, 'api/dist/main.js'));
-startChild('worker', path.join(packagesDir, 'worker/dist/main.js'));
+startChild('api', path.join(packagesDir, 'api/dist/main.js'), { ...process.env, ...segmindEnv });
+startChild('worker', path.join(packagesDir, 'worker/dist/main.js'), { ...process.env, ...segmindEnv });
 logger.info({ api: config.api.publicBaseUrl }, 'renderq is running; Ctrl-C stops it');
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

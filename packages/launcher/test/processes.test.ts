@@ -62,13 +62,19 @@ describe('bad configuration', () => {
 describe('the launcher (pnpm start)', () => {
   it('starts a private Redis when none answers, runs API and worker, and stops all of it on Ctrl-C', async () => {
     const cwd = await mkdtemp(path.join(tmpdir(), 'renderq-start-'));
-    const [redisPort, apiPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const [redisPort, apiPort, metricsPort, emulatorPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     const launcher = run(
       mains.launcher,
       {
         REDIS_URL: `redis://127.0.0.1:${redisPort}`,
         PORT: String(apiPort),
         WORKER_METRICS_PORT: String(metricsPort),
+        EMULATOR_PORT: String(emulatorPort),
         STORAGE_URL: `file://${cwd}/outputs`,
         LOG_LEVEL: 'info',
       },
@@ -79,6 +85,13 @@ describe('the launcher (pnpm start)', () => {
       await waitFor(() => listening(`http://127.0.0.1:${apiPort}/readyz`), 'the API to be ready');
       await waitFor(() => listening(`http://127.0.0.1:${metricsPort}/healthz`), 'the worker');
       expect(launcher.out()).toContain('started a private Redis');
+      // No SEGMIND_API_KEY: the bundled emulator runs, and the worker is pointed at it.
+      expect(launcher.out()).toContain('using the bundled Segmind emulator');
+      const credits = await fetch(`http://127.0.0.1:${emulatorPort}/v1/get-user-credits`, {
+        headers: { 'x-api-key': 'emulator-key' },
+      });
+      expect(credits.status).toBe(200);
+      expect(launcher.out()).toContain(`"segmind":"http://127.0.0.1:${emulatorPort}"`);
 
       // Ctrl-C: SIGINT to the whole foreground process group.
       process.kill(-(launcher.child.pid as number), 'SIGINT');
@@ -87,7 +100,7 @@ describe('the launcher (pnpm start)', () => {
       // Each process shut down once, gracefully (their last lines may trail the launcher's exit).
       await waitFor(async () => launcher.out().match(/"msg":"stopped"/g)?.length === 2, 'both to stop gracefully');
       expect(launcher.out()).not.toContain('second signal');
-      for (const port of [apiPort, metricsPort]) {
+      for (const port of [apiPort, metricsPort, emulatorPort]) {
         await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
       }
       const { Redis } = await import('ioredis');
@@ -107,10 +120,15 @@ describe('the launcher (pnpm start)', () => {
 
   it('stops API and worker gracefully when the launcher itself is killed', async () => {
     const cwd = await mkdtemp(path.join(tmpdir(), 'renderq-start-'));
-    const [apiPort, metricsPort] = await Promise.all([freePort(), freePort()]);
+    const [apiPort, metricsPort, emulatorPort] = await Promise.all([freePort(), freePort(), freePort()]);
     const launcher = run(
       mains.launcher,
-      { PORT: String(apiPort), WORKER_METRICS_PORT: String(metricsPort), STORAGE_URL: `file://${cwd}/outputs` },
+      {
+        PORT: String(apiPort),
+        WORKER_METRICS_PORT: String(metricsPort),
+        EMULATOR_PORT: String(emulatorPort),
+        STORAGE_URL: `file://${cwd}/outputs`,
+      },
       cwd,
     );
     try {
@@ -120,6 +138,14 @@ describe('the launcher (pnpm start)', () => {
       await launcher.exited;
       // Both log their graceful stop (to the pipe they inherited), then their ports are closed.
       await waitFor(async () => launcher.out().match(/"msg":"stopped"/g)?.length === 2, 'both to stop gracefully');
+      await waitFor(
+        () =>
+          fetch(`http://127.0.0.1:${emulatorPort}/_emulator/stats`).then(
+            () => false,
+            () => true,
+          ),
+        'the emulator to stop',
+      );
       for (const port of [apiPort, metricsPort]) {
         await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
       }
