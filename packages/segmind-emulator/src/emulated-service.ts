@@ -7,7 +7,7 @@
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { findModel } from '@renderq/shared';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { CONTENT_TYPES, EXTENSIONS, type ImageSpec, imageDigest, imageSize, renderImage } from './images.js';
 import { InputImageError, loadInputImage } from './input-image.js';
 import { MODEL_PROFILES, type ModelProfile } from './model-profiles.js';
@@ -214,7 +214,7 @@ export class EmulatedService {
     let schema = this.#lenientSchemas.get(model);
     if (!schema) {
       // renderq rejects unknown parameters to catch typos; Segmind ignores them.
-      schema = (findModel(model)?.input as unknown as z.ZodObject).loose();
+      schema = (findModel(model)?.input as unknown as z.ZodObject | undefined)?.loose() ?? z.never();
       this.#lenientSchemas.set(model, schema);
     }
     return schema;

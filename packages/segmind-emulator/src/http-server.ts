@@ -212,11 +212,11 @@ function status(options: HttpOptions, response: ServerResponse, id: string): voi
   const { service } = options;
   service.stats.polls++;
   const injected = service.injectServerError('status');
-  if (injected) return sendError(options, response, injected, 'Server had some issue with processing');
-  const found = service.find(id);
-  if (!found) return sendError(options, response, 404, `Request ${id} not found`);
-  if (found.status === 'FAILED') return sendFailed(options, response, found);
-  sendJson(response, 200, { status: found.status });
+  const found = injected ? undefined : service.find(id);
+  if (injected) sendError(options, response, injected, 'Server had some issue with processing');
+  else if (!found) sendError(options, response, 404, `Request ${id} not found`);
+  else if (found.status === 'FAILED') sendFailed(options, response, found);
+  else sendJson(response, 200, { status: found.status });
 }
 
 async function result(options: HttpOptions, response: ServerResponse, id: string): Promise<void> {

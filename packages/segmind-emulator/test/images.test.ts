@@ -90,12 +90,11 @@ describe('output images', () => {
       run(emulator, 'segmind-vega', input),
       run(emulator, 'segmind-vega', { ...input, seed: 1235 }),
     ]);
-    const [bytesA, bytesB, bytesC] = await Promise.all(
-      [a, b, c].map(async (r) => (await download(urlsOf(r)[0] as string)).bytes),
-    );
+    const bytesOf = async (r: Record<string, unknown>) => (await download(urlsOf(r)[0] as string)).bytes;
+    const [bytesA, bytesB, bytesC] = await Promise.all([bytesOf(a), bytesOf(b), bytesOf(c)]);
     expect(urlsOf(a)[0]).not.toBe(urlsOf(b)[0]);
-    expect(bytesA.equals(bytesB as Buffer)).toBe(true);
-    expect(bytesA.equals(bytesC as Buffer)).toBe(false);
+    expect(bytesA.equals(bytesB)).toBe(true);
+    expect(bytesA.equals(bytesC)).toBe(false);
   });
 
   it('picks and reports a random seed for seed -1', async () => {

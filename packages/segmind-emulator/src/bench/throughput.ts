@@ -73,9 +73,8 @@ const total = counts.submit + counts.status + counts.result;
 await pool.close();
 child.kill('SIGTERM');
 
-console.log('Segmind emulator throughput (submit → status → result, segmind-vega-rt-v1)');
-console.log(`  ${CONCURRENCY} concurrent clients for ${seconds.toFixed(1)} s, emulator in its own process`);
-console.log(
-  `  submits ${counts.submit}, status polls ${counts.status}, results ${counts.result}, errors ${counts.errors}`,
-);
-console.log(`  sustained: ${Math.round(total / seconds)} requests/s (${Math.round(counts.submit / seconds)} jobs/s)`);
+const print = (line: string) => process.stdout.write(`${line}\n`);
+print('Segmind emulator throughput (submit → status → result, segmind-vega-rt-v1)');
+print(`  ${CONCURRENCY} concurrent clients for ${seconds.toFixed(1)} s, emulator in its own process`);
+print(`  submits ${counts.submit}, status polls ${counts.status}, results ${counts.result}, errors ${counts.errors}`);
+print(`  sustained: ${Math.round(total / seconds)} requests/s (${Math.round(counts.submit / seconds)} jobs/s)`);
