@@ -78,3 +78,4 @@ export {
   type StoredObjectStream,
 } from './storage/storage.js';
 export { formatPath, issuesFromZod, type ValidationIssue } from './validation.js';
+export { PauseControl, type PauseState } from './jobs/pause-control.js';

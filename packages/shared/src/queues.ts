@@ -3,12 +3,14 @@ import type { JobsOptions, QueueOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 export const QUEUE_NAMES = {
-  /** Image-generation jobs; the BullMQ job id is the renderq job id. */
+  /** Jobs waiting to be submitted to Segmind; paused for everyone when the cause is global. */
   render: 'render',
+  /** Jobs at Segmind: polled (as delayed step jobs) until they finish, then their outputs stored. */
+  poll: 'poll',
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
-/** What a render job carries in BullMQ: only the id; the record in Redis is the truth. */
+/** What a render or poll job carries in BullMQ: only the id; the record in Redis is the truth. */
 export interface RenderJobData {
   readonly jobId: string;
 }

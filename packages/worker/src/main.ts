@@ -1,27 +1,35 @@
-/**
- * `pnpm start:worker`: a worker process. For now it connects to Redis, checks that
- * Redis will keep jobs, and serves /metrics and /healthz; the Segmind pipeline that
- * takes jobs arrives with the worker issue.
- */
-import { bootProcess, createMetrics, exitOnSignals, openStorage } from '@renderq/shared';
+/** `pnpm start:worker`: a worker process; run as many as the load needs. */
+import { bootProcess, exitOnSignals, openStorage } from '@renderq/shared';
 import { startHealthServer } from './health-server.js';
+import { startWorker } from './start-worker.js';
 
 const { config, logger, redis } = bootProcess('renderq-worker', 'worker', process.env);
+if (!config.segmind.apiKey) {
+  logger.fatal('SEGMIND_API_KEY is unset: a worker cannot call Segmind (pnpm start runs the emulator instead)');
+  process.exit(1);
+}
 const storage = openStorage(config.storage);
-const metrics = createMetrics();
+const worker = await startWorker({ config, logger, redis, storage });
 
 const server = await startHealthServer({
   host: config.api.host,
   port: config.worker.metricsPort,
-  metrics,
+  metrics: worker.metrics,
   health: () => ({ redis: redis.status }),
 });
 logger.info(
-  { metricsPort: config.worker.metricsPort, segmind: config.segmind.baseUrl, storage: storage.description },
+  {
+    metricsPort: config.worker.metricsPort,
+    segmind: config.segmind.baseUrl,
+    storage: storage.description,
+    concurrency: config.worker.concurrency,
+    pollConcurrency: config.worker.pollConcurrency,
+  },
   'renderq worker started',
 );
 
 exitOnSignals(logger, async () => {
+  await worker.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await storage.close();
   await redis.quit();

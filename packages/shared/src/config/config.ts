@@ -39,8 +39,23 @@ export interface Config {
     /** undefined: no authentication (development only; logged loudly). */
     readonly tenants: readonly Tenant[] | undefined;
   };
-  readonly worker: { readonly metricsPort: number };
-  readonly segmind: { readonly apiKey: string | undefined; readonly baseUrl: string };
+  readonly worker: {
+    readonly metricsPort: number;
+    readonly concurrency: number;
+    readonly pollConcurrency: number;
+    readonly lockDurationMs: number;
+    readonly jobDeadlineMs: number;
+    readonly ambiguousSubmitPolicy: 'fail' | 'resubmit';
+    readonly pollMaxIntervalMs: number;
+    readonly creditsCheckIntervalMs: number;
+    readonly outputMaxBytes: number;
+  };
+  readonly segmind: {
+    readonly apiKey: string | undefined;
+    readonly baseUrl: string;
+    readonly maxInflight: number;
+    readonly timeoutMs: number;
+  };
   readonly storage: StorageConfig;
   readonly webhooks: { readonly secret: string | undefined; readonly allowPrivate: boolean };
   readonly models: { readonly allowUnknown: boolean };
@@ -144,8 +159,23 @@ function toConfig(env: Env, storage: StorageConfig): Config {
       publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://${hostForUrl(env.HOST)}:${env.PORT}`).replace(/\/+$/, ''),
       tenants,
     },
-    worker: { metricsPort: env.WORKER_METRICS_PORT },
-    segmind: { apiKey: env.SEGMIND_API_KEY, baseUrl: env.SEGMIND_BASE_URL.replace(/\/+$/, '') },
+    worker: {
+      metricsPort: env.WORKER_METRICS_PORT,
+      concurrency: env.WORKER_CONCURRENCY,
+      pollConcurrency: env.WORKER_POLL_CONCURRENCY,
+      lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+      jobDeadlineMs: env.JOB_DEADLINE_SECONDS * 1000,
+      ambiguousSubmitPolicy: env.AMBIGUOUS_SUBMIT_POLICY,
+      pollMaxIntervalMs: env.POLL_MAX_INTERVAL_SECONDS * 1000,
+      creditsCheckIntervalMs: env.CREDITS_CHECK_INTERVAL_SECONDS * 1000,
+      outputMaxBytes: env.OUTPUT_MAX_BYTES,
+    },
+    segmind: {
+      apiKey: env.SEGMIND_API_KEY,
+      baseUrl: env.SEGMIND_BASE_URL.replace(/\/+$/, ''),
+      maxInflight: env.SEGMIND_MAX_INFLIGHT,
+      timeoutMs: env.SEGMIND_TIMEOUT_SECONDS * 1000,
+    },
     storage,
     webhooks: { secret: env.WEBHOOK_SECRET, allowPrivate: env.WEBHOOK_ALLOW_PRIVATE },
     models: { allowUnknown: env.RENDERQ_ALLOW_UNKNOWN_MODELS },

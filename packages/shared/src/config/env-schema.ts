@@ -148,6 +148,26 @@ export const EnvSchema = z
     RENDERQ_ALLOW_UNKNOWN_MODELS: booleanFlag(false),
     /** How long job records stay readable after they finish. @defaultValue 7 */
     JOB_RETENTION_DAYS: positiveInt(7, 3650),
+    /** Submit slots per worker process. @defaultValue 20 */
+    WORKER_CONCURRENCY: positiveInt(20, 1000),
+    /** Poll and store slots per worker process (a polling job holds one only while it polls). @defaultValue 50 */
+    WORKER_POLL_CONCURRENCY: positiveInt(50, 1000),
+    /** Segmind requests submitted and not yet finished, across all workers. @defaultValue 1000 */
+    SEGMIND_MAX_INFLIGHT: positiveInt(1000, 1_000_000),
+    /** From submit to a final answer; past it the job fails with `timeout`. @defaultValue 600 */
+    JOB_DEADLINE_SECONDS: positiveInt(600, 7 * 24 * 3600),
+    /** A submit whose answer never came: `fail` the job (never pay twice) or `resubmit` it. @defaultValue fail */
+    AMBIGUOUS_SUBMIT_POLICY: z.enum(['fail', 'resubmit']).default('fail'),
+    /** Longest wait between two polls of one request. @defaultValue 15 */
+    POLL_MAX_INTERVAL_SECONDS: positiveInt(15, 3600),
+    /** While paused for credits, how often one worker asks Segmind for the balance. @defaultValue 30 */
+    CREDITS_CHECK_INTERVAL_SECONDS: positiveInt(30, 86_400),
+    /** Largest output a worker downloads. @defaultValue 104857600 (100 MiB) */
+    OUTPUT_MAX_BYTES: positiveInt(100 * 1024 * 1024, 10 * 1024 * 1024 * 1024),
+    /** Timeout of one Segmind HTTP call (connect, headers, body each). @defaultValue 30 */
+    SEGMIND_TIMEOUT_SECONDS: positiveInt(30, 600),
+    /** How long a worker's hold on an active job lasts without renewal; a killed worker's jobs return after it. @defaultValue 30000 */
+    WORKER_LOCK_DURATION_MS: positiveInt(30_000, 3_600_000),
   })
   .superRefine((env, ctx) => {
     if ((env.AWS_ACCESS_KEY_ID === undefined) !== (env.AWS_SECRET_ACCESS_KEY === undefined)) {

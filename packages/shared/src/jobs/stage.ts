@@ -21,7 +21,14 @@ export const JobStage = z.discriminatedUnion('name', [
     polls: z.number().int().min(0),
   }),
   /** The result is in hand; outputs are being downloaded and stored. */
-  z.object({ name: z.literal('storing'), request_id: z.string().min(1), sources: z.array(z.string()) }),
+  z.object({
+    name: z.literal('storing'),
+    request_id: z.string().min(1),
+    /** Where each output comes from: URLs, data URIs or base64, in output order. */
+    sources: z.array(z.string()),
+    /** Store attempts that failed and will be retried (storage or download outages). */
+    attempts: z.number().int().min(0),
+  }),
   z.object({ name: z.literal('completed') }),
   z.object({ name: z.literal('failed'), error: JobError }),
   z.object({ name: z.literal('cancelled') }),

@@ -1,0 +1,119 @@
+/**
+ * Downloads each output (URL, data: URI or base64) and streams it into storage
+ * under the job's deterministic key, recording size, sha256 and content type. A
+ * download larger than the cap or slower than the timeout is refused; an output
+ * that is gone fails the job, an outage is retried.
+ */
+import { Readable, Transform } from 'node:stream';
+import {
+  extensionFor,
+  FailJobError,
+  type Metrics,
+  RetryLaterError,
+  type Storage,
+  type StoredOutput,
+} from '@renderq/shared';
+import { type Dispatcher, request } from 'undici';
+
+export interface OutputStoreOptions {
+  readonly storage: Storage;
+  readonly dispatcher: Dispatcher;
+  readonly metrics: Metrics;
+  readonly maxBytes: number;
+  readonly timeoutMs: number;
+}
+
+export class OutputStore {
+  constructor(private readonly options: OutputStoreOptions) {}
+
+  async store(jobId: string, index: number, source: string): Promise<StoredOutput> {
+    const { body, contentType } = /^https?:\/\//i.test(source) ? await this.#download(source) : inline(source);
+    const key = this.options.storage.outputKey(jobId, index, extensionFor(contentType));
+    try {
+      const stored = await this.options.storage.put(key, body.pipe(sizeCap(this.options.maxBytes)), contentType);
+      return {
+        index,
+        storage_key: stored.key,
+        content_type: stored.contentType,
+        size: stored.size,
+        sha256: stored.sha256,
+      };
+    } catch (error) {
+      if (error instanceof FailJobError) throw error;
+      throw new RetryLaterError(`could not store output ${index}: ${(error as Error).message}`, 'storage_failed', {
+        cause: error,
+      });
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    await this.options.storage.delete(key);
+  }
+
+  async #download(url: string): Promise<{ body: Readable; contentType: string }> {
+    let answer: Dispatcher.ResponseData;
+    try {
+      answer = await request(url, {
+        dispatcher: this.options.dispatcher,
+        method: 'GET',
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+      });
+    } catch (error) {
+      this.options.metrics.segmindRequests.inc({ operation: 'download', status_code: 'error' });
+      throw new RetryLaterError(`could not download ${url}: ${(error as Error).message}`, 'storage_failed', {
+        cause: error,
+      });
+    }
+    this.options.metrics.segmindRequests.inc({ operation: 'download', status_code: String(answer.statusCode) });
+    if (answer.statusCode !== 200) {
+      await answer.body.dump();
+      const message = `downloading ${url} answered ${answer.statusCode}`;
+      // Output media live for days: a 4xx means it is gone, anything else may pass.
+      if (answer.statusCode >= 400 && answer.statusCode < 500) throw new FailJobError('storage_failed', message);
+      throw new RetryLaterError(message, 'storage_failed');
+    }
+    const declared = Number(answer.headers['content-length'] ?? 0);
+    if (declared > this.options.maxBytes) {
+      answer.body.destroy();
+      throw new FailJobError(
+        'storage_failed',
+        `output ${url} is ${declared} bytes, above the ${this.options.maxBytes} byte cap`,
+      );
+    }
+    const type = String(answer.headers['content-type'] ?? 'application/octet-stream')
+      .split(';')[0]
+      ?.trim();
+    return { body: answer.body, contentType: type || 'application/octet-stream' };
+  }
+}
+
+/** A data: URI or bare base64, with its type from the URI or the bytes' signature. */
+function inline(source: string): { body: Readable; contentType: string } {
+  const dataUri = /^data:([\w/+.-]+)?(;[^,]*)?,(.*)$/s.exec(source);
+  const bytes = Buffer.from(dataUri ? (dataUri[3] as string) : source, 'base64');
+  if (bytes.length === 0) throw new FailJobError('segmind_failed', 'Segmind returned an empty output');
+  return { body: Readable.from([bytes]), contentType: dataUri?.[1] ?? sniff(bytes) };
+}
+
+function sniff(bytes: Buffer): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) return 'image/jpeg';
+  if (bytes.subarray(0, 4).toString('latin1') === '\x89PNG') return 'image/png';
+  if (bytes.subarray(0, 4).toString('latin1') === 'RIFF' && bytes.subarray(8, 12).toString('latin1') === 'WEBP') {
+    return 'image/webp';
+  }
+  if (bytes.subarray(0, 3).toString('latin1') === 'GIF') return 'image/gif';
+  return 'application/octet-stream';
+}
+
+function sizeCap(maxBytes: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      if (seen > maxBytes)
+        callback(new FailJobError('storage_failed', `output is larger than the ${maxBytes} byte cap`));
+      else callback(null, chunk);
+    },
+  });
+}

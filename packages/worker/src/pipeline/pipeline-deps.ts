@@ -1,0 +1,73 @@
+/** What the pipeline's steps work with, built once per worker process (start-worker.ts). */
+import type {
+  JobChanges,
+  JobError,
+  JobRecord,
+  JobStage,
+  JobStore,
+  Logger,
+  Metrics,
+  PauseControl,
+  StageName,
+} from '@renderq/shared';
+import type { Queue } from 'bullmq';
+import type { SegmindClient } from '../segmind/segmind-client.js';
+import type { OutputStore } from './output-store.js';
+import type { PollSchedule } from './poll-schedule.js';
+
+export interface PipelineSettings {
+  readonly ambiguousSubmitPolicy: 'fail' | 'resubmit';
+  readonly jobDeadlineMs: number;
+  readonly maxInflight: number;
+  /** Store attempts before an output outage fails the job. @defaultValue 12 */
+  readonly maxStoreAttempts: number;
+}
+
+export interface PipelineDeps {
+  readonly store: JobStore;
+  readonly segmind: SegmindClient;
+  readonly outputs: OutputStore;
+  readonly schedule: PollSchedule;
+  readonly pause: PauseControl;
+  readonly renderQueue: Queue;
+  readonly pollQueue: Queue;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly settings: PipelineSettings;
+}
+
+/** Every log line about a job carries its id, Segmind request id and model. */
+export function jobLogger(deps: PipelineDeps, record: JobRecord): Logger {
+  return deps.logger.child({ job_id: record.id, request_id: record.segmind_request_id, model: record.model });
+}
+
+/**
+ * Moves a job to a final stage from one of `from`, and counts it. Returns false when
+ * the job had moved on (cancelled meanwhile): the caller's work is then discarded.
+ */
+export async function finish(
+  deps: PipelineDeps,
+  record: JobRecord,
+  from: readonly StageName[],
+  to: Extract<JobStage, { name: 'completed' | 'failed' | 'cancelled' }>,
+  changes: JobChanges = {},
+): Promise<boolean> {
+  const moved = await deps.store.transition(record.id, from, to, changes);
+  const log = jobLogger(deps, record);
+  if (!moved.ok) {
+    log.info(
+      { reason: moved.reason, current: moved.ok ? undefined : (moved as { current?: string }).current },
+      'job moved on before it could finish here',
+    );
+    return false;
+  }
+  deps.metrics.jobsFinished.inc({ model: record.model, status: to.name });
+  deps.metrics.jobDuration.observe({ model: record.model }, (Date.now() - Date.parse(record.created_at)) / 1000);
+  if (to.name === 'failed') log.warn({ error: to.error }, 'job failed');
+  else log.info({ status: to.name }, 'job finished');
+  return true;
+}
+
+export function failedStage(error: JobError): Extract<JobStage, { name: 'failed' }> {
+  return { name: 'failed', error };
+}

@@ -1,0 +1,184 @@
+/**
+ * The poll queue's steps, as BullMQ step jobs: while Segmind works the job waits as
+ * a delayed job and holds no worker slot. Each pass polls once (or stores), saves
+ * its progress to the job record, then either finishes the job or moves it back
+ * to delayed until the next poll.
+ */
+import {
+  FailJobError,
+  isFinal,
+  type JobRecord,
+  type JobStage,
+  RetryAtError,
+  StopTakingJobsError,
+  type StoredOutput,
+} from '@renderq/shared';
+import { DelayedError, type Job } from 'bullmq';
+import type { ResultAnswer, StatusAnswer } from '../segmind/answers.js';
+import { outputSources } from './output-sources.js';
+import { failedStage, finish, jobLogger, type PipelineDeps } from './pipeline-deps.js';
+
+type PollingStage = Extract<JobStage, { name: 'polling' }>;
+type StoringStage = Extract<JobStage, { name: 'storing' }>;
+export type PollJob = Job<{ jobId: string }>;
+
+export function pollStep(deps: PipelineDeps) {
+  return async (job: PollJob, token?: string): Promise<void> => {
+    const record = await deps.store.get(job.data.jobId);
+    if (!record || isFinal(record.stage.name)) return;
+    const stage = record.stage;
+    if (stage.name === 'polling') return poll(deps, job, token, record, stage);
+    if (stage.name === 'storing') return store(deps, job, token, record, stage);
+  };
+}
+
+async function poll(
+  deps: PipelineDeps,
+  job: PollJob,
+  token: string | undefined,
+  record: JobRecord,
+  stage: PollingStage,
+) {
+  const submittedAt = Date.parse(stage.submitted_at);
+  if (Date.now() > submittedAt + deps.settings.jobDeadlineMs) {
+    await finish(
+      deps,
+      record,
+      ['polling'],
+      failedStage({
+        code: 'timeout',
+        message: `Segmind did not finish request ${stage.request_id} within ${deps.settings.jobDeadlineMs / 1000} s`,
+      }),
+    );
+    return;
+  }
+  const status = await ask(deps, record, () => deps.segmind.status(stage.status_url));
+  if ('retryInMs' in status) return later(deps, job, token, record, stage, status.retryInMs);
+  if ('failed' in status) return;
+  switch (status.answer.status) {
+    case 'QUEUED':
+    case 'PROCESSING':
+      return later(deps, job, token, record, stage);
+    case 'FAILED':
+      return failAtSegmind(deps, record, stage, status.answer);
+    case 'COMPLETED':
+      break;
+  }
+  const result = await ask(deps, record, () => deps.segmind.result(stage.response_url));
+  if ('retryInMs' in result) return later(deps, job, token, record, stage, result.retryInMs);
+  if ('failed' in result) return;
+  const answer = result.answer as ResultAnswer;
+  if (answer.status === 'FAILED') return failAtSegmind(deps, record, stage, answer);
+  if (answer.status !== 'COMPLETED') return later(deps, job, token, record, stage);
+
+  const sources = outputSources(answer);
+  const polls = stage.polls + 1;
+  deps.metrics.pollsPerJob.observe({ model: record.model }, polls);
+  if (sources.length === 0) {
+    await finish(
+      deps,
+      record,
+      ['polling'],
+      failedStage({ code: 'segmind_failed', message: 'Segmind completed without any output' }),
+    );
+    return;
+  }
+  const metrics = answer.metrics;
+  if (metrics?.total_time) await deps.schedule.observe(record.model, metrics.total_time * 1000);
+  if (metrics?.remaining_credits !== undefined) deps.metrics.segmindCreditsRemaining.set(metrics.remaining_credits);
+  const storing: StoringStage = { name: 'storing', request_id: stage.request_id, sources, attempts: 0 };
+  const moved = await deps.store.transition(record.id, ['polling'], storing, {
+    ...(metrics?.cost !== undefined ? { cost: metrics.cost } : {}),
+  });
+  if (!moved.ok) return;
+  return store(deps, job, token, { ...record, stage: storing }, storing);
+}
+
+type Asked<T> = { answer: T } | { retryInMs: number | undefined } | { failed: true };
+
+/** One Segmind call, its failure turned into what the step does next. */
+async function ask<T extends StatusAnswer | ResultAnswer>(
+  deps: PipelineDeps,
+  record: JobRecord,
+  call: () => Promise<T>,
+): Promise<Asked<T>> {
+  try {
+    return { answer: await call() };
+  } catch (error) {
+    if (error instanceof FailJobError) {
+      await finish(deps, record, ['polling'], failedStage({ code: error.code, message: error.message }));
+      return { failed: true };
+    }
+    if (error instanceof StopTakingJobsError && error.resumeAt) {
+      return { retryInMs: Math.max(0, error.resumeAt.getTime() - Date.now()) };
+    }
+    if (error instanceof RetryAtError) return { retryInMs: Math.max(0, error.retryAt.getTime() - Date.now()) };
+    // 5xx, network, a refused key: polling is safe to repeat, so keep polling with backoff.
+    jobLogger(deps, record).warn({ err: error }, 'poll failed; polling again later');
+    return { retryInMs: undefined };
+  }
+}
+
+async function failAtSegmind(deps: PipelineDeps, record: JobRecord, stage: PollingStage, answer: StatusAnswer) {
+  deps.metrics.pollsPerJob.observe({ model: record.model }, stage.polls + 1);
+  const message = typeof answer.error === 'string' ? answer.error : JSON.stringify(answer.error ?? 'inference failed');
+  await finish(deps, record, ['polling'], failedStage({ code: 'segmind_failed', message }));
+}
+
+/** Saves one more poll and waits, holding no slot, until the next. */
+async function later(
+  deps: PipelineDeps,
+  job: PollJob,
+  token: string | undefined,
+  record: JobRecord,
+  stage: PollingStage,
+  delayMs?: number,
+): Promise<never | undefined> {
+  const next: PollingStage = { ...stage, polls: stage.polls + 1 };
+  const moved = await deps.store.transition(record.id, ['polling'], next);
+  if (!moved.ok) return undefined;
+  const wait =
+    delayMs ?? (await deps.schedule.nextPollDelayMs(record.model, Date.parse(stage.submitted_at), next.polls));
+  await job.moveToDelayed(Date.now() + Math.max(1, Math.round(wait)), token);
+  throw new DelayedError();
+}
+
+async function store(
+  deps: PipelineDeps,
+  job: PollJob,
+  token: string | undefined,
+  record: JobRecord,
+  stage: StoringStage,
+) {
+  const stored: StoredOutput[] = [];
+  try {
+    for (const [index, source] of stage.sources.entries()) {
+      stored.push(await deps.outputs.store(record.id, index, source));
+    }
+  } catch (error) {
+    if (error instanceof FailJobError) {
+      await finish(deps, record, ['storing'], failedStage({ code: error.code, message: error.message }));
+      return;
+    }
+    const attempts = stage.attempts + 1;
+    if (attempts >= deps.settings.maxStoreAttempts) {
+      await finish(
+        deps,
+        record,
+        ['storing'],
+        failedStage({ code: 'storage_failed', message: (error as Error).message }),
+      );
+      return;
+    }
+    jobLogger(deps, record).warn({ err: error, attempts }, 'storing outputs failed; trying again later');
+    const moved = await deps.store.transition(record.id, ['storing'], { ...stage, attempts });
+    if (!moved.ok) return;
+    await job.moveToDelayed(Date.now() + Math.min(60_000, 1_000 * 2 ** (attempts - 1)), token);
+    throw new DelayedError();
+  }
+  const completed = await finish(deps, record, ['storing'], { name: 'completed' }, { outputs: stored });
+  if (!completed) {
+    // Cancelled while storing: nothing of it is kept.
+    await Promise.all(stored.map((output) => deps.outputs.remove(output.storage_key)));
+  }
+}

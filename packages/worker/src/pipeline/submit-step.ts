@@ -1,0 +1,160 @@
+/**
+ * The render queue's step: submit a job to Segmind once, and hand it to the poll
+ * queue. The request id is persisted before anything else happens after a submit;
+ * a job found mid-submit (its worker died, or the answer never came) had an
+ * ambiguous submit, settled by the configured policy and counted.
+ */
+import {
+  assertNever,
+  FailJobError,
+  isFinal,
+  type JobRecord,
+  RetryLaterError,
+  StopTakingJobsError,
+} from '@renderq/shared';
+import { type Job, Worker } from 'bullmq';
+import { AmbiguousSubmitError } from '../segmind/classify.js';
+import { failedStage, finish, jobLogger, type PipelineDeps } from './pipeline-deps.js';
+
+export type RenderJob = Job<{ jobId: string }>;
+
+export function submitStep(deps: PipelineDeps) {
+  return async (job: RenderJob): Promise<void> => {
+    const record = await deps.store.get(job.data.jobId);
+    if (!record || isFinal(record.stage.name)) return;
+    const log = jobLogger(deps, record);
+    switch (record.stage.name) {
+      case 'polling':
+      case 'storing':
+        // Submitted already; the hand-over to the poll queue may not have happened.
+        await handOver(deps, record.id, 0);
+        return;
+      case 'submitting':
+        if (!(await settleAmbiguous(deps, record, 'the worker stopped during a submit'))) return;
+        break;
+      case 'queued': {
+        const moved = await deps.store.transition(record.id, ['queued'], {
+          name: 'submitting',
+          since: new Date().toISOString(),
+        });
+        if (!moved.ok) return;
+        break;
+      }
+      case 'completed':
+      case 'failed':
+      case 'cancelled':
+        return;
+      default:
+        assertNever(record.stage);
+    }
+
+    if ((await inflight(deps)) >= deps.settings.maxInflight) {
+      await deps.store.transition(record.id, ['submitting'], { name: 'queued' });
+      await deps.renderQueue.rateLimit(1_000);
+      throw Worker.RateLimitError();
+    }
+
+    let answer: Awaited<ReturnType<PipelineDeps['segmind']['submit']>>;
+    try {
+      // Outputs as URLs keep result bodies small; renderq stores them itself.
+      answer = await deps.segmind.submit(record.model, { ...record.input, base64: false });
+    } catch (error) {
+      return handleSubmitError(deps, job, record, error);
+    }
+    const submittedAt = Date.now();
+    const moved = await deps.store.transition(
+      record.id,
+      ['submitting'],
+      {
+        name: 'polling',
+        request_id: answer.request_id,
+        status_url: answer.status_url,
+        response_url: answer.response_url,
+        submitted_at: new Date(submittedAt).toISOString(),
+        polls: 0,
+      },
+      { segmind_request_id: answer.request_id },
+    );
+    if (!moved.ok) {
+      log.info(
+        { request_id: answer.request_id },
+        'job was cancelled during its submit: the Segmind result will be discarded',
+      );
+      return;
+    }
+    log.info({ request_id: answer.request_id }, 'submitted to Segmind');
+    await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt, 0));
+  };
+}
+
+/** Queues the job's polling, once: the poll job's id is the renderq job id. */
+async function handOver(deps: PipelineDeps, jobId: string, delayMs: number): Promise<void> {
+  await deps.pollQueue.add('poll', { jobId }, { jobId, delay: Math.max(0, Math.round(delayMs)) });
+}
+
+/** Segmind requests submitted and not yet finished, across all workers: the poll queue's jobs. */
+async function inflight(deps: PipelineDeps): Promise<number> {
+  const counts = await deps.pollQueue.getJobCounts('active', 'waiting', 'delayed', 'prioritized');
+  return Object.values(counts).reduce((sum, n) => sum + n, 0);
+}
+
+/**
+ * Applies the ambiguous-submit policy. Returns true when the job should be
+ * submitted (again) now.
+ */
+async function settleAmbiguous(deps: PipelineDeps, record: JobRecord, why: string): Promise<boolean> {
+  const policy = deps.settings.ambiguousSubmitPolicy;
+  deps.metrics.segmindAmbiguousSubmits.inc({ policy });
+  jobLogger(deps, record).warn({ policy, why }, 'ambiguous submit: Segmind may have started (and billed) a request');
+  if (policy === 'fail') {
+    await finish(
+      deps,
+      record,
+      ['submitting'],
+      failedStage({
+        code: 'segmind_ambiguous_submit',
+        message: `${why}; the submit's answer never arrived, and AMBIGUOUS_SUBMIT_POLICY=fail never pays twice`,
+      }),
+    );
+    return false;
+  }
+  return true;
+}
+
+async function handleSubmitError(deps: PipelineDeps, job: RenderJob, record: JobRecord, error: unknown): Promise<void> {
+  const log = jobLogger(deps, record);
+  const backToQueued = () => deps.store.transition(record.id, ['submitting'], { name: 'queued' });
+  if (error instanceof AmbiguousSubmitError) {
+    if (await settleAmbiguous(deps, record, error.message)) {
+      await backToQueued();
+      throw new RetryLaterError(error.message, 'segmind_ambiguous_submit', { cause: error });
+    }
+    return;
+  }
+  if (error instanceof FailJobError) {
+    await finish(deps, record, ['submitting'], failedStage({ code: error.code, message: error.message }));
+    return;
+  }
+  if (error instanceof StopTakingJobsError) {
+    // Not this job's fault: it goes back to wait without spending an attempt.
+    await backToQueued();
+    if (error.reason === 'rate_limited') {
+      const waitMs = Math.max(1_000, (error.resumeAt?.getTime() ?? Date.now() + 60_000) - Date.now());
+      log.warn({ resumeAt: error.resumeAt }, 'Segmind rate limit: holding every submit until the window resets');
+      await deps.renderQueue.rateLimit(waitMs);
+    } else {
+      log.error({ reason: error.reason, err: error }, 'pausing the render queue for everyone');
+      await deps.pause.pause(error.reason, error.message);
+    }
+    throw Worker.RateLimitError();
+  }
+  await backToQueued();
+  const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  if (lastAttempt) {
+    const code = error instanceof RetryLaterError ? error.code : 'internal_error';
+    await finish(deps, record, ['queued'], failedStage({ code, message: (error as Error).message }));
+    return;
+  }
+  log.warn({ err: error, attempt: job.attemptsMade + 1 }, 'submit failed; retrying with backoff');
+  throw error;
+}

@@ -1,0 +1,136 @@
+/**
+ * A worker: the render queue's submit step and the poll queue's poll/store steps,
+ * with everything they share, plus the background duties (recovering jobs whose
+ * creator died before enqueueing them, watching credits while paused).
+ */
+import {
+  type Config,
+  createMetrics,
+  JobStore,
+  type Logger,
+  type Metrics,
+  PauseControl,
+  QUEUE_NAMES,
+  queueOptions,
+  type Storage,
+} from '@renderq/shared';
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { watchCredits } from './credits-watcher.js';
+import { OutputStore } from './pipeline/output-store.js';
+import type { PipelineDeps } from './pipeline/pipeline-deps.js';
+import { PollSchedule } from './pipeline/poll-schedule.js';
+import { pollStep } from './pipeline/poll-step.js';
+import { submitStep } from './pipeline/submit-step.js';
+import { SegmindClient } from './segmind/segmind-client.js';
+
+export interface RunningWorker {
+  readonly metrics: Metrics;
+  /** Stops taking jobs, lets the steps in hand finish, and closes what it opened. */
+  close(): Promise<void>;
+}
+
+export interface WorkerDependencies {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** A connection made with `createRedis(url, 'worker')`. */
+  readonly redis: Redis;
+  readonly storage: Storage;
+}
+
+const RECOVERY_INTERVAL_MS = 30_000;
+
+export async function startWorker({ config, logger, redis, storage }: WorkerDependencies): Promise<RunningWorker> {
+  const prefix = config.redis.prefix;
+  const renderQueue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
+  const pollQueue = new Queue(QUEUE_NAMES.poll, queueOptions(redis, prefix));
+  const metrics = createMetrics({
+    queueCounts: async () => {
+      const [render, poll] = await Promise.all([renderQueue.getJobCounts(), pollQueue.getJobCounts()]);
+      const { active = 0, waiting = 0, delayed = 0, prioritized = 0 } = poll;
+      metricsRef.segmindInflight.set(active + waiting + delayed + prioritized);
+      return [
+        { queue: QUEUE_NAMES.render, counts: render },
+        { queue: QUEUE_NAMES.poll, counts: poll },
+      ];
+    },
+  });
+  const metricsRef = metrics;
+  if (!config.segmind.apiKey) throw new Error('SEGMIND_API_KEY is required to run a worker');
+  const segmind = new SegmindClient({
+    baseUrl: config.segmind.baseUrl,
+    apiKey: config.segmind.apiKey,
+    timeoutMs: config.segmind.timeoutMs,
+    metrics,
+  });
+  const store = new JobStore({ redis, queue: renderQueue, prefix, retentionMs: config.jobs.retentionMs });
+  const pause = new PauseControl(redis, prefix, renderQueue);
+  const deps: PipelineDeps = {
+    store,
+    segmind,
+    outputs: new OutputStore({
+      storage,
+      dispatcher: segmind.dispatcher,
+      metrics,
+      maxBytes: config.worker.outputMaxBytes,
+      timeoutMs: config.segmind.timeoutMs,
+    }),
+    schedule: new PollSchedule({ redis, prefix, maxIntervalMs: config.worker.pollMaxIntervalMs }),
+    pause,
+    renderQueue,
+    pollQueue,
+    metrics,
+    logger,
+    settings: {
+      ambiguousSubmitPolicy: config.worker.ambiguousSubmitPolicy,
+      jobDeadlineMs: config.worker.jobDeadlineMs,
+      maxInflight: config.segmind.maxInflight,
+      maxStoreAttempts: 12,
+    },
+  };
+  // A killed worker's jobs come back after the lock lapses; a high stall count keeps them from failing.
+  const workerOptions = {
+    connection: redis,
+    prefix,
+    lockDuration: config.worker.lockDurationMs,
+    stalledInterval: config.worker.lockDurationMs,
+    maxStalledCount: 1_000,
+  };
+  const submitWorker = new Worker(QUEUE_NAMES.render, submitStep(deps), {
+    ...workerOptions,
+    concurrency: config.worker.concurrency,
+  });
+  const pollWorker = new Worker(QUEUE_NAMES.poll, pollStep(deps), {
+    ...workerOptions,
+    concurrency: config.worker.pollConcurrency,
+  });
+  for (const worker of [submitWorker, pollWorker]) {
+    worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
+  }
+
+  const recovery = setInterval(() => {
+    store
+      .recoverUnenqueued()
+      .catch((error: unknown) => logger.warn({ err: error }, 'recovering unenqueued jobs failed'));
+  }, RECOVERY_INTERVAL_MS);
+  const credits = watchCredits({
+    redis,
+    prefix,
+    pause,
+    segmind,
+    metrics,
+    logger,
+    intervalMs: config.worker.creditsCheckIntervalMs,
+  });
+
+  return {
+    metrics,
+    close: async () => {
+      clearInterval(recovery);
+      credits.stop();
+      await Promise.all([submitWorker.close(), pollWorker.close()]);
+      await Promise.all([renderQueue.close(), pollQueue.close()]);
+      await segmind.close();
+    },
+  };
+}
