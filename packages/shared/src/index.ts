@@ -30,6 +30,7 @@ export {
   type NewJob,
   type TransitionResult,
 } from './jobs/job-store.js';
+export { PauseControl, type PauseState } from './jobs/pause-control.js';
 export { assertNever, isFinal, JobStage, JobStatus, STATUS_OF_STAGE, type StageName, statusOf } from './jobs/stage.js';
 export {
   type CatalogueOptions,
@@ -78,4 +79,3 @@ export {
   type StoredObjectStream,
 } from './storage/storage.js';
 export { formatPath, issuesFromZod, type ValidationIssue } from './validation.js';
-export { PauseControl, type PauseState } from './jobs/pause-control.js';

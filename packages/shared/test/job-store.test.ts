@@ -127,6 +127,21 @@ describe('JobStore', () => {
     });
   });
 
+  it('answers a replayed move as the move itself did (a reconnecting client re-sends unanswered commands)', async () => {
+    const { id } = await store.create(job());
+    const submitting = { name: 'submitting' as const, since: new Date().toISOString() };
+    const first = await store.transition(id, ['queued'], submitting, {}, 'token-1');
+    const replay = await store.transition(id, ['queued'], submitting, {}, 'token-1');
+    expect(first).toEqual({ ok: true, previous: 'queued', batchFinished: false });
+    expect(replay).toEqual(first);
+    // A different call is judged on its own.
+    expect(await store.transition(id, ['queued'], submitting, {}, 'token-2')).toEqual({
+      ok: false,
+      reason: 'wrong_stage',
+      current: 'submitting',
+    });
+  });
+
   it('lets exactly one of many concurrent movers win', async () => {
     const { id } = await store.create(job());
     const results = await Promise.all(

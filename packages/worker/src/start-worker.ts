@@ -22,6 +22,7 @@ import type { PipelineDeps } from './pipeline/pipeline-deps.js';
 import { PollSchedule } from './pipeline/poll-schedule.js';
 import { pollStep } from './pipeline/poll-step.js';
 import { submitStep } from './pipeline/submit-step.js';
+import { reconcileStuckJobs } from './reconciler.js';
 import { SegmindClient } from './segmind/segmind-client.js';
 
 export interface RunningWorker {
@@ -113,6 +114,17 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       .recoverUnenqueued()
       .catch((error: unknown) => logger.warn({ err: error }, 'recovering unenqueued jobs failed'));
   }, RECOVERY_INTERVAL_MS);
+  // A polling job moves at least every poll interval, and a held job returns after its lock lapses:
+  // one that has not moved for twice both is checked against BullMQ.
+  const reconciler = reconcileStuckJobs({
+    redis,
+    prefix,
+    store,
+    renderQueue,
+    pollQueue,
+    logger,
+    staleMs: 2 * config.worker.pollMaxIntervalMs + 2 * config.worker.lockDurationMs + 10_000,
+  });
   const credits = watchCredits({
     redis,
     prefix,
@@ -127,6 +139,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     metrics,
     close: async () => {
       clearInterval(recovery);
+      reconciler.stop();
       credits.stop();
       await Promise.all([submitWorker.close(), pollWorker.close()]);
       await Promise.all([renderQueue.close(), pollQueue.close()]);

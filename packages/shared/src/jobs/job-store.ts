@@ -10,13 +10,14 @@
  * BullMQ job under an existing id is a no-op, and a worker ignores jobs whose
  * record is already final, so recovery is safe to run at any time.
  */
+import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { PRIORITY, QUEUE_NAMES, type RenderJobData } from '../queues.js';
 import type { JobError } from './error-codes.js';
 import { newId } from './ids.js';
 import { JobRecord, type StoredOutput } from './job-record.js';
-import { batchJobsKey, batchKey, jobKey, unenqueuedKey } from './keys.js';
+import { batchJobsKey, batchKey, jobKey, unenqueuedKey, workingKey } from './keys.js';
 import { isFinal, type JobStage, type JobStatus, type StageName } from './stage.js';
 import { TRANSITION_LUA } from './transition-script.js';
 
@@ -77,7 +78,7 @@ export interface JobStoreOptions {
 
 type TransitionCommand = (key: string, ...args: string[]) => Promise<[number, string, number]>;
 
-const SCRIPT_NAME = 'renderqTransitionV1';
+const SCRIPT_NAME = 'renderqTransitionV2';
 
 export class JobStore {
   readonly #redis: Redis;
@@ -179,14 +180,19 @@ export class JobStore {
     from: readonly StageName[],
     to: JobStage,
     changes: JobChanges = {},
+    /** Unique per call; given only by tests that replay a call. */
+    token: string = randomUUID(),
   ): Promise<TransitionResult> {
+    const now = Date.now();
     const args = [
       from.join(','),
       to.name,
       JSON.stringify(to),
-      new Date().toISOString(),
+      new Date(now).toISOString(),
       String(this.#retentionMs),
       this.#prefix,
+      String(now),
+      token,
       // A failed stage carries its error; the record's `error` field is what callers see.
       ...changeFields(to.name === 'failed' ? { ...changes, error: to.error } : changes),
     ];
@@ -196,6 +202,20 @@ export class JobStore {
     if (code === -1) return { ok: false, reason: 'not_found' };
     if (code === 0) return { ok: false, reason: 'wrong_stage', current: stage as StageName };
     return { ok: true, previous: stage as StageName, batchFinished: batchFinished === 1 };
+  }
+
+  /** Jobs in a working stage (submitting, polling, storing) that have not moved for `olderThanMs`. */
+  async staleWorkingJobs(olderThanMs: number, limit = 500): Promise<string[]> {
+    return this.#redis.zrangebyscore(workingKey(this.#prefix), '-inf', Date.now() - olderThanMs, 'LIMIT', 0, limit);
+  }
+
+  /** Marks a working job as just checked, so the reconciler looks again only after another period. */
+  async touchWorking(id: string): Promise<void> {
+    await this.#redis.zadd(workingKey(this.#prefix), 'XX', Date.now(), id);
+  }
+
+  async forgetWorking(id: string): Promise<void> {
+    await this.#redis.zrem(workingKey(this.#prefix), id);
   }
 
   /**

@@ -12,3 +12,7 @@ export function batchJobsKey(prefix: string, id: string): string {
 export function unenqueuedKey(prefix: string): string {
   return `${prefix}:unenqueued`;
 }
+/** Jobs in a working stage, scored by when they last moved (kept by the transition script). */
+export function workingKey(prefix: string): string {
+  return `${prefix}:working`;
+}

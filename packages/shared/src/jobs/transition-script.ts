@@ -8,7 +8,13 @@
  * ARGV[2]  the new stage's name    ARGV[3] the new stage as JSON
  * ARGV[4]  now (ISO 8601)          ARGV[5] retention of finished records (ms)
  * ARGV[6]  key prefix (batch keys are derived from the job's batch_id, as BullMQ's scripts do)
- * ARGV[7…] field, value pairs to set on the job
+ * ARGV[7]  now (ms)
+ * ARGV[8]  a token unique to this call: a client that reconnects re-sends commands whose
+ *          answer it lost, and a replay of an applied move must answer as the move did,
+ *          not as a refusal (the job is no longer in a `from` stage by then)
+ * ARGV[9…] field, value pairs to set on the job
+ * Also keeps PREFIX:working, the jobs in a working stage scored by their last move, from
+ * which the worker's reconciler finds jobs whose BullMQ job was lost.
  * Returns  {1, previous stage, batch finished now (0/1)} | {0, current stage, 0} | {-1, '', 0} (no such job)
  */
 import { STATUS_OF_STAGE } from './stage.js';
@@ -22,6 +28,8 @@ local status = { ${statusTable} }
 local final = { completed = true, failed = true, cancelled = true }
 local current = redis.call('HGET', KEYS[1], 'stage')
 if not current then return {-1, '', 0} end
+local applied = redis.call('HMGET', KEYS[1], 'last_token', 'last_previous', 'last_batch_finished')
+if applied[1] == ARGV[8] then return {1, applied[2], tonumber(applied[3])} end
 local allowed = false
 for name in string.gmatch(ARGV[1], '[^,]+') do
   if name == current then allowed = true end
@@ -30,11 +38,18 @@ if not allowed then return {0, current, 0} end
 
 local nextStage = ARGV[2]
 redis.call('HSET', KEYS[1], 'stage', nextStage, 'stage_data', ARGV[3], 'updated_at', ARGV[4])
-for i = 7, #ARGV, 2 do
+for i = 9, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 if status[nextStage] == 'running' and redis.call('HGET', KEYS[1], 'started_at') == '' then
   redis.call('HSET', KEYS[1], 'started_at', ARGV[4])
+end
+local working = ARGV[6] .. ':working'
+local id = redis.call('HGET', KEYS[1], 'id')
+if status[nextStage] == 'running' then
+  redis.call('ZADD', working, ARGV[7], id)
+else
+  redis.call('ZREM', working, id)
 end
 local retention = tonumber(ARGV[5])
 if final[nextStage] then
@@ -62,5 +77,6 @@ if batchId and batchId ~= '' and status[current] ~= status[nextStage] then
     end
   end
 end
+redis.call('HSET', KEYS[1], 'last_token', ARGV[8], 'last_previous', current, 'last_batch_finished', batchFinished)
 return {1, current, batchFinished}
 `;

@@ -1,0 +1,132 @@
+// Acceptance of the worker's durability: killed workers, lost submit answers, a Redis
+// restart, and causes that stop every worker from taking jobs (406, 429, 401).
+import { afterEach, describe, expect, it } from 'vitest';
+import { jobFor, type Stack, startStack } from './stack.js';
+
+let stack: Stack | undefined;
+afterEach(async () => {
+  await stack?.close();
+  stack = undefined;
+});
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('a worker killed with jobs in flight', () => {
+  it('leaves 200 requests at Segmind that a new worker completes, without submitting any again', async () => {
+    stack = await startStack({ latencyScale: 3 }); // segmind-vega-rt-v1: about 4.5 s per request
+    const s = stack;
+    const first = await s.startWorker({ WORKER_CONCURRENCY: '50' });
+    const ids = await s.createJobs(Array.from({ length: 200 }, (_, i) => jobFor('segmind-vega-rt-v1', `kill-${i}`)));
+    await until(async () => s.emulator.stats().submits.accepted === 200, 'all 200 submitted');
+    await until(
+      async () => (await Promise.all(ids.map((id) => s.store.get(id)))).every((r) => r?.stage.name === 'polling'),
+      'every request id persisted',
+    );
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = await s.startWorker({ WORKER_CONCURRENCY: '50' });
+    const records = await s.waitForJobs(ids, 120_000);
+    expect(records.map((r) => r.stage.name)).toEqual(ids.map(() => 'completed'));
+    const ambiguous = await second.metric('renderq_segmind_ambiguous_submits_total');
+    expect(s.emulator.stats().submits.accepted - 200).toBe(ambiguous);
+    expect(ambiguous).toBe(0);
+  }, 180_000);
+
+  it('counts submits whose answers were lost as ambiguous: submits − jobs = ambiguous submits', async () => {
+    stack = await startStack({ latencyScale: 0.02, dropAfterSubmitRate: 0.25 });
+    const worker = await stack.startWorker({ AMBIGUOUS_SUBMIT_POLICY: 'resubmit', SEGMIND_TIMEOUT_SECONDS: '2' });
+    const ids = await stack.createJobs(Array.from({ length: 40 }, (_, i) => jobFor('segmind-vega-rt-v1', `lost-${i}`)));
+    const records = await stack.waitForJobs(ids, 150_000);
+    expect(records.map((r) => r.stage.name)).toEqual(ids.map(() => 'completed'));
+    const ambiguous = await worker.metric('renderq_segmind_ambiguous_submits_total');
+    expect(ambiguous).toBeGreaterThan(0);
+    expect(stack.emulator.stats().submits.accepted - 40).toBe(ambiguous);
+  }, 180_000);
+
+  it('fails a job with a lost submit answer under the default policy, and never submits it twice', async () => {
+    stack = await startStack({ latencyScale: 0.02, dropAfterSubmitRate: 1 });
+    const worker = await stack.startWorker({ SEGMIND_TIMEOUT_SECONDS: '2' });
+    const [id] = await stack.createJobs([jobFor('segmind-vega-rt-v1', 'lost-fail')]);
+    const [record] = await stack.waitForJobs([id as string], 60_000);
+    expect(record?.error?.code).toBe('segmind_ambiguous_submit');
+    expect(stack.emulator.stats().submits.byMarker).toEqual({ 'lost-fail': 1 });
+    expect(await worker.metric('renderq_segmind_ambiguous_submits_total')).toBe(1);
+  }, 90_000);
+});
+
+describe('Redis restarted mid-run', () => {
+  it('completes every job', async () => {
+    stack = await startStack({ latencyScale: 0.5 });
+    const s = stack;
+    const w = await s.startWorker({ LOG_LEVEL: 'info' });
+    const workerOut = () =>
+      w
+        .output()
+        .split('\n')
+        .filter((l) => /warn|error|"level":[45]/.test(l))
+        .slice(-15)
+        .join('\n');
+    const ids = await s.createJobs(Array.from({ length: 60 }, (_, i) => jobFor('segmind-vega-rt-v1', `restart-${i}`)));
+    await until(async () => s.emulator.stats().submits.accepted >= 20, 'some submits');
+    await s.redisServer.restart();
+    const records = await s.waitForJobs(ids, 120_000);
+    expect(records.map((r) => r.stage.name)).toEqual(ids.map(() => 'completed'));
+  }, 180_000);
+});
+
+describe('causes that stop every worker from taking jobs', () => {
+  it('406: pauses the render queue, fails no job, and resumes by itself when credits return', async () => {
+    stack = await startStack({ latencyScale: 0.02, credits: 0.0045 }); // three vega-rt requests
+    const s = stack;
+    await s.startWorker({ CREDITS_CHECK_INTERVAL_SECONDS: '1', WORKER_CONCURRENCY: '1' });
+    const ids = await s.createJobs(Array.from({ length: 10 }, (_, i) => jobFor('segmind-vega-rt-v1', `credits-${i}`)));
+    await until(async () => (await s.pause.state()).reason === 'out_of_credits', 'the pause');
+    const paused = await s.pause.state();
+    expect(paused).toMatchObject({ paused: true, reason: 'out_of_credits', message: expect.stringContaining('406') });
+    const during = await Promise.all(ids.map((id) => s.store.get(id)));
+    expect(during.filter((r) => r?.stage.name === 'failed')).toEqual([]);
+
+    s.emulator.configure({ credits: 100 });
+    const records = await s.waitForJobs(ids, 60_000);
+    expect(records.map((r) => r.stage.name)).toEqual(ids.map(() => 'completed'));
+    expect(await s.pause.state()).toEqual({ paused: false });
+  }, 90_000);
+
+  it('429: fails no job, and makes no submit before the reset time', async () => {
+    stack = await startStack({ latencyScale: 0.02, submitRateLimit: { max: 4, windowMs: 1_500 } });
+    await stack.startWorker({ WORKER_CONCURRENCY: '4' });
+    const started = Date.now();
+    const ids = await stack.createJobs(
+      Array.from({ length: 16 }, (_, i) => jobFor('segmind-vega-rt-v1', `limited-${i}`)),
+    );
+    const records = await stack.waitForJobs(ids, 60_000);
+    expect(records.map((r) => r.stage.name)).toEqual(ids.map(() => 'completed'));
+    const stats = stack.emulator.stats();
+    expect(stats.submits.accepted).toBe(16);
+    // Each window answers at most the submits already on their way when the first 429 came;
+    // after that every worker holds until the reset.
+    const windows = Math.ceil((Date.now() - started) / 1_500) + 1;
+    expect(stats.errors['429'] ?? 0).toBeGreaterThan(0);
+    expect(stats.errors['429'] ?? 0).toBeLessThanOrEqual(windows * 4);
+  }, 90_000);
+
+  it('401: pauses with the reason until an operator resumes', async () => {
+    stack = await startStack({ latencyScale: 0.02 });
+    const s = stack;
+    await s.startWorker({ SEGMIND_API_KEY: 'a-revoked-key' });
+    const ids = await s.createJobs(Array.from({ length: 3 }, (_, i) => jobFor('segmind-vega-rt-v1', `unauth-${i}`)));
+    await until(async () => (await s.pause.state()).paused, 'the pause');
+    expect(await s.pause.state()).toMatchObject({ reason: 'unauthorized', message: expect.stringContaining('401') });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const records = await Promise.all(ids.map((id) => s.store.get(id)));
+    expect(records.map((r) => r?.stage.name)).toEqual(['queued', 'queued', 'queued']);
+    expect(s.emulator.stats().submits.accepted).toBe(0);
+  }, 60_000);
+});
