@@ -65,14 +65,7 @@ describe('Redis restarted mid-run', () => {
   it('completes every job', async () => {
     stack = await startStack({ latencyScale: 0.5 });
     const s = stack;
-    const w = await s.startWorker({ LOG_LEVEL: 'info' });
-    const workerOut = () =>
-      w
-        .output()
-        .split('\n')
-        .filter((l) => /warn|error|"level":[45]/.test(l))
-        .slice(-15)
-        .join('\n');
+    await s.startWorker();
     const ids = await s.createJobs(Array.from({ length: 60 }, (_, i) => jobFor('segmind-vega-rt-v1', `restart-${i}`)));
     await until(async () => s.emulator.stats().submits.accepted >= 20, 'some submits');
     await s.redisServer.restart();
