@@ -3,7 +3,7 @@
  * answers, otherwise s3rver in a child process on a free port. Either way the test
  * talks to it through the AWS SDK exactly as production does.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,10 @@ export interface S3Handle {
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** Environment for a renderq process that should store here under `prefix`. */
   env(prefix: string): Record<string, string>;
+  /** Stops the server, keeping its data, as an outage would. */
+  kill(): Promise<void>;
+  /** Starts a killed server again on the same endpoint, with its data. */
+  start(): Promise<void>;
   /** Stops exactly what was started, and removes its data. */
   stop(): Promise<void>;
 }
@@ -33,8 +37,16 @@ export async function startS3(bucket = 'renderq-test'): Promise<S3Handle> {
   return dockerAvailable() ? minioS3(bucket) : s3rverS3(bucket);
 }
 
-function handle(endpoint: string, bucket: string, stop: () => Promise<void>): S3Handle {
+interface Lifecycle {
+  kill(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function handle(endpoint: string, bucket: string, { kill, start, stop }: Lifecycle): S3Handle {
   return {
+    kill,
+    start,
     endpoint,
     bucket,
     region: REGION,
@@ -54,23 +66,40 @@ function handle(endpoint: string, bucket: string, stop: () => Promise<void>): S3
 async function s3rverS3(bucket: string): Promise<S3Handle> {
   const dir = await mkdtemp(path.join(tmpdir(), 'renderq-s3-'));
   const script = fileURLToPath(new URL('../bin/s3-server.mjs', import.meta.url));
-  const child = spawn(process.execPath, [script, dir, bucket], { stdio: ['pipe', 'pipe', 'inherit'] });
-  if (child.pid) registerChild(child.pid, 's3rver');
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      if (child.pid) unregisterChild(child.pid);
-      resolve();
-    }),
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout });
-    lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`s3rver exited with code ${code} before listening`)));
-  });
-  return handle(`http://127.0.0.1:${port}`, bucket, async () => {
-    child.kill('SIGTERM');
-    await exited;
-    await rm(dir, { recursive: true, force: true });
+  let running: { child: ChildProcess; exited: Promise<void> } | undefined;
+  const launch = async (port: number): Promise<number> => {
+    const child = spawn(process.execPath, [script, dir, bucket, String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    if (child.pid) registerChild(child.pid, 's3rver');
+    const exited = new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        if (child.pid) unregisterChild(child.pid);
+        resolve();
+      }),
+    );
+    running = { child, exited };
+    return new Promise<number>((resolve, reject) => {
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', (line) =>
+        resolve((JSON.parse(line) as { port: number }).port),
+      );
+      child.once('exit', (code) => reject(new Error(`s3rver exited with code ${code} before listening`)));
+    });
+  };
+  const halt = async () => {
+    if (!running) return;
+    running.child.kill('SIGTERM');
+    await running.exited;
+    running = undefined;
+  };
+  const port = await launch(0);
+  return handle(`http://127.0.0.1:${port}`, bucket, {
+    kill: halt,
+    start: async () => {
+      if (!running) await launch(port);
+    },
+    stop: async () => {
+      await halt();
+      await rm(dir, { recursive: true, force: true });
+    },
   });
 }
 
@@ -86,7 +115,15 @@ async function minioS3(bucket: string): Promise<S3Handle> {
   const client = new S3Client({ region: REGION, endpoint, forcePathStyle: true, credentials: CREDENTIALS });
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   client.destroy();
-  return handle(endpoint, bucket, async () => {
-    await container.stop();
+  return handle(endpoint, bucket, {
+    kill: async () => {
+      await container.stop({ remove: false });
+    },
+    start: async () => {
+      await container.restart();
+    },
+    stop: async () => {
+      await container.stop();
+    },
   });
 }

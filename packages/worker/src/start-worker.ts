@@ -86,7 +86,8 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       ambiguousSubmitPolicy: config.worker.ambiguousSubmitPolicy,
       jobDeadlineMs: config.worker.jobDeadlineMs,
       maxInflight: config.segmind.maxInflight,
-      maxStoreAttempts: 12,
+      // 1 s doubling to 5 min: about half an hour of storage or download outage.
+      maxStoreAttempts: 15,
     },
   };
   // A killed worker's jobs come back after the lock lapses; a high stall count keeps them from failing.

@@ -19,7 +19,7 @@ export interface PipelineSettings {
   readonly ambiguousSubmitPolicy: 'fail' | 'resubmit';
   readonly jobDeadlineMs: number;
   readonly maxInflight: number;
-  /** Store attempts before an output outage fails the job. @defaultValue 12 */
+  /** Store attempts before an output outage fails the job. @defaultValue 15 */
   readonly maxStoreAttempts: number;
 }
 

@@ -173,7 +173,7 @@ async function store(
     jobLogger(deps, record).warn({ err: error, attempts }, 'storing outputs failed; trying again later');
     const moved = await deps.store.transition(record.id, ['storing'], { ...stage, attempts });
     if (!moved.ok) return;
-    await job.moveToDelayed(Date.now() + Math.min(60_000, 1_000 * 2 ** (attempts - 1)), token);
+    await job.moveToDelayed(Date.now() + Math.min(300_000, 1_000 * 2 ** (attempts - 1)), token);
     throw new DelayedError();
   }
   const completed = await finish(deps, record, ['storing'], { name: 'completed' }, { outputs: stored });

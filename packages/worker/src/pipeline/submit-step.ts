@@ -75,14 +75,12 @@ export function submitStep(deps: PipelineDeps) {
       },
       { segmind_request_id: answer.request_id },
     );
+    const submitted = jobLogger(deps, { ...record, segmind_request_id: answer.request_id });
     if (!moved.ok) {
-      log.info(
-        { request_id: answer.request_id },
-        'job was cancelled during its submit: the Segmind result will be discarded',
-      );
+      submitted.info('job was cancelled during its submit: the Segmind result will be discarded');
       return;
     }
-    log.info({ request_id: answer.request_id }, 'submitted to Segmind');
+    submitted.info('submitted to Segmind');
     await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt, 0));
   };
 }
