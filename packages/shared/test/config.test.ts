@@ -19,8 +19,23 @@ describe('loadConfig', () => {
     expect(config.api.port).toBe(8080);
     expect(config.api.publicBaseUrl).toBe('http://127.0.0.1:8080');
     expect(config.api.tenants).toBeUndefined();
-    expect(config.worker.metricsPort).toBe(9464);
-    expect(config.segmind).toEqual({ apiKey: undefined, baseUrl: 'https://api.segmind.com' });
+    expect(config.worker).toEqual({
+      metricsPort: 9464,
+      concurrency: 20,
+      pollConcurrency: 50,
+      lockDurationMs: 30_000,
+      jobDeadlineMs: 600_000,
+      ambiguousSubmitPolicy: 'fail',
+      pollMaxIntervalMs: 15_000,
+      creditsCheckIntervalMs: 30_000,
+      outputMaxBytes: 100 * 1024 * 1024,
+    });
+    expect(config.segmind).toEqual({
+      apiKey: undefined,
+      baseUrl: 'https://api.segmind.com',
+      maxInflight: 1000,
+      timeoutMs: 30_000,
+    });
     expect(config.storage).toMatchObject({ kind: 'file' });
     expect(config.webhooks).toEqual({ secret: undefined, allowPrivate: false });
     expect(config.jobs.retentionMs).toBe(7 * 24 * 3600 * 1000);
@@ -81,6 +96,9 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ NODE_ENV: 'production' }, 'RENDERQ_API_KEYS'],
     [{ AWS_ACCESS_KEY_ID: 'AKIA123' }, 'AWS_SECRET_ACCESS_KEY'],
+    [{ AMBIGUOUS_SUBMIT_POLICY: 'sometimes' }, 'AMBIGUOUS_SUBMIT_POLICY'],
+    [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY'],
+    [{ JOB_DEADLINE_SECONDS: '1.5' }, 'JOB_DEADLINE_SECONDS'],
   ])('rejects %o naming %s in one line', (env, variable) => {
     const error = errorOf(env as Record<string, string>);
     expect(error.variables).toEqual([variable]);
