@@ -61,6 +61,22 @@ describe('a worker killed with jobs in flight', () => {
   }, 90_000);
 });
 
+describe('a worker told to stop (SIGTERM)', () => {
+  it('finishes the steps in hand and exits 0; another worker completes the rest', async () => {
+    stack = await startStack({ latencyScale: 0.3 });
+    const s = stack;
+    const first = await s.startWorker();
+    const ids = await s.createJobs(Array.from({ length: 30 }, (_, i) => jobFor('segmind-vega-rt-v1', `term-${i}`)));
+    await until(async () => s.emulator.stats().submits.accepted >= 10, 'some submits');
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    await s.startWorker();
+    const records = await s.waitForJobs(ids, 60_000);
+    expect(records.map((r) => r.stage.name)).toEqual(ids.map(() => 'completed'));
+    expect(s.emulator.stats().submits.accepted).toBe(30);
+  }, 90_000);
+});
+
 describe('Redis restarted mid-run', () => {
   it('completes every job', async () => {
     stack = await startStack({ latencyScale: 0.5 });
