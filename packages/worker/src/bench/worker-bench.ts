@@ -119,11 +119,19 @@ await runPhase('inflight', async ({ store, child }) => {
 
 // 2. Polls per job with a fixed latency per model, after warm-up.
 emulator.configure({ latencyScale: 0.5 });
-const models = ['segmind-vega-rt-v1', 'segmind-vega', 'stable-diffusion-3.5-turbo-txt2img', 'sd1.5-img2img'];
+const models = [
+  'segmind-vega-rt-v1',
+  'segmind-vega',
+  'ssd-img2img',
+  'stable-diffusion-3.5-turbo-txt2img',
+  'sd1.5-img2img',
+];
 const sd35 = { sampler: 'euler', scheduler: 'karras', width: 64, height: 64 };
+const inputImage = await emulatorImageUrl();
 const inputs: Record<string, Record<string, unknown>> = {
+  'ssd-img2img': { image: inputImage },
   'stable-diffusion-3.5-turbo-txt2img': sd35,
-  'sd1.5-img2img': { image: await emulatorImageUrl() },
+  'sd1.5-img2img': { image: inputImage },
 };
 await runPhase('polls', async ({ store, metricsUrl }) => {
   const batchOf = (perModel: number) =>
