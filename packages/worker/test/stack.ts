@@ -1,8 +1,6 @@
 // A whole renderq stack for integration tests: real Redis (its own, restartable),
 // a real S3 server, the Segmind emulator, and workers as child processes.
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { type Emulator, type EmulatorOptions, startEmulator } from '@renderq/segmind-emulator';
 import {
   createRedis,
@@ -19,8 +17,7 @@ import {
 import { freePort, type RedisHandle, type S3Handle, startRedis, startS3, uniqueName } from '@renderq/testing';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-
-const workerMain = path.resolve(fileURLToPath(import.meta.url), '../../dist/main.js');
+import { spawnWorker } from '../src/testing.js';
 
 export interface WorkerProcess {
   readonly child: ChildProcess;
@@ -74,9 +71,8 @@ export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise
     pause: new PauseControl(redis, prefix, renderQueue),
     async startWorker(env = {}) {
       const metricsPort = await freePort();
-      const child = spawn(process.execPath, [workerMain], {
+      const { child, metricsUrl, output, exited } = await spawnWorker({
         env: {
-          PATH: process.env.PATH ?? '',
           REDIS_URL: redisServer.url,
           RENDERQ_PREFIX: prefix,
           SEGMIND_BASE_URL: emulator.url,
@@ -87,27 +83,12 @@ export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise
           ...storageEnv,
           ...env,
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        captureOutput: true,
       });
-      let output = '';
-      child.stdout?.on('data', (chunk) => (output += chunk));
-      child.stderr?.on('data', (chunk) => (output += chunk));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-      const deadline = Date.now() + 15_000;
-      while (
-        !(await fetch(metricsUrl).then(
-          (r) => r.ok,
-          () => false,
-        ))
-      ) {
-        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`worker did not start:\n${output}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
       const worker: WorkerProcess = {
         child,
         metricsUrl,
-        output: () => output,
+        output,
         exited,
         async metric(name) {
           const text = await (await fetch(metricsUrl)).text();

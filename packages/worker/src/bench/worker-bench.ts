@@ -6,19 +6,18 @@
  * Real Redis (its own), the emulator in this process, the worker as a child
  * process, outputs to files.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startEmulator } from '@renderq/segmind-emulator';
 import { createRedis, JobStore, type NewJob, QUEUE_NAMES, queueOptions } from '@renderq/shared';
 import { freePort, startRedis, uniqueName } from '@renderq/testing';
 import { Queue } from 'bullmq';
+import { spawnWorker } from '../testing.js';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const workerMain = fileURLToPath(new URL('../main.js', import.meta.url));
 
 const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? 5_000);
 const LATENCY_S = 20;
@@ -33,9 +32,8 @@ async function runPhase<T>(name: string, body: (ctx: Phase) => Promise<T>): Prom
   const queue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
   const store = new JobStore({ redis, queue, prefix });
   const metricsPort = await freePort();
-  const child = spawn(process.execPath, [workerMain], {
+  const { child, metricsUrl } = await spawnWorker({
     env: {
-      PATH: process.env.PATH ?? '',
       REDIS_URL: redisServer.url,
       RENDERQ_PREFIX: prefix,
       SEGMIND_BASE_URL: emulator.url,
@@ -47,16 +45,7 @@ async function runPhase<T>(name: string, body: (ctx: Phase) => Promise<T>): Prom
       SEGMIND_MAX_INFLIGHT: '100000',
       LOG_LEVEL: 'error',
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-  while (
-    !(await fetch(metricsUrl).then(
-      (r) => r.ok,
-      () => false,
-    ))
-  )
-    await sleep(100);
   try {
     return await body({ store, child, metricsUrl });
   } finally {

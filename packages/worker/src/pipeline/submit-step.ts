@@ -22,7 +22,6 @@ export function submitStep(deps: PipelineDeps) {
   return async (job: RenderJob): Promise<void> => {
     const record = await deps.store.get(job.data.jobId);
     if (!record || isFinal(record.stage.name)) return;
-    const log = jobLogger(deps, record);
     switch (record.stage.name) {
       case 'polling':
       case 'storing':
