@@ -49,14 +49,13 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     queueCounts: async () => {
       const [render, poll] = await Promise.all([renderQueue.getJobCounts(), pollQueue.getJobCounts()]);
       const { active = 0, waiting = 0, delayed = 0, prioritized = 0 } = poll;
-      metricsRef.segmindInflight.set(active + waiting + delayed + prioritized);
+      metrics.segmindInflight.set(active + waiting + delayed + prioritized);
       return [
         { queue: QUEUE_NAMES.render, counts: render },
         { queue: QUEUE_NAMES.poll, counts: poll },
       ];
     },
   });
-  const metricsRef = metrics;
   if (!config.segmind.apiKey) throw new Error('SEGMIND_API_KEY is required to run a worker');
   const segmind = new SegmindClient({
     baseUrl: config.segmind.baseUrl,

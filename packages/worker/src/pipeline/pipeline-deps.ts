@@ -55,10 +55,7 @@ export async function finish(
   const moved = await deps.store.transition(record.id, from, to, changes);
   const log = jobLogger(deps, record);
   if (!moved.ok) {
-    log.info(
-      { reason: moved.reason, current: moved.ok ? undefined : (moved as { current?: string }).current },
-      'job moved on before it could finish here',
-    );
+    log.info({ outcome: moved }, 'job moved on before it could finish here');
     return false;
   }
   deps.metrics.jobsFinished.inc({ model: record.model, status: to.name });
