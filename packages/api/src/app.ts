@@ -1,42 +1,163 @@
 /**
  * The HTTP API as a fastify instance, built without listening so tests can use
- * `inject` or listen on a port of their own. Routes grow here; the process
- * wiring is in main.ts.
+ * `inject` or a port of their own. Routes are validated and documented by the
+ * same zod schemas; every error is application/problem+json.
  */
-import type { Config, Logger, Metrics } from '@renderq/shared';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import {
+  type Config,
+  JobStore,
+  type Logger,
+  type Metrics,
+  openStorage,
+  PauseControl,
+  QUEUE_NAMES,
+  queueOptions,
+  type Storage,
+} from '@renderq/shared';
+import { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
+import type { ApiContext } from './api-context.js';
+import { clientErrorAnswer, installProblemHandling } from './http/problem-handler.js';
+import { Problem } from './http/problems.js';
+import { TenantKeys } from './http/tenants.js';
+import { batchRoutes } from './routes/batches.js';
+import { jobRoutes } from './routes/jobs.js';
+import { operationRoutes } from './routes/operations.js';
+import { IdempotencyStore } from './services/idempotency.js';
+import { OutputLinks } from './services/output-links.js';
 
 export interface AppDependencies {
   readonly config: Config;
   readonly logger: Logger;
   readonly redis: Redis;
   readonly metrics: Metrics;
+  /** @defaultValue the store STORAGE_URL names */
+  readonly storage?: Storage;
 }
 
+/** Bodies of single jobs may carry a base64 input image. */
+const BODY_LIMIT_BYTES = 32 * 1024 * 1024;
+
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const { config, logger, redis, metrics } = deps;
+  const prefix = config.redis.prefix;
+  const renderQueue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
+  const pollQueue = new Queue(QUEUE_NAMES.poll, queueOptions(redis, prefix));
+  const storage = deps.storage ?? openStorage(config.storage);
+  const ctx: ApiContext = {
+    config,
+    logger,
+    redis,
+    metrics,
+    storage,
+    store: new JobStore({ redis, queue: renderQueue, prefix, retentionMs: config.jobs.retentionMs }),
+    renderQueue,
+    pollQueue,
+    pause: new PauseControl(redis, prefix, renderQueue),
+    links: await OutputLinks.create(redis, prefix, config.api.outputLinkSecret, {
+      publicBaseUrl: config.api.publicBaseUrl,
+      ttlSeconds: config.api.outputLinkTtlSeconds,
+      presigned: config.api.outputLinks === 'presigned',
+      storage,
+    }),
+    idempotency: new IdempotencyStore(redis, prefix),
+    keys: new TenantKeys(config.api.tenants),
+  };
+
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
-    // Behind a proxy the caller's address is in X-Forwarded-For; off unless configured.
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: false,
+    // Requests the HTTP parser refuses (absurd headers, broken framing) still get problem+json.
+    clientErrorHandler: (error, socket) => {
+      if (!socket.writable) return;
+      const code = (error as NodeJS.ErrnoException).code;
+      const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      socket.end(clientErrorAnswer(status, `the request could not be read: ${code ?? error.message}`));
+    },
+  });
+  // Only JSON (and NDJSON for batches): anything else is a 415, not a string body.
+  app.removeContentTypeParser('text/plain');
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installProblemHandling(app);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'renderq',
+        version: '1.0.0',
+        description: 'A durable job queue for Segmind image generation. Errors are application/problem+json.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.decorateRequest('tenant', '');
+  app.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/v1/')) return;
+    const tenant = ctx.keys.tenantFor(request.headers.authorization);
+    if (tenant) {
+      request.tenant = tenant;
+      return;
+    }
+    const query = request.query as Record<string, unknown> | undefined;
+    if (request.routeOptions.config.signedLinks && query?.signature) return;
+    throw new Problem('unauthorized', 'send Authorization: Bearer <API key>');
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  await app.register(async (scope) => jobRoutes(scope, ctx));
+  await app.register(async (scope) => batchRoutes(scope, ctx));
+  await app.register(async (scope) => operationRoutes(scope, ctx));
+  await app.register(async (scope) => queueDashboard(scope, ctx));
 
-  app.get('/readyz', async (_request, reply) => {
-    try {
-      await deps.redis.ping();
-      return { status: 'ready' };
-    } catch (error) {
-      reply.code(503);
-      return { status: 'unavailable', reason: `Redis does not answer: ${(error as Error).message}` };
+  app.addHook('onClose', async () => {
+    await Promise.all([renderQueue.close(), pollQueue.close()]);
+    if (!deps.storage) await storage.close();
+  });
+  return app;
+}
+
+/** Bull Board at /admin/queues, behind an API key (Bearer, or Basic with the key as password for browsers). */
+async function queueDashboard(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const serverAdapter = new FastifyAdapter();
+  serverAdapter.setBasePath('/admin/queues');
+  createBullBoard({
+    queues: [new BullMQAdapter(ctx.renderQueue), new BullMQAdapter(ctx.pollQueue)],
+    serverAdapter,
+  });
+  scope.addHook('onRequest', async (request, reply) => {
+    const header = request.headers.authorization ?? '';
+    const basic = /^Basic\s+(\S+)$/i.exec(header);
+    const key = basic
+      ? Buffer.from(basic[1] as string, 'base64')
+          .toString('utf8')
+          .split(':')
+          .slice(1)
+          .join(':')
+      : undefined;
+    const tenant = ctx.keys.tenantFor(key !== undefined ? `Bearer ${key}` : header);
+    if (!tenant) {
+      // Answered here: the dashboard plugin has error handling of its own.
+      const problem = new Problem('unauthorized', 'the queue dashboard needs an API key');
+      return reply
+        .code(problem.status)
+        .header('www-authenticate', 'Basic realm="renderq"')
+        .type('application/problem+json')
+        .send(problem.body());
     }
   });
-
-  app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
-  });
-
-  return app;
+  await scope.register(serverAdapter.registerPlugin() as never, { prefix: '/admin/queues' });
 }

@@ -98,7 +98,16 @@ describe('the launcher (pnpm start)', () => {
       expect(await launcher.exited).toBe(0);
       child = undefined;
       // Each process shut down once, gracefully (their last lines may trail the launcher's exit).
-      await waitFor(async () => launcher.out().match(/"msg":"stopped"/g)?.length === 2, 'both to stop gracefully');
+      await waitFor(
+        async () => launcher.out().match(/"msg":"stopped"/g)?.length === 2,
+        'both to stop gracefully',
+      ).catch(async (error) => {
+        (await import('node:fs')).writeFileSync(
+          '/tmp/launcher-out.txt',
+          launcher.out() + '\n--stderr--\n' + launcher.err(),
+        );
+        throw error;
+      });
       expect(launcher.out()).not.toContain('second signal');
       for (const port of [apiPort, metricsPort, emulatorPort]) {
         await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();

@@ -6,7 +6,7 @@
  * fetchable (Segmind keeps them for 7 days).
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import { findModel } from '@renderq/shared';
+import { canonicalJson, findModel } from '@renderq/shared';
 import { z } from 'zod';
 import { CONTENT_TYPES, EXTENSIONS, type ImageSpec, imageDigest, imageSize, renderImage } from './images.js';
 import { InputImageError, loadInputImage } from './input-image.js';
@@ -347,13 +347,4 @@ function standardNormal(): number {
   const u = 1 - Math.random();
   const v = Math.random();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

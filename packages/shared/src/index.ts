@@ -1,4 +1,6 @@
 /** @renderq/shared: what the API and the worker must agree on. */
+
+export { canonicalJson } from './canonical-json.js';
 export {
   type Config,
   ConfigError,
@@ -17,6 +19,7 @@ export {
   RetryLaterError,
   StopTakingJobsError,
 } from './errors.js';
+export { recordCredits } from './jobs/credits.js';
 export { ErrorCode, JobError } from './jobs/error-codes.js';
 export { ID_PATTERN, newId } from './jobs/ids.js';
 export { JobRecord, type PublicJob, type PublicOutput, StoredOutput, toPublicJob } from './jobs/job-record.js';

@@ -15,6 +15,7 @@ export interface CreditsWatcherOptions {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly intervalMs: number;
+  readonly recordCredits: (balance: number) => Promise<void>;
 }
 
 const REASONS = ['unauthorized', 'out_of_credits', 'rate_limited'] as const;
@@ -37,6 +38,7 @@ export function watchCredits(options: CreditsWatcherOptions): { stop(): void } {
       if (mine !== 'OK') return;
       const credits = await segmind.credits();
       metrics.segmindCreditsRemaining.set(credits);
+      await options.recordCredits(credits);
       if (credits > 0) {
         logger.info({ credits }, 'Segmind credits are back: resuming the render queue');
         await pause.resume();

@@ -12,6 +12,7 @@ import {
   PauseControl,
   QUEUE_NAMES,
   queueOptions,
+  recordCredits,
   type Storage,
 } from '@renderq/shared';
 import { Queue, Worker } from 'bullmq';
@@ -81,6 +82,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     pollQueue,
     metrics,
     logger,
+    recordCredits: (balance) => recordCredits(redis, prefix, balance),
     settings: {
       ambiguousSubmitPolicy: config.worker.ambiguousSubmitPolicy,
       jobDeadlineMs: config.worker.jobDeadlineMs,
@@ -96,6 +98,9 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     lockDuration: config.worker.lockDurationMs,
     stalledInterval: config.worker.lockDurationMs,
     maxStalledCount: 1_000,
+    // After a failed fetch (Redis gone, or the blocking connection cut at shutdown) try again in a
+    // second, not BullMQ's default 15 s: recovery after a Redis restart and shutdown are both that much quicker.
+    runRetryDelay: 1_000,
   };
   const submitWorker = new Worker(QUEUE_NAMES.render, submitStep(deps), {
     ...workerOptions,
@@ -127,6 +132,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   });
   const credits = watchCredits({
     redis,
+    recordCredits: (balance) => recordCredits(redis, prefix, balance),
     prefix,
     pause,
     segmind,
@@ -141,9 +147,18 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       clearInterval(recovery);
       reconciler.stop();
       credits.stop();
-      await Promise.all([submitWorker.close(), pollWorker.close()]);
-      await Promise.all([renderQueue.close(), pollQueue.close()]);
-      await segmind.close();
+      await timed(logger, 'workers closed: steps in hand finished', () =>
+        Promise.all([submitWorker.close(), pollWorker.close()]),
+      );
+      await timed(logger, 'queues closed', () => Promise.all([renderQueue.close(), pollQueue.close()]));
+      await timed(logger, 'Segmind client closed', () => segmind.close());
     },
   };
+}
+
+/** Runs one shutdown phase and logs how long it took, so a slow shutdown says where it waited. */
+async function timed(logger: Logger, done: string, phase: () => Promise<unknown>): Promise<void> {
+  const started = Date.now();
+  await phase();
+  logger.info({ ms: Date.now() - started }, done);
 }

@@ -38,6 +38,9 @@ export interface Config {
     readonly publicBaseUrl: string;
     /** undefined: no authentication (development only; logged loudly). */
     readonly tenants: readonly Tenant[] | undefined;
+    readonly outputLinkSecret: string | undefined;
+    readonly outputLinkTtlSeconds: number;
+    readonly outputLinks: 'api' | 'presigned';
   };
   readonly worker: {
     readonly metricsPort: number;
@@ -81,6 +84,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const storage = parseStorageUrl(parsed.data);
   if (typeof storage === 'string') {
     throw new ConfigError(`STORAGE_URL ${storage}`, ['STORAGE_URL']);
+  }
+  if (parsed.data.OUTPUT_LINKS === 'presigned' && storage.kind !== 's3') {
+    throw new ConfigError('OUTPUT_LINKS=presigned needs S3 storage (STORAGE_URL=s3://…)', ['OUTPUT_LINKS']);
   }
   return toConfig(parsed.data, storage);
 }
@@ -147,6 +153,7 @@ function toConfig(env: Env, storage: StorageConfig): Config {
     env.WEBHOOK_SECRET,
     env.AWS_SECRET_ACCESS_KEY,
     env.AWS_SESSION_TOKEN,
+    env.OUTPUT_LINK_SECRET,
     ...(tenants ?? []).map((t) => t.key),
   ];
   const config: Config = {
@@ -158,6 +165,9 @@ function toConfig(env: Env, storage: StorageConfig): Config {
       port: env.PORT,
       publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://${hostForUrl(env.HOST)}:${env.PORT}`).replace(/\/+$/, ''),
       tenants,
+      outputLinkSecret: env.OUTPUT_LINK_SECRET,
+      outputLinkTtlSeconds: env.OUTPUT_LINK_TTL_SECONDS,
+      outputLinks: env.OUTPUT_LINKS,
     },
     worker: {
       metricsPort: env.WORKER_METRICS_PORT,

@@ -144,6 +144,12 @@ export const EnvSchema = z
       emptyToUndefined,
       urlWithScheme(['http:', 'https:'], 'an http:// or https:// URL').optional(),
     ),
+    /** Signs the key-free output links jobs hand out; unset: a random key shared through Redis. */
+    OUTPUT_LINK_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
+    /** How long an output link works. @defaultValue 86400 */
+    OUTPUT_LINK_TTL_SECONDS: positiveInt(86_400, 7 * 86_400),
+    /** `api`: signed links to the API; `presigned`: presigned S3 URLs (S3 storage only). @defaultValue api */
+    OUTPUT_LINKS: z.enum(['api', 'presigned']).default('api'),
     /** Opt-in: accept models outside the catalogue, input passed through (needs a string prompt). */
     RENDERQ_ALLOW_UNKNOWN_MODELS: booleanFlag(false),
     /** How long job records stay readable after they finish. @defaultValue 7 */

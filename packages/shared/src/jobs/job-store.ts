@@ -139,6 +139,16 @@ export class JobStore {
     return { batch: created, jobIds: records.map((r) => r.id) };
   }
 
+  /** Marks a running batch cancelled; false when it had already finished. Its jobs are cancelled one by one. */
+  async markBatchCancelled(id: string): Promise<boolean> {
+    const changed = await this.#redis.eval(
+      "if redis.call('HGET', KEYS[1], 'status') == 'running' then redis.call('HSET', KEYS[1], 'status', 'cancelled') return 1 end return 0",
+      1,
+      batchKey(this.#prefix, id),
+    );
+    return changed === 1;
+  }
+
   async get(id: string): Promise<JobRecord | undefined> {
     const hash = await this.#redis.hgetall(jobKey(this.#prefix, id));
     return hash.id ? recordFromHash(hash) : undefined;

@@ -34,6 +34,8 @@ export interface PipelineDeps {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly settings: PipelineSettings;
+  /** Keeps the last balance Segmind reported, for operators. */
+  readonly recordCredits: (balance: number) => Promise<void>;
 }
 
 /** Every log line about a job carries its id, Segmind request id and model. */

@@ -85,7 +85,10 @@ async function poll(
   }
   const metrics = answer.metrics;
   if (metrics?.total_time) await deps.schedule.observe(record.model, metrics.total_time * 1000);
-  if (metrics?.remaining_credits !== undefined) deps.metrics.segmindCreditsRemaining.set(metrics.remaining_credits);
+  if (metrics?.remaining_credits !== undefined) {
+    deps.metrics.segmindCreditsRemaining.set(metrics.remaining_credits);
+    await deps.recordCredits(metrics.remaining_credits);
+  }
   const storing: StoringStage = { name: 'storing', request_id: stage.request_id, sources, attempts: 0 };
   const moved = await deps.store.transition(record.id, ['polling'], storing, {
     ...(metrics?.cost !== undefined ? { cost: metrics.cost } : {}),

@@ -1,0 +1,33 @@
+/** What the routes share, built once per API process by buildApp. */
+import type { Config, JobStore, Logger, Metrics, PauseControl, Storage } from '@renderq/shared';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { TenantKeys } from './http/tenants.js';
+import type { IdempotencyStore } from './services/idempotency.js';
+import type { OutputLinks } from './services/output-links.js';
+
+export interface ApiContext {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly redis: Redis;
+  readonly metrics: Metrics;
+  readonly storage: Storage;
+  readonly store: JobStore;
+  readonly renderQueue: Queue;
+  readonly pollQueue: Queue;
+  readonly pause: PauseControl;
+  readonly links: OutputLinks;
+  readonly idempotency: IdempotencyStore;
+  readonly keys: TenantKeys;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller's tenant, set by the authentication hook on /v1 routes. */
+    tenant: string;
+  }
+  interface FastifyContextConfig {
+    /** The route also accepts a signed output link instead of an API key. */
+    signedLinks?: boolean;
+  }
+}

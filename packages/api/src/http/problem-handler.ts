@@ -1,0 +1,72 @@
+/**
+ * Every error the API answers with is application/problem+json: our own Problems,
+ * fastify's (bad JSON, wrong content type, body too large), schema validation
+ * failures with every wrong field and its path, unknown routes, and anything
+ * unexpected (500, logged, with no internals in the answer).
+ */
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { Problem, type ProblemCode, problemBody } from './problems.js';
+
+const FASTIFY_CODES: Record<string, ProblemCode> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation_failed',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
+  FST_ERR_VALIDATION: 'validation_failed',
+};
+
+export function installProblemHandling(app: FastifyInstance): void {
+  app.setNotFoundHandler((request, reply) => {
+    send(reply, new Problem('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`));
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof Problem) return send(reply, error);
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const where = error.validationContext ?? 'body';
+      const errors = error.validation.map((issue) => ({
+        path: [where === 'querystring' ? 'query' : where, ...issue.instancePath.split('/').filter(Boolean)]
+          .join('.')
+          .replace(/\.(\d+)(?=\.|$)/g, '[$1]'),
+        message: issue.message ?? 'is not valid',
+      }));
+      return send(reply, new Problem('validation_failed', `the request ${where} is not valid`, errors));
+    }
+    const mapped = FASTIFY_CODES[error.code];
+    if (mapped) return send(reply, new Problem(mapped, error.message));
+    if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
+      return send(reply, new Problem('malformed_json', error.message));
+    }
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      const code =
+        error.statusCode === 413
+          ? 'payload_too_large'
+          : error.statusCode === 415
+            ? 'unsupported_media_type'
+            : 'validation_failed';
+      return send(reply, new Problem(code, error.message));
+    }
+    request.log.error({ err: error }, 'unexpected error');
+    return send(reply, new Problem('internal_error', 'an unexpected error occurred; it has been logged'));
+  });
+}
+
+function send(reply: FastifyReply, problem: Problem): FastifyReply {
+  return reply.code(problem.status).type('application/problem+json').send(problem.body());
+}
+
+/** For the HTTP server's own parse errors (absurd headers, broken requests), before fastify sees them. */
+export function clientErrorAnswer(status: 400 | 408 | 413 | 431, detail: string): string {
+  const code: ProblemCode = status === 413 || status === 431 ? 'payload_too_large' : 'validation_failed';
+  const body = JSON.stringify({ ...problemBody(code, detail), status });
+  return [
+    `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}`,
+    'content-type: application/problem+json',
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+    '',
+    body,
+  ].join('\r\n');
+}

@@ -1,0 +1,63 @@
+/**
+ * One registry of the API's error codes, each with its HTTP status and title, and
+ * the problem+json body (RFC 9457) every error is answered with. Routes throw a
+ * `Problem`; the error handler (problem-handler.ts) turns everything else into one.
+ */
+import type { ValidationIssue } from '@renderq/shared';
+
+export const PROBLEMS = {
+  validation_failed: { status: 400, title: 'The request is not valid' },
+  malformed_json: { status: 400, title: 'The body is not valid JSON' },
+  unauthorized: { status: 401, title: 'A valid API key is required' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  conflict: { status: 409, title: 'The resource is not in a state that allows this' },
+  idempotency_in_progress: { status: 409, title: 'A request with this Idempotency-Key is still being handled' },
+  payload_too_large: { status: 413, title: 'The request body is too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported content type' },
+  idempotency_key_reused: { status: 422, title: 'This Idempotency-Key was used with a different body' },
+  too_many_requests: { status: 429, title: 'Too many requests' },
+  internal_error: { status: 500, title: 'Internal server error' },
+  service_unavailable: { status: 503, title: 'Service unavailable' },
+} as const;
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+export interface ProblemBody {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly errors?: readonly ValidationIssue[];
+}
+
+/** An error the API answers with as it is: its code decides the status. */
+export class Problem extends Error {
+  override readonly name = 'Problem';
+  constructor(
+    readonly code: ProblemCode,
+    readonly detail: string,
+    readonly errors?: readonly ValidationIssue[],
+  ) {
+    super(detail);
+  }
+
+  get status(): number {
+    return PROBLEMS[this.code].status;
+  }
+
+  body(): ProblemBody {
+    return problemBody(this.code, this.detail, this.errors);
+  }
+}
+
+export function problemBody(code: ProblemCode, detail: string, errors?: readonly ValidationIssue[]): ProblemBody {
+  const { status, title } = PROBLEMS[code];
+  return {
+    type: `https://renderq.dev/problems/${code.replaceAll('_', '-')}`,
+    title,
+    status,
+    detail,
+    ...(errors && errors.length > 0 ? { errors } : {}),
+  };
+}

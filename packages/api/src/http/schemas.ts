@@ -1,0 +1,114 @@
+/**
+ * The API's request and response shapes as zod schemas: fastify validates with
+ * them and @fastify/swagger documents them (one source for both). A job's `input`
+ * is checked against its model's own schema in the route, so its errors carry
+ * paths such as `input.samples`.
+ */
+import { ErrorCode, JobStatus } from '@renderq/shared';
+import { z } from 'zod';
+
+const metadata = z
+  .record(z.string(), z.unknown())
+  .refine((value) => JSON.stringify(value).length <= 16_384, 'must be at most 16 KiB as JSON')
+  .describe('Free-form JSON object, returned as given (at most 16 KiB).');
+
+const webhookUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048);
+
+const priority = z
+  .number()
+  .int()
+  .min(1)
+  .max(1_000)
+  .describe('1 runs first. Single jobs default to 1, batch jobs to 10.');
+
+export const JobRequest = z.strictObject({
+  model: z.string().describe('A Segmind model slug, see GET /v1/models.'),
+  input: z.record(z.string(), z.unknown()).describe("The model's parameters, checked against its schema."),
+  webhook_url: webhookUrl.optional(),
+  metadata: metadata.optional(),
+  priority: priority.optional(),
+});
+export type JobRequest = z.infer<typeof JobRequest>;
+
+export const BatchJobRequest = z.strictObject({
+  model: z.string(),
+  input: z.record(z.string(), z.unknown()),
+  metadata: metadata.optional(),
+});
+
+export const BatchRequest = z.strictObject({
+  jobs: z.array(BatchJobRequest).min(1, 'must hold at least one job'),
+  webhook_url: webhookUrl.optional(),
+  metadata: metadata.optional(),
+  priority: priority.optional(),
+});
+
+export const BatchQuery = z.object({
+  webhook_url: webhookUrl.optional(),
+  priority: z.coerce.number().int().min(1).max(1_000).optional(),
+});
+
+export const Job = z
+  .object({
+    id: z.string(),
+    model: z.string(),
+    status: JobStatus,
+    input: z.record(z.string(), z.unknown()),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    batch_id: z.string().nullable(),
+    segmind_request_id: z.string().nullable(),
+    outputs: z.array(
+      z.object({
+        url: z.string(),
+        content_type: z.string(),
+        size: z.number(),
+        sha256: z.string(),
+        storage_key: z.string(),
+      }),
+    ),
+    error: z.object({ code: ErrorCode, message: z.string() }).nullable(),
+    cost: z.number().nullable(),
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    finished_at: z.string().nullable(),
+  })
+  .describe('A job.');
+
+export const Batch = z
+  .object({
+    id: z.string(),
+    status: z.enum(['running', 'completed', 'cancelled']),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    counts: z.object({
+      total: z.number(),
+      queued: z.number(),
+      running: z.number(),
+      completed: z.number(),
+      failed: z.number(),
+      cancelled: z.number(),
+    }),
+    created_at: z.string(),
+    finished_at: z.string().nullable(),
+  })
+  .describe('A batch.');
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number(),
+    detail: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .describe('An error, as application/problem+json (RFC 9457).');
+
+export const IdParams = z.object({ id: z.string().max(64) });
+export const OutputParams = z.object({ id: z.string().max(64), index: z.coerce.number().int().min(0).max(1_000) });
+export const OutputQuery = z.object({ expires: z.string().optional(), signature: z.string().optional() });
+
+export const Model = z.object({
+  name: z.string(),
+  title: z.string(),
+  kind: z.enum(['text-to-image', 'image-to-image']),
+  input_schema: z.record(z.string(), z.unknown()),
+});

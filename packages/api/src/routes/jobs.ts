@@ -1,0 +1,182 @@
+/** Jobs: create (with Idempotency-Key), read, cancel, and download outputs. */
+import { type JobRecord, ObjectNotFoundError, validateModelInput } from '@renderq/shared';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ApiContext } from '../api-context.js';
+import { Problem } from '../http/problems.js';
+import { IdParams, Job, JobRequest, OutputParams, OutputQuery, ProblemSchema } from '../http/schemas.js';
+import { IdempotencyStore } from '../services/idempotency.js';
+import { jobView } from '../services/views.js';
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  routes.post(
+    '/v1/jobs',
+    {
+      schema: {
+        summary: 'Create a job',
+        tags: ['jobs'],
+        body: JobRequest,
+        // Loose: fastify replaces the headers with what the schema returns.
+        headers: z.looseObject({
+          'idempotency-key': z
+            .string()
+            .optional()
+            .describe('Retries with the same key and body create one job (24 h).'),
+        }),
+        response: { 202: Job, 400: ProblemSchema, 409: ProblemSchema, 422: ProblemSchema },
+      },
+    },
+    async (request, reply) => {
+      const key = request.headers['idempotency-key'];
+      const create = async () => {
+        const body = request.body;
+        const validated = validateModelInput(body.model, body.input, { allowUnknown: ctx.config.models.allowUnknown });
+        if (!validated.ok) throw new Problem('validation_failed', 'the job is not valid', validated.issues);
+        const record = await ctx.store.create({
+          tenant: request.tenant,
+          model: validated.model,
+          input: validated.input,
+          metadata: body.metadata ?? null,
+          webhookUrl: body.webhook_url ?? null,
+          ...(body.priority ? { priority: body.priority } : {}),
+        });
+        ctx.metrics.jobsEnqueued.inc({ model: record.model });
+        return { status: 202 as const, body: await jobView(record, ctx.links) };
+      };
+      if (key === undefined) {
+        const answer = await create();
+        return reply.code(202).send(answer.body);
+      }
+      if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+        throw new Problem('validation_failed', 'Idempotency-Key must be 1-255 visible ASCII characters', [
+          { path: 'headers.idempotency-key', message: 'must be 1-255 visible ASCII characters' },
+        ]);
+      }
+      return idempotent(ctx, request, reply, key, create);
+    },
+  );
+
+  routes.get(
+    '/v1/jobs/:id',
+    { schema: { summary: 'Read a job', tags: ['jobs'], params: IdParams, response: { 200: Job, 404: ProblemSchema } } },
+    async (request) => jobView(await ownJob(ctx, request.tenant, request.params.id), ctx.links),
+  );
+
+  routes.post(
+    '/v1/jobs/:id/cancel',
+    {
+      schema: {
+        summary: 'Cancel a job not yet finished',
+        tags: ['jobs'],
+        params: IdParams,
+        response: { 200: Job, 404: ProblemSchema, 409: ProblemSchema },
+      },
+    },
+    async (request) => {
+      const record = await ownJob(ctx, request.tenant, request.params.id);
+      const moved = await ctx.store.transition(record.id, ['queued', 'submitting', 'polling', 'storing'], {
+        name: 'cancelled',
+      });
+      if (!moved.ok) {
+        throw new Problem(
+          'conflict',
+          `job ${record.id} has already finished (${moved.ok ? '' : 'current' in moved ? moved.current : 'gone'})`,
+        );
+      }
+      ctx.metrics.jobsFinished.inc({ model: record.model, status: 'cancelled' });
+      // A waiting job leaves the queue at once; one in hand stops at its next step.
+      await ctx.renderQueue.remove(record.id).catch(() => undefined);
+      return jobView(await ownJob(ctx, request.tenant, record.id), ctx.links);
+    },
+  );
+
+  routes.get(
+    '/v1/jobs/:id/outputs/:index',
+    {
+      config: { signedLinks: true },
+      schema: {
+        summary: "Download one of a job's outputs",
+        description: 'With an API key, or with the signed link the job gives as the output url.',
+        tags: ['jobs'],
+        params: OutputParams,
+        querystring: OutputQuery,
+      },
+    },
+    async (request, reply) => {
+      const { id, index } = request.params;
+      const record = request.tenant
+        ? await ownJob(ctx, request.tenant, id)
+        : ctx.links.verify(id, index, request.query.expires, request.query.signature)
+          ? await ctx.store.get(id)
+          : undefined;
+      if (!record) {
+        throw request.tenant
+          ? new Problem('not_found', `no job ${id}`)
+          : new Problem('unauthorized', 'the link is not valid or has expired');
+      }
+      const output = record.outputs.find((o) => o.index === index);
+      if (!output) throw new Problem('not_found', `job ${id} has no output ${index}`);
+      const etag = `"${output.sha256}"`;
+      reply.header('etag', etag).header('cache-control', 'private, max-age=31536000, immutable');
+      if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+      try {
+        const stored = await ctx.storage.get(output.storage_key);
+        return reply
+          .type(output.content_type)
+          .header('content-length', String(output.size))
+          .header('x-storage-key', output.storage_key)
+          .send(stored.body);
+      } catch (error) {
+        if (error instanceof ObjectNotFoundError)
+          throw new Problem('not_found', `output ${index} of job ${id} is no longer stored`);
+        throw error;
+      }
+    },
+  );
+}
+
+/** The tenant's job, or a 404 that says nothing of other tenants' jobs. */
+async function ownJob(ctx: ApiContext, tenant: string, id: string): Promise<JobRecord> {
+  const record = await ctx.store.get(id);
+  if (!record || record.tenant !== tenant) throw new Problem('not_found', `no job ${id}`);
+  return record;
+}
+
+async function idempotent(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  key: string,
+  create: () => Promise<{ status: number; body: unknown }>,
+) {
+  const hash = IdempotencyStore.bodyHash(request.body);
+  const claim = await ctx.idempotency.claim(request.tenant, key, hash);
+  switch (claim.kind) {
+    case 'replay':
+      if (claim.status >= 400) reply.type('application/problem+json');
+      return reply.code(claim.status).header('idempotent-replayed', 'true').send(claim.body);
+    case 'in_progress':
+      throw new Problem('idempotency_in_progress', `a request with Idempotency-Key ${key} is still being handled`);
+    case 'mismatch':
+      throw new Problem('idempotency_key_reused', `Idempotency-Key ${key} was used with a different body`);
+    case 'new':
+      break;
+  }
+  try {
+    const answer = await create();
+    await ctx.idempotency.complete(request.tenant, key, hash, answer.status, answer.body);
+    return reply.code(answer.status).send(answer.body);
+  } catch (error) {
+    if (error instanceof Problem && error.status < 500) {
+      await ctx.idempotency.complete(request.tenant, key, hash, error.status, error.body());
+    } else {
+      await ctx.idempotency.abandon(request.tenant, key);
+    }
+    throw error;
+  }
+}

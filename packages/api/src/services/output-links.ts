@@ -1,0 +1,57 @@
+/**
+ * The key-free links to stored outputs that jobs hand out (CONTRACT.md: a browser
+ * or a webhook receiver can fetch them): signed, expiring API links, or presigned
+ * S3 URLs where the store can make them and the operator asked for them. The
+ * signing key is shared by every API process through Redis unless configured.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Storage, StoredOutput } from '@renderq/shared';
+import type { Redis } from 'ioredis';
+
+export interface OutputLinksOptions {
+  readonly publicBaseUrl: string;
+  readonly ttlSeconds: number;
+  readonly presigned: boolean;
+  readonly storage: Storage;
+}
+
+export class OutputLinks {
+  readonly #secret: Buffer;
+  readonly #options: OutputLinksOptions;
+
+  private constructor(secret: Buffer, options: OutputLinksOptions) {
+    this.#secret = secret;
+    this.#options = options;
+  }
+
+  /** Uses `secret` when configured, otherwise one random key kept in Redis for every API process. */
+  static async create(redis: Redis, prefix: string, secret: string | undefined, options: OutputLinksOptions) {
+    if (secret) return new OutputLinks(Buffer.from(secret), options);
+    const key = `${prefix}:output-link-secret`;
+    await redis.set(key, randomBytes(32).toString('base64'), 'NX');
+    const shared = await redis.get(key);
+    if (!shared) throw new Error('could not read the output link secret from Redis');
+    return new OutputLinks(Buffer.from(shared, 'base64'), options);
+  }
+
+  async url(jobId: string, output: StoredOutput, now = Date.now()): Promise<string> {
+    const { storage, presigned, ttlSeconds, publicBaseUrl } = this.#options;
+    if (presigned && storage.presignedUrl) return storage.presignedUrl(output.storage_key, ttlSeconds);
+    const expires = Math.floor(now / 1000) + ttlSeconds;
+    const signature = this.#sign(jobId, output.index, expires);
+    return `${publicBaseUrl}/v1/jobs/${jobId}/outputs/${output.index}?expires=${expires}&signature=${signature}`;
+  }
+
+  /** Whether a link's query proves access to this output (signed by us, not expired). */
+  verify(jobId: string, index: number, expires: unknown, signature: unknown, now = Date.now()): boolean {
+    const expiresAt = Number(expires);
+    if (!Number.isInteger(expiresAt) || expiresAt * 1000 < now || typeof signature !== 'string') return false;
+    const expected = Buffer.from(this.#sign(jobId, index, expiresAt));
+    const given = Buffer.from(signature);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  #sign(jobId: string, index: number, expires: number): string {
+    return createHmac('sha256', this.#secret).update(`${jobId}/${index}/${expires}`).digest('base64url');
+  }
+}
