@@ -101,12 +101,9 @@ describe('the launcher (pnpm start)', () => {
       await waitFor(
         async () => launcher.out().match(/"msg":"stopped"/g)?.length === 2,
         'both to stop gracefully',
-      ).catch(async (error) => {
-        (await import('node:fs')).writeFileSync(
-          '/tmp/launcher-out.txt',
-          launcher.out() + '\n--stderr--\n' + launcher.err(),
-        );
-        throw error;
+      ).catch((error: Error) => {
+        // The processes' own lines say which shutdown phase waited.
+        throw new Error(`${error.message}\n--- output ---\n${launcher.out()}\n--- errors ---\n${launcher.err()}`);
       });
       expect(launcher.out()).not.toContain('second signal');
       for (const port of [apiPort, metricsPort, emulatorPort]) {
