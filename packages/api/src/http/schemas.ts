@@ -98,7 +98,16 @@ export const ProblemSchema = z
     title: z.string(),
     status: z.number(),
     detail: z.string(),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    errors: z
+      .array(
+        z.object({
+          index: z.number().optional().describe('Batch (JSON): the job, 0-based.'),
+          line: z.number().optional().describe('Batch (NDJSON): the line, 1-based.'),
+          path: z.string(),
+          message: z.string(),
+        }),
+      )
+      .optional(),
   })
   .describe('An error, as application/problem+json (RFC 9457).');
 

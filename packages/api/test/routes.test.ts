@@ -1,0 +1,400 @@
+// Every route and status code of CONTRACT.md, against a running server and real Redis.
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi, type TestApi, VEGA } from './server.js';
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startApi();
+});
+afterAll(() => api?.close());
+
+const isProblem = (
+  answer: { status: number; headers: Headers; json: () => Record<string, unknown> },
+  status: number,
+) => {
+  expect(answer.status).toBe(status);
+  expect(answer.headers.get('content-type')).toContain('application/problem+json');
+  expect(answer.json()).toMatchObject({
+    type: expect.any(String),
+    title: expect.any(String),
+    status,
+    detail: expect.any(String),
+  });
+};
+
+describe('authentication', () => {
+  it('needs a key on every /v1 route (401), and none on health, metrics and the docs', async () => {
+    isProblem(await api.call('POST', '/v1/jobs', { tenant: null, body: VEGA }), 401);
+    isProblem(
+      await api.call('GET', '/v1/models', { tenant: null, headers: { authorization: 'Bearer wrong-key-0000000' } }),
+      401,
+    );
+    for (const route of ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']) {
+      expect((await api.call('GET', route, { tenant: null })).status).toBe(200);
+    }
+  });
+});
+
+describe('POST /v1/jobs', () => {
+  it('answers 202 with the job, defaults filled in, queued', async () => {
+    const created = await api.call('POST', '/v1/jobs', {
+      body: { ...VEGA, metadata: { order: 42 }, webhook_url: 'https://hooks.example/x' },
+    });
+    expect(created.status).toBe(202);
+    expect(created.json()).toMatchObject({
+      id: expect.stringMatching(/^job_/),
+      model: 'segmind-vega',
+      status: 'queued',
+      input: { prompt: 'a lighthouse at dusk', samples: 1, scheduler: 'DPM2 Karras', num_inference_steps: 25 },
+      metadata: { order: 42 },
+      batch_id: null,
+      segmind_request_id: null,
+      outputs: [],
+      error: null,
+      cost: null,
+      started_at: null,
+      finished_at: null,
+    });
+    expect(created.json()).not.toHaveProperty('webhook_url');
+  });
+
+  it('lists every wrong field with its path (400)', async () => {
+    const answer = await api.call('POST', '/v1/jobs', {
+      body: { model: 'segmind-vega', input: { samples: 9, scheduler: 'nope' } },
+    });
+    isProblem(answer, 400);
+    expect((answer.json().errors as { path: string }[]).map((e) => e.path).sort()).toEqual([
+      'input.prompt',
+      'input.samples',
+      'input.scheduler',
+    ]);
+    const unknown = await api.call('POST', '/v1/jobs', { body: { model: 'flux-pro', input: { prompt: 'x' } } });
+    isProblem(unknown, 400);
+    expect(unknown.json().errors).toEqual([{ path: 'model', message: expect.stringContaining('unknown model') }]);
+    const shape = await api.call('POST', '/v1/jobs', { body: { model: 'segmind-vega', input: 'x', colour: 'red' } });
+    isProblem(shape, 400);
+    expect((shape.json().errors as { path: string }[]).map((e) => e.path).sort()).toEqual(
+      ['body', 'body.input'].sort(),
+    );
+  });
+
+  it('answers malformed JSON with 400, other content types with 415, too large bodies with 413', async () => {
+    isProblem(
+      await api.call('POST', '/v1/jobs', { raw: '{"model": ', headers: { 'content-type': 'application/json' } }),
+      400,
+    );
+    isProblem(
+      await api.call('POST', '/v1/jobs', {
+        raw: 'model=x',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
+      415,
+    );
+    isProblem(await api.call('POST', '/v1/jobs', { raw: 'x', headers: { 'content-type': 'text/plain' } }), 415);
+    const huge = JSON.stringify({ ...VEGA, metadata: { blob: 'x'.repeat(33 * 1024 * 1024) } });
+    isProblem(await api.call('POST', '/v1/jobs', { raw: huge, headers: { 'content-type': 'application/json' } }), 413);
+  });
+});
+
+describe('GET /v1/jobs/{id} and cancel', () => {
+  it('reads a job (200) and answers 404 for an unknown one', async () => {
+    const { id } = (await api.call('POST', '/v1/jobs', { body: VEGA })).json() as { id: string };
+    expect((await api.call('GET', `/v1/jobs/${id}`)).json()).toMatchObject({ id, status: 'queued' });
+    isProblem(await api.call('GET', '/v1/jobs/job_00000000000000000000000000'), 404);
+  });
+
+  it('cancels a job not yet finished (200), and answers 409 once it has finished', async () => {
+    const { id } = (await api.call('POST', '/v1/jobs', { body: VEGA })).json() as { id: string };
+    const cancelled = await api.call('POST', `/v1/jobs/${id}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.json()).toMatchObject({ id, status: 'cancelled', finished_at: expect.any(String) });
+    isProblem(await api.call('POST', `/v1/jobs/${id}/cancel`), 409);
+    const done = (await api.call('POST', '/v1/jobs', { body: VEGA })).json() as { id: string };
+    await api.complete(done.id);
+    isProblem(await api.call('POST', `/v1/jobs/${done.id}/cancel`), 409);
+    isProblem(await api.call('POST', '/v1/jobs/job_00000000000000000000000000/cancel'), 404);
+  });
+});
+
+describe('outputs', () => {
+  it('streams a stored output with its type, length and an ETag from the sha256; 304 when unchanged', async () => {
+    const { id } = (await api.call('POST', '/v1/jobs', { body: VEGA })).json() as { id: string };
+    const [output] = await api.complete(id, 2);
+    const job = (await api.call('GET', `/v1/jobs/${id}`)).json() as {
+      status: string;
+      cost: number;
+      outputs: { url: string; sha256: string; storage_key: string }[];
+    };
+    expect(job).toMatchObject({ status: 'completed', cost: 0.002 });
+    expect(job.outputs).toHaveLength(2);
+    expect(job.outputs[0]).toMatchObject({
+      sha256: output?.sha256,
+      storage_key: `${id}/0.png`,
+      content_type: 'image/png',
+      size: output?.size,
+    });
+    const download = await api.call('GET', `/v1/jobs/${id}/outputs/0`);
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-type')).toBe('image/png');
+    expect(download.headers.get('content-length')).toBe(String(output?.size));
+    expect(download.headers.get('etag')).toBe(`"${output?.sha256}"`);
+    expect(download.text).toBe(`image 0 of ${id}`);
+    expect(
+      (await api.call('GET', `/v1/jobs/${id}/outputs/0`, { headers: { 'if-none-match': `"${output?.sha256}"` } }))
+        .status,
+    ).toBe(304);
+    isProblem(await api.call('GET', `/v1/jobs/${id}/outputs/7`), 404);
+  });
+
+  it('hands out links that need no key, signed and expiring; a tampered link is refused', async () => {
+    const { id } = (await api.call('POST', '/v1/jobs', { body: VEGA })).json() as { id: string };
+    await api.complete(id);
+    const { outputs } = (await api.call('GET', `/v1/jobs/${id}`)).json() as { outputs: { url: string }[] };
+    const link = new URL(outputs[0]?.url as string);
+    expect(link.pathname + link.search).toMatch(/^\/v1\/jobs\/job_\w+\/outputs\/0\?expires=\d+&signature=/);
+    // The link is built on PUBLIC_BASE_URL; this test's server listens elsewhere.
+    const local = `${link.pathname}${link.search}`;
+    const free = await api.call('GET', local, { tenant: null });
+    expect(free.status).toBe(200);
+    expect(free.text).toBe(`image 0 of ${id}`);
+    isProblem(await api.call('GET', local.replace(/signature=./, 'signature=X'), { tenant: null }), 401);
+    isProblem(await api.call('GET', local.replace(/expires=\d+/, 'expires=1000'), { tenant: null }), 401);
+    // Another job's output with this job's signature: refused.
+    isProblem(
+      await api.call('GET', local.replace(`/jobs/${id}/`, '/jobs/job_00000000000000000000000000/'), { tenant: null }),
+      401,
+    );
+  });
+});
+
+describe('batches', () => {
+  it('takes JSON (202) and lists its jobs as NDJSON in order', async () => {
+    const jobs = Array.from({ length: 5 }, (_, i) => ({ ...VEGA, metadata: { i } }));
+    const created = await api.call('POST', '/v1/batches', { body: { jobs, metadata: { run: 1 } } });
+    expect(created.status).toBe(202);
+    const batch = created.json() as { id: string };
+    expect(batch).toMatchObject({
+      status: 'running',
+      metadata: { run: 1 },
+      counts: { total: 5, queued: 5, running: 0, completed: 0, failed: 0, cancelled: 0 },
+      finished_at: null,
+    });
+    expect((await api.call('GET', `/v1/batches/${batch.id}`)).json()).toMatchObject({ id: batch.id });
+    const listed = await api.call('GET', `/v1/batches/${batch.id}/jobs`);
+    expect(listed.headers.get('content-type')).toContain('application/x-ndjson');
+    const lines = listed.text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(lines.map((job) => job.metadata.i)).toEqual([0, 1, 2, 3, 4]);
+    expect(lines.every((job) => job.batch_id === batch.id)).toBe(true);
+  });
+
+  it('takes NDJSON with webhook_url as a query parameter', async () => {
+    const ndjson = `${JSON.stringify(VEGA)}\n${JSON.stringify({ ...VEGA, metadata: { n: 2 } })}\n`;
+    const created = await api.call('POST', '/v1/batches?webhook_url=https://hooks.example/b', {
+      raw: ndjson,
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    expect(created.status).toBe(202);
+    expect(created.json()).toMatchObject({ counts: { total: 2 } });
+  });
+
+  it('is all or nothing: one invalid job and nothing is enqueued, errors by index (JSON) or line (NDJSON)', async () => {
+    const before = await api.redis.keys(`${api.prefix}:batch:*`);
+    const json = await api.call('POST', '/v1/batches', {
+      body: {
+        jobs: [VEGA, { model: 'segmind-vega', input: { samples: 0 } }, VEGA, { model: 'x', input: { prompt: 'x' } }],
+      },
+    });
+    isProblem(json, 400);
+    expect(json.json().errors).toEqual([
+      { index: 1, path: 'input.prompt', message: expect.any(String) },
+      { index: 1, path: 'input.samples', message: expect.any(String) },
+      { index: 3, path: 'model', message: expect.stringContaining('unknown model') },
+    ]);
+    const ndjson = await api.call('POST', '/v1/batches', {
+      raw: `${JSON.stringify(VEGA)}\n{"model": "segmind-vega"\n${JSON.stringify({ model: 'segmind-vega', input: { prompt: 1 } })}\n`,
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    isProblem(ndjson, 400);
+    expect(
+      (ndjson.json().errors as { line: number; path: string }[]).map(({ line, path }) => ({ line, path })),
+    ).toEqual([
+      { line: 2, path: '' },
+      { line: 3, path: 'input.prompt' },
+    ]);
+    expect(await api.redis.keys(`${api.prefix}:batch:*`)).toEqual(before);
+  });
+
+  it('refuses more than 10,000 jobs with 413', async () => {
+    const jobs = Array.from({ length: 10_001 }, () => VEGA);
+    isProblem(await api.call('POST', '/v1/batches', { body: { jobs } }), 413);
+    const ndjson = `${jobs.map((job) => JSON.stringify(job)).join('\n')}\n`;
+    isProblem(
+      await api.call('POST', '/v1/batches', { raw: ndjson, headers: { 'content-type': 'application/x-ndjson' } }),
+      413,
+    );
+  });
+
+  it('cancels every job not yet finished (200), then answers 409', async () => {
+    const batch = (await api.call('POST', '/v1/batches', { body: { jobs: [VEGA, VEGA, VEGA] } })).json() as {
+      id: string;
+    };
+    const listed = (await api.call('GET', `/v1/batches/${batch.id}/jobs`)).text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    await api.complete(listed[0].id);
+    const cancelled = await api.call('POST', `/v1/batches/${batch.id}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.json()).toMatchObject({
+      status: 'cancelled',
+      counts: { total: 3, completed: 1, cancelled: 2 },
+      finished_at: expect.any(String),
+    });
+    isProblem(await api.call('POST', `/v1/batches/${batch.id}/cancel`), 409);
+    isProblem(await api.call('GET', '/v1/batches/bat_00000000000000000000000000'), 404);
+  });
+});
+
+describe('tenant isolation', () => {
+  it("gives tenant B a 404 for each of tenant A's jobs, batches, outputs and cancels", async () => {
+    const { id } = (await api.call('POST', '/v1/jobs', { body: VEGA, tenant: 'acme' })).json() as { id: string };
+    await api.complete(id);
+    const batch = (await api.call('POST', '/v1/batches', { body: { jobs: [VEGA] }, tenant: 'acme' })).json() as {
+      id: string;
+    };
+    for (const [method, route] of [
+      ['GET', `/v1/jobs/${id}`],
+      ['POST', `/v1/jobs/${id}/cancel`],
+      ['GET', `/v1/jobs/${id}/outputs/0`],
+      ['GET', `/v1/batches/${batch.id}`],
+      ['GET', `/v1/batches/${batch.id}/jobs`],
+      ['POST', `/v1/batches/${batch.id}/cancel`],
+    ] as const) {
+      isProblem(await api.call(method, route, { tenant: 'globex' }), 404);
+    }
+    expect((await api.call('GET', `/v1/jobs/${id}`, { tenant: 'acme' })).status).toBe(200);
+  });
+});
+
+describe('Idempotency-Key', () => {
+  it('answers retries with the first answer, a different body with 422, per tenant', async () => {
+    const headers = { 'idempotency-key': 'order-1' };
+    const first = await api.call('POST', '/v1/jobs', { body: VEGA, headers });
+    // The same body compared as parsed JSON: key order and spacing do not matter.
+    const again = await api.call('POST', '/v1/jobs', {
+      raw: '{ "input": {"prompt": "a lighthouse at dusk"}, "model": "segmind-vega" }',
+      headers: { ...headers, 'content-type': 'application/json' },
+    });
+    expect(again.status).toBe(202);
+    expect(again.json()).toEqual(first.json());
+    isProblem(await api.call('POST', '/v1/jobs', { body: { ...VEGA, input: { prompt: 'other' } }, headers }), 422);
+    const otherTenant = await api.call('POST', '/v1/jobs', { body: VEGA, headers, tenant: 'globex' });
+    expect(otherTenant.status).toBe(202);
+    expect(otherTenant.json().id).not.toBe(first.json().id);
+    // Errors are answered the same way again too.
+    const bad = await api.call('POST', '/v1/jobs', {
+      body: { model: 'segmind-vega', input: {} },
+      headers: { 'idempotency-key': 'bad-1' },
+    });
+    const badAgain = await api.call('POST', '/v1/jobs', {
+      body: { model: 'segmind-vega', input: {} },
+      headers: { 'idempotency-key': 'bad-1' },
+    });
+    expect([bad.status, badAgain.status]).toEqual([400, 400]);
+    expect(badAgain.json()).toEqual(bad.json());
+  });
+
+  it('creates exactly one job from 50 concurrent identical requests', async () => {
+    const before = (await api.redis.keys(`${api.prefix}:job:*`)).length;
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        api.call('POST', '/v1/jobs', { body: VEGA, headers: { 'idempotency-key': 'burst-1' } }),
+      ),
+    );
+    expect((await api.redis.keys(`${api.prefix}:job:*`)).length - before).toBe(1);
+    const accepted = answers.filter((a) => a.status === 202);
+    expect(accepted.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(accepted.map((a) => a.json().id)).size).toBe(1);
+    for (const answer of answers.filter((a) => a.status !== 202)) isProblem(answer, 409);
+  });
+});
+
+describe('operations', () => {
+  it('/v1/models lists the catalogue with each input JSON Schema', async () => {
+    const { models } = (await api.call('GET', '/v1/models')).json() as {
+      models: { name: string; input_schema: { required: string[] } }[];
+    };
+    expect(models.map((m) => m.name)).toHaveLength(5);
+    expect(models.every((m) => m.input_schema.required.includes('prompt'))).toBe(true);
+  });
+
+  it('/readyz is 503 with the reason while taking jobs is paused; /v1/admin/status shows it and resume clears it', async () => {
+    const { PauseControl } = await import('@renderq/shared');
+    const { Queue } = await import('bullmq');
+    const queue = new Queue('render', { connection: api.redis, prefix: api.prefix });
+    await new PauseControl(api.redis, api.prefix, queue).pause('out_of_credits', 'Segmind answered 406');
+    const paused = await api.call('GET', '/readyz', { tenant: null });
+    expect(paused.status).toBe(503);
+    expect(paused.json()).toMatchObject({ status: 'paused', reason: 'out_of_credits' });
+    const status = await api.call('GET', '/v1/admin/status');
+    expect(status.json()).toMatchObject({
+      pause: { paused: true, reason: 'out_of_credits' },
+      queues: { render: expect.any(Object), poll: expect.any(Object) },
+    });
+    expect((await api.call('POST', '/v1/admin/resume')).json()).toEqual({ paused: false });
+    expect((await api.call('GET', '/readyz', { tenant: null })).status).toBe(200);
+    await queue.close();
+  });
+
+  it('/metrics counts enqueued jobs', async () => {
+    expect((await api.call('GET', '/metrics', { tenant: null })).text).toMatch(
+      /renderq_jobs_enqueued_total\{model="segmind-vega"\} \d+/,
+    );
+  });
+
+  it('puts the queue dashboard behind an API key', async () => {
+    const anonymous = await api.call('GET', '/admin/queues', { tenant: null });
+    isProblem(anonymous, 401);
+    expect(anonymous.headers.get('www-authenticate')).toContain('Basic');
+    const basic = Buffer.from('acme:acme-key-0123456789').toString('base64');
+    expect(
+      (await api.call('GET', '/admin/queues', { tenant: null, headers: { authorization: `Basic ${basic}` } })).status,
+    ).toBe(200);
+  });
+
+  it('answers unknown routes with a 404 problem', async () => {
+    isProblem(await api.call('GET', '/v2/nothing', { tenant: null }), 404);
+  });
+
+  it('/openapi.json passes a real OpenAPI validator and lists every route', async () => {
+    const spec = (await api.call('GET', '/openapi.json', { tenant: null })).json();
+    const validator = new Validator();
+    const result = await validator.validate(spec as never);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    const paths = spec.paths as Record<string, Record<string, unknown>>;
+    const routes = Object.entries(paths).flatMap(([route, methods]) =>
+      Object.keys(methods).map((m) => `${m.toUpperCase()} ${route}`),
+    );
+    expect(routes.sort()).toEqual(
+      [
+        'POST /v1/jobs',
+        'GET /v1/jobs/{id}',
+        'POST /v1/jobs/{id}/cancel',
+        'GET /v1/jobs/{id}/outputs/{index}',
+        'POST /v1/batches',
+        'GET /v1/batches/{id}',
+        'GET /v1/batches/{id}/jobs',
+        'POST /v1/batches/{id}/cancel',
+        'GET /v1/models',
+        'GET /readyz',
+        'GET /v1/admin/status',
+        'POST /v1/admin/resume',
+      ].sort(),
+    );
+  });
+});

@@ -1,0 +1,149 @@
+// A running API for tests: real Redis, file storage, two tenants, listening on a free port.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import {
+  createMetrics,
+  createRedis,
+  FileStorage,
+  JobStore,
+  loadConfig,
+  QUEUE_NAMES,
+  queueOptions,
+  type StoredOutput,
+} from '@renderq/shared';
+import { type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
+import { Queue } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { buildApp } from '../src/index.js';
+
+export const KEYS = { acme: 'acme-key-0123456789', globex: 'globex-key-0123456789' } as const;
+
+export interface TestApi {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly redis: Redis;
+  readonly prefix: string;
+  readonly store: JobStore;
+  readonly storage: FileStorage;
+  call(
+    method: string,
+    path: string,
+    options?: {
+      tenant?: keyof typeof KEYS | null;
+      body?: unknown;
+      headers?: Record<string, string>;
+      raw?: string | Buffer;
+    },
+  ): Promise<Answer>;
+  /** Moves a job to completed with `count` stored outputs, as a worker would. */
+  complete(jobId: string, count?: number): Promise<StoredOutput[]>;
+  close(): Promise<void>;
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  json(): Record<string, unknown>;
+}
+
+export async function startApi(env: Record<string, string> = {}): Promise<TestApi & { redisServer: RedisHandle }> {
+  const redisServer = await startRedis();
+  const dir = await mkdtemp(path.join(tmpdir(), 'renderq-api-'));
+  const prefix = uniqueName('api');
+  const config = loadConfig({
+    REDIS_URL: redisServer.url,
+    RENDERQ_PREFIX: prefix,
+    RENDERQ_API_KEYS: `acme:${KEYS.acme},globex:${KEYS.globex}`,
+    STORAGE_URL: `file://${dir}`,
+    ...env,
+  });
+  const redis = createRedis(redisServer.url, 'client');
+  const storage = new FileStorage(dir);
+  const app = await buildApp({
+    config,
+    logger: pino({ level: 'silent' }),
+    redis,
+    metrics: createMetrics({ processMetrics: false }),
+    storage,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const queue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
+  const store = new JobStore({ redis, queue, prefix });
+
+  return {
+    url,
+    app,
+    redis,
+    prefix,
+    store,
+    storage,
+    redisServer,
+    async call(method, route, options = {}) {
+      const tenant = options.tenant === undefined ? 'acme' : options.tenant;
+      const headers: Record<string, string> = { ...(tenant ? { authorization: `Bearer ${KEYS[tenant]}` } : {}) };
+      let body: string | Buffer | undefined = options.raw;
+      if (options.body !== undefined) {
+        headers['content-type'] = 'application/json';
+        body = JSON.stringify(options.body);
+      }
+      const response = await fetch(`${url}${route}`, { method, headers: { ...headers, ...options.headers }, body });
+      const text = await response.text();
+      return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
+    },
+    async complete(jobId, count = 1) {
+      await store.transition(jobId, ['queued'], { name: 'submitting', since: new Date().toISOString() });
+      await store.transition(
+        jobId,
+        ['submitting'],
+        {
+          name: 'polling',
+          request_id: `req-${jobId}`,
+          status_url: 'https://segmind.test/s',
+          response_url: 'https://segmind.test/r',
+          submitted_at: new Date().toISOString(),
+          polls: 0,
+        },
+        { segmind_request_id: `req-${jobId}` },
+      );
+      await store.transition(jobId, ['polling'], {
+        name: 'storing',
+        request_id: `req-${jobId}`,
+        sources: [],
+        attempts: 0,
+      });
+      const outputs: StoredOutput[] = [];
+      for (let index = 0; index < count; index++) {
+        const stored = await storage.put(
+          storage.outputKey(jobId, index, 'png'),
+          Readable.from([Buffer.from(`image ${index} of ${jobId}`)]),
+          'image/png',
+        );
+        outputs.push({
+          index,
+          storage_key: stored.key,
+          content_type: stored.contentType,
+          size: stored.size,
+          sha256: stored.sha256,
+        });
+      }
+      await store.transition(jobId, ['storing'], { name: 'completed' }, { outputs, cost: 0.002 });
+      return outputs;
+    },
+    async close() {
+      await app.close();
+      await queue.close();
+      redis.disconnect();
+      await redisServer.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const VEGA = { model: 'segmind-vega', input: { prompt: 'a lighthouse at dusk' } };
