@@ -24,6 +24,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { ApiContext } from './api-context.js';
+import { jsonDepth, MAX_JSON_DEPTH } from './http/json-depth.js';
 import { clientErrorAnswer, installProblemHandling } from './http/problem-handler.js';
 import { Problem } from './http/problems.js';
 import { TenantKeys } from './http/tenants.js';
@@ -75,6 +76,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: false,
+    // Ids are short; a long one is answered by the route's own validation (400), not a bare 414.
+    maxParamLength: 8_192,
     // Requests the HTTP parser refuses (absurd headers, broken framing) still get problem+json.
     clientErrorHandler: (error, socket) => {
       if (!socket.writable) return;
@@ -84,7 +87,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     },
   });
   // Only JSON (and NDJSON for batches): anything else is a 415, not a string body.
-  app.removeContentTypeParser('text/plain');
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonDepth(body as string) > MAX_JSON_DEPTH) {
+      done(new Problem('validation_failed', `the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      return;
+    }
+    parseJson(request, body, done);
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandling(app);

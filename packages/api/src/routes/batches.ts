@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
+import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
 import { Problem } from '../http/problems.js';
 import { Batch, BatchJobRequest, BatchQuery, BatchRequest, IdParams, ProblemSchema } from '../http/schemas.js';
 import { batchView, jobView } from '../services/views.js';
@@ -213,6 +214,9 @@ async function readNdjson(body: Readable): Promise<Entry[]> {
 }
 
 function parseLine(line: string): Entry {
+  if (jsonDepth(line) > MAX_JSON_DEPTH) {
+    return { issues: [{ path: '', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }] };
+  }
   let value: unknown;
   try {
     value = JSON.parse(line);
