@@ -69,7 +69,8 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
     logger: pino({ level: 'silent' }),
     redis,
     metrics: createMetrics({ processMetrics: false }),
-    storage,
+    // The store STORAGE_URL names when a test sets one; otherwise files in a temporary directory.
+    ...(env.STORAGE_URL ? {} : { storage }),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();

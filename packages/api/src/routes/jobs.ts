@@ -121,6 +121,13 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       }
       const output = record.outputs.find((o) => o.index === index);
       if (!output) throw new Problem('not_found', `job ${id} has no output ${index}`);
+      // With OUTPUT_LINKS=presigned the bytes come from S3 itself.
+      if (ctx.config.api.outputLinks === 'presigned' && ctx.storage.presignedUrl) {
+        return reply.redirect(
+          await ctx.storage.presignedUrl(output.storage_key, ctx.config.api.outputLinkTtlSeconds),
+          302,
+        );
+      }
       const etag = `"${output.sha256}"`;
       reply.header('etag', etag).header('cache-control', 'private, max-age=31536000, immutable');
       if (request.headers['if-none-match'] === etag) return reply.code(304).send();

@@ -79,6 +79,24 @@ export interface JobStoreOptions {
 type TransitionCommand = (key: string, ...args: string[]) => Promise<[number, string, number]>;
 
 const SCRIPT_NAME = 'renderqTransitionV2';
+const CREATE_SCRIPT = 'renderqCreateV2';
+
+/**
+ * Writes job records and their "not yet confirmed in BullMQ" entries together, many per call.
+ * KEYS[1] the unenqueued set, KEYS[2] the batch's job list ('' for none)
+ * ARGV[1] key prefix, ARGV[2] now (ms), ARGV[3…] one job each: a JSON array of strings
+ *         [id, field, value, …] (strings only, so cjson changes nothing)
+ */
+const CREATE_LUA = `
+for i = 3, #ARGV do
+  local job = cjson.decode(ARGV[i])
+  local id = job[1]
+  redis.call('HSET', ARGV[1] .. ':job:' .. id, unpack(job, 2))
+  redis.call('ZADD', KEYS[1], ARGV[2], id)
+  if KEYS[2] ~= '' then redis.call('RPUSH', KEYS[2], id) end
+end
+return #ARGV - 2
+`;
 
 export class JobStore {
   readonly #redis: Redis;
@@ -86,6 +104,7 @@ export class JobStore {
   readonly #prefix: string;
   readonly #retentionMs: number;
   readonly #chunkSize: number;
+  readonly #confirmations: string[] = [];
 
   constructor(options: JobStoreOptions) {
     this.#redis = options.redis;
@@ -95,6 +114,7 @@ export class JobStore {
     this.#chunkSize = options.chunkSize ?? 500;
     if (!(SCRIPT_NAME in this.#redis)) {
       this.#redis.defineCommand(SCRIPT_NAME, { numberOfKeys: 1, lua: TRANSITION_LUA });
+      this.#redis.defineCommand(CREATE_SCRIPT, { numberOfKeys: 2, lua: CREATE_LUA });
     }
   }
 
@@ -255,26 +275,35 @@ export class JobStore {
   }
 
   async #recordMany(jobs: readonly NewJob[], batchId: string | null, priority: number): Promise<JobRecord[]> {
-    const records: JobRecord[] = [];
-    for (let start = 0; start < jobs.length; start += this.#chunkSize) {
-      const multi = this.#redis.multi();
-      const nowMs = Date.now();
-      const now = new Date(nowMs).toISOString();
-      for (const job of jobs.slice(start, start + this.#chunkSize)) {
-        const record = newRecord(job, batchId, job.priority ?? priority, now);
-        multi.hset(jobKey(this.#prefix, record.id), hashFromRecord(record));
-        if (batchId) multi.rpush(batchJobsKey(this.#prefix, batchId), record.id);
-        multi.zadd(unenqueuedKey(this.#prefix), nowMs, record.id);
-        records.push(record);
-      }
-      await execOrThrow(multi);
+    const create = (this.#redis as unknown as Record<string, (...args: string[]) => Promise<number>>)[CREATE_SCRIPT];
+    if (!create) throw new Error('create script is not defined on this connection');
+    const listKey = batchId ? batchJobsKey(this.#prefix, batchId) : '';
+    const nowMs = Date.now();
+    const now = new Date(nowMs).toISOString();
+    const records = jobs.map((job) => newRecord(job, batchId, job.priority ?? priority, now));
+    const calls: Promise<number>[] = [];
+    for (let start = 0; start < records.length; start += this.#chunkSize) {
+      const encoded = records
+        .slice(start, start + this.#chunkSize)
+        .map((record) => JSON.stringify([record.id, ...Object.entries(hashFromRecord(record)).flat()]));
+      calls.push(
+        create.call(this.#redis, unenqueuedKey(this.#prefix), listKey, this.#prefix, String(nowMs), ...encoded),
+      );
     }
+    // Sent together and run in order, so a batch's list keeps creation order.
+    await Promise.all(calls);
     return records;
   }
 
   async #enqueueMany(records: readonly JobRecord[]): Promise<void> {
+    const chunks: JobRecord[][] = [];
     for (let start = 0; start < records.length; start += this.#chunkSize) {
-      const chunk = records.slice(start, start + this.#chunkSize);
+      chunks.push(records.slice(start, start + this.#chunkSize));
+    }
+    // A few bulk adds in flight at once keep Redis busy without one huge transaction.
+    const next = async (): Promise<void> => {
+      const chunk = chunks.shift();
+      if (!chunk) return;
       await this.#queue.addBulk(
         chunk.map((record) => ({
           name: QUEUE_NAMES.render,
@@ -282,8 +311,25 @@ export class JobStore {
           opts: { jobId: record.id, priority: record.priority },
         })),
       );
-      await this.#redis.zrem(unenqueuedKey(this.#prefix), ...chunk.map((r) => r.id));
-    }
+      this.#confirm(chunk.map((r) => r.id));
+      return next();
+    };
+    await Promise.all(Array.from({ length: Math.min(4, chunks.length) }, next));
+  }
+
+  /**
+   * Removes enqueued jobs from the unenqueued set, many at once: a confirmation that
+   * comes late only means recovery looks at a job BullMQ already has, which is a no-op.
+   */
+  #confirm(ids: readonly string[]): void {
+    this.#confirmations.push(...ids);
+    if (this.#confirmations.length > ids.length) return;
+    queueMicrotask(() => {
+      const batch = this.#confirmations.splice(0);
+      this.#redis.zrem(unenqueuedKey(this.#prefix), ...batch).catch(() => {
+        // Left for recoverUnenqueued, which re-adds under the same id: harmless.
+      });
+    });
   }
 }
 
@@ -380,10 +426,4 @@ function changeFields(changes: JobChanges): string[] {
   if (changes.error !== undefined) fields.push('error', JSON.stringify(changes.error));
   if (changes.cost !== undefined) fields.push('cost', String(changes.cost));
   return fields;
-}
-
-async function execOrThrow(multi: ReturnType<Redis['multi']>): Promise<void> {
-  const results = (await multi.exec()) ?? [];
-  const failed = results.find(([error]) => error);
-  if (failed?.[0]) throw failed[0];
 }

@@ -18,6 +18,8 @@ export function createRedis(url: string, role: RedisRole, name = 'renderq'): Red
     // BullMQ requires null on worker connections: its blocking commands must not be cut off.
     maxRetriesPerRequest: role === 'worker' ? null : 3,
     enableOfflineQueue: true,
+    // Many concurrent requests each sending a few commands: one round trip carries them all.
+    enableAutoPipelining: role === 'client',
     retryStrategy: (times) => Math.min(times * 200, 5_000),
   });
 }
