@@ -19,6 +19,8 @@ export interface ApiContext {
   readonly links: OutputLinks;
   readonly idempotency: IdempotencyStore;
   readonly keys: TenantKeys;
+  /** Work that outlives its request (a batch's enqueue): shutdown waits for it. */
+  readonly background: Set<Promise<unknown>>;
 }
 
 declare module 'fastify' {

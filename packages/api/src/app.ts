@@ -70,6 +70,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     }),
     idempotency: new IdempotencyStore(redis, prefix),
     keys: new TenantKeys(config.api.tenants),
+    background: new Set(),
   };
 
   const app = Fastify({
@@ -137,6 +138,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(async (scope) => queueDashboard(scope, ctx));
 
   app.addHook('onClose', async () => {
+    // Batches accepted but still being enqueued finish before their connection closes.
+    await Promise.allSettled([...ctx.background]);
     await Promise.all([renderQueue.close(), pollQueue.close()]);
     if (!deps.storage) await storage.close();
   });

@@ -168,7 +168,11 @@ describe('JobStore', () => {
     it('creates a batch in chunks, lists its jobs in order, and keeps counts', async () => {
       const chunked = new JobStore({ redis, queue, prefix, chunkSize: 7 });
       const jobs = Array.from({ length: 30 }, (_, i) => job({ metadata: { i } }));
-      const { batch, jobIds } = await chunked.createBatch({ tenant: 'acme', metadata: { run: 'nightly' } }, jobs);
+      const { batch, jobIds, enqueued } = await chunked.createBatch(
+        { tenant: 'acme', metadata: { run: 'nightly' } },
+        jobs,
+      );
+      await enqueued;
       expect(batch).toMatchObject({
         status: 'running',
         metadata: { run: 'nightly' },
@@ -231,7 +235,8 @@ describe('JobStore', () => {
     });
 
     it('drops the jobs of a batch whose creation never committed, so they never run', async () => {
-      const { batch, jobIds } = await store.createBatch({ tenant: 'acme' }, [job(), job()]);
+      const { batch, jobIds, enqueued } = await store.createBatch({ tenant: 'acme' }, [job(), job()]);
+      await enqueued;
       for (const id of jobIds) {
         await (await queue.getJob(id))?.remove();
         await redis.zadd(`${prefix}:unenqueued`, 0, id);

@@ -109,7 +109,9 @@ export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise
     },
     async createJobs(jobs) {
       if (jobs.length === 1) return [(await store.create(jobs[0] as NewJob)).id];
-      return (await store.createBatch({ tenant: 'test' }, jobs)).jobIds;
+      const { jobIds, enqueued } = await store.createBatch({ tenant: 'test' }, jobs);
+      await enqueued;
+      return jobIds;
     },
     async waitForJobs(ids, timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;

@@ -86,7 +86,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
           issues.slice(0, MAX_LISTED_ERRORS) as never,
         );
       }
-      const { batch } = await ctx.store.createBatch(
+      const { batch, enqueued } = await ctx.store.createBatch(
         {
           tenant: request.tenant,
           metadata: parsed.metadata ?? null,
@@ -95,6 +95,12 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         },
         jobs,
       );
+      // Accepted once recorded; a job not enqueued here is enqueued by the workers' recovery.
+      const background = enqueued.catch((error: unknown) =>
+        request.log.warn({ err: error, batch_id: batch.id }, 'enqueueing a batch failed; recovery will finish it'),
+      );
+      ctx.background.add(background);
+      void background.finally(() => ctx.background.delete(background));
       for (const job of jobs) ctx.metrics.jobsEnqueued.inc({ model: job.model });
       return reply.code(202).send(batchView(batch));
     },

@@ -105,6 +105,8 @@ export class JobStore {
   readonly #retentionMs: number;
   readonly #chunkSize: number;
   readonly #confirmations: string[] = [];
+  readonly #pendingCreates: { job: NewJob; resolve: (record: JobRecord) => void; reject: (error: unknown) => void }[] =
+    [];
 
   constructor(options: JobStoreOptions) {
     this.#redis = options.redis;
@@ -118,19 +120,42 @@ export class JobStore {
     }
   }
 
-  /** Records and enqueues one job. */
-  async create(job: NewJob): Promise<JobRecord> {
-    const [record] = await this.#createMany([job], null, PRIORITY.single);
-    if (!record) throw new Error('job creation returned no record');
-    return record;
+  /**
+   * Records and enqueues one job. Jobs created in the same tick (concurrent API
+   * requests) are written together: one script call and one bulk add for all.
+   */
+  create(job: NewJob): Promise<JobRecord> {
+    return new Promise((resolve, reject) => {
+      this.#pendingCreates.push({ job, resolve, reject });
+      if (this.#pendingCreates.length === 1) setImmediate(() => void this.#flushCreates());
+    });
+  }
+
+  async #flushCreates(): Promise<void> {
+    const pending = this.#pendingCreates.splice(0);
+    try {
+      const records = await this.#createMany(
+        pending.map((p) => p.job),
+        null,
+        PRIORITY.single,
+      );
+      pending.forEach((p, i) => p.resolve(records[i] as JobRecord));
+    } catch (error) {
+      for (const p of pending) p.reject(error);
+    }
   }
 
   /**
-   * Records and enqueues a batch. The batch hash is written after every job
-   * record: a batch that exists is complete, and recovery drops the records of
-   * one whose creation was cut off.
+   * Records a batch and starts enqueueing it. The batch hash is written after every
+   * job record: a batch that exists is complete (recovery drops the records of one
+   * whose creation was cut off). It returns at that commit point — the batch is
+   * durably accepted — with `enqueued` settling once BullMQ holds every job; a job
+   * this process fails to enqueue is enqueued by recovery from the unenqueued set.
    */
-  async createBatch(batch: NewBatch, jobs: readonly NewJob[]): Promise<{ batch: BatchRecord; jobIds: string[] }> {
+  async createBatch(
+    batch: NewBatch,
+    jobs: readonly NewJob[],
+  ): Promise<{ batch: BatchRecord; jobIds: string[]; enqueued: Promise<void> }> {
     if (jobs.length === 0) throw new Error('a batch needs at least one job');
     const id = newId('bat');
     const now = new Date().toISOString();
@@ -153,10 +178,12 @@ export class JobStore {
     };
     const records = await this.#recordMany(jobs, id, priority);
     await this.#redis.hset(batchKey(this.#prefix, id), fields);
-    await this.#enqueueMany(records);
+    const enqueued = this.#enqueueMany(records);
+    // Observed here so that a failure is never unhandled; callers that care await it.
+    enqueued.catch(() => undefined);
     const created = await this.getBatch(id);
     if (!created) throw new Error(`batch ${id} vanished while being created`);
-    return { batch: created, jobIds: records.map((r) => r.id) };
+    return { batch: created, jobIds: records.map((r) => r.id), enqueued };
   }
 
   /** Marks a running batch cancelled; false when it had already finished. Its jobs are cancelled one by one. */
