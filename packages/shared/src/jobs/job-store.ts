@@ -139,7 +139,7 @@ export class JobStore {
         null,
         PRIORITY.single,
       );
-      pending.forEach((p, i) => p.resolve(records[i] as JobRecord));
+      for (const [i, p] of pending.entries()) p.resolve(records[i] as JobRecord);
     } catch (error) {
       for (const p of pending) p.reject(error);
     }
