@@ -308,6 +308,16 @@ describe('Idempotency-Key', () => {
     expect(badAgain.json()).toEqual(bad.json());
   });
 
+  it('answers 409 while the first request with the key is still being handled', async () => {
+    const { IdempotencyStore } = await import('../src/services/idempotency.js');
+    const store = new IdempotencyStore(api.redis, api.prefix);
+    // The first request has claimed the key and not answered yet.
+    expect(await store.claim('acme', 'slow-1', IdempotencyStore.bodyHash(VEGA))).toEqual({ kind: 'new' });
+    const second = await api.call('POST', '/v1/jobs', { body: VEGA, headers: { 'idempotency-key': 'slow-1' } });
+    isProblem(second, 409);
+    expect(second.json().detail).toContain('still being handled');
+  });
+
   it('creates exactly one job from 50 concurrent identical requests', async () => {
     const before = (await api.redis.keys(`${api.prefix}:job:*`)).length;
     const answers = await Promise.all(
