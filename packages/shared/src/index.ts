@@ -34,7 +34,16 @@ export {
   type TransitionResult,
 } from './jobs/job-store.js';
 export { PauseControl, type PauseState } from './jobs/pause-control.js';
-export { assertNever, isFinal, JobStage, JobStatus, STATUS_OF_STAGE, type StageName, statusOf } from './jobs/stage.js';
+export {
+  assertNever,
+  isFinal,
+  JobStage,
+  JobStatus,
+  STATUS_OF_STAGE,
+  type StageName,
+  statusOf,
+  UNFINISHED_STAGES,
+} from './jobs/stage.js';
 export {
   type CatalogueOptions,
   describeModel,

@@ -5,7 +5,7 @@
 
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { type BatchRecord, formatPath, issuesFromZod, type NewJob, validateModelInput } from '@renderq/shared';
+import { type BatchRecord, formatPath, isFinal, issuesFromZod, type NewJob, validateModelInput } from '@renderq/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
@@ -13,6 +13,7 @@ import type { ApiContext } from '../api-context.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
 import { Problem } from '../http/problems.js';
 import { Batch, BatchJobRequest, BatchQuery, BatchRequest, IdParams, ProblemSchema } from '../http/schemas.js';
+import { cancelJob } from '../services/cancel-job.js';
 import { batchView, jobView } from '../services/views.js';
 
 export const MAX_BATCH_JOBS = 10_000;
@@ -153,15 +154,8 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       if (!(await ctx.store.markBatchCancelled(batch.id))) {
         throw new Problem('conflict', `batch ${batch.id} has already finished (${batch.status})`);
       }
-      for (let start = 0; ; start += 500) {
-        const ids = await ctx.store.batchJobIds(batch.id, start, 500);
-        for (const id of ids) {
-          const moved = await ctx.store.transition(id, ['queued', 'submitting', 'polling', 'storing'], {
-            name: 'cancelled',
-          });
-          if (moved.ok) await ctx.renderQueue.remove(id).catch(() => undefined);
-        }
-        if (ids.length < 500) break;
+      for await (const record of ctx.store.batchJobs(batch.id)) {
+        if (!isFinal(record.stage.name)) await cancelJob(ctx, record.id, record.model);
       }
       return batchView(await ownBatch(ctx, request.tenant, batch.id));
     },

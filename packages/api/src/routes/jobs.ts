@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { Problem } from '../http/problems.js';
 import { IdParams, Job, JobRequest, OutputParams, OutputQuery, ProblemSchema } from '../http/schemas.js';
+import { cancelJob } from '../services/cancel-job.js';
 import { IdempotencyStore } from '../services/idempotency.js';
 import { jobView } from '../services/views.js';
 
@@ -79,18 +80,11 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
     },
     async (request) => {
       const record = await ownJob(ctx, request.tenant, request.params.id);
-      const moved = await ctx.store.transition(record.id, ['queued', 'submitting', 'polling', 'storing'], {
-        name: 'cancelled',
-      });
+      const moved = await cancelJob(ctx, record.id, record.model);
       if (!moved.ok) {
-        throw new Problem(
-          'conflict',
-          `job ${record.id} has already finished (${moved.ok ? '' : 'current' in moved ? moved.current : 'gone'})`,
-        );
+        const current = moved.reason === 'wrong_stage' ? moved.current : 'gone';
+        throw new Problem('conflict', `job ${record.id} has already finished (${current})`);
       }
-      ctx.metrics.jobsFinished.inc({ model: record.model, status: 'cancelled' });
-      // A waiting job leaves the queue at once; one in hand stops at its next step.
-      await ctx.renderQueue.remove(record.id).catch(() => undefined);
       return jobView(await ownJob(ctx, request.tenant, record.id), ctx.links);
     },
   );
