@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { EnvSchema } from '../src/config/env-schema.js';
 import { ConfigError, loadConfig } from '../src/index.js';
 
 function errorOf(env: Record<string, string>): ConfigError {
@@ -115,5 +117,13 @@ describe('loadConfig', () => {
   it('never echoes an API key in its message', () => {
     const error = errorOf({ RENDERQ_API_KEYS: 'good:key-good-123456,bad' });
     expect(error.message).not.toContain('key-good-123456');
+  });
+});
+
+describe('docs/configuration.md', () => {
+  it('documents every variable the schema reads', () => {
+    const docs = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+    const missing = Object.keys(EnvSchema.shape).filter((variable) => !docs.includes(`\`${variable}\``));
+    expect(missing).toEqual([]);
   });
 });
