@@ -55,6 +55,7 @@ export {
   validateModelInput,
 } from './models/catalogue.js';
 export type { ModelDefinition, ModelKind } from './models/model-definition.js';
+export { assertPublicUrl, isPrivateAddress, type Lookup, PrivateAddressError } from './net/address-guard.js';
 export { createLogger, type Logger, type LoggerSettings, REDACTED, redactSecrets } from './observability/logger.js';
 export {
   createMetrics,
@@ -91,3 +92,10 @@ export {
   type StoredObjectStream,
 } from './storage/storage.js';
 export { formatPath, issuesFromZod, type ValidationIssue } from './validation.js';
+export {
+  signWebhook,
+  type VerifyOptions,
+  verifyWebhook,
+  type WebhookHeaders,
+  WebhookVerificationError,
+} from './webhooks/signing.js';
