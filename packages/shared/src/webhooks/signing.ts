@@ -6,11 +6,12 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-export interface WebhookHeaders {
+// A type, not an interface: it must be assignable to the header records verifyWebhook takes.
+export type WebhookHeaders = {
   readonly 'webhook-id': string;
   readonly 'webhook-timestamp': string;
   readonly 'webhook-signature': string;
-}
+};
 
 /** A signature that does not hold: wrong secret, changed body, or a timestamp out of tolerance. */
 export class WebhookVerificationError extends Error {
