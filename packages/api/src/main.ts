@@ -1,5 +1,13 @@
 /** `pnpm start:api`: the enqueue API as a process of its own. */
-import { bootProcess, createMetrics, exitOnSignals, openStorage, QUEUE_NAMES, queueOptions } from '@renderq/shared';
+import {
+  bootProcess,
+  closeRedis,
+  createMetrics,
+  exitOnSignals,
+  openStorage,
+  QUEUE_NAMES,
+  queueOptions,
+} from '@renderq/shared';
 import { Queue } from 'bullmq';
 import { buildApp } from './app.js';
 
@@ -25,5 +33,5 @@ exitOnSignals(logger, async () => {
   await app.close();
   await Promise.all(depths.map((queue) => queue.close()));
   await storage.close();
-  await redis.quit();
+  await closeRedis(redis);
 });

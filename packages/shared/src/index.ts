@@ -76,6 +76,7 @@ export {
 } from './queues.js';
 export {
   checkRedisDurability,
+  closeRedis,
   createRedis,
   type RedisDurability,
   type RedisRole,

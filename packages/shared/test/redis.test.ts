@@ -1,6 +1,6 @@
 import { type RedisHandle, startRedis } from '@renderq/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkRedisDurability, createRedis } from '../src/index.js';
+import { checkRedisDurability, closeRedis, createRedis } from '../src/index.js';
 
 let server: RedisHandle;
 beforeAll(async () => {
@@ -33,5 +33,19 @@ describe('Redis durability check', () => {
       await redis.config('SET', 'appendonly', 'yes');
       redis.disconnect();
     }
+  });
+});
+
+describe('closeRedis', () => {
+  it('closes a connection, and treats one already closed as done', async () => {
+    const redis = createRedis(server.url, 'worker');
+    await redis.ping();
+    await closeRedis(redis);
+    expect(redis.status).toBe('end');
+    await expect(closeRedis(redis)).resolves.toBeUndefined();
+    const dropped = createRedis(server.url, 'worker');
+    await dropped.ping();
+    dropped.disconnect();
+    await expect(closeRedis(dropped)).resolves.toBeUndefined();
   });
 });

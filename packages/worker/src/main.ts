@@ -1,5 +1,5 @@
 /** `pnpm start:worker`: a worker process; run as many as the load needs. */
-import { bootProcess, exitOnSignals, openStorage } from '@renderq/shared';
+import { bootProcess, closeRedis, exitOnSignals, openStorage } from '@renderq/shared';
 import { startHealthServer } from './health-server.js';
 import { startWorker } from './start-worker.js';
 
@@ -32,5 +32,5 @@ exitOnSignals(logger, async () => {
   await worker.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await storage.close();
-  await redis.quit();
+  await closeRedis(redis);
 });

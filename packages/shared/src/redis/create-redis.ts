@@ -68,3 +68,15 @@ export async function warnIfRedisMayLoseJobs(redis: Redis, logger: Logger): Prom
 function configValue(reply: unknown): string | undefined {
   return Array.isArray(reply) && typeof reply[1] === 'string' ? reply[1] : undefined;
 }
+
+/**
+ * Closes a connection at shutdown. One already closed (BullMQ may close shared
+ * connections as its workers stop) is what we wanted anyway, not a failure.
+ */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
+  // Returns once the socket has really closed, not when QUIT is merely answered.
+  const ended = new Promise<void>((resolve) => redis.once('end', () => resolve()));
+  await redis.quit().catch(() => redis.disconnect());
+  await ended;
+}
