@@ -21,7 +21,7 @@ export {
 } from './errors.js';
 export { recordCredits } from './jobs/credits.js';
 export { ErrorCode, JobError } from './jobs/error-codes.js';
-export { ID_PATTERN, newId } from './jobs/ids.js';
+export { newId } from './jobs/ids.js';
 export { JobRecord, type PublicJob, type PublicOutput, StoredOutput, toPublicJob } from './jobs/job-record.js';
 export {
   type BatchRecord,

@@ -4,6 +4,7 @@
  * failures with every wrong field and its path, unknown routes, and anything
  * unexpected (500, logged, with no internals in the answer).
  */
+import { formatPath } from '@renderq/shared';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { Problem, type ProblemCode, problemBody } from './problems.js';
@@ -27,9 +28,13 @@ export function installProblemHandling(app: FastifyInstance): void {
     if (hasZodFastifySchemaValidationErrors(error)) {
       const where = error.validationContext ?? 'body';
       const errors = error.validation.map((issue) => ({
-        path: [where === 'querystring' ? 'query' : where, ...issue.instancePath.split('/').filter(Boolean)]
-          .join('.')
-          .replace(/\.(\d+)(?=\.|$)/g, '[$1]'),
+        path: formatPath([
+          where === 'querystring' ? 'query' : where,
+          ...issue.instancePath
+            .split('/')
+            .filter(Boolean)
+            .map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment)),
+        ]),
         message: issue.message ?? 'is not valid',
       }));
       return send(reply, new Problem('validation_failed', `the request ${where} is not valid`, errors));

@@ -6,17 +6,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Tenant } from '@renderq/shared';
 
-export const OPEN_TENANT = 'default';
+const OPEN_TENANT = 'default';
 
 export class TenantKeys {
   readonly #keys: readonly { tenant: string; digest: Buffer }[] | undefined;
 
   constructor(tenants: readonly Tenant[] | undefined) {
     this.#keys = tenants?.map(({ tenant, key }) => ({ tenant, digest: digest(key) }));
-  }
-
-  get open(): boolean {
-    return this.#keys === undefined;
   }
 
   /** The tenant whose key this Authorization header carries, or undefined. */

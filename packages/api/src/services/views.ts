@@ -7,9 +7,13 @@ import type { OutputLinks } from './output-links.js';
 export type JobView = z.infer<typeof Job>;
 
 export async function jobView(record: JobRecord, links: OutputLinks): Promise<JobView> {
-  const urls = await Promise.all(record.outputs.map((output) => links.url(record.id, output)));
+  const urls = new Map(
+    await Promise.all(
+      record.outputs.map(async (output) => [output.index, await links.url(record.id, output)] as const),
+    ),
+  );
   // The same shape as the shared PublicJob, whose arrays are readonly.
-  return toPublicJob(record, (output) => urls[record.outputs.indexOf(output)] ?? '') as JobView;
+  return toPublicJob(record, (output) => urls.get(output.index) ?? '') as JobView;
 }
 
 export interface PublicBatch {

@@ -20,8 +20,6 @@ export function newId(prefix: 'job' | 'bat', now = Date.now()): string {
   return `${prefix}_${time}${random}`;
 }
 
-export const ID_PATTERN = /^(job|bat)_[0-9a-hjkmnp-tv-z]{26}$/;
-
 // Random bytes drawn 4 KiB at a time: one system call for 256 ids.
 let pool = Buffer.alloc(0);
 let offset = 0;

@@ -4,7 +4,7 @@
  * everyone. Segmind has no idempotency, so a submit whose answer never came is
  * neither: it is ambiguous, and a policy decides.
  */
-import { FailJobError, RetryAtError, RetryLaterError, StopTakingJobsError } from '@renderq/shared';
+import { FailJobError, RetryLaterError, StopTakingJobsError } from '@renderq/shared';
 
 export type SegmindCall = 'submit' | 'status' | 'result' | 'credits';
 
@@ -88,5 +88,3 @@ function errorCode(error: unknown): string | undefined {
   }
   return undefined;
 }
-
-export { RetryAtError };
