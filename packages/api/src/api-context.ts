@@ -1,10 +1,19 @@
 /** What the routes share, built once per API process by buildApp. */
-import type { Config, JobStore, Logger, Metrics, PauseControl, Storage } from '@renderq/shared';
+import type {
+  Config,
+  JobStore,
+  Logger,
+  Metrics,
+  OutputLinks,
+  PauseControl,
+  Storage,
+  WebhookQueue,
+} from '@renderq/shared';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TenantKeys } from './http/tenants.js';
 import type { IdempotencyStore } from './services/idempotency.js';
-import type { OutputLinks } from './services/output-links.js';
+import type { UrlGuard } from './services/url-guard.js';
 
 export interface ApiContext {
   readonly config: Config;
@@ -17,6 +26,10 @@ export interface ApiContext {
   readonly pollQueue: Queue;
   readonly pause: PauseControl;
   readonly links: OutputLinks;
+  /** The webhooks queue and its events; undefined without WEBHOOK_SECRET (no webhooks are sent). */
+  readonly webhooks: WebhookQueue | undefined;
+  /** Refuses webhook and input URLs that reach private addresses. */
+  readonly urlGuard: UrlGuard;
   readonly idempotency: IdempotencyStore;
   readonly keys: TenantKeys;
   /** Work that outlives its request (a batch's enqueue): shutdown waits for it. */

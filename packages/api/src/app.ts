@@ -13,7 +13,9 @@ import {
   JobStore,
   type Logger,
   type Metrics,
+  OutputLinks,
   openStorage,
+  openWebhookQueue,
   PauseControl,
   QUEUE_NAMES,
   queueOptions,
@@ -31,8 +33,9 @@ import { TenantKeys } from './http/tenants.js';
 import { batchRoutes } from './routes/batches.js';
 import { jobRoutes } from './routes/jobs.js';
 import { operationRoutes } from './routes/operations.js';
+import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { IdempotencyStore } from './services/idempotency.js';
-import { OutputLinks } from './services/output-links.js';
+import { UrlGuard } from './services/url-guard.js';
 
 export interface AppDependencies {
   readonly config: Config;
@@ -52,22 +55,27 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const renderQueue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
   const pollQueue = new Queue(QUEUE_NAMES.poll, queueOptions(redis, prefix));
   const storage = deps.storage ?? openStorage(config.storage);
+  const webhooks = config.webhooks.secret ? openWebhookQueue(redis, prefix) : undefined;
+  if (!webhooks) logger.warn('WEBHOOK_SECRET is unset: webhook_url is accepted but no webhooks are sent');
   const ctx: ApiContext = {
     config,
     logger,
     redis,
     metrics,
     storage,
-    store: new JobStore({ redis, queue: renderQueue, prefix, retentionMs: config.jobs.retentionMs }),
+    store: new JobStore({
+      redis,
+      queue: renderQueue,
+      prefix,
+      retentionMs: config.jobs.retentionMs,
+      ...(webhooks ? { events: webhooks.events } : {}),
+    }),
+    webhooks,
+    urlGuard: new UrlGuard({ allowPrivate: config.webhooks.allowPrivate }),
     renderQueue,
     pollQueue,
     pause: new PauseControl(redis, prefix, renderQueue),
-    links: await OutputLinks.create(redis, prefix, config.api.outputLinkSecret, {
-      publicBaseUrl: config.api.publicBaseUrl,
-      ttlSeconds: config.api.outputLinkTtlSeconds,
-      presigned: config.api.outputLinks === 'presigned',
-      storage,
-    }),
+    links: await OutputLinks.fromConfig(redis, config, storage),
     idempotency: new IdempotencyStore(redis, prefix),
     keys: new TenantKeys(config.api.tenants),
     background: new Set(),
@@ -134,13 +142,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   await app.register(async (scope) => jobRoutes(scope, ctx));
   await app.register(async (scope) => batchRoutes(scope, ctx));
+  await app.register(async (scope) => webhookDeliveryRoutes(scope, ctx));
   await app.register(async (scope) => operationRoutes(scope, ctx));
   await app.register(async (scope) => queueDashboard(scope, ctx));
 
   app.addHook('onClose', async () => {
     // Batches accepted but still being enqueued finish before their connection closes.
     await Promise.allSettled([...ctx.background]);
-    await Promise.all([renderQueue.close(), pollQueue.close()]);
+    await Promise.all([renderQueue.close(), pollQueue.close(), webhooks?.queue.close()]);
     if (!deps.storage) await storage.close();
   });
   return app;
@@ -151,7 +160,11 @@ async function queueDashboard(scope: FastifyInstance, ctx: ApiContext): Promise<
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath('/admin/queues');
   createBullBoard({
-    queues: [new BullMQAdapter(ctx.renderQueue), new BullMQAdapter(ctx.pollQueue)],
+    queues: [
+      new BullMQAdapter(ctx.renderQueue),
+      new BullMQAdapter(ctx.pollQueue),
+      ...(ctx.webhooks ? [new BullMQAdapter(ctx.webhooks.queue)] : []),
+    ],
     serverAdapter,
   });
   scope.addHook('onRequest', async (request, reply) => {

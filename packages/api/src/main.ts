@@ -17,7 +17,7 @@ if (!config.api.tenants) {
 }
 const storage = openStorage(config.storage);
 // Queue depths for renderq_queue_jobs, read when Prometheus scrapes.
-const depths = [QUEUE_NAMES.render, QUEUE_NAMES.poll].map(
+const depths = [QUEUE_NAMES.render, QUEUE_NAMES.poll, QUEUE_NAMES.webhooks].map(
   (name) => new Queue(name, queueOptions(redis, config.redis.prefix)),
 );
 const metrics = createMetrics({

@@ -33,6 +33,7 @@ export {
   type NewJob,
   type TransitionResult,
 } from './jobs/job-store.js';
+export { webhookHostKey } from './jobs/keys.js';
 export { PauseControl, type PauseState } from './jobs/pause-control.js';
 export {
   assertNever,
@@ -44,6 +45,7 @@ export {
   statusOf,
   UNFINISHED_STAGES,
 } from './jobs/stage.js';
+export { type PublicBatch, publicBatch, publicJob } from './jobs/views.js';
 export {
   type CatalogueOptions,
   describeModel,
@@ -55,7 +57,13 @@ export {
   validateModelInput,
 } from './models/catalogue.js';
 export type { ModelDefinition, ModelKind } from './models/model-definition.js';
-export { assertPublicUrl, isPrivateAddress, type Lookup, PrivateAddressError } from './net/address-guard.js';
+export {
+  assertPublicUrl,
+  guardedLookup,
+  isPrivateAddress,
+  type Lookup,
+  PrivateAddressError,
+} from './net/address-guard.js';
 export { createLogger, type Logger, type LoggerSettings, REDACTED, redactSecrets } from './observability/logger.js';
 export {
   createMetrics,
@@ -73,6 +81,8 @@ export {
   queueOptions,
   RENDER_JOB_OPTIONS,
   type RenderJobData,
+  WEBHOOK_JOB_OPTIONS,
+  type WebhookJobData,
 } from './queues.js';
 export {
   checkRedisDurability,
@@ -84,6 +94,7 @@ export {
 } from './redis/create-redis.js';
 export { FileStorage } from './storage/file-storage.js';
 export { openStorage } from './storage/open-storage.js';
+export { OutputLinks, type OutputLinksOptions } from './storage/output-links.js';
 export { S3Storage, type S3StorageOptions } from './storage/s3-storage.js';
 export {
   extensionFor,
@@ -93,6 +104,24 @@ export {
   type StoredObjectStream,
 } from './storage/storage.js';
 export { formatPath, issuesFromZod, type ValidationIssue } from './validation.js';
+export {
+  type AttemptRecord,
+  openWebhookQueue,
+  WebhookEventStore,
+  type WebhookEventStoreOptions,
+  type WebhookQueue,
+} from './webhooks/event-store.js';
+export {
+  AttemptOutcome,
+  type DeliveryAttempt,
+  EventStatus,
+  eventIdFor,
+  JOB_EVENT_TYPES,
+  jobEventType,
+  WEBHOOK_EVENT_TYPES,
+  type WebhookEvent,
+  WebhookEventType,
+} from './webhooks/events.js';
 export {
   signWebhook,
   type VerifyOptions,

@@ -7,12 +7,19 @@ export const QUEUE_NAMES = {
   render: 'render',
   /** Jobs at Segmind: polled (as delayed step jobs) until they finish, then their outputs stored. */
   poll: 'poll',
+  /** Webhook events to deliver: retried on their own schedule, never holding up a job. */
+  webhooks: 'webhooks',
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
 /** What a render or poll job carries in BullMQ: only the id; the record in Redis is the truth. */
 export interface RenderJobData {
   readonly jobId: string;
+}
+
+/** What a webhooks job carries: the event's id; the event's record in Redis is the truth. */
+export interface WebhookJobData {
+  readonly eventId: string;
 }
 
 /** Priorities: 1 runs first. Single jobs go ahead of batch jobs unless a caller says otherwise. */
@@ -29,3 +36,15 @@ export const RENDER_JOB_OPTIONS: JobsOptions = {
 export function queueOptions(connection: Redis, prefix: string): QueueOptions {
   return { connection, prefix, defaultJobOptions: RENDER_JOB_OPTIONS };
 }
+
+/**
+ * Webhook jobs retry on their own schedule (by moving themselves to delayed, which
+ * spends no BullMQ attempt); BullMQ's attempts only cover an unexpected error such as
+ * Redis going away mid-attempt.
+ */
+export const WEBHOOK_JOB_OPTIONS: JobsOptions = {
+  attempts: 10,
+  backoff: { type: 'exponential', delay: 5_000 },
+  removeOnComplete: { age: 3_600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3_600, count: 10_000 },
+};

@@ -39,7 +39,15 @@ describe('loadConfig', () => {
       timeoutMs: 30_000,
     });
     expect(config.storage).toMatchObject({ kind: 'file' });
-    expect(config.webhooks).toEqual({ secret: undefined, allowPrivate: false });
+    expect(config.webhooks).toEqual({
+      secret: undefined,
+      allowPrivate: false,
+      // Svix's schedule after an immediate first attempt: about 27 h in all.
+      retryDelaysMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+      timeoutMs: 15_000,
+      concurrency: 50,
+      hostFailureThreshold: 10,
+    });
     expect(config.jobs.retentionMs).toBe(7 * 24 * 3600 * 1000);
   });
 
@@ -93,6 +101,8 @@ describe('loadConfig', () => {
     [{ S3_FORCE_PATH_STYLE: 'maybe' }, 'S3_FORCE_PATH_STYLE'],
     [{ WEBHOOK_SECRET: 'not-a-secret' }, 'WEBHOOK_SECRET'],
     [{ WEBHOOK_ALLOW_PRIVATE: 'yes please' }, 'WEBHOOK_ALLOW_PRIVATE'],
+    [{ WEBHOOK_RETRY_SCHEDULE: '5s,soon' }, 'WEBHOOK_RETRY_SCHEDULE'],
+    [{ WEBHOOK_TIMEOUT_MS: '0' }, 'WEBHOOK_TIMEOUT_MS'],
     [{ RENDERQ_API_KEYS: 'no-colon-here' }, 'RENDERQ_API_KEYS'],
     [{ RENDERQ_API_KEYS: 'a:short' }, 'RENDERQ_API_KEYS'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],

@@ -66,7 +66,7 @@ describe('JobStore', () => {
   it('moves a job through its stages, stamping start and finish, and shows it publicly', async () => {
     const { id } = await store.create(job());
     const submitting = await store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() });
-    expect(submitting).toEqual({ ok: true, previous: 'queued', batchFinished: false });
+    expect(submitting).toEqual({ ok: true, previous: 'queued', batchFinished: false, events: [] });
     const polling = {
       name: 'polling' as const,
       request_id: 'req-1',
@@ -132,7 +132,7 @@ describe('JobStore', () => {
     const submitting = { name: 'submitting' as const, since: new Date().toISOString() };
     const first = await store.transition(id, ['queued'], submitting, {}, 'token-1');
     const replay = await store.transition(id, ['queued'], submitting, {}, 'token-1');
-    expect(first).toEqual({ ok: true, previous: 'queued', batchFinished: false });
+    expect(first).toEqual({ ok: true, previous: 'queued', batchFinished: false, events: [] });
     expect(replay).toEqual(first);
     // A different call is judged on its own.
     expect(await store.transition(id, ['queued'], submitting, {}, 'token-2')).toEqual({

@@ -6,3 +6,9 @@ export { type RedisServerOptions, RedisServerProcess } from './redis-server-proc
 export { type RedisHandle, type StartRedisOptions, startRedis } from './start-redis.js';
 export { type S3Handle, startS3 } from './start-s3.js';
 export { uniqueName } from './unique-name.js';
+export {
+  type ReceivedWebhook,
+  type ReceiverAnswer,
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from './webhook-receiver.js';

@@ -9,6 +9,8 @@ import {
   JobStore,
   type Logger,
   type Metrics,
+  OutputLinks,
+  openWebhookQueue,
   PauseControl,
   QUEUE_NAMES,
   queueOptions,
@@ -25,6 +27,7 @@ import { pollStep } from './pipeline/poll-step.js';
 import { submitStep } from './pipeline/submit-step.js';
 import { reconcileStuckJobs } from './reconciler.js';
 import { SegmindClient } from './segmind/segmind-client.js';
+import { startWebhookWorker } from './webhooks/webhook-worker.js';
 
 export interface RunningWorker {
   readonly metrics: Metrics;
@@ -46,14 +49,21 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   const prefix = config.redis.prefix;
   const renderQueue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
   const pollQueue = new Queue(QUEUE_NAMES.poll, queueOptions(redis, prefix));
+  const secret = config.webhooks.secret;
+  const webhooks = secret ? openWebhookQueue(redis, prefix) : undefined;
   const metrics = createMetrics({
     queueCounts: async () => {
-      const [render, poll] = await Promise.all([renderQueue.getJobCounts(), pollQueue.getJobCounts()]);
+      const [render, poll, hooks] = await Promise.all([
+        renderQueue.getJobCounts(),
+        pollQueue.getJobCounts(),
+        webhooks?.queue.getJobCounts(),
+      ]);
       const { active = 0, waiting = 0, delayed = 0, prioritized = 0 } = poll;
       metrics.segmindInflight.set(active + waiting + delayed + prioritized);
       return [
         { queue: QUEUE_NAMES.render, counts: render },
         { queue: QUEUE_NAMES.poll, counts: poll },
+        ...(hooks ? [{ queue: QUEUE_NAMES.webhooks, counts: hooks }] : []),
       ];
     },
   });
@@ -64,7 +74,13 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     timeoutMs: config.segmind.timeoutMs,
     metrics,
   });
-  const store = new JobStore({ redis, queue: renderQueue, prefix, retentionMs: config.jobs.retentionMs });
+  const store = new JobStore({
+    redis,
+    queue: renderQueue,
+    prefix,
+    retentionMs: config.jobs.retentionMs,
+    ...(webhooks ? { events: webhooks.events } : {}),
+  });
   const pause = new PauseControl(redis, prefix, renderQueue);
   const deps: PipelineDeps = {
     store,
@@ -113,11 +129,29 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   for (const worker of [submitWorker, pollWorker]) {
     worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
   }
+  const webhookWorker =
+    secret && webhooks
+      ? startWebhookWorker({
+          config,
+          secret,
+          redis,
+          webhooks,
+          store,
+          links: await OutputLinks.fromConfig(redis, config, storage),
+          metrics,
+          logger,
+          workerOptions,
+        })
+      : undefined;
+  if (!secret) logger.warn('WEBHOOK_SECRET is unset: no webhooks are sent');
 
   const recovery = setInterval(() => {
     store
       .recoverUnenqueued()
       .catch((error: unknown) => logger.warn({ err: error }, 'recovering unenqueued jobs failed'));
+    webhookWorker
+      ?.recover()
+      .catch((error: unknown) => logger.warn({ err: error }, 'recovering unpublished webhook events failed'));
   }, RECOVERY_INTERVAL_MS);
   // A polling job moves at least every poll interval, and a held job returns after its lock lapses:
   // one that has not moved for twice both is checked against BullMQ.
@@ -148,9 +182,11 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       reconciler.stop();
       credits.stop();
       await timed(logger, 'workers closed: steps in hand finished', () =>
-        Promise.all([submitWorker.close(), pollWorker.close()]),
+        Promise.all([submitWorker.close(), pollWorker.close(), webhookWorker?.close()]),
       );
-      await timed(logger, 'queues closed', () => Promise.all([renderQueue.close(), pollQueue.close()]));
+      await timed(logger, 'queues closed', () =>
+        Promise.all([renderQueue.close(), pollQueue.close(), webhooks?.queue.close()]),
+      );
       await timed(logger, 'Segmind client closed', () => segmind.close());
     },
   };

@@ -9,10 +9,12 @@ import {
   loadConfig,
   type NewJob,
   openStorage,
+  openWebhookQueue,
   PauseControl,
   QUEUE_NAMES,
   queueOptions,
   type Storage,
+  type WebhookEventStore,
 } from '@renderq/shared';
 import { freePort, type RedisHandle, type S3Handle, startRedis, startS3, uniqueName } from '@renderq/testing';
 import { Queue } from 'bullmq';
@@ -38,6 +40,10 @@ export interface Stack {
   readonly store: JobStore;
   readonly storage: Storage;
   readonly pause: PauseControl;
+  /** The WEBHOOK_SECRET workers sign with. */
+  readonly webhookSecret: string;
+  /** The webhook events workers record, for reading their state. */
+  readonly events: WebhookEventStore;
   startWorker(env?: Record<string, string>): Promise<WorkerProcess>;
   createJobs(jobs: readonly NewJob[]): Promise<string[]>;
   /** Waits until every job is final; returns their records. */
@@ -56,6 +62,7 @@ export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise
   redis.on('error', () => {});
   const renderQueue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
   const store = new JobStore({ redis, queue: renderQueue, prefix });
+  const webhooks = openWebhookQueue(redis, prefix);
   const storageEnv = s3.env('outputs');
   const storage = openStorage(loadConfig(storageEnv).storage);
   const workers: WorkerProcess[] = [];
@@ -69,6 +76,8 @@ export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise
     store,
     storage,
     pause: new PauseControl(redis, prefix, renderQueue),
+    webhookSecret: WEBHOOK_SECRET,
+    events: webhooks.events,
     async startWorker(env = {}) {
       const metricsPort = await freePort();
       const { child, metricsUrl, output, exited } = await spawnWorker({
@@ -80,6 +89,9 @@ export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise
           WORKER_METRICS_PORT: String(metricsPort),
           WORKER_LOCK_DURATION_MS: '3000',
           LOG_LEVEL: 'warn',
+          WEBHOOK_SECRET,
+          // Test receivers listen on 127.0.0.1.
+          WEBHOOK_ALLOW_PRIVATE: 'true',
           ...storageEnv,
           ...env,
         },
@@ -127,13 +139,15 @@ export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise
     },
     async close() {
       await Promise.all(workers.map((worker) => worker.stop()));
-      await renderQueue.close();
+      await Promise.all([renderQueue.close(), webhooks.queue.close()]);
       redis.disconnect();
       await storage.close();
       await Promise.all([emulator.close(), s3.stop(), redisServer.stop()]);
     },
   };
 }
+
+const WEBHOOK_SECRET = `whsec_${Buffer.from('renderq test webhook secret, 32 b').toString('base64')}`;
 
 /** A job for `model` whose prompt carries a marker the emulator counts submits by. */
 export function jobFor(model: string, marker: string, extra: Record<string, unknown> = {}): NewJob {

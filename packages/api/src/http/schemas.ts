@@ -4,7 +4,7 @@
  * is checked against its model's own schema in the route, so its errors carry
  * paths such as `input.samples`.
  */
-import { ErrorCode, JobStatus } from '@renderq/shared';
+import { AttemptOutcome, ErrorCode, EventStatus, JOB_EVENT_TYPES, JobStatus, WebhookEventType } from '@renderq/shared';
 import { z } from 'zod';
 
 const metadata = z
@@ -12,7 +12,24 @@ const metadata = z
   .refine((value) => JSON.stringify(value).length <= 16_384, 'must be at most 16 KiB as JSON')
   .describe('Free-form JSON object, returned as given (at most 16 KiB).');
 
-const webhookUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048);
+const webhookUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .max(2048)
+  .describe('Where the events are POSTed, signed per Standard Webhooks.');
+
+const unique = (values: readonly string[]) => new Set(values).size === values.length;
+
+const jobWebhookEvents = z
+  .array(z.enum(JOB_EVENT_TYPES))
+  .min(1)
+  .refine(unique, 'must not repeat an event')
+  .describe('The events to send; all of them when left out.');
+
+const batchWebhookEvents = z
+  .array(WebhookEventType)
+  .min(1)
+  .refine(unique, 'must not repeat an event')
+  .describe("The events to send (its jobs' and batch.completed); all of them when left out.");
 
 const priority = z
   .number()
@@ -25,6 +42,7 @@ export const JobRequest = z.strictObject({
   model: z.string().describe('A Segmind model slug, see GET /v1/models.'),
   input: z.record(z.string(), z.unknown()).describe("The model's parameters, checked against its schema."),
   webhook_url: webhookUrl.optional(),
+  webhook_events: jobWebhookEvents.optional(),
   metadata: metadata.optional(),
   priority: priority.optional(),
 });
@@ -39,12 +57,19 @@ export const BatchJobRequest = z.strictObject({
 export const BatchRequest = z.strictObject({
   jobs: z.array(BatchJobRequest).min(1, 'must hold at least one job'),
   webhook_url: webhookUrl.optional(),
+  webhook_events: batchWebhookEvents.optional(),
   metadata: metadata.optional(),
   priority: priority.optional(),
 });
 
 export const BatchQuery = z.object({
   webhook_url: webhookUrl.optional(),
+  webhook_events: z
+    .string()
+    .transform((value) => value.split(',').map((part) => part.trim()))
+    .pipe(batchWebhookEvents)
+    .optional()
+    .describe('NDJSON batches: the events to send, comma-separated.'),
   priority: z.coerce.number().int().min(1).max(1_000).optional(),
 });
 
@@ -121,3 +146,28 @@ export const Model = z.object({
   kind: z.enum(['text-to-image', 'image-to-image']),
   input_schema: z.record(z.string(), z.unknown()),
 });
+
+export const DeliveryAttemptSchema = z.object({
+  attempt: z.number().describe('1 for the first attempt, counting across redeliveries.'),
+  at: z.string(),
+  duration_ms: z.number(),
+  status_code: z.number().nullable().describe('null when no answer came.'),
+  outcome: AttemptOutcome,
+  error: z.string().nullable(),
+});
+
+export const WebhookEventSchema = z
+  .object({
+    id: z.string().describe('The webhook-id header: the same on every attempt and redelivery.'),
+    type: WebhookEventType,
+    url: z.string(),
+    status: EventStatus,
+    created_at: z.string(),
+    next_attempt_at: z.string().nullable(),
+    attempts: z.array(DeliveryAttemptSchema),
+  })
+  .describe('A webhook event and every attempt to deliver it.');
+
+export const WebhookDeliveries = z
+  .object({ events: z.array(WebhookEventSchema) })
+  .describe('The webhook events of a job or batch, with their delivery attempts.');

@@ -14,6 +14,7 @@ import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
 import { Problem } from '../http/problems.js';
 import { Batch, BatchJobRequest, BatchQuery, BatchRequest, IdParams, ProblemSchema } from '../http/schemas.js';
 import { cancelJob } from '../services/cancel-job.js';
+import { urlsOfJob } from '../services/url-guard.js';
 import { batchView, jobView } from '../services/views.js';
 
 export const MAX_BATCH_JOBS = 10_000;
@@ -53,12 +54,14 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         ? {
             jobs: await readNdjson(request.body as Readable),
             webhook_url: request.query.webhook_url,
+            webhook_events: request.query.webhook_events,
             metadata: undefined,
             priority: request.query.priority,
           }
         : parseJsonBatch(request.body);
       const jobs: NewJob[] = [];
       const issues: BatchIssue[] = [];
+      issues.push(...(await ctx.urlGuard.check(urlsOfJob({}, parsed.webhook_url))));
       for (const [position, entry] of parsed.jobs.entries()) {
         const where = ndjson ? { line: position + 1 } : { index: position };
         if ('issues' in entry) {
@@ -72,12 +75,13 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
           issues.push(...validated.issues.map((issue) => ({ ...where, ...issue })));
           continue;
         }
+        const refused = await ctx.urlGuard.check(urlsOfJob(validated.input, undefined));
+        issues.push(...refused.map((issue) => ({ ...where, ...issue })));
         jobs.push({
           tenant: request.tenant,
           model: validated.model,
           input: validated.input,
           metadata: entry.metadata ?? null,
-          webhookUrl: parsed.webhook_url ?? null,
         });
       }
       if (issues.length > 0) {
@@ -92,6 +96,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
           tenant: request.tenant,
           metadata: parsed.metadata ?? null,
           webhookUrl: parsed.webhook_url ?? null,
+          webhookEvents: parsed.webhook_events ?? null,
           ...(parsed.priority ? { priority: parsed.priority } : {}),
         },
         jobs,

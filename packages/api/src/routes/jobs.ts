@@ -8,6 +8,7 @@ import { Problem } from '../http/problems.js';
 import { IdParams, Job, JobRequest, OutputParams, OutputQuery, ProblemSchema } from '../http/schemas.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { IdempotencyStore } from '../services/idempotency.js';
+import { urlsOfJob } from '../services/url-guard.js';
 import { jobView } from '../services/views.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -38,12 +39,16 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         const body = request.body;
         const validated = validateModelInput(body.model, body.input, { allowUnknown: ctx.config.models.allowUnknown });
         if (!validated.ok) throw new Problem('validation_failed', 'the job is not valid', validated.issues);
+        const refused = await ctx.urlGuard.check(urlsOfJob(validated.input, body.webhook_url));
+        if (refused.length > 0)
+          throw new Problem('validation_failed', 'the job names a URL renderq will not call', refused);
         const record = await ctx.store.create({
           tenant: request.tenant,
           model: validated.model,
           input: validated.input,
           metadata: body.metadata ?? null,
           webhookUrl: body.webhook_url ?? null,
+          webhookEvents: body.webhook_events ?? null,
           ...(body.priority ? { priority: body.priority } : {}),
         });
         ctx.metrics.jobsEnqueued.inc({ model: record.model });

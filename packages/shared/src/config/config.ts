@@ -60,7 +60,16 @@ export interface Config {
     readonly timeoutMs: number;
   };
   readonly storage: StorageConfig;
-  readonly webhooks: { readonly secret: string | undefined; readonly allowPrivate: boolean };
+  readonly webhooks: {
+    /** undefined: no webhooks are sent (nor events recorded). */
+    readonly secret: string | undefined;
+    readonly allowPrivate: boolean;
+    /** The wait before each retry; its length is the number of retries after the first attempt. */
+    readonly retryDelaysMs: readonly number[];
+    readonly timeoutMs: number;
+    readonly concurrency: number;
+    readonly hostFailureThreshold: number;
+  };
   readonly models: { readonly allowUnknown: boolean };
   readonly jobs: { readonly retentionMs: number };
   /** Values that must never appear in logs. */
@@ -187,7 +196,14 @@ function toConfig(env: Env, storage: StorageConfig): Config {
       timeoutMs: env.SEGMIND_TIMEOUT_SECONDS * 1000,
     },
     storage,
-    webhooks: { secret: env.WEBHOOK_SECRET, allowPrivate: env.WEBHOOK_ALLOW_PRIVATE },
+    webhooks: {
+      secret: env.WEBHOOK_SECRET,
+      allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+      retryDelaysMs: env.WEBHOOK_RETRY_SCHEDULE,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      concurrency: env.WEBHOOK_CONCURRENCY,
+      hostFailureThreshold: env.WEBHOOK_HOST_FAILURE_THRESHOLD,
+    },
     models: { allowUnknown: env.RENDERQ_ALLOW_UNKNOWN_MODELS },
     jobs: { retentionMs: env.JOB_RETENTION_DAYS * 24 * 3600 * 1000 },
     secrets: secrets.filter((s): s is string => typeof s === 'string' && s.length > 0),

@@ -59,6 +59,26 @@ const urlWithScheme = (schemes: readonly string[], what: string) =>
     }
   });
 
+const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Durations such as `5s,5m,2h`, as milliseconds. */
+const durationList = z.string().transform((value, ctx) => {
+  const delays: number[] = [];
+  for (const part of value.split(',').map((p) => p.trim())) {
+    const match = /^(\d+)(ms|s|m|h|d)$/.exec(part);
+    if (!match) {
+      ctx.addIssue({ code: 'custom', message: `must be durations such as 5s,5m,2h (got "${part}")` });
+      return z.NEVER;
+    }
+    delays.push(Number(match[1]) * DURATION_UNITS_MS[match[2] as keyof typeof DURATION_UNITS_MS]);
+  }
+  if (delays.length > 50) {
+    ctx.addIssue({ code: 'custom', message: 'must list at most 50 retries' });
+    return z.NEVER;
+  }
+  return delays;
+});
+
 const emptyToUndefined = (value: unknown) => (value === '' ? undefined : value);
 
 /** `tenant:key` pairs, comma-separated. Keys are secrets: messages never echo them. */
@@ -140,6 +160,14 @@ export const EnvSchema = z
       z.string().refine(isWebhookSecret, 'must be whsec_ followed by base64 of at least 24 bytes').optional(),
     ),
     WEBHOOK_ALLOW_PRIVATE: booleanFlag(false),
+    /** Waits before each retry of a webhook, comma-separated (ms, s, m, h, d). @defaultValue 5s,5m,30m,2h,5h,10h,10h */
+    WEBHOOK_RETRY_SCHEDULE: z.preprocess(emptyToUndefined, durationList.prefault('5s,5m,30m,2h,5h,10h,10h')),
+    /** How long a receiver has to answer 2xx. @defaultValue 15000 */
+    WEBHOOK_TIMEOUT_MS: positiveInt(15_000, 120_000),
+    /** Deliveries in flight per worker process. @defaultValue 50 */
+    WEBHOOK_CONCURRENCY: positiveInt(50, 1000),
+    /** Failures in a row after which a receiving host is backed off as a whole. @defaultValue 10 */
+    WEBHOOK_HOST_FAILURE_THRESHOLD: positiveInt(10, 10_000),
     PUBLIC_BASE_URL: z.preprocess(
       emptyToUndefined,
       urlWithScheme(['http:', 'https:'], 'an http:// or https:// URL').optional(),

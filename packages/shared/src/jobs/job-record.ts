@@ -3,6 +3,7 @@
  * public job of CONTRACT.md derived from it.
  */
 import { z } from 'zod';
+import { WebhookEventType } from '../webhooks/events.js';
 import { JobError } from './error-codes.js';
 import { JobStage, type JobStatus, statusOf } from './stage.js';
 
@@ -23,6 +24,8 @@ export const JobRecord = z.object({
   metadata: z.record(z.string(), z.unknown()).nullable(),
   batch_id: z.string().nullable(),
   webhook_url: z.string().nullable(),
+  /** The events its webhook wants; null: all. */
+  webhook_events: z.array(WebhookEventType).nullable(),
   /** BullMQ priority: 1 runs first. */
   priority: z.number().int().min(1),
   stage: JobStage,

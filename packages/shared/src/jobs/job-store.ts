@@ -14,6 +14,8 @@ import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { PRIORITY, QUEUE_NAMES, type RenderJobData } from '../queues.js';
+import type { WebhookEventStore } from '../webhooks/event-store.js';
+import { JOB_EVENT_TYPES, type WebhookEventType } from '../webhooks/events.js';
 import type { JobError } from './error-codes.js';
 import { newId } from './ids.js';
 import { JobRecord, type StoredOutput } from './job-record.js';
@@ -28,6 +30,8 @@ export interface NewJob {
   readonly input: Record<string, unknown>;
   readonly metadata?: Record<string, unknown> | null;
   readonly webhookUrl?: string | null;
+  /** The events the webhook wants; unset: all. */
+  readonly webhookEvents?: readonly WebhookEventType[] | null;
   /** BullMQ priority, 1 first. @defaultValue PRIORITY.single (PRIORITY.batch inside a batch) */
   readonly priority?: number;
 }
@@ -36,6 +40,8 @@ export interface NewBatch {
   readonly tenant: string;
   readonly metadata?: Record<string, unknown> | null;
   readonly webhookUrl?: string | null;
+  /** The events the batch's webhook wants (job events of its jobs, and batch.completed); unset: all. */
+  readonly webhookEvents?: readonly WebhookEventType[] | null;
   readonly priority?: number;
 }
 
@@ -47,6 +53,7 @@ export interface BatchRecord {
   readonly status: BatchStatus;
   readonly metadata: Record<string, unknown> | null;
   readonly webhook_url: string | null;
+  readonly webhook_events: readonly WebhookEventType[] | null;
   readonly counts: Readonly<Record<JobStatus, number>> & { readonly total: number };
   readonly created_at: string;
   readonly finished_at: string | null;
@@ -61,7 +68,13 @@ export interface JobChanges {
 }
 
 export type TransitionResult =
-  | { readonly ok: true; readonly previous: StageName; readonly batchFinished: boolean }
+  | {
+      readonly ok: true;
+      readonly previous: StageName;
+      readonly batchFinished: boolean;
+      /** Webhook events the move recorded (already on their way to the webhooks queue). */
+      readonly events: readonly string[];
+    }
   | { readonly ok: false; readonly reason: 'not_found' }
   | { readonly ok: false; readonly reason: 'wrong_stage'; readonly current: StageName };
 
@@ -74,11 +87,13 @@ export interface JobStoreOptions {
   readonly retentionMs?: number;
   /** Jobs and BullMQ adds per round trip when creating a batch. @defaultValue 500 */
   readonly chunkSize?: number;
+  /** Where webhook events go; unset (no WEBHOOK_SECRET): finishing jobs records no events. */
+  readonly events?: WebhookEventStore;
 }
 
-type TransitionCommand = (key: string, ...args: string[]) => Promise<[number, string, number]>;
+type TransitionCommand = (key: string, ...args: string[]) => Promise<[number, string, number, string]>;
 
-const SCRIPT_NAME = 'renderqTransitionV2';
+const SCRIPT_NAME = 'renderqTransitionV3';
 const CREATE_SCRIPT = 'renderqCreateV2';
 
 /**
@@ -104,6 +119,7 @@ export class JobStore {
   readonly #prefix: string;
   readonly #retentionMs: number;
   readonly #chunkSize: number;
+  readonly #events: WebhookEventStore | undefined;
   readonly #confirmations: string[] = [];
   readonly #pendingCreates: { job: NewJob; resolve: (record: JobRecord) => void; reject: (error: unknown) => void }[] =
     [];
@@ -114,6 +130,7 @@ export class JobStore {
     this.#prefix = options.prefix;
     this.#retentionMs = options.retentionMs ?? 7 * 24 * 3600 * 1000;
     this.#chunkSize = options.chunkSize ?? 500;
+    this.#events = options.events;
     if (!(SCRIPT_NAME in this.#redis)) {
       this.#redis.defineCommand(SCRIPT_NAME, { numberOfKeys: 1, lua: TRANSITION_LUA });
       this.#redis.defineCommand(CREATE_SCRIPT, { numberOfKeys: 2, lua: CREATE_LUA });
@@ -166,6 +183,7 @@ export class JobStore {
       status: 'running',
       metadata: JSON.stringify(batch.metadata ?? null),
       webhook_url: batch.webhookUrl ?? '',
+      webhook_events: batch.webhookEvents?.join(',') ?? '',
       created_at: now,
       finished_at: '',
       total: String(jobs.length),
@@ -176,7 +194,14 @@ export class JobStore {
       cancelled: '0',
       finished: '0',
     };
-    const records = await this.#recordMany(jobs, id, priority);
+    // A batch's jobs send their events to the batch's webhook.
+    const jobEvents = batch.webhookEvents?.filter((type) => (JOB_EVENT_TYPES as readonly string[]).includes(type));
+    const withWebhook = jobs.map((job) => ({
+      ...job,
+      webhookUrl: batch.webhookUrl ?? null,
+      webhookEvents: jobEvents ?? null,
+    }));
+    const records = await this.#recordMany(withWebhook, id, priority);
     await this.#redis.hset(batchKey(this.#prefix, id), fields);
     const enqueued = this.#enqueueMany(records);
     // Observed here so that a failure is never unhandled; callers that care await it.
@@ -250,15 +275,18 @@ export class JobStore {
       this.#prefix,
       String(now),
       token,
+      this.#events ? '1' : '0',
       // A failed stage carries its error; the record's `error` field is what callers see.
       ...changeFields(to.name === 'failed' ? { ...changes, error: to.error } : changes),
     ];
     const command = (this.#redis as unknown as Record<string, TransitionCommand>)[SCRIPT_NAME];
     if (!command) throw new Error('transition script is not defined on this connection');
-    const [code, stage, batchFinished] = await command.call(this.#redis, jobKey(this.#prefix, id), ...args);
+    const [code, stage, batchFinished, created] = await command.call(this.#redis, jobKey(this.#prefix, id), ...args);
     if (code === -1) return { ok: false, reason: 'not_found' };
     if (code === 0) return { ok: false, reason: 'wrong_stage', current: stage as StageName };
-    return { ok: true, previous: stage as StageName, batchFinished: batchFinished === 1 };
+    const events = created ? created.split(',') : [];
+    if (events.length > 0) await this.#events?.publish(events);
+    return { ok: true, previous: stage as StageName, batchFinished: batchFinished === 1, events };
   }
 
   /** Jobs in a working stage (submitting, polling, storing) that have not moved for `olderThanMs`. */
@@ -369,6 +397,7 @@ function newRecord(job: NewJob, batchId: string | null, priority: number, now: s
     metadata: job.metadata ?? null,
     batch_id: batchId,
     webhook_url: job.webhookUrl ?? null,
+    webhook_events: job.webhookEvents ? [...job.webhookEvents] : null,
     priority,
     stage: { name: 'queued' },
     segmind_request_id: null,
@@ -390,6 +419,7 @@ function hashFromRecord(record: JobRecord): Record<string, string> {
     metadata: JSON.stringify(record.metadata),
     batch_id: record.batch_id ?? '',
     webhook_url: record.webhook_url ?? '',
+    webhook_events: record.webhook_events?.join(',') ?? '',
     priority: String(record.priority),
     stage: record.stage.name,
     stage_data: JSON.stringify(record.stage),
@@ -413,6 +443,7 @@ function recordFromHash(hash: Record<string, string>): JobRecord {
     metadata: JSON.parse(hash.metadata ?? 'null'),
     batch_id: hash.batch_id || null,
     webhook_url: hash.webhook_url || null,
+    webhook_events: hash.webhook_events ? hash.webhook_events.split(',') : null,
     priority: Number(hash.priority),
     stage: JSON.parse(hash.stage_data ?? '{}'),
     segmind_request_id: hash.segmind_request_id || null,
@@ -433,6 +464,7 @@ function batchFromHash(hash: Record<string, string>): BatchRecord {
     status: (hash.status ?? 'running') as BatchStatus,
     metadata: JSON.parse(hash.metadata ?? 'null'),
     webhook_url: hash.webhook_url || null,
+    webhook_events: hash.webhook_events ? (hash.webhook_events.split(',') as WebhookEventType[]) : null,
     counts: {
       total: count('total'),
       queued: count('queued'),

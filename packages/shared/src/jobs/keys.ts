@@ -16,3 +16,19 @@ export function unenqueuedKey(prefix: string): string {
 export function workingKey(prefix: string): string {
   return `${prefix}:working`;
 }
+/** A webhook event: what happened, to which subject, where it goes, how its delivery stands. */
+export function eventKey(prefix: string, id: string): string {
+  return `${prefix}:event:${id}`;
+}
+/** A webhook event's delivery attempts, oldest first (JSON, capped). */
+export function eventAttemptsKey(prefix: string, id: string): string {
+  return `${prefix}:event:${id}:attempts`;
+}
+/** Events recorded but not yet confirmed on the webhooks queue (sorted by creation time). */
+export function eventOutboxKey(prefix: string): string {
+  return `${prefix}:webhooks:outbox`;
+}
+/** A receiving host's run of failures and how long it is backed off. */
+export function webhookHostKey(prefix: string, host: string): string {
+  return `${prefix}:webhooks:host:${host}`;
+}

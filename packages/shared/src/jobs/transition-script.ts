@@ -12,10 +12,15 @@
  * ARGV[8]  a token unique to this call: a client that reconnects re-sends commands whose
  *          answer it lost, and a replay of an applied move must answer as the move did,
  *          not as a refusal (the job is no longer in a `from` stage by then)
- * ARGV[9…] field, value pairs to set on the job
+ * ARGV[9]  '1' when webhooks are on: a job reaching a final stage then records its event
+ *          (and its batch's `batch.completed` when it was the last), with the move itself
+ * ARGV[10…] field, value pairs to set on the job
  * Also keeps PREFIX:working, the jobs in a working stage scored by their last move, from
  * which the worker's reconciler finds jobs whose BullMQ job was lost.
- * Returns  {1, previous stage, batch finished now (0/1)} | {0, current stage, 0} | {-1, '', 0} (no such job)
+ * An event is a hash PREFIX:event:ID plus an entry in PREFIX:webhooks:outbox, from which
+ * it is put on the webhooks queue; its id follows from its subject (see eventIdFor).
+ * Returns  {1, previous stage, batch finished now (0/1), comma-separated new event ids}
+ *          | {0, current stage, 0, ''} | {-1, '', 0, ''} (no such job)
  */
 import { STATUS_OF_STAGE } from './stage.js';
 
@@ -27,18 +32,18 @@ export const TRANSITION_LUA = `
 local status = { ${statusTable} }
 local final = { completed = true, failed = true, cancelled = true }
 local current = redis.call('HGET', KEYS[1], 'stage')
-if not current then return {-1, '', 0} end
-local applied = redis.call('HMGET', KEYS[1], 'last_token', 'last_previous', 'last_batch_finished')
-if applied[1] == ARGV[8] then return {1, applied[2], tonumber(applied[3])} end
+if not current then return {-1, '', 0, ''} end
+local applied = redis.call('HMGET', KEYS[1], 'last_token', 'last_previous', 'last_batch_finished', 'last_events')
+if applied[1] == ARGV[8] then return {1, applied[2], tonumber(applied[3]), applied[4] or ''} end
 local allowed = false
 for name in string.gmatch(ARGV[1], '[^,]+') do
   if name == current then allowed = true end
 end
-if not allowed then return {0, current, 0} end
+if not allowed then return {0, current, 0, ''} end
 
 local nextStage = ARGV[2]
 redis.call('HSET', KEYS[1], 'stage', nextStage, 'stage_data', ARGV[3], 'updated_at', ARGV[4])
-for i = 9, #ARGV, 2 do
+for i = 10, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 if status[nextStage] == 'running' and redis.call('HGET', KEYS[1], 'started_at') == '' then
@@ -59,8 +64,8 @@ end
 
 local batchFinished = 0
 local batchId = redis.call('HGET', KEYS[1], 'batch_id')
+local batch = ARGV[6] .. ':batch:' .. (batchId or '')
 if batchId and batchId ~= '' and status[current] ~= status[nextStage] then
-  local batch = ARGV[6] .. ':batch:' .. batchId
   redis.call('HINCRBY', batch, status[current], -1)
   redis.call('HINCRBY', batch, status[nextStage], 1)
   if final[nextStage] and not final[current] then
@@ -77,6 +82,34 @@ if batchId and batchId ~= '' and status[current] ~= status[nextStage] then
     end
   end
 end
-redis.call('HSET', KEYS[1], 'last_token', ARGV[8], 'last_previous', current, 'last_batch_finished', batchFinished)
-return {1, current, batchFinished}
+local events = {}
+local function wanted(filter, eventType)
+  return not filter or filter == '' or string.find(',' .. filter .. ',', ',' .. eventType .. ',', 1, true) ~= nil
+end
+local function recordEvent(subjectKind, subjectId, tenant, eventType, url)
+  local eventId = 'evt_' .. subjectId .. '_' .. string.sub(eventType, string.find(eventType, '.', 1, true) + 1)
+  local eventKey = ARGV[6] .. ':event:' .. eventId
+  if redis.call('EXISTS', eventKey) == 1 then return end
+  redis.call('HSET', eventKey, 'id', eventId, 'type', eventType, 'subject_kind', subjectKind, 'subject_id', subjectId,
+    'tenant', tenant, 'url', url, 'created_at', ARGV[4], 'status', 'pending', 'attempts', 0, 'run_start', 0, 'next_attempt_at', ARGV[4])
+  redis.call('PEXPIRE', eventKey, retention)
+  redis.call('ZADD', ARGV[6] .. ':webhooks:outbox', ARGV[7], eventId)
+  table.insert(events, eventId)
+end
+if ARGV[9] == '1' and final[nextStage] and not final[current] then
+  local job = redis.call('HMGET', KEYS[1], 'id', 'tenant', 'webhook_url', 'webhook_events')
+  if job[3] and job[3] ~= '' and wanted(job[4], 'job.' .. nextStage) then
+    recordEvent('job', job[1], job[2], 'job.' .. nextStage, job[3])
+  end
+  if batchFinished == 1 then
+    local owner = redis.call('HMGET', batch, 'tenant', 'webhook_url', 'webhook_events')
+    if owner[2] and owner[2] ~= '' and wanted(owner[3], 'batch.completed') then
+      recordEvent('batch', batchId, owner[1], 'batch.completed', owner[2])
+    end
+  end
+end
+local created = table.concat(events, ',')
+redis.call('HSET', KEYS[1], 'last_token', ARGV[8], 'last_previous', current, 'last_batch_finished', batchFinished,
+  'last_events', created)
+return {1, current, batchFinished, created}
 `;

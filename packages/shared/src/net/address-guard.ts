@@ -5,8 +5,9 @@
  * address checked, at enqueue and again just before a request (DNS can change).
  * `WEBHOOK_ALLOW_PRIVATE=true` turns the guard off for development.
  */
+import { type LookupAddress, lookup as lookupWithCallback } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
 
 export type Lookup = (hostname: string) => Promise<readonly { address: string; family: number }[]>;
 
@@ -58,7 +59,12 @@ export function isPrivateAddress(address: string): boolean {
  */
 export async function assertPublicUrl(
   url: string,
-  options: { readonly allowPrivate: boolean; readonly lookup?: Lookup },
+  options: {
+    readonly allowPrivate: boolean;
+    readonly lookup?: Lookup;
+    /** Accept a name that does not resolve now (it is checked again when called). @defaultValue false */
+    readonly acceptUnresolved?: boolean;
+  },
 ): Promise<readonly string[]> {
   let parsed: URL;
   try {
@@ -76,9 +82,13 @@ export async function assertPublicUrl(
   try {
     addresses = isIP(host) ? [{ address: host }] : await lookup(host);
   } catch (error) {
+    if (options.acceptUnresolved) return [];
     throw new PrivateAddressError(`${host} does not resolve: ${(error as Error).message}`);
   }
-  if (addresses.length === 0) throw new PrivateAddressError(`${host} does not resolve`);
+  if (addresses.length === 0) {
+    if (options.acceptUnresolved) return [];
+    throw new PrivateAddressError(`${host} does not resolve`);
+  }
   const refused = addresses.find(({ address }) => isPrivateAddress(address));
   if (refused) {
     throw new PrivateAddressError(
@@ -86,4 +96,30 @@ export async function assertPublicUrl(
     );
   }
   return addresses.map(({ address }) => address);
+}
+
+/**
+ * A `lookup` for sockets (undici's `connect` options pass it to net.connect) that
+ * refuses a name resolving to a private address at the moment of connecting, so a
+ * DNS answer that changes between the check and the request cannot slip through.
+ * (An IP literal is not looked up: check those with assertPublicUrl.)
+ */
+export function guardedLookup(): LookupFunction {
+  return (hostname, options, callback) => {
+    lookupWithCallback(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+      if (error) return callback(error, '', 0);
+      const refused = addresses.find(({ address }) => isPrivateAddress(address));
+      if (refused) {
+        return callback(
+          new PrivateAddressError(`${hostname} resolves to ${refused.address}, a private address`),
+          '',
+          0,
+        );
+      }
+      const first = addresses[0];
+      if (options.all) return callback(null, addresses);
+      if (!first) return callback(new PrivateAddressError(`${hostname} does not resolve`), '', 0);
+      callback(null, first.address, first.family);
+    });
+  };
 }

@@ -78,6 +78,23 @@ export function createMetrics(options: MetricsOptions = {}) {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    webhookDeliveryDuration: new Histogram({
+      name: 'renderq_webhook_delivery_duration_seconds',
+      help: 'Time from sending a webhook to its answer (or giving up on one).',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+      registers,
+    }),
+    webhookEventsFinished: new Counter({
+      name: 'renderq_webhook_events_finished_total',
+      help: 'Webhook events done with: delivered, gone (the receiver answered 410) or failed (retries ran out).',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+    webhookHostBackoffs: new Counter({
+      name: 'renderq_webhook_host_backoffs_total',
+      help: 'Deliveries held back because their host kept failing.',
+      registers,
+    }),
     segmindAmbiguousSubmits: new Counter({
       name: 'renderq_segmind_ambiguous_submits_total',
       help: 'Submits whose answer never arrived, by the policy applied.',

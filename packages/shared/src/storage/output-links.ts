@@ -5,8 +5,10 @@
  * signing key is shared by every API process through Redis unless configured.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Storage, StoredOutput } from '@renderq/shared';
 import type { Redis } from 'ioredis';
+import type { Config } from '../config/config.js';
+import type { StoredOutput } from '../jobs/job-record.js';
+import type { Storage } from './storage.js';
 
 export interface OutputLinksOptions {
   readonly publicBaseUrl: string;
@@ -22,6 +24,16 @@ export class OutputLinks {
   private constructor(secret: Buffer, options: OutputLinksOptions) {
     this.#secret = secret;
     this.#options = options;
+  }
+
+  /** The links configuration asks for (OUTPUT_LINKS, OUTPUT_LINK_SECRET, …), for the API and the worker alike. */
+  static fromConfig(redis: Redis, config: Config, storage: Storage): Promise<OutputLinks> {
+    return OutputLinks.create(redis, config.redis.prefix, config.api.outputLinkSecret, {
+      publicBaseUrl: config.api.publicBaseUrl,
+      ttlSeconds: config.api.outputLinkTtlSeconds,
+      presigned: config.api.outputLinks === 'presigned',
+      storage,
+    });
   }
 
   /** Uses `secret` when configured, otherwise one random key kept in Redis for every API process. */

@@ -1,0 +1,100 @@
+/**
+ * Webhook deliveries, visible and replayable: a job's (or batch's) events with every
+ * attempt made to deliver them, and redelivery of an event under its own webhook-id.
+ */
+import type { WebhookEvent } from '@renderq/shared';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ApiContext } from '../api-context.js';
+import { Problem } from '../http/problems.js';
+import { IdParams, ProblemSchema, WebhookDeliveries, WebhookEventSchema } from '../http/schemas.js';
+
+type Subject = 'job' | 'batch';
+
+const ROUTES: Readonly<Record<Subject, { readonly base: string; readonly tag: string }>> = {
+  job: { base: '/v1/jobs', tag: 'jobs' },
+  batch: { base: '/v1/batches', tag: 'batches' },
+};
+
+const RedeliverAnswer = z.object({ events: z.array(WebhookEventSchema) });
+
+export async function webhookDeliveryRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  for (const subject of ['job', 'batch'] as const) {
+    const { base, tag } = ROUTES[subject];
+    const tags = [tag];
+
+    routes.get(
+      `${base}/:id/webhook-deliveries`,
+      {
+        schema: {
+          summary: `The webhook events of a ${subject}, with every delivery attempt`,
+          description:
+            subject === 'batch'
+              ? "The batch's own events (batch.completed); each job's events are listed under the job."
+              : 'A job has at most one event: the one its final status causes.',
+          tags,
+          params: IdParams,
+          response: { 200: WebhookDeliveries, 404: ProblemSchema },
+        },
+      },
+      async (request) => {
+        await ownSubject(ctx, subject, request.tenant, request.params.id);
+        return { events: await eventViews(ctx, subject, request.params.id) };
+      },
+    );
+
+    const redeliver = async (request: { tenant: string; params: { id: string } }) => {
+      await ownSubject(ctx, subject, request.tenant, request.params.id);
+      const webhooks = ctx.webhooks;
+      if (!webhooks) throw new Problem('conflict', 'webhooks are off on this server (WEBHOOK_SECRET is not set)');
+      const events = await webhooks.events.forSubject(subject, request.params.id);
+      if (events.length === 0) {
+        throw new Problem('conflict', `${subject} ${request.params.id} has no webhook event to send (yet)`);
+      }
+      await Promise.all(events.map((event) => webhooks.events.redeliver(event.id)));
+      return { events: await eventViews(ctx, subject, request.params.id) };
+    };
+    const redeliverSchema = {
+      summary: `Send a ${subject}'s webhook events again`,
+      description:
+        'A delivered, gone or failed event starts a new round of the retry schedule under the same ' +
+        'webhook-id; a pending one is attempted now. 409 when there is no event yet.',
+      tags,
+      params: IdParams,
+      response: { 202: RedeliverAnswer, 404: ProblemSchema, 409: ProblemSchema },
+    };
+    routes.post(`${base}/:id/webhook-deliveries/redeliver`, { schema: redeliverSchema }, async (request, reply) =>
+      reply.code(202).send(await redeliver(request)),
+    );
+    routes.post(
+      `${base}/:id/redeliver`,
+      { schema: { ...redeliverSchema, summary: `${redeliverSchema.summary} (short form)` } },
+      async (request, reply) => reply.code(202).send(await redeliver(request)),
+    );
+  }
+}
+
+async function ownSubject(ctx: ApiContext, subject: Subject, tenant: string, id: string): Promise<void> {
+  const owner = subject === 'job' ? (await ctx.store.get(id))?.tenant : (await ctx.store.getBatch(id))?.tenant;
+  if (owner !== tenant) throw new Problem('not_found', `no ${subject} ${id}`);
+}
+
+async function eventViews(ctx: ApiContext, subject: Subject, id: string) {
+  const webhooks = ctx.webhooks;
+  if (!webhooks) return [];
+  const events = await webhooks.events.forSubject(subject, id);
+  return Promise.all(
+    events.map(async (event: WebhookEvent) => ({
+      id: event.id,
+      type: event.type,
+      url: event.url,
+      status: event.status,
+      created_at: event.created_at,
+      next_attempt_at: event.next_attempt_at,
+      attempts: await webhooks.events.attempts(event.id),
+    })),
+  );
+}

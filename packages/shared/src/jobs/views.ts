@@ -1,0 +1,30 @@
+/**
+ * The public shapes of jobs and batches (CONTRACT.md) as the API answers them and
+ * webhooks carry them, with key-free links to the outputs.
+ */
+import type { OutputLinks } from '../storage/output-links.js';
+import { type JobRecord, type PublicJob, toPublicJob } from './job-record.js';
+import type { BatchRecord } from './job-store.js';
+
+export async function publicJob(record: JobRecord, links: OutputLinks): Promise<PublicJob> {
+  const urls = new Map(
+    await Promise.all(
+      record.outputs.map(async (output) => [output.index, await links.url(record.id, output)] as const),
+    ),
+  );
+  return toPublicJob(record, (output) => urls.get(output.index) ?? '');
+}
+
+export interface PublicBatch {
+  readonly id: string;
+  readonly status: BatchRecord['status'];
+  readonly metadata: Record<string, unknown> | null;
+  readonly counts: BatchRecord['counts'];
+  readonly created_at: string;
+  readonly finished_at: string | null;
+}
+
+export function publicBatch(batch: BatchRecord): PublicBatch {
+  const { id, status, metadata, counts, created_at, finished_at } = batch;
+  return { id, status, metadata, counts, created_at, finished_at };
+}

@@ -1,0 +1,201 @@
+/**
+ * Webhook events as Redis keeps them, and their way onto the webhooks queue.
+ *
+ * An event is recorded by the job store's transition script in the same step as the
+ * job (or batch) finishing, with an entry in the outbox; `publish` then adds it to
+ * the webhooks queue and clears the entry. If the process dies in between,
+ * `recoverOutbox` (run by workers) publishes it later: no event is lost, and since
+ * its BullMQ job id is the event id, publishing twice adds it once.
+ */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { eventAttemptsKey, eventKey, eventOutboxKey } from '../jobs/keys.js';
+import { QUEUE_NAMES, queueOptions, WEBHOOK_JOB_OPTIONS, type WebhookJobData } from '../queues.js';
+import {
+  type AttemptOutcome,
+  type DeliveryAttempt,
+  EventStatus,
+  eventIdFor,
+  JOB_EVENT_TYPES,
+  type WebhookEvent,
+  WebhookEventType,
+} from './events.js';
+
+/** Attempts kept per event: a day of retries is a handful, redeliveries add a few more. */
+const MAX_ATTEMPTS_KEPT = 100;
+
+/**
+ * Starts another round of delivery for a finished event. KEYS[1] the event.
+ * Returns the new round's BullMQ job id, or '' when the event is still pending (its
+ * round is under way) — or false when there is no such event.
+ */
+const REDELIVER_LUA = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return false end
+if status == 'pending' then return '' end
+local round = redis.call('HINCRBY', KEYS[1], 'rounds', 1)
+local queueJob = redis.call('HGET', KEYS[1], 'id') .. '-r' .. round
+redis.call('HSET', KEYS[1], 'status', 'pending', 'run_start', redis.call('HGET', KEYS[1], 'attempts'),
+  'queue_job', queueJob, 'next_attempt_at', ARGV[1])
+return queueJob
+`;
+
+export interface WebhookEventStoreOptions {
+  readonly redis: Redis;
+  readonly queue: Queue<WebhookJobData>;
+  readonly prefix: string;
+}
+
+/** An attempt's result and what becomes of the event after it. */
+export interface AttemptRecord {
+  readonly startedAt: number;
+  readonly durationMs: number;
+  readonly statusCode: number | null;
+  readonly outcome: AttemptOutcome;
+  readonly error: string | null;
+  /** The event's status after this attempt; `nextAttemptAt` is set while it stays pending. */
+  readonly status: EventStatus;
+  readonly nextAttemptAt: number | null;
+}
+
+export class WebhookEventStore {
+  readonly #redis: Redis;
+  readonly #queue: Queue<WebhookJobData>;
+  readonly #prefix: string;
+
+  constructor(options: WebhookEventStoreOptions) {
+    this.#redis = options.redis;
+    this.#queue = options.queue;
+    this.#prefix = options.prefix;
+    if (!('renderqRedeliverV1' in this.#redis)) {
+      this.#redis.defineCommand('renderqRedeliverV1', { numberOfKeys: 1, lua: REDELIVER_LUA });
+    }
+  }
+
+  /** Puts recorded events on the webhooks queue. Never throws: what it cannot do, recovery does. */
+  async publish(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    try {
+      await this.#queue.addBulk(
+        ids.map((id) => ({ name: 'deliver', data: { eventId: id }, opts: { ...WEBHOOK_JOB_OPTIONS, jobId: id } })),
+      );
+      await this.#redis.zrem(eventOutboxKey(this.#prefix), ...ids);
+    } catch {
+      // Left in the outbox for recoverOutbox.
+    }
+  }
+
+  /** Publishes events recorded more than `olderThanMs` ago and never confirmed. Returns how many. */
+  async recoverOutbox(olderThanMs = 30_000): Promise<number> {
+    const ids = await this.#redis.zrangebyscore(
+      eventOutboxKey(this.#prefix),
+      '-inf',
+      Date.now() - olderThanMs,
+      'LIMIT',
+      0,
+      1000,
+    );
+    await this.publish(ids);
+    return ids.length;
+  }
+
+  async get(id: string): Promise<WebhookEvent | undefined> {
+    const hash = await this.#redis.hgetall(eventKey(this.#prefix, id));
+    return hash.id ? eventFromHash(hash) : undefined;
+  }
+
+  /** How many attempts the event's current round has made (a redelivery starts a new round). */
+  async roundAttempts(id: string): Promise<number> {
+    const [attempts, start] = await this.#redis.hmget(eventKey(this.#prefix, id), 'attempts', 'run_start');
+    return Number(attempts ?? 0) - Number(start ?? 0);
+  }
+
+  async attempts(id: string): Promise<DeliveryAttempt[]> {
+    const entries = await this.#redis.lrange(eventAttemptsKey(this.#prefix, id), 0, -1);
+    return entries.map((entry) => JSON.parse(entry) as DeliveryAttempt);
+  }
+
+  /** The events a job or batch has caused so far (a job causes at most one). */
+  async forSubject(kind: 'job' | 'batch', subjectId: string): Promise<WebhookEvent[]> {
+    const types = kind === 'job' ? JOB_EVENT_TYPES : (['batch.completed'] as const);
+    const events = await Promise.all(types.map((type) => this.get(eventIdFor(subjectId, type))));
+    return events.filter((event): event is WebhookEvent => event !== undefined);
+  }
+
+  /** Records one attempt and the event's status after it, together. Returns the attempt's number. */
+  async recordAttempt(id: string, record: AttemptRecord): Promise<number> {
+    const key = eventKey(this.#prefix, id);
+    const attempt = Number(await this.#redis.hincrby(key, 'attempts', 1));
+    const entry: DeliveryAttempt = {
+      attempt,
+      at: new Date(record.startedAt).toISOString(),
+      duration_ms: record.durationMs,
+      status_code: record.statusCode,
+      outcome: record.outcome,
+      error: record.error,
+    };
+    const attemptsKey = eventAttemptsKey(this.#prefix, id);
+    const ttl = await this.#redis.pttl(key);
+    const multi = this.#redis
+      .multi()
+      .hset(key, {
+        status: record.status,
+        next_attempt_at: record.nextAttemptAt === null ? '' : new Date(record.nextAttemptAt).toISOString(),
+      })
+      .rpush(attemptsKey, JSON.stringify(entry))
+      .ltrim(attemptsKey, -MAX_ATTEMPTS_KEPT, -1);
+    if (ttl > 0) multi.pexpire(attemptsKey, ttl);
+    await multi.exec();
+    return attempt;
+  }
+
+  /** Ends an event without an attempt (its subject expired before it could be sent). */
+  async abandon(id: string): Promise<void> {
+    await this.#redis.hset(eventKey(this.#prefix, id), { status: 'failed', next_attempt_at: '' });
+  }
+
+  /**
+   * Sends an event again: a finished event starts a new round of the retry schedule
+   * under the same `webhook-id`; a pending one has its next attempt brought forward.
+   */
+  async redeliver(id: string): Promise<WebhookEvent | undefined> {
+    const command = (this.#redis as unknown as Record<string, (key: string, ...args: string[]) => Promise<unknown>>)
+      .renderqRedeliverV1;
+    if (!command) throw new Error('redeliver script is not defined on this connection');
+    const queueJob = await command.call(this.#redis, eventKey(this.#prefix, id), new Date().toISOString());
+    if (queueJob === null) return undefined;
+    if (queueJob === '') {
+      const event = await this.#redis.hget(eventKey(this.#prefix, id), 'queue_job');
+      const job = await this.#queue.getJob(event || id);
+      if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+    } else {
+      await this.#queue.add('deliver', { eventId: id }, { ...WEBHOOK_JOB_OPTIONS, jobId: String(queueJob) });
+    }
+    return this.get(id);
+  }
+}
+
+function eventFromHash(hash: Record<string, string>): WebhookEvent {
+  return {
+    id: hash.id ?? '',
+    type: WebhookEventType.parse(hash.type),
+    subject: { kind: hash.subject_kind === 'batch' ? 'batch' : 'job', id: hash.subject_id ?? '' },
+    tenant: hash.tenant ?? '',
+    url: hash.url ?? '',
+    created_at: hash.created_at ?? '',
+    status: EventStatus.parse(hash.status),
+    attempts: Number(hash.attempts ?? 0),
+    next_attempt_at: hash.status === 'pending' && hash.next_attempt_at ? hash.next_attempt_at : null,
+  };
+}
+
+export interface WebhookQueue {
+  readonly queue: Queue<WebhookJobData>;
+  readonly events: WebhookEventStore;
+}
+
+/** The webhooks queue and the events store over it, for the API and the worker alike. */
+export function openWebhookQueue(redis: Redis, prefix: string): WebhookQueue {
+  const queue = new Queue<WebhookJobData>(QUEUE_NAMES.webhooks, queueOptions(redis, prefix));
+  return { queue, events: new WebhookEventStore({ redis, queue, prefix }) };
+}

@@ -1,0 +1,136 @@
+/**
+ * The webhooks queue's processor: one attempt at delivering one event, then either
+ * done (delivered, gone, or out of retries) or back to delayed until the schedule's
+ * next attempt. A host that keeps failing is waited out without spending attempts.
+ * Nothing here touches a job's own progress: a slow or dead receiver only ever
+ * delays other webhooks.
+ */
+import {
+  type AttemptOutcome,
+  type EventStatus,
+  type Logger,
+  type Metrics,
+  signWebhook,
+  type WebhookEvent,
+  type WebhookEventStore,
+  type WebhookJobData,
+} from '@renderq/shared';
+import { DelayedError, type Job } from 'bullmq';
+import type { HostBackoff } from './host-backoff.js';
+import { type PayloadSources, webhookPayload } from './webhook-payload.js';
+import type { SendResult, WebhookSender } from './webhook-sender.js';
+
+export interface DeliveryDeps {
+  readonly events: WebhookEventStore;
+  readonly sender: WebhookSender;
+  readonly hosts: HostBackoff;
+  readonly payloads: PayloadSources;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly secret: string;
+  /** The wait before each retry; a round is one first attempt and these retries. */
+  readonly retryDelaysMs: readonly number[];
+}
+
+export function deliveryStep(deps: DeliveryDeps) {
+  return async (job: Job<WebhookJobData>, token?: string): Promise<void> => {
+    const event = await deps.events.get(job.data.eventId);
+    if (event?.status !== 'pending') return;
+    const host = new URL(event.url).host;
+    const log = deps.logger.child({ event_id: event.id, type: event.type, subject_id: event.subject.id, host });
+
+    const backedOffUntil = await deps.hosts.backedOffUntil(host);
+    if (backedOffUntil > 0) {
+      deps.metrics.webhookHostBackoffs.inc();
+      // Spread the host's waiting deliveries over a while, so they do not all return at once.
+      await job.moveToDelayed(backedOffUntil + Math.round(Math.random() * 30_000), token);
+      throw new DelayedError();
+    }
+
+    const body = await webhookPayload(deps.payloads, event);
+    if (body === undefined) {
+      log.warn('webhook not sent: its job or batch is no longer kept');
+      await deps.events.abandon(event.id);
+      deps.metrics.webhookEventsFinished.inc({ status: 'failed' });
+      return;
+    }
+    const headers = {
+      ...signWebhook(deps.secret, event.id, body),
+      'content-type': 'application/json',
+      'user-agent': 'renderq-webhooks',
+    };
+    const startedAt = Date.now();
+    const result = await deps.sender.send(event.url, headers, body);
+    const outcome = outcomeOf(result);
+    const roundAttempt = (await deps.events.roundAttempts(event.id)) + 1;
+    const next = nextStep(outcome, roundAttempt, deps.retryDelaysMs);
+    const attempt = await deps.events.recordAttempt(event.id, {
+      startedAt,
+      durationMs: result.durationMs,
+      statusCode: result.kind === 'answered' ? result.statusCode : null,
+      outcome,
+      error: errorOf(result, outcome),
+      status: next.status,
+      nextAttemptAt: next.status === 'pending' ? startedAt + next.delayMs : null,
+    });
+    deps.metrics.webhookDeliveries.inc({ outcome });
+    deps.metrics.webhookDeliveryDuration.observe(result.durationMs / 1000);
+    if (next.status !== 'pending') deps.metrics.webhookEventsFinished.inc({ status: next.status });
+    await noteHost(deps, host, outcome);
+    logAttempt(log, event, attempt, result, next.status);
+
+    if (next.status === 'pending') {
+      await job.moveToDelayed(startedAt + next.delayMs, token);
+      throw new DelayedError();
+    }
+  };
+}
+
+function outcomeOf(result: SendResult): AttemptOutcome {
+  if (result.kind === 'refused') return 'refused';
+  if (result.kind === 'no_answer') return 'failed';
+  if (result.statusCode >= 200 && result.statusCode < 300) return 'delivered';
+  if (result.statusCode === 410) return 'gone';
+  return 'failed';
+}
+
+type NextStep = { readonly status: Exclude<EventStatus, 'pending'> } | { readonly status: 'pending'; delayMs: number };
+
+/** After attempt `roundAttempt` of a round (1 = the first), what becomes of the event. */
+export function nextStep(outcome: AttemptOutcome, roundAttempt: number, retryDelaysMs: readonly number[]): NextStep {
+  if (outcome === 'delivered') return { status: 'delivered' };
+  if (outcome === 'gone') return { status: 'gone' };
+  const delay = retryDelaysMs[roundAttempt - 1];
+  if (delay === undefined) return { status: 'failed' };
+  // ±10 %: events that failed together do not all come back in the same instant.
+  return { status: 'pending', delayMs: Math.max(0, Math.round(delay * (0.9 + Math.random() * 0.2))) };
+}
+
+function errorOf(result: SendResult, outcome: AttemptOutcome): string | null {
+  if (result.kind !== 'answered') return result.error;
+  if (outcome === 'delivered') return null;
+  if (result.statusCode >= 300 && result.statusCode < 400)
+    return `HTTP ${result.statusCode}: redirects are not followed`;
+  return result.excerpt ? `HTTP ${result.statusCode}: ${result.excerpt}` : `HTTP ${result.statusCode}`;
+}
+
+/** A host that answered is working; one that did not (or answered with an error) counts towards its backoff. */
+async function noteHost(deps: DeliveryDeps, host: string, outcome: AttemptOutcome): Promise<void> {
+  if (outcome === 'delivered' || outcome === 'gone') await deps.hosts.succeeded(host);
+  else if (outcome === 'failed') {
+    const until = await deps.hosts.failed(host);
+    if (until > 0) deps.logger.warn({ host, until: new Date(until).toISOString() }, 'webhook host backed off');
+  }
+}
+
+function logAttempt(log: Logger, event: WebhookEvent, attempt: number, result: SendResult, status: EventStatus): void {
+  const fields = {
+    attempt,
+    status,
+    status_code: result.kind === 'answered' ? result.statusCode : null,
+    duration_ms: result.durationMs,
+  };
+  if (status === 'delivered') log.info(fields, 'webhook delivered');
+  else if (status === 'pending') log.info({ ...fields, error: errorOf(result, 'failed') }, 'webhook attempt failed');
+  else log.warn({ ...fields, url: event.url }, `webhook ${status}`);
+}

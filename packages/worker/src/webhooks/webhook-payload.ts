@@ -1,0 +1,49 @@
+/**
+ * The body of a webhook: `{type, timestamp, data}` with `data` the job or batch as
+ * the API shows it, built when it is sent so that output links are fresh on every
+ * retry. Payloads stay small: outputs are links, and an input string longer than
+ * a few KiB (an inline base64 image) is replaced by a note saying where to read it.
+ */
+import {
+  type JobStore,
+  type OutputLinks,
+  type PublicJob,
+  publicBatch,
+  publicJob,
+  type WebhookEvent,
+} from '@renderq/shared';
+
+const MAX_INPUT_STRING = 4_096;
+
+export interface PayloadSources {
+  readonly store: JobStore;
+  readonly links: OutputLinks;
+}
+
+/** The body to send for `event`, or undefined when its subject is no longer kept. */
+export async function webhookPayload(sources: PayloadSources, event: WebhookEvent): Promise<string | undefined> {
+  const data =
+    event.subject.kind === 'job'
+      ? await jobData(sources, event.subject.id)
+      : await sources.store.getBatch(event.subject.id).then((batch) => batch && publicBatch(batch));
+  if (!data) return undefined;
+  return JSON.stringify({ type: event.type, timestamp: event.created_at, data });
+}
+
+async function jobData(sources: PayloadSources, id: string): Promise<PublicJob | undefined> {
+  const record = await sources.store.get(id);
+  if (!record) return undefined;
+  const job = await publicJob(record, sources.links);
+  return { ...job, input: compactInput(job.input, id) };
+}
+
+function compactInput(input: Record<string, unknown>, jobId: string): Record<string, unknown> {
+  const compact: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(input)) {
+    compact[field] =
+      typeof value === 'string' && value.length > MAX_INPUT_STRING
+        ? `(${value.length} characters, left out of the webhook: GET /v1/jobs/${jobId})`
+        : value;
+  }
+  return compact;
+}

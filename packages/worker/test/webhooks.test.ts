@@ -1,0 +1,261 @@
+// Webhook delivery end to end: workers as child processes, the Segmind emulator, real
+// Redis and S3, and a real HTTP receiver that fails, hangs or answers as each test says.
+
+import { type NewJob, verifyWebhook } from '@renderq/shared';
+import { type ReceivedWebhook, startWebhookReceiver, type WebhookReceiver } from '@renderq/testing';
+import { Webhook } from 'standardwebhooks';
+import { afterEach, describe, expect, it } from 'vitest';
+import { jobFor, type Stack, startStack } from './stack.js';
+
+let stack: Stack | undefined;
+let receiver: WebhookReceiver | undefined;
+afterEach(async () => {
+  await stack?.close();
+  await receiver?.close();
+  stack = undefined;
+  receiver = undefined;
+});
+
+/** Retries within a test's patience: the same shape as the default schedule, in milliseconds. */
+const COMPRESSED = { WEBHOOK_RETRY_SCHEDULE: '300ms,300ms,300ms,300ms,300ms' };
+
+/** Jobs created one by one (in a batch, jobs send their events to the batch's webhook instead). */
+async function createSingles(s: Stack, jobs: readonly NewJob[]): Promise<string[]> {
+  return Promise.all(jobs.map(async (job) => (await s.store.create(job)).id));
+}
+
+function payloadOf(hook: ReceivedWebhook) {
+  return JSON.parse(hook.body) as { type: string; timestamp: string; data: Record<string, unknown> };
+}
+
+describe('webhook delivery', () => {
+  it('retries a failing receiver on the schedule: the 4th attempt delivers, with the same webhook-id throughout', async () => {
+    stack = await startStack({ latencyScale: 0.01 });
+    receiver = await startWebhookReceiver((_hook, index) => (index < 3 ? 500 : 200));
+    await stack.startWorker(COMPRESSED);
+    const [id] = await stack.createJobs([{ ...jobFor('segmind-vega', 'hook-1'), webhookUrl: `${receiver.url}/hooks` }]);
+    const hooks = await receiver.waitFor(4);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(receiver.received).toHaveLength(4);
+
+    const ids = new Set(hooks.map((hook) => hook.headers['webhook-id']));
+    expect([...ids]).toEqual([`evt_${id}_completed`]);
+    for (const hook of hooks) {
+      const headers = {
+        'webhook-id': String(hook.headers['webhook-id']),
+        'webhook-timestamp': String(hook.headers['webhook-timestamp']),
+        'webhook-signature': String(hook.headers['webhook-signature']),
+      };
+      // The third-party verifier and ours both accept every delivery…
+      expect(new Webhook(stack.webhookSecret).verify(hook.body, headers)).toEqual(JSON.parse(hook.body));
+      expect(verifyWebhook(stack.webhookSecret, hook.headers as never, hook.body)).toEqual(JSON.parse(hook.body));
+      // …and reject it with a changed body.
+      const changed = hook.body.replace('completed', 'failed');
+      expect(() => new Webhook(stack?.webhookSecret as string).verify(changed, headers)).toThrow();
+      expect(() => verifyWebhook(stack?.webhookSecret as string, headers, changed)).toThrow();
+      expect(hook.headers['content-type']).toBe('application/json');
+    }
+    // Retries come after the schedule's waits, not at once.
+    for (let i = 1; i < hooks.length; i++) {
+      expect((hooks[i] as ReceivedWebhook).at - (hooks[i - 1] as ReceivedWebhook).at).toBeGreaterThanOrEqual(250);
+    }
+    const payload = payloadOf(hooks[3] as ReceivedWebhook);
+    expect(payload.type).toBe('job.completed');
+    expect(payload.data).toMatchObject({ id, status: 'completed', model: 'segmind-vega' });
+    expect((payload.data.outputs as { url: string }[])[0]?.url).toMatch(/^http/);
+    expect(hooks[3]?.body.length).toBeLessThan(8_192);
+
+    const event = await stack.events.get(`evt_${id}_completed`);
+    expect(event).toMatchObject({ status: 'delivered', attempts: 4, next_attempt_at: null });
+    const attempts = await stack.events.attempts(`evt_${id}_completed`);
+    expect(attempts.map((a) => [a.attempt, a.status_code, a.outcome])).toEqual([
+      [1, 500, 'failed'],
+      [2, 500, 'failed'],
+      [3, 500, 'failed'],
+      [4, 200, 'delivered'],
+    ]);
+    expect(attempts[0]?.error).toContain('HTTP 500');
+
+    // Redelivery sends the same event again, under the same id.
+    await stack.events.redeliver(`evt_${id}_completed`);
+    const again = await receiver.waitFor(5);
+    expect(again[4]?.headers['webhook-id']).toBe(`evt_${id}_completed`);
+  }, 90_000);
+
+  it('stops at 410 Gone, does not follow redirects, and gives up when the schedule runs out', async () => {
+    stack = await startStack({ latencyScale: 0.01 });
+    receiver = await startWebhookReceiver((hook) => {
+      if (hook.path === '/gone') return 410;
+      if (hook.path === '/moved') return 302;
+      return 503;
+    });
+    await stack.startWorker({ WEBHOOK_RETRY_SCHEDULE: '200ms,200ms' });
+    const [gone, moved, failing] = await Promise.all(
+      ['/gone', '/moved', '/down'].map(async (path, i) => {
+        const [id] = await stack!.createJobs([
+          { ...jobFor('segmind-vega', `end-${i}`), webhookUrl: `${receiver!.url}${path}` },
+        ]);
+        return id as string;
+      }),
+    );
+    await stack.waitForJobs([gone, moved, failing] as string[]);
+    await receiver.waitFor(1, (h) => h.path === '/gone');
+    await receiver.waitFor(3, (h) => h.path === '/moved');
+    await receiver.waitFor(3, (h) => h.path === '/down');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(receiver.received.filter((h) => h.path === '/gone')).toHaveLength(1);
+    expect(receiver.received.filter((h) => h.path === '/elsewhere')).toHaveLength(0);
+    expect(receiver.received.filter((h) => h.path === '/down')).toHaveLength(3);
+
+    expect(await stack.events.get(`evt_${gone}_completed`)).toMatchObject({ status: 'gone', attempts: 1 });
+    expect(await stack.events.get(`evt_${moved}_completed`)).toMatchObject({ status: 'failed', attempts: 3 });
+    expect(await stack.events.get(`evt_${failing}_completed`)).toMatchObject({ status: 'failed', attempts: 3 });
+    const redirected = await stack.events.attempts(`evt_${moved}_completed`);
+    expect(redirected[0]?.error).toContain('redirects are not followed');
+  }, 90_000);
+
+  it('sends failed and cancelled jobs their events, and only the events a job asked for', async () => {
+    stack = await startStack({ latencyScale: 0.01 });
+    receiver = await startWebhookReceiver();
+    await stack.startWorker(COMPRESSED);
+    const url = `${receiver.url}/hooks`;
+    const [failed] = await stack.createJobs([
+      { ...jobFor('segmind-vega', 'f-1', { prompt: 'marker:f-1 emulator:fail' }), webhookUrl: url },
+    ]);
+    const [unwanted] = await stack.createJobs([
+      { ...jobFor('segmind-vega', 'f-2'), webhookUrl: url, webhookEvents: ['job.failed'] },
+    ]);
+    await stack.waitForJobs([failed, unwanted] as string[]);
+    const [hook] = await receiver.waitFor(1);
+    expect(payloadOf(hook as ReceivedWebhook)).toMatchObject({
+      type: 'job.failed',
+      data: { id: failed, status: 'failed', error: { code: 'segmind_failed' } },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(receiver.received).toHaveLength(1);
+    expect(await stack.events.forSubject('job', unwanted as string)).toEqual([]);
+  }, 90_000);
+
+  it('does not let a receiver that never answers delay any job; its deliveries wait in Redis, memory flat', async () => {
+    stack = await startStack({ latencyScale: 0.01 });
+    receiver = await startWebhookReceiver(() => 'hang');
+    const worker = await stack.startWorker({
+      WEBHOOK_TIMEOUT_MS: '1000',
+      WEBHOOK_CONCURRENCY: '50',
+      WEBHOOK_HOST_FAILURE_THRESHOLD: '1000',
+      WEBHOOK_RETRY_SCHEDULE: '1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s',
+      WORKER_CONCURRENCY: '20',
+    });
+    const url = `${receiver.url}/never`;
+    const rss = () => worker.metric('process_resident_memory_bytes');
+
+    // A first wave: every job completes while its webhook hangs.
+    const first = Array.from({ length: 100 }, (_, i) => ({
+      ...jobFor('segmind-vega-rt-v1', `hang-${i}`),
+      webhookUrl: url,
+    }));
+    const started = Date.now();
+    const firstIds = await createSingles(stack, first);
+    await stack.waitForJobs(firstIds, 60_000);
+    const firstWave = Date.now() - started;
+    expect(receiver.open()).toBeGreaterThan(0);
+
+    // Jobs without webhooks finish as fast while a hundred deliveries hang or wait.
+    const plain = Array.from({ length: 100 }, (_, i) => jobFor('segmind-vega-rt-v1', `plain-${i}`));
+    const plainStarted = Date.now();
+    await stack.waitForJobs(await stack.createJobs(plain), 60_000);
+    const plainWave = Date.now() - plainStarted;
+    expect(plainWave).toBeLessThan(Math.max(10_000, firstWave * 3));
+
+    // Deliveries keep failing and waiting; the worker's memory does not grow with them.
+    await receiver.waitFor(300, () => true, 60_000);
+    const before = await rss();
+    await receiver.waitFor(1_000, () => true, 90_000);
+    const after = await rss();
+    expect(after - before).toBeLessThan(40 * 1024 * 1024);
+    // Sockets are closed after each timeout, never more open than deliveries in flight.
+    expect(receiver.maxOpen()).toBeLessThanOrEqual(50);
+    const events = await Promise.all(firstIds.map((id) => stack!.events.get(`evt_${id}_completed`)));
+    expect(events.every((event) => event?.status === 'pending')).toBe(true);
+  }, 240_000);
+
+  it('backs off a host that keeps failing instead of hammering it', async () => {
+    stack = await startStack({ latencyScale: 0.01 });
+    receiver = await startWebhookReceiver(() => 500);
+    const worker = await stack.startWorker({
+      WEBHOOK_HOST_FAILURE_THRESHOLD: '3',
+      WEBHOOK_CONCURRENCY: '1',
+      WEBHOOK_RETRY_SCHEDULE: '100ms,100ms,100ms,100ms,100ms',
+    });
+    const jobs = Array.from({ length: 20 }, (_, i) => ({
+      ...jobFor('segmind-vega-rt-v1', `down-${i}`),
+      webhookUrl: `${receiver!.url}/down`,
+    }));
+    await stack.waitForJobs(await createSingles(stack, jobs));
+    await receiver.waitFor(3);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // 20 events × 6 attempts would be 120 requests; the host is held back after 3 failures in a row.
+    expect(receiver.received.length).toBeLessThanOrEqual(4);
+    expect(await worker.metric('renderq_webhook_host_backoffs_total')).toBeGreaterThan(0);
+  }, 90_000);
+
+  it('refuses to deliver to a private address when private addresses are not allowed', async () => {
+    stack = await startStack({ latencyScale: 0.01 });
+    receiver = await startWebhookReceiver();
+    const worker = await stack.startWorker({ ...COMPRESSED, WEBHOOK_ALLOW_PRIVATE: 'false' });
+    const port = new URL(receiver.url).port;
+    const urls = [`http://127.0.0.1:${port}/a`, `http://localhost:${port}/b`, `http://[::1]:${port}/c`];
+    const ids = await Promise.all(
+      urls.map(async (url, i) => {
+        const [id] = await stack!.createJobs([{ ...jobFor('segmind-vega-rt-v1', `ssrf-${i}`), webhookUrl: url }]);
+        return id as string;
+      }),
+    );
+    await stack.waitForJobs(ids);
+    const deadline = Date.now() + 20_000;
+    while ((await worker.metric('renderq_webhook_deliveries_total')) < 3 * 6 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(receiver.received).toEqual([]);
+    for (const id of ids) {
+      const attempts = await stack.events.attempts(`evt_${id}_completed`);
+      expect(attempts.length).toBeGreaterThan(0);
+      expect(attempts.every((a) => a.outcome === 'refused' && a.status_code === null)).toBe(true);
+      expect(attempts[0]?.error).toMatch(/private address/);
+    }
+  }, 90_000);
+
+  it('sends batch.completed exactly once per batch when its last jobs finish together on two workers (20 runs)', async () => {
+    stack = await startStack({ latencyScale: 0.02, latencyJitter: 0 });
+    receiver = await startWebhookReceiver();
+    // One submit slot each: a batch's two jobs are taken by the two workers at the same moment.
+    const workerEnv = { ...COMPRESSED, WORKER_CONCURRENCY: '1' };
+    await Promise.all([stack.startWorker(workerEnv), stack.startWorker(workerEnv)]);
+    const batches = await Promise.all(
+      Array.from({ length: 20 }, async (_, run) => {
+        const { batch, jobIds, enqueued } = await stack!.store.createBatch(
+          { tenant: 'test', webhookUrl: `${receiver!.url}/batch` },
+          [jobFor('segmind-vega-rt-v1', `run-${run}-a`), jobFor('segmind-vega-rt-v1', `run-${run}-b`)],
+        );
+        await enqueued;
+        return { id: batch.id, jobIds };
+      }),
+    );
+    await stack.waitForJobs(
+      batches.flatMap((b) => b.jobIds),
+      120_000,
+    );
+    await receiver.waitFor(60);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const types = receiver.received.map((hook) => payloadOf(hook));
+    for (const batch of batches) {
+      const completed = types.filter((p) => p.type === 'batch.completed' && p.data.id === batch.id);
+      expect(completed).toHaveLength(1);
+      expect(completed[0]?.data).toMatchObject({ status: 'completed', counts: { total: 2, completed: 2 } });
+      // Its jobs' events went to the batch's webhook too.
+      const jobEvents = types.filter((p) => p.type === 'job.completed' && batch.jobIds.includes(p.data.id as string));
+      expect(jobEvents).toHaveLength(2);
+    }
+    expect(receiver.received).toHaveLength(60);
+  }, 180_000);
+});
