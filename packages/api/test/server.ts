@@ -9,6 +9,7 @@ import {
   FileStorage,
   JobStore,
   loadConfig,
+  openWebhookQueue,
   QUEUE_NAMES,
   queueOptions,
   type StoredOutput,
@@ -76,7 +77,9 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const queue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
-  const store = new JobStore({ redis, queue, prefix });
+  // Records webhook events as a worker would, when the test turns webhooks on.
+  const webhooks = config.webhooks.secret ? openWebhookQueue(redis, prefix) : undefined;
+  const store = new JobStore({ redis, queue, prefix, ...(webhooks ? { events: webhooks.events } : {}) });
 
   return {
     url,
@@ -139,7 +142,7 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
     },
     async close() {
       await app.close();
-      await queue.close();
+      await Promise.all([queue.close(), webhooks?.queue.close()]);
       redis.disconnect();
       await redisServer.stop();
       await rm(dir, { recursive: true, force: true });

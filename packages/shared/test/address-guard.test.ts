@@ -1,5 +1,6 @@
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { assertPublicUrl, isPrivateAddress, type Lookup, PrivateAddressError } from '../src/index.js';
+import { assertPublicUrl, guardedLookup, isPrivateAddress, type Lookup, PrivateAddressError } from '../src/index.js';
 
 const strict = { allowPrivate: false };
 
@@ -51,5 +52,22 @@ describe('the private-address guard', () => {
     expect(isPrivateAddress('2606:4700:4700::1111')).toBe(false);
     expect(isPrivateAddress('::ffff:10.0.0.1')).toBe(true);
     expect(isPrivateAddress('garbage')).toBe(true);
+  });
+});
+
+describe('guardedLookup (the check made again as a socket connects)', () => {
+  it('refuses a name that resolves to loopback, so a changed DNS answer cannot slip past the first check', async () => {
+    const socket = connect({ host: 'localhost', port: 9, lookup: guardedLookup() });
+    const error = await new Promise<Error>((resolve) => socket.on('error', resolve));
+    expect(error).toBeInstanceOf(PrivateAddressError);
+    expect(error.message).toMatch(/localhost resolves to .*private address/);
+  });
+
+  it('passes public answers through in the form asked for', async () => {
+    const lookup = guardedLookup();
+    const answer = await new Promise<unknown>((resolve, reject) =>
+      lookup('93.184.216.34', { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses))),
+    );
+    expect(answer).toEqual([{ address: '93.184.216.34', family: 4 }]);
   });
 });

@@ -194,11 +194,11 @@ export class JobStore {
       cancelled: '0',
       finished: '0',
     };
-    // A batch's jobs send their events to the batch's webhook.
+    // A batch's jobs send their events to the batch's webhook (none when it wants only batch.completed).
     const jobEvents = batch.webhookEvents?.filter((type) => (JOB_EVENT_TYPES as readonly string[]).includes(type));
     const withWebhook = jobs.map((job) => ({
       ...job,
-      webhookUrl: batch.webhookUrl ?? null,
+      webhookUrl: jobEvents?.length === 0 ? null : (batch.webhookUrl ?? null),
       webhookEvents: jobEvents ?? null,
     }));
     const records = await this.#recordMany(withWebhook, id, priority);

@@ -1,0 +1,171 @@
+// The API's side of webhooks: URLs refused at enqueue (SSRF), event filters, and the
+// delivery records and redelivery routes — against a running server and real Redis.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Answer, startApi, type TestApi, VEGA } from './server.js';
+
+const SECRET = `whsec_${Buffer.from('renderq api test webhook secret!').toString('base64')}`;
+const PRIVATE_URLS = [
+  'http://127.0.0.1/hook',
+  'http://10.0.0.1/hook',
+  'http://169.254.169.254/latest/meta-data',
+  'http://[::1]:8080/hook',
+  'http://localhost:9000/hook',
+  'http://[::ffff:127.0.0.1]/hook',
+];
+
+function expectRefused(answer: Answer, path: string): void {
+  expect(answer.status).toBe(400);
+  expect(answer.headers.get('content-type')).toContain('application/problem+json');
+  const errors = answer.json().errors as { path: string; message: string }[];
+  expect(errors).toEqual([expect.objectContaining({ path, message: expect.stringMatching(/private address/) })]);
+}
+
+describe('webhooks at enqueue', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startApi({ WEBHOOK_SECRET: SECRET });
+  });
+  afterAll(async () => api?.close());
+
+  it.each(PRIVATE_URLS)('refuses the webhook_url %s, naming the field', async (url) => {
+    expectRefused(await api.call('POST', '/v1/jobs', { body: { ...VEGA, webhook_url: url } }), 'webhook_url');
+  });
+
+  it('refuses private webhook URLs of batches (JSON and NDJSON) and private input images, enqueueing nothing', async () => {
+    const json = await api.call('POST', '/v1/batches', {
+      body: { jobs: [VEGA], webhook_url: 'http://169.254.169.254/x' },
+    });
+    expectRefused(json, 'webhook_url');
+    const ndjson = await api.call('POST', '/v1/batches?webhook_url=http://10.0.0.1/x', {
+      raw: `${JSON.stringify(VEGA)}\n`,
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    expectRefused(ndjson, 'webhook_url');
+    const image = await api.call('POST', '/v1/jobs', {
+      body: { model: 'ssd-img2img', input: { prompt: 'x', image: 'http://127.0.0.1:9000/in.png' } },
+    });
+    expectRefused(image, 'input.image');
+    const inBatch = await api.call('POST', '/v1/batches', {
+      body: { jobs: [VEGA, { model: 'sd1.5-img2img', input: { prompt: 'x', image: 'http://[::1]/in.png' } }] },
+    });
+    expect(inBatch.status).toBe(400);
+    expect(inBatch.json().errors).toEqual([
+      expect.objectContaining({ index: 1, path: 'input.image', message: expect.stringMatching(/private address/) }),
+    ]);
+    expect(await api.redis.keys(`${api.prefix}:job:*`)).toEqual([]);
+  });
+
+  it('accepts a public or not-yet-resolvable host (it is checked again at delivery)', async () => {
+    for (const url of ['http://93.184.216.34/hook', 'https://hooks.example/unresolvable']) {
+      expect((await api.call('POST', '/v1/jobs', { body: { ...VEGA, webhook_url: url } })).status).toBe(202);
+    }
+  });
+
+  it('checks webhook_events', async () => {
+    const unknown = await api.call('POST', '/v1/jobs', {
+      body: { ...VEGA, webhook_url: 'https://hooks.example/a', webhook_events: ['job.exploded'] },
+    });
+    expect(unknown.status).toBe(400);
+    expect((unknown.json().errors as { path: string }[])[0]?.path).toBe('body.webhook_events[0]');
+    const batchOnly = await api.call('POST', '/v1/jobs', {
+      body: { ...VEGA, webhook_url: 'https://hooks.example/a', webhook_events: ['batch.completed'] },
+    });
+    expect(batchOnly.status).toBe(400);
+    const repeated = await api.call('POST', '/v1/batches', {
+      body: { jobs: [VEGA], webhook_url: 'https://hooks.example/a', webhook_events: ['job.failed', 'job.failed'] },
+    });
+    expect(repeated.status).toBe(400);
+    const ndjson = await api.call(
+      'POST',
+      '/v1/batches?webhook_url=https://hooks.example/b&webhook_events=job.failed,batch.completed',
+      { raw: `${JSON.stringify(VEGA)}\n`, headers: { 'content-type': 'application/x-ndjson' } },
+    );
+    expect(ndjson.status).toBe(202);
+    const batch = await api.store.getBatch(ndjson.json().id as string);
+    expect(batch?.webhook_events).toEqual(['job.failed', 'batch.completed']);
+  });
+});
+
+describe('webhook deliveries', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startApi({ WEBHOOK_SECRET: SECRET });
+  });
+  afterAll(async () => api?.close());
+
+  it('lists a job’s event with its attempts, to its own tenant only, and redelivers it', async () => {
+    const created = await api.call('POST', '/v1/jobs', { body: { ...VEGA, webhook_url: 'https://hooks.example/a' } });
+    const id = created.json().id as string;
+    // Before the job finishes there is nothing to send.
+    expect((await api.call('GET', `/v1/jobs/${id}/webhook-deliveries`)).json()).toEqual({ events: [] });
+    expect((await api.call('POST', `/v1/jobs/${id}/webhook-deliveries/redeliver`)).status).toBe(409);
+
+    await api.complete(id);
+    const listed = await api.call('GET', `/v1/jobs/${id}/webhook-deliveries`);
+    expect(listed.status).toBe(200);
+    expect(listed.json()).toEqual({
+      events: [
+        {
+          id: `evt_${id}_completed`,
+          type: 'job.completed',
+          url: 'https://hooks.example/a',
+          status: 'pending',
+          created_at: expect.any(String),
+          next_attempt_at: expect.any(String),
+          attempts: [],
+        },
+      ],
+    });
+    expect((await api.call('GET', `/v1/jobs/${id}/webhook-deliveries`, { tenant: 'globex' })).status).toBe(404);
+    expect((await api.call('POST', `/v1/jobs/${id}/redeliver`, { tenant: 'globex' })).status).toBe(404);
+
+    const redelivered = await api.call('POST', `/v1/jobs/${id}/redeliver`);
+    expect(redelivered.status).toBe(202);
+    expect(redelivered.json().events).toMatchObject([{ id: `evt_${id}_completed`, status: 'pending' }]);
+    const again = await api.call('POST', `/v1/jobs/${id}/webhook-deliveries/redeliver`);
+    expect(again.status).toBe(202);
+  });
+
+  it('records job.cancelled when the API cancels a job, and batch.completed under the batch', async () => {
+    const created = await api.call('POST', '/v1/batches', {
+      body: { jobs: [VEGA, VEGA], webhook_url: 'https://hooks.example/batch' },
+    });
+    const batchId = created.json().id as string;
+    const cancelled = await api.call('POST', `/v1/batches/${batchId}/cancel`);
+    expect(cancelled.status).toBe(200);
+    const batchEvents = (await api.call('GET', `/v1/batches/${batchId}/webhook-deliveries`)).json();
+    expect(batchEvents).toMatchObject({ events: [{ id: `evt_${batchId}_completed`, type: 'batch.completed' }] });
+    const jobIds = await api.store.batchJobIds(batchId, 0, 10);
+    const jobEvents = (await api.call('GET', `/v1/jobs/${jobIds[0]}/webhook-deliveries`)).json();
+    expect(jobEvents).toMatchObject({ events: [{ type: 'job.cancelled', url: 'https://hooks.example/batch' }] });
+    expect((await api.call('GET', `/v1/batches/${batchId}/webhook-deliveries`, { tenant: 'globex' })).status).toBe(404);
+  });
+
+  it('answers 409 to redeliver when a job has no webhook', async () => {
+    const created = await api.call('POST', '/v1/jobs', { body: VEGA });
+    const id = created.json().id as string;
+    await api.complete(id);
+    const answer = await api.call('POST', `/v1/jobs/${id}/redeliver`);
+    expect(answer.status).toBe(409);
+    expect(answer.json().detail).toMatch(/no webhook event/);
+  });
+});
+
+describe('webhooks off (no WEBHOOK_SECRET)', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startApi({});
+  });
+  afterAll(async () => api?.close());
+
+  it('accepts webhook_url, records no events, and says why on redeliver', async () => {
+    const created = await api.call('POST', '/v1/jobs', { body: { ...VEGA, webhook_url: 'https://hooks.example/a' } });
+    expect(created.status).toBe(202);
+    const id = created.json().id as string;
+    await api.complete(id);
+    expect((await api.call('GET', `/v1/jobs/${id}/webhook-deliveries`)).json()).toEqual({ events: [] });
+    const answer = await api.call('POST', `/v1/jobs/${id}/redeliver`);
+    expect(answer.status).toBe(409);
+    expect(answer.json().detail).toMatch(/WEBHOOK_SECRET/);
+  });
+});

@@ -1,0 +1,175 @@
+// Webhook events as the job store records them: with the move that causes them, once,
+// and on their way to the webhooks queue (real Redis, real BullMQ).
+import { type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createRedis,
+  JobStore,
+  type NewJob,
+  openWebhookQueue,
+  QUEUE_NAMES,
+  queueOptions,
+  type RenderJobData,
+  type WebhookQueue,
+} from '../src/index.js';
+
+let server: RedisHandle;
+let connections: Redis[];
+let prefix: string;
+let queues: { close(): Promise<void> }[];
+
+const job = (overrides: Partial<NewJob> = {}): NewJob => ({
+  tenant: 'acme',
+  model: 'segmind-vega',
+  input: { prompt: 'a lighthouse' },
+  ...overrides,
+});
+
+/** A job store as one process has it: its own Redis connection, render queue and webhooks queue. */
+function processStore(): { store: JobStore; webhooks: WebhookQueue; redis: Redis } {
+  const redis = createRedis(server.url, 'worker');
+  connections.push(redis);
+  const queue = new Queue<RenderJobData>(QUEUE_NAMES.render, queueOptions(redis, prefix));
+  const webhooks = openWebhookQueue(redis, prefix);
+  queues.push(queue, webhooks.queue);
+  return { store: new JobStore({ redis, queue, prefix, events: webhooks.events }), webhooks, redis };
+}
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+beforeEach(() => {
+  prefix = uniqueName('events');
+  connections = [];
+  queues = [];
+});
+afterEach(async () => {
+  await Promise.all(queues.map((q) => q.close()));
+  for (const redis of connections) redis.disconnect();
+});
+
+describe('webhook events', () => {
+  it('are recorded when a job with a webhook finishes, once, and put on the webhooks queue', async () => {
+    const { store, webhooks } = processStore();
+    const created = await store.create(job({ webhookUrl: 'https://hooks.example/a' }));
+    const moved = await store.transition(created.id, ['queued'], { name: 'completed' });
+    expect(moved).toMatchObject({ ok: true, events: [`evt_${created.id}_completed`] });
+    expect(await webhooks.events.get(`evt_${created.id}_completed`)).toMatchObject({
+      type: 'job.completed',
+      subject: { kind: 'job', id: created.id },
+      tenant: 'acme',
+      url: 'https://hooks.example/a',
+      status: 'pending',
+      attempts: 0,
+    });
+    expect((await webhooks.queue.getJob(`evt_${created.id}_completed`))?.data).toEqual({
+      eventId: `evt_${created.id}_completed`,
+    });
+    // A job without a webhook, or one that asked for other events, records none.
+    const plain = await store.create(job());
+    const choosy = await store.create(job({ webhookUrl: 'https://hooks.example/b', webhookEvents: ['job.failed'] }));
+    for (const id of [plain.id, choosy.id]) {
+      expect(await store.transition(id, ['queued'], { name: 'completed' })).toMatchObject({ events: [] });
+    }
+    expect(await webhooks.queue.count()).toBe(1);
+  });
+
+  it('are not recorded where webhooks are off (no events store)', async () => {
+    const { redis } = processStore();
+    const queue = new Queue<RenderJobData>(QUEUE_NAMES.render, queueOptions(redis, prefix));
+    queues.push(queue);
+    const store = new JobStore({ redis, queue, prefix });
+    const created = await store.create(job({ webhookUrl: 'https://hooks.example/a' }));
+    expect(await store.transition(created.id, ['queued'], { name: 'cancelled' })).toMatchObject({ events: [] });
+  });
+
+  it('give batch.completed exactly once when the last two jobs finish at the same moment in two processes (20 runs)', async () => {
+    const one = processStore();
+    const two = processStore();
+    for (let run = 0; run < 20; run++) {
+      const { batch, jobIds } = await one.store.createBatch(
+        { tenant: 'acme', webhookUrl: 'https://hooks.example/batch' },
+        [job(), job(), job()],
+      );
+      const [first, ...last] = jobIds as [string, string, string];
+      await one.store.transition(first, ['queued'], { name: 'completed' });
+      const results = await Promise.all([
+        one.store.transition(last[0], ['queued'], { name: 'completed' }),
+        two.store.transition(last[1], ['queued'], { name: 'failed', error: { code: 'timeout', message: 'deadline' } }),
+      ]);
+      const batchEvents = results
+        .flatMap((r) => (r.ok ? r.events : []))
+        .filter((id) => id.startsWith(`evt_${batch.id}`));
+      expect(batchEvents).toEqual([`evt_${batch.id}_completed`]);
+      expect(results.filter((r) => r.ok && r.batchFinished)).toHaveLength(1);
+      // The batch's jobs send to the batch's webhook.
+      const events = await one.webhooks.events.forSubject('job', last[1]);
+      expect(events).toMatchObject([{ type: 'job.failed', url: 'https://hooks.example/batch' }]);
+      expect(await one.webhooks.events.forSubject('batch', batch.id)).toMatchObject([
+        { type: 'batch.completed', subject: { kind: 'batch', id: batch.id }, tenant: 'acme' },
+      ]);
+    }
+    // 20 batches × (3 job events + 1 batch event), each on the queue once.
+    expect(await one.webhooks.queue.count()).toBe(80);
+  });
+
+  it('honour a batch’s event filter for its jobs and for batch.completed', async () => {
+    const { store, webhooks } = processStore();
+    const { batch, jobIds } = await store.createBatch(
+      { tenant: 'acme', webhookUrl: 'https://hooks.example/batch', webhookEvents: ['batch.completed'] },
+      [job(), job()],
+    );
+    for (const id of jobIds) await store.transition(id, ['queued'], { name: 'completed' });
+    expect(await webhooks.queue.count()).toBe(1);
+    expect((await webhooks.events.forSubject('batch', batch.id)).map((e) => e.type)).toEqual(['batch.completed']);
+  });
+
+  it('left unpublished by a crash are published by recovery, under the same id', async () => {
+    const { store, webhooks, redis } = processStore();
+    const created = await store.create(job({ webhookUrl: 'https://hooks.example/a' }));
+    await store.transition(created.id, ['queued'], { name: 'completed' });
+    const id = `evt_${created.id}_completed`;
+    // As if the process died between recording the event and adding it to the queue.
+    await (await webhooks.queue.getJob(id))?.remove();
+    await redis.zadd(`${prefix}:webhooks:outbox`, Date.now() - 60_000, id);
+    expect(await webhooks.events.recoverOutbox(30_000)).toBe(1);
+    expect(await webhooks.queue.getJob(id)).toBeDefined();
+    expect(await redis.zcard(`${prefix}:webhooks:outbox`)).toBe(0);
+  });
+
+  it('are redelivered as a new round under the same id once finished; a pending one is brought forward', async () => {
+    const { store, webhooks } = processStore();
+    const created = await store.create(job({ webhookUrl: 'https://hooks.example/a' }));
+    await store.transition(created.id, ['queued'], { name: 'completed' });
+    const id = `evt_${created.id}_completed`;
+    // Waiting out a retry: its queue job delayed for a minute.
+    await (await webhooks.queue.getJob(id))?.remove();
+    await webhooks.queue.add('deliver', { eventId: id }, { jobId: id, delay: 60_000 });
+    expect(await (await webhooks.queue.getJob(id))?.isDelayed()).toBe(true);
+    await webhooks.events.redeliver(id);
+    expect(await (await webhooks.queue.getJob(id))?.isDelayed()).toBe(false);
+
+    await webhooks.events.recordAttempt(id, {
+      startedAt: Date.now(),
+      durationMs: 12,
+      statusCode: 200,
+      outcome: 'delivered',
+      error: null,
+      status: 'delivered',
+      nextAttemptAt: null,
+    });
+    expect(await webhooks.events.get(id)).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(await webhooks.events.roundAttempts(id)).toBe(1);
+    const again = await webhooks.events.redeliver(id);
+    expect(again).toMatchObject({ id, status: 'pending', attempts: 1 });
+    expect(await webhooks.events.roundAttempts(id)).toBe(0);
+    expect(await webhooks.queue.getJob(`${id}-r1`)).toBeDefined();
+    expect(await webhooks.events.attempts(id)).toMatchObject([{ attempt: 1, status_code: 200, outcome: 'delivered' }]);
+    expect(await webhooks.events.redeliver('evt_nothing_completed')).toBeUndefined();
+  });
+});
