@@ -122,10 +122,3 @@ export {
   type WebhookEvent,
   WebhookEventType,
 } from './webhooks/events.js';
-export {
-  signWebhook,
-  type VerifyOptions,
-  verifyWebhook,
-  type WebhookHeaders,
-  WebhookVerificationError,
-} from './webhooks/signing.js';

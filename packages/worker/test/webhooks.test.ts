@@ -1,7 +1,8 @@
 // Webhook delivery end to end: workers as child processes, the Segmind emulator, real
 // Redis and S3, and a real HTTP receiver that fails, hangs or answers as each test says.
 
-import { type NewJob, verifyWebhook } from '@renderq/shared';
+import { verifyWebhook } from '@renderq/client';
+import type { NewJob } from '@renderq/shared';
 import { type ReceivedWebhook, startWebhookReceiver, type WebhookReceiver } from '@renderq/testing';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';

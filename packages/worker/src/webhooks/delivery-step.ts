@@ -5,15 +5,15 @@
  * Nothing here touches a job's own progress: a slow or dead receiver only ever
  * delays other webhooks.
  */
-import {
-  type AttemptOutcome,
-  type EventStatus,
-  type Logger,
-  type Metrics,
-  signWebhook,
-  type WebhookEvent,
-  type WebhookEventStore,
-  type WebhookJobData,
+import { signWebhook } from '@renderq/client';
+import type {
+  AttemptOutcome,
+  EventStatus,
+  Logger,
+  Metrics,
+  WebhookEvent,
+  WebhookEventStore,
+  WebhookJobData,
 } from '@renderq/shared';
 import { DelayedError, type Job } from 'bullmq';
 import type { HostBackoff } from './host-backoff.js';

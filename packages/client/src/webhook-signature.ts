@@ -5,6 +5,7 @@
  * the secret's bytes). `verifyWebhook` is what a receiver runs.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { WebhookPayload } from './types.js';
 
 // A type, not an interface: it must be assignable to the header records verifyWebhook takes.
 export type WebhookHeaders = {
@@ -45,7 +46,8 @@ export interface VerifyOptions {
 
 /**
  * Checks a delivery as a receiver should, before trusting its body: returns the
- * parsed payload, or throws WebhookVerificationError. Header names are matched in
+ * parsed payload (typed: it was signed with your secret), or throws
+ * WebhookVerificationError. Pass the body exactly as received, before any parsing. Header names are matched in
  * any case; any one of several space-separated `v1,` signatures may match.
  */
 export function verifyWebhook(
@@ -53,7 +55,7 @@ export function verifyWebhook(
   headers: Readonly<Record<string, string | string[] | undefined>>,
   body: string,
   options: VerifyOptions = {},
-): unknown {
+): WebhookPayload {
   const header = (name: string) => {
     const entry = Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
     return Array.isArray(entry) ? entry[0] : entry;
@@ -75,5 +77,5 @@ export function verifyWebhook(
     return given.length === expected.length && timingSafeEqual(given, expected);
   });
   if (!matches) throw new WebhookVerificationError('no signature matches');
-  return JSON.parse(body);
+  return JSON.parse(body) as WebhookPayload;
 }

@@ -1,0 +1,255 @@
+/**
+ * A typed client for the renderq API: jobs, batches (JSON or streamed NDJSON),
+ * waiting with progress, output downloads, webhook delivery records. It uses the
+ * platform's fetch and nothing else. Creating a job sends an Idempotency-Key (one
+ * is made up when the caller gives none), so a retry after a lost answer never
+ * creates a second job.
+ */
+import { randomUUID } from 'node:crypto';
+import { RenderqApiError } from './errors.js';
+import type { Batch, Job, Model, NewBatch, NewBatchJob, NewJob, WebhookEvent } from './types.js';
+
+export interface RenderqClientOptions {
+  /** e.g. http://127.0.0.1:8080 */
+  readonly baseUrl: string;
+  /** Sent as `Authorization: Bearer …`; leave out for a server without keys. */
+  readonly apiKey?: string;
+  /** How often a request that found no answer, a 429 or a 5xx is tried again. @defaultValue 3 */
+  readonly retries?: number;
+  /** @defaultValue globalThis.fetch */
+  readonly fetch?: typeof fetch;
+}
+
+export interface WaitOptions<T> {
+  /** Called with each reading while waiting. */
+  readonly onProgress?: (current: T) => void;
+  /** @defaultValue 1000 */
+  readonly intervalMs?: number;
+  /** Give up (with an error) after this long. @defaultValue no limit */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+const FINISHED_JOB = new Set(['completed', 'failed', 'cancelled']);
+
+export class RenderqClient {
+  readonly #baseUrl: string;
+  readonly #apiKey: string | undefined;
+  readonly #retries: number;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: RenderqClientOptions) {
+    this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#apiKey = options.apiKey;
+    this.#retries = options.retries ?? 3;
+    this.#fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  createJob(job: NewJob, options: { readonly idempotencyKey?: string } = {}): Promise<Job> {
+    return this.#json('POST', '/v1/jobs', {
+      body: job,
+      headers: { 'idempotency-key': options.idempotencyKey ?? randomUUID() },
+    });
+  }
+
+  getJob(id: string): Promise<Job> {
+    return this.#json('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  cancelJob(id: string): Promise<Job> {
+    return this.#json('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /** Up to 10,000 jobs in one request, all or nothing. */
+  createBatch(batch: NewBatch): Promise<Batch> {
+    return this.#json('POST', '/v1/batches', { body: batch, retry: false });
+  }
+
+  /** A batch sent as NDJSON, one line per job, streamed from `jobs` rather than built in memory. */
+  createBatchStream(
+    jobs: Iterable<NewBatchJob> | AsyncIterable<NewBatchJob>,
+    options: Omit<NewBatch, 'jobs' | 'metadata'> = {},
+  ): Promise<Batch> {
+    const query = new URLSearchParams();
+    if (options.webhook_url) query.set('webhook_url', options.webhook_url);
+    if (options.webhook_events) query.set('webhook_events', options.webhook_events.join(','));
+    if (options.priority) query.set('priority', String(options.priority));
+    const encoder = new TextEncoder();
+    const lines = async function* () {
+      for await (const job of jobs) yield encoder.encode(`${JSON.stringify(job)}\n`);
+    };
+    const body = ReadableStream.from(lines());
+    const suffix = query.size > 0 ? `?${query}` : '';
+    return this.#json('POST', `/v1/batches${suffix}`, {
+      raw: body,
+      headers: { 'content-type': 'application/x-ndjson' },
+      retry: false,
+    });
+  }
+
+  getBatch(id: string): Promise<Batch> {
+    return this.#json('GET', `/v1/batches/${encodeURIComponent(id)}`);
+  }
+
+  cancelBatch(id: string): Promise<Batch> {
+    return this.#json('POST', `/v1/batches/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /** A batch's jobs in creation order, read from the API's NDJSON stream as they arrive. */
+  async *batchJobs(id: string): AsyncGenerator<Job> {
+    const response = await this.#request('GET', `/v1/batches/${encodeURIComponent(id)}/jobs`);
+    if (!response.body) return;
+    const decoder = new TextDecoder();
+    let pending = '';
+    for await (const chunk of response.body) {
+      pending += decoder.decode(chunk, { stream: true });
+      let newline = pending.indexOf('\n');
+      while (newline >= 0) {
+        const line = pending.slice(0, newline).trim();
+        pending = pending.slice(newline + 1);
+        if (line) yield JSON.parse(line) as Job;
+        newline = pending.indexOf('\n');
+      }
+    }
+    if (pending.trim()) yield JSON.parse(pending) as Job;
+  }
+
+  /** Polls the job until it is completed, failed or cancelled; returns it then. */
+  waitForJob(id: string, options: WaitOptions<Job> = {}): Promise<Job> {
+    return this.#waitFor(
+      () => this.getJob(id),
+      (job) => FINISHED_JOB.has(job.status),
+      options,
+    );
+  }
+
+  /** Polls the batch until every job has finished (or the batch was cancelled). */
+  waitForBatch(id: string, options: WaitOptions<Batch> = {}): Promise<Batch> {
+    return this.#waitFor(
+      () => this.getBatch(id),
+      (batch) => batch.finished_at !== null || (batch.status === 'cancelled' && batch.counts.queued === 0),
+      options,
+    );
+  }
+
+  /** One output's bytes, through its key-free link. */
+  async downloadOutput(job: Job, index: number): Promise<Uint8Array> {
+    const response = await this.outputStream(job, index);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /** One output as a streaming response (for large files: pipe `body` somewhere). */
+  async outputStream(job: Job, index: number): Promise<Response> {
+    const output = job.outputs[index];
+    if (!output) throw new RangeError(`job ${job.id} has no output ${index} (it has ${job.outputs.length})`);
+    const response = await this.#fetch(output.url);
+    if (!response.ok) throw await RenderqApiError.from(response, 'GET', output.url.split('?')[0] ?? output.url);
+    return response;
+  }
+
+  async webhookDeliveries(kind: 'job' | 'batch', id: string): Promise<WebhookEvent[]> {
+    const answer = await this.#json<{ events: WebhookEvent[] }>(
+      'GET',
+      `/v1/${kind === 'job' ? 'jobs' : 'batches'}/${encodeURIComponent(id)}/webhook-deliveries`,
+    );
+    return answer.events;
+  }
+
+  /** Sends a job's or batch's webhook events again, under their own webhook-ids. */
+  async redeliverWebhooks(kind: 'job' | 'batch', id: string): Promise<WebhookEvent[]> {
+    const answer = await this.#json<{ events: WebhookEvent[] }>(
+      'POST',
+      `/v1/${kind === 'job' ? 'jobs' : 'batches'}/${encodeURIComponent(id)}/webhook-deliveries/redeliver`,
+    );
+    return answer.events;
+  }
+
+  async models(): Promise<Model[]> {
+    return (await this.#json<{ models: Model[] }>('GET', '/v1/models')).models;
+  }
+
+  async #waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, options: WaitOptions<T>): Promise<T> {
+    const interval = options.intervalMs ?? 1_000;
+    const deadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const value = await read();
+      options.onProgress?.(value);
+      if (done(value)) return value;
+      if (Date.now() + interval > deadline) throw new Error(`still not finished after ${options.timeoutMs} ms`);
+      await sleep(interval, options.signal);
+    }
+  }
+
+  async #json<T>(
+    method: string,
+    path: string,
+    options: {
+      body?: unknown;
+      raw?: string | ReadableStream<Uint8Array>;
+      headers?: Record<string, string>;
+      retry?: boolean;
+    } = {},
+  ): Promise<T> {
+    const response = await this.#request(method, path, options);
+    return (await response.json()) as T;
+  }
+
+  async #request(
+    method: string,
+    path: string,
+    options: {
+      body?: unknown;
+      raw?: string | ReadableStream<Uint8Array>;
+      headers?: Record<string, string>;
+      retry?: boolean;
+    } = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json, application/x-ndjson', ...options.headers };
+    if (this.#apiKey) headers.authorization = `Bearer ${this.#apiKey}`;
+    let body = options.raw;
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.body);
+    }
+    // GETs are safe to repeat, and POSTs here are idempotent (cancel, keyed creates) unless told otherwise.
+    const attempts = options.retry === false ? 1 : this.#retries + 1;
+    for (let attempt = 1; ; attempt++) {
+      let response: Response;
+      try {
+        response = await this.#fetch(`${this.#baseUrl}${path}`, {
+          method,
+          headers,
+          body: body ?? null,
+          ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+        } as RequestInit);
+      } catch (error) {
+        if (attempt >= attempts) throw error;
+        await sleep(backoffMs(attempt));
+        continue;
+      }
+      if (response.ok) return response;
+      const failure = await RenderqApiError.from(response, method, path);
+      if (!failure.retryable || attempt >= attempts) throw failure;
+      await sleep(failure.retryAfterMs ?? backoffMs(attempt));
+    }
+  }
+}
+
+function backoffMs(attempt: number): number {
+  return Math.min(10_000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
