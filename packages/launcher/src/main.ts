@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createLogger, loadConfigOrExit } from '@renderq/shared';
 import type { RedisServerProcess } from '@renderq/testing';
+import { devWebhookSecret } from './dev-webhook-secret.js';
 import { privateRedisFor, redisAnswers } from './private-redis.js';
 
 const config = loadConfigOrExit(process.env);
@@ -84,6 +85,19 @@ if (!config.segmind.apiKey) {
   }
 }
 
+// On one machine, webhooks are signed even without WEBHOOK_SECRET, and (with the emulator, whose
+// image URLs are local) local receivers and input images are allowed unless the operator says otherwise.
+const webhookEnv: NodeJS.ProcessEnv = {};
+if (!config.webhooks.secret && config.nodeEnv !== 'production') {
+  const { secret, file } = await devWebhookSecret(dataDir);
+  webhookEnv.WEBHOOK_SECRET = secret;
+  logger.info({ file }, 'WEBHOOK_SECRET is unset: webhooks are signed with the secret kept in this file');
+}
+if (!config.segmind.apiKey && process.env.WEBHOOK_ALLOW_PRIVATE === undefined) {
+  webhookEnv.WEBHOOK_ALLOW_PRIVATE = 'true';
+  logger.info('with the emulator, webhook and input-image URLs may be local (WEBHOOK_ALLOW_PRIVATE=true)');
+}
+
 async function stopAll(exitCode: number): Promise<void> {
   if (stopping) return;
   stopping = true;
@@ -101,8 +115,9 @@ async function stopAll(exitCode: number): Promise<void> {
   process.exit(exitCode);
 }
 
-startChild('api', path.join(packagesDir, 'api/dist/main.js'), { ...process.env, ...segmindEnv });
-startChild('worker', path.join(packagesDir, 'worker/dist/main.js'), { ...process.env, ...segmindEnv });
+const childEnv = { ...process.env, ...segmindEnv, ...webhookEnv };
+startChild('api', path.join(packagesDir, 'api/dist/main.js'), childEnv);
+startChild('worker', path.join(packagesDir, 'worker/dist/main.js'), childEnv);
 logger.info({ api: config.api.publicBaseUrl }, 'renderq is running; Ctrl-C stops it');
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

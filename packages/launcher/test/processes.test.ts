@@ -1,11 +1,12 @@
 // The processes as users run them (built output, real signals): bad configuration,
 // and `pnpm start`'s launcher with a private Redis.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@renderq/testing';
+import { verifyWebhook } from '@renderq/client';
+import { freePort, startWebhookReceiver } from '@renderq/testing';
 import { describe, expect, it } from 'vitest';
 
 const packages = path.resolve(fileURLToPath(import.meta.url), '../../..');
@@ -76,11 +77,13 @@ describe('the launcher (pnpm start)', () => {
         WORKER_METRICS_PORT: String(metricsPort),
         EMULATOR_PORT: String(emulatorPort),
         STORAGE_URL: `file://${cwd}/outputs`,
+        EMULATOR_LATENCY_SCALE: '0.05',
         LOG_LEVEL: 'info',
       },
       cwd,
     );
     let child: ChildProcess | undefined = launcher.child;
+    const receiver = await startWebhookReceiver();
     try {
       await waitFor(() => listening(`http://127.0.0.1:${apiPort}/readyz`), 'the API to be ready');
       await waitFor(() => listening(`http://127.0.0.1:${metricsPort}/healthz`), 'the worker');
@@ -92,6 +95,20 @@ describe('the launcher (pnpm start)', () => {
       });
       expect(credits.status).toBe(200);
       expect(launcher.out()).toContain(`"segmind":"http://127.0.0.1:${emulatorPort}"`);
+
+      // Webhooks work out of the box: signed with a secret kept under ./data, sent to a local receiver.
+      const created = await fetch(`http://127.0.0.1:${apiPort}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'segmind-vega-rt-v1', input: { prompt: 'a kite' }, webhook_url: receiver.url }),
+      });
+      expect(created.status).toBe(202);
+      const [hook] = await receiver.waitFor(1, () => true, 30_000);
+      const secret = (await readFile(path.join(cwd, 'data/webhook-secret'), 'utf8')).trim();
+      expect(verifyWebhook(secret, hook?.headers as Record<string, string>, hook?.body as string)).toMatchObject({
+        type: 'job.completed',
+        data: { status: 'completed' },
+      });
 
       // Ctrl-C: SIGINT to the whole foreground process group.
       process.kill(-(launcher.child.pid as number), 'SIGINT');
@@ -120,6 +137,7 @@ describe('the launcher (pnpm start)', () => {
       probe.disconnect();
     } finally {
       child?.kill('SIGKILL');
+      await receiver.close();
       await rm(cwd, { recursive: true, force: true });
     }
   });
