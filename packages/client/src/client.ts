@@ -30,6 +30,16 @@ export interface WaitOptions<T> {
   readonly signal?: AbortSignal;
 }
 
+interface RequestOptions {
+  /** Sent as JSON. */
+  readonly body?: unknown;
+  /** Sent as it is (NDJSON streams). */
+  readonly raw?: string | ReadableStream<Uint8Array>;
+  readonly headers?: Record<string, string>;
+  /** false: never sent twice (a batch without a key). @defaultValue true */
+  readonly retry?: boolean;
+}
+
 const FINISHED_JOB = new Set(['completed', 'failed', 'cancelled']);
 
 export class RenderqClient {
@@ -181,30 +191,12 @@ export class RenderqClient {
     }
   }
 
-  async #json<T>(
-    method: string,
-    path: string,
-    options: {
-      body?: unknown;
-      raw?: string | ReadableStream<Uint8Array>;
-      headers?: Record<string, string>;
-      retry?: boolean;
-    } = {},
-  ): Promise<T> {
+  async #json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const response = await this.#request(method, path, options);
     return (await response.json()) as T;
   }
 
-  async #request(
-    method: string,
-    path: string,
-    options: {
-      body?: unknown;
-      raw?: string | ReadableStream<Uint8Array>;
-      headers?: Record<string, string>;
-      retry?: boolean;
-    } = {},
-  ): Promise<Response> {
+  async #request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json, application/x-ndjson', ...options.headers };
     if (this.#apiKey) headers.authorization = `Bearer ${this.#apiKey}`;
     let body = options.raw;

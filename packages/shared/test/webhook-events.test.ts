@@ -171,5 +171,10 @@ describe('webhook events', () => {
     expect(await webhooks.queue.getJob(`${id}-r1`)).toBeDefined();
     expect(await webhooks.events.attempts(id)).toMatchObject([{ attempt: 1, status_code: 200, outcome: 'delivered' }]);
     expect(await webhooks.events.redeliver('evt_nothing_completed')).toBeUndefined();
+
+    // A pending event whose queue job BullMQ gave up on is not stranded: redelivery starts a round.
+    await (await webhooks.queue.getJob(`${id}-r1`))?.remove();
+    expect(await webhooks.events.redeliver(id)).toMatchObject({ status: 'pending' });
+    expect(await webhooks.queue.getJob(`${id}-r2`)).toBeDefined();
   });
 });

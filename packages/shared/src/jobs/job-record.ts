@@ -2,10 +2,11 @@
  * The job record kept in Redis (independent of BullMQ's own retention) and the
  * public job of CONTRACT.md derived from it.
  */
+import type { Job, JobOutput } from '@renderq/client';
 import { z } from 'zod';
 import { WebhookEventType } from '../webhooks/events.js';
 import { JobError } from './error-codes.js';
-import { JobStage, type JobStatus, statusOf } from './stage.js';
+import { JobStage, statusOf } from './stage.js';
 
 export const StoredOutput = z.object({
   index: z.number().int().min(0),
@@ -39,27 +40,10 @@ export const JobRecord = z.object({
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
-export interface PublicOutput extends Omit<StoredOutput, 'index'> {
-  readonly url: string;
-}
+/** The public job and output: the client's types, so the two cannot drift apart. */
+export type PublicJob = Job;
+export type PublicOutput = JobOutput;
 
-export interface PublicJob {
-  readonly id: string;
-  readonly model: string;
-  readonly status: JobStatus;
-  readonly input: Record<string, unknown>;
-  readonly metadata: Record<string, unknown> | null;
-  readonly batch_id: string | null;
-  readonly segmind_request_id: string | null;
-  readonly outputs: readonly PublicOutput[];
-  readonly error: JobError | null;
-  readonly cost: number | null;
-  readonly created_at: string;
-  readonly started_at: string | null;
-  readonly finished_at: string | null;
-}
-
-/** The job as callers see it; `outputUrl` makes the key-free link for each output. */
 export function toPublicJob(record: JobRecord, outputUrl: (output: StoredOutput) => string): PublicJob {
   return {
     id: record.id,

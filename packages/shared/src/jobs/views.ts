@@ -2,6 +2,7 @@
  * The public shapes of jobs and batches (CONTRACT.md) as the API answers them and
  * webhooks carry them, with key-free links to the outputs.
  */
+import type { Batch } from '@renderq/client';
 import type { OutputLinks } from '../storage/output-links.js';
 import { type JobRecord, type PublicJob, toPublicJob } from './job-record.js';
 import type { BatchRecord } from './job-store.js';
@@ -15,14 +16,8 @@ export async function publicJob(record: JobRecord, links: OutputLinks): Promise<
   return toPublicJob(record, (output) => urls.get(output.index) ?? '');
 }
 
-export interface PublicBatch {
-  readonly id: string;
-  readonly status: BatchRecord['status'];
-  readonly metadata: Record<string, unknown> | null;
-  readonly counts: BatchRecord['counts'];
-  readonly created_at: string;
-  readonly finished_at: string | null;
-}
+/** The public batch: the client's type. */
+export type PublicBatch = Batch;
 
 export function publicBatch(batch: BatchRecord): PublicBatch {
   const { id, status, metadata, counts, created_at, finished_at } = batch;

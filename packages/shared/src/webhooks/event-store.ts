@@ -25,14 +25,15 @@ import {
 const MAX_ATTEMPTS_KEPT = 100;
 
 /**
- * Starts another round of delivery for a finished event. KEYS[1] the event.
+ * Starts another round of delivery for a finished event. KEYS[1] the event; ARGV[1]
+ * now (ISO 8601); ARGV[2] '1' to start one even while pending (its queue job is lost).
  * Returns the new round's BullMQ job id, or '' when the event is still pending (its
  * round is under way) — or false when there is no such event.
  */
 const REDELIVER_LUA = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return false end
-if status == 'pending' then return '' end
+if status == 'pending' and ARGV[2] ~= '1' then return '' end
 local round = redis.call('HINCRBY', KEYS[1], 'rounds', 1)
 local queueJob = redis.call('HGET', KEYS[1], 'id') .. '-r' .. round
 redis.call('HSET', KEYS[1], 'status', 'pending', 'run_start', redis.call('HGET', KEYS[1], 'attempts'),
@@ -67,8 +68,8 @@ export class WebhookEventStore {
     this.#redis = options.redis;
     this.#queue = options.queue;
     this.#prefix = options.prefix;
-    if (!('renderqRedeliverV1' in this.#redis)) {
-      this.#redis.defineCommand('renderqRedeliverV1', { numberOfKeys: 1, lua: REDELIVER_LUA });
+    if (!('renderqRedeliverV2' in this.#redis)) {
+      this.#redis.defineCommand('renderqRedeliverV2', { numberOfKeys: 1, lua: REDELIVER_LUA });
     }
   }
 
@@ -160,16 +161,22 @@ export class WebhookEventStore {
    */
   async redeliver(id: string): Promise<WebhookEvent | undefined> {
     const command = (this.#redis as unknown as Record<string, (key: string, ...args: string[]) => Promise<unknown>>)
-      .renderqRedeliverV1;
+      .renderqRedeliverV2;
     if (!command) throw new Error('redeliver script is not defined on this connection');
-    const queueJob = await command.call(this.#redis, eventKey(this.#prefix, id), new Date().toISOString());
+    const key = eventKey(this.#prefix, id);
+    let queueJob = await command.call(this.#redis, key, new Date().toISOString(), '0');
     if (queueJob === null) return undefined;
     if (queueJob === '') {
-      const event = await this.#redis.hget(eventKey(this.#prefix, id), 'queue_job');
-      const job = await this.#queue.getJob(event || id);
-      if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
-    } else {
-      await this.#queue.add('deliver', { eventId: id }, { ...WEBHOOK_JOB_OPTIONS, jobId: String(queueJob) });
+      const job = await this.#queue.getJob((await this.#redis.hget(key, 'queue_job')) || id);
+      const state = job ? await job.getState() : 'unknown';
+      if (state === 'delayed') await job?.promote().catch(() => undefined);
+      // Pending without a live queue job (BullMQ gave up on it after repeated errors): start afresh.
+      if (state === 'unknown' || state === 'failed' || state === 'completed') {
+        queueJob = await command.call(this.#redis, key, new Date().toISOString(), '1');
+      }
+    }
+    if (typeof queueJob === 'string' && queueJob !== '') {
+      await this.#queue.add('deliver', { eventId: id }, { ...WEBHOOK_JOB_OPTIONS, jobId: queueJob });
     }
     return this.get(id);
   }
