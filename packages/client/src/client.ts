@@ -133,11 +133,11 @@ export class RenderqClient {
     );
   }
 
-  /** Polls the batch until every job has finished (or the batch was cancelled). */
+  /** Polls the batch until every one of its jobs has finished (cancelled ones included). */
   waitForBatch(id: string, options: WaitOptions<Batch> = {}): Promise<Batch> {
     return this.#waitFor(
       () => this.getBatch(id),
-      (batch) => batch.finished_at !== null || (batch.status === 'cancelled' && batch.counts.queued === 0),
+      (batch) => batch.finished_at !== null,
       options,
     );
   }
