@@ -66,7 +66,7 @@ describe('webhooks at enqueue', () => {
       body: { ...VEGA, webhook_url: 'https://hooks.example/a', webhook_events: ['job.exploded'] },
     });
     expect(unknown.status).toBe(400);
-    expect((unknown.json().errors as { path: string }[])[0]?.path).toBe('body.webhook_events[0]');
+    expect((unknown.json().errors as { path: string }[])[0]?.path).toBe('webhook_events[0]');
     const batchOnly = await api.call('POST', '/v1/jobs', {
       body: { ...VEGA, webhook_url: 'https://hooks.example/a', webhook_events: ['batch.completed'] },
     });

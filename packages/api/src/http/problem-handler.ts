@@ -27,16 +27,17 @@ export function installProblemHandling(app: FastifyInstance): void {
     if (error instanceof Problem) return send(reply, error);
     if (hasZodFastifySchemaValidationErrors(error)) {
       const where = error.validationContext ?? 'body';
-      const errors = error.validation.map((issue) => ({
-        path: formatPath([
-          where === 'querystring' ? 'query' : where,
-          ...issue.instancePath
-            .split('/')
-            .filter(Boolean)
-            .map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment)),
-        ]),
-        message: issue.message ?? 'is not valid',
-      }));
+      const errors = error.validation.map((issue) => {
+        const segments = issue.instancePath
+          .split('/')
+          .filter(Boolean)
+          .map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
+        // Body fields are named from the body's root (`input.samples`, `webhook_url`), as the model's
+        // own checks name them; the body itself is `body`, other places carry their name first.
+        const place = where === 'querystring' ? 'query' : where;
+        const path = place === 'body' && segments.length > 0 ? segments : [place, ...segments];
+        return { path: formatPath(path), message: issue.message ?? 'is not valid' };
+      });
       return send(reply, new Problem('validation_failed', `the request ${where} is not valid`, errors));
     }
     const mapped = FASTIFY_CODES[error.code];
