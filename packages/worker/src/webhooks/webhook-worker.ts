@@ -1,7 +1,7 @@
 /**
- * The worker's webhook side: the webhooks queue and its processor, the events store
- * the job store records into, and the recovery of events whose publishing a crash
- * cut off. Without WEBHOOK_SECRET there is none of it: no events are recorded.
+ * The worker's webhook side: the webhooks queue's processor with what it needs (the
+ * sender, host backoff, payloads with fresh output links), and the recovery of events
+ * whose publishing a crash cut off. Started only with WEBHOOK_SECRET set.
  */
 import {
   type Config,
