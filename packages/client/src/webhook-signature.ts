@@ -29,12 +29,23 @@ function signature(key: Buffer, id: string, timestamp: string, body: string): st
   return createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
 }
 
-export function signWebhook(secret: string, id: string, body: string, at: Date = new Date()): WebhookHeaders {
+/**
+ * Signs a delivery. With several secrets (a rotation under way) the header carries one
+ * `v1,` signature per secret, space-separated: a receiver holding either accepts it.
+ */
+export function signWebhook(
+  secret: string | readonly string[],
+  id: string,
+  body: string,
+  at: Date = new Date(),
+): WebhookHeaders {
   const timestamp = String(Math.floor(at.getTime() / 1000));
+  const secrets = typeof secret === 'string' ? [secret] : secret;
+  if (secrets.length === 0) throw new Error('signing a webhook needs a secret');
   return {
     'webhook-id': id,
     'webhook-timestamp': timestamp,
-    'webhook-signature': `v1,${signature(secretKey(secret), id, timestamp, body)}`,
+    'webhook-signature': secrets.map((key) => `v1,${signature(secretKey(key), id, timestamp, body)}`).join(' '),
   };
 }
 

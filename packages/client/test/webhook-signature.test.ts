@@ -50,4 +50,16 @@ describe('Standard Webhooks signatures', () => {
     expect(verifyWebhook(secret, rotated, body)).toEqual(JSON.parse(body));
     expect(() => verifyWebhook(secret, { 'webhook-id': 'x' }, body)).toThrow(/missing/);
   });
+
+  it('carry one signature per secret during a rotation, accepted with either secret by both verifiers', () => {
+    const next = `whsec_${randomBytes(32).toString('base64')}`;
+    const headers = signWebhook([next, secret], 'evt_rot', body);
+    expect(headers['webhook-signature'].split(' ')).toHaveLength(2);
+    for (const key of [next, secret]) {
+      expect(new Webhook(key).verify(body, { ...headers })).toEqual(JSON.parse(body));
+      expect(verifyWebhook(key, headers, body)).toEqual(JSON.parse(body));
+    }
+    const stranger = `whsec_${randomBytes(32).toString('base64')}`;
+    expect(() => verifyWebhook(stranger, headers, body)).toThrow(WebhookVerificationError);
+  });
 });

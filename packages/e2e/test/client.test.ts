@@ -27,6 +27,8 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const SECRET = `whsec_${Buffer.from('renderq end-to-end webhook secret').toString('base64')}`;
+// Mid-rotation: every webhook is signed with both, and a receiver holding either accepts it.
+const OLD_SECRET = `whsec_${Buffer.from('renderq end-to-end previous secret').toString('base64')}`;
 const API_KEY = 'e2e-key-0123456789';
 
 let redisServer: RedisHandle;
@@ -55,7 +57,7 @@ beforeAll(async () => {
     PORT: String(port),
     SEGMIND_BASE_URL: emulator.url,
     SEGMIND_API_KEY: emulator.apiKey,
-    WEBHOOK_SECRET: SECRET,
+    WEBHOOK_SECRET: `${SECRET},${OLD_SECRET}`,
     // The receiver and the emulator listen on 127.0.0.1.
     WEBHOOK_ALLOW_PRIVATE: 'true',
     OUTPUT_LINK_SECRET: 'e2e output link secret 0123456789',
@@ -93,6 +95,8 @@ function verified(hook: ReceivedWebhook): WebhookPayload {
   };
   // A third-party Standard Webhooks verifier agrees with ours.
   expect(new Webhook(SECRET).verify(hook.body, headers)).toEqual(JSON.parse(hook.body));
+  expect(new Webhook(OLD_SECRET).verify(hook.body, headers)).toEqual(JSON.parse(hook.body));
+  expect(verifyWebhook(OLD_SECRET, headers, hook.body)).toEqual(JSON.parse(hook.body));
   return verifyWebhook(SECRET, hook.headers as Record<string, string>, hook.body);
 }
 

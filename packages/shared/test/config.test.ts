@@ -41,6 +41,7 @@ describe('loadConfig', () => {
     expect(config.storage).toMatchObject({ kind: 'file' });
     expect(config.webhooks).toEqual({
       secret: undefined,
+      secrets: [],
       allowPrivate: false,
       // Svix's schedule after an immediate first attempt: about 27 h in all.
       retryDelaysMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
@@ -82,6 +83,16 @@ describe('loadConfig', () => {
     expect(config.secrets).toContain('sg_live_secret');
     expect(config.secrets).toContain('key-globex-654321');
     expect(config.secrets.some((s) => s.startsWith('whsec_'))).toBe(true);
+  });
+
+  it('takes several webhook secrets during a rotation, the first signing as the current one', () => {
+    const next = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
+    const old = `whsec_${Buffer.alloc(32, 2).toString('base64')}`;
+    const config = loadConfig({ WEBHOOK_SECRET: `${next}, ${old}` });
+    expect(config.webhooks.secret).toBe(next);
+    expect(config.webhooks.secrets).toEqual([next, old]);
+    expect(config.secrets).toEqual(expect.arrayContaining([next, old]));
+    expect(errorOf({ WEBHOOK_SECRET: `${next},nope` }).variables).toEqual(['WEBHOOK_SECRET']);
   });
 
   it('is frozen', () => {

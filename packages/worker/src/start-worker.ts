@@ -129,20 +129,19 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   for (const worker of [submitWorker, pollWorker]) {
     worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
   }
-  const webhookWorker =
-    secret && webhooks
-      ? startWebhookWorker({
-          config,
-          secret,
-          redis,
-          webhooks,
-          store,
-          links: await OutputLinks.fromConfig(redis, config, storage),
-          metrics,
-          logger,
-          workerOptions,
-        })
-      : undefined;
+  const webhookWorker = webhooks
+    ? startWebhookWorker({
+        config,
+        secrets: config.webhooks.secrets,
+        redis,
+        webhooks,
+        store,
+        links: await OutputLinks.fromConfig(redis, config, storage),
+        metrics,
+        logger,
+        workerOptions,
+      })
+    : undefined;
   if (!secret) logger.warn('WEBHOOK_SECRET is unset: no webhooks are sent');
 
   const recovery = setInterval(() => {

@@ -61,8 +61,10 @@ export interface Config {
   };
   readonly storage: StorageConfig;
   readonly webhooks: {
-    /** undefined: no webhooks are sent (nor events recorded). */
+    /** The secret webhooks are signed with; undefined: no webhooks are sent (nor events recorded). */
     readonly secret: string | undefined;
+    /** Every secret each webhook is signed with: `secret` first, then older ones kept during a rotation. */
+    readonly secrets: readonly string[];
     readonly allowPrivate: boolean;
     /** The wait before each retry; its length is the number of retries after the first attempt. */
     readonly retryDelaysMs: readonly number[];
@@ -159,7 +161,7 @@ function toConfig(env: Env, storage: StorageConfig): Config {
   const tenants = env.RENDERQ_API_KEYS;
   const secrets = [
     env.SEGMIND_API_KEY,
-    env.WEBHOOK_SECRET,
+    ...(env.WEBHOOK_SECRET ?? []),
     env.AWS_SECRET_ACCESS_KEY,
     env.AWS_SESSION_TOKEN,
     env.OUTPUT_LINK_SECRET,
@@ -197,7 +199,8 @@ function toConfig(env: Env, storage: StorageConfig): Config {
     },
     storage,
     webhooks: {
-      secret: env.WEBHOOK_SECRET,
+      secret: env.WEBHOOK_SECRET?.[0],
+      secrets: env.WEBHOOK_SECRET ?? [],
       allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
       retryDelaysMs: env.WEBHOOK_RETRY_SCHEDULE,
       timeoutMs: env.WEBHOOK_TIMEOUT_MS,

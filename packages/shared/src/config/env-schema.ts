@@ -155,9 +155,17 @@ export const EnvSchema = z
     AWS_SECRET_ACCESS_KEY: z.preprocess(emptyToUndefined, z.string().optional()),
     AWS_SESSION_TOKEN: z.preprocess(emptyToUndefined, z.string().optional()),
     RENDERQ_API_KEYS: apiKeys,
+    /** One secret, or during a rotation several (the new one first), comma-separated: each signs every webhook. */
     WEBHOOK_SECRET: z.preprocess(
       emptyToUndefined,
-      z.string().refine(isWebhookSecret, 'must be whsec_ followed by base64 of at least 24 bytes').optional(),
+      z
+        .string()
+        .transform((value) => value.split(',').map((part) => part.trim()))
+        .refine(
+          (secrets) => secrets.every(isWebhookSecret),
+          'must be whsec_ followed by base64 of at least 24 bytes (several: comma-separated)',
+        )
+        .optional(),
     ),
     WEBHOOK_ALLOW_PRIVATE: booleanFlag(false),
     /** Waits before each retry of a webhook, comma-separated (ms, s, m, h, d). @defaultValue 5s,5m,30m,2h,5h,10h,10h */

@@ -27,7 +27,8 @@ export interface DeliveryDeps {
   readonly payloads: PayloadSources;
   readonly metrics: Metrics;
   readonly logger: Logger;
-  readonly secret: string;
+  /** Each signs every delivery (more than one while a secret is being rotated). */
+  readonly secrets: readonly string[];
   /** The wait before each retry; a round is one first attempt and these retries. */
   readonly retryDelaysMs: readonly number[];
 }
@@ -55,7 +56,7 @@ export function deliveryStep(deps: DeliveryDeps) {
       return;
     }
     const headers = {
-      ...signWebhook(deps.secret, event.id, body),
+      ...signWebhook(deps.secrets, event.id, body),
       'content-type': 'application/json',
       'user-agent': 'renderq-webhooks',
     };

@@ -21,7 +21,7 @@ import { WebhookSender } from './webhook-sender.js';
 
 export interface WebhookWorkerOptions {
   readonly config: Config;
-  readonly secret: string;
+  readonly secrets: readonly string[];
   readonly redis: Redis;
   readonly webhooks: WebhookQueue;
   readonly store: JobStore;
@@ -52,7 +52,7 @@ export function startWebhookWorker(options: WebhookWorkerOptions): RunningWebhoo
       payloads: { store: options.store, links: options.links },
       metrics,
       logger: logger.child({ component: 'webhooks' }),
-      secret: options.secret,
+      secrets: options.secrets,
       retryDelaysMs: config.webhooks.retryDelaysMs,
     }),
     { ...options.workerOptions, concurrency: config.webhooks.concurrency },
