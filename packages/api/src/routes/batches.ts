@@ -5,7 +5,7 @@
 
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { type BatchRecord, formatPath, isFinal, issuesFromZod, type NewJob, validateModelInput } from '@renderq/shared';
+import { formatPath, isFinal, issuesFromZod, type NewJob, publicBatch, validateModelInput } from '@renderq/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
@@ -14,8 +14,9 @@ import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
 import { Problem } from '../http/problems.js';
 import { Batch, BatchJobRequest, BatchQuery, BatchRequest, IdParams, ProblemSchema } from '../http/schemas.js';
 import { cancelJob } from '../services/cancel-job.js';
+import { ownBatch } from '../services/ownership.js';
 import { urlsOfJob } from '../services/url-guard.js';
-import { batchView, jobView } from '../services/views.js';
+import { jobView } from '../services/views.js';
 
 export const MAX_BATCH_JOBS = 10_000;
 /** A batch body may carry base64 images; the cap keeps one request from exhausting memory. */
@@ -108,7 +109,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       ctx.background.add(background);
       void background.finally(() => ctx.background.delete(background));
       for (const job of jobs) ctx.metrics.jobsEnqueued.inc({ model: job.model });
-      return reply.code(202).send(batchView(batch));
+      return reply.code(202).send(publicBatch(batch));
     },
   );
 
@@ -122,7 +123,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         response: { 200: Batch, 404: ProblemSchema },
       },
     },
-    async (request) => batchView(await ownBatch(ctx, request.tenant, request.params.id)),
+    async (request) => publicBatch(await ownBatch(ctx, request.tenant, request.params.id)),
   );
 
   routes.get(
@@ -162,15 +163,9 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       for await (const record of ctx.store.batchJobs(batch.id)) {
         if (!isFinal(record.stage.name)) await cancelJob(ctx, record.id, record.model);
       }
-      return batchView(await ownBatch(ctx, request.tenant, batch.id));
+      return publicBatch(await ownBatch(ctx, request.tenant, batch.id));
     },
   );
-}
-
-async function ownBatch(ctx: ApiContext, tenant: string, id: string): Promise<BatchRecord> {
-  const batch = await ctx.store.getBatch(id);
-  if (!batch || batch.tenant !== tenant) throw new Problem('not_found', `no batch ${id}`);
-  return batch;
 }
 
 type Entry = z.infer<typeof BatchJobRequest> | { issues: { path: string; message: string }[] };

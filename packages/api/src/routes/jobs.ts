@@ -1,5 +1,5 @@
 /** Jobs: create (with Idempotency-Key), read, cancel, and download outputs. */
-import { type JobRecord, ObjectNotFoundError, validateModelInput } from '@renderq/shared';
+import { ObjectNotFoundError, validateModelInput } from '@renderq/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -8,6 +8,7 @@ import { Problem } from '../http/problems.js';
 import { IdParams, Job, JobRequest, OutputParams, OutputQuery, ProblemSchema } from '../http/schemas.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { IdempotencyStore } from '../services/idempotency.js';
+import { ownJob } from '../services/ownership.js';
 import { urlsOfJob } from '../services/url-guard.js';
 import { jobView } from '../services/views.js';
 
@@ -144,13 +145,6 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       }
     },
   );
-}
-
-/** The tenant's job, or a 404 that says nothing of other tenants' jobs. */
-async function ownJob(ctx: ApiContext, tenant: string, id: string): Promise<JobRecord> {
-  const record = await ctx.store.get(id);
-  if (!record || record.tenant !== tenant) throw new Problem('not_found', `no job ${id}`);
-  return record;
 }
 
 async function idempotent(

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { Problem } from '../http/problems.js';
 import { IdParams, ProblemSchema, WebhookDeliveries, WebhookEventSchema } from '../http/schemas.js';
+import { ownBatch, ownJob } from '../services/ownership.js';
 
 type Subject = 'job' | 'batch';
 
@@ -42,7 +43,8 @@ export async function webhookDeliveryRoutes(app: FastifyInstance, ctx: ApiContex
       },
       async (request) => {
         await ownSubject(ctx, subject, request.tenant, request.params.id);
-        return { events: await eventViews(ctx, subject, request.params.id) };
+        const events = (await ctx.webhooks?.events.forSubject(subject, request.params.id)) ?? [];
+        return { events: await eventViews(ctx, events) };
       },
     );
 
@@ -54,8 +56,13 @@ export async function webhookDeliveryRoutes(app: FastifyInstance, ctx: ApiContex
       if (events.length === 0) {
         throw new Problem('conflict', `${subject} ${request.params.id} has no webhook event to send (yet)`);
       }
-      await Promise.all(events.map((event) => webhooks.events.redeliver(event.id)));
-      return { events: await eventViews(ctx, subject, request.params.id) };
+      const redelivered = await Promise.all(events.map((event) => webhooks.events.redeliver(event.id)));
+      return {
+        events: await eventViews(
+          ctx,
+          redelivered.filter((event) => event !== undefined),
+        ),
+      };
     };
     const redeliverSchema = {
       summary: `Send a ${subject}'s webhook events again`,
@@ -78,16 +85,15 @@ export async function webhookDeliveryRoutes(app: FastifyInstance, ctx: ApiContex
 }
 
 async function ownSubject(ctx: ApiContext, subject: Subject, tenant: string, id: string): Promise<void> {
-  const owner = subject === 'job' ? (await ctx.store.get(id))?.tenant : (await ctx.store.getBatch(id))?.tenant;
-  if (owner !== tenant) throw new Problem('not_found', `no ${subject} ${id}`);
+  await (subject === 'job' ? ownJob(ctx, tenant, id) : ownBatch(ctx, tenant, id));
 }
 
-async function eventViews(ctx: ApiContext, subject: Subject, id: string) {
+/** Events as the API shows them, each with its attempts. */
+async function eventViews(ctx: ApiContext, events: readonly WebhookEvent[]) {
   const webhooks = ctx.webhooks;
   if (!webhooks) return [];
-  const events = await webhooks.events.forSubject(subject, id);
   return Promise.all(
-    events.map(async (event: WebhookEvent) => ({
+    events.map(async (event) => ({
       id: event.id,
       type: event.type,
       url: event.url,

@@ -41,6 +41,23 @@ redis.call('HSET', KEYS[1], 'status', 'pending', 'run_start', redis.call('HGET',
 return queueJob
 `;
 
+/**
+ * Records an attempt with the event's status after it, in one step. KEYS[1] the event,
+ * KEYS[2] its attempts; ARGV[1] the attempt as JSON without its number, ARGV[2] status,
+ * ARGV[3] next attempt (ISO 8601 or ''), ARGV[4] attempts kept. Returns the attempt's number.
+ */
+const RECORD_ATTEMPT_LUA = `
+local attempt = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'next_attempt_at', ARGV[3])
+local entry = cjson.decode(ARGV[1])
+entry['attempt'] = attempt
+redis.call('RPUSH', KEYS[2], cjson.encode(entry))
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+return attempt
+`;
+
 export interface WebhookEventStoreOptions {
   readonly redis: Redis;
   readonly queue: Queue<WebhookJobData>;
@@ -70,6 +87,7 @@ export class WebhookEventStore {
     this.#prefix = options.prefix;
     if (!('renderqRedeliverV2' in this.#redis)) {
       this.#redis.defineCommand('renderqRedeliverV2', { numberOfKeys: 1, lua: REDELIVER_LUA });
+      this.#redis.defineCommand('renderqRecordAttemptV1', { numberOfKeys: 2, lua: RECORD_ATTEMPT_LUA });
     }
   }
 
@@ -105,15 +123,24 @@ export class WebhookEventStore {
     return hash.id ? eventFromHash(hash) : undefined;
   }
 
-  /** How many attempts the event's current round has made (a redelivery starts a new round). */
+  /** How many attempts the event's current round has made (also on the event as `round_attempts`). */
   async roundAttempts(id: string): Promise<number> {
-    const [attempts, start] = await this.#redis.hmget(eventKey(this.#prefix, id), 'attempts', 'run_start');
-    return Number(attempts ?? 0) - Number(start ?? 0);
+    return (await this.get(id))?.round_attempts ?? 0;
   }
 
   async attempts(id: string): Promise<DeliveryAttempt[]> {
     const entries = await this.#redis.lrange(eventAttemptsKey(this.#prefix, id), 0, -1);
-    return entries.map((entry) => JSON.parse(entry) as DeliveryAttempt);
+    return entries.map((entry) => {
+      const parsed = JSON.parse(entry) as DeliveryAttempt;
+      return {
+        attempt: parsed.attempt,
+        at: parsed.at,
+        duration_ms: parsed.duration_ms,
+        status_code: parsed.status_code ?? null,
+        outcome: parsed.outcome,
+        error: parsed.error ?? null,
+      };
+    });
   }
 
   /** The events a job or batch has caused so far (a job causes at most one). */
@@ -125,29 +152,26 @@ export class WebhookEventStore {
 
   /** Records one attempt and the event's status after it, together. Returns the attempt's number. */
   async recordAttempt(id: string, record: AttemptRecord): Promise<number> {
-    const key = eventKey(this.#prefix, id);
-    const attempt = Number(await this.#redis.hincrby(key, 'attempts', 1));
-    const entry: DeliveryAttempt = {
-      attempt,
+    // The script numbers the attempt; cjson drops a null, so `null` fields are put back on reading.
+    const entry: Omit<DeliveryAttempt, 'attempt'> = {
       at: new Date(record.startedAt).toISOString(),
       duration_ms: record.durationMs,
       status_code: record.statusCode,
       outcome: record.outcome,
       error: record.error,
     };
-    const attemptsKey = eventAttemptsKey(this.#prefix, id);
-    const ttl = await this.#redis.pttl(key);
-    const multi = this.#redis
-      .multi()
-      .hset(key, {
-        status: record.status,
-        next_attempt_at: record.nextAttemptAt === null ? '' : new Date(record.nextAttemptAt).toISOString(),
-      })
-      .rpush(attemptsKey, JSON.stringify(entry))
-      .ltrim(attemptsKey, -MAX_ATTEMPTS_KEPT, -1);
-    if (ttl > 0) multi.pexpire(attemptsKey, ttl);
-    await multi.exec();
-    return attempt;
+    const command = (this.#redis as unknown as Record<string, (...args: string[]) => Promise<number>>)
+      .renderqRecordAttemptV1;
+    if (!command) throw new Error('record-attempt script is not defined on this connection');
+    return command.call(
+      this.#redis,
+      eventKey(this.#prefix, id),
+      eventAttemptsKey(this.#prefix, id),
+      JSON.stringify(entry),
+      record.status,
+      record.nextAttemptAt === null ? '' : new Date(record.nextAttemptAt).toISOString(),
+      String(MAX_ATTEMPTS_KEPT),
+    );
   }
 
   /** Ends an event without an attempt (its subject expired before it could be sent). */
@@ -192,6 +216,7 @@ function eventFromHash(hash: Record<string, string>): WebhookEvent {
     created_at: hash.created_at ?? '',
     status: EventStatus.parse(hash.status),
     attempts: Number(hash.attempts ?? 0),
+    round_attempts: Number(hash.attempts ?? 0) - Number(hash.run_start ?? 0),
     next_attempt_at: hash.status === 'pending' && hash.next_attempt_at ? hash.next_attempt_at : null,
   };
 }

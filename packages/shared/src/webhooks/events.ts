@@ -43,6 +43,8 @@ export interface WebhookEvent {
   readonly created_at: string;
   readonly status: EventStatus;
   readonly attempts: number;
+  /** Attempts in the current round (a redelivery starts a new round of the schedule). */
+  readonly round_attempts: number;
   /** When the next attempt is due while `pending` (ISO 8601), else null. */
   readonly next_attempt_at: string | null;
 }

@@ -63,14 +63,14 @@ export function deliveryStep(deps: DeliveryDeps) {
     const startedAt = Date.now();
     const result = await deps.sender.send(event.url, headers, body);
     const outcome = outcomeOf(result);
-    const roundAttempt = (await deps.events.roundAttempts(event.id)) + 1;
-    const next = nextStep(outcome, roundAttempt, deps.retryDelaysMs);
+    const next = nextStep(outcome, event.round_attempts + 1, deps.retryDelaysMs);
+    const error = errorOf(result, outcome);
     const attempt = await deps.events.recordAttempt(event.id, {
       startedAt,
       durationMs: result.durationMs,
       statusCode: result.kind === 'answered' ? result.statusCode : null,
       outcome,
-      error: errorOf(result, outcome),
+      error,
       status: next.status,
       nextAttemptAt: next.status === 'pending' ? startedAt + next.delayMs : null,
     });
@@ -78,7 +78,7 @@ export function deliveryStep(deps: DeliveryDeps) {
     deps.metrics.webhookDeliveryDuration.observe(result.durationMs / 1000);
     if (next.status !== 'pending') deps.metrics.webhookEventsFinished.inc({ status: next.status });
     await noteHost(deps, host, outcome);
-    logAttempt(log, event, attempt, result, next.status);
+    logAttempt(log, event, attempt, result, next.status, error);
 
     if (next.status === 'pending') {
       await job.moveToDelayed(startedAt + next.delayMs, token);
@@ -124,7 +124,14 @@ async function noteHost(deps: DeliveryDeps, host: string, outcome: AttemptOutcom
   }
 }
 
-function logAttempt(log: Logger, event: WebhookEvent, attempt: number, result: SendResult, status: EventStatus): void {
+function logAttempt(
+  log: Logger,
+  event: WebhookEvent,
+  attempt: number,
+  result: SendResult,
+  status: EventStatus,
+  error: string | null,
+): void {
   const fields = {
     attempt,
     status,
@@ -132,6 +139,6 @@ function logAttempt(log: Logger, event: WebhookEvent, attempt: number, result: S
     duration_ms: result.durationMs,
   };
   if (status === 'delivered') log.info(fields, 'webhook delivered');
-  else if (status === 'pending') log.info({ ...fields, error: errorOf(result, 'failed') }, 'webhook attempt failed');
+  else if (status === 'pending') log.info({ ...fields, error }, 'webhook attempt failed');
   else log.warn({ ...fields, url: event.url }, `webhook ${status}`);
 }

@@ -1,11 +1,12 @@
 /**
  * One webhook POST, as CONTRACT.md counts it: delivered on any 2xx within the
  * timeout; redirects are not followed (a 3xx is a failed attempt); at most a few KiB
- * of the answer are read. Unless private addresses are allowed, the URL is checked
- * before the request and every address the socket connects to is checked again, so a
- * name re-pointed at an internal address between the two is still refused.
+ * of the answer are read. Unless private addresses are allowed, every address the
+ * socket connects to is checked as it connects (the name was checked at enqueue; DNS
+ * may have changed since), and an IP literal, which is never looked up, before that.
  */
-import { assertPublicUrl, guardedLookup, PrivateAddressError } from '@renderq/shared';
+import { isIP } from 'node:net';
+import { guardedLookup, isPrivateAddress, PrivateAddressError } from '@renderq/shared';
 import { Agent, errors, request } from 'undici';
 
 export interface WebhookSenderOptions {
@@ -47,11 +48,9 @@ export class WebhookSender {
   async send(url: string, headers: Readonly<Record<string, string>>, body: string): Promise<SendResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    try {
-      await assertPublicUrl(url, { allowPrivate: this.#options.allowPrivate });
-    } catch (error) {
-      if (error instanceof PrivateAddressError) return { kind: 'refused', durationMs: elapsed(), error: error.message };
-      throw error;
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    if (!this.#options.allowPrivate && isIP(host) && isPrivateAddress(host)) {
+      return { kind: 'refused', durationMs: elapsed(), error: `${host} is a private address` };
     }
     const signal = AbortSignal.timeout(this.#options.timeoutMs);
     try {
