@@ -73,7 +73,7 @@ export {
   type SegmindOperation,
 } from './observability/metrics.js';
 export { type BootedProcess, bootProcess } from './process/boot.js';
-export { exitOnSignals, type ShutdownOptions } from './process/shutdown.js';
+export { exitOnSignals, type ShutdownOptions, timedPhase } from './process/shutdown.js';
 export {
   PRIORITY,
   QUEUE_NAMES,

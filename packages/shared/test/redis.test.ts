@@ -48,4 +48,21 @@ describe('closeRedis', () => {
     dropped.disconnect();
     await expect(closeRedis(dropped)).resolves.toBeUndefined();
   });
+
+  it('does not wait forever for a Redis that is gone (QUIT would sit in the offline queue)', async () => {
+    const gone = await startRedis({ own: true });
+    const redis = createRedis(gone.url, 'worker');
+    redis.on('error', () => {});
+    await redis.ping();
+    await gone.kill();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    await closeRedis(redis, 500);
+    // Nothing is left that would reconnect (and keep the process alive): with Redis back, it stays away.
+    await gone.start();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(redis.status).not.toBe('ready');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await gone.stop().catch(() => undefined);
+  });
 });

@@ -1,5 +1,5 @@
 /** `pnpm start:worker`: a worker process; run as many as the load needs. */
-import { bootProcess, closeRedis, exitOnSignals, openStorage } from '@renderq/shared';
+import { bootProcess, closeRedis, exitOnSignals, openStorage, timedPhase } from '@renderq/shared';
 import { startHealthServer } from './health-server.js';
 import { startWorker } from './start-worker.js';
 
@@ -30,7 +30,12 @@ logger.info(
 
 exitOnSignals(logger, async () => {
   await worker.close();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  await storage.close();
-  await closeRedis(redis);
+  await timedPhase(logger, 'health server closed', async () => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // A scrape in progress is not worth waiting for.
+    server.closeAllConnections();
+    await closed;
+  });
+  await timedPhase(logger, 'storage closed', () => storage.close());
+  await timedPhase(logger, 'Redis closed', () => closeRedis(redis));
 });

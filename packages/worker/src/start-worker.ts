@@ -16,6 +16,7 @@ import {
   queueOptions,
   recordCredits,
   type Storage,
+  timedPhase,
 } from '@renderq/shared';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -180,20 +181,13 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       clearInterval(recovery);
       reconciler.stop();
       credits.stop();
-      await timed(logger, 'workers closed: steps in hand finished', () =>
+      await timedPhase(logger, 'workers closed: steps in hand finished', () =>
         Promise.all([submitWorker.close(), pollWorker.close(), webhookWorker?.close()]),
       );
-      await timed(logger, 'queues closed', () =>
+      await timedPhase(logger, 'queues closed', () =>
         Promise.all([renderQueue.close(), pollQueue.close(), webhooks?.queue.close()]),
       );
-      await timed(logger, 'Segmind client closed', () => segmind.close());
+      await timedPhase(logger, 'Segmind client closed', () => segmind.close());
     },
   };
-}
-
-/** Runs one shutdown phase and logs how long it took, so a slow shutdown says where it waited. */
-async function timed(logger: Logger, done: string, phase: () => Promise<unknown>): Promise<void> {
-  const started = Date.now();
-  await phase();
-  logger.info({ ms: Date.now() - started }, done);
 }

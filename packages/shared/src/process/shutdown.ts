@@ -11,6 +11,13 @@ export interface ShutdownOptions {
   readonly graceMs?: number;
 }
 
+/** Runs one shutdown phase and logs how long it took, so a slow shutdown says where it waited. */
+export async function timedPhase(logger: Logger, done: string, phase: () => Promise<unknown>): Promise<void> {
+  const started = Date.now();
+  await phase();
+  logger.info({ ms: Date.now() - started }, done);
+}
+
 export function exitOnSignals(logger: Logger, close: () => Promise<void>, options: ShutdownOptions = {}): void {
   const graceMs = options.graceMs ?? 25_000;
   let closing = false;

@@ -73,10 +73,21 @@ function configValue(reply: unknown): string | undefined {
  * Closes a connection at shutdown. One already closed (BullMQ may close shared
  * connections as its workers stop) is what we wanted anyway, not a failure.
  */
-export async function closeRedis(redis: Redis): Promise<void> {
-  if (redis.status === 'end') return;
+export async function closeRedis(redis: Redis, timeoutMs = 2_000): Promise<void> {
+  // A function, not a narrowed value: the status changes while this waits.
+  const isEnded = () => redis.status === 'end';
+  if (isEnded()) return;
   // Returns once the socket has really closed, not when QUIT is merely answered.
   const ended = new Promise<void>((resolve) => redis.once('end', () => resolve()));
-  await redis.quit().catch(() => redis.disconnect());
-  await ended;
+  const quit = redis.quit().catch(() => redis.disconnect());
+  // A connection that cannot answer (Redis gone, the client reconnecting: QUIT would wait in its
+  // offline queue forever) is cut instead of waited for.
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  await Promise.race([Promise.all([quit, ended]), bound]);
+  clearTimeout(timer);
+  // Cutting it stops any reconnecting; a socket already gone emits no 'end', so none is awaited.
+  if (!isEnded()) redis.disconnect();
 }
