@@ -41,13 +41,24 @@ export async function peakRetainedBytes(work: () => Promise<unknown>): Promise<n
   };
   const baseline = sample();
   let peak = baseline;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, sample());
-  }, 25);
+  // A full collection of a large test heap takes a while: sampling back to back would leave `work`
+  // no time to run on a loaded machine, so the pause between samples grows with what one costs.
+  let timer: NodeJS.Timeout | undefined;
+  let done = false;
+  const next = (delayMs: number) => {
+    timer = setTimeout(() => {
+      if (done) return;
+      const started = performance.now();
+      peak = Math.max(peak, sample());
+      next(Math.max(25, 4 * (performance.now() - started)));
+    }, delayMs);
+  };
+  next(25);
   try {
     await work();
   } finally {
-    clearInterval(timer);
+    done = true;
+    clearTimeout(timer);
   }
   return peak - baseline;
 }
