@@ -11,7 +11,7 @@ import type {
 } from '@renderq/shared';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { TenantKeys } from './http/tenants.js';
+import type { Keyring } from './http/access.js';
 import type { IdempotencyStore } from './services/idempotency.js';
 import type { UrlGuard } from './services/url-guard.js';
 
@@ -31,18 +31,8 @@ export interface ApiContext {
   /** Refuses webhook and input URLs that reach private addresses. */
   readonly urlGuard: UrlGuard;
   readonly idempotency: IdempotencyStore;
-  readonly keys: TenantKeys;
+  /** Tenant and operator keys: who a request's key says it is. */
+  readonly keys: Keyring;
   /** Work that outlives its request (a batch's enqueue): shutdown waits for it. */
   readonly background: Set<Promise<unknown>>;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The caller's tenant, set by the authentication hook on /v1 routes. */
-    tenant: string;
-  }
-  interface FastifyContextConfig {
-    /** The route also accepts a signed output link instead of an API key. */
-    signedLinks?: boolean;
-  }
 }

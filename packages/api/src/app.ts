@@ -3,9 +3,6 @@
  * `inject` or a port of their own. Routes are validated and documented by the
  * same zod schemas; every error is application/problem+json.
  */
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { FastifyAdapter } from '@bull-board/fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import {
@@ -22,17 +19,19 @@ import {
   type Storage,
 } from '@renderq/shared';
 import { Queue } from 'bullmq';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { ApiContext } from './api-context.js';
+import { declareAccess, installAccessControl, Keyring } from './http/access.js';
 import { jsonDepth, MAX_JSON_DEPTH } from './http/json-depth.js';
-import { clientErrorAnswer, installProblemHandling } from './http/problem-handler.js';
+import { clientErrorAnswer, installProblemHandling, sendProblem } from './http/problem-handler.js';
 import { Problem } from './http/problems.js';
-import { TenantKeys } from './http/tenants.js';
+import { logRequests } from './http/request-log.js';
 import { batchRoutes } from './routes/batches.js';
 import { jobRoutes } from './routes/jobs.js';
 import { operationRoutes } from './routes/operations.js';
+import { queueDashboard } from './routes/queue-dashboard.js';
 import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { IdempotencyStore } from './services/idempotency.js';
 import { UrlGuard } from './services/url-guard.js';
@@ -48,6 +47,8 @@ export interface AppDependencies {
 
 /** Bodies of single jobs may carry a base64 input image. */
 const BODY_LIMIT_BYTES = 32 * 1024 * 1024;
+/** Longest path parameter routed; ids are about 30 characters. */
+const MAX_PARAM_LENGTH = 128;
 
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config, logger, redis, metrics } = deps;
@@ -76,17 +77,28 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     pollQueue,
     pause: new PauseControl(redis, prefix, renderQueue),
     links: await OutputLinks.fromConfig(redis, config, storage),
-    idempotency: new IdempotencyStore(redis, prefix),
-    keys: new TenantKeys(config.api.tenants),
+    // A request makes at most a handful of Redis calls, each bounded by the command timeout.
+    idempotency: new IdempotencyStore(redis, prefix, 4 * config.redis.commandTimeoutMs + 5_000),
+    keys: new Keyring(config.api.tenants, config.api.operatorKeys),
     background: new Set(),
   };
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
+    // One line per request, written by logRequests with secrets taken out of the URL.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: false,
-    // Ids are short; a long one is answered by the route's own validation (400), not a bare 414.
-    routerOptions: { maxParamLength: 8_192 },
+    // Ids are ~30 characters: a longer path parameter is answered 414 by frameworkErrors, not routed.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // A malformed URL (bad percent-encoding) or an over-long parameter still gets problem+json.
+    frameworkErrors: (error, _request, reply) => {
+      const problem =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new Problem('uri_too_long', `a path segment is longer than ${MAX_PARAM_LENGTH} characters`)
+          : new Problem('validation_failed', `the request URL could not be read: ${error.message}`);
+      return sendProblem(reply as FastifyReply, problem);
+    },
     // Requests the HTTP parser refuses (absurd headers, broken framing) still get problem+json.
     clientErrorHandler: (error, socket) => {
       if (!socket.writable) return;
@@ -95,6 +107,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       socket.end(clientErrorAnswer(status, `the request could not be read: ${code ?? error.message}`));
     },
   });
+  installAccessControl(app, ctx.keys);
+  logRequests(app);
   // Only JSON (and NDJSON for batches): anything else is a 415, not a string body.
   app.removeContentTypeParser(['text/plain', 'application/json']);
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -111,6 +125,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   installProblemHandling(app);
 
+  // At the root, so it sees every route; it registers none of its own.
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
@@ -124,20 +139,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
-  app.decorateRequest('tenant', '');
-  app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/')) return;
-    const tenant = ctx.keys.tenantFor(request.headers.authorization);
-    if (tenant) {
-      request.tenant = tenant;
-      return;
-    }
-    const query = request.query as Record<string, unknown> | undefined;
-    if (request.routeOptions.config.signedLinks && query?.signature) return;
-    throw new Problem('unauthorized', 'send Authorization: Bearer <API key>');
+  await app.register(async (scope) => {
+    declareAccess(scope, 'public');
+    await scope.register(fastifySwaggerUi, { routePrefix: '/docs' });
+    scope.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   });
 
   await app.register(async (scope) => jobRoutes(scope, ctx));
@@ -153,40 +158,4 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     if (!deps.storage) await storage.close();
   });
   return app;
-}
-
-/** Bull Board at /admin/queues, behind an API key (Bearer, or Basic with the key as password for browsers). */
-async function queueDashboard(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
-  const serverAdapter = new FastifyAdapter();
-  serverAdapter.setBasePath('/admin/queues');
-  createBullBoard({
-    queues: [
-      new BullMQAdapter(ctx.renderQueue),
-      new BullMQAdapter(ctx.pollQueue),
-      ...(ctx.webhooks ? [new BullMQAdapter(ctx.webhooks.queue)] : []),
-    ],
-    serverAdapter,
-  });
-  scope.addHook('onRequest', async (request, reply) => {
-    const header = request.headers.authorization ?? '';
-    const basic = /^Basic\s+(\S+)$/i.exec(header);
-    const key = basic
-      ? Buffer.from(basic[1] as string, 'base64')
-          .toString('utf8')
-          .split(':')
-          .slice(1)
-          .join(':')
-      : undefined;
-    const tenant = ctx.keys.tenantFor(key !== undefined ? `Bearer ${key}` : header);
-    if (!tenant) {
-      // Answered here: the dashboard plugin has error handling of its own.
-      const problem = new Problem('unauthorized', 'the queue dashboard needs an API key');
-      return reply
-        .code(problem.status)
-        .header('www-authenticate', 'Basic realm="renderq"')
-        .type('application/problem+json')
-        .send(problem.body());
-    }
-  });
-  await scope.register(serverAdapter.registerPlugin() as never, { prefix: '/admin/queues' });
 }

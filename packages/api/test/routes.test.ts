@@ -348,12 +348,12 @@ describe('operations', () => {
     const paused = await api.call('GET', '/readyz', { tenant: null });
     expect(paused.status).toBe(503);
     expect(paused.json()).toMatchObject({ status: 'paused', reason: 'out_of_credits' });
-    const status = await api.call('GET', '/v1/admin/status');
+    const status = await api.call('GET', '/v1/admin/status', { tenant: 'operator' });
     expect(status.json()).toMatchObject({
       pause: { paused: true, reason: 'out_of_credits' },
       queues: { render: expect.any(Object), poll: expect.any(Object) },
     });
-    expect((await api.call('POST', '/v1/admin/resume')).json()).toEqual({ paused: false });
+    expect((await api.call('POST', '/v1/admin/resume', { tenant: 'operator' })).json()).toEqual({ paused: false });
     expect((await api.call('GET', '/readyz', { tenant: null })).status).toBe(200);
     await queue.close();
   });
@@ -364,14 +364,19 @@ describe('operations', () => {
     );
   });
 
-  it('puts the queue dashboard behind an API key', async () => {
+  it('puts the queue dashboard behind an operator key', async () => {
     const anonymous = await api.call('GET', '/admin/queues', { tenant: null });
     isProblem(anonymous, 401);
     expect(anonymous.headers.get('www-authenticate')).toContain('Basic');
-    const basic = Buffer.from('acme:acme-key-0123456789').toString('base64');
+    const basic = Buffer.from('ops:operator-key-0123456789abcdef').toString('base64');
     expect(
       (await api.call('GET', '/admin/queues', { tenant: null, headers: { authorization: `Basic ${basic}` } })).status,
     ).toBe(200);
+    const tenant = Buffer.from('acme:acme-key-0123456789').toString('base64');
+    isProblem(
+      await api.call('GET', '/admin/queues', { tenant: null, headers: { authorization: `Basic ${tenant}` } }),
+      403,
+    );
   });
 
   it('answers unknown routes with a 404 problem', async () => {
@@ -407,6 +412,7 @@ describe('operations', () => {
         'GET /v1/models',
         'GET /readyz',
         'GET /v1/admin/status',
+        'POST /v1/admin/pause',
         'POST /v1/admin/resume',
       ].sort(),
     );

@@ -21,7 +21,12 @@ import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { buildApp } from '../src/index.js';
 
-export const KEYS = { acme: 'acme-key-0123456789', globex: 'globex-key-0123456789' } as const;
+export const KEYS = {
+  acme: 'acme-key-0123456789',
+  globex: 'globex-key-0123456789',
+  /** An operator's key (RENDERQ_ADMIN_KEYS): admin routes and the dashboard, no jobs. */
+  operator: 'operator-key-0123456789abcdef',
+} as const;
 
 export interface TestApi {
   readonly url: string;
@@ -60,6 +65,7 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
     REDIS_URL: redisServer.url,
     RENDERQ_PREFIX: prefix,
     RENDERQ_API_KEYS: `acme:${KEYS.acme},globex:${KEYS.globex}`,
+    RENDERQ_ADMIN_KEYS: KEYS.operator,
     STORAGE_URL: `file://${dir}`,
     ...env,
   });

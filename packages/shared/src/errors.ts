@@ -6,8 +6,8 @@
  */
 import type { ErrorCode } from './jobs/error-codes.js';
 
-/** Why every worker must stop taking jobs; each has its own way back. */
-export type PauseReason = 'unauthorized' | 'out_of_credits' | 'rate_limited';
+/** Why every worker must stop taking jobs; each has its own way back (`operator`: an operator resumes). */
+export type PauseReason = 'unauthorized' | 'out_of_credits' | 'rate_limited' | 'operator';
 
 /** The job cannot succeed: retrying would fail the same way. */
 export class FailJobError extends Error {

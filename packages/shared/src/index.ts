@@ -21,7 +21,7 @@ export {
 } from './errors.js';
 export { recordCredits } from './jobs/credits.js';
 export { ErrorCode, JobError } from './jobs/error-codes.js';
-export { newId } from './jobs/ids.js';
+export { ID_PATTERNS, newId } from './jobs/ids.js';
 export { JobRecord, type PublicJob, type PublicOutput, StoredOutput, toPublicJob } from './jobs/job-record.js';
 export {
   type BatchRecord,
@@ -72,6 +72,7 @@ export {
   type QueueCounts,
   type SegmindOperation,
 } from './observability/metrics.js';
+export { redactUrl } from './observability/redact-url.js';
 export { type BootedProcess, bootProcess } from './process/boot.js';
 export { exitOnSignals, type ShutdownOptions, timedPhase } from './process/shutdown.js';
 export {
@@ -88,6 +89,8 @@ export {
   checkRedisDurability,
   closeRedis,
   createRedis,
+  isRedisUnavailable,
+  pingWithin,
   type RedisDurability,
   type RedisRole,
   warnIfRedisMayLoseJobs,

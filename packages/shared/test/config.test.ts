@@ -16,7 +16,7 @@ function errorOf(env: Record<string, string>): ConfigError {
 describe('loadConfig', () => {
   it('applies every default of CONTRACT.md to an empty environment', () => {
     const config = loadConfig({});
-    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'renderq' });
+    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'renderq', commandTimeoutMs: 5000 });
     expect(config.api.host).toBe('127.0.0.1');
     expect(config.api.port).toBe(8080);
     expect(config.api.publicBaseUrl).toBe('http://127.0.0.1:8080');
@@ -85,6 +85,22 @@ describe('loadConfig', () => {
     expect(config.secrets.some((s) => s.startsWith('whsec_'))).toBe(true);
   });
 
+  it('parses operator keys, keeps them apart from tenant keys, and redacts them', () => {
+    const config = loadConfig({
+      RENDERQ_API_KEYS: 'acme:key-acme-123456',
+      RENDERQ_ADMIN_KEYS: 'ops-key-0123456789abcdef, ops-key-2-0123456789abcdef',
+    });
+    expect(config.api.operatorKeys).toEqual(['ops-key-0123456789abcdef', 'ops-key-2-0123456789abcdef']);
+    expect(config.secrets).toContain('ops-key-2-0123456789abcdef');
+    expect(loadConfig({}).api.operatorKeys).toEqual([]);
+    const reused = errorOf({
+      RENDERQ_API_KEYS: 'acme:key-acme-1234567890ab',
+      RENDERQ_ADMIN_KEYS: 'key-acme-1234567890ab',
+    });
+    expect(reused.variables).toEqual(['RENDERQ_ADMIN_KEYS']);
+    expect(reused.message).not.toContain('key-acme-1234567890ab');
+  });
+
   it('takes several webhook secrets during a rotation, the first signing as the current one', () => {
     const next = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
     const old = `whsec_${Buffer.alloc(32, 2).toString('base64')}`;
@@ -117,6 +133,9 @@ describe('loadConfig', () => {
     [{ RENDERQ_API_KEYS: 'no-colon-here' }, 'RENDERQ_API_KEYS'],
     [{ RENDERQ_API_KEYS: 'a:short' }, 'RENDERQ_API_KEYS'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ RENDERQ_ADMIN_KEYS: 'too-short' }, 'RENDERQ_ADMIN_KEYS'],
+    [{ RENDERQ_ADMIN_KEYS: 'ops-key-0123456789abcdef,ops-key-0123456789abcdef' }, 'RENDERQ_ADMIN_KEYS'],
+    [{ REDIS_COMMAND_TIMEOUT_MS: '0' }, 'REDIS_COMMAND_TIMEOUT_MS'],
     [{ NODE_ENV: 'production' }, 'RENDERQ_API_KEYS'],
     [{ AWS_ACCESS_KEY_ID: 'AKIA123' }, 'AWS_SECRET_ACCESS_KEY'],
     [{ AMBIGUOUS_SUBMIT_POLICY: 'sometimes' }, 'AMBIGUOUS_SUBMIT_POLICY'],

@@ -2,6 +2,7 @@
 export { stopLeftoverChildren } from './child-registry.js';
 export { dockerAvailable } from './docker.js';
 export { freePort } from './free-port.js';
+export { type NodeService, type SpawnServiceOptions, spawnNodeService } from './node-service.js';
 export { type RedisServerOptions, RedisServerProcess } from './redis-server-process.js';
 export { type RedisHandle, type StartRedisOptions, startRedis } from './start-redis.js';
 export { type S3Handle, startS3 } from './start-s3.js';

@@ -74,10 +74,22 @@ export class RedisServerProcess {
     const child = this.#child;
     if (!child || child.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // A frozen server would never see the SIGTERM.
+    child.kill('SIGCONT');
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await exited;
     clearTimeout(timer);
+  }
+
+  /** Stops the server answering without closing anything (SIGSTOP), as a hung host would. */
+  freeze(): void {
+    this.#child?.kill('SIGSTOP');
+  }
+
+  /** Lets a frozen server answer again (SIGCONT). */
+  thaw(): void {
+    this.#child?.kill('SIGCONT');
   }
 
   /** Kills the server at once, as a crash would. */

@@ -21,6 +21,10 @@ export interface RedisHandle {
   kill(): Promise<void>;
   /** Starts a killed server again. */
   start(): Promise<void>;
+  /** Makes the server stop answering while its connections stay open (SIGSTOP; `process` only). */
+  freeze(): Promise<void>;
+  /** Lets a frozen server answer again. */
+  thaw(): Promise<void>;
   /** Stops exactly what was started, and removes its data. */
   stop(): Promise<void>;
 }
@@ -41,7 +45,16 @@ function externalRedis(url: string): RedisHandle {
   const unsupported = async () => {
     throw new Error('the external REDIS_URL server cannot be restarted by a test; ask for { own: true }');
   };
-  return { url, kind: 'external', restart: unsupported, kill: unsupported, start: unsupported, stop: async () => {} };
+  return {
+    url,
+    kind: 'external',
+    restart: unsupported,
+    kill: unsupported,
+    start: unsupported,
+    freeze: unsupported,
+    thaw: unsupported,
+    stop: async () => {},
+  };
 }
 
 async function processRedis(): Promise<RedisHandle> {
@@ -57,6 +70,8 @@ async function processRedis(): Promise<RedisHandle> {
     },
     kill: () => server.kill(),
     start: () => server.start(),
+    freeze: async () => server.freeze(),
+    thaw: async () => server.thaw(),
     stop: async () => {
       await server.stop();
       await rm(dir, { recursive: true, force: true });
@@ -85,6 +100,12 @@ async function containerRedis(): Promise<RedisHandle> {
     start: async () => {
       await container.restart();
       handle.url = urlOf();
+    },
+    freeze: async () => {
+      await container.exec(['sh', '-c', 'kill -STOP 1']);
+    },
+    thaw: async () => {
+      await container.exec(['sh', '-c', 'kill -CONT 1']);
     },
     stop: async () => {
       await container.stop();

@@ -18,7 +18,7 @@ export interface CreditsWatcherOptions {
   readonly recordCredits: (balance: number) => Promise<void>;
 }
 
-const REASONS = ['unauthorized', 'out_of_credits', 'rate_limited'] as const;
+const REASONS = ['unauthorized', 'out_of_credits', 'rate_limited', 'operator'] as const;
 
 export function watchCredits(options: CreditsWatcherOptions): { stop(): void } {
   const { redis, pause, segmind, metrics, logger } = options;

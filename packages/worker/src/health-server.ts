@@ -1,6 +1,8 @@
 /**
  * The worker's own small HTTP server on WORKER_METRICS_PORT: `/metrics` for
- * Prometheus and `/healthz` for orchestrators. Two fixed routes need no framework.
+ * Prometheus, and `/healthz` and `/readyz` for orchestrators — 503 naming the cause
+ * when the worker cannot work (Redis not answering within its deadline). Three
+ * fixed routes need no framework.
  */
 import { createServer, type Server } from 'node:http';
 import type { Metrics } from '@renderq/shared';
@@ -9,9 +11,14 @@ export interface HealthServerOptions {
   readonly host: string;
   readonly port: number;
   readonly metrics: Metrics;
-  /** Facts for /healthz (for example Redis's state); the worker is healthy while it answers. */
-  readonly health: () => Record<string, unknown>;
+  /**
+   * Facts for /healthz and /readyz (for example Redis's state); with `unavailable` set the
+   * worker cannot work, and both answer 503 with it as the reason.
+   */
+  readonly health: () => HealthFacts | Promise<HealthFacts>;
 }
+
+export type HealthFacts = Record<string, unknown> & { readonly unavailable?: string };
 
 export async function startHealthServer(options: HealthServerOptions): Promise<Server> {
   const server = createServer((request, response) => {
@@ -20,9 +27,22 @@ export async function startHealthServer(options: HealthServerOptions): Promise<S
       response.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    if (path === '/healthz') {
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ status: 'ok', ...options.health() }));
+    if (path === '/healthz' || path === '/readyz') {
+      Promise.resolve()
+        .then(() => options.health())
+        .then(
+          ({ unavailable, ...facts }) => {
+            const body = unavailable
+              ? { status: 'unavailable', reason: unavailable, ...facts }
+              : { status: 'ok', ...facts };
+            response.writeHead(unavailable ? 503 : 200, { 'content-type': 'application/json' });
+            response.end(JSON.stringify(body));
+          },
+          (error: unknown) => {
+            response.writeHead(503, { 'content-type': 'application/json' });
+            response.end(JSON.stringify({ status: 'unavailable', reason: String(error) }));
+          },
+        );
       return;
     }
     if (path === '/metrics') {

@@ -1,7 +1,10 @@
 /** `pnpm start:worker`: a worker process; run as many as the load needs. */
-import { bootProcess, closeRedis, exitOnSignals, openStorage, timedPhase } from '@renderq/shared';
+import { bootProcess, closeRedis, exitOnSignals, openStorage, pingWithin, timedPhase } from '@renderq/shared';
 import { startHealthServer } from './health-server.js';
 import { startWorker } from './start-worker.js';
+
+/** How long /healthz and /readyz wait for Redis before answering 503. */
+const HEALTH_DEADLINE_MS = 1_500;
 
 const { config, logger, redis } = bootProcess('renderq-worker', 'worker', process.env);
 if (!config.segmind.apiKey) {
@@ -15,7 +18,11 @@ const server = await startHealthServer({
   host: config.api.host,
   port: config.worker.metricsPort,
   metrics: worker.metrics,
-  health: () => ({ redis: redis.status }),
+  // A Redis that stops answering makes the worker unable to work: say so within the probe's patience.
+  health: async () => {
+    const answer = await pingWithin(redis, HEALTH_DEADLINE_MS);
+    return answer.ok ? { redis: 'ready' } : { redis: redis.status, unavailable: answer.reason };
+  },
 });
 logger.info(
   {

@@ -4,10 +4,13 @@
  * failures with every wrong field and its path, unknown routes, and anything
  * unexpected (500, logged, with no internals in the answer).
  */
-import { formatPath } from '@renderq/shared';
+import { formatPath, isRedisUnavailable } from '@renderq/shared';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { Problem, type ProblemCode, problemBody } from './problems.js';
+
+/** When a caller should try again after Redis stopped answering. */
+const REDIS_RETRY_AFTER_SECONDS = 5;
 
 const FASTIFY_CODES: Record<string, ProblemCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
@@ -20,11 +23,31 @@ const FASTIFY_CODES: Record<string, ProblemCode> = {
 
 export function installProblemHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
-    send(reply, new Problem('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`));
+    const path = request.url.split('?')[0] ?? '';
+    sendProblem(reply, new Problem('route_not_found', `no route for ${request.method} ${path.slice(0, 200)}`));
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof Problem) return send(reply, error);
+    if (error instanceof Problem) return sendProblem(reply, error);
+    if (isRedisUnavailable(error)) {
+      request.log.warn({ err: error }, 'Redis did not answer');
+      // Said plainly: the request may or may not have been recorded before Redis stopped answering.
+      reply.header('retry-after', String(REDIS_RETRY_AFTER_SECONDS));
+      return sendProblem(
+        reply,
+        new Problem(
+          'service_unavailable',
+          'Redis is not answering; the request may not have taken effect: retry it (with the same Idempotency-Key)',
+        ),
+      );
+    }
+    if (hasZodFastifySchemaValidationErrors(error) && error.validationContext === 'params') {
+      // A path that names no well-formed id names nothing: the same 404 as an unknown id.
+      return sendProblem(
+        reply,
+        new Problem('not_found', `no such resource: ${request.url.split('?')[0]?.slice(0, 200)}`),
+      );
+    }
     if (hasZodFastifySchemaValidationErrors(error)) {
       const where = error.validationContext ?? 'body';
       const errors = error.validation.map((issue) => {
@@ -38,12 +61,12 @@ export function installProblemHandling(app: FastifyInstance): void {
         const path = place === 'body' && segments.length > 0 ? segments : [place, ...segments];
         return { path: formatPath(path), message: issue.message ?? 'is not valid' };
       });
-      return send(reply, new Problem('validation_failed', `the request ${where} is not valid`, errors));
+      return sendProblem(reply, new Problem('validation_failed', `the request ${where} is not valid`, errors));
     }
     const mapped = FASTIFY_CODES[error.code];
-    if (mapped) return send(reply, new Problem(mapped, error.message));
+    if (mapped) return sendProblem(reply, new Problem(mapped, error.message));
     if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
-      return send(reply, new Problem('malformed_json', error.message));
+      return sendProblem(reply, new Problem('malformed_json', error.message));
     }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       const code =
@@ -52,14 +75,15 @@ export function installProblemHandling(app: FastifyInstance): void {
           : error.statusCode === 415
             ? 'unsupported_media_type'
             : 'validation_failed';
-      return send(reply, new Problem(code, error.message));
+      return sendProblem(reply, new Problem(code, error.message));
     }
     request.log.error({ err: error }, 'unexpected error');
-    return send(reply, new Problem('internal_error', 'an unexpected error occurred; it has been logged'));
+    return sendProblem(reply, new Problem('internal_error', 'an unexpected error occurred; it has been logged'));
   });
 }
 
-function send(reply: FastifyReply, problem: Problem): FastifyReply {
+/** Answers with `problem` as application/problem+json. */
+export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
   return reply.code(problem.status).type('application/problem+json').send(problem.body());
 }
 

@@ -4,7 +4,15 @@
  * is checked against its model's own schema in the route, so its errors carry
  * paths such as `input.samples`.
  */
-import { AttemptOutcome, ErrorCode, EventStatus, JOB_EVENT_TYPES, JobStatus, WebhookEventType } from '@renderq/shared';
+import {
+  AttemptOutcome,
+  ErrorCode,
+  EventStatus,
+  ID_PATTERNS,
+  JOB_EVENT_TYPES,
+  JobStatus,
+  WebhookEventType,
+} from '@renderq/shared';
 import { z } from 'zod';
 
 const metadata = z
@@ -136,8 +144,12 @@ export const ProblemSchema = z
   })
   .describe('An error, as application/problem+json (RFC 9457).');
 
-export const IdParams = z.object({ id: z.string().max(64) });
-export const OutputParams = z.object({ id: z.string().max(64), index: z.coerce.number().int().min(0).max(1_000) });
+// A path parameter that is not a well-formed id is answered 404 (problem-handler.ts), as an unknown id is.
+const jobId = z.string().regex(ID_PATTERNS.job, 'is not a job id').describe('A job id, job_…');
+const batchId = z.string().regex(ID_PATTERNS.batch, 'is not a batch id').describe('A batch id, bat_…');
+export const JobIdParams = z.object({ id: jobId });
+export const BatchIdParams = z.object({ id: batchId });
+export const OutputParams = z.object({ id: jobId, index: z.coerce.number().int().min(0).max(1_000) });
 export const OutputQuery = z.object({ expires: z.string().optional(), signature: z.string().optional() });
 
 export const Model = z.object({

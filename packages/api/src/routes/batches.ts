@@ -12,7 +12,7 @@ import type { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
 import { Problem } from '../http/problems.js';
-import { Batch, BatchJobRequest, BatchQuery, BatchRequest, IdParams, ProblemSchema } from '../http/schemas.js';
+import { Batch, BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest, ProblemSchema } from '../http/schemas.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { ownBatch } from '../services/ownership.js';
 import { urlsOfJob } from '../services/url-guard.js';
@@ -38,6 +38,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
   routes.post(
     '/v1/batches',
     {
+      config: { access: 'tenant' },
       bodyLimit: MAX_BATCH_BYTES,
       schema: {
         summary: 'Create a batch of up to 10,000 jobs',
@@ -116,10 +117,11 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
   routes.get(
     '/v1/batches/:id',
     {
+      config: { access: 'tenant' },
       schema: {
         summary: 'Read a batch',
         tags: ['batches'],
-        params: IdParams,
+        params: BatchIdParams,
         response: { 200: Batch, 404: ProblemSchema },
       },
     },
@@ -129,10 +131,11 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
   routes.get(
     '/v1/batches/:id/jobs',
     {
+      config: { access: 'tenant' },
       schema: {
         summary: "A batch's jobs, one per line (application/x-ndjson), streamed",
         tags: ['batches'],
-        params: IdParams,
+        params: BatchIdParams,
       },
     },
     async (request, reply) => {
@@ -148,10 +151,11 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
   routes.post(
     '/v1/batches/:id/cancel',
     {
+      config: { access: 'tenant' },
       schema: {
         summary: 'Cancel every job of a batch not yet finished',
         tags: ['batches'],
-        params: IdParams,
+        params: BatchIdParams,
         response: { 200: Batch, 404: ProblemSchema, 409: ProblemSchema },
       },
     },

@@ -1,11 +1,11 @@
 /** Jobs: create (with Idempotency-Key), read, cancel, and download outputs. */
-import { ObjectNotFoundError, validateModelInput } from '@renderq/shared';
+import { isRedisUnavailable, newId, ObjectNotFoundError, validateModelInput } from '@renderq/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { Problem } from '../http/problems.js';
-import { IdParams, Job, JobRequest, OutputParams, OutputQuery, ProblemSchema } from '../http/schemas.js';
+import { Job, JobIdParams, JobRequest, OutputParams, OutputQuery, ProblemSchema } from '../http/schemas.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { IdempotencyStore } from '../services/idempotency.js';
 import { ownJob } from '../services/ownership.js';
@@ -20,6 +20,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
   routes.post(
     '/v1/jobs',
     {
+      config: { access: 'tenant' },
       schema: {
         summary: 'Create a job',
         tags: ['jobs'],
@@ -36,7 +37,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
     },
     async (request, reply) => {
       const key = request.headers['idempotency-key'];
-      const create = async () => {
+      const create = async (jobId?: string) => {
         const body = request.body;
         const validated = validateModelInput(body.model, body.input, { allowUnknown: ctx.config.models.allowUnknown });
         if (!validated.ok) throw new Problem('validation_failed', 'the job is not valid', validated.issues);
@@ -44,6 +45,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         if (refused.length > 0)
           throw new Problem('validation_failed', 'the job names a URL renderq will not call', refused);
         const record = await ctx.store.create({
+          ...(jobId ? { id: jobId } : {}),
           tenant: request.tenant,
           model: validated.model,
           input: validated.input,
@@ -70,17 +72,26 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
 
   routes.get(
     '/v1/jobs/:id',
-    { schema: { summary: 'Read a job', tags: ['jobs'], params: IdParams, response: { 200: Job, 404: ProblemSchema } } },
+    {
+      config: { access: 'tenant' },
+      schema: {
+        summary: 'Read a job',
+        tags: ['jobs'],
+        params: JobIdParams,
+        response: { 200: Job, 404: ProblemSchema },
+      },
+    },
     async (request) => jobView(await ownJob(ctx, request.tenant, request.params.id), ctx.links),
   );
 
   routes.post(
     '/v1/jobs/:id/cancel',
     {
+      config: { access: 'tenant' },
       schema: {
         summary: 'Cancel a job not yet finished',
         tags: ['jobs'],
-        params: IdParams,
+        params: JobIdParams,
         response: { 200: Job, 404: ProblemSchema, 409: ProblemSchema },
       },
     },
@@ -98,7 +109,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
   routes.get(
     '/v1/jobs/:id/outputs/:index',
     {
-      config: { signedLinks: true },
+      config: { access: 'tenant_or_link' },
       schema: {
         summary: "Download one of a job's outputs",
         description: 'With an API key, or with the signed link the job gives as the output url.',
@@ -152,31 +163,45 @@ async function idempotent(
   request: FastifyRequest,
   reply: FastifyReply,
   key: string,
-  create: () => Promise<{ status: number; body: unknown }>,
+  create: (jobId: string) => Promise<{ status: number; body: unknown }>,
 ) {
   const hash = IdempotencyStore.bodyHash(request.body);
-  const claim = await ctx.idempotency.claim(request.tenant, key, hash);
+  const jobId = newId('job');
+  const claim = await ctx.idempotency.claim(request.tenant, key, hash, jobId);
   switch (claim.kind) {
     case 'replay':
       if (claim.status >= 400) reply.type('application/problem+json');
       return reply.code(claim.status).header('idempotent-replayed', 'true').send(claim.body);
-    case 'in_progress':
-      throw new Problem('idempotency_in_progress', `a request with Idempotency-Key ${key} is still being handled`);
     case 'mismatch':
       throw new Problem('idempotency_key_reused', `Idempotency-Key ${key} was used with a different body`);
+    case 'in_progress': {
+      // The first request may have created its job and then lost Redis before answering: the job is the answer.
+      const made = claim.jobId ? await ctx.store.get(claim.jobId) : undefined;
+      if (made && made.tenant === request.tenant) {
+        const body = await jobView(made, ctx.links);
+        await ctx.idempotency.complete(request.tenant, key, hash, 202, body);
+        return reply.code(202).header('idempotent-replayed', 'true').send(body);
+      }
+      if (!claim.expired || !(await ctx.idempotency.takeOver(request.tenant, key, hash, claim.raw, jobId))) {
+        reply.header('retry-after', String(Math.max(1, Math.ceil(claim.leaseLeftMs / 1000))));
+        throw new Problem('idempotency_in_progress', `a request with Idempotency-Key ${key} is still being handled`);
+      }
+      break;
+    }
     case 'new':
       break;
   }
   try {
-    const answer = await create();
+    const answer = await create(jobId);
     await ctx.idempotency.complete(request.tenant, key, hash, answer.status, answer.body);
     return reply.code(answer.status).send(answer.body);
   } catch (error) {
     if (error instanceof Problem && error.status < 500) {
       await ctx.idempotency.complete(request.tenant, key, hash, error.status, error.body());
-    } else {
+    } else if (!isRedisUnavailable(error)) {
       await ctx.idempotency.abandon(request.tenant, key);
     }
+    // Redis not answering: the job may yet be created; the claim names it, so a retry finds it.
     throw error;
   }
 }

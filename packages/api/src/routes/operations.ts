@@ -1,14 +1,17 @@
-/** Models, health, readiness, metrics and the operator's status and resume. */
-import { describeModel, listModels, QUEUE_NAMES } from '@renderq/shared';
+/** Models, health, readiness, metrics, and the operator's status, pause and resume. */
+import { describeModel, listModels, pingWithin, QUEUE_NAMES } from '@renderq/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { Model, ProblemSchema } from '../http/schemas.js';
 
+/** How long readiness waits for Redis: an orchestrator's probe must get an answer, not a hang. */
+const READY_DEADLINE_MS = 1_500;
+
 const PauseStateSchema = z.object({
   paused: z.boolean(),
-  reason: z.enum(['unauthorized', 'out_of_credits', 'rate_limited']).optional(),
+  reason: z.enum(['unauthorized', 'out_of_credits', 'rate_limited', 'operator']).optional(),
   message: z.string().optional(),
   since: z.string().optional(),
 });
@@ -20,6 +23,7 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
   routes.get(
     '/v1/models',
     {
+      config: { access: 'tenant' },
       schema: {
         summary: 'The model catalogue, with the JSON Schema of each model’s input',
         tags: ['models'],
@@ -29,19 +33,17 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
     async () => ({ models, allow_unknown_models: ctx.config.models.allowUnknown }),
   );
 
-  routes.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  routes.get('/healthz', { config: { access: 'public' }, schema: { hide: true } }, async () => ({ status: 'ok' }));
 
   routes.get(
     '/readyz',
-    { schema: { summary: 'Ready while Redis answers and taking jobs is not paused', tags: ['operations'] } },
+    {
+      config: { access: 'public' },
+      schema: { summary: 'Ready while Redis answers and taking jobs is not paused', tags: ['operations'] },
+    },
     async (_request, reply) => {
-      try {
-        await ctx.redis.ping();
-      } catch (error) {
-        return reply
-          .code(503)
-          .send({ status: 'unavailable', reason: `Redis does not answer: ${(error as Error).message}` });
-      }
+      const redis = await pingWithin(ctx.redis, READY_DEADLINE_MS);
+      if (!redis.ok) return reply.code(503).send({ status: 'unavailable', reason: redis.reason });
       const pause = await ctx.pause.state();
       if (pause.paused) {
         return reply
@@ -52,7 +54,7 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
     },
   );
 
-  routes.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  routes.get('/metrics', { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) => {
     reply.header('content-type', ctx.metrics.registry.contentType);
     return ctx.metrics.registry.metrics();
   });
@@ -60,6 +62,7 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
   routes.get(
     '/v1/admin/status',
     {
+      config: { access: 'operator' },
       schema: {
         summary: 'Pause state and reason, queue depths, and the last known Segmind credit balance',
         tags: ['operations'],
@@ -70,6 +73,7 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
             credits: z.object({ balance: z.number(), observed_at: z.string() }).nullable(),
           }),
           401: ProblemSchema,
+          403: ProblemSchema,
         },
       },
     },
@@ -89,18 +93,38 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
   );
 
   routes.post(
-    '/v1/admin/resume',
+    '/v1/admin/pause',
     {
+      config: { access: 'operator' },
       schema: {
-        summary: 'Resume taking jobs after a pause (for example once the Segmind key is fixed)',
+        summary: 'Stop taking jobs for everyone (jobs keep their place; those at Segmind are still followed)',
         tags: ['operations'],
-        response: { 200: PauseStateSchema, 401: ProblemSchema },
+        body: z.strictObject({ message: z.string().max(500).optional() }).optional(),
+        response: { 200: PauseStateSchema, 401: ProblemSchema, 403: ProblemSchema },
       },
     },
     async (request) => {
+      const message = request.body?.message ?? 'paused by an operator';
+      await ctx.pause.pause('operator', message);
+      ctx.logger.warn({ message }, 'taking jobs paused by an operator');
+      return ctx.pause.state();
+    },
+  );
+
+  routes.post(
+    '/v1/admin/resume',
+    {
+      config: { access: 'operator' },
+      schema: {
+        summary: 'Resume taking jobs after a pause (for example once the Segmind key is fixed)',
+        tags: ['operations'],
+        response: { 200: PauseStateSchema, 401: ProblemSchema, 403: ProblemSchema },
+      },
+    },
+    async () => {
       const before = await ctx.pause.state();
       await ctx.pause.resume();
-      ctx.logger.info({ tenant: request.tenant, was: before }, 'taking jobs resumed by an operator');
+      ctx.logger.info({ was: before }, 'taking jobs resumed by an operator');
       return ctx.pause.state();
     },
   );

@@ -8,7 +8,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { Problem } from '../http/problems.js';
-import { IdParams, ProblemSchema, WebhookDeliveries, WebhookEventSchema } from '../http/schemas.js';
+import { BatchIdParams, JobIdParams, ProblemSchema, WebhookDeliveries, WebhookEventSchema } from '../http/schemas.js';
 import { ownBatch, ownJob } from '../services/ownership.js';
 
 type Subject = 'job' | 'batch';
@@ -26,10 +26,13 @@ export async function webhookDeliveryRoutes(app: FastifyInstance, ctx: ApiContex
   for (const subject of ['job', 'batch'] as const) {
     const { base, tag } = ROUTES[subject];
     const tags = [tag];
+    const params = subject === 'job' ? JobIdParams : BatchIdParams;
+    const config = { access: 'tenant' } as const;
 
     routes.get(
       `${base}/:id/webhook-deliveries`,
       {
+        config,
         schema: {
           summary: `The webhook events of a ${subject}, with every delivery attempt`,
           description:
@@ -37,7 +40,7 @@ export async function webhookDeliveryRoutes(app: FastifyInstance, ctx: ApiContex
               ? "The batch's own events (batch.completed); each job's events are listed under the job."
               : 'A job has at most one event: the one its final status causes.',
           tags,
-          params: IdParams,
+          params,
           response: { 200: WebhookDeliveries, 404: ProblemSchema },
         },
       },
@@ -70,15 +73,17 @@ export async function webhookDeliveryRoutes(app: FastifyInstance, ctx: ApiContex
         'A delivered, gone or failed event starts a new round of the retry schedule under the same ' +
         'webhook-id; a pending one is attempted now. 409 when there is no event yet.',
       tags,
-      params: IdParams,
+      params,
       response: { 202: RedeliverAnswer, 404: ProblemSchema, 409: ProblemSchema },
     };
-    routes.post(`${base}/:id/webhook-deliveries/redeliver`, { schema: redeliverSchema }, async (request, reply) =>
-      reply.code(202).send(await redeliver(request)),
+    routes.post(
+      `${base}/:id/webhook-deliveries/redeliver`,
+      { config, schema: redeliverSchema },
+      async (request, reply) => reply.code(202).send(await redeliver(request)),
     );
     routes.post(
       `${base}/:id/redeliver`,
-      { schema: { ...redeliverSchema, summary: `${redeliverSchema.summary} (short form)` } },
+      { config, schema: { ...redeliverSchema, summary: `${redeliverSchema.summary} (short form)` } },
       async (request, reply) => reply.code(202).send(await redeliver(request)),
     );
   }

@@ -1,9 +1,14 @@
 /**
- * Idempotency-Key (CONTRACT.md, "Idempotency"): per tenant, for 24 hours, the same
- * key with the same JSON body (compared as parsed JSON) gets the first answer again
- * and never a second job; the same key with another body is a 422; the same key
- * while the first request is still being handled is a 409. The claim is one
- * `SET NX`, so concurrent retries race safely.
+ * Idempotency-Key: per tenant, for 24 hours, the same key with the same JSON body
+ * (compared as parsed JSON) gets the first answer again and never a second job; the
+ * same key with another body is a 422; the same key while the first request is
+ * still being handled is a 409. The claim is one `SET NX`, so concurrent retries race
+ * safely.
+ *
+ * The claim names the job it is about to create. If Redis stops answering mid-request
+ * (the caller gets a 503), the claim stays: a retry finds the job if its creation
+ * went through after all, and answers with it — never a second job — or, once the
+ * claim is older than a lease, takes the key over and creates it.
  */
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '@renderq/shared';
@@ -14,39 +19,80 @@ const TTL_SECONDS = 24 * 3600;
 export type IdempotencyClaim =
   | { readonly kind: 'new' }
   | { readonly kind: 'replay'; readonly status: number; readonly body: unknown }
-  | { readonly kind: 'in_progress' }
+  | {
+      readonly kind: 'in_progress';
+      /** The job the first request was creating, if it said. */
+      readonly jobId: string | undefined;
+      /** Whether the claim outlived its lease (the first request gave up or died). */
+      readonly expired: boolean;
+      /** Milliseconds until it does. */
+      readonly leaseLeftMs: number;
+      /** The claim as stored, for a takeover. */
+      readonly raw: string;
+    }
   | { readonly kind: 'mismatch' };
 
 interface Entry {
   readonly hash: string;
   readonly state: 'pending' | 'done';
+  readonly job_id?: string;
+  readonly claimed_at?: number;
   readonly status?: number;
   readonly body?: unknown;
 }
+
+/** KEYS[1] the claim; ARGV[1] the claim it must still be, ARGV[2] the new claim, ARGV[3] TTL (s). */
+const TAKE_OVER_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
+return 1
+`;
 
 export class IdempotencyStore {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    /**
+     * How long a claim whose request gave no answer holds its key before a retry may take it
+     * over: longer than a request can take with every Redis call at its timeout. @defaultValue 30_000
+     */
+    private readonly leaseMs = 30_000,
   ) {}
 
   static bodyHash(body: unknown): string {
     return createHash('sha256').update(canonicalJson(body)).digest('hex');
   }
 
-  async claim(tenant: string, key: string, hash: string): Promise<IdempotencyClaim> {
+  async claim(tenant: string, key: string, hash: string, jobId?: string): Promise<IdempotencyClaim> {
     const redisKey = this.#key(tenant, key);
-    const pending: Entry = { hash, state: 'pending' };
+    const pending: Entry = { hash, state: 'pending', ...(jobId ? { job_id: jobId } : {}), claimed_at: Date.now() };
     if ((await this.redis.set(redisKey, JSON.stringify(pending), 'EX', TTL_SECONDS, 'NX')) === 'OK') {
       return { kind: 'new' };
     }
     const raw = await this.redis.get(redisKey);
     // Gone between the two calls (abandoned, or expired): try once more.
-    if (raw === null) return this.claim(tenant, key, hash);
+    if (raw === null) return this.claim(tenant, key, hash, jobId);
     const entry = JSON.parse(raw) as Entry;
     if (entry.hash !== hash) return { kind: 'mismatch' };
-    if (entry.state === 'pending') return { kind: 'in_progress' };
+    if (entry.state === 'pending') {
+      const leaseLeftMs = (entry.claimed_at ?? 0) + this.leaseMs - Date.now();
+      return { kind: 'in_progress', jobId: entry.job_id, expired: leaseLeftMs <= 0, leaseLeftMs, raw };
+    }
     return { kind: 'replay', status: entry.status ?? 200, body: entry.body };
+  }
+
+  /** Takes over a claim whose lease ran out, if nobody else did first. */
+  async takeOver(tenant: string, key: string, hash: string, previous: string, jobId: string): Promise<boolean> {
+    const claim: Entry = { hash, state: 'pending', job_id: jobId, claimed_at: Date.now() };
+    const taken = await this.redis.eval(
+      TAKE_OVER_LUA,
+      1,
+      this.#key(tenant, key),
+      previous,
+      JSON.stringify(claim),
+      String(TTL_SECONDS),
+    );
+    return taken === 1;
   }
 
   /** Records the first answer, to be given again to every retry. */

@@ -31,13 +31,20 @@ export type StorageConfig =
 export interface Config {
   readonly nodeEnv: Env['NODE_ENV'];
   readonly logLevel: Env['LOG_LEVEL'];
-  readonly redis: { readonly url: string; readonly prefix: string };
+  readonly redis: {
+    readonly url: string;
+    readonly prefix: string;
+    /** How long one command may take before it fails (worker connections: at least 15 s). */
+    readonly commandTimeoutMs: number;
+  };
   readonly api: {
     readonly host: string;
     readonly port: number;
     readonly publicBaseUrl: string;
     /** undefined: no authentication (development only; logged loudly). */
     readonly tenants: readonly Tenant[] | undefined;
+    /** Keys that reach admin routes and the dashboard; empty: nobody (or everyone, without tenant keys). */
+    readonly operatorKeys: readonly string[];
     readonly outputLinkSecret: string | undefined;
     readonly outputLinkTtlSeconds: number;
     readonly outputLinks: 'api' | 'presigned';
@@ -166,16 +173,18 @@ function toConfig(env: Env, storage: StorageConfig): Config {
     env.AWS_SESSION_TOKEN,
     env.OUTPUT_LINK_SECRET,
     ...(tenants ?? []).map((t) => t.key),
+    ...env.RENDERQ_ADMIN_KEYS,
   ];
   const config: Config = {
     nodeEnv: env.NODE_ENV,
     logLevel: env.LOG_LEVEL,
-    redis: { url: env.REDIS_URL, prefix: env.RENDERQ_PREFIX },
+    redis: { url: env.REDIS_URL, prefix: env.RENDERQ_PREFIX, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS },
     api: {
       host: env.HOST,
       port: env.PORT,
       publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://${hostForUrl(env.HOST)}:${env.PORT}`).replace(/\/+$/, ''),
       tenants,
+      operatorKeys: env.RENDERQ_ADMIN_KEYS,
       outputLinkSecret: env.OUTPUT_LINK_SECRET,
       outputLinkTtlSeconds: env.OUTPUT_LINK_TTL_SECONDS,
       outputLinks: env.OUTPUT_LINKS,

@@ -110,6 +110,26 @@ const apiKeys = z
     return pairs;
   });
 
+/** Operator keys, comma-separated; long, since they run the queue for every tenant. Never echoed. */
+const operatorKeys = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined || value.trim() === '') return [];
+    const keys = value.split(',').map((entry) => entry.trim());
+    for (const [index, key] of keys.entries()) {
+      if (key.length < 16 || /\s/.test(key)) {
+        ctx.addIssue({ code: 'custom', message: `entry ${index + 1} must be a key of at least 16 characters` });
+        return z.NEVER;
+      }
+    }
+    if (new Set(keys).size !== keys.length) {
+      ctx.addIssue({ code: 'custom', message: 'the same key is given twice' });
+      return z.NEVER;
+    }
+    return keys;
+  });
+
 export const EnvSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -121,6 +141,12 @@ export const EnvSchema = z
       urlWithScheme(['redis:', 'rediss:'], 'a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
     ),
     /** Key prefix for every Redis key; a hash tag such as {renderq} on Redis Cluster. */
+    /**
+     * How long a Redis command may take before it fails (a Redis that stops answering is reported,
+     * not waited on). Worker connections use at least 15 s: BullMQ blocks up to 10 s waiting for jobs.
+     * @defaultValue 5000
+     */
+    REDIS_COMMAND_TIMEOUT_MS: positiveInt(5_000, 600_000),
     RENDERQ_PREFIX: z.preprocess(
       emptyToUndefined,
       z
@@ -155,6 +181,8 @@ export const EnvSchema = z
     AWS_SECRET_ACCESS_KEY: z.preprocess(emptyToUndefined, z.string().optional()),
     AWS_SESSION_TOKEN: z.preprocess(emptyToUndefined, z.string().optional()),
     RENDERQ_API_KEYS: apiKeys,
+    /** Operator keys, comma-separated: the only keys that reach admin routes and the queue dashboard. */
+    RENDERQ_ADMIN_KEYS: operatorKeys,
     /** One secret, or during a rotation several (the new one first), comma-separated: each signs every webhook. */
     WEBHOOK_SECRET: z.preprocess(
       emptyToUndefined,
@@ -217,6 +245,14 @@ export const EnvSchema = z
         code: 'custom',
         path: [env.AWS_ACCESS_KEY_ID === undefined ? 'AWS_ACCESS_KEY_ID' : 'AWS_SECRET_ACCESS_KEY'],
         message: 'must be set together with the other half of the key pair',
+      });
+    }
+    const tenantKeys = new Set((env.RENDERQ_API_KEYS ?? []).map((entry) => entry.key));
+    if (env.RENDERQ_ADMIN_KEYS.some((key) => tenantKeys.has(key))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['RENDERQ_ADMIN_KEYS'],
+        message: 'must not repeat a tenant key from RENDERQ_API_KEYS (a key is a tenant or an operator)',
       });
     }
     if (env.NODE_ENV === 'production' && env.RENDERQ_API_KEYS === undefined) {

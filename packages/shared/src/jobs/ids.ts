@@ -7,6 +7,12 @@ import { randomBytes } from 'node:crypto';
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 
+/** What a job's and a batch's id look like: checked at the edge, so nothing else ever reaches a key. */
+export const ID_PATTERNS = {
+  job: /^job_[0-9a-hjkmnp-tv-z]{26}$/,
+  batch: /^bat_[0-9a-hjkmnp-tv-z]{26}$/,
+} as const;
+
 export function newId(prefix: 'job' | 'bat', now = Date.now()): string {
   let time = '';
   let ms = now;

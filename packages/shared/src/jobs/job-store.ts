@@ -24,6 +24,8 @@ import { isFinal, type JobStage, type JobStatus, type StageName } from './stage.
 import { TRANSITION_LUA } from './transition-script.js';
 
 export interface NewJob {
+  /** Given when the caller must know the id before the job exists (an idempotency claim names it). */
+  readonly id?: string;
   readonly tenant: string;
   readonly model: string;
   /** Validated input, defaults filled in. */
@@ -231,6 +233,20 @@ export class JobStore {
     return hash.id ? batchFromHash(hash) : undefined;
   }
 
+  /** Tenant, model and stage of each job that still has a record, in one round trip (the dashboard's cards). */
+  async summaries(ids: readonly string[]): Promise<Map<string, { tenant: string; model: string; stage: string }>> {
+    const found = new Map<string, { tenant: string; model: string; stage: string }>();
+    if (ids.length === 0) return found;
+    const pipeline = this.#redis.pipeline();
+    for (const id of ids) pipeline.hmget(jobKey(this.#prefix, id), 'tenant', 'model', 'stage');
+    const results = (await pipeline.exec()) ?? [];
+    for (const [index, [error, fields]] of results.entries()) {
+      const [tenant, model, stage] = (fields ?? []) as (string | null)[];
+      if (!error && tenant && model && stage) found.set(ids[index] as string, { tenant, model, stage });
+    }
+    return found;
+  }
+
   /** The ids of a batch's jobs in creation order, a page at a time. */
   async batchJobIds(batchId: string, start: number, count: number): Promise<string[]> {
     return this.#redis.lrange(batchJobsKey(this.#prefix, batchId), start, start + count - 1);
@@ -390,7 +406,7 @@ export class JobStore {
 
 function newRecord(job: NewJob, batchId: string | null, priority: number, now: string): JobRecord {
   return {
-    id: newId('job'),
+    id: job.id ?? newId('job'),
     tenant: job.tenant,
     model: job.model,
     input: job.input,

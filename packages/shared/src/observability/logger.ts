@@ -1,15 +1,16 @@
 /**
  * pino JSON logging with secrets removed wherever they appear: under any key that
  * names a credential, at any depth of the objects logged, and as known secret
- * values (and bearer tokens) anywhere in the finished line, including what pino's
- * serializers made of requests and errors.
+ * values (and bearer tokens, and link signatures and tokens in URLs) anywhere in the
+ * finished line, including what pino's serializers made of requests and errors.
  */
 import { type Logger, type LoggerOptions, pino } from 'pino';
+import { redactUrlsInText } from './redact-url.js';
 
 export type { Logger } from 'pino';
 
 const SECRET_KEYS =
-  /^(x-api-key|authorization|proxy-authorization|cookie|set-cookie|segmind_api_key|webhook_secret|renderq_api_keys|api_?key|apikey|secret|password|token)$/i;
+  /^(x-api-key|authorization|proxy-authorization|cookie|set-cookie|segmind_api_key|webhook_secret|renderq_api_keys|renderq_admin_keys|api_?key|apikey|secret|password|token|signature|webhook-signature)$/i;
 export const REDACTED = '[REDACTED]';
 const MAX_DEPTH = 8;
 
@@ -83,6 +84,6 @@ function scrubString(text: string, secrets: readonly string[]): string {
   for (const secret of secrets) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
-  // Bearer tokens in free text, whoever's they are.
-  return out.replace(/(Bearer\s+)(?!\[REDACTED\])[A-Za-z0-9._~+/=-]+/gi, `$1${REDACTED}`);
+  // Bearer tokens in free text, whoever's they are, and the signatures and tokens of links.
+  return redactUrlsInText(out.replace(/(Bearer\s+)(?!\[REDACTED\])[A-Za-z0-9._~+/=-]+/gi, `$1${REDACTED}`));
 }

@@ -21,7 +21,7 @@ export function bootProcess(
 ): BootedProcess {
   const config = loadConfigOrExit(env);
   const logger = createLogger({ level: config.logLevel, name, secrets: config.secrets });
-  const redis = createRedis(config.redis.url, role, name);
+  const redis = createRedis(config.redis.url, role, name, config.redis.commandTimeoutMs);
   redis.on('error', (error) => logger.error({ err: error }, 'Redis connection error'));
   void warnIfRedisMayLoseJobs(redis, logger).catch((error: unknown) =>
     logger.warn({ err: error }, 'could not check Redis durability'),

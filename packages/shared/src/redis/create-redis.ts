@@ -12,16 +12,65 @@ export type RedisRole =
   /** Request-path commands that should fail fast while Redis is down (the API). */
   | 'client';
 
-export function createRedis(url: string, role: RedisRole, name = 'renderq'): Redis {
+/** BullMQ blocks up to 10 s waiting for a job (and watches that itself): a worker's timeout must be longer. */
+export const WORKER_MIN_COMMAND_TIMEOUT_MS = 15_000;
+
+export function createRedis(
+  url: string,
+  role: RedisRole,
+  name = 'renderq',
+  /** How long a command may wait for its answer (REDIS_COMMAND_TIMEOUT_MS): a frozen Redis fails, never hangs. */
+  commandTimeoutMs = 5_000,
+): Redis {
   return new Redis(url, {
     connectionName: name,
     // BullMQ requires null on worker connections: its blocking commands must not be cut off.
     maxRetriesPerRequest: role === 'worker' ? null : 3,
+    // Also bounds commands waiting in the offline queue while Redis is unreachable.
+    commandTimeout: role === 'worker' ? Math.max(commandTimeoutMs, WORKER_MIN_COMMAND_TIMEOUT_MS) : commandTimeoutMs,
     enableOfflineQueue: true,
     // Many concurrent requests each sending a few commands: one round trip carries them all.
     enableAutoPipelining: role === 'client',
     retryStrategy: (times) => Math.min(times * 200, 5_000),
   });
+}
+
+/** Whether Redis answers a PING within `deadlineMs`, and if not, why (for readiness checks). */
+export async function pingWithin(
+  redis: Redis,
+  deadlineMs: number,
+): Promise<{ readonly ok: true } | { readonly ok: false; readonly reason: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`Redis did not answer within ${deadlineMs} ms`), deadlineMs);
+  });
+  try {
+    const answer = await Promise.race([
+      redis.ping().then(
+        () => undefined,
+        (error: unknown) => `Redis does not answer: ${(error as Error).message}`,
+      ),
+      deadline,
+    ]);
+    return answer === undefined ? { ok: true } : { ok: false, reason: answer };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Whether an error means Redis could not be reached or did not answer in time (as opposed to a
+ * script or data error): callers answer such errors with "unavailable, try again".
+ */
+export function isRedisUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'MaxRetriesPerRequestError') return true;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTCONN', 'EHOSTUNREACH'].includes(code))
+    return true;
+  return /^(Command timed out|Connection is closed|Stream isn't writeable|Reached the max retries per request limit)/.test(
+    error.message,
+  );
 }
 
 export interface RedisDurability {
