@@ -333,3 +333,46 @@ describe('the reconciler, on webhook events', () => {
     expect(await (await webhooks.queue.getJob(backedOffId))?.getState()).toBe('delayed');
   });
 });
+
+describe('a worker, with no one’s help', () => {
+  it('completes jobs whose BullMQ jobs were removed or drained, each submitted once, and leaves a paused queue’s jobs alone', async () => {
+    stack = await startStack({ latencyScale: 0.02 });
+    const s = stack;
+    const renderQueue = new Queue(QUEUE_NAMES.render, queueOptions(s.redis, s.prefix));
+    closers = [renderQueue];
+    // Before any worker runs: one job removed, the rest of the queue emptied (bull-board's "empty").
+    const [single] = (await s.createJobs([jobFor('segmind-vega-rt-v1', 'removed')])) as [string];
+    const drained = await s.createJobs(
+      Array.from({ length: 10 }, (_, i) => jobFor('segmind-vega-rt-v1', `drained-${i}`)),
+    );
+    await (await renderQueue.getJob(single))?.remove();
+    await renderQueue.drain();
+    expect(await renderQueue.count()).toBe(0);
+
+    const worker = await s.startWorker({ WORKER_RECONCILE_AFTER_MS: '1000' });
+    const healed = await s.waitForJobs([single, ...drained], 30_000);
+    expect(healed.map((record) => record.stage.name)).toEqual(Array(11).fill('completed'));
+    expect(await worker.metric('renderq_reconciler_requeued_total')).toBe(11);
+    const warnings = worker
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('re-queued a queued job'));
+    expect(warnings).toHaveLength(11);
+    for (const id of [single, ...drained]) expect(warnings.some((line) => line.includes(id))).toBe(true);
+
+    // Jobs waiting in a paused queue are live BullMQ jobs: several rounds later none was added again.
+    await s.pause.pause('unauthorized', 'paused by the test');
+    const paused = await s.createJobs(Array.from({ length: 3 }, (_, i) => jobFor('segmind-vega-rt-v1', `paused-${i}`)));
+    const addedAt = await Promise.all(paused.map(async (id) => (await renderQueue.getJob(id))?.timestamp));
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    expect(await worker.metric('renderq_reconciler_requeued_total')).toBe(11);
+    expect(await Promise.all(paused.map(async (id) => (await renderQueue.getJob(id))?.timestamp))).toEqual(addedAt);
+    await s.pause.resume();
+    await s.waitForJobs(paused, 30_000);
+
+    // Never a second submit: one per job, counted by the emulator per marker.
+    const submits = s.emulator.stats().submits.byMarker;
+    expect(Object.keys(submits)).toHaveLength(14);
+    expect(Object.values(submits).every((n) => n === 1)).toBe(true);
+  }, 90_000);
+});
