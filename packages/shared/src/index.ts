@@ -32,9 +32,17 @@ export {
   type NewBatch,
   type NewJob,
   type TransitionResult,
+  type UnfinishedJobGlance,
 } from './jobs/job-store.js';
-export { webhookHostKey } from './jobs/keys.js';
+export { pendingEventsKey, reconcilerLockKey, unfinishedJobsKey, webhookHostKey } from './jobs/keys.js';
 export { PauseControl, type PauseState } from './jobs/pause-control.js';
+export {
+  glanceAtQueueJob,
+  pipelineAnswers,
+  type QueueJobGlance,
+  type QueueJobPresence,
+  readQueueJobGlance,
+} from './jobs/queue-job-glance.js';
 export {
   assertNever,
   isFinal,
@@ -70,6 +78,7 @@ export {
   type Metrics,
   type MetricsOptions,
   type QueueCounts,
+  type ReconciledKind,
   type SegmindOperation,
 } from './observability/metrics.js';
 export { redactUrl } from './observability/redact-url.js';
@@ -110,6 +119,7 @@ export { formatPath, issuesFromZod, type ValidationIssue } from './validation.js
 export {
   type AttemptRecord,
   openWebhookQueue,
+  type PendingEventGlance,
   WebhookEventStore,
   type WebhookEventStoreOptions,
   type WebhookQueue,

@@ -26,6 +26,8 @@ describe('loadConfig', () => {
       concurrency: 20,
       pollConcurrency: 50,
       lockDurationMs: 30_000,
+      // Twice the poll cap and the lock duration, plus 10 s.
+      reconcileAfterMs: 100_000,
       jobDeadlineMs: 600_000,
       ambiguousSubmitPolicy: 'fail',
       pollMaxIntervalMs: 15_000,
@@ -157,6 +159,16 @@ describe('loadConfig', () => {
   it('never echoes an API key in its message', () => {
     const error = errorOf({ RENDERQ_API_KEYS: 'good:key-good-123456,bad' });
     expect(error.message).not.toContain('key-good-123456');
+  });
+});
+
+describe('WORKER_RECONCILE_AFTER_MS', () => {
+  it('follows the poll cap and lock duration when unset, and takes a value of its own', () => {
+    expect(
+      loadConfig({ POLL_MAX_INTERVAL_SECONDS: '1', WORKER_LOCK_DURATION_MS: '3000' }).worker.reconcileAfterMs,
+    ).toBe(18_000);
+    expect(loadConfig({ WORKER_RECONCILE_AFTER_MS: '1000' }).worker.reconcileAfterMs).toBe(1_000);
+    expect(errorOf({ WORKER_RECONCILE_AFTER_MS: '0' }).message).toContain('WORKER_RECONCILE_AFTER_MS');
   });
 });
 

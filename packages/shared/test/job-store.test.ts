@@ -11,6 +11,7 @@ import {
   queueOptions,
   type RenderJobData,
   toPublicJob,
+  unfinishedJobsKey,
 } from '../src/index.js';
 
 let server: RedisHandle;
@@ -254,6 +255,75 @@ describe('JobStore', () => {
       await redis.zadd(`${prefix}:unenqueued`, 0, id);
       await store.recoverUnenqueued();
       expect(await queue.getJob(id)).toBeUndefined();
+    });
+  });
+
+  describe('the unfinished jobs index (what the reconciler walks)', () => {
+    it('holds every unfinished job, queued or working, scored by its last move; a final move drops it', async () => {
+      const index = unfinishedJobsKey(prefix);
+      const { id } = await store.create(job());
+      const created = Number(await redis.zscore(index, id));
+      expect(created).toBeGreaterThan(Date.now() - 5_000);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() });
+      const submitting = Number(await redis.zscore(index, id));
+      expect(submitting).toBeGreaterThan(created);
+      // Back to queued (a submit that must wait): still unfinished.
+      await store.transition(id, ['submitting'], { name: 'queued' });
+      expect(Number(await redis.zscore(index, id))).toBeGreaterThanOrEqual(submitting);
+      await store.transition(id, ['queued'], { name: 'cancelled' });
+      expect(await redis.zscore(index, id)).toBeNull();
+
+      const { jobIds, enqueued } = await store.createBatch({ tenant: 'acme' }, [job(), job(), job()]);
+      await enqueued;
+      const scores = await Promise.all(jobIds.map((jobId) => redis.zscore(index, jobId)));
+      expect(scores.every((score) => score !== null)).toBe(true);
+    });
+
+    it('hands out jobs unmoved for a while a page at a time, with their BullMQ jobs at a glance, marked checked', async () => {
+      const index = unfinishedJobsKey(prefix);
+      const [live, removed, delayed] = await Promise.all([
+        store.create(job()),
+        store.create(job()),
+        store.create(job()),
+      ]);
+      const fresh = await store.create(job());
+      await (await queue.getJob(removed!.id))?.remove();
+      await queue.remove(delayed!.id);
+      await queue.add(QUEUE_NAMES.render, { jobId: delayed!.id }, { jobId: delayed!.id, delay: 60_000 });
+      const ids = [live!.id, removed!.id, delayed!.id];
+      await redis.zadd(index, ...ids.flatMap((id) => [Date.now() - 120_000, id]));
+      await redis.zadd(index, Date.now() - 120_000, 'job_gone');
+
+      const pages = [];
+      for await (const page of store.unfinishedJobsToCheck(60_000, { pageSize: 2 })) pages.push(page);
+      expect(pages.map((page) => page.length)).toEqual([2, 2]);
+      const glances = new Map(pages.flat().map((glance) => [glance.id, glance]));
+      expect(glances.has(fresh.id)).toBe(false);
+      expect(glances.get(live!.id)).toMatchObject({
+        stage: 'queued',
+        priority: PRIORITY.single,
+        batchId: null,
+        render: { presence: 'present', dueAt: null },
+      });
+      expect(glances.get(removed!.id)?.render).toEqual({ presence: 'missing', dueAt: null });
+      const due = glances.get(delayed!.id)?.render.dueAt ?? 0;
+      expect(due).toBeGreaterThan(Date.now() + 50_000);
+      expect(glances.get('job_gone')).toMatchObject({ stage: undefined, render: { presence: 'missing' } });
+      // Marked checked: not handed out again until another 60 s without a move.
+      for (const id of ids) expect(Number(await redis.zscore(index, id))).toBeGreaterThan(Date.now() - 5_000);
+      const again = [];
+      for await (const page of store.unfinishedJobsToCheck(60_000)) again.push(page);
+      expect(again).toEqual([]);
+
+      // At most maxPages pages a call; the rest come first next time.
+      await redis.zadd(index, ...ids.flatMap((id) => [Date.now() - 120_000, id]));
+      let handedOut = 0;
+      for await (const page of store.unfinishedJobsToCheck(60_000, { pageSize: 1, maxPages: 2 }))
+        handedOut += page.length;
+      expect(handedOut).toBe(2);
+      await store.forgetUnfinished(['job_gone']);
+      expect(await redis.zscore(index, 'job_gone')).toBeNull();
     });
   });
 });

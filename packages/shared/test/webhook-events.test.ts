@@ -9,6 +9,7 @@ import {
   JobStore,
   type NewJob,
   openWebhookQueue,
+  pendingEventsKey,
   QUEUE_NAMES,
   queueOptions,
   type RenderJobData,
@@ -176,5 +177,79 @@ describe('webhook events', () => {
     await (await webhooks.queue.getJob(`${id}-r1`))?.remove();
     expect(await webhooks.events.redeliver(id)).toMatchObject({ status: 'pending' });
     expect(await webhooks.queue.getJob(`${id}-r2`)).toBeDefined();
+  });
+
+  it('pending, are indexed by their next attempt; an event that finishes leaves the index, a redelivered one returns', async () => {
+    const { store, webhooks, redis } = processStore();
+    const index = pendingEventsKey(prefix);
+    const created = await store.create(job({ webhookUrl: 'https://hooks.example/a' }));
+    await store.transition(created.id, ['queued'], { name: 'completed' });
+    const id = `evt_${created.id}_completed`;
+    expect(Number(await redis.zscore(index, id))).toBeGreaterThan(Date.now() - 5_000);
+
+    const attempt = { startedAt: Date.now(), durationMs: 12, statusCode: 500, outcome: 'failed' as const, error: null };
+    const nextAttemptAt = Date.now() + 60_000;
+    await webhooks.events.recordAttempt(id, { ...attempt, status: 'pending', nextAttemptAt });
+    expect(Number(await redis.zscore(index, id))).toBe(nextAttemptAt);
+    await webhooks.events.recordAttempt(id, { ...attempt, status: 'failed', nextAttemptAt: null });
+    expect(await redis.zscore(index, id)).toBeNull();
+    await webhooks.events.redeliver(id);
+    expect(Number(await redis.zscore(index, id))).toBeGreaterThan(Date.now() - 5_000);
+    await webhooks.events.abandon(id);
+    expect(await redis.zscore(index, id)).toBeNull();
+    expect(await webhooks.events.get(id)).toMatchObject({ status: 'failed' });
+  });
+
+  it('pending and overdue, are handed out with their delivery jobs at a glance, under the queue job id of their round', async () => {
+    const { store, webhooks, redis } = processStore();
+    const index = pendingEventsKey(prefix);
+    const ids = await Promise.all(
+      ['live', 'lost', 'redelivered', 'delivered', 'waiting'].map(async (name) => {
+        const created = await store.create(job({ webhookUrl: `https://hooks.example/${name}` }));
+        await store.transition(created.id, ['queued'], { name: 'completed' });
+        return `evt_${created.id}_completed`;
+      }),
+    );
+    const [live, lost, redelivered, delivered, waiting] = ids as [string, string, string, string, string];
+    const attempt = {
+      startedAt: Date.now(),
+      durationMs: 12,
+      statusCode: 200,
+      outcome: 'delivered' as const,
+      error: null,
+    };
+    await webhooks.events.recordAttempt(redelivered, { ...attempt, status: 'delivered', nextAttemptAt: null });
+    await webhooks.events.redeliver(redelivered);
+    await webhooks.queue.remove(lost);
+    // Recorded delivered after it was already handed out: the caller is told, to forget it.
+    await webhooks.events.recordAttempt(delivered, { ...attempt, status: 'delivered', nextAttemptAt: null });
+    await redis.zadd(index, ...[live, lost, redelivered, delivered].flatMap((id) => [Date.now() - 120_000, id]));
+    // `waiting`'s next attempt is not yet overdue.
+    await webhooks.events.recordAttempt(waiting, {
+      ...attempt,
+      statusCode: 500,
+      outcome: 'failed',
+      status: 'pending',
+      nextAttemptAt: Date.now() - 10_000,
+    });
+
+    const glances = [];
+    for await (const page of webhooks.events.pendingEventsToCheck(60_000, { pageSize: 3 })) glances.push(...page);
+    const byId = new Map(glances.map((glance) => [glance.id, glance]));
+    expect([...byId.keys()].sort()).toEqual([live, lost, redelivered, delivered].sort());
+    expect(byId.get(live)).toMatchObject({ status: 'pending', queueJob: live, delivery: { presence: 'present' } });
+    expect(byId.get(lost)).toMatchObject({ status: 'pending', queueJob: lost, delivery: { presence: 'missing' } });
+    expect(byId.get(redelivered)).toMatchObject({
+      status: 'pending',
+      queueJob: `${redelivered}-r1`,
+      delivery: { presence: 'present', dueAt: null },
+    });
+    expect(byId.get(delivered)).toMatchObject({ status: 'delivered' });
+    // Marked checked.
+    const again = [];
+    for await (const page of webhooks.events.pendingEventsToCheck(60_000)) again.push(...page);
+    expect(again).toEqual([]);
+    await webhooks.events.forgetPending([delivered]);
+    expect(await redis.zscore(index, delivered)).toBeNull();
   });
 });

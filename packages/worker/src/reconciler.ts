@@ -1,15 +1,23 @@
 /**
- * The last line of "never lose a job": a job whose record says it is being
- * worked on (submitting, polling, storing) but that has not moved for a while is
- * checked against BullMQ. If its BullMQ job is gone or finished — a Redis restart
- * or a failover at the wrong moment can do that — it is queued again; the steps
- * are safe to run twice, and a job found mid-submit goes through the
- * ambiguous-submit policy. One worker at a time does this (a Redis lock).
+ * The last line of "never lose a job": BullMQ jobs can disappear behind renderq's back —
+ * a queue emptied or a job removed from a dashboard, a Redis failover at the wrong
+ * moment — while the records say a job is queued or working, or a webhook event pending.
+ * Every period one worker (a Redis lock) walks the jobs and events that have gone a
+ * while without moving, oldest first, checks them against BullMQ in pipelined pages
+ * (reconciler/lost-jobs.ts, reconciler/lost-events.ts), and queues again, under the same
+ * ids, the few whose BullMQ job is gone or finished. Each is logged and counted in
+ * `renderq_reconciler_requeued_total{kind}`.
  */
-import type { JobStore, Logger } from '@renderq/shared';
-import { isFinal, QUEUE_NAMES } from '@renderq/shared';
+
+import type { JobStore } from '@renderq/shared';
+import { type Logger, type Metrics, reconcilerLockKey, type WebhookQueue } from '@renderq/shared';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { reconcileLostEvents } from './reconciler/lost-events.js';
+import { reconcileLostJobs } from './reconciler/lost-jobs.js';
+import { emptyReport, type PassReport } from './reconciler/pass.js';
+
+export type { PassReport } from './reconciler/pass.js';
 
 export interface ReconcilerOptions {
   readonly redis: Redis;
@@ -17,55 +25,56 @@ export interface ReconcilerOptions {
   readonly store: JobStore;
   readonly renderQueue: Queue;
   readonly pollQueue: Queue;
+  /** Unset where webhooks are off: no events are checked. */
+  readonly webhooks?: WebhookQueue;
   readonly logger: Logger;
-  /** A working job that has not moved for this long is checked. */
+  readonly metrics: Metrics;
+  /** A job or event that has not moved (nor been checked) for this long is checked; one round runs every half of it. */
   readonly staleMs: number;
+  /** Jobs or events checked per round trip. @defaultValue 1000 */
+  readonly pageSize?: number;
+  /** Pages of jobs, and of events, per round: the bound on one round's work. @defaultValue 5 */
+  readonly maxPages?: number;
 }
 
-const LIVE_STATES = new Set(['active', 'waiting', 'waiting-children', 'delayed', 'prioritized']);
+export interface ReconcileReport {
+  /** False when another worker holds this period's lock (or a round is still running here). */
+  readonly ran: boolean;
+  readonly jobs: PassReport;
+  readonly events: PassReport;
+}
 
-export function reconcileStuckJobs(options: ReconcilerOptions): { stop(): void; runOnce(): Promise<number> } {
-  const { redis, store, logger, staleMs } = options;
-  const lockKey = `${options.prefix}:reconciler`;
+export interface RunningReconciler {
+  stop(): void;
+  /** One round now (as the timer runs it). */
+  runOnce(): Promise<ReconcileReport>;
+}
+
+export function startReconciler(options: ReconcilerOptions): RunningReconciler {
+  const { redis, logger, staleMs } = options;
+  const lockKey = reconcilerLockKey(options.prefix);
   const periodMs = Math.max(1_000, Math.round(staleMs / 2));
+  const passOptions = { staleMs, pageSize: options.pageSize ?? 1_000, maxPages: options.maxPages ?? 5 };
+  let running = false;
 
-  const runOnce = async (): Promise<number> => {
-    if ((await redis.set(lockKey, String(process.pid), 'PX', periodMs, 'NX')) !== 'OK') return 0;
-    let requeued = 0;
-    for (const id of await store.staleWorkingJobs(staleMs)) {
-      const record = await store.get(id);
-      if (!record || isFinal(record.stage.name)) {
-        await store.forgetWorking(id);
-        continue;
-      }
-      const submitting = record.stage.name === 'submitting';
-      const queue = submitting ? options.renderQueue : options.pollQueue;
-      const job = await queue.getJob(id);
-      const state = job ? await job.getState() : 'missing';
-      if (!LIVE_STATES.has(state)) {
-        await job?.remove().catch(() => undefined);
-        await queue.add(
-          submitting ? QUEUE_NAMES.render : 'poll',
-          { jobId: id },
-          { jobId: id, priority: record.priority },
-        );
-        logger.warn(
-          { job_id: id, model: record.model, stage: record.stage.name, bullmq_state: state },
-          're-queued a working job whose BullMQ job was lost',
-        );
-        requeued++;
-      } else if (state === 'delayed' && job && job.timestamp + job.delay < Date.now() - staleMs) {
-        await job.promote();
-        logger.warn({ job_id: id, stage: record.stage.name }, 'promoted a delayed job long past its time');
-        requeued++;
-      }
-      await store.touchWorking(id);
+  const runOnce = async (): Promise<ReconcileReport> => {
+    const skipped = { ran: false, jobs: emptyReport(), events: emptyReport() };
+    if (running) return skipped;
+    running = true;
+    try {
+      if ((await redis.set(lockKey, String(process.pid), 'PX', periodMs, 'NX')) !== 'OK') return skipped;
+      const jobs = await reconcileLostJobs(options, passOptions);
+      const events = options.webhooks
+        ? await reconcileLostEvents({ ...options, webhooks: options.webhooks }, passOptions)
+        : emptyReport();
+      return { ran: true, jobs, events };
+    } finally {
+      running = false;
     }
-    return requeued;
   };
 
   const timer = setInterval(() => {
-    runOnce().catch((error: unknown) => logger.warn({ err: error }, 'reconciling working jobs failed'));
+    runOnce().catch((error: unknown) => logger.warn({ err: error }, 'reconciling jobs and webhook events failed'));
   }, periodMs);
   return { stop: () => clearInterval(timer), runOnce };
 }

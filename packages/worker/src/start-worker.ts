@@ -1,7 +1,8 @@
 /**
  * A worker: the render queue's submit step and the poll queue's poll/store steps,
  * with everything they share, plus the background duties (recovering jobs whose
- * creator died before enqueueing them, watching credits while paused).
+ * creator died before enqueueing them, re-queueing jobs and webhook events whose BullMQ
+ * job was lost, watching credits while paused).
  */
 import {
   type Config,
@@ -26,7 +27,7 @@ import type { PipelineDeps } from './pipeline/pipeline-deps.js';
 import { PollSchedule } from './pipeline/poll-schedule.js';
 import { pollStep } from './pipeline/poll-step.js';
 import { submitStep } from './pipeline/submit-step.js';
-import { reconcileStuckJobs } from './reconciler.js';
+import { startReconciler } from './reconciler.js';
 import { SegmindClient } from './segmind/segmind-client.js';
 import { startWebhookWorker } from './webhooks/webhook-worker.js';
 
@@ -153,16 +154,16 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       ?.recover()
       .catch((error: unknown) => logger.warn({ err: error }, 'recovering unpublished webhook events failed'));
   }, RECOVERY_INTERVAL_MS);
-  // A polling job moves at least every poll interval, and a held job returns after its lock lapses:
-  // one that has not moved for twice both is checked against BullMQ.
-  const reconciler = reconcileStuckJobs({
+  const reconciler = startReconciler({
     redis,
     prefix,
     store,
     renderQueue,
     pollQueue,
+    ...(webhooks ? { webhooks } : {}),
     logger,
-    staleMs: 2 * config.worker.pollMaxIntervalMs + 2 * config.worker.lockDurationMs + 10_000,
+    metrics,
+    staleMs: config.worker.reconcileAfterMs,
   });
   const credits = watchCredits({
     redis,

@@ -2,8 +2,9 @@
 // Redis and S3, and a real HTTP receiver that fails, hangs or answers as each test says.
 
 import { verifyWebhook } from '@renderq/client';
-import type { NewJob } from '@renderq/shared';
+import { type NewJob, QUEUE_NAMES, queueOptions } from '@renderq/shared';
 import { type ReceivedWebhook, startWebhookReceiver, type WebhookReceiver } from '@renderq/testing';
+import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jobFor, type Stack, startStack } from './stack.js';
@@ -264,4 +265,57 @@ describe('webhook delivery', () => {
     }
     expect(receiver.received).toHaveLength(60);
   }, 180_000);
+});
+
+describe('webhook delivery jobs lost behind renderq’s back', () => {
+  it('are queued again by the reconciler: the pending event is delivered, once more, under its own webhook-id; a delivered one is not sent again', async () => {
+    stack = await startStack({ latencyScale: 0.01 });
+    const s = stack;
+    // The first delivery to /lost fails, so its event waits for a retry as a delayed delivery job.
+    let lostSeen = 0;
+    receiver = await startWebhookReceiver((hook) => (hook.path === '/lost' && ++lostSeen === 1 ? 500 : 200));
+    const worker = await s.startWorker({ WEBHOOK_RETRY_SCHEDULE: '1s', WORKER_RECONCILE_AFTER_MS: '1000' });
+    const [lost, fine] = await createSingles(s, [
+      { ...jobFor('segmind-vega-rt-v1', 'hook-lost'), webhookUrl: `${receiver.url}/lost` },
+      { ...jobFor('segmind-vega-rt-v1', 'hook-fine'), webhookUrl: `${receiver.url}/fine` },
+    ]);
+    const lostEvent = `evt_${lost}_completed`;
+    const fineEvent = `evt_${fine}_completed`;
+    await receiver.waitFor(2);
+    const queue = new Queue(QUEUE_NAMES.webhooks, queueOptions(s.redis, s.prefix));
+    try {
+      const reaches = async (id: string, state: string) => {
+        const deadline = Date.now() + 5_000;
+        while ((await (await queue.getJob(id))?.getState()) !== state) {
+          if (Date.now() > deadline) throw new Error(`delivery job ${id} never became ${state}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      };
+      // The dashboard: the retry waiting as a delayed job is removed, and so is the finished delivery.
+      await reaches(lostEvent, 'delayed');
+      expect(await queue.remove(lostEvent)).toBe(1);
+      await reaches(fineEvent, 'completed');
+      expect(await queue.remove(fineEvent)).toBe(1);
+      expect(await s.events.get(lostEvent)).toMatchObject({ status: 'pending', attempts: 1 });
+
+      const [, retried] = await receiver.waitFor(2, (hook) => hook.path === '/lost', 15_000);
+      expect(retried?.headers['webhook-id']).toBe(lostEvent);
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      // One failed attempt and the retry that delivered: the re-queue itself spent nothing, and
+      // nothing was sent twice.
+      expect(receiver.received.map((hook) => [hook.path, hook.headers['webhook-id']])).toEqual(
+        expect.arrayContaining([
+          ['/lost', lostEvent],
+          ['/fine', fineEvent],
+        ]),
+      );
+      expect(receiver.received.filter((hook) => hook.path === '/lost')).toHaveLength(2);
+      expect(receiver.received.filter((hook) => hook.path === '/fine')).toHaveLength(1);
+      expect(await s.events.get(lostEvent)).toMatchObject({ status: 'delivered', attempts: 2, round_attempts: 2 });
+      expect(await worker.metric('renderq_reconciler_requeued_total')).toBe(1);
+      expect(worker.output()).toContain(lostEvent);
+    } finally {
+      await queue.close();
+    }
+  }, 60_000);
 });

@@ -54,6 +54,8 @@ export interface Config {
     readonly concurrency: number;
     readonly pollConcurrency: number;
     readonly lockDurationMs: number;
+    /** How long a job or webhook event may go unmoved before the reconciler checks its BullMQ job. */
+    readonly reconcileAfterMs: number;
     readonly jobDeadlineMs: number;
     readonly ambiguousSubmitPolicy: 'fail' | 'resubmit';
     readonly pollMaxIntervalMs: number;
@@ -194,6 +196,10 @@ function toConfig(env: Env, storage: StorageConfig): Config {
       concurrency: env.WORKER_CONCURRENCY,
       pollConcurrency: env.WORKER_POLL_CONCURRENCY,
       lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+      // A polling job moves at least every poll interval, and a held job returns after its lock lapses.
+      reconcileAfterMs:
+        env.WORKER_RECONCILE_AFTER_MS ??
+        2 * env.POLL_MAX_INTERVAL_SECONDS * 1000 + 2 * env.WORKER_LOCK_DURATION_MS + 10_000,
       jobDeadlineMs: env.JOB_DEADLINE_SECONDS * 1000,
       ambiguousSubmitPolicy: env.AMBIGUOUS_SUBMIT_POLICY,
       pollMaxIntervalMs: env.POLL_MAX_INTERVAL_SECONDS * 1000,

@@ -27,12 +27,13 @@ const port = (defaultValue: number) =>
       return n;
     });
 
-const positiveInt = (defaultValue: number, max = Number.MAX_SAFE_INTEGER) =>
+/** A whole number 1…max, or undefined when unset (for a default derived from other variables). */
+const optionalPositiveInt = (max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
     .optional()
     .transform((value, ctx) => {
-      if (value === undefined || value === '') return defaultValue;
+      if (value === undefined || value === '') return undefined;
       const n = Number(value);
       if (!/^\d+$/.test(value) || n < 1 || n > max) {
         ctx.addIssue({ code: 'custom', message: `must be a whole number 1-${max} (got "${value}")` });
@@ -40,6 +41,9 @@ const positiveInt = (defaultValue: number, max = Number.MAX_SAFE_INTEGER) =>
       }
       return n;
     });
+
+const positiveInt = (defaultValue: number, max = Number.MAX_SAFE_INTEGER) =>
+  optionalPositiveInt(max).transform((value) => value ?? defaultValue);
 
 /** A URL whose scheme is one of `schemes`; the message names what was given. */
 const urlWithScheme = (schemes: readonly string[], what: string) =>
@@ -238,6 +242,13 @@ export const EnvSchema = z
     SEGMIND_TIMEOUT_SECONDS: positiveInt(30, 600),
     /** How long a worker's hold on an active job lasts without renewal; a killed worker's jobs return after it. @defaultValue 30000 */
     WORKER_LOCK_DURATION_MS: positiveInt(30_000, 3_600_000),
+    /**
+     * How long an unfinished job or a pending webhook event may go without moving before a
+     * worker checks that its BullMQ job still exists (one that is lost is queued again);
+     * one worker checks every half of it. Unset: twice the poll cap and the lock duration,
+     * plus 10 s. @defaultValue 2 × POLL_MAX_INTERVAL_SECONDS + 2 × WORKER_LOCK_DURATION_MS + 10 s (100000)
+     */
+    WORKER_RECONCILE_AFTER_MS: optionalPositiveInt(7 * 24 * 3_600_000),
   })
   .superRefine((env, ctx) => {
     if ((env.AWS_ACCESS_KEY_ID === undefined) !== (env.AWS_SECRET_ACCESS_KEY === undefined)) {

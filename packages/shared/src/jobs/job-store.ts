@@ -9,6 +9,10 @@
  * removed. `recoverUnenqueued` finishes whatever a crash interrupted; adding a
  * BullMQ job under an existing id is a no-op, and a worker ignores jobs whose
  * record is already final, so recovery is safe to run at any time.
+ *
+ * Every unfinished job is also in the unfinished jobs index, kept by the same scripts,
+ * so the worker's reconciler can find one whose BullMQ job is lost later (a queue
+ * emptied from a dashboard, a failover) without scanning every record.
  */
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
@@ -19,8 +23,17 @@ import { JOB_EVENT_TYPES, type WebhookEventType } from '../webhooks/events.js';
 import type { JobError } from './error-codes.js';
 import { newId } from './ids.js';
 import { JobRecord, type StoredOutput } from './job-record.js';
-import { batchJobsKey, batchKey, jobKey, unenqueuedKey, workingKey } from './keys.js';
-import { isFinal, type JobStage, type JobStatus, type StageName } from './stage.js';
+import {
+  batchJobsKey,
+  batchKey,
+  eventOutboxKey,
+  jobKey,
+  pendingEventsKey,
+  unenqueuedKey,
+  unfinishedJobsKey,
+} from './keys.js';
+import { glanceAtQueueJob, pipelineAnswers, type QueueJobGlance, readQueueJobGlance } from './queue-job-glance.js';
+import { isFinal, type JobStage, type JobStatus, STATUS_OF_STAGE, type StageName } from './stage.js';
 import { TRANSITION_LUA } from './transition-script.js';
 
 export interface NewJob {
@@ -93,14 +106,26 @@ export interface JobStoreOptions {
   readonly events?: WebhookEventStore;
 }
 
-type TransitionCommand = (key: string, ...args: string[]) => Promise<[number, string, number, string]>;
+/** An unfinished job as the reconciler first sees it: its record and its render-queue job at a glance. */
+export interface UnfinishedJobGlance {
+  readonly id: string;
+  /** undefined: the record is gone. */
+  readonly stage: StageName | undefined;
+  readonly priority: number;
+  readonly batchId: string | null;
+  /** The render queue's BullMQ job under the same id (where a queued or submitting job lives). */
+  readonly render: QueueJobGlance;
+}
 
-const SCRIPT_NAME = 'renderqTransitionV3';
-const CREATE_SCRIPT = 'renderqCreateV2';
+type TransitionCommand = (...keysAndArgs: string[]) => Promise<[number, string, number, string]>;
+
+const SCRIPT_NAME = 'renderqTransitionV4';
+const CREATE_SCRIPT = 'renderqCreateV3';
 
 /**
- * Writes job records and their "not yet confirmed in BullMQ" entries together, many per call.
- * KEYS[1] the unenqueued set, KEYS[2] the batch's job list ('' for none)
+ * Writes job records, their "not yet confirmed in BullMQ" entries and their entries
+ * among the unfinished jobs together, many per call.
+ * KEYS[1] the unenqueued set, KEYS[2] the batch's job list ('' for none), KEYS[3] the unfinished jobs
  * ARGV[1] key prefix, ARGV[2] now (ms), ARGV[3…] one job each: a JSON array of strings
  *         [id, field, value, …] (strings only, so cjson changes nothing)
  */
@@ -110,6 +135,7 @@ for i = 3, #ARGV do
   local id = job[1]
   redis.call('HSET', ARGV[1] .. ':job:' .. id, unpack(job, 2))
   redis.call('ZADD', KEYS[1], ARGV[2], id)
+  redis.call('ZADD', KEYS[3], ARGV[2], id)
   if KEYS[2] ~= '' then redis.call('RPUSH', KEYS[2], id) end
 end
 return #ARGV - 2
@@ -134,8 +160,8 @@ export class JobStore {
     this.#chunkSize = options.chunkSize ?? 500;
     this.#events = options.events;
     if (!(SCRIPT_NAME in this.#redis)) {
-      this.#redis.defineCommand(SCRIPT_NAME, { numberOfKeys: 1, lua: TRANSITION_LUA });
-      this.#redis.defineCommand(CREATE_SCRIPT, { numberOfKeys: 2, lua: CREATE_LUA });
+      this.#redis.defineCommand(SCRIPT_NAME, { numberOfKeys: 4, lua: TRANSITION_LUA });
+      this.#redis.defineCommand(CREATE_SCRIPT, { numberOfKeys: 3, lua: CREATE_LUA });
     }
   }
 
@@ -297,7 +323,14 @@ export class JobStore {
     ];
     const command = (this.#redis as unknown as Record<string, TransitionCommand>)[SCRIPT_NAME];
     if (!command) throw new Error('transition script is not defined on this connection');
-    const [code, stage, batchFinished, created] = await command.call(this.#redis, jobKey(this.#prefix, id), ...args);
+    const [code, stage, batchFinished, created] = await command.call(
+      this.#redis,
+      jobKey(this.#prefix, id),
+      unfinishedJobsKey(this.#prefix),
+      eventOutboxKey(this.#prefix),
+      pendingEventsKey(this.#prefix),
+      ...args,
+    );
     if (code === -1) return { ok: false, reason: 'not_found' };
     if (code === 0) return { ok: false, reason: 'wrong_stage', current: stage as StageName };
     const events = created ? created.split(',') : [];
@@ -305,18 +338,69 @@ export class JobStore {
     return { ok: true, previous: stage as StageName, batchFinished: batchFinished === 1, events };
   }
 
-  /** Jobs in a working stage (submitting, polling, storing) that have not moved for `olderThanMs`. */
-  async staleWorkingJobs(olderThanMs: number, limit = 500): Promise<string[]> {
-    return this.#redis.zrangebyscore(workingKey(this.#prefix), '-inf', Date.now() - olderThanMs, 'LIMIT', 0, limit);
+  /**
+   * Unfinished jobs (queued or working) that have neither moved nor been checked for
+   * `olderThanMs`, oldest first, a page at a time: each page with its records and
+   * render-queue jobs at a glance, and already marked checked (the reconciler comes back
+   * to it only after another `olderThanMs`). One round trip per page — the glance, the
+   * mark and the next page's ids travel in one pipeline — and at most `maxPages` pages,
+   * however long the backlog: the rest come first next time.
+   */
+  async *unfinishedJobsToCheck(
+    olderThanMs: number,
+    { pageSize = 1_000, maxPages = 5 }: { pageSize?: number; maxPages?: number } = {},
+  ): AsyncGenerator<UnfinishedJobGlance[]> {
+    const key = unfinishedJobsKey(this.#prefix);
+    let ids = await this.#redis.zrangebyscore(key, '-inf', Date.now() - olderThanMs, 'LIMIT', 0, pageSize);
+    for (let page = 1; ids.length > 0; page++) {
+      const now = Date.now();
+      const pipeline = this.#redis.pipeline();
+      for (const id of ids) {
+        pipeline.hmget(jobKey(this.#prefix, id), 'stage', 'priority', 'batch_id');
+        glanceAtQueueJob(pipeline, this.#queue, id);
+      }
+      // XX: a job that finished meanwhile is not put back.
+      pipeline.zadd(key, 'XX', ...ids.flatMap((id) => [now, id]));
+      const more = page < maxPages && ids.length === pageSize;
+      if (more) pipeline.zrangebyscore(key, '-inf', now - olderThanMs, 'LIMIT', 0, pageSize);
+      const answers = pipelineAnswers(await pipeline.exec());
+      yield ids.map((id, i) => {
+        const [stage, priority, batchId] = answers[i * 3] as (string | null)[];
+        return {
+          id,
+          stage: stage && stage in STATUS_OF_STAGE ? (stage as StageName) : undefined,
+          priority: Number(priority) || PRIORITY.single,
+          batchId: batchId || null,
+          render: readQueueJobGlance(answers[i * 3 + 1], answers[i * 3 + 2]),
+        };
+      });
+      ids = more ? (answers[ids.length * 3 + 1] as string[]) : [];
+    }
   }
 
-  /** Marks a working job as just checked, so the reconciler looks again only after another period. */
-  async touchWorking(id: string): Promise<void> {
-    await this.#redis.zadd(workingKey(this.#prefix), 'XX', Date.now(), id);
+  /** Drops jobs from the unfinished jobs (their record is gone or final). */
+  async forgetUnfinished(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.#redis.zrem(unfinishedJobsKey(this.#prefix), ...ids);
   }
 
-  async forgetWorking(id: string): Promise<void> {
-    await this.#redis.zrem(workingKey(this.#prefix), id);
+  /**
+   * Of these queued jobs, those whose creation has not settled: still waiting for their
+   * creator's BullMQ add (or for `recoverUnenqueued`), or in a batch that was never
+   * committed. No one else may enqueue them. One round trip.
+   */
+  async creationUnsettled(jobs: readonly { id: string; batchId: string | null }[]): Promise<Set<string>> {
+    if (jobs.length === 0) return new Set();
+    const batchIds = [...new Set(jobs.flatMap((job) => (job.batchId ? [job.batchId] : [])))];
+    const pipeline = this.#redis.pipeline();
+    for (const job of jobs) pipeline.zscore(unenqueuedKey(this.#prefix), job.id);
+    for (const batchId of batchIds) pipeline.exists(batchKey(this.#prefix, batchId));
+    const answers = pipelineAnswers(await pipeline.exec());
+    const uncommitted = new Set(batchIds.filter((_, i) => answers[jobs.length + i] === 0));
+    return new Set(
+      jobs
+        .filter((job, i) => answers[i] !== null || (job.batchId !== null && uncommitted.has(job.batchId)))
+        .map((job) => job.id),
+    );
   }
 
   /**
@@ -330,7 +414,7 @@ export class JobStore {
       const record = await this.get(id);
       if (record?.batch_id && !(await this.#redis.exists(batchKey(this.#prefix, record.batch_id)))) {
         // The batch was never committed: its caller got an error, so the job must not run.
-        await this.#redis.del(jobKey(this.#prefix, id));
+        await this.#redis.multi().del(jobKey(this.#prefix, id)).zrem(unfinishedJobsKey(this.#prefix), id).exec();
       } else if (record && !isFinal(record.stage.name)) {
         await this.#queue.add(QUEUE_NAMES.render, { jobId: id }, { jobId: id, priority: record.priority });
       }
@@ -358,7 +442,15 @@ export class JobStore {
         .slice(start, start + this.#chunkSize)
         .map((record) => JSON.stringify([record.id, ...Object.entries(hashFromRecord(record)).flat()]));
       calls.push(
-        create.call(this.#redis, unenqueuedKey(this.#prefix), listKey, this.#prefix, String(nowMs), ...encoded),
+        create.call(
+          this.#redis,
+          unenqueuedKey(this.#prefix),
+          listKey,
+          unfinishedJobsKey(this.#prefix),
+          this.#prefix,
+          String(nowMs),
+          ...encoded,
+        ),
       );
     }
     // Sent together and run in order, so a batch's list keeps creation order.

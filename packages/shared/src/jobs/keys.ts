@@ -12,9 +12,18 @@ export function batchJobsKey(prefix: string, id: string): string {
 export function unenqueuedKey(prefix: string): string {
   return `${prefix}:unenqueued`;
 }
-/** Jobs in a working stage, scored by when they last moved (kept by the transition script). */
-export function workingKey(prefix: string): string {
+/**
+ * Jobs not yet finished (queued or in a working stage), scored by when they last moved
+ * or were last checked: the create and transition scripts keep it, and the reconciler
+ * walks it from the oldest. Named when it held only working jobs; the name stays so that
+ * a running deployment's entries carry over.
+ */
+export function unfinishedJobsKey(prefix: string): string {
   return `${prefix}:working`;
+}
+/** Held by the one worker reconciling lost jobs and events this period. */
+export function reconcilerLockKey(prefix: string): string {
+  return `${prefix}:reconciler`;
 }
 /** A webhook event: what happened, to which subject, where it goes, how its delivery stands. */
 export function eventKey(prefix: string, id: string): string {
@@ -27,6 +36,14 @@ export function eventAttemptsKey(prefix: string, id: string): string {
 /** Events recorded but not yet confirmed on the webhooks queue (sorted by creation time). */
 export function eventOutboxKey(prefix: string): string {
   return `${prefix}:webhooks:outbox`;
+}
+/**
+ * Pending webhook events, scored by their next attempt (or, once the reconciler has
+ * looked, by when it last looked): kept by the scripts that record events, record
+ * attempts and redeliver, so finding events whose delivery job was lost scans no others.
+ */
+export function pendingEventsKey(prefix: string): string {
+  return `${prefix}:webhooks:pending`;
 }
 /** A receiving host's run of failures and how long it is backed off. */
 export function webhookHostKey(prefix: string, host: string): string {

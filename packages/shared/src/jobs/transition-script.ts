@@ -4,6 +4,8 @@
  * never both finish a job, and a batch finishes exactly once.
  *
  * KEYS[1]  the job hash
+ * KEYS[2]  the unfinished jobs (see unfinishedJobsKey)
+ * KEYS[3]  the webhooks outbox     KEYS[4] the pending webhook events (see pendingEventsKey)
  * ARGV[1]  comma-separated stages the job may be in now
  * ARGV[2]  the new stage's name    ARGV[3] the new stage as JSON
  * ARGV[4]  now (ISO 8601)          ARGV[5] retention of finished records (ms)
@@ -15,10 +17,11 @@
  * ARGV[9]  '1' when webhooks are on: a job reaching a final stage then records its event
  *          (and its batch's `batch.completed` when it was the last), with the move itself
  * ARGV[10…] field, value pairs to set on the job
- * Also keeps PREFIX:working, the jobs in a working stage scored by their last move, from
- * which the worker's reconciler finds jobs whose BullMQ job was lost.
- * An event is a hash PREFIX:event:ID plus an entry in PREFIX:webhooks:outbox, from which
- * it is put on the webhooks queue; its id follows from its subject (see eventIdFor).
+ * Also keeps KEYS[2], the unfinished jobs scored by their last move, from which the
+ * worker's reconciler finds jobs whose BullMQ job was lost.
+ * An event is a hash PREFIX:event:ID plus an entry in the outbox, from which it is put on
+ * the webhooks queue, and one in the pending events, from which the reconciler finds an
+ * event whose delivery job was lost; its id follows from its subject (see eventIdFor).
  * Returns  {1, previous stage, batch finished now (0/1), comma-separated new event ids}
  *          | {0, current stage, 0, ''} | {-1, '', 0, ''} (no such job)
  */
@@ -49,12 +52,11 @@ end
 if status[nextStage] == 'running' and redis.call('HGET', KEYS[1], 'started_at') == '' then
   redis.call('HSET', KEYS[1], 'started_at', ARGV[4])
 end
-local working = ARGV[6] .. ':working'
 local id = redis.call('HGET', KEYS[1], 'id')
-if status[nextStage] == 'running' then
-  redis.call('ZADD', working, ARGV[7], id)
+if final[nextStage] then
+  redis.call('ZREM', KEYS[2], id)
 else
-  redis.call('ZREM', working, id)
+  redis.call('ZADD', KEYS[2], ARGV[7], id)
 end
 local retention = tonumber(ARGV[5])
 if final[nextStage] then
@@ -93,7 +95,8 @@ local function recordEvent(subjectKind, subjectId, tenant, eventType, url)
   redis.call('HSET', eventKey, 'id', eventId, 'type', eventType, 'subject_kind', subjectKind, 'subject_id', subjectId,
     'tenant', tenant, 'url', url, 'created_at', ARGV[4], 'status', 'pending', 'attempts', 0, 'run_start', 0, 'next_attempt_at', ARGV[4])
   redis.call('PEXPIRE', eventKey, retention)
-  redis.call('ZADD', ARGV[6] .. ':webhooks:outbox', ARGV[7], eventId)
+  redis.call('ZADD', KEYS[3], ARGV[7], eventId)
+  redis.call('ZADD', KEYS[4], ARGV[7], eventId)
   table.insert(events, eventId)
 end
 if ARGV[9] == '1' and final[nextStage] and not final[current] then

@@ -7,6 +7,9 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 
 export type SegmindOperation = 'submit' | 'status' | 'result' | 'credits' | 'download';
 
+/** What the reconciler queued again: a job still queued, a job mid-work, or a pending webhook event. */
+export type ReconciledKind = 'queued_job' | 'working_job' | 'webhook_event';
+
 export interface QueueCounts {
   readonly queue: string;
   readonly counts: Readonly<Record<string, number>>;
@@ -111,6 +114,12 @@ export function createMetrics(options: MetricsOptions = {}) {
       help: 'Status polls made for one job.',
       labelNames: ['model'] as const,
       buckets: [1, 2, 3, 4, 5, 8, 12, 20, 50, 100],
+      registers,
+    }),
+    reconcilerRequeued: new Counter({
+      name: 'renderq_reconciler_requeued_total',
+      help: 'Jobs and webhook events whose BullMQ job was lost (or finished early) and that the reconciler queued again, by kind.',
+      labelNames: ['kind'] as const,
       registers,
     }),
     queuePaused: new Gauge({

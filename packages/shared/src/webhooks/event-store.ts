@@ -6,10 +6,20 @@
  * the webhooks queue and clears the entry. If the process dies in between,
  * `recoverOutbox` (run by workers) publishes it later: no event is lost, and since
  * its BullMQ job id is the event id, publishing twice adds it once.
+ *
+ * Pending events are also indexed by their next attempt (every script that changes an
+ * event's status keeps the index), so the worker's reconciler finds a pending event whose
+ * delivery job was lost later (removed from a dashboard) without scanning every event.
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { eventAttemptsKey, eventKey, eventOutboxKey } from '../jobs/keys.js';
+import { eventAttemptsKey, eventKey, eventOutboxKey, pendingEventsKey } from '../jobs/keys.js';
+import {
+  glanceAtQueueJob,
+  pipelineAnswers,
+  type QueueJobGlance,
+  readQueueJobGlance,
+} from '../jobs/queue-job-glance.js';
 import { QUEUE_NAMES, queueOptions, WEBHOOK_JOB_OPTIONS, type WebhookJobData } from '../queues.js';
 import {
   type AttemptOutcome,
@@ -25,8 +35,9 @@ import {
 const MAX_ATTEMPTS_KEPT = 100;
 
 /**
- * Starts another round of delivery for a finished event. KEYS[1] the event; ARGV[1]
- * now (ISO 8601); ARGV[2] '1' to start one even while pending (its queue job is lost).
+ * Starts another round of delivery for a finished event. KEYS[1] the event, KEYS[2] the
+ * pending events; ARGV[1] now (ISO 8601); ARGV[2] '1' to start one even while pending (its
+ * queue job is lost); ARGV[3] now (ms).
  * Returns the new round's BullMQ job id, or '' when the event is still pending (its
  * round is under way) — or false when there is no such event.
  */
@@ -35,20 +46,28 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return false end
 if status == 'pending' and ARGV[2] ~= '1' then return '' end
 local round = redis.call('HINCRBY', KEYS[1], 'rounds', 1)
-local queueJob = redis.call('HGET', KEYS[1], 'id') .. '-r' .. round
+local id = redis.call('HGET', KEYS[1], 'id')
+local queueJob = id .. '-r' .. round
 redis.call('HSET', KEYS[1], 'status', 'pending', 'run_start', redis.call('HGET', KEYS[1], 'attempts'),
   'queue_job', queueJob, 'next_attempt_at', ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[3], id)
 return queueJob
 `;
 
 /**
  * Records an attempt with the event's status after it, in one step. KEYS[1] the event,
- * KEYS[2] its attempts; ARGV[1] the attempt as JSON without its number, ARGV[2] status,
- * ARGV[3] next attempt (ISO 8601 or ''), ARGV[4] attempts kept. Returns the attempt's number.
+ * KEYS[2] its attempts, KEYS[3] the pending events; ARGV[1] the attempt as JSON without its
+ * number, ARGV[2] status, ARGV[3] next attempt (ISO 8601 or ''), ARGV[4] attempts kept,
+ * ARGV[5] next attempt (ms, or ''), ARGV[6] the event's id. Returns the attempt's number.
  */
 const RECORD_ATTEMPT_LUA = `
 local attempt = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'next_attempt_at', ARGV[3])
+if ARGV[2] == 'pending' then
+  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
+else
+  redis.call('ZREM', KEYS[3], ARGV[6])
+end
 local entry = cjson.decode(ARGV[1])
 entry['attempt'] = attempt
 redis.call('RPUSH', KEYS[2], cjson.encode(entry))
@@ -57,6 +76,20 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 return attempt
 `;
+
+/** A pending event as the reconciler first sees it: its status and its delivery job at a glance. */
+export interface PendingEventGlance {
+  readonly id: string;
+  /** undefined: the event is gone (expired). */
+  readonly status: EventStatus | undefined;
+  /** The BullMQ job delivering its current round: `queue_job` once redelivered, else the event's id. */
+  readonly queueJob: string;
+  /** Only read for a pending event. */
+  readonly delivery: QueueJobGlance;
+}
+
+const REDELIVER_SCRIPT = 'renderqRedeliverV3';
+const RECORD_ATTEMPT_SCRIPT = 'renderqRecordAttemptV2';
 
 export interface WebhookEventStoreOptions {
   readonly redis: Redis;
@@ -85,9 +118,9 @@ export class WebhookEventStore {
     this.#redis = options.redis;
     this.#queue = options.queue;
     this.#prefix = options.prefix;
-    if (!('renderqRedeliverV2' in this.#redis)) {
-      this.#redis.defineCommand('renderqRedeliverV2', { numberOfKeys: 1, lua: REDELIVER_LUA });
-      this.#redis.defineCommand('renderqRecordAttemptV1', { numberOfKeys: 2, lua: RECORD_ATTEMPT_LUA });
+    if (!(REDELIVER_SCRIPT in this.#redis)) {
+      this.#redis.defineCommand(REDELIVER_SCRIPT, { numberOfKeys: 2, lua: REDELIVER_LUA });
+      this.#redis.defineCommand(RECORD_ATTEMPT_SCRIPT, { numberOfKeys: 3, lua: RECORD_ATTEMPT_LUA });
     }
   }
 
@@ -160,23 +193,79 @@ export class WebhookEventStore {
       outcome: record.outcome,
       error: record.error,
     };
-    const command = (this.#redis as unknown as Record<string, (...args: string[]) => Promise<number>>)
-      .renderqRecordAttemptV1;
+    const command = (this.#redis as unknown as Record<string, (...args: string[]) => Promise<number>>)[
+      RECORD_ATTEMPT_SCRIPT
+    ];
     if (!command) throw new Error('record-attempt script is not defined on this connection');
     return command.call(
       this.#redis,
       eventKey(this.#prefix, id),
       eventAttemptsKey(this.#prefix, id),
+      pendingEventsKey(this.#prefix),
       JSON.stringify(entry),
       record.status,
       record.nextAttemptAt === null ? '' : new Date(record.nextAttemptAt).toISOString(),
       String(MAX_ATTEMPTS_KEPT),
+      record.nextAttemptAt === null ? '' : String(record.nextAttemptAt),
+      id,
     );
   }
 
   /** Ends an event without an attempt (its subject expired before it could be sent). */
   async abandon(id: string): Promise<void> {
-    await this.#redis.hset(eventKey(this.#prefix, id), { status: 'failed', next_attempt_at: '' });
+    await this.#redis
+      .multi()
+      .hset(eventKey(this.#prefix, id), { status: 'failed', next_attempt_at: '' })
+      .zrem(pendingEventsKey(this.#prefix), id)
+      .exec();
+  }
+
+  /**
+   * Pending events whose next attempt is more than `olderThanMs` past (or that were last
+   * checked that long ago), oldest first, a page at a time: each with its delivery job at
+   * a glance, and already marked checked (looked at again only after another `olderThanMs`).
+   * Two round trips per page, at most `maxPages` pages; events no longer pending are
+   * reported with their status, for the caller to forget.
+   */
+  async *pendingEventsToCheck(
+    olderThanMs: number,
+    { pageSize = 1_000, maxPages = 5 }: { pageSize?: number; maxPages?: number } = {},
+  ): AsyncGenerator<PendingEventGlance[]> {
+    const key = pendingEventsKey(this.#prefix);
+    let ids = await this.#redis.zrangebyscore(key, '-inf', Date.now() - olderThanMs, 'LIMIT', 0, pageSize);
+    for (let page = 1; ids.length > 0; page++) {
+      const now = Date.now();
+      const read = this.#redis.pipeline();
+      for (const id of ids) read.hmget(eventKey(this.#prefix, id), 'status', 'queue_job');
+      read.zadd(key, 'XX', ...ids.flatMap((id) => [now, id]));
+      const events = pipelineAnswers(await read.exec())
+        .slice(0, ids.length)
+        .map((answer, i) => {
+          const [status, queueJob] = answer as (string | null)[];
+          const id = ids[i] as string;
+          const parsed = EventStatus.safeParse(status);
+          return { id, status: parsed.success ? parsed.data : undefined, queueJob: queueJob || id };
+        });
+      const pending = events.filter((event) => event.status === 'pending');
+      const glance = this.#redis.pipeline();
+      for (const event of pending) glanceAtQueueJob(glance, this.#queue, event.queueJob);
+      const more = page < maxPages && ids.length === pageSize;
+      if (more) glance.zrangebyscore(key, '-inf', now - olderThanMs, 'LIMIT', 0, pageSize);
+      const answers = pipelineAnswers(await glance.exec());
+      const deliveries = new Map(
+        pending.map((event, i) => [event.id, readQueueJobGlance(answers[i * 2], answers[i * 2 + 1])]),
+      );
+      yield events.map((event) => ({
+        ...event,
+        delivery: deliveries.get(event.id) ?? { presence: 'missing', dueAt: null },
+      }));
+      ids = more ? (answers[pending.length * 2] as string[]) : [];
+    }
+  }
+
+  /** Drops events from the pending events (no longer pending, or gone). */
+  async forgetPending(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.#redis.zrem(pendingEventsKey(this.#prefix), ...ids);
   }
 
   /**
@@ -184,11 +273,23 @@ export class WebhookEventStore {
    * under the same `webhook-id`; a pending one has its next attempt brought forward.
    */
   async redeliver(id: string): Promise<WebhookEvent | undefined> {
-    const command = (this.#redis as unknown as Record<string, (key: string, ...args: string[]) => Promise<unknown>>)
-      .renderqRedeliverV2;
-    if (!command) throw new Error('redeliver script is not defined on this connection');
+    const script = (this.#redis as unknown as Record<string, (...keysAndArgs: string[]) => Promise<unknown>>)[
+      REDELIVER_SCRIPT
+    ];
+    if (!script) throw new Error('redeliver script is not defined on this connection');
     const key = eventKey(this.#prefix, id);
-    let queueJob = await command.call(this.#redis, key, new Date().toISOString(), '0');
+    const command = (force: '0' | '1') => {
+      const now = Date.now();
+      return script.call(
+        this.#redis,
+        key,
+        pendingEventsKey(this.#prefix),
+        new Date(now).toISOString(),
+        force,
+        String(now),
+      );
+    };
+    let queueJob = await command('0');
     if (queueJob === null) return undefined;
     if (queueJob === '') {
       const job = await this.#queue.getJob((await this.#redis.hget(key, 'queue_job')) || id);
@@ -196,7 +297,7 @@ export class WebhookEventStore {
       if (state === 'delayed') await job?.promote().catch(() => undefined);
       // Pending without a live queue job (BullMQ gave up on it after repeated errors): start afresh.
       if (state === 'unknown' || state === 'failed' || state === 'completed') {
-        queueJob = await command.call(this.#redis, key, new Date().toISOString(), '1');
+        queueJob = await command('1');
       }
     }
     if (typeof queueJob === 'string' && queueJob !== '') {
