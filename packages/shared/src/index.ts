@@ -58,11 +58,14 @@ export {
 } from './models/catalogue.js';
 export type { ModelDefinition, ModelKind } from './models/model-definition.js';
 export {
+  addressRefusal,
   assertPublicUrl,
   guardedLookup,
+  hostNameRefusal,
   isPrivateAddress,
   type Lookup,
   PrivateAddressError,
+  type ResolveAll,
 } from './net/address-guard.js';
 export { createLogger, type Logger, type LoggerSettings, REDACTED, redactSecrets } from './observability/logger.js';
 export {
