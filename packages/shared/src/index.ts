@@ -98,6 +98,14 @@ export {
 export { FileStorage } from './storage/file-storage.js';
 export { openStorage } from './storage/open-storage.js';
 export { OutputLinks, type OutputLinksOptions } from './storage/output-links.js';
+export {
+  createPrivateWriteStream,
+  makePrivateDir,
+  PRIVATE_DIR_MODE,
+  PRIVATE_FILE_MODE,
+  tightenFileMode,
+  writePrivateFile,
+} from './storage/private-files.js';
 export { S3Storage, type S3StorageOptions } from './storage/s3-storage.js';
 export {
   extensionFor,
