@@ -95,9 +95,10 @@ export function isPrivateAddress(address: string): boolean {
 }
 
 /**
- * Why a host name may not be called before it is even resolved: `localhost` and names
- * under it are the local host whatever DNS says (RFC 6761 §6.3, IANA Special-Use Domain
- * Names), and a resolver may answer them without asking DNS. A trailing dot changes nothing.
+ * Why a host name may not be called whatever it resolves to, or whether it resolves at
+ * all: `localhost` and names under it are the local host (RFC 6761 §6.3, IANA Special-Use
+ * Domain Names), and a resolver may answer them without asking DNS. A trailing dot
+ * changes nothing.
  */
 export function hostNameRefusal(hostname: string): string | null {
   const name = hostname.toLowerCase().replace(/\.+$/, '');
