@@ -1,6 +1,7 @@
 // The API's side of webhooks: URLs refused at enqueue (SSRF), event filters, and the
 // delivery records and redelivery routes — against a running server and real Redis.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { urlsOfJob } from '../src/services/url-guard.js';
 import { type Answer, startApi, type TestApi, VEGA } from './server.js';
 
 const SECRET = `whsec_${Buffer.from('renderq api test webhook secret!').toString('base64')}`;
@@ -13,12 +14,47 @@ const PRIVATE_URLS = [
   'http://[::ffff:127.0.0.1]/hook',
 ];
 
+/** Hosts that passed the guard once, or that a parser spells differently from how it is written. */
+const BYPASS_URLS = [
+  'http://[::127.0.0.1]/hook',
+  'http://[2002:7f00:1::1]/hook',
+  'http://[64:ff9b::7f00:1]/hook',
+  'http://[64:ff9b:1::7f00:1]/hook',
+  'http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook',
+  'http://[::FFFF:7F00:1]/hook',
+  'http://2130706433/hook',
+  'http://0x7f.1/hook',
+  'http://127.1/hook',
+  'http://localhost./hook',
+  'http://foo.localhost/hook',
+];
+
 function expectRefused(answer: Answer, path: string): void {
   expect(answer.status).toBe(400);
   expect(answer.headers.get('content-type')).toContain('application/problem+json');
   const errors = answer.json().errors as { path: string; message: string }[];
   expect(errors).toEqual([expect.objectContaining({ path, message: expect.stringMatching(/private address/) })]);
 }
+
+describe('the URLs of a job', () => {
+  it('finds every http(s) URL a fetcher would take, nested ones included', () => {
+    const input = {
+      prompt: 'a lighthouse',
+      image: 'https://images.example/a.png',
+      loose: ' HTTP:\\\\127.0.0.1/x',
+      short: 'http:/10.0.0.1/x',
+      refs: ['data:image/png;base64,AAAA', { url: 'http://[::1]/y' }],
+      scheme: 'ftp://files.example/z',
+    };
+    expect(urlsOfJob(input, 'https://hooks.example/h')).toEqual([
+      { path: 'webhook_url', url: 'https://hooks.example/h' },
+      { path: 'input.image', url: 'https://images.example/a.png' },
+      { path: 'input.loose', url: ' HTTP:\\\\127.0.0.1/x' },
+      { path: 'input.short', url: 'http:/10.0.0.1/x' },
+      { path: 'input.refs[1].url', url: 'http://[::1]/y' },
+    ]);
+  });
+});
 
 describe('webhooks at enqueue', () => {
   let api: TestApi;
@@ -52,6 +88,28 @@ describe('webhooks at enqueue', () => {
     expect(inBatch.json().errors).toEqual([
       expect.objectContaining({ index: 1, path: 'input.image', message: expect.stringMatching(/private address/) }),
     ]);
+    expect(await api.redis.keys(`${api.prefix}:job:*`)).toEqual([]);
+  });
+
+  it.each(BYPASS_URLS)('refuses %s as webhook_url and as an input image, enqueueing nothing', async (url) => {
+    expectRefused(await api.call('POST', '/v1/jobs', { body: { ...VEGA, webhook_url: url } }), 'webhook_url');
+    const image = await api.call('POST', '/v1/jobs', {
+      body: { model: 'sd1.5-img2img', input: { prompt: 'x', image: url } },
+    });
+    expectRefused(image, 'input.image');
+    expect(await api.redis.keys(`${api.prefix}:job:*`)).toEqual([]);
+  });
+
+  it('refuses a bracketed IPv6 host with a zone id, naming the field', async () => {
+    const url = 'http://[fe80::1%25eth0]/hook';
+    const hook = await api.call('POST', '/v1/jobs', { body: { ...VEGA, webhook_url: url } });
+    expect(hook.status).toBe(400);
+    expect(hook.json().errors).toEqual([expect.objectContaining({ path: 'webhook_url' })]);
+    const image = await api.call('POST', '/v1/jobs', {
+      body: { model: 'sd1.5-img2img', input: { prompt: 'x', image: url } },
+    });
+    expect(image.status).toBe(400);
+    expect(image.json().errors).toEqual([expect.objectContaining({ path: 'input.image' })]);
     expect(await api.redis.keys(`${api.prefix}:job:*`)).toEqual([]);
   });
 

@@ -19,9 +19,16 @@ export type {
   WebhookPayload,
 } from './types.js';
 export {
-  signWebhook,
+  MIN_WEBHOOK_KEY_BYTES,
+  WebhookSecretError,
+  webhookSecretProblem,
+} from './webhook-secret.js';
+export { signWebhook, type WebhookHeaders } from './webhook-signature.js';
+export {
   type VerifyOptions,
   verifyWebhook,
-  type WebhookHeaders,
+  type WebhookRequestHeaders,
   WebhookVerificationError,
-} from './webhook-signature.js';
+  type WebhookVerificationFailure,
+  WebhookVerifier,
+} from './webhook-verifier.js';

@@ -89,8 +89,9 @@ if (!config.segmind.apiKey) {
 // image URLs are local) local receivers and input images are allowed unless the operator says otherwise.
 const webhookEnv: NodeJS.ProcessEnv = {};
 if (!config.webhooks.secret && config.nodeEnv !== 'production') {
-  const { secret, file } = await devWebhookSecret(dataDir);
+  const { secret, file, tightened } = await devWebhookSecret(dataDir);
   webhookEnv.WEBHOOK_SECRET = secret;
+  if (tightened) logger.warn({ file }, 'the webhook secret file was readable by others: its mode is now 0600');
   logger.info({ file }, 'WEBHOOK_SECRET is unset: webhooks are signed with the secret kept in this file');
 }
 if (!config.segmind.apiKey && process.env.WEBHOOK_ALLOW_PRIVATE === undefined) {

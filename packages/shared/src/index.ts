@@ -66,11 +66,14 @@ export {
 } from './models/catalogue.js';
 export type { ModelDefinition, ModelKind } from './models/model-definition.js';
 export {
+  addressRefusal,
   assertPublicUrl,
   guardedLookup,
+  hostNameRefusal,
   isPrivateAddress,
   type Lookup,
   PrivateAddressError,
+  type ResolveAll,
 } from './net/address-guard.js';
 export { createLogger, type Logger, type LoggerSettings, REDACTED, redactSecrets } from './observability/logger.js';
 export {
@@ -107,6 +110,14 @@ export {
 export { FileStorage } from './storage/file-storage.js';
 export { openStorage } from './storage/open-storage.js';
 export { OutputLinks, type OutputLinksOptions } from './storage/output-links.js';
+export {
+  createPrivateWriteStream,
+  makePrivateDir,
+  PRIVATE_DIR_MODE,
+  PRIVATE_FILE_MODE,
+  tightenFileMode,
+  writePrivateFile,
+} from './storage/private-files.js';
 export { S3Storage, type S3StorageOptions } from './storage/s3-storage.js';
 export {
   extensionFor,

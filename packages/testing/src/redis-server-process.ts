@@ -1,9 +1,11 @@
 /**
  * A `redis-server` child process on a port of its own, with AOF on and its data in
  * a directory of its own, so it can be stopped and started again with its data.
+ * redis-server creates its files under its own umask; the directory is made 0700
+ * (an existing one narrowed too), so no other user can reach them.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { registerChild, unregisterChild } from './child-registry.js';
 
@@ -31,7 +33,8 @@ export class RedisServerProcess {
   /** Starts the server and resolves once it answers PING. */
   async start(): Promise<void> {
     if (this.#child) return;
-    mkdirSync(this.options.dir, { recursive: true });
+    mkdirSync(this.options.dir, { recursive: true, mode: 0o700 });
+    chmodSync(this.options.dir, 0o700);
     const args = [
       '--port',
       String(this.options.port),

@@ -1,10 +1,11 @@
 /**
  * The enqueue-time half of the SSRF guard: webhook URLs and URLs in a job's input
- * (input images, which Segmind fetches) must not reach loopback, private, link-local
- * or metadata addresses unless WEBHOOK_ALLOW_PRIVATE=true. Answers are cached per
- * host for a minute, so a busy API does not resolve the same name on every request.
- * A name that does not resolve now is accepted: delivery checks again, as it must
- * anyway because DNS can change.
+ * (input images, which Segmind fetches) must not reach loopback, private, link-local,
+ * metadata or any other special-purpose address (see address-guard in shared) unless
+ * WEBHOOK_ALLOW_PRIVATE=true. Answers are cached per host for a minute, so a busy API
+ * does not resolve the same name on every request. A name that does not resolve now is
+ * accepted (unless it is localhost's): delivery checks again, as it must anyway because
+ * DNS can change.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { assertPublicUrl, type Lookup, PrivateAddressError, type ValidationIssue } from '@renderq/shared';
@@ -90,16 +91,37 @@ function withTimeout<T>(promise: Promise<T>): Promise<T> {
   });
 }
 
-/** The URLs a job would have called: its webhook and any http(s) URL among its input's fields. */
+/**
+ * What a URL fetcher may take for an http(s) URL: WHATWG parsers drop leading spaces and
+ * control characters and accept any number of (back)slashes after the scheme, so
+ * `http:/127.0.0.1` and ` HTTP:\\127.0.0.1` are URLs too. Such a string that does not
+ * parse is refused, since another parser may still read a host out of it.
+ */
+function looksLikeHttpUrl(value: string): boolean {
+  let start = 0;
+  while (start < value.length && value.charCodeAt(start) <= 0x20) start++;
+  return /^https?:/i.test(value.slice(start, start + 6));
+}
+
+/**
+ * The URLs a job would have called: its webhook and every http(s) URL among its input's
+ * values, nested ones included (an unknown model's input is passed on as given).
+ */
 export function urlsOfJob(
   input: Record<string, unknown>,
   webhookUrl: string | undefined,
   inputPath = 'input',
 ): { path: string; url: string }[] {
   const urls = webhookUrl ? [{ path: 'webhook_url', url: webhookUrl }] : [];
-  for (const [field, value] of Object.entries(input)) {
-    if (typeof value === 'string' && /^https?:\/\//i.test(value))
-      urls.push({ path: `${inputPath}.${field}`, url: value });
-  }
+  const visit = (value: unknown, path: string): void => {
+    if (typeof value === 'string') {
+      if (looksLikeHttpUrl(value)) urls.push({ path, url: value });
+    } else if (Array.isArray(value)) {
+      for (const [index, item] of value.entries()) visit(item, `${path}[${index}]`);
+    } else if (value !== null && typeof value === 'object') {
+      for (const [field, item] of Object.entries(value)) visit(item, `${path}.${field}`);
+    }
+  };
+  visit(input, inputPath);
   return urls;
 }

@@ -3,6 +3,7 @@
  * Every process parses it once at start through `loadConfig`; nothing else reads
  * `process.env`.
  */
+import { webhookSecretProblem } from '@renderq/client';
 import { z } from 'zod';
 
 const booleanFlag = (defaultValue: boolean) =>
@@ -277,9 +278,7 @@ export const EnvSchema = z
 
 export type Env = z.output<typeof EnvSchema>;
 
+/** One rule with receivers: the client's WebhookVerifier accepts exactly the secrets accepted here. */
 function isWebhookSecret(value: string): boolean {
-  if (!value.startsWith('whsec_')) return false;
-  const body = value.slice('whsec_'.length);
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) return false;
-  return Buffer.from(body, 'base64').length >= 24;
+  return webhookSecretProblem(value) === null;
 }

@@ -2,14 +2,17 @@
  * Outputs as files under one directory. Each object is written to a temporary file
  * and renamed into place, so a reader never sees half an object and a rewrite
  * replaces it whole; its content type and digest sit beside it in `KEY.meta.json`.
+ * Files are 0600 and the directories made for them 0700, whatever the umask: outputs
+ * are the tenants' and only renderq's user reads them.
  */
 
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createPrivateWriteStream, makePrivateDir, writePrivateFile } from './private-files.js';
 import {
   assertSafeKey,
   buildKey,
@@ -35,13 +38,13 @@ export class FileStorage implements Storage {
 
   async put(key: string, body: Readable, contentType: string): Promise<StoredObject> {
     const file = this.#pathOf(key);
-    await mkdir(path.dirname(file), { recursive: true });
+    await makePrivateDir(path.dirname(file));
     const temporary = `${file}.${randomUUID()}.partial`;
     const digest = new Digest();
     try {
-      await pipeline(body, digest, createWriteStream(temporary));
+      await pipeline(body, digest, await createPrivateWriteStream(temporary));
       const stored: StoredObject = { key, size: digest.size, sha256: digest.sha256(), contentType };
-      await writeFile(`${temporary}.meta`, JSON.stringify(stored));
+      await writePrivateFile(`${temporary}.meta`, JSON.stringify(stored));
       await rename(temporary, file);
       await rename(`${temporary}.meta`, `${file}.meta.json`);
       return stored;

@@ -6,7 +6,7 @@
  * may have changed since), and an IP literal, which is never looked up, before that.
  */
 import { isIP } from 'node:net';
-import { guardedLookup, isPrivateAddress, PrivateAddressError } from '@renderq/shared';
+import { addressRefusal, guardedLookup, PrivateAddressError } from '@renderq/shared';
 import { Agent, errors, request } from 'undici';
 
 export interface WebhookSenderOptions {
@@ -49,9 +49,8 @@ export class WebhookSender {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-    if (!this.#options.allowPrivate && isIP(host) && isPrivateAddress(host)) {
-      return { kind: 'refused', durationMs: elapsed(), error: `${host} is a private address` };
-    }
+    const refusal = !this.#options.allowPrivate && isIP(host) ? addressRefusal(host) : null;
+    if (refusal) return { kind: 'refused', durationMs: elapsed(), error: `${host} is a private address (${refusal})` };
     const signal = AbortSignal.timeout(this.#options.timeoutMs);
     try {
       const answer = await request(url, { method: 'POST', headers, body, dispatcher: this.#dispatcher, signal });
