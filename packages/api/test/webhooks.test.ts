@@ -113,6 +113,28 @@ describe('webhooks at enqueue', () => {
     expect(await api.redis.keys(`${api.prefix}:job:*`)).toEqual([]);
   });
 
+  it('refuses URLs that URL parsers read differently (backslashes, spaces, user:password@)', async () => {
+    for (const image of [
+      'http://images.example\\@127.0.0.1/cat.png',
+      'http://user:pass@images.example/cat.png',
+      'http://images.example/a b.png',
+    ]) {
+      const answer = await api.call('POST', '/v1/jobs', {
+        body: { model: 'sd1.5-img2img', input: { prompt: 'x', image } },
+      });
+      expect(answer.status, image).toBe(400);
+      expect(answer.json().errors).toEqual([expect.objectContaining({ path: 'input.image' })]);
+    }
+    const hook = await api.call('POST', '/v1/jobs', {
+      body: { ...VEGA, webhook_url: 'https://user:pass@hooks.example/x' },
+    });
+    expect(hook.status).toBe(400);
+    expect(hook.json().errors).toEqual([
+      expect.objectContaining({ path: 'webhook_url', message: expect.stringContaining('parsers disagree') }),
+    ]);
+    expect(await api.redis.keys(`${api.prefix}:job:*`)).toEqual([]);
+  });
+
   it('accepts a public or not-yet-resolvable host (it is checked again at delivery)', async () => {
     for (const url of ['http://93.184.216.34/hook', 'https://hooks.example/unresolvable']) {
       expect((await api.call('POST', '/v1/jobs', { body: { ...VEGA, webhook_url: url } })).status).toBe(202);

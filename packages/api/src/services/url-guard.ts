@@ -44,12 +44,18 @@ export class UrlGuard {
   }
 
   async #refusal(url: string): Promise<string | null> {
-    let host: string;
+    let parsed: URL;
     try {
-      host = new URL(url).host;
+      parsed = new URL(url);
     } catch {
       return 'must be an http(s) URL';
     }
+    // Segmind fetches input URLs with a parser of its own: a spelling that parsers read differently
+    // (`http://a.example\@127.0.0.1/`) could name one host here and another there.
+    if (/[\\\s]/.test(url) || parsed.username !== '' || parsed.password !== '') {
+      return 'must not contain backslashes, spaces or user:password@ (URL parsers disagree on where such a URL goes)';
+    }
+    const host = parsed.host;
     const cached = this.#cache.get(host);
     if (cached && cached.until > Date.now()) return cached.refusal;
     const refusal = await this.#resolve(url);
