@@ -19,6 +19,7 @@ export {
   RetryLaterError,
   StopTakingJobsError,
 } from './errors.js';
+export { MAX_BATCH_JOBS } from './jobs/batch-limits.js';
 export { recordCredits } from './jobs/credits.js';
 export { ErrorCode, JobError } from './jobs/error-codes.js';
 export { newId } from './jobs/ids.js';
@@ -33,7 +34,7 @@ export {
   type NewJob,
   type TransitionResult,
 } from './jobs/job-store.js';
-export { webhookHostKey } from './jobs/keys.js';
+export { enqueueBucketKey, webhookHostKey } from './jobs/keys.js';
 export { PauseControl, type PauseState } from './jobs/pause-control.js';
 export {
   assertNever,
