@@ -12,6 +12,8 @@ import type {
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TenantKeys } from './http/tenants.js';
+import type { UploadSlots } from './http/upload-slots.js';
+import type { EnqueueRate } from './services/enqueue-rate.js';
 import type { IdempotencyStore } from './services/idempotency.js';
 import type { UrlGuard } from './services/url-guard.js';
 
@@ -32,6 +34,10 @@ export interface ApiContext {
   readonly urlGuard: UrlGuard;
   readonly idempotency: IdempotencyStore;
   readonly keys: TenantKeys;
+  /** Each tenant's enqueue token bucket (charged per job, shared by every API process). */
+  readonly enqueueRate: EnqueueRate;
+  /** The batch uploads this process reads at once. */
+  readonly uploadSlots: UploadSlots;
   /** Work that outlives its request (a batch's enqueue): shutdown waits for it. */
   readonly background: Set<Promise<unknown>>;
 }
@@ -44,5 +50,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route also accepts a signed output link instead of an API key. */
     signedLinks?: boolean;
+    /** Added to the 413 for a body over the route's limit: what to send instead. */
+    bodyTooLargeHint?: string;
   }
 }

@@ -26,14 +26,17 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { ApiContext } from './api-context.js';
+import { limitedHttpServer } from './http/http-server.js';
 import { jsonDepth, MAX_JSON_DEPTH } from './http/json-depth.js';
-import { clientErrorAnswer, installProblemHandling } from './http/problem-handler.js';
+import { installProblemHandling } from './http/problem-handler.js';
 import { Problem } from './http/problems.js';
 import { TenantKeys } from './http/tenants.js';
+import { UploadSlots } from './http/upload-slots.js';
 import { batchRoutes } from './routes/batches.js';
 import { jobRoutes } from './routes/jobs.js';
 import { operationRoutes } from './routes/operations.js';
 import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
+import { EnqueueRate } from './services/enqueue-rate.js';
 import { IdempotencyStore } from './services/idempotency.js';
 import { UrlGuard } from './services/url-guard.js';
 
@@ -78,22 +81,24 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     links: await OutputLinks.fromConfig(redis, config, storage),
     idempotency: new IdempotencyStore(redis, prefix),
     keys: new TenantKeys(config.api.tenants),
+    enqueueRate: new EnqueueRate(redis, prefix, {
+      ...config.api.enqueueRate,
+      onRefused: () => metrics.requestsRefused.inc({ reason: 'enqueue_rate' }),
+    }),
+    uploadSlots: new UploadSlots(config.api.batchUploads),
     background: new Set(),
   };
 
+  const server = limitedHttpServer(config.api.http, (reason) => metrics.requestsRefused.inc({ reason }));
   const app = Fastify({
+    serverFactory: server.serverFactory,
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: false,
     // Ids are short; a long one is answered by the route's own validation (400), not a bare 414.
     routerOptions: { maxParamLength: 8_192 },
-    // Requests the HTTP parser refuses (absurd headers, broken framing) still get problem+json.
-    clientErrorHandler: (error, socket) => {
-      if (!socket.writable) return;
-      const code = (error as NodeJS.ErrnoException).code;
-      const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      socket.end(clientErrorAnswer(status, `the request could not be read: ${code ?? error.message}`));
-    },
+    // Requests the HTTP parser refuses (absurd headers, broken framing) or that arrive too slowly still get problem+json.
+    clientErrorHandler: server.onClientError,
   });
   // Only JSON (and NDJSON for batches): anything else is a 415, not a string body.
   app.removeContentTypeParser(['text/plain', 'application/json']);
