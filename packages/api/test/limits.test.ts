@@ -163,19 +163,19 @@ describe('concurrent batch uploads (BATCH_UPLOAD_CONCURRENCY=2, BATCH_UPLOAD_WAI
     // A slot that frees while an upload waits goes to it.
     const waiting = api.call('POST', '/v1/batches', { raw: `${JSON.stringify(VEGA)}\n`, headers: NDJSON });
     await sleep(200);
-    ndjson.finish();
-    expect((await ndjson.answer()).status).toBe(202);
+    json.finish();
+    expect((await json.answer()).status).toBe(202);
     expect((await waiting).status).toBe(202);
 
     // A connection dropped mid-upload gives its slot back.
-    json.socket.destroy();
+    ndjson.socket.destroy();
     await until(async () => (await uploadsInProgress()) === 0);
     const [a, b] = await Promise.all([
       api.call('POST', '/v1/batches', { body: { jobs: [VEGA] } }),
       api.call('POST', '/v1/batches', { raw: `${JSON.stringify(VEGA)}\n`, headers: NDJSON }),
     ]);
     expect([a.status, b.status]).toEqual([202, 202]);
-    ndjson.socket.destroy();
+    json.socket.destroy();
   });
 });
 

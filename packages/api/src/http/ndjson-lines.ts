@@ -67,27 +67,36 @@ export async function* ndjsonLines(body: Readable, limits: LineLimits): AsyncGen
     pending = 0;
     return { number: number++, text: bytes.toString('utf8') };
   };
-  for (;;) {
-    const chunk = await nextChunk(body);
-    if (chunk === undefined) break;
-    total += chunk.length;
-    if (total > limits.maxBodyBytes) throw new BodyTooLargeError(limits.maxBodyBytes);
-    let start = 0;
-    for (let end = chunk.indexOf(NEWLINE); end !== -1; end = chunk.indexOf(NEWLINE, start)) {
-      // Checked before joining, so an over-long line is never copied whole.
-      if (pending + (end - start) > limits.maxLineBytes + 1) throw new LineTooLongError(number, limits.maxLineBytes);
-      yield finish(chunk.subarray(start, end));
-      start = end + 1;
+  // A stream that fails while its reader is busy with a line (between reads) must not throw unheard;
+  // the next read finds it destroyed and says so.
+  const heard = () => undefined;
+  body.on('error', heard);
+  try {
+    for (;;) {
+      const chunk = await nextChunk(body);
+      if (chunk === undefined) break;
+      total += chunk.length;
+      if (total > limits.maxBodyBytes) throw new BodyTooLargeError(limits.maxBodyBytes);
+      let start = 0;
+      for (let end = chunk.indexOf(NEWLINE); end !== -1; end = chunk.indexOf(NEWLINE, start)) {
+        // Checked before joining, so an over-long line is never copied whole.
+        if (pending + (end - start) > limits.maxLineBytes + 1) throw new LineTooLongError(number, limits.maxLineBytes);
+        yield finish(chunk.subarray(start, end));
+        start = end + 1;
+      }
+      if (start < chunk.length) {
+        const rest = chunk.subarray(start);
+        pending += rest.length;
+        // One byte of room for a `\r` that a `\n` may still follow.
+        if (pending > limits.maxLineBytes + 1) throw new LineTooLongError(number, limits.maxLineBytes);
+        parts.push(rest);
+      }
     }
-    if (start < chunk.length) {
-      const rest = chunk.subarray(start);
-      pending += rest.length;
-      // One byte of room for a `\r` that a `\n` may still follow.
-      if (pending > limits.maxLineBytes + 1) throw new LineTooLongError(number, limits.maxLineBytes);
-      parts.push(rest);
-    }
+    if (pending > 0) yield finish(Buffer.alloc(0));
+  } finally {
+    // A destroyed stream may still be about to emit its error (on the next tick): it stays heard.
+    if (!body.destroyed) body.off('error', heard);
   }
-  if (pending > 0) yield finish(Buffer.alloc(0));
 }
 
 /** The next chunk of `body`, or undefined at its end; rejects with BodyAbortedError when it breaks off. */
