@@ -108,6 +108,25 @@ describe('NDJSON lines', () => {
     expect(await api.redis.keys(`${api.prefix}:batch:*`)).toEqual(before);
   });
 
+  it('serves nothing more on the connection it refused: a request pipelined after the over-long line is dropped', async () => {
+    const jobs = (await api.redis.keys(`${api.prefix}:job:*`)).length;
+    const line = `${lineOfBytes(MIB + 100)}\n`;
+    const job = JSON.stringify(VEGA);
+    const connection = rawConnection(api.url);
+    connection.write(
+      `POST /v1/batches HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${KEYS.acme}\r\n` +
+        `content-type: application/x-ndjson\r\ncontent-length: ${line.length}\r\n\r\n${line}` +
+        `POST /v1/jobs HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${KEYS.acme}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${job.length}\r\n\r\n${job}`,
+    );
+    const answer = await connection.answer();
+    expect(answer.status).toBe(413);
+    expect(header(answer.head, 'connection')).toBe('close');
+    await connection.closed;
+    await expect(connection.answer(1)).rejects.toThrow('closed before answer 2');
+    expect((await api.redis.keys(`${api.prefix}:job:*`)).length).toBe(jobs);
+  });
+
   it('refuses a JSON batch over 16 MiB with 413 pointing at NDJSON', async () => {
     const jobs = Array.from({ length: 20 }, () => ({ ...VEGA, input: { ...VEGA.input, prompt: 'x'.repeat(MIB) } }));
     const refused = await api.call('POST', '/v1/batches', { body: { jobs } });
@@ -300,15 +319,21 @@ describe('timeouts (headers 1.5 s, request 4 s, keep-alive 1 s, idle 3 s)', () =
     expect(closedAfter).toBeLessThan(5_500);
   });
 
-  it.concurrent('answers a body that stops arriving with 408 after the idle timeout', async () => {
+  it.concurrent('answers a body that stops arriving with 408 after the idle timeout, and never serves it after', async () => {
+    const jobs = (await api.redis.keys(`${api.prefix}:job:*`)).length;
+    const body = JSON.stringify(VEGA);
     const connection = rawConnection(api.url);
-    connection.write(`${jobHead(100)}{"model":`);
+    connection.write(`${jobHead(body.length)}${body.slice(0, 10)}`);
     const answer = await connection.answer();
     expect(answer.status).toBe(408);
     expect(answer.body.detail).toContain('no part of the request arrived for 3000 ms');
+    // The rest of the body, too late: the request was refused and stays refused.
+    connection.write(body.slice(10));
     const closedAfter = await connection.closed;
     expect(closedAfter).toBeGreaterThan(2_900);
     expect(closedAfter).toBeLessThan(3_900);
+    await sleep(200);
+    expect((await api.redis.keys(`${api.prefix}:job:*`)).length).toBe(jobs);
   });
 });
 

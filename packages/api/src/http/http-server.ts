@@ -6,8 +6,7 @@
  * either way after HTTP_IDLE_TIMEOUT_MS, and one beyond HTTP_MAX_CONNECTIONS is
  * answered 503 and closed. Every answer the server gives on the socket itself is
  * problem+json, and the socket is then closed for good — not half-closed, which a
- * client that keeps sending could hold open forever — after a short linger that lets
- * the answer reach the client first.
+ * client that keeps sending could hold open forever.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -23,8 +22,10 @@ export interface HttpLimits {
 
 /** Connections beyond the cap that may be in the middle of being refused; past that Node drops them unanswered. */
 const REFUSING_AT_ONCE = 1_024;
-/** How long a closing connection's last bytes from the client are read and dropped (see `answerAndClose`). */
+/** How long a closing connection's last bytes from the client are read and dropped (see `lingerAndClose`). */
 const LINGER_MS = 2_000;
+/** Connections that have given their last answer: no request on them is served any more. */
+const closing = new WeakSet<Socket>();
 
 type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -55,6 +56,11 @@ export function limitedHttpServer(
       },
       (request, response) => {
         const socket = request.socket;
+        // A connection whose last answer said `connection: close` serves nothing more, pipelined or not.
+        if (closing.has(socket)) {
+          request.resume();
+          return;
+        }
         serving.set(socket, { request, response });
         response.once('close', () => {
           if (serving.get(socket)?.response === response) serving.delete(socket);
@@ -62,12 +68,13 @@ export function limitedHttpServer(
         // Answered before its body ended (a 413 at the first over-long line, a 503, a 401): the answer says
         // `connection: close`, and Node closes the socket once it is written. Closing with the client's bytes
         // still unread makes the kernel reset the connection, and the reset can overtake the answer: the
-        // client would see ECONNRESET instead of what was wrong. So the close lingers.
+        // client would see ECONNRESET instead of what was wrong. So that close lingers (the request's
+        // handling is over: what still arrives of its body is dropped).
         response.once('prefinish', () => {
           if (request.complete) return;
           (socket as Socket & { destroySoon: () => void }).destroySoon = () => {
             request.resume();
-            answerAndClose(socket);
+            lingerAndClose(socket);
           };
         });
         handler(request, response);
@@ -132,10 +139,10 @@ function admitUpTo(server: http.Server, max: number, onRefused: () => void): voi
   server.on('connection', (socket: Socket) => {
     if (open >= max) {
       onRefused();
-      answerAndClose(
-        socket,
-        clientErrorAnswer(503, `this API process already holds ${max} connections (HTTP_MAX_CONNECTIONS)`, 1),
-      );
+      // No HTTP parser is attached to this socket: what the client sends is only ever dropped.
+      socket.on('error', () => undefined);
+      socket.end(clientErrorAnswer(503, `this API process already holds ${max} connections (HTTP_MAX_CONNECTIONS)`, 1));
+      lingerAndClose(socket);
       return;
     }
     open++;
@@ -145,22 +152,30 @@ function admitUpTo(server: http.Server, max: number, onRefused: () => void): voi
   server.maxConnections = max + REFUSING_AT_ONCE;
 }
 
-const closing = new WeakSet<Socket>();
-
 /**
- * Writes a last answer (if any) and closes the connection: our side at once, the client's once it has read
- * the answer and closes too, or after LINGER_MS. Until then what it still sends is read and dropped, never
- * kept: a socket closed with unread bytes is reset, and the reset may reach the client before the answer.
+ * Writes a last answer while a request may still be arriving (a timeout, a request the parser refused), and
+ * closes the connection at once, as Node itself would: reading on could let the request complete and be
+ * served after it was refused. Closed both ways, never half: a client that keeps sending cannot hold it.
  */
-function answerAndClose(socket: Socket, answer?: string): void {
+function answerAndClose(socket: Socket, answer: string): void {
   if (socket.destroyed || closing.has(socket)) return;
   closing.add(socket);
   // A peer resetting while we close is expected; without a listener its error would be thrown.
   socket.on('error', () => undefined);
-  if (socket.writable) {
-    if (answer === undefined) socket.end();
-    else socket.end(answer);
-  }
+  if (socket.writable) socket.write(answer);
+  socket.destroy();
+}
+
+/**
+ * Closes a connection whose last answer is written: our side at once, the client's once it has read the
+ * answer and closes too, or after LINGER_MS. Until then what it still sends is read and dropped, never kept:
+ * a socket closed with unread bytes is reset, and the reset may reach the client before the answer.
+ */
+function lingerAndClose(socket: Socket): void {
+  if (socket.destroyed || closing.has(socket)) return;
+  closing.add(socket);
+  socket.on('error', () => undefined);
+  if (socket.writable) socket.end();
   socket.resume();
   const cut = setTimeout(() => socket.destroy(), LINGER_MS).unref();
   socket.once('close', () => clearTimeout(cut));
