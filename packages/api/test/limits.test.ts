@@ -28,10 +28,13 @@ interface RawAnswer {
   readonly body: Record<string, unknown>;
 }
 
-/** A connection driven byte by byte: answers as they arrive, and when the server closed it. */
-function rawConnection(base: string) {
+/**
+ * A connection driven byte by byte: answers as they arrive, and when the server closed it. With `halfOpen`
+ * it does not close its own side when the server closes its: only a server that closes both ways ends it.
+ */
+function rawConnection(base: string, { halfOpen = false } = {}) {
   const url = new URL(base);
-  const socket: Socket = connect(Number(url.port), url.hostname);
+  const socket: Socket = connect({ port: Number(url.port), host: url.hostname, allowHalfOpen: halfOpen });
   const opened = performance.now();
   let received = Buffer.alloc(0);
   const answers: RawAnswer[] = [];
@@ -53,10 +56,13 @@ function rawConnection(base: string) {
   });
   socket.on('error', () => undefined);
   const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now() - opened)));
+  const ended = new Promise<number>((resolve) => socket.once('end', () => resolve(performance.now() - opened)));
   return {
     socket,
-    /** Milliseconds from opening to the server closing the connection. */
+    /** Milliseconds from opening to the connection being closed. */
     closed,
+    /** Milliseconds from opening to the server closing its side (its FIN). */
+    ended,
     async answer(index = 0): Promise<RawAnswer> {
       while (answers.length <= index) {
         if (socket.destroyed) throw new Error(`closed before answer ${index + 1}`);
@@ -283,16 +289,20 @@ describe('timeouts (headers 1.5 s, request 4 s, keep-alive 1 s, idle 3 s)', () =
     `content-type: application/json\r\ncontent-length: ${length}\r\n\r\n`;
 
   it.concurrent('closes a connection trickling its headers a byte a second at the headers timeout, with 408', async () => {
-    const connection = rawConnection(api.url);
+    // Half-open: it keeps trickling after the server's answer, as the connections still open after 130 s did.
+    const connection = rawConnection(api.url, { halfOpen: true });
     connection.trickle(jobHead(100), 1_000);
     const answer = await connection.answer();
     expect(answer.status).toBe(408);
     expect(header(answer.head, 'content-type')).toContain('application/problem+json');
     expect(answer.body.detail).toContain('HTTP_HEADERS_TIMEOUT_MS');
     // Node looks for late headers every quarter of the timeout (here 375 ms).
+    const endedAfter = await connection.ended;
+    expect(endedAfter).toBeGreaterThan(1_400);
+    expect(endedAfter).toBeLessThan(2_300);
+    // Closed both ways: the next byte trickled in is refused (reset), not taken in silence.
     const closedAfter = await connection.closed;
-    expect(closedAfter).toBeGreaterThan(1_400);
-    expect(closedAfter).toBeLessThan(2_300);
+    expect(closedAfter - endedAfter).toBeLessThan(1_500);
   });
 
   it.concurrent('closes an idle keep-alive connection after the keep-alive timeout', async () => {
