@@ -12,6 +12,8 @@ import type {
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Keyring } from './http/access.js';
+import type { UploadSlots } from './http/upload-slots.js';
+import type { EnqueueRate } from './services/enqueue-rate.js';
 import type { IdempotencyStore } from './services/idempotency.js';
 import type { UrlGuard } from './services/url-guard.js';
 
@@ -33,6 +35,17 @@ export interface ApiContext {
   readonly idempotency: IdempotencyStore;
   /** Tenant and operator keys: who a request's key says it is. */
   readonly keys: Keyring;
+  /** Each tenant's enqueue token bucket (charged per job, shared by every API process). */
+  readonly enqueueRate: EnqueueRate;
+  /** The batch uploads this process reads at once. */
+  readonly uploadSlots: UploadSlots;
   /** Work that outlives its request (a batch's enqueue): shutdown waits for it. */
   readonly background: Set<Promise<unknown>>;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Added to the 413 for a body over the route's limit: what to send instead. */
+    bodyTooLargeHint?: string;
+  }
 }

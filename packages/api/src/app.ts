@@ -24,15 +24,18 @@ import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zo
 import type { Redis } from 'ioredis';
 import type { ApiContext } from './api-context.js';
 import { declareAccess, installAccessControl, Keyring } from './http/access.js';
+import { limitedHttpServer } from './http/http-server.js';
 import { jsonDepth, MAX_JSON_DEPTH } from './http/json-depth.js';
-import { clientErrorAnswer, installProblemHandling, sendProblem } from './http/problem-handler.js';
+import { installProblemHandling, sendProblem } from './http/problem-handler.js';
 import { Problem } from './http/problems.js';
 import { logRequests } from './http/request-log.js';
+import { UploadSlots } from './http/upload-slots.js';
 import { batchRoutes } from './routes/batches.js';
 import { jobRoutes } from './routes/jobs.js';
 import { operationRoutes } from './routes/operations.js';
 import { queueDashboard } from './routes/queue-dashboard.js';
 import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
+import { EnqueueRate } from './services/enqueue-rate.js';
 import { IdempotencyStore } from './services/idempotency.js';
 import { UrlGuard } from './services/url-guard.js';
 
@@ -80,10 +83,17 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     // A request makes at most a handful of Redis calls, each bounded by the command timeout.
     idempotency: new IdempotencyStore(redis, prefix, 4 * config.redis.commandTimeoutMs + 5_000),
     keys: new Keyring(config.api.tenants, config.api.operatorKeys),
+    enqueueRate: new EnqueueRate(redis, prefix, {
+      ...config.api.enqueueRate,
+      onRefused: () => metrics.requestsRefused.inc({ reason: 'enqueue_rate' }),
+    }),
+    uploadSlots: new UploadSlots(config.api.batchUploads),
     background: new Set(),
   };
 
+  const server = limitedHttpServer(config.api.http, (reason) => metrics.requestsRefused.inc({ reason }));
   const app = Fastify({
+    serverFactory: server.serverFactory,
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request, written by logRequests with secrets taken out of the URL.
     logController: new LogController({ disableRequestLogging: true }),
@@ -99,13 +109,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
           : new Problem('validation_failed', `the request URL could not be read: ${error.message}`);
       return sendProblem(reply as FastifyReply, problem);
     },
-    // Requests the HTTP parser refuses (absurd headers, broken framing) still get problem+json.
-    clientErrorHandler: (error, socket) => {
-      if (!socket.writable) return;
-      const code = (error as NodeJS.ErrnoException).code;
-      const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      socket.end(clientErrorAnswer(status, `the request could not be read: ${code ?? error.message}`));
-    },
+    // Requests the HTTP parser refuses (absurd headers, broken framing) or that arrive too slowly still get problem+json.
+    clientErrorHandler: server.onClientError,
   });
   installAccessControl(app, ctx.keys);
   logRequests(app);

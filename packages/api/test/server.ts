@@ -57,10 +57,18 @@ export interface Answer {
   json(): Record<string, unknown>;
 }
 
-export async function startApi(env: Record<string, string> = {}): Promise<TestApi & { redisServer: RedisHandle }> {
-  const redisServer = await startRedis();
+export interface StartApiOptions {
+  /** Another API's Redis and prefix, to run a second API process over the same data; closing leaves it running. */
+  readonly shareWith?: { readonly redisServer: RedisHandle; readonly prefix: string };
+}
+
+export async function startApi(
+  env: Record<string, string> = {},
+  options: StartApiOptions = {},
+): Promise<TestApi & { redisServer: RedisHandle }> {
+  const redisServer = options.shareWith?.redisServer ?? (await startRedis());
   const dir = await mkdtemp(path.join(tmpdir(), 'renderq-api-'));
-  const prefix = uniqueName('api');
+  const prefix = options.shareWith?.prefix ?? uniqueName('api');
   const config = loadConfig({
     REDIS_URL: redisServer.url,
     RENDERQ_PREFIX: prefix,
@@ -150,7 +158,7 @@ export async function startApi(env: Record<string, string> = {}): Promise<TestAp
       await app.close();
       await Promise.all([queue.close(), webhooks?.queue.close()]);
       redis.disconnect();
-      await redisServer.stop();
+      if (!options.shareWith) await redisServer.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };

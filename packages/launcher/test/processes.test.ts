@@ -48,6 +48,7 @@ describe('bad configuration', () => {
     ['worker', { SEGMIND_BASE_URL: 'ftp://x' }, 'SEGMIND_BASE_URL'],
     ['api', { STORAGE_URL: 'gopher://x' }, 'STORAGE_URL'],
     ['api', { NODE_ENV: 'production' }, 'RENDERQ_API_KEYS'],
+    ['api', { TENANT_ENQUEUE_BURST: '500' }, 'TENANT_ENQUEUE_BURST'],
     ['launcher', { PORT: 'eighty' }, 'PORT'],
   ] as const)('%s with %o exits 1 with one line naming %s', async (name, env, variable) => {
     const process_ = run(mains[name], env);

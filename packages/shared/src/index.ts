@@ -19,6 +19,7 @@ export {
   RetryLaterError,
   StopTakingJobsError,
 } from './errors.js';
+export { MAX_BATCH_JOBS } from './jobs/batch-limits.js';
 export { recordCredits } from './jobs/credits.js';
 export { ErrorCode, JobError } from './jobs/error-codes.js';
 export { ID_PATTERNS, newId } from './jobs/ids.js';
@@ -34,7 +35,7 @@ export {
   type TransitionResult,
   type UnfinishedJobGlance,
 } from './jobs/job-store.js';
-export { pendingEventsKey, reconcilerLockKey, unfinishedJobsKey, webhookHostKey } from './jobs/keys.js';
+export { enqueueBucketKey, pendingEventsKey, reconcilerLockKey, unfinishedJobsKey, webhookHostKey } from './jobs/keys.js';
 export { PauseControl, type PauseState } from './jobs/pause-control.js';
 export {
   glanceAtQueueJob,

@@ -52,6 +52,26 @@ describe('loadConfig', () => {
       hostFailureThreshold: 10,
     });
     expect(config.jobs.retentionMs).toBe(7 * 24 * 3600 * 1000);
+    expect(config.api.http).toEqual({
+      requestTimeoutMs: 300_000,
+      headersTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 5_000,
+      idleTimeoutMs: 30_000,
+      maxConnections: 10_000,
+    });
+    expect(config.api.batchUploads).toEqual({ concurrency: 4, waitMs: 5_000 });
+    expect(config.api.enqueueRate).toEqual({ perSecond: 1_000, burst: 20_000 });
+  });
+
+  it('takes a burst below the largest batch only while the enqueue rate is off', () => {
+    const error = errorOf({ TENANT_ENQUEUE_BURST: '5000' });
+    expect(error.message).toBe(
+      'TENANT_ENQUEUE_BURST must be at least 10000 (the largest batch) while TENANT_ENQUEUE_RATE is on (got 5000)',
+    );
+    expect(loadConfig({ TENANT_ENQUEUE_RATE: '0', TENANT_ENQUEUE_BURST: '5000' }).api.enqueueRate).toEqual({
+      perSecond: 0,
+      burst: 5_000,
+    });
   });
 
   it('parses an S3 storage URL with endpoint, path style and region', () => {
@@ -132,6 +152,10 @@ describe('loadConfig', () => {
     [{ WEBHOOK_ALLOW_PRIVATE: 'yes please' }, 'WEBHOOK_ALLOW_PRIVATE'],
     [{ WEBHOOK_RETRY_SCHEDULE: '5s,soon' }, 'WEBHOOK_RETRY_SCHEDULE'],
     [{ WEBHOOK_TIMEOUT_MS: '0' }, 'WEBHOOK_TIMEOUT_MS'],
+    [{ TENANT_ENQUEUE_RATE: '-1' }, 'TENANT_ENQUEUE_RATE'],
+    [{ BATCH_UPLOAD_CONCURRENCY: '0' }, 'BATCH_UPLOAD_CONCURRENCY'],
+    [{ HTTP_MAX_CONNECTIONS: 'lots' }, 'HTTP_MAX_CONNECTIONS'],
+    [{ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' }, 'HTTP_HEADERS_TIMEOUT_MS'],
     [{ RENDERQ_API_KEYS: 'no-colon-here' }, 'RENDERQ_API_KEYS'],
     [{ RENDERQ_API_KEYS: 'a:short' }, 'RENDERQ_API_KEYS'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],

@@ -7,7 +7,7 @@
 import { formatPath, isRedisUnavailable } from '@renderq/shared';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { Problem, type ProblemCode, problemBody } from './problems.js';
+import { Problem, type ProblemCode, problemBody, RetryLaterProblem } from './problems.js';
 
 /** When a caller should try again after Redis stopped answering. */
 const REDIS_RETRY_AFTER_SECONDS = 5;
@@ -32,12 +32,12 @@ export function installProblemHandling(app: FastifyInstance): void {
     if (isRedisUnavailable(error)) {
       request.log.warn({ err: error }, 'Redis did not answer');
       // Said plainly: the request may or may not have been recorded before Redis stopped answering.
-      reply.header('retry-after', String(REDIS_RETRY_AFTER_SECONDS));
       return sendProblem(
         reply,
-        new Problem(
+        new RetryLaterProblem(
           'service_unavailable',
           'Redis is not answering; the request may not have taken effect: retry it (with the same Idempotency-Key)',
+          REDIS_RETRY_AFTER_SECONDS,
         ),
       );
     }
@@ -63,6 +63,11 @@ export function installProblemHandling(app: FastifyInstance): void {
       });
       return sendProblem(reply, new Problem('validation_failed', `the request ${where} is not valid`, errors));
     }
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      const hint = request.routeOptions.config.bodyTooLargeHint;
+      const detail = `the body is larger than ${request.routeOptions.bodyLimit} bytes${hint ? `; ${hint}` : ''}`;
+      return sendProblem(reply, new Problem('payload_too_large', detail));
+    }
     const mapped = FASTIFY_CODES[error.code];
     if (mapped) return sendProblem(reply, new Problem(mapped, error.message));
     if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
@@ -84,17 +89,44 @@ export function installProblemHandling(app: FastifyInstance): void {
 
 /** Answers with `problem` as application/problem+json. */
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  if (problem instanceof RetryLaterProblem) reply.header('retry-after', String(problem.retryAfterSeconds));
+  // Refused before its body was read (too large, too long a line, no upload slot): the rest of the body is
+  // not worth reading just to keep the connection, so it is closed once the answer is out.
+  if (!reply.request.raw.complete) reply.header('connection', 'close');
   return reply.code(problem.status).type('application/problem+json').send(problem.body());
 }
 
-/** For the HTTP server's own parse errors (absurd headers, broken requests), before fastify sees them. */
-export function clientErrorAnswer(status: 400 | 408 | 413 | 431, detail: string): string {
-  const code: ProblemCode = status === 413 || status === 431 ? 'payload_too_large' : 'validation_failed';
-  const body = JSON.stringify({ ...problemBody(code, detail), status });
+const STATUS_TEXT = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  413: 'Content Too Large',
+  431: 'Request Header Fields Too Large',
+  503: 'Service Unavailable',
+} as const;
+
+const CODE_OF_STATUS: Record<keyof typeof STATUS_TEXT, ProblemCode> = {
+  400: 'validation_failed',
+  408: 'request_timeout',
+  413: 'payload_too_large',
+  431: 'payload_too_large',
+  503: 'service_unavailable',
+};
+
+/**
+ * A whole HTTP answer as bytes, for when the server answers on the socket itself: the HTTP parser's own
+ * errors (absurd headers, broken framing), timeouts, and connections beyond the cap.
+ */
+export function clientErrorAnswer(
+  status: keyof typeof STATUS_TEXT,
+  detail: string,
+  retryAfterSeconds?: number,
+): string {
+  const body = JSON.stringify({ ...problemBody(CODE_OF_STATUS[status], detail), status });
   return [
-    `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}`,
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status]}`,
     'content-type: application/problem+json',
     `content-length: ${Buffer.byteLength(body)}`,
+    ...(retryAfterSeconds !== undefined ? [`retry-after: ${retryAfterSeconds}`] : []),
     'connection: close',
     '',
     body,

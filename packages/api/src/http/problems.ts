@@ -13,6 +13,7 @@ export const PROBLEMS = {
   not_found: { status: 404, title: 'Not found' },
   route_not_found: { status: 404, title: 'No such route' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
+  request_timeout: { status: 408, title: 'The request did not arrive in time' },
   conflict: { status: 409, title: 'The resource is not in a state that allows this' },
   idempotency_in_progress: { status: 409, title: 'A request with this Idempotency-Key is still being handled' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
@@ -51,6 +52,22 @@ export class Problem extends Error {
 
   body(): ProblemBody {
     return problemBody(this.code, this.detail, this.errors);
+  }
+}
+
+/**
+ * A refusal that passes with time (rate limit, every slot busy): answered with
+ * Retry-After, and never kept as the answer to an Idempotency-Key, so a retry is
+ * handled afresh.
+ */
+export class RetryLaterProblem extends Problem {
+  constructor(
+    code: 'too_many_requests' | 'service_unavailable',
+    detail: string,
+    /** Whole seconds, at least 1. */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(code, detail);
   }
 }
 

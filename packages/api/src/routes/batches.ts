@@ -1,26 +1,49 @@
 /**
  * Batches: up to 10,000 jobs in one request, as JSON or NDJSON (read as a stream,
  * errors by line), all or nothing; read, list its jobs as an NDJSON stream, cancel.
+ *
+ * What one upload may cost is bounded: a JSON body is buffered and parsed whole, so
+ * it is capped low (large batches go as NDJSON); NDJSON is read a line at a time,
+ * each line capped and refused the moment it passes the cap; and only
+ * BATCH_UPLOAD_CONCURRENCY uploads per process are read at once (upload-slots.ts).
  */
 
-import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { formatPath, isFinal, issuesFromZod, type NewJob, publicBatch, validateModelInput } from '@renderq/shared';
-import type { FastifyInstance } from 'fastify';
+import {
+  formatPath,
+  isFinal,
+  issuesFromZod,
+  MAX_BATCH_JOBS,
+  type NewJob,
+  publicBatch,
+  validateModelInput,
+} from '@renderq/shared';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
-import { Problem } from '../http/problems.js';
+import { BodyAbortedError, BodyTooLargeError, LineTooLongError, ndjsonLines } from '../http/ndjson-lines.js';
+import { Problem, RetryLaterProblem } from '../http/problems.js';
 import { Batch, BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest, ProblemSchema } from '../http/schemas.js';
+import { UploadSlotsBusyError } from '../http/upload-slots.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { ownBatch } from '../services/ownership.js';
 import { urlsOfJob } from '../services/url-guard.js';
 import { jobView } from '../services/views.js';
 
-export const MAX_BATCH_JOBS = 10_000;
-/** A batch body may carry base64 images; the cap keeps one request from exhausting memory. */
-export const MAX_BATCH_BYTES = 256 * 1024 * 1024;
+export { MAX_BATCH_JOBS };
+
+const MIB = 1024 * 1024;
+/** A JSON batch is held as text and as parsed objects at once; this times BATCH_UPLOAD_CONCURRENCY must fit in memory. */
+export const MAX_JSON_BATCH_BYTES = 16 * MIB;
+/**
+ * An NDJSON batch is never held as text, but its parsed jobs are, until the last line is checked (about the
+ * body's size again); large inline images belong at URLs, not in batches that also sit in Redis for days.
+ */
+export const MAX_NDJSON_BATCH_BYTES = 64 * MIB;
+/** One NDJSON line (one job, an inline base64 image included). */
+export const MAX_NDJSON_LINE_BYTES = 1 * MIB;
 const MAX_LISTED_ERRORS = 200;
 
 interface BatchIssue {
@@ -38,23 +61,39 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
   routes.post(
     '/v1/batches',
     {
-      config: { access: 'tenant' },
-      bodyLimit: MAX_BATCH_BYTES,
+      bodyLimit: MAX_JSON_BATCH_BYTES,
+      config: {
+        access: 'tenant',
+        bodyTooLargeHint: `send large batches as application/x-ndjson, one job per line (up to ${MAX_NDJSON_BATCH_BYTES} bytes)`,
+      },
+      // Before the body is read, and after the key is checked: an upload waits here for a slot, and gives it
+      // back however it ends.
+      onRequest: async (_request, reply) => takeUploadSlot(ctx, reply),
       schema: {
         summary: 'Create a batch of up to 10,000 jobs',
         description:
-          'JSON `{jobs, webhook_url?, metadata?}`, or `application/x-ndjson` with one job per line and ' +
-          '`webhook_url` as a query parameter. All or nothing: one invalid job and nothing is enqueued.',
+          `JSON \`{jobs, webhook_url?, metadata?}\` (at most ${MAX_JSON_BATCH_BYTES} bytes), or ` +
+          `\`application/x-ndjson\` with one job per line (lines of at most ${MAX_NDJSON_LINE_BYTES} bytes, ` +
+          `${MAX_NDJSON_BATCH_BYTES} in all) and \`webhook_url\` as a query parameter. All or nothing: one ` +
+          'invalid job and nothing is enqueued. 429 with Retry-After beyond the tenant’s enqueue rate; 503 with ' +
+          'Retry-After while every upload slot stays busy.',
         tags: ['batches'],
         querystring: BatchQuery,
-        response: { 202: Batch, 400: ProblemSchema, 413: ProblemSchema, 415: ProblemSchema },
+        response: {
+          202: Batch,
+          400: ProblemSchema,
+          413: ProblemSchema,
+          415: ProblemSchema,
+          429: ProblemSchema,
+          503: ProblemSchema,
+        },
       },
     },
     async (request, reply) => {
       const ndjson = String(request.headers['content-type'] ?? '').startsWith('application/x-ndjson');
       const parsed = ndjson
         ? {
-            jobs: await readNdjson(request.body as Readable),
+            jobs: await readNdjson(request.body as Readable, request.headers['content-length']),
             webhook_url: request.query.webhook_url,
             webhook_events: request.query.webhook_events,
             metadata: undefined,
@@ -93,6 +132,8 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
           issues.slice(0, MAX_LISTED_ERRORS) as never,
         );
       }
+      // All of the batch or none of it, before anything is recorded.
+      await ctx.enqueueRate.charge(request.tenant, jobs.length);
       const { batch, enqueued } = await ctx.store.createBatch(
         {
           tenant: request.tenant,
@@ -175,6 +216,9 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
 type Entry = z.infer<typeof BatchJobRequest> | { issues: { path: string; message: string }[] };
 
 function parseJsonBatch(body: unknown) {
+  // Counted before the schema copies every entry: a body of tiny jobs holds hundreds of thousands.
+  const jobs = (body as { jobs?: unknown } | null)?.jobs;
+  if (Array.isArray(jobs) && jobs.length > MAX_BATCH_JOBS) throw tooManyJobs(jobs.length);
   const parsed = BatchRequest.safeParse(body);
   if (!parsed.success) {
     // Errors inside one job name it by index, the field relative to the job; the rest are the batch's own.
@@ -186,35 +230,89 @@ function parseJsonBatch(body: unknown) {
     });
     throw new Problem('validation_failed', 'the batch is not valid', issues as never);
   }
-  if (parsed.data.jobs.length > MAX_BATCH_JOBS) {
-    throw new Problem(
-      'payload_too_large',
-      `a batch holds at most ${MAX_BATCH_JOBS} jobs (got ${parsed.data.jobs.length})`,
-    );
-  }
   return { ...parsed.data, jobs: parsed.data.jobs as Entry[] };
 }
 
-async function readNdjson(body: Readable): Promise<Entry[]> {
+/**
+ * Takes one of the process's upload slots for this request, waiting briefly for one; gives it back when the
+ * answer is out or the connection is gone, whichever comes first.
+ */
+async function takeUploadSlot(ctx: ApiContext, reply: FastifyReply): Promise<void> {
+  const gone = new AbortController();
+  const onGone = () => gone.abort(new Error('the client went away while waiting for an upload slot'));
+  reply.raw.once('close', onGone);
+  let release: () => void;
+  try {
+    release = await ctx.uploadSlots.acquire(gone.signal);
+  } catch (error) {
+    if (!(error instanceof UploadSlotsBusyError)) throw error;
+    ctx.metrics.requestsRefused.inc({ reason: 'upload_slots' });
+    throw new RetryLaterProblem(
+      'service_unavailable',
+      `${error.concurrency} batch uploads are already being read by this API process (BATCH_UPLOAD_CONCURRENCY); retry shortly`,
+      1,
+    );
+  } finally {
+    reply.raw.off('close', onGone);
+  }
+  ctx.metrics.batchUploadsInProgress.inc();
+  const done = () => {
+    release();
+    ctx.metrics.batchUploadsInProgress.dec();
+  };
+  // 'close' comes once the answer is sent or the connection dropped: every way a request can end.
+  if (reply.raw.closed) done();
+  else reply.raw.once('close', done);
+}
+
+async function readNdjson(body: Readable, contentLength: string | undefined): Promise<Entry[]> {
+  // A body announced too large is refused before a byte of it is read.
+  if (contentLength !== undefined && Number(contentLength) > MAX_NDJSON_BATCH_BYTES) throw ndjsonTooLarge();
   const entries: Entry[] = [];
-  let bytes = 0;
-  const lines = createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const line of lines) {
-    bytes += Buffer.byteLength(line) + 1;
-    if (bytes > MAX_BATCH_BYTES)
-      throw new Problem('payload_too_large', `a batch body is at most ${MAX_BATCH_BYTES} bytes`);
-    if (line.trim() === '') continue;
-    if (entries.length === MAX_BATCH_JOBS) {
-      body.resume();
-      throw new Problem('payload_too_large', `a batch holds at most ${MAX_BATCH_JOBS} jobs`);
+  try {
+    for await (const line of ndjsonLines(body, {
+      maxLineBytes: MAX_NDJSON_LINE_BYTES,
+      maxBodyBytes: MAX_NDJSON_BATCH_BYTES,
+    })) {
+      if (line.text.trim() === '') continue;
+      if (entries.length === MAX_BATCH_JOBS) {
+        throw new Problem(
+          'payload_too_large',
+          `a batch holds at most ${MAX_BATCH_JOBS} jobs (line ${line.number} is job ${MAX_BATCH_JOBS + 1})`,
+        );
+      }
+      entries.push(parseLine(line.text));
     }
-    entries.push(parseLine(line));
+  } catch (error) {
+    if (error instanceof LineTooLongError) {
+      throw new Problem(
+        'payload_too_large',
+        `line ${error.line} is longer than ${error.maxLineBytes} bytes, the most one NDJSON line (one job) may hold; ` +
+          'nothing was enqueued. Pass large images by URL',
+        [{ line: error.line, path: '', message: `longer than ${error.maxLineBytes} bytes` }] as never,
+      );
+    }
+    if (error instanceof BodyTooLargeError) throw ndjsonTooLarge();
+    // Nobody is left to read the answer, but it keeps a client's disconnect out of the error log.
+    if (error instanceof BodyAbortedError) throw new Problem('validation_failed', error.message);
+    throw error;
   }
   if (entries.length === 0)
     throw new Problem('validation_failed', 'the batch holds no jobs', [
       { path: 'body', message: 'must hold at least one line' },
     ]);
   return entries;
+}
+
+function tooManyJobs(count: number): Problem {
+  return new Problem('payload_too_large', `a batch holds at most ${MAX_BATCH_JOBS} jobs (got ${count})`);
+}
+
+function ndjsonTooLarge(): Problem {
+  return new Problem(
+    'payload_too_large',
+    `an NDJSON batch is at most ${MAX_NDJSON_BATCH_BYTES} bytes; split it into several batches, or pass images by URL`,
+  );
 }
 
 function parseLine(line: string): Entry {

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
-import { Problem } from '../http/problems.js';
+import { Problem, RetryLaterProblem } from '../http/problems.js';
 import { Job, JobIdParams, JobRequest, OutputParams, OutputQuery, ProblemSchema } from '../http/schemas.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { IdempotencyStore } from '../services/idempotency.js';
@@ -32,7 +32,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
             .optional()
             .describe('Retries with the same key and body create one job (24 h).'),
         }),
-        response: { 202: Job, 400: ProblemSchema, 409: ProblemSchema, 422: ProblemSchema },
+        response: { 202: Job, 400: ProblemSchema, 409: ProblemSchema, 422: ProblemSchema, 429: ProblemSchema },
       },
     },
     async (request, reply) => {
@@ -44,6 +44,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         const refused = await ctx.urlGuard.check(urlsOfJob(validated.input, body.webhook_url));
         if (refused.length > 0)
           throw new Problem('validation_failed', 'the job names a URL renderq will not call', refused);
+        await ctx.enqueueRate.charge(request.tenant, 1);
         const record = await ctx.store.create({
           ...(jobId ? { id: jobId } : {}),
           tenant: request.tenant,
@@ -196,7 +197,8 @@ async function idempotent(
     await ctx.idempotency.complete(request.tenant, key, hash, answer.status, answer.body);
     return reply.code(answer.status).send(answer.body);
   } catch (error) {
-    if (error instanceof Problem && error.status < 500) {
+    // The caller's mistakes are the answer for good; what passes with time (429, 503) is not.
+    if (error instanceof Problem && error.status < 500 && !(error instanceof RetryLaterProblem)) {
       await ctx.idempotency.complete(request.tenant, key, hash, error.status, error.body());
     } else if (!isRedisUnavailable(error)) {
       await ctx.idempotency.abandon(request.tenant, key);

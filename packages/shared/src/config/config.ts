@@ -48,6 +48,18 @@ export interface Config {
     readonly outputLinkSecret: string | undefined;
     readonly outputLinkTtlSeconds: number;
     readonly outputLinks: 'api' | 'presigned';
+    /** Server timeouts and the connection cap, against idle and trickling connections. */
+    readonly http: {
+      readonly requestTimeoutMs: number;
+      readonly headersTimeoutMs: number;
+      readonly keepAliveTimeoutMs: number;
+      readonly idleTimeoutMs: number;
+      readonly maxConnections: number;
+    };
+    /** Batch uploads read at once per process, and how long one more waits for a slot. */
+    readonly batchUploads: { readonly concurrency: number; readonly waitMs: number };
+    /** Each tenant's token bucket: jobs per second (0: no limit) and the most it holds. */
+    readonly enqueueRate: { readonly perSecond: number; readonly burst: number };
   };
   readonly worker: {
     readonly metricsPort: number;
@@ -190,6 +202,15 @@ function toConfig(env: Env, storage: StorageConfig): Config {
       outputLinkSecret: env.OUTPUT_LINK_SECRET,
       outputLinkTtlSeconds: env.OUTPUT_LINK_TTL_SECONDS,
       outputLinks: env.OUTPUT_LINKS,
+      http: {
+        requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+        headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+        keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+        idleTimeoutMs: env.HTTP_IDLE_TIMEOUT_MS,
+        maxConnections: env.HTTP_MAX_CONNECTIONS,
+      },
+      batchUploads: { concurrency: env.BATCH_UPLOAD_CONCURRENCY, waitMs: env.BATCH_UPLOAD_WAIT_MS },
+      enqueueRate: { perSecond: env.TENANT_ENQUEUE_RATE, burst: env.TENANT_ENQUEUE_BURST },
     },
     worker: {
       metricsPort: env.WORKER_METRICS_PORT,

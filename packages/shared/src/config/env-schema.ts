@@ -5,6 +5,7 @@
  */
 import { webhookSecretProblem } from '@renderq/client';
 import { z } from 'zod';
+import { MAX_BATCH_JOBS } from '../jobs/batch-limits.js';
 
 const booleanFlag = (defaultValue: boolean) =>
   z
@@ -45,6 +46,20 @@ const optionalPositiveInt = (max = Number.MAX_SAFE_INTEGER) =>
 
 const positiveInt = (defaultValue: number, max = Number.MAX_SAFE_INTEGER) =>
   optionalPositiveInt(max).transform((value) => value ?? defaultValue);
+/** Like positiveInt, but 0 is allowed (it turns the thing off, or means "not at all"). */
+const nonNegativeInt = (defaultValue: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value === '') return defaultValue;
+      const n = Number(value);
+      if (!/^\d+$/.test(value) || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number 0-${max} (got "${value}")` });
+        return z.NEVER;
+      }
+      return n;
+    });
 
 /** A URL whose scheme is one of `schemes`; the message names what was given. */
 const urlWithScheme = (schemes: readonly string[], what: string) =>
@@ -250,6 +265,24 @@ export const EnvSchema = z
      * plus 10 s. @defaultValue 2 × POLL_MAX_INTERVAL_SECONDS + 2 × WORKER_LOCK_DURATION_MS + 10 s (100000)
      */
     WORKER_RECONCILE_AFTER_MS: optionalPositiveInt(7 * 24 * 3_600_000),
+    /** Batch uploads (JSON or NDJSON) one API process reads at once; each may hold its body in memory. @defaultValue 4 */
+    BATCH_UPLOAD_CONCURRENCY: positiveInt(4, 1000),
+    /** How long a batch upload waits for a free slot before it is answered 503. @defaultValue 5000 */
+    BATCH_UPLOAD_WAIT_MS: nonNegativeInt(5_000, 600_000),
+    /** Jobs per second each tenant may enqueue, across all API processes; 0 turns the limit off. @defaultValue 1000 */
+    TENANT_ENQUEUE_RATE: nonNegativeInt(1_000, 10_000_000),
+    /** Jobs a tenant may enqueue at once after a quiet spell; at least the largest batch (10000). @defaultValue 20000 */
+    TENANT_ENQUEUE_BURST: positiveInt(20_000, 100_000_000),
+    /** The whole request (headers and body) must arrive within it, or it is answered 408 and closed. @defaultValue 300000 */
+    HTTP_REQUEST_TIMEOUT_MS: positiveInt(300_000, 3_600_000),
+    /** The request headers must arrive within it (from the connection's first byte), or 408. @defaultValue 10000 */
+    HTTP_HEADERS_TIMEOUT_MS: positiveInt(10_000, 3_600_000),
+    /** How long a connection may sit idle between two requests before it is closed. @defaultValue 5000 */
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(5_000, 3_600_000),
+    /** A connection with no traffic either way for this long is closed (a stalled body gets a 408). @defaultValue 30000 */
+    HTTP_IDLE_TIMEOUT_MS: positiveInt(30_000, 3_600_000),
+    /** Open connections per API process; one more is answered 503 and closed. @defaultValue 10000 */
+    HTTP_MAX_CONNECTIONS: positiveInt(10_000, 1_000_000),
   })
   .superRefine((env, ctx) => {
     if ((env.AWS_ACCESS_KEY_ID === undefined) !== (env.AWS_SECRET_ACCESS_KEY === undefined)) {
@@ -265,6 +298,21 @@ export const EnvSchema = z
         code: 'custom',
         path: ['RENDERQ_ADMIN_KEYS'],
         message: 'must not repeat a tenant key from RENDERQ_API_KEYS (a key is a tenant or an operator)',
+      });
+    }
+    if (env.TENANT_ENQUEUE_RATE > 0 && env.TENANT_ENQUEUE_BURST < MAX_BATCH_JOBS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TENANT_ENQUEUE_BURST'],
+        message: `must be at least ${MAX_BATCH_JOBS} (the largest batch) while TENANT_ENQUEUE_RATE is on (got ${env.TENANT_ENQUEUE_BURST})`,
+      });
+    }
+    // Node refuses a headers timeout longer than the request timeout it is part of.
+    if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HTTP_HEADERS_TIMEOUT_MS'],
+        message: `must not exceed HTTP_REQUEST_TIMEOUT_MS (${env.HTTP_REQUEST_TIMEOUT_MS}; got ${env.HTTP_HEADERS_TIMEOUT_MS})`,
       });
     }
     if (env.NODE_ENV === 'production' && env.RENDERQ_API_KEYS === undefined) {

@@ -49,3 +49,7 @@ export function pendingEventsKey(prefix: string): string {
 export function webhookHostKey(prefix: string, host: string): string {
   return `${prefix}:webhooks:host:${host}`;
 }
+/** A tenant's enqueue token bucket (tokens left and when it was last filled), shared by every API process. */
+export function enqueueBucketKey(prefix: string, tenant: string): string {
+  return `${prefix}:rate:enqueue:${tenant}`;
+}

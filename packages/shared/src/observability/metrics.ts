@@ -128,5 +128,18 @@ export function createMetrics(options: MetricsOptions = {}) {
       labelNames: ['reason'] as const,
       registers,
     }),
+    batchUploadsInProgress: new Gauge({
+      name: 'renderq_batch_uploads_in_progress',
+      help: 'Batch uploads this API process is reading now (at most BATCH_UPLOAD_CONCURRENCY).',
+      registers,
+    }),
+    requestsRefused: new Counter({
+      name: 'renderq_requests_refused_total',
+      help:
+        'Requests and connections the API refused to protect itself, by reason: enqueue_rate (429), upload_slots ' +
+        '(503), max_connections (503), headers_timeout, request_timeout, idle_timeout (408).',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
   };
 }
