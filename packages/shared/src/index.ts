@@ -35,7 +35,13 @@ export {
   type TransitionResult,
   type UnfinishedJobGlance,
 } from './jobs/job-store.js';
-export { enqueueBucketKey, pendingEventsKey, reconcilerLockKey, unfinishedJobsKey, webhookHostKey } from './jobs/keys.js';
+export {
+  enqueueBucketKey,
+  pendingEventsKey,
+  reconcilerLockKey,
+  unfinishedJobsKey,
+  webhookHostKey,
+} from './jobs/keys.js';
 export { PauseControl, type PauseState } from './jobs/pause-control.js';
 export {
   glanceAtQueueJob,
