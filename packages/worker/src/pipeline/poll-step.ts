@@ -180,8 +180,9 @@ async function store(
     throw new DelayedError();
   }
   const completed = await finish(deps, record, ['storing'], { name: 'completed' }, { outputs: stored });
-  if (!completed) {
-    // Cancelled while storing: nothing of it is kept.
+  if (!completed && (await deps.store.get(record.id))?.stage.name === 'cancelled') {
+    // Cancelled while storing: nothing of it is kept. (Another run of this step that completed the job first
+    // wrote the same keys with the same bytes: those are the completed job's outputs, and stay.)
     await Promise.all(stored.map((output) => deps.outputs.remove(output.storage_key)));
   }
 }
