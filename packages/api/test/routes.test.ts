@@ -1,4 +1,4 @@
-// Every route and status code of CONTRACT.md, against a running server and real Redis.
+// Every route and status code of docs/api.md, against a running server and real Redis.
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type TestApi, VEGA } from './server.js';

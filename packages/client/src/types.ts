@@ -1,4 +1,4 @@
-/** The API's shapes (CONTRACT.md), as a caller and a webhook receiver see them. */
+/** The API's shapes (docs/api.md), as a caller and a webhook receiver see them. */
 
 export type JobStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export type BatchStatus = 'running' | 'completed' | 'cancelled';

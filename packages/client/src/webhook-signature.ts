@@ -1,5 +1,5 @@
 /**
- * Standard Webhooks signing (CONTRACT.md, "Webhooks"): headers `webhook-id` (one per
+ * Standard Webhooks signing (docs/webhooks.md): headers `webhook-id` (one per
  * event, the same on every retry), `webhook-timestamp` (unix seconds) and
  * `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` keyed with
  * the secret's bytes). Receivers check them with WebhookVerifier (webhook-verifier.ts).

@@ -14,7 +14,7 @@ function errorOf(env: Record<string, string>): ConfigError {
 }
 
 describe('loadConfig', () => {
-  it('applies every default of CONTRACT.md to an empty environment', () => {
+  it('applies every default of docs/configuration.md to an empty environment', () => {
     const config = loadConfig({});
     expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'renderq', commandTimeoutMs: 5000 });
     expect(config.api.host).toBe('127.0.0.1');

@@ -145,7 +145,7 @@ describe('model catalogue', () => {
     });
   });
 
-  it('fills in defaults, with the contradictions resolved as segmind-v2.md says', () => {
+  it('fills in defaults, with the contradictions resolved as docs/segmind.md says', () => {
     const ssd = validateModelInput('ssd-img2img', { image: imageBase64, prompt: 'a cat' }, strict);
     expect(ssd).toMatchObject({
       ok: true,

@@ -9,7 +9,7 @@ import {
 } from '../src/index.js';
 import type { ResultAnswer } from '../src/segmind/answers.js';
 
-describe('classifying Segmind answers (segmind-v2.md, Errors)', () => {
+describe('classifying Segmind answers (docs/segmind.md, Errors)', () => {
   it.each([
     [400, 'submit', FailJobError, 'segmind_rejected'],
     [403, 'submit', FailJobError, 'segmind_rejected'],

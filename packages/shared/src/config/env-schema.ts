@@ -1,5 +1,5 @@
 /**
- * The one schema over renderq's environment (CONTRACT.md, "Configuration").
+ * The one schema over renderq's environment (docs/configuration.md).
  * Every process parses it once at start through `loadConfig`; nothing else reads
  * `process.env`.
  */

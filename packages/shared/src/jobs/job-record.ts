@@ -1,6 +1,6 @@
 /**
  * The job record kept in Redis (independent of BullMQ's own retention) and the
- * public job of CONTRACT.md derived from it.
+ * public job of docs/api.md derived from it.
  */
 import type { Job, JobOutput } from '@renderq/client';
 import { z } from 'zod';

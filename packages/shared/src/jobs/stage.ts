@@ -1,5 +1,5 @@
 /**
- * A job's internal stage (DESIGN.md, "A job is a state machine") and the public
+ * A job's internal stage (docs/architecture.md, "The lifecycle") and the public
  * status derived from it. Every switch over a stage is exhaustive.
  */
 import { z } from 'zod';

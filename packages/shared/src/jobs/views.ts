@@ -1,5 +1,5 @@
 /**
- * The public shapes of jobs and batches (CONTRACT.md) as the API answers them and
+ * The public shapes of jobs and batches (docs/api.md) as the API answers them and
  * webhooks carry them, with key-free links to the outputs.
  */
 import type { Batch } from '@renderq/client';

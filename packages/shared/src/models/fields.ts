@@ -1,6 +1,6 @@
 /**
  * Parameter building blocks shared by Segmind's diffusion models, so each model
- * file reads like the parameter table in segmind-v2.md.
+ * file reads like the parameter tables in docs/segmind.md.
  */
 import { z } from 'zod';
 

@@ -1,6 +1,6 @@
 /**
  * Every renderq metric, defined once on one registry per process. The contract's
- * metrics (CONTRACT.md, "Metrics") come first; the rest are what an operator needs
+ * metrics (docs/metrics.md) come first; the rest are what an operator needs
  * to see a problem before users do.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';

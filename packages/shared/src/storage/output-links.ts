@@ -1,5 +1,5 @@
 /**
- * The key-free links to stored outputs that jobs hand out (CONTRACT.md: a browser
+ * The key-free links to stored outputs that jobs hand out (docs/api.md: a browser
  * or a webhook receiver can fetch them): signed, expiring API links, or presigned
  * S3 URLs where the store can make them and the operator asked for them. The
  * signing key is shared by every API process through Redis unless configured.

@@ -1,5 +1,5 @@
 /**
- * Webhook events (CONTRACT.md, "Webhooks"): which exist, how an event and its
+ * Webhook events (docs/webhooks.md): which exist, how an event and its
  * delivery attempts are recorded, and how an event's id follows from what it is
  * about — so that a retried or recovered event always carries the same `webhook-id`.
  */

@@ -1,5 +1,5 @@
 /**
- * What to do about each Segmind answer, in one table (segmind-v2.md, "Errors"):
+ * What to do about each Segmind answer, in one table (docs/segmind.md, "Errors"):
  * fail the job now, retry it later, retry it at a time, or stop taking jobs for
  * everyone. Segmind has no idempotency, so a submit whose answer never came is
  * neither: it is ambiguous, and a policy decides.

@@ -1,5 +1,5 @@
 /**
- * One webhook POST, as CONTRACT.md counts it: delivered on any 2xx within the
+ * One webhook POST, as docs/webhooks.md counts it: delivered on any 2xx within the
  * timeout; redirects are not followed (a 3xx is a failed attempt); at most a few KiB
  * of the answer are read. Unless private addresses are allowed, every address the
  * socket connects to is checked as it connects (the name was checked at enqueue; DNS
