@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../src/index.js';
 
@@ -47,5 +48,14 @@ describe('metrics', () => {
       createMetrics({ processMetrics: false });
       createMetrics({ processMetrics: false });
     }).not.toThrow();
+  });
+});
+
+describe('docs/metrics.md', () => {
+  it('lists every metric the code registers', async () => {
+    const docs = readFileSync(new URL('../../../docs/metrics.md', import.meta.url), 'utf8');
+    const names = (await createMetrics({ processMetrics: false }).registry.getMetricsAsJSON()).map((m) => m.name);
+    expect(names.length).toBeGreaterThan(10);
+    expect(names.filter((name) => !docs.includes(`\`${name}\``))).toEqual([]);
   });
 });
