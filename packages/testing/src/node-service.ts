@@ -24,7 +24,7 @@ export interface SpawnServiceOptions {
   readonly readyUrl: string;
   /** Pass output through instead of keeping it. @defaultValue false */
   readonly inheritOutput?: boolean;
-  /** @defaultValue 15_000 */
+  /** A bound for a loaded machine, not a target. @defaultValue 45_000 */
   readonly startTimeoutMs?: number;
 }
 
@@ -50,7 +50,7 @@ export async function spawnNodeService(options: SpawnServiceOptions): Promise<No
     await exited;
     clearTimeout(timer);
   };
-  const deadline = Date.now() + (options.startTimeoutMs ?? 15_000);
+  const deadline = Date.now() + (options.startTimeoutMs ?? 45_000);
   while (
     !(await fetch(options.readyUrl).then(
       (r) => r.ok,

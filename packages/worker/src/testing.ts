@@ -22,7 +22,7 @@ export interface SpawnWorkerOptions {
   readonly env: Record<string, string>;
   /** Keep stdout and stderr for `output()` instead of passing them through. @defaultValue false */
   readonly captureOutput?: boolean;
-  /** @defaultValue 15_000 */
+  /** A bound for a loaded machine, not a target. @defaultValue 45_000 */
   readonly startTimeoutMs?: number;
 }
 
@@ -38,7 +38,7 @@ export async function spawnWorker(options: SpawnWorkerOptions): Promise<WorkerCh
   child.stderr?.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
-  const deadline = Date.now() + (options.startTimeoutMs ?? 15_000);
+  const deadline = Date.now() + (options.startTimeoutMs ?? 45_000);
   while (
     !(await fetch(metricsUrl).then(
       (r) => r.ok,
