@@ -87,7 +87,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       ...config.api.enqueueRate,
       onRefused: () => metrics.requestsRefused.inc({ reason: 'enqueue_rate' }),
     }),
-    uploadSlots: new UploadSlots(config.api.batchUploads),
+    uploadSlots: new UploadSlots({
+      concurrency: config.api.batchUploads.concurrency,
+      perTenant: config.api.batchUploads.perTenant,
+      waitMs: config.api.batchUploads.waitMs,
+    }),
     background: new Set(),
   };
 

@@ -193,7 +193,8 @@ describe('access by matched route', () => {
     // The walk is not vacuous: the right keys did reach handlers, percent-encoded spellings included.
     expect(reachedWithRightKey).toBeGreaterThan(routes.length);
     expect(encodedReached).toBeGreaterThan(routes.length);
-  });
+    // ~14,000 requests: seconds on a quiet machine, a minute or more on a loaded one.
+  }, 240_000);
 
   it('refuses a tenant key on every admin route and dashboard action (403), and lets an operator key in', async () => {
     const operatorRoutes = api.app.routeAccess().filter((route) => route.access === 'operator');

@@ -144,7 +144,12 @@ describe('NDJSON lines', () => {
 describe('concurrent batch uploads (BATCH_UPLOAD_CONCURRENCY=2, BATCH_UPLOAD_WAIT_MS=1000)', () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startApi({ BATCH_UPLOAD_CONCURRENCY: '2', BATCH_UPLOAD_WAIT_MS: '1000' });
+    api = await startApi({
+      BATCH_UPLOAD_CONCURRENCY: '2',
+      BATCH_UPLOAD_WAIT_MS: '1000',
+      // One tenant here; the share of one tenant is tested below.
+      BATCH_UPLOAD_CONCURRENCY_PER_TENANT: '4',
+    });
   });
   afterAll(() => api?.close());
 
@@ -269,7 +274,7 @@ describe('enqueue rate per tenant (TENANT_ENQUEUE_RATE=1, TENANT_ENQUEUE_BURST=1
     const refused = await api.call('POST', '/v1/batches', { body: { jobs: [VEGA, VEGA, VEGA, VEGA, VEGA] } });
     isProblem(refused, 429);
     // Five tokens at one a second, with what came back since the bucket was empty: at most 5 s.
-    const available = Number(/this request needs 5 and (\d+) are available/.exec(refused.json().detail)?.[1]);
+    const available = Number(/this request needs 5 and (\d+) are available/.exec(String(refused.json().detail))?.[1]);
     expect(available).toBeLessThan(5);
     expect(Number(refused.headers.get('retry-after'))).toBe(5 - available);
     expect(await api.redis.keys(`${api.prefix}:batch:*`)).toEqual(batches);
@@ -349,6 +354,84 @@ describe('timeouts (headers 1.5 s, request 4 s, keep-alive 1 s, idle 3 s)', () =
     expect(closedAfter).toBeLessThan(3_900);
     await sleep(200);
     expect((await api.redis.keys(`${api.prefix}:job:*`)).length).toBe(jobs);
+  });
+});
+
+describe('what one tenant may hold (2 of 4 upload slots, uploads of 1 KB/s at least)', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startApi({
+      BATCH_UPLOAD_CONCURRENCY: '4',
+      BATCH_UPLOAD_CONCURRENCY_PER_TENANT: '2',
+      BATCH_UPLOAD_MIN_BYTES_PER_SECOND: '1000',
+    });
+  });
+  afterAll(() => api?.close());
+
+  const trickling = (tenant: keyof typeof KEYS) => {
+    const connection = rawConnection(api.url);
+    connection.write(
+      `POST /v1/batches HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${KEYS[tenant]}\r\n` +
+        'content-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\r\n',
+    );
+    connection.trickle('1\r\n \r\n', 400);
+    return connection;
+  };
+
+  it('keeps one tenant to its share of the upload slots, and cuts an upload slower than the floor', async () => {
+    const held = [trickling('acme'), trickling('acme')];
+    await sleep(300);
+    const third = await api.call('POST', '/v1/batches', { body: { jobs: [VEGA] } });
+    isProblem(third, 429);
+    expect(third.json().detail).toContain('BATCH_UPLOAD_CONCURRENCY_PER_TENANT');
+    // Another tenant is not kept out by the first one's uploads.
+    expect((await api.call('POST', '/v1/batches', { body: { jobs: [VEGA] }, tenant: 'globex' })).status).toBe(202);
+    // The trickles (a few bytes a second) are cut once their first 10 s are over, with a 408.
+    for (const connection of held) {
+      const answer = await connection.answer();
+      expect(answer.status).toBe(408);
+      expect(answer.body.detail).toContain('BATCH_UPLOAD_MIN_BYTES_PER_SECOND');
+      expect(await connection.closed).toBeLessThan(14_000);
+    }
+    expect((await api.call('POST', '/v1/batches', { body: { jobs: [VEGA] } })).status).toBe(202);
+  }, 30_000);
+
+  it('answers a batch that arrived whole even when the request after it on the connection cannot be read', async () => {
+    const batches = async () => (await api.redis.keys(`${api.prefix}:batch:*`)).filter((k) => !k.endsWith(':jobs'));
+    const before = (await batches()).length;
+    const body = `${JSON.stringify(VEGA)}\n`;
+    const connection = rawConnection(api.url);
+    connection.write(
+      `POST /v1/batches HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${KEYS.acme}\r\n` +
+        `content-type: application/x-ndjson\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}XXXX\r\n\r\n`,
+    );
+    const answer = await connection.answer();
+    expect(answer.status).toBe(202);
+    await connection.closed;
+    expect((await batches()).length).toBe(before + 1);
+  });
+});
+
+describe('connections from one address (HTTP_MAX_CONNECTIONS_PER_IP=3)', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startApi({ HTTP_MAX_CONNECTIONS_PER_IP: '3' });
+  });
+  afterAll(() => api?.close());
+
+  it('refuses a fourth connection from one address with 503, and serves it again once one closes', async () => {
+    const open = [rawConnection(api.url), rawConnection(api.url), rawConnection(api.url)];
+    open[0]?.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
+    expect((await open[0]?.answer())?.status).toBe(200);
+    const refused = await rawConnection(api.url).answer();
+    expect(refused.status).toBe(503);
+    expect(refused.body.detail).toContain('HTTP_MAX_CONNECTIONS_PER_IP');
+    open[1]?.socket.destroy();
+    await sleep(100);
+    const next = rawConnection(api.url);
+    next.write('GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+    expect((await next.answer()).status).toBe(200);
+    for (const connection of open) connection.socket.destroy();
   });
 });
 

@@ -202,8 +202,11 @@ describe('webhook deliveries', () => {
     const redelivered = await api.call('POST', `/v1/jobs/${id}/redeliver`);
     expect(redelivered.status).toBe(202);
     expect(redelivered.json().events).toMatchObject([{ id: `evt_${id}_completed`, status: 'pending' }]);
+    // One redelivery a minute: a loop of redeliveries does not make the workers a POST source.
     const again = await api.call('POST', `/v1/jobs/${id}/webhook-deliveries/redeliver`);
-    expect(again.status).toBe(202);
+    expect(again.status).toBe(429);
+    expect(Number(again.headers.get('retry-after'))).toBeGreaterThan(50);
+    expect(again.json().detail).toContain('redelivered moments ago');
   });
 
   it('records job.cancelled when the API cancels a job, and batch.completed under the batch', async () => {

@@ -112,6 +112,13 @@ describe('logs of a full run', () => {
     const basic = `Basic ${Buffer.from(`ops:${OPERATOR_KEY}`).toString('base64')}`;
     expect((await fetch(`${apiUrl}/admin/queues`, { headers: { authorization: basic } })).status).toBe(200);
     expect((await fetch(`${apiUrl}/v1/jobs/${id}?api_key=${TENANT_KEY}`)).status).toBe(401);
+    // Near-miss spellings of a valid signature are refused, and must not be logged either.
+    const [path, query] = String(job.outputs[0]?.url).split('?') as [string, string];
+    const expires = new URLSearchParams(query).get('expires');
+    for (const name of ['signature[]', '%20signature', 'signature%5b%5d', 'signature.', 'Signature']) {
+      const answer = await fetch(`${path}?expires=${expires}&${name}=${signatures[0]}`);
+      expect(answer.status).toBe(401);
+    }
 
     await Promise.all([api.stop(), worker.stop()]);
     const lines = `${api.output()}\n${worker.output()}`.split('\n').filter((line) => line.trim() !== '');

@@ -39,6 +39,7 @@ export {
   enqueueBucketKey,
   pendingEventsKey,
   reconcilerLockKey,
+  redeliveryCooldownKey,
   unfinishedJobsKey,
   webhookHostKey,
 } from './jobs/keys.js';
@@ -91,7 +92,7 @@ export {
   type ReconciledKind,
   type SegmindOperation,
 } from './observability/metrics.js';
-export { redactUrl } from './observability/redact-url.js';
+export { REDACTED_VALUE, redactUrl } from './observability/redact-url.js';
 export { type BootedProcess, bootProcess } from './process/boot.js';
 export { exitOnSignals, type ShutdownOptions, timedPhase } from './process/shutdown.js';
 export {

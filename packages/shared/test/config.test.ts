@@ -58,8 +58,9 @@ describe('loadConfig', () => {
       keepAliveTimeoutMs: 5_000,
       idleTimeoutMs: 30_000,
       maxConnections: 10_000,
+      maxConnectionsPerIp: 1_000,
     });
-    expect(config.api.batchUploads).toEqual({ concurrency: 4, waitMs: 5_000 });
+    expect(config.api.batchUploads).toEqual({ concurrency: 4, perTenant: 2, waitMs: 5_000, minBytesPerSecond: 16_384 });
     expect(config.api.enqueueRate).toEqual({ perSecond: 1_000, burst: 20_000 });
   });
 

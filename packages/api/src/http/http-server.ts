@@ -18,6 +18,8 @@ export interface HttpLimits {
   readonly keepAliveTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxConnections: number;
+  /** Connections one client address may hold at once (0: no such limit, e.g. behind a proxy that limits). */
+  readonly maxConnectionsPerIp: number;
 }
 
 /** Connections beyond the cap that may be in the middle of being refused; past that Node drops them unanswered. */
@@ -30,7 +32,12 @@ const closing = new WeakSet<Socket>();
 type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
 
 /** Why a connection was answered and closed by the server itself. */
-export type ConnectionRefusal = 'max_connections' | 'headers_timeout' | 'request_timeout' | 'idle_timeout';
+export type ConnectionRefusal =
+  | 'max_connections'
+  | 'max_connections_per_ip'
+  | 'headers_timeout'
+  | 'request_timeout'
+  | 'idle_timeout';
 
 export interface LimitedHttpServer {
   /** For fastify's `serverFactory`. */
@@ -100,7 +107,7 @@ export function limitedHttpServer(
       }
       socket.destroy();
     });
-    admitUpTo(server, limits.maxConnections, () => onRefused('max_connections'));
+    admitUpTo(server, limits, onRefused);
     return server;
   };
 
@@ -109,6 +116,15 @@ export function limitedHttpServer(
     // An answer already under way cannot be followed by another on the same connection.
     if (current?.response.headersSent) {
       socket.destroy();
+      return;
+    }
+    // A request pipelined behind one that arrived whole and is still being handled could not be read: the
+    // request in hand keeps its answer (a batch it recorded must not be answered 400), then the connection
+    // closes; the unreadable one is never served.
+    if (current?.request.complete) {
+      closing.add(socket);
+      current.response.setHeader('connection', 'close');
+      current.response.once('close', () => socket.destroy());
       return;
     }
     const code = (error as NodeJS.ErrnoException).code;
@@ -128,25 +144,48 @@ export function limitedHttpServer(
 }
 
 /**
- * Serves at most `max` connections at once; one more is answered 503 with Retry-After and closed. (Node's own
- * `maxConnections` would drop it without a word; it stays as the backstop for a flood of refusals.)
+ * Serves at most `maxConnections` connections at once, and at most `maxConnectionsPerIp` from one client
+ * address (so that one client, with or without a key, cannot hold them all); one more is answered 503 with
+ * Retry-After and closed. (Node's own `maxConnections` would drop it without a word; it stays as the
+ * backstop for a flood of refusals.)
  */
-function admitUpTo(server: http.Server, max: number, onRefused: () => void): void {
+function admitUpTo(server: http.Server, limits: HttpLimits, onRefused: (reason: ConnectionRefusal) => void): void {
   const [serve, ...others] = server.listeners('connection') as ((socket: Socket) => void)[];
   if (!serve || others.length > 0) throw new Error('expected exactly one connection listener (the HTTP server)');
   server.removeAllListeners('connection');
+  const { maxConnections: max, maxConnectionsPerIp: perIp } = limits;
   let open = 0;
+  const openFrom = new Map<string, number>();
+  const refuse = (socket: Socket, reason: ConnectionRefusal, detail: string) => {
+    onRefused(reason);
+    // No HTTP parser is attached to this socket: what the client sends is only ever dropped.
+    socket.on('error', () => undefined);
+    socket.end(clientErrorAnswer(503, detail, 1));
+    lingerAndClose(socket);
+  };
   server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? '';
+    const fromHere = openFrom.get(address) ?? 0;
     if (open >= max) {
-      onRefused();
-      // No HTTP parser is attached to this socket: what the client sends is only ever dropped.
-      socket.on('error', () => undefined);
-      socket.end(clientErrorAnswer(503, `this API process already holds ${max} connections (HTTP_MAX_CONNECTIONS)`, 1));
-      lingerAndClose(socket);
+      refuse(socket, 'max_connections', `this API process already holds ${max} connections (HTTP_MAX_CONNECTIONS)`);
+      return;
+    }
+    if (perIp > 0 && fromHere >= perIp) {
+      refuse(
+        socket,
+        'max_connections_per_ip',
+        `this API process already holds ${perIp} connections from your address (HTTP_MAX_CONNECTIONS_PER_IP)`,
+      );
       return;
     }
     open++;
-    socket.once('close', () => open--);
+    openFrom.set(address, fromHere + 1);
+    socket.once('close', () => {
+      open--;
+      const left = (openFrom.get(address) ?? 1) - 1;
+      if (left > 0) openFrom.set(address, left);
+      else openFrom.delete(address);
+    });
     serve.call(server, socket);
   });
   server.maxConnections = max + REFUSING_AT_ONCE;

@@ -1,9 +1,11 @@
 /**
  * One log line per request, written when the answer has gone: method, the URL with
- * its secrets taken out (an output link's signature would otherwise make the log a
- * download), status, time taken, and who called (tenant or operator; never a key).
+ * every query value taken out except those of a few parameters known to be harmless
+ * (an output link's signature, in whatever spelling a caller sends it, would otherwise
+ * make the log a download), status, time taken, and who called (tenant or operator;
+ * never a key).
  */
-import { redactUrl } from '@renderq/shared';
+import { REDACTED_VALUE } from '@renderq/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 export function logRequests(app: FastifyInstance): void {
@@ -11,7 +13,7 @@ export function logRequests(app: FastifyInstance): void {
     const status = reply.statusCode;
     const fields = {
       method: request.method,
-      url: redactUrl(request.url),
+      url: loggableUrl(request.url),
       status,
       ms: Math.round(reply.elapsedTime),
       caller: callerOf(request),
@@ -26,4 +28,37 @@ function callerOf(request: FastifyRequest): string {
   if (!principal) return 'unknown';
   if (principal.kind === 'tenant') return `tenant:${principal.tenant}`;
   return principal.kind;
+}
+
+/** Query parameters whose values say what was asked for and grant nothing. */
+const HARMLESS_PARAMETERS = new Set([
+  'status',
+  'model',
+  'batch_id',
+  'created_after',
+  'created_before',
+  'limit',
+  'expires',
+  'priority',
+  'webhook_events',
+  'activeQueue',
+  'page',
+  'jobsPerPage',
+]);
+
+/** The path as sent, and the query with only harmless values kept: names stay, so the line still says what was sent. */
+export function loggableUrl(url: string): string {
+  const at = url.indexOf('?');
+  if (at < 0) return url;
+  const query = url
+    .slice(at + 1)
+    .split('&')
+    .map((pair) => {
+      const equals = pair.indexOf('=');
+      if (equals < 0) return pair;
+      const name = pair.slice(0, equals);
+      return HARMLESS_PARAMETERS.has(name) ? pair : `${name}=${REDACTED_VALUE}`;
+    })
+    .join('&');
+  return `${url.slice(0, at)}?${query}`;
 }

@@ -3,12 +3,16 @@
  * its whole body in memory (a JSON batch is buffered and parsed whole; an NDJSON
  * batch keeps every parsed job until the last line is checked), so the memory a
  * burst of uploads can take is this bound times the body cap, not the number of
- * callers. One more upload waits, first come first served, for a slot to free;
+ * callers. One tenant holds at most `perTenant` of the slots, so that one tenant
+ * cannot keep every other tenant's batches out. One more upload waits, first come
+ * first served, for a slot (its tenant's share first, then one of the process's);
  * after `waitMs` it is refused, so a stuck upload never queues the rest forever.
  */
 
 export interface UploadSlotsOptions {
   readonly concurrency: number;
+  /** Slots one tenant may hold at once. @defaultValue concurrency */
+  readonly perTenant?: number;
   /** How long one more upload waits for a slot; 0: refused at once. */
   readonly waitMs: number;
 }
@@ -21,33 +25,91 @@ export class UploadSlotsBusyError extends Error {
   }
 }
 
+/** The tenant's own share stayed taken for the whole wait: it waits for its own uploads, not for others'. */
+export class TenantUploadsBusyError extends Error {
+  override readonly name = 'TenantUploadsBusyError';
+  constructor(readonly perTenant: number) {
+    super(`this tenant already has ${perTenant} batch uploads being read by this API process`);
+  }
+}
+
+export class UploadSlots {
+  readonly #process: Semaphore;
+  readonly #perTenant: number;
+  readonly #waitMs: number;
+  /** Each tenant's share, while it holds or waits for a slot. */
+  readonly #tenants = new Map<string, Semaphore>();
+
+  constructor(options: UploadSlotsOptions) {
+    this.#process = new Semaphore(options.concurrency);
+    this.#perTenant = options.perTenant ?? options.concurrency;
+    this.#waitMs = options.waitMs;
+  }
+
+  /**
+   * A slot, as the function that gives it back (calling it again does nothing). Rejects with
+   * TenantUploadsBusyError or UploadSlotsBusyError after the wait, or with `signal`'s reason when the
+   * caller goes away first.
+   */
+  async acquire(tenant: string, signal?: AbortSignal): Promise<() => void> {
+    const share = this.#tenants.get(tenant) ?? new Semaphore(this.#perTenant);
+    this.#tenants.set(tenant, share);
+    const forget = () => {
+      if (share.idle) this.#tenants.delete(tenant);
+    };
+    const deadline = Date.now() + this.#waitMs;
+    let releaseShare: () => void;
+    try {
+      releaseShare = await share.acquire(this.#waitMs, signal, () => new TenantUploadsBusyError(this.#perTenant));
+    } catch (error) {
+      forget();
+      throw error;
+    }
+    let releaseSlot: () => void;
+    try {
+      releaseSlot = await this.#process.acquire(Math.max(0, deadline - Date.now()), signal, () => {
+        return new UploadSlotsBusyError(this.#process.capacity);
+      });
+    } catch (error) {
+      releaseShare();
+      forget();
+      throw error;
+    }
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      releaseSlot();
+      releaseShare();
+      forget();
+    };
+  }
+}
+
 interface Waiter {
   readonly grant: (release: () => void) => void;
   readonly timer: NodeJS.Timeout | undefined;
 }
 
-export class UploadSlots {
-  readonly #concurrency: number;
-  readonly #waitMs: number;
+/** Slots handed out first come, first served, with a bounded wait. */
+class Semaphore {
   #inUse = 0;
   readonly #waiters: Waiter[] = [];
 
-  constructor(options: UploadSlotsOptions) {
-    this.#concurrency = options.concurrency;
-    this.#waitMs = options.waitMs;
+  constructor(readonly capacity: number) {}
+
+  /** Nobody holds or waits for a slot. */
+  get idle(): boolean {
+    return this.#inUse === 0 && this.#waiters.length === 0;
   }
 
-  /**
-   * A slot, as the function that gives it back (calling it again does nothing).
-   * Rejects with UploadSlotsBusyError after the wait, or with `signal`'s reason when the caller goes away first.
-   */
-  acquire(signal?: AbortSignal): Promise<() => void> {
+  acquire(waitMs: number, signal: AbortSignal | undefined, busy: () => Error): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#inUse < this.#concurrency) {
+    if (this.#inUse < this.capacity) {
       this.#inUse++;
       return Promise.resolve(this.#releaser());
     }
-    if (this.#waitMs === 0) return Promise.reject(new UploadSlotsBusyError(this.#concurrency));
+    if (waitMs <= 0) return Promise.reject(busy());
     return new Promise((resolve, reject) => {
       const leave = (error: unknown) => {
         const index = this.#waiters.indexOf(waiter);
@@ -63,7 +125,7 @@ export class UploadSlots {
           signal?.removeEventListener('abort', onAbort);
           resolve(release);
         },
-        timer: setTimeout(() => leave(new UploadSlotsBusyError(this.#concurrency)), this.#waitMs),
+        timer: setTimeout(() => leave(busy()), waitMs),
       };
       this.#waiters.push(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -26,7 +26,8 @@ import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
 import { BodyAbortedError, BodyTooLargeError, LineTooLongError, ndjsonLines } from '../http/ndjson-lines.js';
 import { Problem, RetryLaterProblem } from '../http/problems.js';
 import { Batch, BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest, ProblemSchema } from '../http/schemas.js';
-import { UploadSlotsBusyError } from '../http/upload-slots.js';
+import { atLeast } from '../http/upload-rate.js';
+import { TenantUploadsBusyError, UploadSlotsBusyError } from '../http/upload-slots.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { ownBatch } from '../services/ownership.js';
 import { urlsOfJob } from '../services/url-guard.js';
@@ -68,7 +69,10 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       },
       // Before the body is read, and after the key is checked: an upload waits here for a slot, and gives it
       // back however it ends.
-      onRequest: async (_request, reply) => takeUploadSlot(ctx, reply),
+      onRequest: async (request, reply) => takeUploadSlot(ctx, request.tenant, reply),
+      // A trickling upload would hold its slot for as long as the request timeout allows: it is cut instead.
+      preParsing: async (_request, reply, payload) =>
+        atLeast(ctx.config.api.batchUploads.minBytesPerSecond, payload, reply.raw),
       schema: {
         summary: 'Create a batch of up to 10,000 jobs',
         description:
@@ -237,14 +241,22 @@ function parseJsonBatch(body: unknown) {
  * Takes one of the process's upload slots for this request, waiting briefly for one; gives it back when the
  * answer is out or the connection is gone, whichever comes first.
  */
-async function takeUploadSlot(ctx: ApiContext, reply: FastifyReply): Promise<void> {
+async function takeUploadSlot(ctx: ApiContext, tenant: string, reply: FastifyReply): Promise<void> {
   const gone = new AbortController();
   const onGone = () => gone.abort(new Error('the client went away while waiting for an upload slot'));
   reply.raw.once('close', onGone);
   let release: () => void;
   try {
-    release = await ctx.uploadSlots.acquire(gone.signal);
+    release = await ctx.uploadSlots.acquire(tenant, gone.signal);
   } catch (error) {
+    if (error instanceof TenantUploadsBusyError) {
+      ctx.metrics.requestsRefused.inc({ reason: 'upload_slots_per_tenant' });
+      throw new RetryLaterProblem(
+        'too_many_requests',
+        `${error.message} (BATCH_UPLOAD_CONCURRENCY_PER_TENANT), and none finished within the wait; send the next batch when one of them is answered`,
+        1,
+      );
+    }
     if (!(error instanceof UploadSlotsBusyError)) throw error;
     ctx.metrics.requestsRefused.inc({ reason: 'upload_slots' });
     throw new RetryLaterProblem(
@@ -293,6 +305,8 @@ async function readNdjson(body: Readable, contentLength: string | undefined): Pr
       );
     }
     if (error instanceof BodyTooLargeError) throw ndjsonTooLarge();
+    // Cut by us (too slow an upload): that is the answer.
+    if (error instanceof BodyAbortedError && error.cause instanceof Problem) throw error.cause;
     // Nobody is left to read the answer, but it keeps a client's disconnect out of the error log.
     if (error instanceof BodyAbortedError) throw new Problem('validation_failed', error.message);
     throw error;

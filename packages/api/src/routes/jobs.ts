@@ -141,7 +141,11 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         );
       }
       const etag = `"${output.sha256}"`;
-      reply.header('etag', etag).header('cache-control', 'private, max-age=31536000, immutable');
+      // The bytes never change, but a link's right to them ends: a cache may keep them only as long as the link works.
+      const maxAge = request.tenant
+        ? 3_600
+        : Math.max(0, Number(request.query.expires) - Math.floor(Date.now() / 1000));
+      reply.header('etag', etag).header('cache-control', `private, max-age=${maxAge}, immutable`);
       if (request.headers['if-none-match'] === etag) return reply.code(304).send();
       try {
         const stored = await ctx.storage.get(output.storage_key);

@@ -46,9 +46,12 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
       if (!redis.ok) return reply.code(503).send({ status: 'unavailable', reason: redis.reason });
       const pause = await ctx.pause.state();
       if (pause.paused) {
-        return reply
-          .code(503)
-          .send({ status: 'paused', reason: pause.reason ?? 'paused', message: pause.message ?? '' });
+        return (
+          reply
+            .code(503)
+            // The reason only: the message (Segmind's words, an operator's note) is for /v1/admin/status.
+            .send({ status: 'paused', reason: pause.reason ?? 'paused' })
+        );
       }
       return { status: 'ready' };
     },

@@ -2,12 +2,12 @@
  * Webhook deliveries, visible and replayable: a job's (or batch's) events with every
  * attempt made to deliver them, and redelivery of an event under its own webhook-id.
  */
-import type { WebhookEvent } from '@renderq/shared';
+import { redeliveryCooldownKey, type WebhookEvent } from '@renderq/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
-import { Problem } from '../http/problems.js';
+import { Problem, RetryLaterProblem } from '../http/problems.js';
 import { BatchIdParams, JobIdParams, ProblemSchema, WebhookDeliveries, WebhookEventSchema } from '../http/schemas.js';
 import { ownBatch, ownJob } from '../services/ownership.js';
 
@@ -17,6 +17,9 @@ const ROUTES: Readonly<Record<Subject, { readonly base: string; readonly tag: st
   job: { base: '/v1/jobs', tag: 'jobs' },
   batch: { base: '/v1/batches', tag: 'batches' },
 };
+
+/** How long after a redelivery the same job's or batch's events may be redelivered again. */
+const REDELIVERY_COOLDOWN_MS = 60_000;
 
 const RedeliverAnswer = z.object({ events: z.array(WebhookEventSchema) });
 
@@ -59,6 +62,7 @@ export async function webhookDeliveryRoutes(app: FastifyInstance, ctx: ApiContex
       if (events.length === 0) {
         throw new Problem('conflict', `${subject} ${request.params.id} has no webhook event to send (yet)`);
       }
+      await holdOffRepeats(ctx, subject, request.params.id);
       const redelivered = await Promise.all(events.map((event) => webhooks.events.redeliver(event.id)));
       return {
         events: await eventViews(
@@ -71,10 +75,10 @@ export async function webhookDeliveryRoutes(app: FastifyInstance, ctx: ApiContex
       summary: `Send a ${subject}'s webhook events again`,
       description:
         'A delivered, gone or failed event starts a new round of the retry schedule under the same ' +
-        'webhook-id; a pending one is attempted now. 409 when there is no event yet.',
+        'webhook-id; a pending one is attempted now. 409 when there is no event yet; 429 within a minute of the last redelivery.',
       tags,
       params,
-      response: { 202: RedeliverAnswer, 404: ProblemSchema, 409: ProblemSchema },
+      response: { 202: RedeliverAnswer, 404: ProblemSchema, 409: ProblemSchema, 429: ProblemSchema },
     };
     routes.post(
       `${base}/:id/webhook-deliveries/redeliver`,
@@ -87,6 +91,21 @@ export async function webhookDeliveryRoutes(app: FastifyInstance, ctx: ApiContex
       async (request, reply) => reply.code(202).send(await redeliver(request)),
     );
   }
+}
+
+/**
+ * One redelivery per subject per cooldown: a tenant calling redeliver in a loop would otherwise
+ * turn the workers into a source of POSTs at whatever rate it likes.
+ */
+async function holdOffRepeats(ctx: ApiContext, subject: Subject, id: string): Promise<void> {
+  const key = redeliveryCooldownKey(ctx.config.redis.prefix, `${subject}:${id}`);
+  if ((await ctx.redis.set(key, '1', 'PX', REDELIVERY_COOLDOWN_MS, 'NX')) === 'OK') return;
+  const leftMs = await ctx.redis.pttl(key);
+  throw new RetryLaterProblem(
+    'too_many_requests',
+    `${subject} ${id} was redelivered moments ago; one redelivery per ${REDELIVERY_COOLDOWN_MS / 1000} s`,
+    Math.max(1, Math.ceil(leftMs / 1000)),
+  );
 }
 
 async function ownSubject(ctx: ApiContext, subject: Subject, tenant: string, id: string): Promise<void> {

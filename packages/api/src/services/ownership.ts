@@ -4,13 +4,13 @@ import type { ApiContext } from '../api-context.js';
 import { Problem } from '../http/problems.js';
 
 export async function ownJob(ctx: ApiContext, tenant: string, id: string): Promise<JobRecord> {
-  const record = await ctx.store.get(id);
-  if (!record || record.tenant !== tenant) throw new Problem('not_found', `no job ${id}`);
+  const record = await ctx.store.getOwned(tenant, id);
+  if (!record) throw new Problem('not_found', `no job ${id}`);
   return record;
 }
 
 export async function ownBatch(ctx: ApiContext, tenant: string, id: string): Promise<BatchRecord> {
-  const batch = await ctx.store.getBatch(id);
-  if (!batch || batch.tenant !== tenant) throw new Problem('not_found', `no batch ${id}`);
+  const batch = await ctx.store.getBatchOwned(tenant, id);
+  if (!batch) throw new Problem('not_found', `no batch ${id}`);
   return batch;
 }

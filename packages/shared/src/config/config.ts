@@ -55,9 +55,17 @@ export interface Config {
       readonly keepAliveTimeoutMs: number;
       readonly idleTimeoutMs: number;
       readonly maxConnections: number;
+      /** 0: no limit per client address. */
+      readonly maxConnectionsPerIp: number;
     };
-    /** Batch uploads read at once per process, and how long one more waits for a slot. */
-    readonly batchUploads: { readonly concurrency: number; readonly waitMs: number };
+    /** Batch uploads read at once per process (and per tenant), how long one more waits, how slow one may be. */
+    readonly batchUploads: {
+      readonly concurrency: number;
+      readonly perTenant: number;
+      readonly waitMs: number;
+      /** 0: no minimum. */
+      readonly minBytesPerSecond: number;
+    };
     /** Each tenant's token bucket: jobs per second (0: no limit) and the most it holds. */
     readonly enqueueRate: { readonly perSecond: number; readonly burst: number };
   };
@@ -208,8 +216,14 @@ function toConfig(env: Env, storage: StorageConfig): Config {
         keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
         idleTimeoutMs: env.HTTP_IDLE_TIMEOUT_MS,
         maxConnections: env.HTTP_MAX_CONNECTIONS,
+        maxConnectionsPerIp: env.HTTP_MAX_CONNECTIONS_PER_IP,
       },
-      batchUploads: { concurrency: env.BATCH_UPLOAD_CONCURRENCY, waitMs: env.BATCH_UPLOAD_WAIT_MS },
+      batchUploads: {
+        concurrency: env.BATCH_UPLOAD_CONCURRENCY,
+        perTenant: env.BATCH_UPLOAD_CONCURRENCY_PER_TENANT,
+        waitMs: env.BATCH_UPLOAD_WAIT_MS,
+        minBytesPerSecond: env.BATCH_UPLOAD_MIN_BYTES_PER_SECOND,
+      },
       enqueueRate: { perSecond: env.TENANT_ENQUEUE_RATE, burst: env.TENANT_ENQUEUE_BURST },
     },
     worker: {

@@ -267,6 +267,13 @@ export const EnvSchema = z
     WORKER_RECONCILE_AFTER_MS: optionalPositiveInt(7 * 24 * 3_600_000),
     /** Batch uploads (JSON or NDJSON) one API process reads at once; each may hold its body in memory. @defaultValue 4 */
     BATCH_UPLOAD_CONCURRENCY: positiveInt(4, 1000),
+    /** Of those, how many one tenant may hold, so that one tenant cannot take them all. @defaultValue 2 */
+    BATCH_UPLOAD_CONCURRENCY_PER_TENANT: positiveInt(2, 1000),
+    /**
+     * A batch upload slower than this on average (after its first 10 s) is cut with a 408, so that
+     * trickling uploads cannot hold the slots. 0 turns it off. @defaultValue 16384
+     */
+    BATCH_UPLOAD_MIN_BYTES_PER_SECOND: nonNegativeInt(16_384, 1_000_000_000),
     /** How long a batch upload waits for a free slot before it is answered 503. @defaultValue 5000 */
     BATCH_UPLOAD_WAIT_MS: nonNegativeInt(5_000, 600_000),
     /** Jobs per second each tenant may enqueue, across all API processes; 0 turns the limit off. @defaultValue 1000 */
@@ -283,6 +290,11 @@ export const EnvSchema = z
     HTTP_IDLE_TIMEOUT_MS: positiveInt(30_000, 3_600_000),
     /** Open connections per API process; one more is answered 503 and closed. @defaultValue 10000 */
     HTTP_MAX_CONNECTIONS: positiveInt(10_000, 1_000_000),
+    /**
+     * Open connections one client address may hold per API process (0: no such limit — behind a proxy
+     * every connection comes from the proxy's address: limit there instead). @defaultValue 1000
+     */
+    HTTP_MAX_CONNECTIONS_PER_IP: nonNegativeInt(1_000, 1_000_000),
   })
   .superRefine((env, ctx) => {
     if ((env.AWS_ACCESS_KEY_ID === undefined) !== (env.AWS_SECRET_ACCESS_KEY === undefined)) {

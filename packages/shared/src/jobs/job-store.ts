@@ -141,6 +141,12 @@ end
 return #ARGV - 2
 `;
 
+/** KEYS[1] a job or batch hash; ARGV[1] a tenant. Returns the hash (flat) only when it is that tenant's. */
+const OWNED_HGETALL_LUA = `
+if redis.call('HGET', KEYS[1], 'tenant') ~= ARGV[1] then return false end
+return redis.call('HGETALL', KEYS[1])
+`;
+
 export class JobStore {
   readonly #redis: Redis;
   readonly #queue: Queue<RenderJobData>;
@@ -257,6 +263,29 @@ export class JobStore {
   async getBatch(id: string): Promise<BatchRecord | undefined> {
     const hash = await this.#redis.hgetall(batchKey(this.#prefix, id));
     return hash.id ? batchFromHash(hash) : undefined;
+  }
+
+  /**
+   * A tenant's own job, or undefined — for another tenant's job as for none at all, and in the
+   * same time: the record is read only when its tenant matches, so timing tells nothing either.
+   */
+  async getOwned(tenant: string, id: string): Promise<JobRecord | undefined> {
+    const hash = await this.#hgetallOwned(jobKey(this.#prefix, id), tenant);
+    return hash ? recordFromHash(hash) : undefined;
+  }
+
+  /** A tenant's own batch, or undefined (see getOwned). */
+  async getBatchOwned(tenant: string, id: string): Promise<BatchRecord | undefined> {
+    const hash = await this.#hgetallOwned(batchKey(this.#prefix, id), tenant);
+    return hash ? batchFromHash(hash) : undefined;
+  }
+
+  async #hgetallOwned(key: string, tenant: string): Promise<Record<string, string> | undefined> {
+    const flat = (await this.#redis.eval(OWNED_HGETALL_LUA, 1, key, tenant)) as string[] | null;
+    if (!flat || flat.length === 0) return undefined;
+    const hash: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) hash[flat[i] as string] = flat[i + 1] as string;
+    return hash;
   }
 
   /** Tenant, model and stage of each job that still has a record, in one round trip (the dashboard's cards). */

@@ -53,3 +53,7 @@ export function webhookHostKey(prefix: string, host: string): string {
 export function enqueueBucketKey(prefix: string, tenant: string): string {
   return `${prefix}:rate:enqueue:${tenant}`;
 }
+/** Set for a minute after a job's or batch's webhooks are redelivered: one redelivery per subject per cooldown. */
+export function redeliveryCooldownKey(prefix: string, subject: string): string {
+  return `${prefix}:webhooks:redelivered:${subject}`;
+}
