@@ -249,3 +249,27 @@ describe('model catalogue', () => {
     }
   });
 });
+
+describe('input sizes', () => {
+  it('bounds inline images, image URLs and an unknown model’s input', () => {
+    const huge = 'A'.repeat(16 * 1024 * 1024 + 4);
+    const image = validateModelInput('sd1.5-img2img', { prompt: 'x', image: huge }, { allowUnknown: false });
+    expect(image.ok).toBe(false);
+    if (!image.ok)
+      expect(image.issues[0]).toMatchObject({ path: 'input.image', message: expect.stringContaining('by URL') });
+    const url = validateModelInput(
+      'sd1.5-img2img',
+      { prompt: 'x', image: `https://images.example/${'a'.repeat(3_000)}.png` },
+      { allowUnknown: false },
+    );
+    expect(url.ok).toBe(false);
+    const unknown = validateModelInput(
+      'flux-pro',
+      { prompt: 'x', extra: 'b'.repeat(300 * 1024) },
+      { allowUnknown: true },
+    );
+    expect(unknown.ok).toBe(false);
+    if (!unknown.ok) expect(unknown.issues[0]?.message).toContain('256 KiB');
+    expect(validateModelInput('flux-pro', { prompt: 'x', steps: 4 }, { allowUnknown: true }).ok).toBe(true);
+  });
+});

@@ -29,7 +29,15 @@ export const ModelName = z
   .regex(/^[a-z0-9][a-z0-9._-]{0,127}$/i, 'must be a Segmind model slug such as "segmind-vega"');
 
 /** Input of a model outside the catalogue: any object with a string prompt, passed through. */
-const PassThroughInput = z.looseObject({ prompt: z.string().trim().min(1, 'must not be empty') });
+/** The most an unknown model's input may weigh as JSON: it is kept in the job record and read back on every GET. */
+const MAX_PASS_THROUGH_INPUT_BYTES = 256 * 1024;
+
+const PassThroughInput = z
+  .looseObject({ prompt: z.string().trim().min(1, 'must not be empty').max(10_000) })
+  .refine(
+    (input) => Buffer.byteLength(JSON.stringify(input)) <= MAX_PASS_THROUGH_INPUT_BYTES,
+    `must be at most ${MAX_PASS_THROUGH_INPUT_BYTES / 1024} KiB as JSON for a model renderq does not know (pass images by URL)`,
+  );
 
 export interface CatalogueOptions {
   /** Accept models outside the catalogue (input passed through). @defaultValue false */

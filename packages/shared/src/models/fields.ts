@@ -48,9 +48,14 @@ const bareBase64 = /^[A-Za-z0-9+/\r\n]+={0,2}$/;
  * An input image as Segmind's img2img models take it: an http(s) URL, a data URI,
  * or bare base64 of the file (as in Segmind's own examples).
  */
+/** The largest inline (base64 or data: URI) input image, in characters: about 12 MB of image. */
+export const MAX_INLINE_IMAGE_CHARS = 16 * 1024 * 1024;
+
 export const inputImage = z
   .string()
   .min(1, 'must be an image URL or base64')
+  .max(MAX_INLINE_IMAGE_CHARS, `must be at most ${MAX_INLINE_IMAGE_CHARS} characters (pass larger images by URL)`)
+  .refine((value) => !httpUrl.test(value) || value.length <= 2_048, 'must be a URL of at most 2048 characters')
   .refine(
     (value) =>
       httpUrl.test(value) ||
