@@ -111,7 +111,9 @@ interface LineLook {
 /**
  * The card along the bottom: brand, model (bold), the prompt wrapped to as many lines
  * as leave most of the picture visible (then cut with an ellipsis), and a line with
- * seed, size and format. Sizes follow the picture's, so every size reads alike.
+ * seed, size and format. Sizes follow the picture's, so every size reads alike. Over an
+ * img2img input the card is darker: the input may carry text of its own (an earlier
+ * emulator picture does), which must not show through this caption.
  */
 function captionCard({ width, height, format, caption, strength }: PictureSpec): Card {
   const unit = Math.min(Math.sqrt(width * height), 1.25 * Math.min(width, height)) / 1024;
@@ -155,7 +157,8 @@ function captionCard({ width, height, format, caption, strength }: PictureSpec):
   draw(fitLine(meta.join('  ·  '), looks.meta.size, inner), looks.meta, { fill: '#ffffff', opacity: 0.74 });
 
   const body =
-    `<rect width="${cardWidth}" height="${cardHeight}" rx="${(26 * unit).toFixed(1)}" fill="#0b0e17" fill-opacity="0.66"/>` +
+    `<rect width="${cardWidth}" height="${cardHeight}" rx="${(26 * unit).toFixed(1)}" fill="#0b0e17" ` +
+    `fill-opacity="${strength === undefined ? 0.68 : 0.88}"/>` +
     drawn.join('');
   return { defs: sheet.defs(), body, left: margin, top: Math.max(0, height - margin - cardHeight) };
 }
