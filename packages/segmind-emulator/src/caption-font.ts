@@ -46,9 +46,11 @@ class Face {
   readonly unitsPerEm: number;
 
   constructor(file: string) {
-    const opentype = require('opentype.js') as { parse(buffer: ArrayBuffer): Font };
+    const opentype = require('opentype.js') as { parse(buffer: ArrayBuffer, options: { lowMemory: boolean }): Font };
     const bytes = readFileSync(require.resolve(file));
-    this.#font = opentype.parse(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    this.#font = opentype.parse(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), {
+      lowMemory: true,
+    });
     this.unitsPerEm = this.#font.unitsPerEm;
   }
 

@@ -36,8 +36,15 @@ const BRAND = 'SEGMIND EMULATOR · RENDERQ';
 const CAP_HEIGHT = 0.727;
 
 /**
+ * Text smaller than this many pixels is not drawn: nobody reads it, and on the tiny
+ * pictures the benchmarks ask for it would cost several times the rest.
+ */
+const MIN_TEXT_PX = 6;
+
+/**
  * The whole picture, `width` × `height`: the background (for img2img drawn `strength`
- * opaque, to lie over the input) and the caption card along the bottom.
+ * opaque, to lie over the input) and the caption card along the bottom, on pictures
+ * big enough to read it (about 230 pixels square and up).
  */
 export function pictureSvg(spec: PictureSpec): string {
   const { width, height } = spec;
@@ -45,8 +52,9 @@ export function pictureSvg(spec: PictureSpec): string {
   const opacity = spec.strength === undefined ? '' : ` opacity="${clamp(spec.strength, 0, 1).toFixed(3)}"`;
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
-    `<defs>${card.defs}</defs><g${opacity}>${background(spec)}</g>` +
-    `<g transform="translate(${card.left} ${card.top})">${card.body}</g></svg>`
+    `<defs>${card?.defs ?? ''}</defs><g${opacity}>${background(spec)}</g>` +
+    (card ? `<g transform="translate(${card.left} ${card.top})">${card.body}</g>` : '') +
+    '</svg>'
   );
 }
 
@@ -115,7 +123,7 @@ interface LineLook {
  * img2img input the card is darker: the input may carry text of its own (an earlier
  * emulator picture does), which must not show through this caption.
  */
-function captionCard({ width, height, format, caption, strength }: PictureSpec): Card {
+function captionCard({ width, height, format, caption, strength }: PictureSpec): Card | undefined {
   const unit = Math.min(Math.sqrt(width * height), 1.25 * Math.min(width, height)) / 1024;
   const margin = Math.round(40 * unit);
   const padding = 35 * unit;
@@ -127,11 +135,13 @@ function captionCard({ width, height, format, caption, strength }: PictureSpec):
     prompt: { size: 34 * unit, leading: 1.36, gap: 0 },
     meta: { size: 27 * unit, leading: 1.5, gap: 14 * unit },
   } satisfies Record<string, LineLook>;
+  if (looks.meta.size < MIN_TEXT_PX) return undefined;
+  const withBrand = looks.brand.size >= MIN_TEXT_PX;
   // A long model name on a narrow picture is set smaller (down to the prompt's size) rather than cut.
   const modelWidth = textWidth(printable(caption.model, 'bold'), 1, 'bold');
   looks.model.size = clamp(inner / Math.max(modelWidth, 1), looks.prompt.size, looks.model.size);
   const box = (look: LineLook) => look.gap + look.size * look.leading;
-  const fixed = box(looks.brand) + box(looks.model) + box(looks.meta) + 2 * padding;
+  const fixed = (withBrand ? box(looks.brand) : 0) + box(looks.model) + box(looks.meta) + 2 * padding;
   const maxPromptLines = clamp(Math.floor((height * 0.62 - margin - fixed) / box(looks.prompt)), 1, 6);
   const promptLines =
     printable(caption.prompt) === ''
@@ -151,7 +161,7 @@ function captionCard({ width, height, format, caption, strength }: PictureSpec):
     drawn.push(sheet.line(text, padding, baseline, { ...style, size: look.size }));
     top += box(look);
   };
-  draw(fitLine(BRAND, looks.brand.size, inner), looks.brand, { fill: '#ffffff', opacity: 0.62 });
+  if (withBrand) draw(fitLine(BRAND, looks.brand.size, inner), looks.brand, { fill: '#ffffff', opacity: 0.62 });
   draw(fitLine(caption.model, looks.model.size, inner, 'bold'), looks.model, { fill: '#ffffff', weight: 'bold' });
   for (const line of promptLines) draw(line, looks.prompt, { fill: '#ffffff', opacity: 0.94 });
   draw(fitLine(meta.join('  ·  '), looks.meta.size, inner), looks.meta, { fill: '#ffffff', opacity: 0.74 });

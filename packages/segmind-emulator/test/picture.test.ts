@@ -109,6 +109,15 @@ describe('emulator pictures', () => {
     expect(box.right).toBeLessThan(held.width - 20);
   });
 
+  it('leave text off pictures too small to read it (the 64×64 ones benchmarks ask for)', async () => {
+    const tiny = spec({ width: 64, height: 64 });
+    const other = { ...tiny, caption: { ...tiny.caption, prompt: 'another prompt', seed: 1 } };
+    expect((await renderImage(tiny)).equals(await renderImage(other))).toBe(true);
+    const small = spec({ width: 256, height: 256 });
+    const smallOther = { ...small, caption: { ...small.caption, prompt: 'another prompt', seed: 1 } };
+    expect((await renderImage(small)).equals(await renderImage(smallOther))).toBe(false);
+  });
+
   it('draw characters the font lacks as ?', async () => {
     const held = spec();
     const draw = (prompt: string) => renderImage({ ...held, caption: { ...held.caption, prompt } });
