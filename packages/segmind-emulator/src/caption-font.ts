@@ -42,6 +42,7 @@ const FONT_FILES: Readonly<Record<FontWeight, string>> = {
 class Face {
   readonly #font: Font;
   readonly #glyphs = new Map<string, Glyph>();
+  readonly #drawable = new Map<string, boolean>();
   readonly #outlines = new Map<number, string>();
   readonly unitsPerEm: number;
 
@@ -55,7 +56,12 @@ class Face {
   }
 
   has(char: string): boolean {
-    return this.#glyphs.has(char) || this.#font.hasChar(char);
+    let drawable = this.#drawable.get(char);
+    if (drawable === undefined) {
+      drawable = this.#font.hasChar(char);
+      this.#drawable.set(char, drawable);
+    }
+    return drawable;
   }
 
   glyph(char: string): Glyph {
@@ -194,18 +200,18 @@ function withEllipsis(line: string, size: number, maxWidth: number, weight: Font
   return `${chars.slice(0, end).join('').trimEnd()}${ELLIPSIS}`;
 }
 
-/** How many of `chars` fit in `maxWidth` (summing advances once: prompts may be thousands of characters). */
+/** How many of `chars` fit in `maxWidth` (one pass, stopping there: prompts may be thousands of characters). */
 function fittingPrefix(chars: readonly string[], size: number, maxWidth: number, weight: FontWeight): number {
   const font = face(weight);
   const room = (maxWidth * font.unitsPerEm) / size;
   let units = 0;
   let count = 0;
-  forEachGlyph(font, chars.join(''), (_glyph, advance) => {
-    units += advance;
-    if (units <= room && count >= 0) count++;
-    else if (count >= 0) count = -count - 1;
-  });
-  return count < 0 ? -count - 1 : count;
+  for (const char of chars) {
+    units += font.glyph(char).advanceWidth ?? 0;
+    if (units > room) break;
+    count++;
+  }
+  return count;
 }
 
 /**

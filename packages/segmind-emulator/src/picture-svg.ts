@@ -1,8 +1,8 @@
 /**
- * What an emulated image looks like, as SVG: a soft gradient with a few glowing discs
- * and rings whose colours and places come from the image's digest, under a dark card
- * that says which job made it (model, prompt, seed, size), so that pictures in a
- * showcase can be told apart and traced back. Text is drawn as glyph outlines
+ * What an emulated image looks like, as SVG: a gradient with translucent discs and rings
+ * whose colours and places come from the image's digest, under a dark card that says
+ * which job made it (model, prompt, seed, size), so that pictures in a showcase can be
+ * told apart and traced back. Text is drawn as glyph outlines
  * (caption-font.ts), never as <text>, so nothing depends on the fonts a machine has.
  */
 import { createHash } from 'node:crypto';
