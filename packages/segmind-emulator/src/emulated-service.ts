@@ -301,6 +301,13 @@ export class EmulatedService {
       const spec: ImageSpec = {
         digest: imageDigest([...base, index, geometry.width, geometry.height]),
         ...geometry,
+        caption: {
+          model: request.model,
+          prompt: typeof request.input.prompt === 'string' ? request.input.prompt : '',
+          seed: request.seed,
+          index,
+          count: request.imageCount,
+        },
         ...(source ? { source: { image: source, strength: Number(request.input.strength ?? 0.8) } } : {}),
       };
       const image = {

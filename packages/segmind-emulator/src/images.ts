@@ -1,12 +1,16 @@
 /**
- * Real images for emulated requests: a smooth colour field drawn from a hash of
- * (model, input, seed, index), so the same request makes the same bytes; for
- * img2img models the input image is blended in by `strength`, so the output
- * visibly follows the input. Encoded by sharp (libvips) as JPEG, PNG or WebP.
+ * Real images for emulated requests, drawn by picture-svg.ts (a background from a hash
+ * of the request, and a card naming model, prompt, seed and size) and encoded by sharp
+ * (libvips) as JPEG, PNG or WebP. The same request makes the same bytes. For img2img
+ * models the input image lies underneath, the background drawn over it as opaque as
+ * `strength`, so the output visibly follows the input.
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import type { ImageFormat } from './model-profiles.js';
+import { type ImageCaption, pictureSvg } from './picture-svg.js';
+
+export type { ImageCaption } from './picture-svg.js';
 
 export interface ImageSpec {
   /** Hex digest of everything the image depends on. */
@@ -15,6 +19,8 @@ export interface ImageSpec {
   readonly height: number;
   readonly format: ImageFormat;
   readonly quality: number;
+  /** What the image says about the job that made it. */
+  readonly caption: ImageCaption;
   /** img2img: the decoded input image and how far to move away from it (0-1). */
   readonly source?: { readonly image: Buffer; readonly strength: number };
 }
@@ -37,23 +43,25 @@ export function imageDigest(parts: readonly (string | number | Buffer)[]): strin
   return hash.digest('hex');
 }
 
-const GRID = 12;
-
 export async function renderImage(spec: ImageSpec): Promise<Buffer> {
-  const { width, height } = spec;
-  // A small grid of colours from the digest, enlarged smoothly: cheap, and distinct per digest.
-  const grid = Buffer.alloc(GRID * GRID * 3);
-  let block = Buffer.from(spec.digest, 'hex');
-  for (let offset = 0; offset < grid.length; offset += block.length) {
-    block.copy(grid, offset);
-    block = createHash('sha256').update(block).digest();
-  }
-  let pixels: Buffer = await sharp(grid, { raw: { width: GRID, height: GRID, channels: 3 } })
-    .resize(width, height, { kernel: 'cubic', fit: 'fill' })
-    .raw()
-    .toBuffer();
-  if (spec.source) pixels = await blend(spec.source.image, pixels, width, height, spec.source.strength);
-  const image = sharp(pixels, { raw: { width, height, channels: 3 } });
+  const { width, height, source } = spec;
+  const svg = Buffer.from(
+    pictureSvg({
+      digest: spec.digest,
+      width,
+      height,
+      format: spec.format,
+      caption: spec.caption,
+      ...(source ? { strength: source.strength } : {}),
+    }),
+  );
+  const image = source
+    ? sharp(source.image)
+        .removeAlpha()
+        .toColourspace('srgb')
+        .resize(width, height, { fit: 'fill' })
+        .composite([{ input: svg }])
+    : sharp(svg).removeAlpha();
   switch (spec.format) {
     case 'jpeg':
       return image.jpeg({ quality: spec.quality }).toBuffer();
@@ -62,20 +70,6 @@ export async function renderImage(spec: ImageSpec): Promise<Buffer> {
     case 'webp':
       return image.webp({ quality: spec.quality, effort: 0 }).toBuffer();
   }
-}
-
-async function blend(
-  source: Buffer,
-  pattern: Buffer,
-  width: number,
-  height: number,
-  strength: number,
-): Promise<Buffer> {
-  const base = await sharp(source).removeAlpha().resize(width, height, { fit: 'fill' }).raw().toBuffer();
-  const out = Buffer.allocUnsafe(pattern.length);
-  const keep = 1 - strength;
-  for (let i = 0; i < out.length; i++) out[i] = Math.round((base[i] ?? 0) * keep + (pattern[i] ?? 0) * strength);
-  return out;
 }
 
 /** Width and height of an encoded image, or undefined when it is not one sharp can read. */

@@ -1,3 +1,9 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../src/index.js';
@@ -95,6 +101,37 @@ describe('output images', () => {
     expect(urlsOf(a)[0]).not.toBe(urlsOf(b)[0]);
     expect(bytesA.equals(bytesB)).toBe(true);
     expect(bytesA.equals(bytesC)).toBe(false);
+  });
+
+  it('draws the same bytes in another process that has no fonts at all (built: pnpm build)', async () => {
+    // An empty fontconfig setup: SVG <text> drawn there comes out as empty boxes.
+    const dir = mkdtempSync(path.join(tmpdir(), 'no-fonts-'));
+    writeFileSync(path.join(dir, 'fonts.conf'), '<?xml version="1.0"?>\n<fontconfig></fontconfig>\n');
+    const main = path.resolve(fileURLToPath(import.meta.url), '../../dist/main.js');
+    const child = spawn(process.execPath, [main, '--port=0', '--latency-scale=0'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, FONTCONFIG_FILE: path.join(dir, 'fonts.conf'), FONTCONFIG_PATH: dir },
+    });
+    try {
+      const line = await new Promise<string>((resolve) =>
+        createInterface({ input: child.stdout }).once('line', resolve),
+      );
+      const fontless = { url: /listening on (\S+)/.exec(line)?.[1] as string, apiKey: 'emulator-key' } as Emulator;
+      const input = { prompt: 'a lighthouse at dusk — the same everywhere', seed: 7, samples: 2 };
+      const [here, there] = await Promise.all([
+        run(emulator, 'segmind-vega', input),
+        run(fontless, 'segmind-vega', input),
+      ]);
+      for (const index of [0, 1]) {
+        const [mine, theirs] = await Promise.all([
+          download(urlsOf(here)[index] as string),
+          download(urlsOf(there)[index] as string),
+        ]);
+        expect(mine.bytes.equals(theirs.bytes)).toBe(true);
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 
   it('picks and reports a random seed for seed -1', async () => {
