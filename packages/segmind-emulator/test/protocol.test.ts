@@ -12,7 +12,8 @@ const prompt = { prompt: 'a lighthouse at dusk' };
 
 describe('the v2 async protocol', () => {
   it('submit → QUEUED with absolute URLs → PROCESSING → COMPLETED → result with output and metrics', async () => {
-    emulator.configure({ gpusPerModel: 1, latencyScale: 0.1 });
+    // Long enough (about 3 s, no spread) that a loaded machine still sees the first request processing.
+    emulator.configure({ gpusPerModel: 1, latencyScale: 2, latencyJitter: 0 });
     const segmind = client(emulator);
     const first = await segmind.submit('segmind-vega-rt-v1', prompt);
     const second = await segmind.submit('segmind-vega-rt-v1', prompt);
