@@ -37,18 +37,3 @@ export function listJobs(client: RenderqClient, target: ApiTarget, filters: JobF
   }
   return callApi<JobPage>(target, 'GET', `/v1/jobs${query.size > 0 ? `?${query}` : ''}`);
 }
-
-/** Every page from `filters.cursor` on (or the first), one after another. */
-export async function* jobPages(
-  client: RenderqClient,
-  target: ApiTarget,
-  filters: JobFilters,
-): AsyncGenerator<JobPage> {
-  let cursor = filters.cursor;
-  for (;;) {
-    const page = await listJobs(client, target, { ...filters, ...(cursor ? { cursor } : {}) });
-    yield page;
-    if (!page.next_cursor) return;
-    cursor = page.next_cursor;
-  }
-}

@@ -124,7 +124,7 @@ Examples:
     .option('--batch <id>', 'jobs of this batch (bat_…)')
     .option('--created-after <time>', 'ISO 8601, e.g. 2025-01-31T12:00:00Z', isoTime)
     .option('--created-before <time>', 'ISO 8601', isoTime)
-    .option('--limit <n>', 'jobs per page', positiveInteger)
+    .option('--limit <n>', 'at most this many jobs (default 100; with --all: per request)', positiveInteger)
     .option('--cursor <cursor>', 'the page after the one that gave this cursor')
     .option('--all', 'follow the cursors to the last page')
     .action((flags, command: Command) => run(command, listCommand(flags)));

@@ -1,12 +1,16 @@
 /**
- * `renderq list`: jobs, newest first, filtered as the API filters them; one page
- * (`--limit`, `--cursor`), or every page with `--all`.
+ * `renderq list`: jobs, newest first, filtered as the API filters them: up to
+ * `--limit` of them (pages are followed until that many are found, since a page
+ * may come back short), or every one with `--all`.
  */
 import type { Job } from '@renderq/client';
 import type { Action } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
-import { type JobFilters, jobPages } from '../job-list.js';
+import { type JobFilters, listJobs } from '../job-list.js';
+
+/** Jobs shown without --limit (the API's own page size). */
+export const DEFAULT_LIMIT = 100;
 
 export interface ListFlags {
   readonly status?: string;
@@ -27,16 +31,20 @@ export function listCommand(flags: ListFlags): Action {
       ...(flags.batch !== undefined ? { batch_id: flags.batch } : {}),
       ...(flags.createdAfter !== undefined ? { created_after: flags.createdAfter } : {}),
       ...(flags.createdBefore !== undefined ? { created_before: flags.createdBefore } : {}),
-      ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
-      ...(flags.cursor !== undefined ? { cursor: flags.cursor } : {}),
     };
+    const limit = flags.limit ?? DEFAULT_LIMIT;
     const jobs: Job[] = [];
-    let nextCursor: string | null = null;
-    for await (const page of jobPages(context.client, context.target, filters)) {
+    let nextCursor: string | null | undefined = flags.cursor;
+    do {
+      // With --all, pages of `limit`; without, only as many as are still missing.
+      const page = await listJobs(context.client, context.target, {
+        ...filters,
+        limit: flags.all ? limit : limit - jobs.length,
+        ...(nextCursor ? { cursor: nextCursor } : {}),
+      });
       jobs.push(...page.jobs);
       nextCursor = page.next_cursor;
-      if (!flags.all) break;
-    }
+    } while (nextCursor && (flags.all || jobs.length < limit));
     context.output.result({ jobs, next_cursor: nextCursor }, () => {
       if (jobs.length === 0) return 'no jobs';
       return table(
@@ -44,7 +52,7 @@ export function listCommand(flags: ListFlags): Action {
         jobs.map((job) => [job.id, context.output.status(job.status), job.model, job.created_at, job.batch_id ?? '']),
       );
     });
-    if (nextCursor) context.output.note(`more: renderq list --cursor ${nextCursor} (or --all)`);
+    if (nextCursor) context.output.note(`more: the same command with --cursor ${nextCursor} (or --all)`);
     return EXIT.ok;
   };
 }
