@@ -93,6 +93,12 @@ async function fetchVerified(client: RenderqClient, job: Job, outputIndex: numbe
       throw new ChecksumMismatchError(
         `output ${outputIndex} of ${job.id} arrived with sha256 ${sha256} (${size} bytes) but its record says ` +
           `${output.sha256} (${output.size} bytes); ${path.basename(file)} was not kept`,
+        {
+          job_id: job.id,
+          output_index: outputIndex,
+          expected: { sha256: output.sha256, size: output.size },
+          received: { sha256, size },
+        },
       );
     }
     await rename(part, file);

@@ -20,6 +20,19 @@ export class UsageError extends CliError {
 export class ChecksumMismatchError extends CliError {
   override readonly name = 'ChecksumMismatchError';
   readonly exitCode = EXIT.checksum;
+
+  constructor(
+    message: string,
+    /** What `--json` reports of it. */
+    readonly details: {
+      readonly job_id: string;
+      readonly output_index: number;
+      readonly expected: { readonly sha256: string; readonly size: number };
+      readonly received: { readonly sha256: string; readonly size: number };
+    },
+  ) {
+    super(message);
+  }
 }
 
 /** Wait longer (or follow it again with `renderq wait`): the job or batch is still going. Exit 124. */

@@ -209,6 +209,43 @@ describe('renderq submit, wait and download', () => {
     expect(downloaded.stdout.match(/sha256 ok/g)).toHaveLength(3);
   }, 60_000);
 
+  it('keeps no file whose bytes differ from the record (exit 5), and fetches it again once they match', async () => {
+    const created = await renderq(system, [
+      'submit',
+      '-m',
+      'segmind-vega-rt-v1',
+      '-i',
+      'prompt=tampered',
+      '--wait',
+      '--json',
+      ...FAST,
+    ]);
+    const { job } = created.json<{ job: Job & { outputs: (Output & { storage_key: string })[] } }>();
+    const output = job.outputs[0] as Output & { storage_key: string };
+    // The stored object changes under the record (a bad disk, a botched copy): same size, one byte off.
+    const stored = path.join(system.dir, 'storage', output.storage_key);
+    const original = await readFile(stored);
+    const tampered = Buffer.from(original);
+    tampered[tampered.length - 10] = (tampered[tampered.length - 10] ?? 0) ^ 0xff;
+    await writeFile(stored, tampered);
+
+    const dir = folder();
+    const run = await renderq(system, ['download', job.id, dir, '--json']);
+    expect(run.code).toBe(5);
+    expect(run.stderr).toContain(`output 0 of ${job.id} arrived with sha256`);
+    expect(run.stderr).toContain(`but its record says ${output.sha256}`);
+    expect(run.json()).toMatchObject({
+      files: [],
+      mismatched: [{ job_id: job.id, output_index: 0, expected: { sha256: output.sha256, size: output.size } }],
+    });
+    expect(await readdir(dir)).toEqual([]);
+
+    await writeFile(stored, original);
+    const again = await renderq(system, ['download', job.id, dir, '--json']);
+    expect(again.code).toBe(0);
+    expect(await sha256(path.join(dir, `${job.id}-0.jpg`))).toBe(output.sha256);
+  }, 60_000);
+
   it('exits 1 when the job fails, and download then has nothing to fetch', async () => {
     const run = await renderq(system, [
       'submit',

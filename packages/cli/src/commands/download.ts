@@ -5,6 +5,7 @@
  * match its record makes it 5, after the others have been fetched.
  */
 import type { Job } from '@renderq/client';
+import cliProgress from 'cli-progress';
 import type { Action, CommandContext, WaitFlags } from '../context.js';
 import { type SavedFile, saveJobOutputs } from '../downloads.js';
 import { ChecksumMismatchError } from '../errors.js';
@@ -31,9 +32,7 @@ export function downloadCommand(id: string, dir: string, flags: WaitFlags & { re
   return async (context) => {
     const record = flags.wait ? await followRecord(context, id, flags) : await readRecord(context, id);
     const result = await downloadRecord(context, record, dir);
-    context.output.result({ ...record, files: result.files, not_downloaded: result.not_downloaded }, () =>
-      downloadLines(context, result, dir),
-    );
+    context.output.result(downloadJson(record, result), () => downloadLines(context, result, dir));
     return downloadExitCode(record, result);
   };
 }
@@ -65,26 +64,56 @@ export async function downloadRecord(
     await save(record.job);
   } else {
     const width = Math.max(2, String(record.batch.counts.total - 1).length);
+    // On a terminal, a bar of the batch's jobs done (a large batch takes a while to fetch).
+    const bar = context.output.interactive
+      ? new cliProgress.SingleBar(
+          {
+            format: `downloading {bar} {value}/{total} jobs | {files} files | {duration_formatted}`,
+            stream: context.output.streams.stderr,
+            hideCursor: true,
+            barsize: 20,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
+    bar?.start(record.batch.counts.total, 0, { files: 0 });
     const running = new Set<Promise<void>>();
     // The first failure stops taking new jobs; the ones under way finish before it is thrown.
     let failure: { error: unknown } | undefined;
     let index = 0;
-    for await (const job of context.client.batchJobs(record.batch.id)) {
-      const task: Promise<void> = save(job, { index: index++, width })
-        .catch((error: unknown) => {
-          failure ??= { error };
-        })
-        .finally(() => running.delete(task));
-      running.add(task);
-      if (running.size >= PARALLEL_JOBS) await Promise.race(running);
-      if (failure) break;
+    try {
+      for await (const job of context.client.batchJobs(record.batch.id)) {
+        const task: Promise<void> = save(job, { index: index++, width })
+          .catch((error: unknown) => {
+            failure ??= { error };
+          })
+          .finally(() => {
+            running.delete(task);
+            bar?.increment({ files: result.files.length });
+          });
+        running.add(task);
+        if (running.size >= PARALLEL_JOBS) await Promise.race(running);
+        if (failure) break;
+      }
+    } finally {
+      await Promise.all(running);
+      bar?.stop();
     }
-    await Promise.all(running);
     if (failure) throw failure.error;
     result.files.sort((a, b) => (a.batch_index ?? 0) - (b.batch_index ?? 0) || a.output_index - b.output_index);
     result.not_downloaded.sort((a, b) => (a.batch_index ?? 0) - (b.batch_index ?? 0));
   }
   return result;
+}
+
+/** What `--json` prints: the record, the files saved, the jobs without outputs, and files that did not match. */
+export function downloadJson(record: JobOrBatch, result: DownloadResult): Record<string, unknown> {
+  return {
+    ...record,
+    files: result.files,
+    not_downloaded: result.not_downloaded,
+    mismatched: result.mismatches.map((mismatch) => mismatch.details),
+  };
 }
 
 /** 5 when a file did not match its record; else 1 when a job had nothing to fetch; else how the record ended. */

@@ -10,7 +10,7 @@ import { UsageError } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
 import { BatchFileRefusedError } from '../failure.js';
 import { jobInput, jsonObjectFlag } from '../input-flags.js';
-import { downloadExitCode, downloadLines, downloadRecord } from './download.js';
+import { downloadExitCode, downloadJson, downloadLines, downloadRecord } from './download.js';
 import { exitCodeOf, followRecord, type JobOrBatch, recordLines } from './records.js';
 
 export interface SubmitFlags extends WaitFlags {
@@ -47,7 +47,7 @@ export function submitCommand(file: string | undefined, flags: SubmitFlags): Act
       return exitCodeOf(record);
     }
     const result = await downloadRecord(context, record, flags.download);
-    context.output.result({ ...record, files: result.files, not_downloaded: result.not_downloaded }, () => [
+    context.output.result(downloadJson(record, result), () => [
       ...recordLines(context, record),
       ...downloadLines(context, result, flags.download as string),
     ]);
