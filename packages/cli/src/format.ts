@@ -1,6 +1,6 @@
 /** How records look to a person (without `--json`): a few aligned lines each. */
 import type { Batch, Job, Model, WebhookEvent } from '@renderq/client';
-import { seconds } from './follow.js';
+import { seconds } from './durations.js';
 import type { Output } from './output.js';
 
 export function jobLines(out: Output, job: Job): string[] {

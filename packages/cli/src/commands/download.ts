@@ -5,12 +5,12 @@
  * match its record makes it 5, after the others have been fetched.
  */
 import type { Job } from '@renderq/client';
-import cliProgress from 'cli-progress';
 import type { Action, CommandContext, WaitFlags } from '../context.js';
 import { type SavedFile, saveJobOutputs } from '../downloads.js';
 import { ChecksumMismatchError } from '../errors.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { bytes } from '../format.js';
+import { progressBar } from '../progress-bar.js';
 import { exitCodeOf, followRecord, type JobOrBatch, readRecord } from './records.js';
 
 /** Jobs of a batch fetched at once. */
@@ -66,15 +66,7 @@ export async function downloadRecord(
     const width = Math.max(2, String(record.batch.counts.total - 1).length);
     // On a terminal, a bar of the batch's jobs done (a large batch takes a while to fetch).
     const bar = context.output.interactive
-      ? new cliProgress.SingleBar(
-          {
-            format: `downloading {bar} {value}/{total} jobs | {files} files | {duration_formatted}`,
-            stream: context.output.streams.stderr,
-            hideCursor: true,
-            barsize: 20,
-          },
-          cliProgress.Presets.shades_classic,
-        )
+      ? progressBar(context.output, 'downloading {bar} {value}/{total} jobs | {files} files | {duration_formatted}')
       : undefined;
     bar?.start(record.batch.counts.total, 0, { files: 0 });
     const running = new Set<Promise<void>>();
