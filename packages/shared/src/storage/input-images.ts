@@ -37,24 +37,32 @@ export function inlineImages(imageFields: readonly string[], input: Record<strin
   return found;
 }
 
-/** Stores each image under the job's id; the same job and bytes always land under the same key. */
+/**
+ * Stores each image under the job's id; the same job and bytes always land under the
+ * same key. All or none: when one fails, those already stored are removed again.
+ */
 export async function storeInputImages(
   storage: Storage,
   jobId: string,
   images: readonly InlineImage[],
 ): Promise<StoredInput[]> {
   const stored: StoredInput[] = [];
-  for (const image of images) {
-    const key = storage.inputKey(jobId, image.field, extensionFor(image.contentType));
-    const object = await storage.put(key, Readable.from([image.bytes]), image.contentType);
-    stored.push({
-      field: image.field,
-      storage_key: object.key,
-      content_type: object.contentType,
-      size: object.size,
-      sha256: object.sha256,
-      encoding: image.encoding,
-    });
+  try {
+    for (const image of images) {
+      const key = storage.inputKey(jobId, image.field, extensionFor(image.contentType));
+      const object = await storage.put(key, Readable.from([image.bytes]), image.contentType);
+      stored.push({
+        field: image.field,
+        storage_key: object.key,
+        content_type: object.contentType,
+        size: object.size,
+        sha256: object.sha256,
+        encoding: image.encoding,
+      });
+    }
+  } catch (error) {
+    await deleteStoredInputs(storage, stored);
+    throw error;
   }
   return stored;
 }
