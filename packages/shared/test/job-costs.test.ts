@@ -14,6 +14,7 @@ import {
   QUEUE_NAMES,
   queueOptions,
   type RenderJobData,
+  unfinishedJobsKey,
 } from '../src/index.js';
 
 let server: RedisHandle;
@@ -108,6 +109,8 @@ describe('a job cancelled while its request is at Segmind', () => {
     await store.transition(id, ['queued', 'submitting', 'polling', 'storing'], { name: 'cancelled' });
     let record = (await store.get(id)) as JobRecord;
     expect(record).toMatchObject({ stage: { name: 'cancelled' }, cost: null, cancelled_request: polling });
+    // Still among the unfinished jobs, where the reconciler would find a lost follow-up.
+    expect(await redis.zscore(unfinishedJobsKey(prefix), id)).not.toBeNull();
 
     expect(await store.followCancelled(id, { ...polling, polls: 3 }, 'poll')).toBe(true);
     expect((await store.get(id))?.cancelled_request?.polls).toBe(3);
@@ -119,6 +122,7 @@ describe('a job cancelled while its request is at Segmind', () => {
     record = (await store.get(id)) as JobRecord;
     expect(record).toMatchObject({ stage: { name: 'cancelled' }, cost: 0.004, cancelled_request: null });
     expect(await store.getBatch(batch.id)).toMatchObject({ cost: 0.006, counts: { cancelled: 1, completed: 1 } });
+    expect(await redis.zscore(unfinishedJobsKey(prefix), id)).toBeNull();
     // Settled once: a second run of the step changes nothing.
     expect(await store.settleCancelled(record, polling.request_id, 0.004)).toBe(false);
     expect(await store.followCancelled(id, polling, 'poll')).toBe(false);
@@ -136,10 +140,12 @@ describe('a job cancelled while its request is at Segmind', () => {
     const late = request(id);
     expect(await store.followCancelled(id, late, 'start')).toBe(true);
     expect(await store.get(id)).toMatchObject({ segmind_request_id: late.request_id, cancelled_request: late });
+    expect(await redis.zscore(unfinishedJobsKey(prefix), id)).not.toBeNull();
     expect(await store.followCancelled(id, request('again'), 'start')).toBe(false);
     // Settled without a cost (Segmind never said): nothing recorded, nothing followed any more.
     expect(await store.settleCancelled((await store.get(id)) as JobRecord, late.request_id, null)).toBe(true);
     expect(await store.get(id)).toMatchObject({ cost: null, cancelled_request: null, stage: { name: 'cancelled' } });
+    expect(await redis.zscore(unfinishedJobsKey(prefix), id)).toBeNull();
     expect(await store.followCancelled(id, late, 'start')).toBe(false);
   });
 
@@ -156,6 +162,8 @@ describe('a job cancelled while its request is at Segmind', () => {
     );
     await store.transition(storing.id, ['storing'], { name: 'cancelled' });
     expect(await store.get(queued.id)).toMatchObject({ stage: { name: 'cancelled' }, cancelled_request: null });
+    expect(await redis.zscore(unfinishedJobsKey(prefix), queued.id)).toBeNull();
+    expect(await redis.zscore(unfinishedJobsKey(prefix), storing.id)).toBeNull();
     // Its cost came with its result.
     expect(await store.get(storing.id)).toMatchObject({
       stage: { name: 'cancelled' },

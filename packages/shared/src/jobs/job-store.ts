@@ -119,6 +119,8 @@ export interface UnfinishedJobGlance {
   readonly id: string;
   /** undefined: the record is gone. */
   readonly stage: StageName | undefined;
+  /** Cancelled, and still following its request at Segmind for its cost (on the poll queue). */
+  readonly following: boolean;
   readonly priority: number;
   readonly batchId: string | null;
   /** The render queue's BullMQ job under the same id (where a queued or submitting job lives). */
@@ -176,8 +178,8 @@ export class JobStore {
       this.#redis.defineCommand(SCRIPT_NAME, { numberOfKeys: 4, lua: TRANSITION_LUA });
       // Two keys per job: the number of keys is given with each call.
       this.#redis.defineCommand(CREATE_SCRIPT, { lua: CREATE_LUA });
-      this.#redis.defineCommand(FOLLOW_SCRIPT, { numberOfKeys: 1, lua: FOLLOW_CANCELLED_LUA });
-      this.#redis.defineCommand(SETTLE_SCRIPT, { numberOfKeys: 2, lua: SETTLE_CANCELLED_LUA });
+      this.#redis.defineCommand(FOLLOW_SCRIPT, { numberOfKeys: 2, lua: FOLLOW_CANCELLED_LUA });
+      this.#redis.defineCommand(SETTLE_SCRIPT, { numberOfKeys: 3, lua: SETTLE_CANCELLED_LUA });
     }
   }
 
@@ -288,8 +290,15 @@ export class JobStore {
    * is known, or it follows another request (or, for a poll, none any more).
    */
   async followCancelled(id: string, request: CancelledRequest, mode: 'start' | 'poll'): Promise<boolean> {
-    const follow = this.#command<(key: string, ...args: string[]) => Promise<number>>(FOLLOW_SCRIPT);
-    const done = await follow.call(this.#redis, jobKey(this.#prefix, id), JSON.stringify(request), mode);
+    const follow = this.#command<(...keysAndArgs: string[]) => Promise<number>>(FOLLOW_SCRIPT);
+    const done = await follow.call(
+      this.#redis,
+      jobKey(this.#prefix, id),
+      unfinishedJobsKey(this.#prefix),
+      JSON.stringify(request),
+      mode,
+      String(Date.now()),
+    );
     return done === 1;
   }
 
@@ -304,6 +313,7 @@ export class JobStore {
       this.#redis,
       jobKey(this.#prefix, record.id),
       record.batch_id ? batchKey(this.#prefix, record.batch_id) : '',
+      unfinishedJobsKey(this.#prefix),
       requestId,
       cost === null ? '' : String(cost),
     );
@@ -390,7 +400,8 @@ export class JobStore {
   }
 
   /**
-   * Unfinished jobs (queued or working) that have neither moved nor been checked for
+   * Unfinished jobs (queued or working, or cancelled and still following their request at
+   * Segmind) that have neither moved nor been checked for
    * `olderThanMs`, oldest first, a page at a time: each page with its records and
    * render-queue jobs at a glance, and already marked checked (the reconciler comes back
    * to it only after another `olderThanMs`). One round trip per page — the glance, the
@@ -407,7 +418,7 @@ export class JobStore {
       const now = Date.now();
       const pipeline = this.#redis.pipeline();
       for (const id of ids) {
-        pipeline.hmget(jobKey(this.#prefix, id), 'stage', 'priority', 'batch_id');
+        pipeline.hmget(jobKey(this.#prefix, id), 'stage', 'priority', 'batch_id', 'cancelled_request');
         glanceAtQueueJob(pipeline, this.#queue, id);
       }
       // XX: a job that finished meanwhile is not put back.
@@ -416,10 +427,11 @@ export class JobStore {
       if (more) pipeline.zrangebyscore(key, '-inf', now - olderThanMs, 'LIMIT', 0, pageSize);
       const answers = pipelineAnswers(await pipeline.exec());
       yield ids.map((id, i) => {
-        const [stage, priority, batchId] = answers[i * 3] as (string | null)[];
+        const [stage, priority, batchId, following] = answers[i * 3] as (string | null)[];
         return {
           id,
           stage: stage && stage in STATUS_OF_STAGE ? (stage as StageName) : undefined,
+          following: stage === 'cancelled' && Boolean(following),
           priority: Number(priority) || PRIORITY.single,
           batchId: batchId || null,
           render: readQueueJobGlance(answers[i * 3 + 1], answers[i * 3 + 2]),

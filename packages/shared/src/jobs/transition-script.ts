@@ -21,8 +21,9 @@
  * worker's reconciler finds jobs whose BullMQ job was lost.
  * A move that changes the job's cost adds the difference to its batch's `cost` (HINCRBYFLOAT),
  * so a batch's cost is always the sum of its jobs'. A job cancelled while polling keeps its
- * request as `cancelled_request`: the worker follows it to the end for its cost
- * (cancelled-request-scripts.ts).
+ * request as `cancelled_request`, and its place among the unfinished jobs: the worker follows
+ * the request to the end for its cost (cancelled-request-scripts.ts), and the reconciler finds
+ * it should that follow-up be lost.
  * An event is a hash PREFIX:event:ID plus an entry in the outbox, from which it is put on
  * the webhooks queue, and one in the pending events, from which the reconciler finds an
  * event whose delivery job was lost; its id follows from its subject (see eventIdFor).
@@ -65,7 +66,9 @@ if status[nextStage] == 'running' and redis.call('HGET', KEYS[1], 'started_at') 
   redis.call('HSET', KEYS[1], 'started_at', ARGV[4])
 end
 local id = redis.call('HGET', KEYS[1], 'id')
-if final[nextStage] then
+-- A job cancelled while polling stays among the unfinished until its request is settled (its follow-up may be lost too).
+local following = current == 'polling' and nextStage == 'cancelled'
+if final[nextStage] and not following then
   redis.call('ZREM', KEYS[2], id)
 else
   redis.call('ZADD', KEYS[2], ARGV[7], id)
