@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { enqueueBucketKey } from '@renderq/shared';
+import { startS3 } from '@renderq/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type TestApi } from './server.js';
 
@@ -137,6 +138,29 @@ describe('other input images', () => {
       expect(await storedInputs(limited)).toEqual([`${first.json().id}/inputs/image.png`]);
     } finally {
       await limited.close();
+    }
+  });
+
+  it('meets a storage outage with a 503 to retry, enqueueing nothing (jobs without inline images go on)', async () => {
+    const s3 = await startS3();
+    const env = s3.env('outputs');
+    await s3.stop();
+    const cut = await startApi(env);
+    try {
+      const refused = await cut.call('POST', '/v1/jobs', {
+        body: img2img(PNG),
+        headers: { 'idempotency-key': 'outage-1' },
+      });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('5');
+      expect(refused.json().detail).toContain('nothing was enqueued');
+      const batch = await cut.call('POST', '/v1/batches', { body: { jobs: [img2img(PNG), img2img(PNG)] } });
+      expect(batch.status).toBe(503);
+      expect(await cut.redis.keys(`${cut.prefix}:job:*`)).toEqual([]);
+      expect(await cut.redis.keys(`${cut.prefix}:batch:*`)).toEqual([]);
+      expect((await cut.call('POST', '/v1/jobs', { body: img2img('https://images.example/a.png') })).status).toBe(202);
+    } finally {
+      await cut.close();
     }
   });
 

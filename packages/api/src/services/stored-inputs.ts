@@ -72,13 +72,21 @@ export async function storeBatchInputs(ctx: ApiContext, jobs: readonly NewJob[])
       prepared[index] = { ...job, id, input, inputs };
     }
   };
-  try {
-    await Promise.all(Array.from({ length: Math.min(BATCH_STORE_CONCURRENCY, jobs.length) }, work));
-  } catch (error) {
-    // The other workers stop at their next job; what they stored meanwhile goes too.
-    next = jobs.length;
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: Math.min(BATCH_STORE_CONCURRENCY, jobs.length) }, async () => {
+      try {
+        await work();
+      } catch (error) {
+        // The others stop at their next job; once all have stopped, what they stored goes too.
+        next = jobs.length;
+        throw error;
+      }
+    }),
+  );
+  const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failed) {
     await deleteStoredInputs(ctx.storage, stored);
-    throw error;
+    throw failed.reason;
   }
   return prepared;
 }
