@@ -2,14 +2,7 @@
  * Jobs: create (with Idempotency-Key), list, read, cancel, and download outputs and
  * the input images stored when they were created.
  */
-import {
-  isRedisUnavailable,
-  type JobRecord,
-  listModels,
-  newId,
-  ObjectNotFoundError,
-  validateModelInput,
-} from '@renderq/shared';
+import { isRedisUnavailable, listModels, newId, validateModelInput } from '@renderq/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -27,6 +20,7 @@ import {
   ProblemSchema,
 } from '../http/schemas.js';
 import { cancelJob } from '../services/cancel-job.js';
+import { linkedJob, sendStored } from '../services/downloads.js';
 import { IdempotencyStore } from '../services/idempotency.js';
 import { filtersOf, readCursor, writeCursor } from '../services/job-cursor.js';
 import { ownJob } from '../services/ownership.js';
@@ -41,54 +35,6 @@ const JOB_EXAMPLES = Object.fromEntries(
     { summary: `${model.title} (${model.kind})`, value: { model: model.name, input: model.example } },
   ]),
 );
-
-/** A stored object (an output or an input image), streamed with its type, length and an ETag from its digest. */
-async function sendStored(
-  ctx: ApiContext,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  object: { storage_key: string; sha256: string; content_type: string; size: number },
-  gone: string,
-) {
-  // With OUTPUT_LINKS=presigned the bytes come from S3 itself.
-  if (ctx.config.api.outputLinks === 'presigned' && ctx.storage.presignedUrl) {
-    return reply.redirect(await ctx.storage.presignedUrl(object.storage_key, ctx.config.api.outputLinkTtlSeconds), 302);
-  }
-  const etag = `"${object.sha256}"`;
-  reply.header('etag', etag).header('cache-control', 'private, max-age=31536000, immutable');
-  if (request.headers['if-none-match'] === etag) return reply.code(304).send();
-  try {
-    const stored = await ctx.storage.get(object.storage_key);
-    return reply
-      .type(object.content_type)
-      .header('content-length', String(object.size))
-      .header('x-storage-key', object.storage_key)
-      .send(stored.body);
-  } catch (error) {
-    if (error instanceof ObjectNotFoundError) throw new Problem('not_found', gone);
-    throw error;
-  }
-}
-
-/** The job a download names: the tenant's own, or any job when the link's signature proves access. */
-async function linkedJob(
-  ctx: ApiContext,
-  request: FastifyRequest,
-  id: string,
-  signed: () => boolean,
-): Promise<JobRecord> {
-  const record = request.tenant
-    ? await ownJob(ctx, request.tenant, id)
-    : signed()
-      ? await ctx.store.get(id)
-      : undefined;
-  if (!record) {
-    throw request.tenant
-      ? new Problem('not_found', `no job ${id}`)
-      : new Problem('unauthorized', 'the link is not valid or has expired');
-  }
-  return record;
-}
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
