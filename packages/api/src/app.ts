@@ -16,16 +16,18 @@ import {
   PauseControl,
   QUEUE_NAMES,
   queueOptions,
+  readCredits,
   type Storage,
 } from '@renderq/shared';
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
-import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
+import { validatorCompiler } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { ApiContext } from './api-context.js';
 import { declareAccess, installAccessControl, Keyring } from './http/access.js';
 import { limitedHttpServer } from './http/http-server.js';
 import { jsonDepth, MAX_JSON_DEPTH } from './http/json-depth.js';
+import { openapiTransform } from './http/openapi.js';
 import { installProblemHandling, sendProblem } from './http/problem-handler.js';
 import { Problem } from './http/problems.js';
 import { logRequests } from './http/request-log.js';
@@ -95,6 +97,19 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     background: new Set(),
   };
 
+  // What every process shares is read from Redis when scraped, so the API's /metrics tells what the workers' do.
+  metrics.readFrom({
+    credits: async () => (await readCredits(redis, prefix))?.balance,
+    pause: () => ctx.pause.state(),
+    queueCounts: () =>
+      Promise.all(
+        [renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])].map(async (queue) => ({
+          queue: queue.name,
+          counts: await queue.getJobCounts(),
+        })),
+      ),
+  });
+
   const server = limitedHttpServer(config.api.http, (reason) => metrics.requestsRefused.inc({ reason }));
   const app = Fastify({
     serverFactory: server.serverFactory,
@@ -146,7 +161,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
       security: [{ apiKey: [] }],
     },
-    transform: jsonSchemaTransform,
+    transform: openapiTransform,
   });
   await app.register(async (scope) => {
     declareAccess(scope, 'public');

@@ -81,6 +81,7 @@ function concrete(url: string): string {
     .replace(/^\/v1\/jobs\/:id/, `/v1/jobs/${jobId}`)
     .replace(/^\/v1\/batches\/:id/, `/v1/batches/${batchId}`)
     .replace(':index', '0')
+    .replace(':field', 'image')
     .replace(':queueName', 'render')
     .replace(':jobId', jobId)
     .replace(':queueStatus', 'completed')

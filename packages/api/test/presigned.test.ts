@@ -1,4 +1,4 @@
-// OUTPUT_LINKS=presigned: outputs link straight to S3, and downloads redirect there.
+// OUTPUT_LINKS=presigned: outputs and stored input images link straight to S3, and downloads redirect there.
 import { Readable } from 'node:stream';
 import { loadConfig, openStorage } from '@renderq/shared';
 import { type S3Handle, startS3 } from '@renderq/testing';
@@ -47,5 +47,21 @@ describe('presigned output links', () => {
     expect(redirect.status).toBe(302);
     expect(await (await fetch(redirect.headers.get('location') as string)).text()).toBe('s3 bytes');
     await storage.close();
+  });
+
+  it('stores an inline input image in S3 and links to it there too', async () => {
+    const png = Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), Buffer.alloc(64, 3)]);
+    const created = await api.call('POST', '/v1/jobs', {
+      body: { model: 'ssd-img2img', input: { image: png.toString('base64'), prompt: 'winter' } },
+    });
+    expect(created.status).toBe(202);
+    const { id, input } = created.json() as { id: string; input: { image: { url: string; size: number } } };
+    expect(input.image.url).toContain(`${s3.endpoint}/${s3.bucket}/outputs/${id}/inputs/image.png`);
+    expect(Buffer.from(await (await fetch(input.image.url)).arrayBuffer())).toEqual(png);
+    const redirect = await fetch(`${api.url}/v1/jobs/${id}/inputs/image`, {
+      headers: { authorization: 'Bearer acme-key-0123456789' },
+      redirect: 'manual',
+    });
+    expect(redirect.status).toBe(302);
   });
 });

@@ -1,6 +1,7 @@
 // Every route and status code of docs/api.md, against a running server and real Redis.
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mismatches } from './schema-conformance.js';
 import { startApi, type TestApi, VEGA } from './server.js';
 
 let api: TestApi;
@@ -171,13 +172,16 @@ describe('batches', () => {
     const jobs = Array.from({ length: 5 }, (_, i) => ({ ...VEGA, metadata: { i } }));
     const created = await api.call('POST', '/v1/batches', { body: { jobs, metadata: { run: 1 } } });
     expect(created.status).toBe(202);
-    const batch = created.json() as { id: string };
+    const batch = created.json() as { id: string; jobs: { index: number; id: string }[] };
     expect(batch).toMatchObject({
       status: 'running',
       metadata: { run: 1 },
       counts: { total: 5, queued: 5, running: 0, completed: 0, failed: 0, cancelled: 0 },
+      cost: null,
       finished_at: null,
     });
+    // The answer names each job, in request order.
+    expect(batch.jobs.map((job) => job.index)).toEqual([0, 1, 2, 3, 4]);
     expect((await api.call('GET', `/v1/batches/${batch.id}`)).json()).toMatchObject({ id: batch.id });
     const listed = await api.call('GET', `/v1/batches/${batch.id}/jobs`);
     expect(listed.headers.get('content-type')).toContain('application/x-ndjson');
@@ -187,6 +191,24 @@ describe('batches', () => {
       .map((line) => JSON.parse(line));
     expect(lines.map((job) => job.metadata.i)).toEqual([0, 1, 2, 3, 4]);
     expect(lines.every((job) => job.batch_id === batch.id)).toBe(true);
+    expect(lines.map((job) => job.id)).toEqual(batch.jobs.map((job) => job.id));
+    expect((await api.call('GET', `/v1/batches/${batch.id}`)).json()).not.toHaveProperty('jobs');
+  });
+
+  it("keeps a batch's cost: null until a job has one, then the sum of its jobs' costs", async () => {
+    const batch = (await api.call('POST', '/v1/batches', { body: { jobs: [VEGA, VEGA, VEGA] } })).json() as {
+      id: string;
+      jobs: { id: string }[];
+    };
+    await api.complete(batch.jobs[0]?.id as string);
+    expect((await api.call('GET', `/v1/batches/${batch.id}`)).json()).toMatchObject({ cost: 0.002 });
+    await api.complete(batch.jobs[2]?.id as string);
+    await api.call('POST', `/v1/jobs/${batch.jobs[1]?.id}/cancel`);
+    expect((await api.call('GET', `/v1/batches/${batch.id}`)).json()).toMatchObject({
+      status: 'completed',
+      cost: 0.004,
+      counts: { completed: 2, cancelled: 1 },
+    });
   });
 
   it('takes NDJSON with webhook_url as a query parameter', async () => {
@@ -196,7 +218,8 @@ describe('batches', () => {
       headers: { 'content-type': 'application/x-ndjson' },
     });
     expect(created.status).toBe(202);
-    expect(created.json()).toMatchObject({ counts: { total: 2 } });
+    expect(created.json()).toMatchObject({ counts: { total: 2 }, cost: null });
+    expect((created.json().jobs as { index: number }[]).map((job) => job.index)).toEqual([0, 1]);
   });
 
   it('is all or nothing: one invalid job and nothing is enqueued, errors by index (JSON) or line (NDJSON)', async () => {
@@ -364,6 +387,26 @@ describe('operations', () => {
     );
   });
 
+  it('/metrics tells what the workers observed: the last credit balance, or nothing before one; queues and pause from Redis', async () => {
+    const { recordCredits } = await import('@renderq/shared');
+    const lines = async () => (await api.call('GET', '/metrics', { tenant: null })).text.split('\n');
+    const before = await lines();
+    expect(before).toContain('# TYPE renderq_segmind_credits_remaining gauge');
+    expect(before.filter((line) => line.startsWith('renderq_segmind_credits_remaining '))).toEqual([]);
+    // A worker saw Segmind's balance: every process's /metrics says so.
+    await recordCredits(api.redis, api.prefix, 999.956);
+    const after = await lines();
+    expect(after).toContain('renderq_segmind_credits_remaining 999.956');
+    expect(after).toContain('renderq_segmind_inflight_requests 0');
+    expect(after).toContain('renderq_queue_paused{reason="out_of_credits"} 0');
+    expect(after.some((line) => /^renderq_queue_jobs\{queue="render",state="prioritized"\} \d+$/.test(line))).toBe(
+      true,
+    );
+    expect((await api.call('GET', '/v1/admin/status', { tenant: 'operator' })).json()).toMatchObject({
+      credits: { balance: 999.956, observed_at: expect.any(String) },
+    });
+  });
+
   it('puts the queue dashboard behind an operator key', async () => {
     const anonymous = await api.call('GET', '/admin/queues', { tenant: null });
     isProblem(anonymous, 401);
@@ -385,6 +428,7 @@ describe('operations', () => {
 
   it('/openapi.json passes a real OpenAPI validator and lists every route', async () => {
     const spec = (await api.call('GET', '/openapi.json', { tenant: null })).json();
+    const { listModels, validateModelInput } = await import('@renderq/shared');
     const validator = new Validator();
     const result = await validator.validate(spec as never);
     expect(result.errors ?? []).toEqual([]);
@@ -396,7 +440,11 @@ describe('operations', () => {
     expect(routes.sort()).toEqual(
       [
         'POST /v1/jobs',
+        'GET /v1/jobs',
         'GET /v1/jobs/{id}',
+        'GET /v1/jobs/{id}/inputs/{field}',
+        'GET /healthz',
+        'GET /metrics',
         'POST /v1/jobs/{id}/cancel',
         'GET /v1/jobs/{id}/outputs/{index}',
         'POST /v1/batches',
@@ -416,5 +464,59 @@ describe('operations', () => {
         'POST /v1/admin/resume',
       ].sort(),
     );
+    type Operation = {
+      requestBody?: { content: Record<string, { schema: object; examples?: Record<string, { value: unknown }> }> };
+      responses: Record<string, { content?: Record<string, { schema: object }> }>;
+    };
+    const operation = (method: string, route: string) => paths[route]?.[method] as Operation;
+    // A batch is sent as JSON or as NDJSON: both are documented, with examples.
+    const batchBody = operation('post', '/v1/batches').requestBody?.content ?? {};
+    expect(Object.keys(batchBody).sort()).toEqual(['application/json', 'application/x-ndjson']);
+    expect(Object.keys(batchBody['application/json']?.examples ?? {})).not.toHaveLength(0);
+    expect(Object.keys(batchBody['application/x-ndjson']?.examples ?? {})).not.toHaveLength(0);
+    // An example request for every model, each one valid.
+    const examples = operation('post', '/v1/jobs').requestBody?.content['application/json']?.examples ?? {};
+    expect(Object.keys(examples).sort()).toEqual(
+      listModels()
+        .map((model) => model.name)
+        .sort(),
+    );
+    for (const { value } of Object.values(examples)) {
+      const { model, input } = value as { model: string; input: unknown };
+      expect(validateModelInput(model, input, { allowUnknown: false }).ok).toBe(true);
+    }
+    expect(Object.keys(operation('get', '/metrics').responses['200']?.content ?? {})).toEqual(['text/plain']);
+    expect(Object.keys(operation('get', '/v1/batches/{id}/jobs').responses['200']?.content ?? {})).toEqual([
+      'application/x-ndjson',
+    ]);
+
+    // What is sent is what is documented, field for field.
+    const documented = (method: string, route: string, status: number) =>
+      operation(method, route).responses[String(status)]?.content?.['application/json']?.schema as object;
+    const { id: jobId } = (await api.call('POST', '/v1/jobs', { body: VEGA })).json() as { id: string };
+    await api.complete(jobId);
+    const batchAnswer = await api.call('POST', '/v1/batches', { body: { jobs: [VEGA, VEGA] } });
+    const batchId = batchAnswer.json().id as string;
+    const answers: [string, string, number, unknown][] = [
+      ['post', '/v1/jobs', 202, (await api.call('POST', '/v1/jobs', { body: VEGA })).json()],
+      ['get', '/v1/jobs/{id}', 200, (await api.call('GET', `/v1/jobs/${jobId}`)).json()],
+      ['get', '/v1/jobs', 200, (await api.call('GET', '/v1/jobs?limit=3')).json()],
+      ['post', '/v1/batches', 202, batchAnswer.json()],
+      ['get', '/v1/batches/{id}', 200, (await api.call('GET', `/v1/batches/${batchId}`)).json()],
+      ['post', '/v1/batches/{id}/cancel', 200, (await api.call('POST', `/v1/batches/${batchId}/cancel`)).json()],
+      ['get', '/healthz', 200, (await api.call('GET', '/healthz', { tenant: null })).json()],
+      ['get', '/readyz', 200, (await api.call('GET', '/readyz', { tenant: null })).json()],
+      ['get', '/v1/models', 200, (await api.call('GET', '/v1/models')).json()],
+      ['get', '/v1/jobs/{id}', 404, (await api.call('GET', '/v1/jobs/job_00000000000000000000000000')).json()],
+    ];
+    for (const [method, route, status, body] of answers) {
+      const schema = documented(method, route, status);
+      expect(schema, `${method} ${route} ${status}`).toBeDefined();
+      expect(mismatches(schema as never, body), `${method} ${route} ${status}`).toEqual([]);
+    }
+    // The checker is not vacuous: an answer with a field the document does not have is caught.
+    expect(mismatches(documented('get', '/v1/batches/{id}', 200) as never, { ...batchAnswer.json() })).toEqual([
+      '$.jobs is not documented',
+    ]);
   });
 });

@@ -1,13 +1,26 @@
 /**
- * A typed client for the renderq API: jobs, batches (JSON or streamed NDJSON),
- * waiting with progress, output downloads, webhook delivery records. It uses the
+ * A typed client for the renderq API: jobs (created, listed a page at a time or
+ * all of them, read, cancelled), batches (JSON or streamed NDJSON), waiting with
+ * progress, output downloads, webhook delivery records. It uses the
  * platform's fetch and nothing else. Creating a job sends an Idempotency-Key (one
  * is made up when the caller gives none), so a retry after a lost answer never
  * creates a second job.
  */
 import { randomUUID } from 'node:crypto';
 import { RenderqApiError } from './errors.js';
-import type { Batch, Job, Model, NewBatch, NewBatchJob, NewJob, WebhookEvent } from './types.js';
+import type {
+  Batch,
+  CreatedBatch,
+  Job,
+  JobFilters,
+  JobPage,
+  ListJobsOptions,
+  Model,
+  NewBatch,
+  NewBatchJob,
+  NewJob,
+  WebhookEvent,
+} from './types.js';
 
 export interface RenderqClientOptions {
   /** e.g. http://127.0.0.1:8080 */
@@ -70,8 +83,31 @@ export class RenderqClient {
     return this.#json('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
   }
 
-  /** Up to 10,000 jobs in one request, all or nothing. */
-  createBatch(batch: NewBatch): Promise<Batch> {
+  /**
+   * One page of the tenant's jobs, newest first. Pass the page's `next_cursor` as `cursor` for the
+   * next one (with the same filters, or none); a page may be short, even empty, and still have one.
+   */
+  listJobs(options: ListJobsOptions = {}): Promise<JobPage> {
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(options)) {
+      if (value !== undefined) query.set(name, String(value));
+    }
+    const suffix = query.size > 0 ? `?${query}` : '';
+    return this.#json('GET', `/v1/jobs${suffix}`);
+  }
+
+  /** Every job matching `filters`, newest first, read a page at a time (`pageSize` jobs per request). */
+  async *jobs(filters: JobFilters = {}, { pageSize = 100 }: { readonly pageSize?: number } = {}): AsyncGenerator<Job> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.listJobs({ ...filters, limit: pageSize, ...(cursor ? { cursor } : {}) });
+      yield* page.jobs;
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+  }
+
+  /** Up to 10,000 jobs in one request, all or nothing; the answer names each job's id by its index. */
+  createBatch(batch: NewBatch): Promise<CreatedBatch> {
     return this.#json('POST', '/v1/batches', { body: batch, retry: false });
   }
 
@@ -79,7 +115,7 @@ export class RenderqClient {
   createBatchStream(
     jobs: Iterable<NewBatchJob> | AsyncIterable<NewBatchJob>,
     options: Omit<NewBatch, 'jobs' | 'metadata'> = {},
-  ): Promise<Batch> {
+  ): Promise<CreatedBatch> {
     const query = new URLSearchParams();
     if (options.webhook_url) query.set('webhook_url', options.webhook_url);
     if (options.webhook_events) query.set('webhook_events', options.webhook_events.join(','));

@@ -14,10 +14,23 @@ export interface JobOutput {
   readonly storage_key: string;
 }
 
+/**
+ * An input image the caller sent inline (base64 or a data: URI), as a job shows it:
+ * renderq stored it at enqueue, and links to it instead of repeating its bytes.
+ */
+export interface JobInputFile {
+  /** Needs no API key: a signed, expiring link or a presigned S3 URL. */
+  readonly url: string;
+  readonly sha256: string;
+  readonly content_type: string;
+  readonly size: number;
+}
+
 export interface Job {
   readonly id: string;
   readonly model: string;
   readonly status: JobStatus;
+  /** As sent, defaults filled in; an inline input image shows as a JobInputFile (a URL stays as given). */
   readonly input: Record<string, unknown>;
   readonly metadata: Record<string, unknown> | null;
   readonly batch_id: string | null;
@@ -43,8 +56,44 @@ export interface Batch {
     readonly failed: number;
     readonly cancelled: number;
   };
+  /** Segmind credits its jobs have cost so far (cancelled ones included); null until one is known. */
+  readonly cost: number | null;
   readonly created_at: string;
   readonly finished_at: string | null;
+}
+
+/** The answer to creating a batch: the batch, and its jobs' ids in request order. */
+export interface CreatedBatch extends Batch {
+  /** `index` is the job's place in the request, 0-based (for NDJSON: its line among the jobs). */
+  readonly jobs: readonly { readonly index: number; readonly id: string }[];
+}
+
+/** What `GET /v1/jobs` filters by; every filter is optional. */
+export interface JobFilters {
+  readonly status?: JobStatus;
+  readonly model?: string;
+  readonly batch_id?: string;
+  /** ISO 8601: jobs created strictly after. */
+  readonly created_after?: string;
+  /** ISO 8601: jobs created strictly before. */
+  readonly created_before?: string;
+}
+
+export interface ListJobsOptions extends JobFilters {
+  /** Jobs per page, 1-1,000. @defaultValue 100 */
+  readonly limit?: number;
+  /** The previous page's `next_cursor`. */
+  readonly cursor?: string;
+}
+
+/** One page of `GET /v1/jobs`, newest first. */
+export interface JobPage {
+  readonly jobs: readonly Job[];
+  /**
+   * Where the next page starts; null when there is none. A page may hold fewer jobs than
+   * asked for (even none) and still have a next page: one request scans a bounded part of the list.
+   */
+  readonly next_cursor: string | null;
 }
 
 export interface NewJob {

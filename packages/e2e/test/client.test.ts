@@ -200,6 +200,69 @@ describe('the renderq client, end to end', () => {
   }, 60_000);
 });
 
+describe('the client’s listing, batches, input images and metrics, end to end', () => {
+  it('lists jobs a page at a time and all of them, filtered, newest first', async () => {
+    const batch = await client.createBatch({
+      jobs: Array.from({ length: 5 }, (_, i) => ({
+        model: 'segmind-vega-rt-v1',
+        input: { prompt: `marker:e2e-list-${i} a pier` },
+        metadata: { i },
+      })),
+    });
+    expect(batch.jobs.map((job) => job.index)).toEqual([0, 1, 2, 3, 4]);
+    expect(batch.cost).toBeNull();
+    const done = await client.waitForBatch(batch.id, { intervalMs: 50, timeoutMs: 60_000 });
+    expect(done.cost).toBeCloseTo(5 * 0.0015, 9);
+
+    const first = await client.listJobs({ batch_id: batch.id, limit: 2 });
+    expect(first.jobs).toHaveLength(2);
+    expect(first.next_cursor).toEqual(expect.any(String));
+    const second = await client.listJobs({ cursor: first.next_cursor as string, limit: 2 });
+    expect(second.jobs.every((job) => job.batch_id === batch.id)).toBe(true);
+    const all: Job[] = [];
+    for await (const job of client.jobs({ batch_id: batch.id, status: 'completed' }, { pageSize: 2 })) all.push(job);
+    expect(new Set(all.map((job) => job.id))).toEqual(new Set(batch.jobs.map((job) => job.id)));
+    let everyone = 0;
+    for await (const job of client.jobs({ model: 'segmind-vega-rt-v1' })) {
+      expect(job.model).toBe('segmind-vega-rt-v1');
+      everyone++;
+    }
+    expect(everyone).toBeGreaterThanOrEqual(all.length);
+    await expect(client.listJobs({ cursor: 'garbage' })).rejects.toMatchObject({ status: 400 });
+  }, 90_000);
+
+  it('stores an inline input image, links to it in the job and its webhook, and renders from it', async () => {
+    const png =
+      'iVBORw0KGgoAAAANSUhEUgAAAEAAAABACAIAAAAlC+aJAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAn0lEQVRoge2SQQkAQRDD6imeKm5Vnoh7hIFCBKSh4fU00Q3YgOoV2YV6l+gGbED1iuxCvUt0AzagekV2od4lugEbUL0iu1DvEt2ADahekV2od4luwAZUr8gu1LtEN2ADqldkF+pdohuwAdUrsgv1LtEN2IDqFdmFepfoBmxA9YrsQr1LdAM2oHpFdqHeJboBG1C9IrtQ7xLdgA2oXvEPH4sRMS34XATrAAAAAElFTkSuQmCC';
+    const created = await client.createJob({
+      model: 'ssd-img2img',
+      input: { image: png, prompt: 'marker:e2e-image the same in winter' },
+      webhook_url: `${receiver.url}/image`,
+    });
+    const image = created.input.image as { url: string; sha256: string; size: number };
+    expect(image.sha256).toBe(createHash('sha256').update(Buffer.from(png, 'base64')).digest('hex'));
+    const fetched = Buffer.from(await (await fetch(image.url)).arrayBuffer());
+    expect(fetched).toEqual(Buffer.from(png, 'base64'));
+    const job = await client.waitForJob(created.id, { intervalMs: 50, timeoutMs: 60_000 });
+    expect(job).toMatchObject({ status: 'completed', input: { image: { sha256: image.sha256 } } });
+    const [hook] = await receiver.waitFor(1, (h) => h.path === '/image');
+    expect(hook?.body).not.toContain(png.slice(0, 40));
+    expect((verified(hook as ReceivedWebhook).data as Job).input).toMatchObject({ image: { sha256: image.sha256 } });
+  }, 90_000);
+
+  it('shows the same credit balance on the API’s /metrics as on the worker’s: the one Segmind last reported', async () => {
+    const sample = async (url: string) =>
+      (await (await fetch(url)).text())
+        .split('\n')
+        .find((line) => line.startsWith('renderq_segmind_credits_remaining '));
+    const job = await client.createJob({ model: 'segmind-vega-rt-v1', input: { prompt: 'marker:e2e-credits a dune' } });
+    await client.waitForJob(job.id, { intervalMs: 50, timeoutMs: 60_000 });
+    const balance = emulator.stats().credits.balance;
+    expect(await sample(`${baseUrl}/metrics`)).toBe(`renderq_segmind_credits_remaining ${balance}`);
+    expect(await sample(worker.metricsUrl)).toBe(`renderq_segmind_credits_remaining ${balance}`);
+  }, 60_000);
+});
+
 async function waitForDelivered(jobId: string) {
   const deadline = Date.now() + 20_000;
   for (;;) {

@@ -20,10 +20,18 @@ export {
   StopTakingJobsError,
 } from './errors.js';
 export { MAX_BATCH_JOBS } from './jobs/batch-limits.js';
-export { recordCredits } from './jobs/credits.js';
+export { type ObservedCredits, readCredits, recordCredits } from './jobs/credits.js';
 export { ErrorCode, JobError } from './jobs/error-codes.js';
 export { ID_PATTERNS, newId } from './jobs/ids.js';
-export { JobRecord, type PublicJob, type PublicOutput, StoredOutput, toPublicJob } from './jobs/job-record.js';
+export {
+  CancelledRequest,
+  JobRecord,
+  type PublicJob,
+  type PublicOutput,
+  StoredInput,
+  StoredOutput,
+  toPublicJob,
+} from './jobs/job-record.js';
 export {
   type BatchRecord,
   type BatchStatus,
@@ -36,10 +44,12 @@ export {
   type UnfinishedJobGlance,
 } from './jobs/job-store.js';
 export {
+  creditsKey,
   enqueueBucketKey,
   pendingEventsKey,
   reconcilerLockKey,
   redeliveryCooldownKey,
+  tenantJobsKey,
   unfinishedJobsKey,
   webhookHostKey,
 } from './jobs/keys.js';
@@ -61,6 +71,13 @@ export {
   statusOf,
   UNFINISHED_STAGES,
 } from './jobs/stage.js';
+export {
+  type JobListFilters,
+  type JobListPage,
+  type JobListRequest,
+  TENANT_INDEX_ENTRY,
+  tenantIndexEntry,
+} from './jobs/tenant-index.js';
 export { type PublicBatch, publicBatch, publicJob } from './jobs/views.js';
 export {
   type CatalogueOptions,
@@ -86,6 +103,7 @@ export {
 export { createLogger, type Logger, type LoggerSettings, REDACTED, redactSecrets } from './observability/logger.js';
 export {
   createMetrics,
+  type MetricSources,
   type Metrics,
   type MetricsOptions,
   type QueueCounts,
@@ -116,6 +134,14 @@ export {
   warnIfRedisMayLoseJobs,
 } from './redis/create-redis.js';
 export { FileStorage } from './storage/file-storage.js';
+export {
+  deleteStoredInputs,
+  type InlineImage,
+  inlineImages,
+  readStoredInputs,
+  storeInputImages,
+  withoutStoredFields,
+} from './storage/input-images.js';
 export { openStorage } from './storage/open-storage.js';
 export { OutputLinks, type OutputLinksOptions } from './storage/output-links.js';
 export {
@@ -127,6 +153,7 @@ export {
   writePrivateFile,
 } from './storage/private-files.js';
 export { S3Storage, type S3StorageOptions } from './storage/s3-storage.js';
+export { sniffImageType } from './storage/sniff-image.js';
 export {
   extensionFor,
   ObjectNotFoundError,

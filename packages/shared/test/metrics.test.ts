@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../src/index.js';
+import { createMetrics, type QueueCounts } from '../src/index.js';
 
 const CONTRACT_METRICS = [
   'renderq_jobs_enqueued_total',
@@ -41,6 +41,64 @@ describe('metrics', () => {
     expect(scrapes).toBe(1);
     expect(text).toContain('renderq_queue_jobs{queue="render",state="waiting"} 3');
     expect(text).toContain('renderq_queue_jobs{queue="render",state="delayed"} 5');
+  });
+
+  it('shows the credit balance last observed by anyone, and no sample before one was (never a made-up 0)', async () => {
+    let balance: number | undefined;
+    let failing = false;
+    const metrics = createMetrics({
+      processMetrics: false,
+      credits: async () => {
+        if (failing) throw new Error('Redis is not answering');
+        return balance;
+      },
+    });
+    const sample = async () =>
+      (await metrics.registry.metrics())
+        .split('\n')
+        .filter((line) => line.startsWith('renderq_segmind_credits_remaining '));
+    expect(await metrics.registry.metrics()).toContain('# TYPE renderq_segmind_credits_remaining gauge');
+    expect(await sample()).toEqual([]);
+    balance = 999.956;
+    expect(await sample()).toEqual(['renderq_segmind_credits_remaining 999.956']);
+    // Redis not answering: the last balance read is still the last one observed.
+    failing = true;
+    expect(await sample()).toEqual(['renderq_segmind_credits_remaining 999.956']);
+    // Without a source, a process shows nothing until it observes a balance itself.
+    expect((await createMetrics({ processMetrics: false }).registry.metrics()).split('\n')).not.toContain(
+      'renderq_segmind_credits_remaining 0',
+    );
+  });
+
+  it('derives requests in flight and the pause from shared state, reading queue depths once per scrape', async () => {
+    let reads = 0;
+    const metrics = createMetrics({ processMetrics: false, role: 'worker' });
+    const before = await metrics.registry.metrics();
+    expect(before).not.toMatch(/^renderq_segmind_inflight_requests /m);
+    expect(before).not.toMatch(/^renderq_queue_paused\{/m);
+    metrics.readFrom({
+      queueCounts: async (): Promise<QueueCounts[]> => {
+        reads++;
+        return [
+          { queue: 'render', counts: { waiting: 9 } },
+          { queue: 'poll', counts: { active: 2, waiting: 1, delayed: 4, prioritized: 0, completed: 50 } },
+        ];
+      },
+      pause: async () => ({ paused: true, reason: 'out_of_credits' }),
+    });
+    const text = await metrics.registry.metrics();
+    expect(reads).toBe(1);
+    expect(text).toContain('renderq_segmind_inflight_requests 7');
+    expect(text).toContain('renderq_queue_paused{reason="out_of_credits"} 1');
+    expect(text).toContain('renderq_queue_paused{reason="operator"} 0');
+    expect(text).toContain('renderq_queue_jobs{queue="poll",state="delayed"} 4');
+  });
+
+  it('exposes the API’s batch uploads in the API only: a worker cannot know them', async () => {
+    const api = await createMetrics({ processMetrics: false, role: 'api' }).registry.metrics();
+    const worker = await createMetrics({ processMetrics: false, role: 'worker' }).registry.metrics();
+    expect(api).toContain('renderq_batch_uploads_in_progress 0');
+    expect(worker).not.toContain('renderq_batch_uploads_in_progress');
   });
 
   it('keeps registries apart, so two processes in one test do not collide', () => {

@@ -127,6 +127,19 @@ describe('model catalogue', () => {
     expect(result.input).toMatchObject(rest);
   });
 
+  it.each(listModels().map((m) => [m.name, m]))(
+    "carries a valid example request for %s, the seed page's own but for the image",
+    (name, model) => {
+      const result = validateModelInput(name, model.example, strict);
+      expect(result).toMatchObject({ ok: true, model: name });
+      const { image: _image, base64: _base64, ...seed } = SEED_EXAMPLES[name] ?? {};
+      const { image: _example, ...example } = model.example;
+      // The seeds here shorten some prompts: each example starts with its seed's.
+      expect(String(example.prompt)).toContain(String(seed.prompt).slice(0, 60));
+      expect({ ...example, prompt: '' }).toEqual({ ...seed, prompt: '' });
+    },
+  );
+
   describe.each(Object.entries(INVALID))('%s rejects', (model, cases) => {
     it('a missing prompt, naming input.prompt', () => {
       const { prompt: _p, ...withoutPrompt } = SEED_EXAMPLES[model] as Record<string, unknown>;

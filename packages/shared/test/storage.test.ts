@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,11 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   extensionFor,
   FileStorage,
+  inlineImages,
   loadConfig,
   ObjectNotFoundError,
   openStorage,
+  readStoredInputs,
   S3Storage,
   type Storage,
+  storeInputImages,
+  withoutStoredFields,
 } from '../src/index.js';
 import { byteSource, peakRetainedBytes, sha256Of } from './byte-source.js';
 
@@ -39,6 +44,23 @@ beforeAll(async () => {
 afterAll(async () => {
   await s3?.stop();
   await rm(dir, { recursive: true, force: true });
+});
+
+describe('inline input images', () => {
+  it('are the base64 and data: URIs among the image fields; URLs and other fields are left alone', () => {
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
+    const found = inlineImages(['image', 'mask', 'absent'], {
+      image: jpeg.toString('base64'),
+      mask: 'https://images.example/mask.png',
+      other: jpeg.toString('base64'),
+    });
+    expect(found).toEqual([{ field: 'image', bytes: jpeg, contentType: 'image/jpeg', encoding: 'base64' }]);
+    expect(inlineImages(['image'], { image: 'AAAA' })[0]?.contentType).toBe('application/octet-stream');
+    expect(inlineImages(['image'], { image: 'data:Image/GIF;base64,R0lGODlh' })[0]).toMatchObject({
+      contentType: 'image/gif',
+      encoding: 'data_uri',
+    });
+  });
 });
 
 describe.each(Object.keys(backends))('%s storage', (backend) => {
@@ -80,6 +102,39 @@ describe.each(Object.keys(backends))('%s storage', (backend) => {
     const read = await storage.get(key);
     expect(read.contentType).toBe('image/png');
     expect(await sha256Of(read.body)).toEqual({ sha256: second.sha256, size: 6 });
+  });
+
+  it('keeps input images sent inline beside the outputs, PREFIX/JOB_ID/inputs/FIELD.EXT, and reads them back as sent', async () => {
+    const png = Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), Buffer.alloc(2_000, 7)]);
+    const input = {
+      prompt: 'x',
+      image: png.toString('base64'),
+      mask: `data:image/webp;base64,${png.toString('base64')}`,
+    };
+    const images = inlineImages(['image', 'mask'], input);
+    const stored = await storeInputImages(storage, 'job_inputs', images);
+    const base = backend === 's3' ? 'outputs/test/job_inputs' : 'job_inputs';
+    expect(stored).toEqual([
+      {
+        field: 'image',
+        storage_key: `${base}/inputs/image.png`,
+        content_type: 'image/png',
+        size: png.length,
+        sha256: createHash('sha256').update(png).digest('hex'),
+        encoding: 'base64',
+      },
+      {
+        field: 'mask',
+        storage_key: `${base}/inputs/mask.webp`,
+        content_type: 'image/webp',
+        size: png.length,
+        sha256: createHash('sha256').update(png).digest('hex'),
+        encoding: 'data_uri',
+      },
+    ]);
+    expect(await readStoredInputs(storage, stored)).toEqual({ image: input.image, mask: input.mask });
+    expect(withoutStoredFields(input, stored)).toEqual({ prompt: 'x' });
+    expect(() => storage.inputKey('job_x', '../image', 'png')).toThrow(/unsafe/);
   });
 
   it('answers a missing key with ObjectNotFoundError', async () => {

@@ -1,9 +1,10 @@
 /**
  * While taking jobs is paused for lack of credits, one worker at a time (a Redis
- * lock) asks Segmind for the balance every interval, and resumes the render queue
- * by itself once credits are back. It also keeps the pause-state gauge current.
+ * lock) asks Segmind for the balance every interval, records it for everyone (the
+ * credits gauge of every process reads it), and resumes the render queue by itself
+ * once credits are back.
  */
-import type { Logger, Metrics, PauseControl } from '@renderq/shared';
+import type { Logger, PauseControl } from '@renderq/shared';
 import type { Redis } from 'ioredis';
 import type { SegmindClient } from './segmind/segmind-client.js';
 
@@ -12,18 +13,15 @@ export interface CreditsWatcherOptions {
   readonly prefix: string;
   readonly pause: PauseControl;
   readonly segmind: SegmindClient;
-  readonly metrics: Metrics;
   readonly logger: Logger;
   readonly intervalMs: number;
   readonly recordCredits: (balance: number) => Promise<void>;
 }
 
-const REASONS = ['unauthorized', 'out_of_credits', 'rate_limited', 'operator'] as const;
-
 export function watchCredits(options: CreditsWatcherOptions): { stop(): void } {
-  const { redis, pause, segmind, metrics, logger } = options;
+  const { redis, pause, segmind, logger } = options;
   const lockKey = `${options.prefix}:credits-check`;
-  // The gauge is read often; the balance is asked for only once per interval across all workers.
+  // The pause is looked at often; the balance is asked for only once per interval across all workers.
   const tickMs = Math.min(options.intervalMs, 2_000);
   let running = false;
 
@@ -32,17 +30,14 @@ export function watchCredits(options: CreditsWatcherOptions): { stop(): void } {
     running = true;
     try {
       const state = await pause.state();
-      for (const reason of REASONS) metrics.queuePaused.set({ reason }, state.reason === reason ? 1 : 0);
       if (state.reason !== 'out_of_credits') return;
       const mine = await redis.set(lockKey, String(process.pid), 'PX', options.intervalMs, 'NX');
       if (mine !== 'OK') return;
       const credits = await segmind.credits();
-      metrics.segmindCreditsRemaining.set(credits);
       await options.recordCredits(credits);
       if (credits > 0) {
         logger.info({ credits }, 'Segmind credits are back: resuming the render queue');
         await pause.resume();
-        metrics.queuePaused.set({ reason: 'out_of_credits' }, 0);
       }
     } catch (error) {
       logger.warn({ err: error }, 'could not check the pause state or the credit balance');

@@ -15,6 +15,8 @@ import {
   PauseControl,
   QUEUE_NAMES,
   queueOptions,
+  readCredits,
+  readStoredInputs,
   recordCredits,
   type Storage,
   timedPhase,
@@ -53,21 +55,24 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   const pollQueue = new Queue(QUEUE_NAMES.poll, queueOptions(redis, prefix));
   const secret = config.webhooks.secret;
   const webhooks = secret ? openWebhookQueue(redis, prefix) : undefined;
+  const pause = new PauseControl(redis, prefix, renderQueue);
+  // What every process shares is read from Redis when scraped: a worker and the API tell the same.
   const metrics = createMetrics({
+    role: 'worker',
     queueCounts: async () => {
       const [render, poll, hooks] = await Promise.all([
         renderQueue.getJobCounts(),
         pollQueue.getJobCounts(),
         webhooks?.queue.getJobCounts(),
       ]);
-      const { active = 0, waiting = 0, delayed = 0, prioritized = 0 } = poll;
-      metrics.segmindInflight.set(active + waiting + delayed + prioritized);
       return [
         { queue: QUEUE_NAMES.render, counts: render },
         { queue: QUEUE_NAMES.poll, counts: poll },
         ...(hooks ? [{ queue: QUEUE_NAMES.webhooks, counts: hooks }] : []),
       ];
     },
+    credits: async () => (await readCredits(redis, prefix))?.balance,
+    pause: () => pause.state(),
   });
   if (!config.segmind.apiKey) throw new Error('SEGMIND_API_KEY is required to run a worker');
   const segmind = new SegmindClient({
@@ -83,7 +88,6 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     retentionMs: config.jobs.retentionMs,
     ...(webhooks ? { events: webhooks.events } : {}),
   });
-  const pause = new PauseControl(redis, prefix, renderQueue);
   const deps: PipelineDeps = {
     store,
     segmind,
@@ -101,6 +105,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     metrics,
     logger,
     recordCredits: (balance) => recordCredits(redis, prefix, balance),
+    readInputs: (inputs) => readStoredInputs(storage, inputs),
     settings: {
       ambiguousSubmitPolicy: config.worker.ambiguousSubmitPolicy,
       jobDeadlineMs: config.worker.jobDeadlineMs,
@@ -171,7 +176,6 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     prefix,
     pause,
     segmind,
-    metrics,
     logger,
     intervalMs: config.worker.creditsCheckIntervalMs,
   });

@@ -3,6 +3,7 @@
 // same ids; live ones are left alone; a round's cost is bounded however long the backlog.
 import {
   createMetrics,
+  type JobRecord,
   JobStore,
   type Metrics,
   openWebhookQueue,
@@ -125,6 +126,31 @@ describe('the reconciler, on working jobs', () => {
     expect((await round()).jobs).toMatchObject({ checked: 2, requeued: 0, promoted: 1 });
     expect(['waiting', 'prioritized']).toContain(await (await pollQueue.getJob(late))?.getState());
     expect(await (await pollQueue.getJob(onTime))?.getState()).toBe('delayed');
+  });
+
+  it('re-queues the follow-up of a cancelled job still following its request, and forgets it once settled', async () => {
+    const { s, pollQueue, metrics, round } = await setUp();
+    const [lost, live] = (await s.createJobs([jobFor('segmind-vega', 'f'), jobFor('segmind-vega', 'g')])) as [
+      string,
+      string,
+    ];
+    for (const id of [lost, live]) {
+      await s.store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() });
+      await s.store.transition(id, ['submitting'], polling(id));
+      await s.store.transition(id, ['polling'], { name: 'cancelled' });
+    }
+    await pollQueue.add('poll', { jobId: live }, { jobId: live, delay: 60_000 });
+    await age(s, [lost, live]);
+    expect((await round()).jobs).toMatchObject({ checked: 2, requeued: 1 });
+    expect(['waiting', 'prioritized']).toContain(await (await pollQueue.getJob(lost))?.getState());
+    expect(await requeuedCount(metrics, 'working_job')).toBe(1);
+    // Settled: nothing more to follow, and the reconciler no longer looks.
+    await s.store.settleCancelled((await s.store.get(lost)) as JobRecord, `req-${lost}`, 0.002);
+    expect(await s.redis.zscore(unfinishedJobsKey(s.prefix), lost)).toBeNull();
+    await (await pollQueue.getJob(lost))?.remove();
+    await age(s, [live]);
+    expect((await round()).jobs).toMatchObject({ checked: 1, requeued: 0 });
+    expect(await pollQueue.getJob(lost)).toBeUndefined();
   });
 
   it('forgets jobs that finished', async () => {

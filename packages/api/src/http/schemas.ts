@@ -86,7 +86,13 @@ export const Job = z
     id: z.string(),
     model: z.string(),
     status: JobStatus,
-    input: z.record(z.string(), z.unknown()),
+    input: z
+      .record(z.string(), z.unknown())
+      .describe(
+        'The input as sent, defaults filled in. An image sent inline (base64 or a data: URI) shows as ' +
+          '{url, sha256, content_type, size} instead of its bytes — `url` needs no key (GET ' +
+          '/v1/jobs/{id}/inputs/{field}, signed and expiring, or a presigned S3 URL); an image URL stays as given.',
+      ),
     metadata: z.record(z.string(), z.unknown()).nullable(),
     batch_id: z.string().nullable(),
     segmind_request_id: z.string().nullable(),
@@ -100,7 +106,10 @@ export const Job = z
       }),
     ),
     error: z.object({ code: ErrorCode, message: z.string() }).nullable(),
-    cost: z.number().nullable(),
+    cost: z
+      .number()
+      .nullable()
+      .describe('Segmind credits the job cost, once known (a job cancelled while at Segmind included).'),
     created_at: z.string(),
     started_at: z.string().nullable(),
     finished_at: z.string().nullable(),
@@ -120,10 +129,40 @@ export const Batch = z
       failed: z.number(),
       cancelled: z.number(),
     }),
+    cost: z
+      .number()
+      .nullable()
+      .describe('Segmind credits its jobs have cost so far (cancelled ones included); null until one is known.'),
     created_at: z.string(),
     finished_at: z.string().nullable(),
   })
   .describe('A batch.');
+
+export const CreatedBatch = Batch.extend({
+  jobs: z
+    .array(
+      z.object({
+        index: z
+          .number()
+          .describe("The job's place in the request, 0-based (JSON: in `jobs`; NDJSON: among the lines)."),
+        id: z.string(),
+      }),
+    )
+    .describe("The batch's jobs in request order."),
+}).describe('A batch just created, with the id of each of its jobs.');
+
+export const JobPage = z
+  .object({
+    jobs: z.array(Job).describe('Newest first.'),
+    next_cursor: z
+      .string()
+      .nullable()
+      .describe(
+        'Pass as `cursor` for the next page; null when there is none. A page may hold fewer jobs than `limit`, ' +
+          'even none, and still have a next page: one request scans a bounded part of the list.',
+      ),
+  })
+  .describe("A page of the tenant's jobs.");
 
 export const ProblemSchema = z
   .object({
@@ -151,6 +190,30 @@ export const JobIdParams = z.object({ id: jobId });
 export const BatchIdParams = z.object({ id: batchId });
 export const OutputParams = z.object({ id: jobId, index: z.coerce.number().int().min(0).max(1_000) });
 export const OutputQuery = z.object({ expires: z.string().optional(), signature: z.string().optional() });
+export const InputParams = z.object({
+  id: jobId,
+  field: z
+    .string()
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/, 'is not an input field')
+    .describe('The input field the image was sent in, such as `image`.'),
+});
+
+const isoTime = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time such as 2025-01-31T12:00:00Z' });
+
+export const JobListQuery = z.strictObject({
+  status: JobStatus.optional(),
+  model: z.string().max(128).optional().describe('A model slug.'),
+  batch_id: batchId.optional(),
+  created_after: isoTime.optional().describe('Jobs created strictly after this time (ISO 8601).'),
+  created_before: isoTime.optional().describe('Jobs created strictly before this time (ISO 8601).'),
+  limit: z.coerce.number().int().min(1).max(1_000).default(100).describe('Jobs per page, 1-1,000.'),
+  cursor: z
+    .string()
+    .max(2_048)
+    .optional()
+    .describe("The previous page's `next_cursor`. It carries that listing's filters: send the same ones, or none."),
+});
+export type JobListQuery = z.infer<typeof JobListQuery>;
 
 export const Model = z.object({
   name: z.string(),

@@ -25,11 +25,21 @@ import type { ApiContext } from '../api-context.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
 import { BodyAbortedError, BodyTooLargeError, LineTooLongError, ndjsonLines } from '../http/ndjson-lines.js';
 import { Problem, RetryLaterProblem } from '../http/problems.js';
-import { Batch, BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest, ProblemSchema } from '../http/schemas.js';
+import {
+  Batch,
+  BatchIdParams,
+  BatchJobRequest,
+  BatchQuery,
+  BatchRequest,
+  CreatedBatch,
+  Job,
+  ProblemSchema,
+} from '../http/schemas.js';
 import { atLeast } from '../http/upload-rate.js';
 import { TenantUploadsBusyError, UploadSlotsBusyError } from '../http/upload-slots.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { ownBatch } from '../services/ownership.js';
+import { storeBatchInputs, withStoredInputs } from '../services/stored-inputs.js';
 import { urlsOfJob } from '../services/url-guard.js';
 import { jobView } from '../services/views.js';
 
@@ -40,12 +50,40 @@ const MIB = 1024 * 1024;
 export const MAX_JSON_BATCH_BYTES = 16 * MIB;
 /**
  * An NDJSON batch is never held as text, but its parsed jobs are, until the last line is checked (about the
- * body's size again); large inline images belong at URLs, not in batches that also sit in Redis for days.
+ * body's size again); large inline images belong at URLs. (Inline images are stored beside the outputs once
+ * the batch is accepted, not kept in Redis.)
  */
 export const MAX_NDJSON_BATCH_BYTES = 64 * MIB;
 /** One NDJSON line (one job, an inline base64 image included). */
 export const MAX_NDJSON_LINE_BYTES = 1 * MIB;
 const MAX_LISTED_ERRORS = 200;
+
+/** What the OpenAPI document shows for each way to send a batch. */
+const BATCH_EXAMPLES = {
+  json: {
+    two_models: {
+      summary: 'Two jobs of two models, with a webhook for the batch',
+      value: {
+        jobs: [
+          { model: 'segmind-vega-rt-v1', input: { prompt: 'a lighthouse at dusk' }, metadata: { sku: 'A-1' } },
+          {
+            model: 'ssd-img2img',
+            input: { image: 'https://images.example/input.jpeg', prompt: 'the same scene in winter' },
+          },
+        ],
+        webhook_url: 'https://hooks.example/renderq',
+        webhook_events: ['batch.completed'],
+        metadata: { run: 'nightly' },
+      },
+    },
+  },
+  ndjson: {
+    one_line: {
+      summary: 'One line of the body (each line is one job)',
+      value: { model: 'segmind-vega-rt-v1', input: { prompt: 'a lighthouse at dusk' }, metadata: { sku: 'A-1' } },
+    },
+  },
+};
 
 interface BatchIssue {
   readonly index?: number;
@@ -83,8 +121,17 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
           'Retry-After while every upload slot stays busy.',
         tags: ['batches'],
         querystring: BatchQuery,
+        documentedBody: {
+          'application/json': { schema: BatchRequest, examples: BATCH_EXAMPLES.json },
+          'application/x-ndjson': {
+            schema: BatchJobRequest.describe(
+              'One job per line, each such an object; `webhook_url`, `webhook_events` and `priority` go in the query.',
+            ),
+            examples: BATCH_EXAMPLES.ndjson,
+          },
+        },
         response: {
-          202: Batch,
+          202: CreatedBatch,
           400: ProblemSchema,
           413: ProblemSchema,
           415: ProblemSchema,
@@ -136,17 +183,23 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
           issues.slice(0, MAX_LISTED_ERRORS) as never,
         );
       }
-      // All of the batch or none of it, before anything is recorded.
+      // All of the batch or none of it, before anything is recorded or stored.
       await ctx.enqueueRate.charge(request.tenant, jobs.length);
-      const { batch, enqueued } = await ctx.store.createBatch(
-        {
-          tenant: request.tenant,
-          metadata: parsed.metadata ?? null,
-          webhookUrl: parsed.webhook_url ?? null,
-          webhookEvents: parsed.webhook_events ?? null,
-          ...(parsed.priority ? { priority: parsed.priority } : {}),
-        },
-        jobs,
+      const prepared = await storeBatchInputs(ctx, jobs);
+      const { batch, jobIds, enqueued } = await withStoredInputs(
+        ctx,
+        prepared.flatMap((job) => job.inputs ?? []),
+        () =>
+          ctx.store.createBatch(
+            {
+              tenant: request.tenant,
+              metadata: parsed.metadata ?? null,
+              webhookUrl: parsed.webhook_url ?? null,
+              webhookEvents: parsed.webhook_events ?? null,
+              ...(parsed.priority ? { priority: parsed.priority } : {}),
+            },
+            prepared,
+          ),
       );
       // Accepted once recorded; a job not enqueued here is enqueued by the workers' recovery.
       const background = enqueued.catch((error: unknown) =>
@@ -155,7 +208,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       ctx.background.add(background);
       void background.finally(() => ctx.background.delete(background));
       for (const job of jobs) ctx.metrics.jobsEnqueued.inc({ model: job.model });
-      return reply.code(202).send(publicBatch(batch));
+      return reply.code(202).send({ ...publicBatch(batch), jobs: jobIds.map((id, index) => ({ index, id })) });
     },
   );
 
@@ -181,6 +234,13 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         summary: "A batch's jobs, one per line (application/x-ndjson), streamed",
         tags: ['batches'],
         params: BatchIdParams,
+        response: {
+          200: {
+            description: 'One job per line, in creation order.',
+            content: { 'application/x-ndjson': { schema: Job.describe('Each line is one job.') } },
+          },
+          404: ProblemSchema,
+        },
       },
     },
     async (request, reply) => {
@@ -189,7 +249,8 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         for await (const record of ctx.store.batchJobs(batch.id))
           yield `${JSON.stringify(await jobView(record, ctx.links))}\n`;
       };
-      return reply.type('application/x-ndjson').send(Readable.from(lines()));
+      // A stream of lines, as the 200's content type documents; the type provider knows only JSON answers.
+      return reply.type('application/x-ndjson').send(Readable.from(lines()) as never);
     },
   );
 

@@ -1,16 +1,40 @@
-/** Jobs: create (with Idempotency-Key), read, cancel, and download outputs. */
-import { isRedisUnavailable, newId, ObjectNotFoundError, validateModelInput } from '@renderq/shared';
+/**
+ * Jobs: create (with Idempotency-Key), list, read, cancel, and download outputs and
+ * the input images stored when they were created.
+ */
+import { isRedisUnavailable, listModels, newId, validateModelInput } from '@renderq/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { Problem, RetryLaterProblem } from '../http/problems.js';
-import { Job, JobIdParams, JobRequest, OutputParams, OutputQuery, ProblemSchema } from '../http/schemas.js';
+import {
+  InputParams,
+  Job,
+  JobIdParams,
+  JobListQuery,
+  JobPage,
+  JobRequest,
+  OutputParams,
+  OutputQuery,
+  ProblemSchema,
+} from '../http/schemas.js';
 import { cancelJob } from '../services/cancel-job.js';
+import { linkedJob, sendStored } from '../services/downloads.js';
 import { IdempotencyStore } from '../services/idempotency.js';
+import { filtersOf, readCursor, writeCursor } from '../services/job-cursor.js';
 import { ownJob } from '../services/ownership.js';
+import { storeJobInputs, withStoredInputs } from '../services/stored-inputs.js';
 import { urlsOfJob } from '../services/url-guard.js';
 import { jobView } from '../services/views.js';
+
+/** One request per model, as `POST /v1/jobs` takes it (the OpenAPI document's examples). */
+const JOB_EXAMPLES = Object.fromEntries(
+  listModels().map((model) => [
+    model.name,
+    { summary: `${model.title} (${model.kind})`, value: { model: model.name, input: model.example } },
+  ]),
+);
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -23,8 +47,13 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       config: { access: 'tenant' },
       schema: {
         summary: 'Create a job',
+        description:
+          'An input image may be an http(s) URL (kept as given) or sent inline as base64 or a data: URI: ' +
+          'it is then stored with the job, which shows it as {url, sha256, content_type, size}. ' +
+          'Bodies of up to 32 MiB.',
         tags: ['jobs'],
         body: JobRequest,
+        bodyExamples: JOB_EXAMPLES,
         // Loose: fastify replaces the headers with what the schema returns.
         headers: z.looseObject({
           'idempotency-key': z
@@ -32,12 +61,20 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
             .optional()
             .describe('Retries with the same key and body create one job (24 h).'),
         }),
-        response: { 202: Job, 400: ProblemSchema, 409: ProblemSchema, 422: ProblemSchema, 429: ProblemSchema },
+        response: {
+          202: Job,
+          400: ProblemSchema,
+          409: ProblemSchema,
+          413: ProblemSchema,
+          422: ProblemSchema,
+          429: ProblemSchema,
+          503: ProblemSchema,
+        },
       },
     },
     async (request, reply) => {
       const key = request.headers['idempotency-key'];
-      const create = async (jobId?: string) => {
+      const create = async (claimedId?: string) => {
         const body = request.body;
         const validated = validateModelInput(body.model, body.input, { allowUnknown: ctx.config.models.allowUnknown });
         if (!validated.ok) throw new Problem('validation_failed', 'the job is not valid', validated.issues);
@@ -45,16 +82,22 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         if (refused.length > 0)
           throw new Problem('validation_failed', 'the job names a URL renderq will not call', refused);
         await ctx.enqueueRate.charge(request.tenant, 1);
-        const record = await ctx.store.create({
-          ...(jobId ? { id: jobId } : {}),
-          tenant: request.tenant,
-          model: validated.model,
-          input: validated.input,
-          metadata: body.metadata ?? null,
-          webhookUrl: body.webhook_url ?? null,
-          webhookEvents: body.webhook_events ?? null,
-          ...(body.priority ? { priority: body.priority } : {}),
-        });
+        // Accepted: inline images are stored under the job's id (an Idempotency-Key's claim names it).
+        const id = claimedId ?? newId('job');
+        const { input, inputs } = await storeJobInputs(ctx, id, validated.model, validated.input);
+        const record = await withStoredInputs(ctx, inputs, () =>
+          ctx.store.create({
+            id,
+            tenant: request.tenant,
+            model: validated.model,
+            input,
+            inputs,
+            metadata: body.metadata ?? null,
+            webhookUrl: body.webhook_url ?? null,
+            webhookEvents: body.webhook_events ?? null,
+            ...(body.priority ? { priority: body.priority } : {}),
+          }),
+        );
         ctx.metrics.jobsEnqueued.inc({ model: record.model });
         return { status: 202 as const, body: await jobView(record, ctx.links) };
       };
@@ -68,6 +111,38 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         ]);
       }
       return idempotent(ctx, request, reply, key, create);
+    },
+  );
+
+  routes.get(
+    '/v1/jobs',
+    {
+      config: { access: 'tenant' },
+      schema: {
+        summary: "List the tenant's jobs, newest first",
+        description:
+          'Filtered by status, model, batch and creation time; `limit` jobs a page (default 100, at most 1,000), ' +
+          'the next page from `next_cursor`. One request scans a bounded part of the list: a page may hold ' +
+          'fewer jobs than `limit`, even none, with a `next_cursor` to go on from.',
+        tags: ['jobs'],
+        querystring: JobListQuery,
+        response: { 200: JobPage, 400: ProblemSchema },
+      },
+    },
+    async (request) => {
+      const asked = filtersOf(request.query);
+      const position = request.query.cursor !== undefined ? readCursor(request.query.cursor, asked) : undefined;
+      const filters = position?.filters ?? asked;
+      const page = await ctx.store.listJobs({
+        tenant: request.tenant,
+        filters,
+        limit: request.query.limit,
+        ...(position ? { after: position.after } : {}),
+      });
+      return {
+        jobs: await Promise.all(page.records.map((record) => jobView(record, ctx.links))),
+        next_cursor: page.next === null ? null : writeCursor(page.next, filters),
+      };
     },
   );
 
@@ -113,52 +188,61 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       config: { access: 'tenant_or_link' },
       schema: {
         summary: "Download one of a job's outputs",
-        description: 'With an API key, or with the signed link the job gives as the output url.',
+        description:
+          'With an API key, or with the signed link the job gives as the output url. 304 for a matching ' +
+          'If-None-Match; with OUTPUT_LINKS=presigned, a 302 to the presigned S3 URL.',
         tags: ['jobs'],
         params: OutputParams,
         querystring: OutputQuery,
+        response: {
+          200: {
+            description: 'The output, with its content type, length and an ETag from its sha256.',
+            content: { 'application/octet-stream': { schema: z.string().describe('The bytes.') } },
+          },
+          401: ProblemSchema,
+          404: ProblemSchema,
+        },
       },
     },
     async (request, reply) => {
       const { id, index } = request.params;
-      const record = request.tenant
-        ? await ownJob(ctx, request.tenant, id)
-        : ctx.links.verify(id, index, request.query.expires, request.query.signature)
-          ? await ctx.store.get(id)
-          : undefined;
-      if (!record) {
-        throw request.tenant
-          ? new Problem('not_found', `no job ${id}`)
-          : new Problem('unauthorized', 'the link is not valid or has expired');
-      }
+      const { expires, signature } = request.query;
+      const record = await linkedJob(ctx, request, id, () => ctx.links.verify(id, index, expires, signature));
       const output = record.outputs.find((o) => o.index === index);
       if (!output) throw new Problem('not_found', `job ${id} has no output ${index}`);
-      // With OUTPUT_LINKS=presigned the bytes come from S3 itself.
-      if (ctx.config.api.outputLinks === 'presigned' && ctx.storage.presignedUrl) {
-        return reply.redirect(
-          await ctx.storage.presignedUrl(output.storage_key, ctx.config.api.outputLinkTtlSeconds),
-          302,
-        );
-      }
-      const etag = `"${output.sha256}"`;
-      // The bytes never change, but a link's right to them ends: a cache may keep them only as long as the link works.
-      const maxAge = request.tenant
-        ? 3_600
-        : Math.max(0, Number(request.query.expires) - Math.floor(Date.now() / 1000));
-      reply.header('etag', etag).header('cache-control', `private, max-age=${maxAge}, immutable`);
-      if (request.headers['if-none-match'] === etag) return reply.code(304).send();
-      try {
-        const stored = await ctx.storage.get(output.storage_key);
-        return reply
-          .type(output.content_type)
-          .header('content-length', String(output.size))
-          .header('x-storage-key', output.storage_key)
-          .send(stored.body);
-      } catch (error) {
-        if (error instanceof ObjectNotFoundError)
-          throw new Problem('not_found', `output ${index} of job ${id} is no longer stored`);
-        throw error;
-      }
+      return sendStored(ctx, request, reply, output, `output ${index} of job ${id} is no longer stored`);
+    },
+  );
+
+  routes.get(
+    '/v1/jobs/:id/inputs/:field',
+    {
+      config: { access: 'tenant_or_link' },
+      schema: {
+        summary: 'Download an input image the job was created with (sent inline, stored with the job)',
+        description:
+          'With an API key, or with the signed link the job gives in its input as the image’s url. 304 for a ' +
+          'matching If-None-Match; with OUTPUT_LINKS=presigned, a 302 to the presigned S3 URL.',
+        tags: ['jobs'],
+        params: InputParams,
+        querystring: OutputQuery,
+        response: {
+          200: {
+            description: 'The image, with its content type, length and an ETag from its sha256.',
+            content: { 'application/octet-stream': { schema: z.string().describe('The bytes.') } },
+          },
+          401: ProblemSchema,
+          404: ProblemSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id, field } = request.params;
+      const { expires, signature } = request.query;
+      const record = await linkedJob(ctx, request, id, () => ctx.links.verifyInput(id, field, expires, signature));
+      const input = record.inputs.find((stored) => stored.field === field);
+      if (!input) throw new Problem('not_found', `job ${id} has no stored input image "${field}"`);
+      return sendStored(ctx, request, reply, input, `input "${field}" of job ${id} is no longer stored`);
     },
   );
 }

@@ -1,5 +1,5 @@
 /** Models, health, readiness, metrics, and the operator's status, pause and resume. */
-import { describeModel, listModels, pingWithin, QUEUE_NAMES } from '@renderq/shared';
+import { describeModel, listModels, pingWithin, QUEUE_NAMES, readCredits } from '@renderq/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -33,13 +33,39 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
     async () => ({ models, allow_unknown_models: ctx.config.models.allowUnknown }),
   );
 
-  routes.get('/healthz', { config: { access: 'public' }, schema: { hide: true } }, async () => ({ status: 'ok' }));
+  routes.get(
+    '/healthz',
+    {
+      config: { access: 'public' },
+      schema: {
+        summary: 'The process is up (it answers without asking Redis)',
+        tags: ['operations'],
+        security: [],
+        response: { 200: z.object({ status: z.literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
 
   routes.get(
     '/readyz',
     {
       config: { access: 'public' },
-      schema: { summary: 'Ready while Redis answers and taking jobs is not paused', tags: ['operations'] },
+      schema: {
+        summary: 'Ready while Redis answers and taking jobs is not paused',
+        tags: ['operations'],
+        security: [],
+        response: {
+          200: z.object({ status: z.literal('ready') }),
+          503: z
+            .object({
+              status: z.enum(['unavailable', 'paused']),
+              reason: z.string().describe('Why: Redis not answering, or the pause reason (out_of_credits, …).'),
+              message: z.string().optional(),
+            })
+            .describe('Not ready: send no traffic here for now.'),
+        },
+      },
     },
     async (_request, reply) => {
       const redis = await pingWithin(ctx.redis, READY_DEADLINE_MS);
@@ -53,14 +79,29 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
             .send({ status: 'paused', reason: pause.reason ?? 'paused' })
         );
       }
-      return { status: 'ready' };
+      return { status: 'ready' as const };
     },
   );
 
-  routes.get('/metrics', { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) => {
-    reply.header('content-type', ctx.metrics.registry.contentType);
-    return ctx.metrics.registry.metrics();
-  });
+  routes.get(
+    '/metrics',
+    {
+      config: { access: 'public' },
+      schema: {
+        summary: 'Prometheus metrics (text exposition format)',
+        description:
+          'Shared facts (queue depths, the credit balance last observed, the pause) as every process sees them.',
+        tags: ['operations'],
+        security: [],
+        response: { 200: { content: { 'text/plain': { schema: z.string() } } } },
+      },
+    },
+    async (_request, reply) => {
+      reply.header('content-type', ctx.metrics.registry.contentType);
+      // Text, as the content type says; the type provider knows only JSON answers.
+      return (await ctx.metrics.registry.metrics()) as never;
+    },
+  );
 
   routes.get(
     '/v1/admin/status',
@@ -85,12 +126,12 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
         ctx.pause.state(),
         ctx.renderQueue.getJobCounts(),
         ctx.pollQueue.getJobCounts(),
-        ctx.redis.get(`${ctx.config.redis.prefix}:credits`),
+        readCredits(ctx.redis, ctx.config.redis.prefix),
       ]);
       return {
         pause,
         queues: { [QUEUE_NAMES.render]: render, [QUEUE_NAMES.poll]: poll },
-        credits: credits ? (JSON.parse(credits) as { balance: number; observed_at: string }) : null,
+        credits: credits ?? null,
       };
     },
   );

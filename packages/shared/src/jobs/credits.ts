@@ -1,6 +1,28 @@
-/** The last Segmind credit balance a worker saw, kept in Redis for operators (GET /v1/admin/status). */
+/**
+ * The last Segmind credit balance a worker saw, kept in Redis so that every process
+ * tells the same: operators (GET /v1/admin/status) and the credits gauge of every
+ * process's /metrics read it from here.
+ */
 import type { Redis } from 'ioredis';
+import { creditsKey } from './keys.js';
+
+export interface ObservedCredits {
+  readonly balance: number;
+  /** ISO 8601. */
+  readonly observed_at: string;
+}
 
 export async function recordCredits(redis: Redis, prefix: string, balance: number): Promise<void> {
-  await redis.set(`${prefix}:credits`, JSON.stringify({ balance, observed_at: new Date().toISOString() }));
+  const observed: ObservedCredits = { balance, observed_at: new Date().toISOString() };
+  await redis.set(creditsKey(prefix), JSON.stringify(observed));
+}
+
+/** The last balance observed by any worker; undefined while none has been. */
+export async function readCredits(redis: Redis, prefix: string): Promise<ObservedCredits | undefined> {
+  const raw = await redis.get(creditsKey(prefix));
+  if (!raw) return undefined;
+  const parsed = JSON.parse(raw) as Partial<ObservedCredits>;
+  return typeof parsed.balance === 'number' && typeof parsed.observed_at === 'string'
+    ? { balance: parsed.balance, observed_at: parsed.observed_at }
+    : undefined;
 }

@@ -2,7 +2,7 @@
  * The job record kept in Redis (independent of BullMQ's own retention) and the
  * public job of docs/api.md derived from it.
  */
-import type { Job, JobOutput } from '@renderq/client';
+import type { Job, JobInputFile, JobOutput } from '@renderq/client';
 import { z } from 'zod';
 import { WebhookEventType } from '../webhooks/events.js';
 import { JobError } from './error-codes.js';
@@ -17,11 +17,41 @@ export const StoredOutput = z.object({
 });
 export type StoredOutput = z.infer<typeof StoredOutput>;
 
+/**
+ * An input image the caller sent inline (base64 or a data: URI), stored at enqueue
+ * beside the job's outputs instead of living in the record: the job shows a link to
+ * it, and the worker reads the bytes back when it submits.
+ */
+export const StoredInput = z.object({
+  /** The input field it was given in (`image`). */
+  field: z.string(),
+  storage_key: z.string(),
+  content_type: z.string(),
+  size: z.number().int().min(0),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** How the caller sent it, so that Segmind gets it the same way. */
+  encoding: z.enum(['base64', 'data_uri']),
+});
+export type StoredInput = z.infer<typeof StoredInput>;
+
+/** A request at Segmind that the job was cancelled during: followed until Segmind finishes it, for its cost. */
+export const CancelledRequest = z.object({
+  request_id: z.string().min(1),
+  status_url: z.url(),
+  response_url: z.url(),
+  submitted_at: z.iso.datetime(),
+  polls: z.number().int().min(0),
+});
+export type CancelledRequest = z.infer<typeof CancelledRequest>;
+
 export const JobRecord = z.object({
   id: z.string(),
   tenant: z.string(),
   model: z.string(),
+  /** What the caller sent, defaults filled in, without the fields of `inputs`. */
   input: z.record(z.string(), z.unknown()),
+  /** Input images stored at enqueue (their fields are not in `input`). */
+  inputs: z.array(StoredInput),
   metadata: z.record(z.string(), z.unknown()).nullable(),
   batch_id: z.string().nullable(),
   webhook_url: z.string().nullable(),
@@ -34,6 +64,8 @@ export const JobRecord = z.object({
   outputs: z.array(StoredOutput),
   error: JobError.nullable(),
   cost: z.number().nullable(),
+  /** Set while a cancelled job's request is still at Segmind and its cost not yet known. */
+  cancelled_request: CancelledRequest.nullable(),
   created_at: z.string(),
   started_at: z.string().nullable(),
   finished_at: z.string().nullable(),
@@ -44,12 +76,26 @@ export type JobRecord = z.infer<typeof JobRecord>;
 export type PublicJob = Job;
 export type PublicOutput = JobOutput;
 
-export function toPublicJob(record: JobRecord, outputUrl: (output: StoredOutput) => string): PublicJob {
+export function toPublicJob(
+  record: JobRecord,
+  outputUrl: (output: StoredOutput) => string,
+  inputUrl: (input: StoredInput) => string = () => '',
+): PublicJob {
+  const input: Record<string, unknown> = { ...record.input };
+  for (const stored of record.inputs) {
+    const file: JobInputFile = {
+      url: inputUrl(stored),
+      sha256: stored.sha256,
+      content_type: stored.content_type,
+      size: stored.size,
+    };
+    input[stored.field] = file;
+  }
   return {
     id: record.id,
     model: record.model,
     status: statusOf(record.stage.name),
-    input: record.input,
+    input,
     metadata: record.metadata,
     batch_id: record.batch_id,
     segmind_request_id: record.segmind_request_id,

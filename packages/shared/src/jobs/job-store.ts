@@ -20,20 +20,24 @@ import type { Redis } from 'ioredis';
 import { PRIORITY, QUEUE_NAMES, type RenderJobData } from '../queues.js';
 import type { WebhookEventStore } from '../webhooks/event-store.js';
 import { JOB_EVENT_TYPES, type WebhookEventType } from '../webhooks/events.js';
+import { FOLLOW_CANCELLED_LUA, SETTLE_CANCELLED_LUA } from './cancelled-request-scripts.js';
 import type { JobError } from './error-codes.js';
 import { newId } from './ids.js';
-import { JobRecord, type StoredOutput } from './job-record.js';
+import type { CancelledRequest, JobRecord, StoredInput, StoredOutput } from './job-record.js';
 import {
   batchJobsKey,
   batchKey,
   eventOutboxKey,
   jobKey,
   pendingEventsKey,
+  tenantJobsKey,
   unenqueuedKey,
   unfinishedJobsKey,
 } from './keys.js';
 import { glanceAtQueueJob, pipelineAnswers, type QueueJobGlance, readQueueJobGlance } from './queue-job-glance.js';
+import { hashFromRecord, recordFromHash } from './record-hash.js';
 import { isFinal, type JobStage, type JobStatus, STATUS_OF_STAGE, type StageName } from './stage.js';
+import { type JobListPage, type JobListRequest, listTenantJobs, tenantIndexEntry } from './tenant-index.js';
 import { TRANSITION_LUA } from './transition-script.js';
 
 export interface NewJob {
@@ -41,8 +45,10 @@ export interface NewJob {
   readonly id?: string;
   readonly tenant: string;
   readonly model: string;
-  /** Validated input, defaults filled in. */
+  /** Validated input, defaults filled in, without the fields of `inputs`. */
   readonly input: Record<string, unknown>;
+  /** Input images already stored under this job's id (which must then be given). */
+  readonly inputs?: readonly StoredInput[];
   readonly metadata?: Record<string, unknown> | null;
   readonly webhookUrl?: string | null;
   /** The events the webhook wants; unset: all. */
@@ -70,6 +76,8 @@ export interface BatchRecord {
   readonly webhook_url: string | null;
   readonly webhook_events: readonly WebhookEventType[] | null;
   readonly counts: Readonly<Record<JobStatus, number>> & { readonly total: number };
+  /** Segmind credits its jobs have cost so far; null until one is known. */
+  readonly cost: number | null;
   readonly created_at: string;
   readonly finished_at: string | null;
 }
@@ -111,6 +119,8 @@ export interface UnfinishedJobGlance {
   readonly id: string;
   /** undefined: the record is gone. */
   readonly stage: StageName | undefined;
+  /** Cancelled, and still following its request at Segmind for its cost (on the poll queue). */
+  readonly following: boolean;
   readonly priority: number;
   readonly batchId: string | null;
   /** The render queue's BullMQ job under the same id (where a queued or submitting job lives). */
@@ -119,26 +129,31 @@ export interface UnfinishedJobGlance {
 
 type TransitionCommand = (...keysAndArgs: string[]) => Promise<[number, string, number, string]>;
 
-const SCRIPT_NAME = 'renderqTransitionV4';
-const CREATE_SCRIPT = 'renderqCreateV3';
+const SCRIPT_NAME = 'renderqTransitionV5';
+const CREATE_SCRIPT = 'renderqCreateV4';
+const FOLLOW_SCRIPT = 'renderqFollowCancelledV1';
+const SETTLE_SCRIPT = 'renderqSettleCancelledV1';
 
 /**
- * Writes job records, their "not yet confirmed in BullMQ" entries and their entries
- * among the unfinished jobs together, many per call.
- * KEYS[1] the unenqueued set, KEYS[2] the batch's job list ('' for none), KEYS[3] the unfinished jobs
- * ARGV[1] key prefix, ARGV[2] now (ms), ARGV[3…] one job each: a JSON array of strings
- *         [id, field, value, …] (strings only, so cjson changes nothing)
+ * Writes job records, their "not yet confirmed in BullMQ" entries, their entries among
+ * the unfinished jobs and in their tenant's index together, many per call.
+ * KEYS[1] the unenqueued set, KEYS[2] the batch's job list ('' for none), KEYS[3] the unfinished jobs,
+ * then two per job, in ARGV's order: KEYS[2i + 2] its hash, KEYS[2i + 3] its tenant's index (i from 1)
+ * ARGV[1] now (ms), ARGV[2…] one job each: a JSON array of strings
+ *         [id, tenant index entry, field, value, …] (strings only, so cjson changes nothing)
  */
 const CREATE_LUA = `
-for i = 3, #ARGV do
+for i = 2, #ARGV do
   local job = cjson.decode(ARGV[i])
   local id = job[1]
-  redis.call('HSET', ARGV[1] .. ':job:' .. id, unpack(job, 2))
-  redis.call('ZADD', KEYS[1], ARGV[2], id)
-  redis.call('ZADD', KEYS[3], ARGV[2], id)
+  local k = 2 * i
+  redis.call('HSET', KEYS[k], unpack(job, 3))
+  redis.call('ZADD', KEYS[k + 1], 0, job[2])
+  redis.call('ZADD', KEYS[1], ARGV[1], id)
+  redis.call('ZADD', KEYS[3], ARGV[1], id)
   if KEYS[2] ~= '' then redis.call('RPUSH', KEYS[2], id) end
 end
-return #ARGV - 2
+return #ARGV - 1
 `;
 
 /** KEYS[1] a job or batch hash; ARGV[1] a tenant. Returns the hash (flat) only when it is that tenant's. */
@@ -167,7 +182,10 @@ export class JobStore {
     this.#events = options.events;
     if (!(SCRIPT_NAME in this.#redis)) {
       this.#redis.defineCommand(SCRIPT_NAME, { numberOfKeys: 4, lua: TRANSITION_LUA });
-      this.#redis.defineCommand(CREATE_SCRIPT, { numberOfKeys: 3, lua: CREATE_LUA });
+      // Two keys per job: the number of keys is given with each call.
+      this.#redis.defineCommand(CREATE_SCRIPT, { lua: CREATE_LUA });
+      this.#redis.defineCommand(FOLLOW_SCRIPT, { numberOfKeys: 2, lua: FOLLOW_CANCELLED_LUA });
+      this.#redis.defineCommand(SETTLE_SCRIPT, { numberOfKeys: 3, lua: SETTLE_CANCELLED_LUA });
     }
   }
 
@@ -236,6 +254,7 @@ export class JobStore {
       webhookEvents: jobEvents ?? null,
     }));
     const records = await this.#recordMany(withWebhook, id, priority);
+    // `cost` is left out until one of its jobs has one (HINCRBYFLOAT makes it).
     await this.#redis.hset(batchKey(this.#prefix, id), fields);
     const enqueued = this.#enqueueMany(records);
     // Observed here so that a failure is never unhandled; callers that care await it.
@@ -286,6 +305,48 @@ export class JobStore {
     const hash: Record<string, string> = {};
     for (let i = 0; i < flat.length; i += 2) hash[flat[i] as string] = flat[i + 1] as string;
     return hash;
+  }
+
+  /** One page of a tenant's jobs, newest first (see tenant-index.ts). */
+  listJobs(request: JobListRequest): Promise<JobListPage> {
+    return listTenantJobs(this.#redis, this.#prefix, request);
+  }
+
+  /**
+   * Starts following, for its cost, a request a job was cancelled during (its submit
+   * answered after the cancel), or records one more poll of it (`polls` grown, same
+   * request). False when there is nothing to follow: the job is not cancelled, its cost
+   * is known, or it follows another request (or, for a poll, none any more).
+   */
+  async followCancelled(id: string, request: CancelledRequest, mode: 'start' | 'poll'): Promise<boolean> {
+    const follow = this.#command<(...keysAndArgs: string[]) => Promise<number>>(FOLLOW_SCRIPT);
+    const done = await follow.call(
+      this.#redis,
+      jobKey(this.#prefix, id),
+      unfinishedJobsKey(this.#prefix),
+      JSON.stringify(request),
+      mode,
+      String(Date.now()),
+    );
+    return done === 1;
+  }
+
+  /**
+   * Records what Segmind charged for the request a cancelled job was following (null:
+   * nothing known, the deadline passed) on the job and its batch, and stops following
+   * it. The job stays cancelled; no event is recorded. False when it was settled already.
+   */
+  async settleCancelled(record: JobRecord, requestId: string, cost: number | null): Promise<boolean> {
+    const settle = this.#command<(...keysAndArgs: string[]) => Promise<number>>(SETTLE_SCRIPT);
+    const done = await settle.call(
+      this.#redis,
+      jobKey(this.#prefix, record.id),
+      record.batch_id ? batchKey(this.#prefix, record.batch_id) : '',
+      unfinishedJobsKey(this.#prefix),
+      requestId,
+      cost === null ? '' : String(cost),
+    );
+    return done === 1;
   }
 
   /** Tenant, model and stage of each job that still has a record, in one round trip (the dashboard's cards). */
@@ -368,7 +429,8 @@ export class JobStore {
   }
 
   /**
-   * Unfinished jobs (queued or working) that have neither moved nor been checked for
+   * Unfinished jobs (queued or working, or cancelled and still following their request at
+   * Segmind) that have neither moved nor been checked for
    * `olderThanMs`, oldest first, a page at a time: each page with its records and
    * render-queue jobs at a glance, and already marked checked (the reconciler comes back
    * to it only after another `olderThanMs`). One round trip per page — the glance, the
@@ -385,7 +447,7 @@ export class JobStore {
       const now = Date.now();
       const pipeline = this.#redis.pipeline();
       for (const id of ids) {
-        pipeline.hmget(jobKey(this.#prefix, id), 'stage', 'priority', 'batch_id');
+        pipeline.hmget(jobKey(this.#prefix, id), 'stage', 'priority', 'batch_id', 'cancelled_request');
         glanceAtQueueJob(pipeline, this.#queue, id);
       }
       // XX: a job that finished meanwhile is not put back.
@@ -394,10 +456,11 @@ export class JobStore {
       if (more) pipeline.zrangebyscore(key, '-inf', now - olderThanMs, 'LIMIT', 0, pageSize);
       const answers = pipelineAnswers(await pipeline.exec());
       yield ids.map((id, i) => {
-        const [stage, priority, batchId] = answers[i * 3] as (string | null)[];
+        const [stage, priority, batchId, following] = answers[i * 3] as (string | null)[];
         return {
           id,
           stage: stage && stage in STATUS_OF_STAGE ? (stage as StageName) : undefined,
+          following: stage === 'cancelled' && Boolean(following),
           priority: Number(priority) || PRIORITY.single,
           batchId: batchId || null,
           render: readQueueJobGlance(answers[i * 3 + 1], answers[i * 3 + 2]),
@@ -458,25 +521,40 @@ export class JobStore {
     return records;
   }
 
+  #command<T>(name: string): T {
+    const command = (this.#redis as unknown as Record<string, T>)[name];
+    if (!command) throw new Error(`${name} is not defined on this connection`);
+    return command;
+  }
+
   async #recordMany(jobs: readonly NewJob[], batchId: string | null, priority: number): Promise<JobRecord[]> {
-    const create = (this.#redis as unknown as Record<string, (...args: string[]) => Promise<number>>)[CREATE_SCRIPT];
-    if (!create) throw new Error('create script is not defined on this connection');
+    const create = this.#command<(...args: string[]) => Promise<number>>(CREATE_SCRIPT);
     const listKey = batchId ? batchJobsKey(this.#prefix, batchId) : '';
     const nowMs = Date.now();
     const now = new Date(nowMs).toISOString();
     const records = jobs.map((job) => newRecord(job, batchId, job.priority ?? priority, now));
     const calls: Promise<number>[] = [];
     for (let start = 0; start < records.length; start += this.#chunkSize) {
-      const encoded = records
-        .slice(start, start + this.#chunkSize)
-        .map((record) => JSON.stringify([record.id, ...Object.entries(hashFromRecord(record)).flat()]));
+      const chunk = records.slice(start, start + this.#chunkSize);
+      const keys = chunk.flatMap((record) => [
+        jobKey(this.#prefix, record.id),
+        tenantJobsKey(this.#prefix, record.tenant),
+      ]);
+      const encoded = chunk.map((record) =>
+        JSON.stringify([
+          record.id,
+          tenantIndexEntry(nowMs, record.id),
+          ...Object.entries(hashFromRecord(record)).flat(),
+        ]),
+      );
       calls.push(
         create.call(
           this.#redis,
+          String(3 + keys.length),
           unenqueuedKey(this.#prefix),
           listKey,
           unfinishedJobsKey(this.#prefix),
-          this.#prefix,
+          ...keys,
           String(nowMs),
           ...encoded,
         ),
@@ -531,6 +609,7 @@ function newRecord(job: NewJob, batchId: string | null, priority: number, now: s
     tenant: job.tenant,
     model: job.model,
     input: job.input,
+    inputs: job.inputs ? [...job.inputs] : [],
     metadata: job.metadata ?? null,
     batch_id: batchId,
     webhook_url: job.webhookUrl ?? null,
@@ -541,56 +620,11 @@ function newRecord(job: NewJob, batchId: string | null, priority: number, now: s
     outputs: [],
     error: null,
     cost: null,
+    cancelled_request: null,
     created_at: now,
     started_at: null,
     finished_at: null,
   };
-}
-
-function hashFromRecord(record: JobRecord): Record<string, string> {
-  return {
-    id: record.id,
-    tenant: record.tenant,
-    model: record.model,
-    input: JSON.stringify(record.input),
-    metadata: JSON.stringify(record.metadata),
-    batch_id: record.batch_id ?? '',
-    webhook_url: record.webhook_url ?? '',
-    webhook_events: record.webhook_events?.join(',') ?? '',
-    priority: String(record.priority),
-    stage: record.stage.name,
-    stage_data: JSON.stringify(record.stage),
-    segmind_request_id: record.segmind_request_id ?? '',
-    outputs: JSON.stringify(record.outputs),
-    error: record.error ? JSON.stringify(record.error) : '',
-    cost: record.cost === null ? '' : String(record.cost),
-    created_at: record.created_at,
-    started_at: record.started_at ?? '',
-    finished_at: record.finished_at ?? '',
-    updated_at: record.created_at,
-  };
-}
-
-function recordFromHash(hash: Record<string, string>): JobRecord {
-  return JobRecord.parse({
-    id: hash.id,
-    tenant: hash.tenant,
-    model: hash.model,
-    input: JSON.parse(hash.input ?? '{}'),
-    metadata: JSON.parse(hash.metadata ?? 'null'),
-    batch_id: hash.batch_id || null,
-    webhook_url: hash.webhook_url || null,
-    webhook_events: hash.webhook_events ? hash.webhook_events.split(',') : null,
-    priority: Number(hash.priority),
-    stage: JSON.parse(hash.stage_data ?? '{}'),
-    segmind_request_id: hash.segmind_request_id || null,
-    outputs: JSON.parse(hash.outputs || '[]'),
-    error: hash.error ? JSON.parse(hash.error) : null,
-    cost: hash.cost ? Number(hash.cost) : null,
-    created_at: hash.created_at,
-    started_at: hash.started_at || null,
-    finished_at: hash.finished_at || null,
-  });
 }
 
 function batchFromHash(hash: Record<string, string>): BatchRecord {
@@ -610,9 +644,15 @@ function batchFromHash(hash: Record<string, string>): BatchRecord {
       failed: count('failed'),
       cancelled: count('cancelled'),
     },
+    cost: hash.cost ? roundCredits(Number(hash.cost)) : null,
     created_at: hash.created_at ?? '',
     finished_at: hash.finished_at || null,
   };
+}
+
+/** A sum of credits without the float noise of adding many decimals (Segmind prices to far fewer places). */
+function roundCredits(value: number): number {
+  return Math.round(value * 1e9) / 1e9;
 }
 
 function changeFields(changes: JobChanges): string[] {

@@ -57,3 +57,17 @@ export function enqueueBucketKey(prefix: string, tenant: string): string {
 export function redeliveryCooldownKey(prefix: string, subject: string): string {
   return `${prefix}:webhooks:redelivered:${subject}`;
 }
+/**
+ * A tenant's jobs, for listing them newest first: a sorted set whose members are
+ * `CREATED_MS:JOB_ID` (milliseconds zero-padded to 13 digits), all scored 0, so that
+ * it sorts by creation time and pages by member (see tenant-index.ts). Kept by the
+ * create script; entries whose record has expired are trimmed by the listing that
+ * finds them.
+ */
+export function tenantJobsKey(prefix: string, tenant: string): string {
+  return `${prefix}:tenant:${tenant}:jobs`;
+}
+/** The last Segmind credit balance a worker saw, with when (JSON). */
+export function creditsKey(prefix: string): string {
+  return `${prefix}:credits`;
+}

@@ -19,6 +19,11 @@
  * ARGV[10…] field, value pairs to set on the job
  * Also keeps KEYS[2], the unfinished jobs scored by their last move, from which the
  * worker's reconciler finds jobs whose BullMQ job was lost.
+ * A move that changes the job's cost adds the difference to its batch's `cost` (HINCRBYFLOAT),
+ * so a batch's cost is always the sum of its jobs'. A job cancelled while polling keeps its
+ * request as `cancelled_request`, and its place among the unfinished jobs: the worker follows
+ * the request to the end for its cost (cancelled-request-scripts.ts), and the reconciler finds
+ * it should that follow-up be lost.
  * An event is a hash PREFIX:event:ID plus an entry in the outbox, from which it is put on
  * the webhooks queue, and one in the pending events, from which the reconciler finds an
  * event whose delivery job was lost; its id follows from its subject (see eventIdFor).
@@ -45,15 +50,25 @@ end
 if not allowed then return {0, current, 0, ''} end
 
 local nextStage = ARGV[2]
+local previousData = redis.call('HGET', KEYS[1], 'stage_data')
+local costBefore = tonumber(redis.call('HGET', KEYS[1], 'cost')) or 0
+local costChanged = false
 redis.call('HSET', KEYS[1], 'stage', nextStage, 'stage_data', ARGV[3], 'updated_at', ARGV[4])
 for i = 10, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  if ARGV[i] == 'cost' then costChanged = true end
+end
+if current == 'polling' and nextStage == 'cancelled' then
+  -- Its request is still at Segmind, which will charge for it: followed to the end for its cost.
+  redis.call('HSET', KEYS[1], 'cancelled_request', previousData)
 end
 if status[nextStage] == 'running' and redis.call('HGET', KEYS[1], 'started_at') == '' then
   redis.call('HSET', KEYS[1], 'started_at', ARGV[4])
 end
 local id = redis.call('HGET', KEYS[1], 'id')
-if final[nextStage] then
+-- A job cancelled while polling stays among the unfinished until its request is settled (its follow-up may be lost too).
+local following = current == 'polling' and nextStage == 'cancelled'
+if final[nextStage] and not following then
   redis.call('ZREM', KEYS[2], id)
 else
   redis.call('ZADD', KEYS[2], ARGV[7], id)
@@ -67,6 +82,10 @@ end
 local batchFinished = 0
 local batchId = redis.call('HGET', KEYS[1], 'batch_id')
 local batch = ARGV[6] .. ':batch:' .. (batchId or '')
+if costChanged and batchId and batchId ~= '' and redis.call('EXISTS', batch) == 1 then
+  local delta = (tonumber(redis.call('HGET', KEYS[1], 'cost')) or 0) - costBefore
+  if delta ~= 0 then redis.call('HINCRBYFLOAT', batch, 'cost', tostring(delta)) end
+end
 if batchId and batchId ~= '' and status[current] ~= status[nextStage] then
   redis.call('HINCRBY', batch, status[current], -1)
   redis.call('HINCRBY', batch, status[nextStage], 1)

@@ -14,4 +14,6 @@ export interface ModelDefinition {
   readonly imageFields: readonly string[];
   /** How many images a (validated) input asks for. */
   readonly outputCount: (input: Record<string, unknown>) => number;
+  /** A valid input: the example of Segmind's own page for the model (OpenAPI shows it). */
+  readonly example: Record<string, unknown>;
 }

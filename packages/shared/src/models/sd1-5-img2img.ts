@@ -27,4 +27,18 @@ export const sd15Img2Img: ModelDefinition = {
   input: Sd15Img2ImgInput,
   imageFields: ['image'],
   outputCount: (input) => Number(input.samples ?? 1),
+  // The page's image is a path on its own site; any image URL (or base64) will do.
+  example: {
+    image: 'https://segmind-sd-models.s3.amazonaws.com/outputs/ssd_img2img_input.jpeg',
+    samples: 1,
+    prompt: 'A fantasy landscape, trending on artstation, mystical sky',
+    negative_prompt: 'nude, disfigured, blurry',
+    scheduler: 'DDIM',
+    num_inference_steps: 25,
+    guidance_scale: 10.5,
+    strength: 0.75,
+    seed: 98877465625,
+    img_width: 512,
+    img_height: 512,
+  },
 };

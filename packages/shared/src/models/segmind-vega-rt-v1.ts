@@ -19,4 +19,13 @@ export const segmindVegaRtV1: ModelDefinition = {
   input: SegmindVegaRtV1Input,
   imageFields: [],
   outputCount: () => 1,
+  example: {
+    prompt:
+      'backlight, wilderness woman hunting in jungle hiding behind leaves, face paintings closeup face portrait, ' +
+      'detailed eyes, nature documentary, dry skin, fuzzy skin, lens flare',
+    num_inference_steps: 4,
+    seed: 758143278,
+    img_width: 1024,
+    img_height: 1024,
+  },
 };

@@ -23,4 +23,20 @@ export const segmindVega: ModelDefinition = {
   input: SegmindVegaInput,
   imageFields: [],
   outputCount: (input) => Number(input.samples ?? 1),
+  example: {
+    prompt:
+      'cinematic photo detailed closeup portraid of a Beautiful cyberpunk woman, robotic parts, cables, lights, ' +
+      'text; , high quality photography, 3 point lighting, flash with softbox, 4k, Canon EOS R3, hdr, smooth, sharp ' +
+      'focus, high resolution, award winning photo, 80mm, f2.8, bokeh . 35mm photograph, film, bokeh, professional, ' +
+      '4k, highly detailed, high quality photography, 3 point lighting, flash with softbox, 4k, Canon EOS R3, hdr, ' +
+      'smooth, sharp focus, high resolution, award winning photo, 80mm, f2.8, bokeh',
+    negative_prompt: '(worst quality, low quality)',
+    samples: 1,
+    scheduler: 'UniPC',
+    num_inference_steps: 25,
+    guidance_scale: 9,
+    seed: 1232788698,
+    img_width: 1024,
+    img_height: 1024,
+  },
 };

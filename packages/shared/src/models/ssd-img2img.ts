@@ -24,4 +24,19 @@ export const ssdImg2Img: ModelDefinition = {
   input: SsdImg2ImgInput,
   imageFields: ['image'],
   outputCount: (input) => Number(input.samples ?? 1),
+  // The page sends this image as base64; renderq takes its URL as well.
+  example: {
+    image: 'https://segmind-sd-models.s3.amazonaws.com/outputs/ssd_img2img_input.jpeg',
+    prompt:
+      'photo of beautiful age 18 girl, pink hair, beautiful, close up, young, dslr, 8k, 4k, ultrarealistic, ' +
+      'realistic, natural skin, textured skin',
+    negative_prompt:
+      'painting, drawing, sketch, cartoon, anime, manga, render, CG, 3d, watermark, signature, label, long neck',
+    samples: 1,
+    scheduler: 'Euler a',
+    num_inference_steps: 30,
+    guidance_scale: 7.5,
+    seed: 452361789,
+    strength: 0.9,
+  },
 };

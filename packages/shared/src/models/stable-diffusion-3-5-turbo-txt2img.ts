@@ -60,4 +60,21 @@ export const stableDiffusion35TurboTxt2Img: ModelDefinition = {
   input: StableDiffusion35TurboInput,
   imageFields: [],
   outputCount: (input) => Number(input.batch_size ?? 1),
+  example: {
+    prompt:
+      "A panda in a glowing tech-infused jacket, standing in front of a bustling cyberpunk market, his T-shirt displaying 'Segmind'. " +
+      'Neon lights illuminate his face, with a futuristic cityscape behind him. Reflections shimmer on the wet pavement.',
+    negative_prompt: 'low quality, blurry',
+    steps: 4,
+    guidance_scale: 1,
+    seed: 98552302,
+    sampler: 'dpmpp_2m',
+    scheduler: 'sgm_uniform',
+    width: 1024,
+    height: 1024,
+    aspect_ratio: 'custom',
+    batch_size: 1,
+    image_format: 'jpeg',
+    image_quality: 95,
+  },
 };

@@ -2,8 +2,16 @@
  * Every renderq metric, defined once on one registry per process. The contract's
  * metrics (docs/metrics.md) come first; the rest are what an operator needs
  * to see a problem before users do.
+ *
+ * A gauge tells only what its process knows: facts shared by every process (the
+ * credit balance last observed, queue depths, the pause) are read from Redis when
+ * scraped, so the API and every worker agree; a gauge with nothing observed yet has
+ * no sample rather than a made-up 0; and a gauge of one kind of process (the API's
+ * batch uploads) is exposed only by that kind.
  */
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { PauseReason } from '../errors.js';
 
 export type SegmindOperation = 'submit' | 'status' | 'result' | 'credits' | 'download';
 
@@ -15,20 +23,65 @@ export interface QueueCounts {
   readonly counts: Readonly<Record<string, number>>;
 }
 
-export interface MetricsOptions {
-  /** Read queue depths when scraped; unset where the process holds no queue. */
+/** Where the shared gauges are read from when scraped (Redis, in practice); each may be left out. */
+export interface MetricSources {
+  /** Every queue's depths by BullMQ state; also gives the requests in flight (the poll queue's jobs). */
   readonly queueCounts?: () => Promise<readonly QueueCounts[]>;
+  /** The last credit balance any worker observed; undefined while none has been. */
+  readonly credits?: () => Promise<number | undefined>;
+  /** Whether taking jobs is paused, and why. */
+  readonly pause?: () => Promise<{ readonly paused: boolean; readonly reason?: PauseReason }>;
+}
+
+export interface MetricsOptions extends MetricSources {
   /** Node.js process metrics (memory, event loop). @defaultValue true */
   readonly processMetrics?: boolean;
+  /** The kind of process: gauges only another kind can know are not exposed. @defaultValue both kinds' */
+  readonly role?: 'api' | 'worker';
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+const PAUSE_REASONS: readonly PauseReason[] = ['unauthorized', 'out_of_credits', 'rate_limited', 'operator'];
+/** Queue depths read for one scrape serve every gauge that needs them. */
+const QUEUE_COUNTS_REUSE_MS = 1_000;
+
+/** A gauge without labels that has no sample until a value has been observed (prom-client would show 0). */
+class ObservedGauge extends Gauge {
+  #observed = false;
+
+  override set(value: number): void;
+  override set(labels: never, value: number): void;
+  override set(...args: [number] | [never, number]): void {
+    this.#observed = true;
+    (super.set as (...values: unknown[]) => void)(...args);
+  }
+
+  override async get(): Promise<MetricObjectWithValues<MetricValue<string>>> {
+    const metric = await super.get();
+    return this.#observed ? metric : { ...metric, values: [] };
+  }
+}
 
 export function createMetrics(options: MetricsOptions = {}) {
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  const queueCounts = options.queueCounts;
+  let sources: MetricSources = options;
+  let depths: { at: number; counts: Promise<readonly QueueCounts[]> } | undefined;
+  const queueCounts = (): Promise<readonly QueueCounts[]> | undefined => {
+    const read = sources.queueCounts;
+    if (!read) return undefined;
+    if (!depths || Date.now() - depths.at > QUEUE_COUNTS_REUSE_MS) {
+      const counts = read();
+      // A failed read is not reused: the next scrape asks again.
+      counts.catch(() => {
+        if (depths?.counts === counts) depths = undefined;
+      });
+      depths = { at: Date.now(), counts };
+    }
+    return depths.counts;
+  };
 
   return {
     registry,
@@ -57,10 +110,16 @@ export function createMetrics(options: MetricsOptions = {}) {
       labelNames: ['operation', 'status_code'] as const,
       registers,
     }),
-    segmindCreditsRemaining: new Gauge({
+    segmindCreditsRemaining: new ObservedGauge({
       name: 'renderq_segmind_credits_remaining',
-      help: 'Segmind credits left, as last reported by Segmind.',
+      help: 'Segmind credits left, as last reported to any worker by Segmind (no sample until one has been).',
       registers,
+      async collect() {
+        if (!sources.credits) return;
+        // Redis not answering: the last balance read stays the last one observed.
+        const balance = await sources.credits().catch(() => undefined);
+        if (balance !== undefined) this.set(balance);
+      },
     }),
     queueJobs: new Gauge({
       name: 'renderq_queue_jobs',
@@ -68,9 +127,10 @@ export function createMetrics(options: MetricsOptions = {}) {
       labelNames: ['queue', 'state'] as const,
       registers,
       async collect() {
-        if (!queueCounts) return;
+        const reading = queueCounts();
+        if (!reading) return;
         this.reset();
-        for (const { queue, counts } of await queueCounts()) {
+        for (const { queue, counts } of await reading) {
           for (const [state, count] of Object.entries(counts)) this.set({ queue, state }, count);
         }
       },
@@ -104,10 +164,17 @@ export function createMetrics(options: MetricsOptions = {}) {
       labelNames: ['policy'] as const,
       registers,
     }),
-    segmindInflight: new Gauge({
+    segmindInflight: new ObservedGauge({
       name: 'renderq_segmind_inflight_requests',
-      help: 'Segmind requests submitted and not yet finished, followed by this process.',
+      help: 'Segmind requests submitted and not yet finished, across all workers (the poll queue’s jobs).',
       registers,
+      async collect() {
+        const reading = queueCounts();
+        if (!reading) return;
+        const poll = (await reading).find((queue) => queue.queue === 'poll')?.counts ?? {};
+        const { active = 0, waiting = 0, delayed = 0, prioritized = 0 } = poll;
+        this.set(active + waiting + delayed + prioritized);
+      },
     }),
     pollsPerJob: new Histogram({
       name: 'renderq_segmind_polls_per_job',
@@ -127,11 +194,18 @@ export function createMetrics(options: MetricsOptions = {}) {
       help: '1 while taking jobs is paused, by reason.',
       labelNames: ['reason'] as const,
       registers,
+      async collect() {
+        if (!sources.pause) return;
+        const state = await sources.pause().catch(() => undefined);
+        if (!state) return;
+        for (const reason of PAUSE_REASONS) this.set({ reason }, state.paused && state.reason === reason ? 1 : 0);
+      },
     }),
     batchUploadsInProgress: new Gauge({
       name: 'renderq_batch_uploads_in_progress',
       help: 'Batch uploads this API process is reading now (at most BATCH_UPLOAD_CONCURRENCY).',
-      registers,
+      // A worker reads no uploads: it does not claim to know how many there are.
+      registers: options.role === 'worker' ? [] : registers,
     }),
     requestsRefused: new Counter({
       name: 'renderq_requests_refused_total',
@@ -141,5 +215,10 @@ export function createMetrics(options: MetricsOptions = {}) {
       labelNames: ['reason'] as const,
       registers,
     }),
+    /** Reads the shared gauges from `more` (added to, or replacing, the sources given when created). */
+    readFrom(more: MetricSources): void {
+      sources = { ...sources, ...more };
+      depths = undefined;
+    },
   };
 }

@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { createPrivateWriteStream, makePrivateDir, writePrivateFile } from './private-files.js';
 import {
   assertSafeKey,
+  buildInputKey,
   buildKey,
   Digest,
   ObjectNotFoundError,
@@ -34,6 +35,10 @@ export class FileStorage implements Storage {
 
   outputKey(jobId: string, index: number, extension: string): string {
     return buildKey('', jobId, index, extension);
+  }
+
+  inputKey(jobId: string, field: string, extension: string): string {
+    return buildInputKey('', jobId, field, extension);
   }
 
   async put(key: string, body: Readable, contentType: string): Promise<StoredObject> {

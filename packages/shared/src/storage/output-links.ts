@@ -1,13 +1,14 @@
 /**
- * The key-free links to stored outputs that jobs hand out (docs/api.md: a browser
- * or a webhook receiver can fetch them): signed, expiring API links, or presigned
- * S3 URLs where the store can make them and the operator asked for them. The
- * signing key is shared by every API process through Redis unless configured.
+ * The key-free links to stored outputs and input images that jobs hand out
+ * (docs/api.md: a browser or a webhook receiver can fetch them): signed, expiring
+ * API links, or presigned S3 URLs where the store can make them and the operator
+ * asked for them. The signing key is shared by every API process through Redis
+ * unless configured.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
-import type { StoredOutput } from '../jobs/job-record.js';
+import type { StoredInput, StoredOutput } from '../jobs/job-record.js';
 import type { Storage } from './storage.js';
 
 export interface OutputLinksOptions {
@@ -54,16 +55,35 @@ export class OutputLinks {
     return `${publicBaseUrl}/v1/jobs/${jobId}/outputs/${output.index}?expires=${expires}&signature=${signature}`;
   }
 
+  /** The link to an input image stored at enqueue (`GET /v1/jobs/{id}/inputs/{field}`). */
+  async inputUrl(jobId: string, input: StoredInput, now = Date.now()): Promise<string> {
+    const { storage, presigned, ttlSeconds, publicBaseUrl } = this.#options;
+    if (presigned && storage.presignedUrl) return storage.presignedUrl(input.storage_key, ttlSeconds);
+    const expires = Math.floor(now / 1000) + ttlSeconds;
+    const signature = this.#sign(jobId, `inputs/${input.field}`, expires);
+    return `${publicBaseUrl}/v1/jobs/${jobId}/inputs/${encodeURIComponent(input.field)}?expires=${expires}&signature=${signature}`;
+  }
+
   /** Whether a link's query proves access to this output (signed by us, not expired). */
   verify(jobId: string, index: number, expires: unknown, signature: unknown, now = Date.now()): boolean {
+    return this.#verify(jobId, String(index), expires, signature, now);
+  }
+
+  /** Whether a link's query proves access to this input image (signed by us, not expired). */
+  verifyInput(jobId: string, field: string, expires: unknown, signature: unknown, now = Date.now()): boolean {
+    return this.#verify(jobId, `inputs/${field}`, expires, signature, now);
+  }
+
+  #verify(jobId: string, what: string, expires: unknown, signature: unknown, now: number): boolean {
     const expiresAt = Number(expires);
     if (!Number.isInteger(expiresAt) || expiresAt * 1000 < now || typeof signature !== 'string') return false;
-    const expected = Buffer.from(this.#sign(jobId, index, expiresAt));
+    const expected = Buffer.from(this.#sign(jobId, what, expiresAt));
     const given = Buffer.from(signature);
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
-  #sign(jobId: string, index: number, expires: number): string {
-    return createHmac('sha256', this.#secret).update(`${jobId}/${index}/${expires}`).digest('base64url');
+  /** `what` is an output's index or `inputs/FIELD`: a signature for one never fits the other. */
+  #sign(jobId: string, what: number | string, expires: number): string {
+    return createHmac('sha256', this.#secret).update(`${jobId}/${what}/${expires}`).digest('base64url');
   }
 }

@@ -13,6 +13,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
   assertSafeKey,
+  buildInputKey,
   buildKey,
   Digest,
   ObjectNotFoundError,
@@ -69,6 +70,10 @@ export class S3Storage implements Storage {
 
   outputKey(jobId: string, index: number, extension: string): string {
     return buildKey(this.#prefix, jobId, index, extension);
+  }
+
+  inputKey(jobId: string, field: string, extension: string): string {
+    return buildInputKey(this.#prefix, jobId, field, extension);
   }
 
   async put(key: string, body: Readable, contentType: string): Promise<StoredObject> {

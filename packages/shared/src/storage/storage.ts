@@ -1,6 +1,7 @@
 /**
- * Where outputs are kept. One interface, two backends (files and S3); keys are
- * `PREFIX/JOB_ID/INDEX.EXT`, so a job that runs again writes the same keys.
+ * Where outputs (and input images sent inline) are kept. One interface, two backends
+ * (files and S3); keys are `PREFIX/JOB_ID/INDEX.EXT` for outputs and
+ * `PREFIX/JOB_ID/inputs/FIELD.EXT` for inputs, so a job that runs again writes the same keys.
  */
 import { createHash } from 'node:crypto';
 import { type Readable, Transform } from 'node:stream';
@@ -24,6 +25,8 @@ export interface Storage {
   readonly description: string;
   /** The key an output is stored under. */
   outputKey(jobId: string, index: number, extension: string): string;
+  /** The key an input image sent inline is stored under, beside the job's outputs. */
+  inputKey(jobId: string, field: string, extension: string): string;
   /** Streams `body` to `key` (overwriting it) and reports what was stored. */
   put(key: string, body: Readable, contentType: string): Promise<StoredObject>;
   /** Streams an object back; rejects with `ObjectNotFoundError` when there is none. */
@@ -46,6 +49,15 @@ const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$/;
 /** Joins a key from safe segments; a segment with a slash, `..` or odd characters is a bug. */
 export function buildKey(prefix: string, jobId: string, index: number, extension: string): string {
   const parts = [jobId, `${index}.${extension.replace(/^\./, '')}`];
+  for (const part of parts) {
+    if (!SEGMENT.test(part)) throw new Error(`unsafe storage key segment "${part}"`);
+  }
+  return prefix ? `${prefix}/${parts.join('/')}` : parts.join('/');
+}
+
+/** Joins an input's key from safe segments: `PREFIX/JOB_ID/inputs/FIELD.EXT`. */
+export function buildInputKey(prefix: string, jobId: string, field: string, extension: string): string {
+  const parts = [jobId, 'inputs', `${field}.${extension.replace(/^\./, '')}`];
   for (const part of parts) {
     if (!SEGMENT.test(part)) throw new Error(`unsafe storage key segment "${part}"`);
   }

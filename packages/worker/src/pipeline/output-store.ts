@@ -12,6 +12,7 @@ import {
   RetryLaterError,
   type Storage,
   type StoredOutput,
+  sniffImageType,
 } from '@renderq/shared';
 import { type Dispatcher, request } from 'undici';
 
@@ -93,17 +94,7 @@ function inline(source: string): { body: Readable; contentType: string } {
   const dataUri = /^data:([\w/+.-]+)?(;[^,]*)?,(.*)$/s.exec(source);
   const bytes = Buffer.from(dataUri ? (dataUri[3] as string) : source, 'base64');
   if (bytes.length === 0) throw new FailJobError('segmind_failed', 'Segmind returned an empty output');
-  return { body: Readable.from([bytes]), contentType: dataUri?.[1] ?? sniff(bytes) };
-}
-
-function sniff(bytes: Buffer): string {
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) return 'image/jpeg';
-  if (bytes.subarray(0, 4).toString('latin1') === '\x89PNG') return 'image/png';
-  if (bytes.subarray(0, 4).toString('latin1') === 'RIFF' && bytes.subarray(8, 12).toString('latin1') === 'WEBP') {
-    return 'image/webp';
-  }
-  if (bytes.subarray(0, 3).toString('latin1') === 'GIF') return 'image/gif';
-  return 'application/octet-stream';
+  return { body: Readable.from([bytes]), contentType: dataUri?.[1] ?? sniffImageType(bytes) };
 }
 
 function sizeCap(maxBytes: number): Transform {

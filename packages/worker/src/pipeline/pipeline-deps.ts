@@ -9,6 +9,7 @@ import type {
   Metrics,
   PauseControl,
   StageName,
+  StoredInput,
 } from '@renderq/shared';
 import type { Queue } from 'bullmq';
 import type { SegmindClient } from '../segmind/segmind-client.js';
@@ -34,8 +35,10 @@ export interface PipelineDeps {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly settings: PipelineSettings;
-  /** Keeps the last balance Segmind reported, for operators. */
+  /** Keeps the last balance Segmind reported, for operators and every process's metrics. */
   readonly recordCredits: (balance: number) => Promise<void>;
+  /** The input images stored with a job at enqueue, as the caller sent them (base64 or data: URI), by field. */
+  readonly readInputs: (inputs: readonly StoredInput[]) => Promise<Record<string, string>>;
 }
 
 /** Every log line about a job carries its id, Segmind request id and model. */

@@ -3,8 +3,14 @@
  * a delayed job and holds no worker slot. Each pass polls once (or stores), saves
  * its progress to the job record, then either finishes the job or moves it back
  * to delayed until the next poll.
+ *
+ * A job cancelled while its request was at Segmind stays `cancelled`, but its
+ * request is still polled until Segmind finishes it (or the deadline passes): Segmind
+ * bills it, so its cost is recorded on the job and its batch. Nothing is stored and
+ * no webhook is sent for it.
  */
 import {
+  type CancelledRequest,
   FailJobError,
   isFinal,
   type JobRecord,
@@ -25,6 +31,9 @@ export type PollJob = Job<{ jobId: string }>;
 export function pollStep(deps: PipelineDeps) {
   return async (job: PollJob, token?: string): Promise<void> => {
     const record = await deps.store.get(job.data.jobId);
+    if (record?.stage.name === 'cancelled' && record.cancelled_request) {
+      return follow(deps, job, token, record, record.cancelled_request);
+    }
     if (!record || isFinal(record.stage.name)) return;
     const stage = record.stage;
     if (stage.name === 'polling') return poll(deps, job, token, record, stage);
@@ -85,16 +94,64 @@ async function poll(
   }
   const metrics = answer.metrics;
   if (metrics?.total_time) await deps.schedule.observe(record.model, metrics.total_time * 1000);
-  if (metrics?.remaining_credits !== undefined) {
-    deps.metrics.segmindCreditsRemaining.set(metrics.remaining_credits);
-    await deps.recordCredits(metrics.remaining_credits);
-  }
+  if (metrics?.remaining_credits !== undefined) await deps.recordCredits(metrics.remaining_credits);
   const storing: StoringStage = { name: 'storing', request_id: stage.request_id, sources, attempts: 0 };
   const moved = await deps.store.transition(record.id, ['polling'], storing, {
     ...(metrics?.cost !== undefined ? { cost: metrics.cost } : {}),
   });
   if (!moved.ok) return;
   return store(deps, job, token, { ...record, stage: storing }, storing);
+}
+
+/**
+ * One pass over the request of a job cancelled while it was at Segmind: poll it, and once
+ * Segmind has finished it, record what it cost (from the status, or else the result's
+ * metrics) without fetching or storing any output. Past the deadline, or when Segmind no
+ * longer knows the request, it is settled with whatever is known (nothing).
+ */
+async function follow(
+  deps: PipelineDeps,
+  job: PollJob,
+  token: string | undefined,
+  record: JobRecord,
+  request: CancelledRequest,
+): Promise<void> {
+  const log = jobLogger(deps, { ...record, segmind_request_id: request.request_id });
+  const settle = async (cost: number | null, why: string) => {
+    if (await deps.store.settleCancelled(record, request.request_id, cost)) {
+      log.info({ cost }, `cancelled job's request settled: ${why}`);
+    }
+  };
+  if (Date.now() > Date.parse(request.submitted_at) + deps.settings.jobDeadlineMs) {
+    return settle(null, 'Segmind did not finish it before the deadline; its cost is unknown');
+  }
+  const wait = async (delayMs?: number): Promise<never | undefined> => {
+    const next = { ...request, polls: request.polls + 1 };
+    if (!(await deps.store.followCancelled(record.id, next, 'poll'))) return undefined;
+    const ms =
+      delayMs ?? (await deps.schedule.nextPollDelayMs(record.model, Date.parse(request.submitted_at), next.polls));
+    await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token);
+    throw new DelayedError();
+  };
+  let finished: StatusAnswer | ResultAnswer;
+  try {
+    const status = await deps.segmind.status(request.status_url);
+    if (status.status === 'QUEUED' || status.status === 'PROCESSING') return wait();
+    finished =
+      status.status === 'COMPLETED' && status.metrics?.cost === undefined
+        ? await deps.segmind.result(request.response_url)
+        : status;
+  } catch (error) {
+    if (error instanceof FailJobError) return settle(null, `Segmind no longer knows it (${error.message})`);
+    if (error instanceof StopTakingJobsError && error.resumeAt) return wait(error.resumeAt.getTime() - Date.now());
+    if (error instanceof RetryAtError) return wait(error.retryAt.getTime() - Date.now());
+    log.warn({ err: error }, "polling a cancelled job's request failed; polling again later");
+    return wait();
+  }
+  if (finished.status === 'QUEUED' || finished.status === 'PROCESSING') return wait();
+  const remaining = finished.metrics?.remaining_credits;
+  if (remaining !== undefined) await deps.recordCredits(remaining);
+  return settle(finished.metrics?.cost ?? null, `Segmind finished it (${finished.status})`);
 }
 
 type Asked<T> = { answer: T } | { retryInMs: number | undefined } | { failed: true };

@@ -2,13 +2,18 @@
  * The render queue's step: submit a job to Segmind once, and hand it to the poll
  * queue. The request id is persisted before anything else happens after a submit;
  * a job found mid-submit (its worker died, or the answer never came) had an
- * ambiguous submit, settled by the configured policy and counted.
+ * ambiguous submit, settled by the configured policy and counted. Input images
+ * stored at enqueue are read back first, before anything is at stake, and sent to
+ * Segmind as the caller sent them (Segmind cannot reach renderq's storage). A job
+ * cancelled while its submit was under way is still followed to the end at Segmind,
+ * for what Segmind charges for it.
  */
 import {
   assertNever,
   FailJobError,
   isFinal,
   type JobRecord,
+  ObjectNotFoundError,
   RetryLaterError,
   StopTakingJobsError,
 } from '@renderq/shared';
@@ -22,12 +27,21 @@ export function submitStep(deps: PipelineDeps) {
   return async (job: RenderJob): Promise<void> => {
     const record = await deps.store.get(job.data.jobId);
     if (!record || isFinal(record.stage.name)) return;
+    if (record.stage.name === 'polling' || record.stage.name === 'storing') {
+      // Submitted already; the hand-over to the poll queue may not have happened.
+      await handOver(deps, record.id, 0);
+      return;
+    }
+
+    // Read before the job moves: a worker that dies or fails reading leaves it queued, never mid-submit.
+    let images: Record<string, string>;
+    try {
+      images = record.inputs.length > 0 ? await deps.readInputs(record.inputs) : {};
+    } catch (error) {
+      return handleReadError(deps, job, record, error);
+    }
+
     switch (record.stage.name) {
-      case 'polling':
-      case 'storing':
-        // Submitted already; the hand-over to the poll queue may not have happened.
-        await handOver(deps, record.id, 0);
-        return;
       case 'submitting':
         if (!(await settleAmbiguous(deps, record, 'the worker stopped during a submit'))) return;
         break;
@@ -56,27 +70,33 @@ export function submitStep(deps: PipelineDeps) {
     let answer: Awaited<ReturnType<PipelineDeps['segmind']['submit']>>;
     try {
       // Outputs as URLs keep result bodies small; renderq stores them itself.
-      answer = await deps.segmind.submit(record.model, { ...record.input, base64: false });
+      answer = await deps.segmind.submit(record.model, { ...record.input, ...images, base64: false });
     } catch (error) {
       return handleSubmitError(deps, job, record, error);
     }
     const submittedAt = Date.now();
+    const request = {
+      request_id: answer.request_id,
+      status_url: answer.status_url,
+      response_url: answer.response_url,
+      submitted_at: new Date(submittedAt).toISOString(),
+      polls: 0,
+    };
     const moved = await deps.store.transition(
       record.id,
       ['submitting'],
-      {
-        name: 'polling',
-        request_id: answer.request_id,
-        status_url: answer.status_url,
-        response_url: answer.response_url,
-        submitted_at: new Date(submittedAt).toISOString(),
-        polls: 0,
-      },
+      { name: 'polling', ...request },
       { segmind_request_id: answer.request_id },
     );
     const submitted = jobLogger(deps, { ...record, segmind_request_id: answer.request_id });
     if (!moved.ok) {
-      submitted.info('job was cancelled during its submit: the Segmind result will be discarded');
+      // Segmind runs and bills the request anyway: followed to the end for its cost, its result discarded.
+      if (await deps.store.followCancelled(record.id, request, 'start')) {
+        submitted.info('job was cancelled during its submit: following the request for its cost only');
+        await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt, 0));
+      } else {
+        submitted.info({ outcome: moved }, 'job moved on during its submit: the Segmind result will be discarded');
+      }
       return;
     }
     submitted.info('submitted to Segmind');
@@ -116,6 +136,30 @@ async function settleAmbiguous(deps: PipelineDeps, record: JobRecord, why: strin
     return false;
   }
   return true;
+}
+
+/**
+ * A stored input image that could not be read: gone for good fails the job (nothing was sent); an
+ * outage is retried with backoff while attempts last. The job has not moved, so no submit is at stake.
+ */
+async function handleReadError(deps: PipelineDeps, job: RenderJob, record: JobRecord, error: unknown): Promise<void> {
+  const from = [record.stage.name];
+  if (error instanceof ObjectNotFoundError) {
+    await finish(
+      deps,
+      record,
+      from,
+      failedStage({ code: 'invalid_input', message: `the input image stored with the job is gone (${error.key})` }),
+    );
+    return;
+  }
+  if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+    const message = `could not read the input image stored with the job: ${(error as Error).message}`;
+    await finish(deps, record, from, failedStage({ code: 'storage_failed', message }));
+    return;
+  }
+  jobLogger(deps, record).warn({ err: error }, 'reading a stored input image failed; retrying with backoff');
+  throw error;
 }
 
 async function handleSubmitError(deps: PipelineDeps, job: RenderJob, record: JobRecord, error: unknown): Promise<void> {

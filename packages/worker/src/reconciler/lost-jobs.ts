@@ -8,6 +8,8 @@
  * moment) or finished are looked at further and queued again under the renderq id,
  * with the job's priority; adding under an existing id is a no-op, and the steps are
  * safe to run twice (a job found mid-submit goes through the ambiguous-submit policy).
+ * A cancelled job still following its request at Segmind for its cost counts as working:
+ * its follow-up lives on the poll queue like any polling job's.
  */
 import {
   glanceAtQueueJob,
@@ -46,7 +48,7 @@ export async function reconcileLostJobs(deps: LostJobsDeps, options: PassOptions
   for await (const page of deps.store.unfinishedJobsToCheck(options.staleMs, options)) {
     report.pages++;
     report.checked += page.length;
-    const unfinished = page.filter((job) => job.stage !== undefined && !isFinal(job.stage));
+    const unfinished = page.filter((job) => job.stage !== undefined && (!isFinal(job.stage) || job.following));
     if (unfinished.length < page.length) {
       const live = new Set(unfinished);
       await deps.store.forgetUnfinished(page.filter((job) => !live.has(job)).map((job) => job.id));
@@ -79,7 +81,7 @@ export async function reconcileLostJobs(deps: LostJobsDeps, options: PassOptions
  * here, in one round trip for the page.
  */
 async function lookUp(deps: LostJobsDeps, jobs: readonly UnfinishedJobGlance[]): Promise<JobLook[]> {
-  const submitted = jobs.filter((job) => job.stage === 'polling' || job.stage === 'storing');
+  const submitted = jobs.filter((job) => job.stage === 'polling' || job.stage === 'storing' || job.following);
   const polls = new Map<string, QueueJobGlance>();
   if (submitted.length > 0) {
     const pipeline = deps.redis.pipeline();

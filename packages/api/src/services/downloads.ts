@@ -1,0 +1,60 @@
+/**
+ * Downloads of what a job keeps in storage — its outputs and the input images stored
+ * with it — for the tenant that owns the job, or for anyone holding a signed link.
+ */
+import { type JobRecord, ObjectNotFoundError } from '@renderq/shared';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiContext } from '../api-context.js';
+import { Problem } from '../http/problems.js';
+import { ownJob } from './ownership.js';
+
+/** A stored object (an output or an input image), streamed with its type, length and an ETag from its digest. */
+export async function sendStored(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  object: { storage_key: string; sha256: string; content_type: string; size: number },
+  gone: string,
+) {
+  // With OUTPUT_LINKS=presigned the bytes come from S3 itself.
+  if (ctx.config.api.outputLinks === 'presigned' && ctx.storage.presignedUrl) {
+    return reply.redirect(await ctx.storage.presignedUrl(object.storage_key, ctx.config.api.outputLinkTtlSeconds), 302);
+  }
+  const etag = `"${object.sha256}"`;
+  // The bytes never change, but a link's right to them ends: a cache may keep them only as long as the link works.
+  const expires = Number((request.query as { expires?: unknown } | undefined)?.expires);
+  const maxAge = request.tenant ? 3_600 : Math.max(0, Math.floor(expires - Date.now() / 1000)) || 0;
+  reply.header('etag', etag).header('cache-control', `private, max-age=${maxAge}, immutable`);
+  if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+  try {
+    const stored = await ctx.storage.get(object.storage_key);
+    return reply
+      .type(object.content_type)
+      .header('content-length', String(object.size))
+      .header('x-storage-key', object.storage_key)
+      .send(stored.body);
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) throw new Problem('not_found', gone);
+    throw error;
+  }
+}
+
+/** The job a download names: the tenant's own, or any job when the link's signature proves access. */
+export async function linkedJob(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  id: string,
+  signed: () => boolean,
+): Promise<JobRecord> {
+  const record = request.tenant
+    ? await ownJob(ctx, request.tenant, id)
+    : signed()
+      ? await ctx.store.get(id)
+      : undefined;
+  if (!record) {
+    throw request.tenant
+      ? new Problem('not_found', `no job ${id}`)
+      : new Problem('unauthorized', 'the link is not valid or has expired');
+  }
+  return record;
+}
