@@ -189,7 +189,11 @@ function rawRequest(text: string): Promise<{ status: number; contentType: string
     const socket = connect(Number(url.port), url.hostname);
     let answer = '';
     socket.on('data', (chunk) => (answer += chunk));
-    socket.on('error', reject);
+    // A server that answers before reading all of a bad request (431, 400) and closes resets the
+    // connection while this side is still writing; what it answered has arrived by then.
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') reject(error);
+    });
     socket.on('close', () => {
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
       const contentType = /content-type: ([^\r\n]+)/i.exec(answer)?.[1] ?? '';

@@ -86,11 +86,11 @@ describe.each(Object.keys(backends))('%s storage', (backend) => {
     const key = storage.outputKey('job_memory', 0, 'bin');
     const put = await peakRetainedBytes(() => storage.put(key, byteSource(size).stream, 'application/octet-stream'));
     const get = await peakRetainedBytes(async () => sha256Of((await storage.get(key)).body));
-    // Bounded buffers only (S3: about (parts in flight + 2) × 5 MiB, ~21 MiB measured); the slack
-    // absorbs V8 freeing buffers on a background thread, which lags on a loaded machine. Holding
-    // the body would retain at least the 128 MiB.
-    expect(put).toBeLessThan(48 * MiB);
-    expect(get).toBeLessThan(48 * MiB);
+    // Bounded buffers only (S3: about (parts in flight + 2) × 5 MiB, ~21 MiB measured, 49 MiB once
+    // on Node 24 under load); the slack absorbs V8 freeing buffers on a background thread, which
+    // lags on a loaded machine. Holding the body would retain at least the 128 MiB.
+    expect(put).toBeLessThan(64 * MiB);
+    expect(get).toBeLessThan(64 * MiB);
     await storage.delete(key);
   });
 
