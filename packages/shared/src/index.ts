@@ -100,7 +100,14 @@ export {
   PrivateAddressError,
   type ResolveAll,
 } from './net/address-guard.js';
-export { createLogger, type Logger, type LoggerSettings, REDACTED, redactSecrets } from './observability/logger.js';
+export {
+  createLogger,
+  type Logger,
+  type LoggerSettings,
+  logFormatFor,
+  REDACTED,
+  redactSecrets,
+} from './observability/logger.js';
 export {
   createMetrics,
   type MetricSources,
@@ -112,6 +119,7 @@ export {
 } from './observability/metrics.js';
 export { REDACTED_VALUE, redactUrl } from './observability/redact-url.js';
 export { type BootedProcess, bootProcess } from './process/boot.js';
+export { listenProblem } from './process/listen-problem.js';
 export { exitOnSignals, type ShutdownOptions, timedPhase } from './process/shutdown.js';
 export {
   PRIORITY,
@@ -158,9 +166,11 @@ export {
   extensionFor,
   ObjectNotFoundError,
   type Storage,
+  StorageUnusableError,
   type StoredObject,
   type StoredObjectStream,
 } from './storage/storage.js';
+export { type StorageStatus, type StorageWatch, watchStorage } from './storage/storage-watch.js';
 export { formatPath, issuesFromZod, type ValidationIssue } from './validation.js';
 export {
   type AttemptRecord,

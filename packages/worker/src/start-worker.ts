@@ -19,6 +19,7 @@ import {
   readStoredInputs,
   recordCredits,
   type Storage,
+  type StorageStatus,
   timedPhase,
 } from '@renderq/shared';
 import { Queue, Worker } from 'bullmq';
@@ -31,10 +32,13 @@ import { pollStep } from './pipeline/poll-step.js';
 import { submitStep } from './pipeline/submit-step.js';
 import { startReconciler } from './reconciler.js';
 import { SegmindClient } from './segmind/segmind-client.js';
+import { gateOnStorage } from './storage-gate.js';
 import { startWebhookWorker } from './webhooks/webhook-worker.js';
 
 export interface RunningWorker {
   readonly metrics: Metrics;
+  /** Whether the latest storage check could write; the submit step waits while it cannot. */
+  storageStatus(): StorageStatus;
   /** Stops taking jobs, lets the steps in hand finish, and closes what it opened. */
   close(): Promise<void>;
 }
@@ -128,6 +132,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   const submitWorker = new Worker(QUEUE_NAMES.render, submitStep(deps), {
     ...workerOptions,
     concurrency: config.worker.concurrency,
+    autorun: false,
   });
   const pollWorker = new Worker(QUEUE_NAMES.poll, pollStep(deps), {
     ...workerOptions,
@@ -150,6 +155,12 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       })
     : undefined;
   if (!secret) logger.warn('WEBHOOK_SECRET is unset: no webhooks are sent');
+  const storageWatch = await gateOnStorage({
+    storage,
+    intervalMs: config.storageCheckIntervalMs,
+    logger,
+    submitWorker,
+  });
 
   const recovery = setInterval(() => {
     store
@@ -182,7 +193,9 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
 
   return {
     metrics,
+    storageStatus: () => storageWatch.status(),
     close: async () => {
+      storageWatch.stop();
       clearInterval(recovery);
       reconciler.stop();
       credits.stop();
