@@ -17,6 +17,7 @@ import {
   QUEUE_NAMES,
   queueOptions,
   readCredits,
+  readQueueDepths,
   type Storage,
 } from '@renderq/shared';
 import { Queue } from 'bullmq';
@@ -101,13 +102,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   metrics.readFrom({
     credits: async () => (await readCredits(redis, prefix))?.balance,
     pause: () => ctx.pause.state(),
-    queueCounts: () =>
-      Promise.all(
-        [renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])].map(async (queue) => ({
-          queue: queue.name,
-          counts: await queue.getJobCounts(),
-        })),
-      ),
+    queueCounts: () => readQueueDepths([renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])]),
   });
 
   const server = limitedHttpServer(config.api.http, (reason) => metrics.requestsRefused.inc({ reason }));

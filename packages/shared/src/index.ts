@@ -110,6 +110,7 @@ export {
   type ReconciledKind,
   type SegmindOperation,
 } from './observability/metrics.js';
+export { readQueueDepths, readyJobCount } from './observability/queue-depths.js';
 export { REDACTED_VALUE, redactUrl } from './observability/redact-url.js';
 export { type BootedProcess, bootProcess } from './process/boot.js';
 export { exitOnSignals, type ShutdownOptions, timedPhase } from './process/shutdown.js';
