@@ -9,6 +9,7 @@ export {
   type StorageConfig,
   type Tenant,
 } from './config/config.js';
+export { SETTING_NAMES } from './config/env-schema.js';
 export {
   FailJobError,
   isRenderqError,
@@ -113,7 +114,7 @@ export {
 export { readQueueDepths, readyJobCount } from './observability/queue-depths.js';
 export { REDACTED_VALUE, redactUrl } from './observability/redact-url.js';
 export { type BootedProcess, bootProcess } from './process/boot.js';
-export { exitOnSignals, type ShutdownOptions, timedPhase } from './process/shutdown.js';
+export { DEFAULT_SHUTDOWN_GRACE_MS, exitOnSignals, type ShutdownOptions, timedPhase } from './process/shutdown.js';
 export {
   PRIORITY,
   QUEUE_NAMES,
