@@ -7,6 +7,7 @@ import type {
   OutputLinks,
   PauseControl,
   Storage,
+  StorageStatus,
   WebhookQueue,
 } from '@renderq/shared';
 import type { Queue } from 'bullmq';
@@ -23,6 +24,8 @@ export interface ApiContext {
   readonly redis: Redis;
   readonly metrics: Metrics;
   readonly storage: Storage;
+  /** Whether the latest storage check could write (readiness says so). */
+  readonly storageStatus: () => StorageStatus;
   readonly store: JobStore;
   readonly renderQueue: Queue;
   readonly pollQueue: Queue;

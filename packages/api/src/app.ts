@@ -19,6 +19,7 @@ import {
   readCredits,
   readQueueDepths,
   type Storage,
+  watchStorage,
 } from '@renderq/shared';
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
@@ -62,6 +63,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const renderQueue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
   const pollQueue = new Queue(QUEUE_NAMES.poll, queueOptions(redis, prefix));
   const storage = deps.storage ?? openStorage(config.storage);
+  const storageWatch = await watchStorage({ storage, intervalMs: config.storageCheckIntervalMs, logger });
   const webhooks = config.webhooks.secret ? openWebhookQueue(redis, prefix) : undefined;
   if (!webhooks) logger.warn('WEBHOOK_SECRET is unset: webhook_url is accepted but no webhooks are sent');
   const ctx: ApiContext = {
@@ -70,6 +72,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     redis,
     metrics,
     storage,
+    storageStatus: () => storageWatch.status(),
     store: new JobStore({
       redis,
       queue: renderQueue,
@@ -173,6 +176,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.addHook('onClose', async () => {
     // Batches accepted but still being enqueued finish before their connection closes.
     await Promise.allSettled([...ctx.background]);
+    storageWatch.stop();
     await Promise.all([renderQueue.close(), pollQueue.close(), webhooks?.queue.close()]);
     if (!deps.storage) await storage.close();
   });

@@ -1,5 +1,5 @@
 /** `pnpm start:api`: the enqueue API as a process of its own. */
-import { bootProcess, closeRedis, createMetrics, exitOnSignals, openStorage } from '@renderq/shared';
+import { bootProcess, closeRedis, createMetrics, exitOnSignals, listenProblem, openStorage } from '@renderq/shared';
 import { buildApp } from './app.js';
 
 const { config, logger, redis } = bootProcess('renderq-api', 'client', process.env);
@@ -11,7 +11,14 @@ const storage = openStorage(config.storage);
 const metrics = createMetrics({ role: 'api' });
 const app = await buildApp({ config, logger, redis, metrics, storage });
 
-await app.listen({ host: config.api.host, port: config.api.port });
+try {
+  await app.listen({ host: config.api.host, port: config.api.port });
+} catch (error) {
+  logger.fatal(listenProblem('PORT', config.api.host, config.api.port, error));
+  await app.close();
+  await closeRedis(redis);
+  process.exit(1);
+}
 logger.info({ url: config.api.publicBaseUrl, storage: storage.description }, 'renderq API listening');
 
 exitOnSignals(logger, async () => {

@@ -1,129 +1,172 @@
 /**
  * `pnpm start`: all of renderq on one machine — the API and a worker as child
  * processes, a private Redis when none answers, and the Segmind emulator when
- * SEGMIND_API_KEY is unset. Ctrl-C stops everything it started.
+ * SEGMIND_API_KEY is unset. It says "running" once every process answers, with the
+ * addresses; Ctrl-C stops the processes, then the private Redis they use.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createLogger, loadConfigOrExit } from '@renderq/shared';
-import type { RedisServerProcess } from '@renderq/testing';
+import { emulatorOptionsFrom } from '@renderq/segmind-emulator';
+import { createLogger, loadConfigOrExit, logFormatFor } from '@renderq/shared';
+import { Children } from './children.js';
 import { devWebhookSecret } from './dev-webhook-secret.js';
-import { privateRedisFor, redisAnswers } from './private-redis.js';
+import { busyPort, type PortSetting } from './free-ports.js';
+import { PrivateRedis, redisAnswers } from './private-redis.js';
 
 const config = loadConfigOrExit(process.env);
-const logger = createLogger({ level: config.logLevel, name: 'renderq', secrets: config.secrets });
+const format = logFormatFor(config.logFormat, process.stdout.isTTY === true);
+const logger = createLogger({ level: config.logLevel, name: 'renderq', secrets: config.secrets, format });
 const packagesDir = path.resolve(fileURLToPath(import.meta.url), '../../..');
 const dataDir = path.resolve('data');
-
-let redisServer: RedisServerProcess | undefined;
-if (!(await redisAnswers(config.redis.url))) {
-  redisServer = privateRedisFor(config.redis.url, dataDir);
-  if (!redisServer) {
-    logger.fatal({ redis: config.redis.url }, 'no Redis answers at REDIS_URL, and it is not on this machine');
-    process.exit(1);
-  }
+const useEmulator = !config.segmind.apiKey;
+let emulatorPort: PortSetting | undefined;
+if (useEmulator) {
   try {
-    await redisServer.start();
+    const options = emulatorOptionsFrom(process.env);
+    emulatorPort = { setting: 'EMULATOR_PORT', host: options.host ?? '127.0.0.1', port: options.port ?? 8790 };
   } catch (error) {
-    logger.fatal({ err: error }, `no Redis answers at ${config.redis.url} and a private one could not start`);
+    logger.fatal(`the Segmind emulator's settings: ${(error as Error).message}`);
     process.exit(1);
   }
-  logger.info({ redis: config.redis.url, dir: path.join(dataDir, 'redis') }, 'started a private Redis');
 }
-const children = new Map<string, ChildProcess>();
+
+const children = new Children(logger);
+let privateRedis: PrivateRedis | undefined;
 let stopping = false;
 
-function startChild(name: string, script: string, env: NodeJS.ProcessEnv, readStdout = false): ChildProcess {
-  // A process group of its own: a terminal's Ctrl-C reaches only the launcher, which sends each
-  // child exactly one SIGTERM (a second signal would cut its graceful shutdown short). The IPC
-  // channel tells a child when the launcher is gone, however it died.
-  const child = spawn(process.execPath, ['--enable-source-maps', script], {
-    stdio: ['ignore', readStdout ? 'pipe' : 'inherit', 'inherit', 'ipc'],
-    env,
-    detached: true,
-  });
-  child.stdout?.pipe(process.stdout);
-  children.set(name, child);
-  child.once('exit', (code, signal) => {
-    children.delete(name);
-    if (!stopping) {
-      logger.error({ child: name, code, signal }, 'a renderq process stopped: stopping the others');
-      void stopAll(1);
-    }
-  });
-  return child;
-}
-
-/** Starts the emulator and waits for the line that says where it listens. */
-async function startEmulator(): Promise<{ url: string; apiKey: string }> {
-  const child = startChild(
-    'segmind-emulator',
-    path.join(packagesDir, 'segmind-emulator/dist/main.js'),
-    process.env,
-    true,
-  );
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
-    child.once('exit', () => reject(new Error('the Segmind emulator did not start (is EMULATOR_PORT free?)')));
-  });
-  const match = /listening on (\S+) \(x-api-key: ([^;]+);/.exec(line);
-  if (!match) throw new Error(`unexpected emulator output: ${line}`);
-  return { url: match[1] as string, apiKey: match[2] as string };
-}
-
-let segmindEnv: NodeJS.ProcessEnv = {};
-if (!config.segmind.apiKey) {
-  try {
-    const emulator = await startEmulator();
-    segmindEnv = { SEGMIND_BASE_URL: emulator.url, SEGMIND_API_KEY: emulator.apiKey };
-    logger.info({ segmind: emulator.url }, 'SEGMIND_API_KEY is unset: using the bundled Segmind emulator');
-  } catch (error) {
-    logger.fatal({ err: error }, 'could not start the Segmind emulator');
-    await stopAll(1);
-  }
-}
-
-// On one machine, webhooks are signed even without WEBHOOK_SECRET, and (with the emulator, whose
-// image URLs are local) local receivers and input images are allowed unless the operator says otherwise.
-const webhookEnv: NodeJS.ProcessEnv = {};
-if (!config.webhooks.secret && config.nodeEnv !== 'production') {
-  const { secret, file, tightened } = await devWebhookSecret(dataDir);
-  webhookEnv.WEBHOOK_SECRET = secret;
-  if (tightened) logger.warn({ file }, 'the webhook secret file was readable by others: its mode is now 0600');
-  logger.info({ file }, 'WEBHOOK_SECRET is unset: webhooks are signed with the secret kept in this file');
-}
-if (!config.segmind.apiKey && process.env.WEBHOOK_ALLOW_PRIVATE === undefined) {
-  webhookEnv.WEBHOOK_ALLOW_PRIVATE = 'true';
-  logger.info('with the emulator, webhook and input-image URLs may be local (WEBHOOK_ALLOW_PRIVATE=true)');
-}
-
-async function stopAll(exitCode: number): Promise<void> {
-  if (stopping) return;
+async function stopAll(exitCode: number): Promise<never> {
   stopping = true;
-  await Promise.all(
-    [...children.values()].map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-        }),
-    ),
-  );
-  await redisServer?.stop();
+  await children.stopAll();
+  // Last: everything that used it has stopped.
+  await privateRedis?.stop();
   logger.info('renderq stopped');
   process.exit(exitCode);
 }
 
-const childEnv = { ...process.env, ...segmindEnv, ...webhookEnv };
-startChild('api', path.join(packagesDir, 'api/dist/main.js'), childEnv);
-startChild('worker', path.join(packagesDir, 'worker/dist/main.js'), childEnv);
-logger.info({ api: config.api.publicBaseUrl }, 'renderq is running; Ctrl-C stops it');
-
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (stopping) process.exit(1);
+    if (stopping) return;
+    logger.info(`${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopping renderq`);
     void stopAll(0);
   });
 }
+children.onUnexpectedExit = (name, code) => {
+  if (stopping) return;
+  logger.error(`${name} stopped (exit code ${code ?? 'none'}): stopping the rest`);
+  void stopAll(1);
+};
+
+async function main(): Promise<void> {
+  const redisUp = await redisAnswers(config.redis.url);
+  if (!redisUp) {
+    privateRedis = PrivateRedis.for(config.redis.url, dataDir);
+    if (!privateRedis) {
+      logger.fatal(`REDIS_URL=${config.redis.url}: no Redis answers there, and it is not on this machine`);
+      process.exit(1);
+    }
+  }
+  const busy = await busyPort([
+    { setting: 'PORT', host: config.api.host, port: config.api.port },
+    { setting: 'WORKER_METRICS_PORT', host: config.api.host, port: config.worker.metricsPort },
+    ...(emulatorPort ? [emulatorPort] : []),
+    ...(privateRedis ? [{ setting: 'REDIS_URL', host: '127.0.0.1', port: privateRedis.port }] : []),
+  ]);
+  if (busy) {
+    logger.fatal(busy);
+    process.exit(1);
+  }
+  if (privateRedis) {
+    try {
+      await privateRedis.start();
+    } catch (error) {
+      logger.fatal(
+        `REDIS_URL=${config.redis.url}: nothing answers, and a private Redis could not start: ${(error as Error).message}`,
+      );
+      await stopAll(1);
+    }
+    logger.info({ dir: privateRedis.dir }, `started a private Redis at ${config.redis.url}`);
+  }
+
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  let segmind = config.segmind.baseUrl;
+  if (useEmulator) {
+    const emulator = await children.startEmulator(path.join(packagesDir, 'segmind-emulator/dist/main.js'), env);
+    segmind = emulator.url;
+    Object.assign(env, { SEGMIND_BASE_URL: emulator.url, SEGMIND_API_KEY: emulator.apiKey });
+    logger.info({ segmind }, 'SEGMIND_API_KEY is unset: using the bundled Segmind emulator');
+  }
+
+  // On one machine, webhooks are signed even without WEBHOOK_SECRET.
+  if (!config.webhooks.secret && config.nodeEnv !== 'production') {
+    const { secret, file, tightened } = await devWebhookSecret(dataDir);
+    env.WEBHOOK_SECRET = secret;
+    if (tightened) logger.warn({ file }, 'the webhook secret file was readable by others: its mode is now 0600');
+    logger.info({ file }, 'WEBHOOK_SECRET is unset: webhooks are signed with the secret kept in this file');
+  }
+  // The emulator's image URLs are local, and so are a developer's receivers; an API that others
+  // can reach keeps refusing private addresses unless the operator says otherwise.
+  if (useEmulator && process.env.WEBHOOK_ALLOW_PRIVATE === undefined && isLoopback(config.api.host)) {
+    env.WEBHOOK_ALLOW_PRIVATE = 'true';
+    logger.info(
+      'with the emulator on 127.0.0.1, webhook and input-image URLs may be local (WEBHOOK_ALLOW_PRIVATE=true)',
+    );
+  }
+
+  const local = `http://${urlHost(config.api.host)}`;
+  await Promise.all([
+    children.start('API', path.join(packagesDir, 'api/dist/main.js'), env, `${local}:${config.api.port}/healthz`),
+    children.start(
+      'worker',
+      path.join(packagesDir, 'worker/dist/main.js'),
+      env,
+      `${local}:${config.worker.metricsPort}/healthz`,
+    ),
+  ]);
+  const api = config.api.publicBaseUrl;
+  const where = {
+    api,
+    docs: `${api}/docs`,
+    dashboard: `${api}/admin/queues`,
+    metrics: `${api}/metrics`,
+    worker_metrics: `${local}:${config.worker.metricsPort}/metrics`,
+    segmind,
+    data: dataDir,
+  };
+  if (format === 'json') logger.info(where, 'renderq is running; Ctrl-C stops it');
+  else process.stdout.write(runningBanner(where));
+  type NotReady = { reason?: string; message?: string };
+  const ready = await fetch(`${local}:${config.api.port}/readyz`).then(
+    async (response) => (response.ok ? undefined : ((await response.json()) as NotReady)),
+    (error: unknown): NotReady => ({ reason: String(error) }),
+  );
+  if (ready) logger.warn(`not ready yet: ${ready.message ?? ready.reason} (see ${api}/readyz)`);
+}
+
+/** What a person at a terminal needs next: where everything is. */
+function runningBanner(where: Record<string, string>): string {
+  const rows = [
+    ['API', where.api],
+    ['API docs', where.docs],
+    ['dashboard', where.dashboard],
+    ['metrics', `${where.metrics}, worker ${where.worker_metrics}`],
+    ['Segmind', where.segmind],
+    ['data', `${where.data} (Redis, outputs, webhook secret)`],
+  ];
+  const lines = rows.map(([name, value]) => `  ${(name as string).padEnd(10)} ${value}`);
+  return `\nrenderq is running — Ctrl-C stops it\n${lines.join('\n')}\n\n`;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+main().catch(async (error: unknown) => {
+  if (stopping) return;
+  logger.fatal((error as Error).message);
+  await stopAll(1);
+});

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { freePort } from '@renderq/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { devWebhookSecret } from '../src/dev-webhook-secret.js';
-import { privateRedisFor } from '../src/private-redis.js';
+import { PrivateRedis } from '../src/private-redis.js';
 
 const modeOf = async (file: string) => (await stat(file)).mode & 0o777;
 
@@ -61,7 +61,7 @@ describe('the private Redis', () => {
     const dataDir = path.join(root, 'data');
     await mkdir(path.join(dataDir, 'redis'), { recursive: true, mode: 0o755 });
     expect(await modeOf(path.join(dataDir, 'redis'))).toBe(0o755);
-    const server = privateRedisFor(`redis://127.0.0.1:${await freePort()}`, dataDir);
+    const server = PrivateRedis.for(`redis://127.0.0.1:${await freePort()}`, dataDir);
     if (!server) throw new Error('a local REDIS_URL gets a private server');
     try {
       await server.start();
@@ -76,7 +76,7 @@ describe('the private Redis', () => {
 
   it('makes its data directory 0700 when it does not exist yet', async () => {
     const dataDir = path.join(root, 'fresh');
-    const server = privateRedisFor(`redis://127.0.0.1:${await freePort()}`, dataDir);
+    const server = PrivateRedis.for(`redis://127.0.0.1:${await freePort()}`, dataDir);
     if (!server) throw new Error('a local REDIS_URL gets a private server');
     try {
       await server.start();
@@ -84,5 +84,13 @@ describe('the private Redis', () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('a private Redis for a REDIS_URL elsewhere', () => {
+  it('is not started: only this machine’s addresses get one', () => {
+    expect(PrivateRedis.for('redis://redis.internal:6379', '/tmp/x')).toBeUndefined();
+    expect(PrivateRedis.for('redis://127.0.0.1:6390', '/tmp/x')?.port).toBe(6390);
+    expect(PrivateRedis.for('redis://localhost', '/tmp/x')?.port).toBe(6379);
   });
 });

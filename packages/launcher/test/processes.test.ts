@@ -2,11 +2,12 @@
 // and `pnpm start`'s launcher with a private Redis.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { verifyWebhook } from '@renderq/client';
-import { freePort, startWebhookReceiver } from '@renderq/testing';
+import { freePort, startRedis, startWebhookReceiver } from '@renderq/testing';
 import { describe, expect, it } from 'vitest';
 
 const packages = path.resolve(fileURLToPath(import.meta.url), '../../..');
@@ -61,6 +62,84 @@ describe('bad configuration', () => {
   });
 });
 
+describe('a busy port', () => {
+  async function occupy(): Promise<{ port: number; close: () => Promise<void> }> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return { port, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  }
+
+  it.each([
+    ['PORT', 'PORT'],
+    ['WORKER_METRICS_PORT', 'WORKER_METRICS_PORT'],
+    ['EMULATOR_PORT', 'EMULATOR_PORT'],
+  ])('stops pnpm start with one line naming %s and its value, before anything starts', async (variable) => {
+    const cwd = await mkdtemp(path.join(tmpdir(), 'renderq-busy-'));
+    const busy = await occupy();
+    const [redisPort, apiPort, metricsPort, emulatorPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    const env: Record<string, string> = {
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      PORT: String(apiPort),
+      WORKER_METRICS_PORT: String(metricsPort),
+      EMULATOR_PORT: String(emulatorPort),
+      [variable]: String(busy.port),
+    };
+    try {
+      const launcher = run(mains.launcher, env, cwd);
+      expect(await launcher.exited).toBe(1);
+      const lines = launcher.out().trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0] as string)).toMatchObject({
+        level: 60,
+        msg: `${variable}=${busy.port}: 127.0.0.1:${busy.port} is already in use (another renderq?); set ${variable} to a free port`,
+      });
+      expect(launcher.err()).toBe('');
+      // Nothing was started: no private Redis, no data.
+      await expect(readFile(path.join(cwd, 'data/webhook-secret'))).rejects.toThrow();
+    } finally {
+      await busy.close();
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('stops a worker started alone with one line naming WORKER_METRICS_PORT, having taken no job', async () => {
+    const redis = await startRedis({ own: true });
+    const busy = await occupy();
+    try {
+      const worker = run(mains.worker, {
+        REDIS_URL: redis.url,
+        SEGMIND_API_KEY: 'sg-test',
+        SEGMIND_BASE_URL: 'http://127.0.0.1:9',
+        WORKER_METRICS_PORT: String(busy.port),
+        STORAGE_URL: `file://${path.join(tmpdir(), 'renderq-busy-worker')}`,
+        LOG_LEVEL: 'warn',
+      });
+      expect(await worker.exited).toBe(1);
+      const fatal = worker
+        .out()
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { level: number; msg: string })
+        .filter((line) => line.level >= 50);
+      expect(fatal).toEqual([
+        expect.objectContaining({
+          msg: `WORKER_METRICS_PORT=${busy.port}: 127.0.0.1:${busy.port} is already in use (another renderq?); set WORKER_METRICS_PORT to a free port`,
+        }),
+      ]);
+      expect(worker.out() + worker.err()).not.toMatch(/\bat .*\.js:\d+/);
+    } finally {
+      await busy.close();
+      await redis.stop();
+    }
+  });
+});
+
 describe('the launcher (pnpm start)', () => {
   it('starts a private Redis when none answers, runs API and worker, and stops all of it on Ctrl-C', async () => {
     const cwd = await mkdtemp(path.join(tmpdir(), 'renderq-start-'));
@@ -86,8 +165,23 @@ describe('the launcher (pnpm start)', () => {
     let child: ChildProcess | undefined = launcher.child;
     const receiver = await startWebhookReceiver();
     try {
-      await waitFor(() => listening(`http://127.0.0.1:${apiPort}/readyz`), 'the API to be ready');
-      await waitFor(() => listening(`http://127.0.0.1:${metricsPort}/healthz`), 'the worker');
+      // "running" comes once every process answers, with the addresses.
+      await waitFor(async () => launcher.out().includes('renderq is running'), '"renderq is running"', 60_000);
+      expect((await fetch(`http://127.0.0.1:${apiPort}/readyz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(200);
+      const running = JSON.parse(
+        launcher
+          .out()
+          .split('\n')
+          .find((line) => line.includes('renderq is running')) as string,
+      );
+      expect(running).toMatchObject({
+        api: `http://127.0.0.1:${apiPort}`,
+        docs: `http://127.0.0.1:${apiPort}/docs`,
+        dashboard: `http://127.0.0.1:${apiPort}/admin/queues`,
+        worker_metrics: `http://127.0.0.1:${metricsPort}/metrics`,
+        segmind: `http://127.0.0.1:${emulatorPort}`,
+      });
       expect(launcher.out()).toContain('started a private Redis');
       // No SEGMIND_API_KEY: the bundled emulator runs, and the worker is pointed at it.
       expect(launcher.out()).toContain('using the bundled Segmind emulator');
@@ -111,9 +205,12 @@ describe('the launcher (pnpm start)', () => {
         data: { status: 'completed' },
       });
 
-      // Ctrl-C: SIGINT to the whole foreground process group.
+      // Ctrl-C: SIGINT to the whole foreground process group. The private Redis is not in it:
+      // it stops last, so nothing that uses it sees it go.
+      const interrupted = Date.now();
       process.kill(-(launcher.child.pid as number), 'SIGINT');
       expect(await launcher.exited).toBe(0);
+      expect(Date.now() - interrupted).toBeLessThan(10_000);
       child = undefined;
       // Each process shut down once, gracefully (their last lines may trail the launcher's exit).
       await waitFor(
@@ -124,6 +221,14 @@ describe('the launcher (pnpm start)', () => {
         throw new Error(`${error.message}\n--- output ---\n${launcher.out()}\n--- errors ---\n${launcher.err()}`);
       });
       expect(launcher.out()).not.toContain('second signal');
+      // No error flood: not one error line, no stack trace, no refused connection.
+      const errors = launcher
+        .out()
+        .split('\n')
+        .filter((line) => /"level":(50|60)/.test(line));
+      expect(errors).toEqual([]);
+      expect(launcher.out() + launcher.err()).not.toMatch(/ECONNREFUSED|\bat .*\.js:\d+/);
+      expect(launcher.out()).toMatch(/"msg":"Redis closed"[^\n]*\n(.*\n)*.*"msg":"renderq stopped"/);
       for (const port of [apiPort, metricsPort, emulatorPort]) {
         await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
       }

@@ -101,7 +101,14 @@ export {
   PrivateAddressError,
   type ResolveAll,
 } from './net/address-guard.js';
-export { createLogger, type Logger, type LoggerSettings, REDACTED, redactSecrets } from './observability/logger.js';
+export {
+  createLogger,
+  type Logger,
+  type LoggerSettings,
+  logFormatFor,
+  REDACTED,
+  redactSecrets,
+} from './observability/logger.js';
 export {
   createMetrics,
   type MetricSources,
@@ -114,6 +121,7 @@ export {
 export { readQueueDepths, readyJobCount } from './observability/queue-depths.js';
 export { REDACTED_VALUE, redactUrl } from './observability/redact-url.js';
 export { type BootedProcess, bootProcess } from './process/boot.js';
+export { listenProblem } from './process/listen-problem.js';
 export { DEFAULT_SHUTDOWN_GRACE_MS, exitOnSignals, type ShutdownOptions, timedPhase } from './process/shutdown.js';
 export {
   PRIORITY,
@@ -160,9 +168,11 @@ export {
   extensionFor,
   ObjectNotFoundError,
   type Storage,
+  StorageUnusableError,
   type StoredObject,
   type StoredObjectStream,
 } from './storage/storage.js';
+export { type StorageStatus, type StorageWatch, watchStorage } from './storage/storage-watch.js';
 export { formatPath, issuesFromZod, type ValidationIssue } from './validation.js';
 export {
   type AttemptRecord,

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, REDACTED } from '../src/index.js';
+import { createLogger, logFormatFor, REDACTED } from '../src/index.js';
 
 function capture(secrets: string[] = []) {
   const lines: Record<string, unknown>[] = [];
@@ -67,5 +67,40 @@ describe('logger', () => {
     expect(lines[0]).toMatchObject({ msg: 'failed', err: { type: 'Error', message: 'boom' } });
     const err = lines[0]?.err as { stack?: string } | undefined;
     expect(String(err?.stack)).toContain('logger.test');
+  });
+});
+
+describe('pretty logs', () => {
+  it('are lines for a person, one per entry, with secrets still cut out', () => {
+    let out = '';
+    const destination = new Writable({
+      write(chunk, _encoding, callback) {
+        out += String(chunk);
+        callback();
+      },
+    });
+    const secret = 'sg-very-secret-key';
+    const logger = createLogger({
+      level: 'info',
+      name: 'renderq-api',
+      secrets: [secret],
+      destination,
+      format: 'pretty',
+    });
+    logger.info({ url: `http://x/?signature=abc&key=${secret}`, job_id: 'job_1' }, 'renderq API listening');
+    expect(out).toMatch(/^\S*\[?\d\d:\d\d:\d\d\.\d{3}\]?\S* \S*INFO\S* \S*\(renderq-api\)/);
+    expect(out).toContain('renderq API listening');
+    expect(out).toContain('"job_id":"job_1"');
+    expect(out.trimEnd().split('\n')).toHaveLength(1);
+    expect(out).not.toContain(secret);
+    expect(out).not.toContain('signature=abc');
+    expect(() => JSON.parse(out)).toThrow();
+  });
+
+  it('are chosen by LOG_FORMAT, auto meaning pretty only on a terminal', () => {
+    expect(logFormatFor('auto', true)).toBe('pretty');
+    expect(logFormatFor('auto', false)).toBe('json');
+    expect(logFormatFor('json', true)).toBe('json');
+    expect(logFormatFor('pretty', false)).toBe('pretty');
   });
 });

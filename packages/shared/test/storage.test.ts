@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { type S3Handle, startS3 } from '@renderq/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
+  createLogger,
   extensionFor,
   FileStorage,
   inlineImages,
@@ -15,7 +16,10 @@ import {
   readStoredInputs,
   S3Storage,
   type Storage,
+  type StorageStatus,
+  StorageUnusableError,
   storeInputImages,
+  watchStorage,
   withoutStoredFields,
 } from '../src/index.js';
 import { byteSource, peakRetainedBytes, sha256Of } from './byte-source.js';
@@ -200,5 +204,81 @@ describe('file storage', () => {
     const key = storage.outputKey('job_atomic', 0, 'png');
     await storage.put(key, Readable.from([Buffer.from('complete')]), 'image/png');
     expect(await readFile(path.join(dir, 'job_atomic', '0.png'), 'utf8')).toBe('complete');
+  });
+});
+
+describe('the storage check', () => {
+  const s3With = (bucket: string, options: { createBucket?: boolean; endpoint?: string } = {}) =>
+    new S3Storage({
+      bucket,
+      prefix: 'outputs',
+      region: s3.region,
+      endpoint: options.endpoint ?? s3.endpoint,
+      forcePathStyle: true,
+      credentials: s3.credentials,
+      ...(options.createBucket === undefined ? {} : { createBucket: options.createBucket }),
+    });
+
+  it('passes for a writable store and leaves nothing behind', async () => {
+    await expect(backends.file!().check()).resolves.toBeUndefined();
+    const storage = backends.s3!();
+    await expect(storage.check()).resolves.toBeUndefined();
+    await expect(storage.get('outputs/test/.renderq-check')).rejects.toBeInstanceOf(ObjectNotFoundError);
+    await storage.close();
+  });
+
+  it('names a missing bucket and the setting that creates it; with S3_CREATE_BUCKET it creates it', async () => {
+    const missing = s3With('renderq-missing-bucket');
+    await expect(missing.check()).rejects.toThrow(
+      new StorageUnusableError(
+        `bucket "renderq-missing-bucket" does not exist at ${s3.endpoint} (STORAGE_URL; S3_CREATE_BUCKET=true creates it)`,
+      ),
+    );
+    await missing.close();
+    const creating = s3With('renderq-created-bucket', { createBucket: true });
+    await expect(creating.check()).resolves.toBeUndefined();
+    // Made once: a second check (another process's, say) finds it.
+    await expect(creating.check()).resolves.toBeUndefined();
+    const stored = await creating.put('outputs/x/0.txt', Readable.from([Buffer.from('hi')]), 'text/plain');
+    expect(stored.size).toBe(2);
+    await creating.close();
+  });
+
+  it('names the endpoint a store cannot be reached at, and a directory it cannot write', async () => {
+    const unreachable = s3With(s3.bucket, { endpoint: 'http://127.0.0.1:9' });
+    await expect(unreachable.check()).rejects.toThrow(
+      /cannot reach bucket "renderq-test" at http:\/\/127\.0\.0\.1:9: /,
+    );
+    await unreachable.close();
+    // Under a file, so that no permission (root has them all) can make it writable.
+    const blocker = path.join(dir, 'a-file');
+    await writeFile(blocker, 'x');
+    await expect(new FileStorage(path.join(blocker, 'outputs')).check()).rejects.toThrow(
+      `cannot write to file://${blocker}/outputs (STORAGE_URL): ENOTDIR`,
+    );
+  });
+});
+
+describe('watching storage', () => {
+  it('answers with the first check, then follows the store: unusable, usable again', async () => {
+    let failing = true;
+    const storage = backends.file!();
+    const flaky: Storage = Object.assign(Object.create(Object.getPrototypeOf(storage)) as Storage, storage, {
+      check: async () => {
+        if (failing) throw new StorageUnusableError('bucket "b" does not exist');
+      },
+    });
+    const seen: StorageStatus[] = [];
+    const watch = await watchStorage({
+      storage: flaky,
+      intervalMs: 50,
+      logger: createLogger({ level: 'silent', name: 'test', secrets: [] }),
+      onChange: (status) => seen.push(status),
+    });
+    expect(watch.status()).toEqual({ ok: false, problem: 'bucket "b" does not exist' });
+    failing = false;
+    await vi.waitFor(() => expect(watch.status()).toEqual({ ok: true }), { timeout: 2_000 });
+    watch.stop();
+    expect(seen).toEqual([{ ok: false, problem: 'bucket "b" does not exist' }, { ok: true }]);
   });
 });

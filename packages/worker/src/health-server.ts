@@ -1,7 +1,8 @@
 /**
  * The worker's own small HTTP server on WORKER_METRICS_PORT: `/metrics` for
  * Prometheus, and `/healthz` and `/readyz` for orchestrators — 503 naming the cause
- * when the worker cannot work (Redis not answering within its deadline). Three
+ * when the worker cannot work (Redis not answering within its deadline; for /readyz
+ * also storage that takes no writes). Three
  * fixed routes need no framework.
  */
 import { createServer, type Server } from 'node:http';
@@ -16,6 +17,11 @@ export interface HealthServerOptions {
    * worker cannot work, and both answer 503 with it as the reason.
    */
   readonly health: () => HealthFacts | Promise<HealthFacts>;
+  /**
+   * What /readyz adds to the health facts: conditions a restart would not cure (storage not
+   * usable), so they take the worker out of rotation without failing its liveness.
+   */
+  readonly readiness?: () => HealthFacts;
 }
 
 export type HealthFacts = Record<string, unknown> & { readonly unavailable?: string };
@@ -29,7 +35,11 @@ export async function startHealthServer(options: HealthServerOptions): Promise<S
     }
     if (path === '/healthz' || path === '/readyz') {
       Promise.resolve()
-        .then(() => options.health())
+        .then(async () => {
+          const health = await options.health();
+          if (path !== '/readyz' || health.unavailable || !options.readiness) return health;
+          return { ...health, ...options.readiness() };
+        })
         .then(
           ({ unavailable, ...facts }) => {
             const body = unavailable

@@ -1,5 +1,13 @@
 /** `pnpm start:worker`: a worker process; run as many as the load needs. */
-import { bootProcess, closeRedis, exitOnSignals, openStorage, pingWithin, timedPhase } from '@renderq/shared';
+import {
+  bootProcess,
+  closeRedis,
+  exitOnSignals,
+  listenProblem,
+  openStorage,
+  pingWithin,
+  timedPhase,
+} from '@renderq/shared';
 import { startHealthServer } from './health-server.js';
 import { startWorker } from './start-worker.js';
 
@@ -23,6 +31,15 @@ const server = await startHealthServer({
     const answer = await pingWithin(redis, HEALTH_DEADLINE_MS);
     return answer.ok ? { redis: 'ready' } : { redis: redis.status, unavailable: answer.reason };
   },
+  readiness: () => {
+    const storage = worker.storageStatus();
+    return storage.ok ? { storage: 'ready' } : { storage: storage.problem, unavailable: 'storage' };
+  },
+}).catch(async (error: unknown) => {
+  logger.fatal(listenProblem('WORKER_METRICS_PORT', config.api.host, config.worker.metricsPort, error));
+  await worker.close();
+  await closeRedis(redis);
+  process.exit(1);
 });
 logger.info(
   {

@@ -20,6 +20,7 @@ import {
   readStoredInputs,
   recordCredits,
   type Storage,
+  type StorageStatus,
   timedPhase,
 } from '@renderq/shared';
 import { Queue, Worker } from 'bullmq';
@@ -32,10 +33,13 @@ import { pollStep } from './pipeline/poll-step.js';
 import { submitStep } from './pipeline/submit-step.js';
 import { startReconciler } from './reconciler.js';
 import { SegmindClient } from './segmind/segmind-client.js';
+import { gateOnStorage } from './storage-gate.js';
 import { startWebhookWorker } from './webhooks/webhook-worker.js';
 
 export interface RunningWorker {
   readonly metrics: Metrics;
+  /** Whether the latest storage check could write; the submit step waits while it cannot. */
+  storageStatus(): StorageStatus;
   /** Stops taking jobs, lets the steps in hand finish, and closes what it opened. */
   close(): Promise<void>;
 }
@@ -118,6 +122,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   const submitWorker = new Worker(QUEUE_NAMES.render, submitStep(deps), {
     ...workerOptions,
     concurrency: config.worker.concurrency,
+    autorun: false,
   });
   const pollWorker = new Worker(QUEUE_NAMES.poll, pollStep(deps), {
     ...workerOptions,
@@ -140,6 +145,12 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       })
     : undefined;
   if (!secret) logger.warn('WEBHOOK_SECRET is unset: no webhooks are sent');
+  const storageWatch = await gateOnStorage({
+    storage,
+    intervalMs: config.storageCheckIntervalMs,
+    logger,
+    submitWorker,
+  });
 
   const recovery = setInterval(() => {
     store
@@ -172,7 +183,9 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
 
   return {
     metrics,
+    storageStatus: () => storageWatch.status(),
     close: async () => {
+      storageWatch.stop();
       clearInterval(recovery);
       reconciler.stop();
       credits.stop();

@@ -52,7 +52,7 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
     {
       config: { access: 'public' },
       schema: {
-        summary: 'Ready while Redis answers and taking jobs is not paused',
+        summary: 'Ready while Redis answers, storage takes writes and taking jobs is not paused',
         tags: ['operations'],
         security: [],
         response: {
@@ -60,7 +60,9 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
           503: z
             .object({
               status: z.enum(['unavailable', 'paused']),
-              reason: z.string().describe('Why: Redis not answering, or the pause reason (out_of_credits, …).'),
+              reason: z
+                .string()
+                .describe('Why: Redis not answering, storage not usable, or the pause reason (out_of_credits, …).'),
               message: z.string().optional(),
             })
             .describe('Not ready: send no traffic here for now.'),
@@ -70,6 +72,9 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
     async (_request, reply) => {
       const redis = await pingWithin(ctx.redis, READY_DEADLINE_MS);
       if (!redis.ok) return reply.code(503).send({ status: 'unavailable', reason: redis.reason });
+      const storage = ctx.storageStatus();
+      if (!storage.ok)
+        return reply.code(503).send({ status: 'unavailable', reason: 'storage', message: storage.problem });
       const pause = await ctx.pause.state();
       if (pause.paused) {
         return (

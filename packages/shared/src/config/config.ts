@@ -21,6 +21,8 @@ export type StorageConfig =
       readonly prefix: string;
       readonly endpoint: string | undefined;
       readonly forcePathStyle: boolean;
+      /** The storage check creates a missing bucket. */
+      readonly createBucket: boolean;
       readonly region: string;
       /** undefined: the AWS SDK's default credential chain. */
       readonly credentials:
@@ -31,6 +33,7 @@ export type StorageConfig =
 export interface Config {
   readonly nodeEnv: Env['NODE_ENV'];
   readonly logLevel: Env['LOG_LEVEL'];
+  readonly logFormat: Env['LOG_FORMAT'];
   readonly redis: {
     readonly url: string;
     readonly prefix: string;
@@ -89,6 +92,8 @@ export interface Config {
     readonly timeoutMs: number;
   };
   readonly storage: StorageConfig;
+  /** How often storage is proven writable. */
+  readonly storageCheckIntervalMs: number;
   readonly webhooks: {
     /** The secret webhooks are signed with; undefined: no webhooks are sent (nor events recorded). */
     readonly secret: string | undefined;
@@ -174,6 +179,7 @@ function parseStorageUrl(env: Env): StorageConfig | string {
     prefix,
     endpoint: env.S3_ENDPOINT,
     forcePathStyle: env.S3_FORCE_PATH_STYLE,
+    createBucket: env.S3_CREATE_BUCKET,
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     credentials:
       env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
@@ -200,6 +206,7 @@ function toConfig(env: Env, storage: StorageConfig): Config {
   const config: Config = {
     nodeEnv: env.NODE_ENV,
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT,
     redis: { url: env.REDIS_URL, prefix: env.RENDERQ_PREFIX, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS },
     api: {
       host: env.HOST,
@@ -248,6 +255,7 @@ function toConfig(env: Env, storage: StorageConfig): Config {
       timeoutMs: env.SEGMIND_TIMEOUT_SECONDS * 1000,
     },
     storage,
+    storageCheckIntervalMs: env.STORAGE_CHECK_INTERVAL_MS,
     webhooks: {
       secret: env.WEBHOOK_SECRET?.[0],
       secrets: env.WEBHOOK_SECRET ?? [],

@@ -155,6 +155,8 @@ export const EnvSchema = z
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     /** pino level. @defaultValue info */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** json: one JSON object per line; pretty: coloured lines for a person; auto: pretty on a terminal. */
+    LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
     /** Redis for BullMQ and job records. @defaultValue redis://127.0.0.1:6379 */
     REDIS_URL: z.preprocess(
       emptyToUndefined,
@@ -193,6 +195,10 @@ export const EnvSchema = z
       urlWithScheme(['http:', 'https:'], 'an http:// or https:// URL').optional(),
     ),
     S3_FORCE_PATH_STYLE: booleanFlag(false),
+    /** Create the bucket STORAGE_URL names when it does not exist (the storage check does it). */
+    S3_CREATE_BUCKET: booleanFlag(false),
+    /** How often API and worker prove storage writable; while it is not, /readyz fails and no job is submitted. */
+    STORAGE_CHECK_INTERVAL_MS: positiveInt(30_000, 3_600_000),
     /** Standard AWS variables, read here so that nothing else touches process.env. */
     AWS_REGION: z.preprocess(emptyToUndefined, z.string().optional()),
     AWS_DEFAULT_REGION: z.preprocess(emptyToUndefined, z.string().optional()),

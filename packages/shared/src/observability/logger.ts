@@ -1,10 +1,12 @@
 /**
- * pino JSON logging with secrets removed wherever they appear: under any key that
+ * pino logging with secrets removed wherever they appear: under any key that
  * names a credential, at any depth of the objects logged, and as known secret
  * values (and bearer tokens, and link signatures and tokens in URLs) anywhere in the
  * finished line, including what pino's serializers made of requests and errors.
+ * JSON lines for collectors; coloured lines (pino-pretty) for a person at a terminal.
  */
 import { type Logger, type LoggerOptions, pino } from 'pino';
+import pinoPretty from 'pino-pretty';
 import { redactUrlsInText } from './redact-url.js';
 
 export type { Logger } from 'pino';
@@ -21,6 +23,14 @@ export interface LoggerSettings {
   readonly secrets: readonly string[];
   /** Where lines go. @defaultValue standard output */
   readonly destination?: pino.DestinationStream;
+  /** pretty: one coloured line per entry, its fields at the end. @defaultValue json */
+  readonly format?: 'json' | 'pretty';
+}
+
+/** LOG_FORMAT resolved: `auto` is pretty when standard output is a terminal. */
+export function logFormatFor(setting: 'auto' | 'json' | 'pretty', isTerminal: boolean): 'json' | 'pretty' {
+  if (setting !== 'auto') return setting;
+  return isTerminal ? 'pretty' : 'json';
 }
 
 export function createLogger(settings: LoggerSettings): Logger {
@@ -43,6 +53,20 @@ export function createLogger(settings: LoggerSettings): Logger {
       streamWrite: (line) => scrubString(line, inJson),
     },
   };
+  if (settings.format === 'pretty') {
+    // Scrubbed as JSON first (streamWrite), then made readable; synchronous, so a line logged
+    // just before exit is not lost.
+    const pretty = pinoPretty({
+      colorize: pinoPretty.isColorSupported,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,service',
+      // One line per entry (a request is one line), its fields at the end.
+      singleLine: true,
+      sync: true,
+      ...(settings.destination ? { destination: settings.destination } : {}),
+    });
+    return pino(options, pretty);
+  }
   return settings.destination ? pino(options, settings.destination) : pino(options);
 }
 

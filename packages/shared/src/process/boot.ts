@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type Config, loadConfigOrExit } from '../config/config.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, logFormatFor } from '../observability/logger.js';
 import { createRedis, type RedisRole, warnIfRedisMayLoseJobs } from '../redis/create-redis.js';
 
 export interface BootedProcess {
@@ -20,7 +20,12 @@ export function bootProcess(
   env: Readonly<Record<string, string | undefined>>,
 ): BootedProcess {
   const config = loadConfigOrExit(env);
-  const logger = createLogger({ level: config.logLevel, name, secrets: config.secrets });
+  const logger = createLogger({
+    level: config.logLevel,
+    name,
+    secrets: config.secrets,
+    format: logFormatFor(config.logFormat, process.stdout.isTTY === true),
+  });
   const redis = createRedis(config.redis.url, role, name, config.redis.commandTimeoutMs);
   redis.on('error', (error) => logger.error({ err: error }, 'Redis connection error'));
   void warnIfRedisMayLoseJobs(redis, logger).catch((error: unknown) =>

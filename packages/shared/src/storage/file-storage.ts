@@ -19,7 +19,9 @@ import {
   buildKey,
   Digest,
   ObjectNotFoundError,
+  STORAGE_CHECK_KEY,
   type Storage,
+  StorageUnusableError,
   type StoredObject,
   type StoredObjectStream,
 } from './storage.js';
@@ -39,6 +41,18 @@ export class FileStorage implements Storage {
 
   inputKey(jobId: string, field: string, extension: string): string {
     return buildInputKey('', jobId, field, extension);
+  }
+
+  async check(): Promise<void> {
+    const probe = path.join(this.#dir, STORAGE_CHECK_KEY);
+    try {
+      await makePrivateDir(this.#dir);
+      await writePrivateFile(probe, 'renderq storage check');
+      await rm(probe, { force: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new StorageUnusableError(`cannot write to ${this.description} (STORAGE_URL): ${code}`);
+    }
   }
 
   async put(key: string, body: Readable, contentType: string): Promise<StoredObject> {

@@ -8,7 +8,15 @@
 import type { Readable } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  NoSuchKey,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
@@ -17,7 +25,9 @@ import {
   buildKey,
   Digest,
   ObjectNotFoundError,
+  STORAGE_CHECK_KEY,
   type Storage,
+  StorageUnusableError,
   type StoredObject,
   type StoredObjectStream,
 } from './storage.js';
@@ -41,6 +51,8 @@ export interface S3StorageOptions {
   readonly partSizeBytes?: number;
   /** Parts uploaded at once; each holds one part in memory. @defaultValue 2 */
   readonly partsInParallel?: number;
+  /** `check()` creates a missing bucket instead of reporting it. @defaultValue false */
+  readonly createBucket?: boolean;
 }
 
 export class S3Storage implements Storage {
@@ -50,9 +62,13 @@ export class S3Storage implements Storage {
   readonly #prefix: string;
   readonly #partSize: number;
   readonly #queueSize: number;
+  readonly #createBucket: boolean;
+  readonly #where: string;
 
   constructor(options: S3StorageOptions) {
     this.#bucket = options.bucket;
+    this.#createBucket = options.createBucket ?? false;
+    this.#where = options.endpoint ?? `AWS S3 (${options.region})`;
     this.#prefix = options.prefix;
     this.#partSize = options.partSizeBytes ?? 5 * 1024 * 1024;
     this.#queueSize = options.partsInParallel ?? 2;
@@ -74,6 +90,50 @@ export class S3Storage implements Storage {
 
   inputKey(jobId: string, field: string, extension: string): string {
     return buildInputKey(this.#prefix, jobId, field, extension);
+  }
+
+  async check(): Promise<void> {
+    await this.#ensureBucket();
+    const key = this.#prefix ? `${this.#prefix}/${STORAGE_CHECK_KEY}` : STORAGE_CHECK_KEY;
+    try {
+      await this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.#bucket,
+          Key: key,
+          Body: 'renderq storage check',
+          ContentType: 'text/plain',
+        }),
+      );
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: key }));
+    } catch (error) {
+      throw new StorageUnusableError(`cannot write to ${this.description} at ${this.#where}: ${reasonOf(error)}`);
+    }
+  }
+
+  async #ensureBucket(): Promise<void> {
+    try {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
+      return;
+    } catch (error) {
+      if (statusOf(error) !== 404) {
+        throw new StorageUnusableError(`cannot reach bucket "${this.#bucket}" at ${this.#where}: ${reasonOf(error)}`);
+      }
+    }
+    if (!this.#createBucket) {
+      throw new StorageUnusableError(
+        `bucket "${this.#bucket}" does not exist at ${this.#where} (STORAGE_URL; S3_CREATE_BUCKET=true creates it)`,
+      );
+    }
+    try {
+      await this.#client.send(new CreateBucketCommand({ Bucket: this.#bucket }));
+    } catch (error) {
+      // Another process may have made it a moment ago.
+      if ((error as { name?: string }).name !== 'BucketAlreadyOwnedByYou') {
+        throw new StorageUnusableError(
+          `could not create bucket "${this.#bucket}" at ${this.#where}: ${reasonOf(error)}`,
+        );
+      }
+    }
   }
 
   async put(key: string, body: Readable, contentType: string): Promise<StoredObject> {
@@ -129,4 +189,16 @@ export class S3Storage implements Storage {
   async close(): Promise<void> {
     this.#client.destroy();
   }
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
+
+/** What an operator can act on: the HTTP status and S3's error name, or the network error's code. */
+function reasonOf(error: unknown): string {
+  const status = statusOf(error);
+  const { name, code } = error as { name?: string; code?: string };
+  if (status !== undefined) return `${status} ${name ?? 'error'}`;
+  return code ?? name ?? String(error);
 }

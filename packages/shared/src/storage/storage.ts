@@ -34,8 +34,21 @@ export interface Storage {
   delete(key: string): Promise<void>;
   /** A time-limited URL that needs no credentials, where the backend can make one. */
   presignedUrl?(key: string, expiresInSeconds: number): Promise<string>;
+  /**
+   * Proves the store can be written (writes and removes a small object); rejects with a
+   * `StorageUnusableError` naming what is wrong: a missing bucket, denied access, no route.
+   */
+  check(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The store cannot take outputs: a configuration or outage problem, named for an operator. */
+export class StorageUnusableError extends Error {
+  override readonly name = 'StorageUnusableError';
+}
+
+/** The key the check writes and removes; outside any job's keys (job ids never start with a dot). */
+export const STORAGE_CHECK_KEY = '.renderq-check';
 
 export class ObjectNotFoundError extends Error {
   override readonly name = 'ObjectNotFoundError';
