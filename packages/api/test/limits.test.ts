@@ -306,13 +306,14 @@ describe('timeouts (headers 1.5 s, request 4 s, keep-alive 1 s, idle 3 s)', () =
     expect(answer.status).toBe(408);
     expect(header(answer.head, 'content-type')).toContain('application/problem+json');
     expect(answer.body.detail).toContain('HTTP_HEADERS_TIMEOUT_MS');
-    // Node looks for late headers every quarter of the timeout (here 375 ms).
+    // Node looks for late headers every quarter of the timeout (here 375 ms); the upper bounds
+    // leave room for a loaded machine (a byte is trickled each second).
     const endedAfter = await connection.ended;
     expect(endedAfter).toBeGreaterThan(1_400);
-    expect(endedAfter).toBeLessThan(2_300);
+    expect(endedAfter).toBeLessThan(3_000);
     // Closed both ways: the next byte trickled in is refused (reset), not taken in silence.
     const closedAfter = await connection.closed;
-    expect(closedAfter - endedAfter).toBeLessThan(1_500);
+    expect(closedAfter - endedAfter).toBeLessThan(2_500);
   });
 
   it.concurrent('closes an idle keep-alive connection after the keep-alive timeout', async () => {

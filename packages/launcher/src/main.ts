@@ -150,7 +150,7 @@ function runningBanner(where: Record<string, string>): string {
     ['dashboard', where.dashboard],
     ['metrics', `${where.metrics}, worker ${where.worker_metrics}`],
     ['Segmind', where.segmind],
-    ['data', `${where.data} (Redis, outputs, webhook secret)`],
+    ['data', `${where.data} (${privateRedis ? 'Redis, ' : ''}outputs, webhook secret)`],
   ];
   const lines = rows.map(([name, value]) => `  ${(name as string).padEnd(10)} ${value}`);
   return `\nrenderq is running — Ctrl-C stops it\n${lines.join('\n')}\n\n`;

@@ -88,6 +88,7 @@ describe('loadConfig', () => {
       prefix: 'renders/2026',
       endpoint: 'http://127.0.0.1:9000',
       forcePathStyle: true,
+      createBucket: false,
       region: 'eu-west-1',
       credentials: undefined,
     });
@@ -149,6 +150,9 @@ describe('loadConfig', () => {
     [{ PORT: '70000' }, 'PORT'],
     [{ WORKER_METRICS_PORT: '-1' }, 'WORKER_METRICS_PORT'],
     [{ S3_FORCE_PATH_STYLE: 'maybe' }, 'S3_FORCE_PATH_STYLE'],
+    [{ S3_CREATE_BUCKET: 'sometimes' }, 'S3_CREATE_BUCKET'],
+    [{ LOG_FORMAT: 'xml' }, 'LOG_FORMAT'],
+    [{ STORAGE_CHECK_INTERVAL_MS: '0' }, 'STORAGE_CHECK_INTERVAL_MS'],
     [{ WEBHOOK_SECRET: 'not-a-secret' }, 'WEBHOOK_SECRET'],
     [{ WEBHOOK_ALLOW_PRIVATE: 'yes please' }, 'WEBHOOK_ALLOW_PRIVATE'],
     [{ WEBHOOK_RETRY_SCHEDULE: '5s,soon' }, 'WEBHOOK_RETRY_SCHEDULE'],
