@@ -5,9 +5,9 @@
 // image's one HEALTHCHECK serves every role.
 //
 // It asks each process's readiness: the API's /readyz on PORT (a paused queue counts as
-// healthy — the API still accepts and answers; only Redis not answering is not), the worker's
-// /readyz on WORKER_METRICS_PORT (Redis answering), the emulator's /_emulator/stats on
-// EMULATOR_PORT. The defaults are renderq's own (infra/test checks them against its settings).
+// healthy — the API still accepts and answers; Redis not answering or storage taking no writes
+// does not), the worker's /readyz on WORKER_METRICS_PORT (the same, without the pause), the
+// emulator's /_emulator/stats on EMULATOR_PORT. The defaults are renderq's own (infra/test checks them against its settings).
 import { readFileSync } from 'node:fs';
 
 export const DEFAULT_PORTS = { api: 8080, worker: 9464, emulator: 8790 };

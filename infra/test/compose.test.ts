@@ -1,8 +1,8 @@
 // No Docker engine runs where the tests do, so the compose deployment is checked by reading it
 // with only infra/.env.example given, as `docker compose config` would: its renderq services get
 // an environment renderq's own settings schema accepts (and nothing it does not know), every
-// dependency waits for health, published ports and scrape targets agree with the settings, the
-// bucket the store writes to is the one created, and the emulator profile is wired end to end.
+// dependency waits for health, published ports and scrape targets agree with the settings, renderq
+// creates the bucket it writes to, and the emulator profile is wired end to end.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -111,25 +111,23 @@ describe('infra/docker-compose.yml with only .env.example', () => {
       expect(service.image, name).not.toMatch(/:latest$/);
     }
     expect(services.minio?.image).toMatch(/^minio\/minio:RELEASE\.\d{4}-\d\d-\d\dT/);
-    expect(services['minio-init']?.image).toMatch(/^minio\/mc:RELEASE\.\d{4}-\d\d-\d\dT/);
   });
 
-  it('waits on every dependency for health (or, for the bucket, completion)', () => {
+  it('waits on every dependency for health', () => {
     for (const [name, service] of Object.entries(services)) {
       if (!service.depends_on) continue;
       expect(Array.isArray(service.depends_on), `${name} depends_on has conditions`).toBe(false);
       for (const [target, { condition }] of Object.entries(service.depends_on)) {
         const dependency = services[target];
         expect(dependency, `${name} → ${target}`).toBeDefined();
-        if (condition === 'service_healthy')
-          expect(dependency?.healthcheck, `${target} has a healthcheck`).toBeDefined();
-        else expect(condition, `${name} → ${target}`).toBe('service_completed_successfully');
+        expect(condition, `${name} → ${target}`).toBe('service_healthy');
+        expect(dependency?.healthcheck, `${target} has a healthcheck`).toBeDefined();
       }
     }
     for (const name of renderq) {
       expect(services[name]?.depends_on).toMatchObject({
         redis: { condition: 'service_healthy' },
-        'minio-init': { condition: 'service_completed_successfully' },
+        minio: { condition: 'service_healthy' },
       });
     }
   });
@@ -140,14 +138,9 @@ describe('infra/docker-compose.yml with only .env.example', () => {
     }
   });
 
-  it('creates the bucket the outputs are stored in, on the MinIO the store writes to', () => {
-    const init = services['minio-init'];
-    const script = [init?.command ?? []].flat().join(' ');
-    const bucket = init?.environment?.S3_BUCKET;
-    expect(script).toContain('mc mb --ignore-existing "local/$S3_BUCKET"');
-    expect(script).toContain('http://minio:9000');
+  it('has renderq create the bucket its outputs go to, on the MinIO it waits for', () => {
     const storage = configOf('api').storage;
-    expect(storage.kind === 's3' && storage.bucket).toBe(bucket);
+    expect(storage).toMatchObject({ kind: 's3', bucket: example.S3_BUCKET, createBucket: true });
     // The store's key pair is MinIO's root user.
     expect(services.api?.environment?.AWS_ACCESS_KEY_ID).toBe(services.minio?.environment?.MINIO_ROOT_USER);
     expect(services.api?.environment?.AWS_SECRET_ACCESS_KEY).toBe(services.minio?.environment?.MINIO_ROOT_PASSWORD);
