@@ -68,9 +68,10 @@ describe('infra/k8s', () => {
     expect(docs.length).toBeGreaterThan(10);
     for (const { file, doc } of docs) {
       expect(doc.kind, file).toBeTruthy();
-      if (doc.kind !== 'Kustomization') continue;
+      if (doc.kind !== 'Kustomization' && doc.kind !== 'Component') continue;
       for (const entry of [
         ...((doc.resources as string[]) ?? []),
+        ...((doc.components as string[]) ?? []),
         ...((doc.patches as { path?: string }[]) ?? []).map((p) => p.path),
       ]) {
         if (entry) expect(existsSync(path.join(infra, path.dirname(file), entry)), `${file}: ${entry}`).toBe(true);
@@ -169,6 +170,23 @@ describe('infra/k8s', () => {
     // Every process reports the same shared value: read once per queue, not summed over processes.
     expect(trigger?.metadata.query).toMatch(/max by \(queue\)/);
     expect(Number(trigger?.metadata.threshold)).toBeGreaterThan(0);
+  });
+
+  it('has the ServiceMonitors scrape the API and worker Services under the job names the rules use', () => {
+    const monitors = docs
+      .filter(({ file, doc }) => file.includes('servicemonitors') && doc.kind === 'ServiceMonitor')
+      .map(({ doc }) => doc as unknown as Workload & { spec: { endpoints: { port: string; path: string }[] } });
+    expect(monitors.map((m) => m.metadata.name).sort()).toEqual(['renderq-api', 'renderq-worker']);
+    for (const monitor of monitors) {
+      // The Prometheus Operator names the job after the Service: renderq-api, renderq-worker.
+      const service = find('Service', monitor.metadata.name);
+      expect(service.metadata.labels).toMatchObject(monitor.spec.selector?.matchLabels ?? { none: 'given' });
+      const ports = (service.spec.ports as { name: string }[]).map((p) => p.name);
+      for (const endpoint of monitor.spec.endpoints) {
+        expect(ports).toContain(endpoint.port);
+        expect(endpoint.path).toBe('/metrics');
+      }
+    }
   });
 
   it.skipIf(!onPath('kubectl', ['version', '--client']))(
