@@ -17,6 +17,7 @@ import {
   QUEUE_NAMES,
   queueOptions,
   readCredits,
+  readQueueDepths,
   type Storage,
   watchStorage,
 } from '@renderq/shared';
@@ -104,13 +105,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   metrics.readFrom({
     credits: async () => (await readCredits(redis, prefix))?.balance,
     pause: () => ctx.pause.state(),
-    queueCounts: () =>
-      Promise.all(
-        [renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])].map(async (queue) => ({
-          queue: queue.name,
-          counts: await queue.getJobCounts(),
-        })),
-      ),
+    queueCounts: () => readQueueDepths([renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])]),
   });
 
   const server = limitedHttpServer(config.api.http, (reason) => metrics.requestsRefused.inc({ reason }));

@@ -9,6 +9,7 @@ export {
   type StorageConfig,
   type Tenant,
 } from './config/config.js';
+export { SETTING_NAMES } from './config/env-schema.js';
 export {
   FailJobError,
   isRenderqError,
@@ -117,10 +118,11 @@ export {
   type ReconciledKind,
   type SegmindOperation,
 } from './observability/metrics.js';
+export { readQueueDepths, readyJobCount } from './observability/queue-depths.js';
 export { REDACTED_VALUE, redactUrl } from './observability/redact-url.js';
 export { type BootedProcess, bootProcess } from './process/boot.js';
 export { listenProblem } from './process/listen-problem.js';
-export { exitOnSignals, type ShutdownOptions, timedPhase } from './process/shutdown.js';
+export { DEFAULT_SHUTDOWN_GRACE_MS, exitOnSignals, type ShutdownOptions, timedPhase } from './process/shutdown.js';
 export {
   PRIORITY,
   QUEUE_NAMES,

@@ -16,6 +16,7 @@ import {
   QUEUE_NAMES,
   queueOptions,
   readCredits,
+  readQueueDepths,
   readStoredInputs,
   recordCredits,
   type Storage,
@@ -63,18 +64,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   // What every process shares is read from Redis when scraped: a worker and the API tell the same.
   const metrics = createMetrics({
     role: 'worker',
-    queueCounts: async () => {
-      const [render, poll, hooks] = await Promise.all([
-        renderQueue.getJobCounts(),
-        pollQueue.getJobCounts(),
-        webhooks?.queue.getJobCounts(),
-      ]);
-      return [
-        { queue: QUEUE_NAMES.render, counts: render },
-        { queue: QUEUE_NAMES.poll, counts: poll },
-        ...(hooks ? [{ queue: QUEUE_NAMES.webhooks, counts: hooks }] : []),
-      ];
-    },
+    queueCounts: () => readQueueDepths([renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])]),
     credits: async () => (await readCredits(redis, prefix))?.balance,
     pause: () => pause.state(),
   });

@@ -344,6 +344,9 @@ export const EnvSchema = z
 
 export type Env = z.output<typeof EnvSchema>;
 
+/** Every variable renderq reads: deployment files are checked against it (infra/test). */
+export const SETTING_NAMES: readonly string[] = Object.keys(EnvSchema.shape);
+
 /** One rule with receivers: the client's WebhookVerifier accepts exactly the secrets accepted here. */
 function isWebhookSecret(value: string): boolean {
   return webhookSecretProblem(value) === null;

@@ -21,6 +21,8 @@ export type ReconciledKind = 'queued_job' | 'working_job' | 'webhook_event';
 export interface QueueCounts {
   readonly queue: string;
   readonly counts: Readonly<Record<string, number>>;
+  /** Jobs a worker could take now: waiting, prioritized and delayed whose time has come (queue-depths.ts). */
+  readonly ready?: number;
 }
 
 /** Where the shared gauges are read from when scraped (Redis, in practice); each may be left out. */
@@ -133,6 +135,20 @@ export function createMetrics(options: MetricsOptions = {}) {
         for (const { queue, counts } of await reading) {
           for (const [state, count] of Object.entries(counts)) this.set({ queue, state }, count);
         }
+      },
+    }),
+    queueReadyJobs: new Gauge({
+      name: 'renderq_queue_ready_jobs',
+      help:
+        'Jobs a worker could take now, per queue: waiting, prioritized and delayed jobs whose time has come ' +
+        '(not requests waiting at Segmind for their next poll). The autoscaling signal.',
+      labelNames: ['queue'] as const,
+      registers,
+      async collect() {
+        const reading = queueCounts();
+        if (!reading) return;
+        this.reset();
+        for (const { queue, ready } of await reading) if (ready !== undefined) this.set({ queue }, ready);
       },
     }),
     webhookDeliveries: new Counter({

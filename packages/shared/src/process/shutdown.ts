@@ -6,8 +6,11 @@
  */
 import type { Logger } from 'pino';
 
+/** How long closing may take by default; an orchestrator's grace period must be longer (infra/k8s). */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
+
 export interface ShutdownOptions {
-  /** How long closing may take before the process exits anyway. @defaultValue 25_000 */
+  /** How long closing may take before the process exits anyway. @defaultValue DEFAULT_SHUTDOWN_GRACE_MS */
   readonly graceMs?: number;
 }
 
@@ -19,7 +22,7 @@ export async function timedPhase(logger: Logger, done: string, phase: () => Prom
 }
 
 export function exitOnSignals(logger: Logger, close: () => Promise<void>, options: ShutdownOptions = {}): void {
-  const graceMs = options.graceMs ?? 25_000;
+  const graceMs = options.graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
   let closing = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) {
