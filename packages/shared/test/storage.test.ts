@@ -239,6 +239,13 @@ describe('the storage check', () => {
     await expect(creating.check()).resolves.toBeUndefined();
     // Made once: a second check (another process's, say) finds it.
     await expect(creating.check()).resolves.toBeUndefined();
+    // API and worker starting together both try to make it: both checks pass.
+    const [a, b] = [
+      s3With('renderq-raced-bucket', { createBucket: true }),
+      s3With('renderq-raced-bucket', { createBucket: true }),
+    ];
+    await expect(Promise.all([a.check(), b.check()])).resolves.toEqual([undefined, undefined]);
+    await Promise.all([a.close(), b.close()]);
     const stored = await creating.put('outputs/x/0.txt', Readable.from([Buffer.from('hi')]), 'text/plain');
     expect(stored.size).toBe(2);
     await creating.close();

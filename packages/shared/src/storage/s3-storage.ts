@@ -127,13 +127,27 @@ export class S3Storage implements Storage {
     try {
       await this.#client.send(new CreateBucketCommand({ Bucket: this.#bucket }));
     } catch (error) {
-      // Another process may have made it a moment ago.
-      if ((error as { name?: string }).name !== 'BucketAlreadyOwnedByYou') {
+      // Another process (the API beside a worker) may be making it at the same moment: stores
+      // answer BucketAlreadyOwnedByYou or BucketAlreadyExists. Ours if it can be reached now.
+      if (!(await this.#bucketAppears())) {
         throw new StorageUnusableError(
           `could not create bucket "${this.#bucket}" at ${this.#where}: ${reasonOf(error)}`,
         );
       }
     }
+  }
+
+  /** Whether the bucket can be reached within about two seconds (another's create may still be settling). */
+  async #bucketAppears(): Promise<boolean> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const found = await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket })).then(
+        () => true,
+        () => false,
+      );
+      if (found) return true;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return false;
   }
 
   async put(key: string, body: Readable, contentType: string): Promise<StoredObject> {
