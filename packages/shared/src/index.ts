@@ -1,5 +1,6 @@
 /** @renderq/shared: what the API and the worker must agree on. */
 
+export type { BatchStatus } from '@renderq/contract';
 export { canonicalJson } from './canonical-json.js';
 export {
   type Config,
@@ -34,7 +35,6 @@ export {
 } from './jobs/job-record.js';
 export {
   type BatchRecord,
-  type BatchStatus,
   type JobChanges,
   JobStore,
   type JobStoreOptions,
@@ -178,6 +178,6 @@ export {
   JOB_EVENT_TYPES,
   jobEventType,
   WEBHOOK_EVENT_TYPES,
-  type WebhookEvent,
+  type WebhookEventRecord,
   WebhookEventType,
 } from './webhooks/events.js';

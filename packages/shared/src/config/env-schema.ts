@@ -3,7 +3,7 @@
  * Every process parses it once at start through `loadConfig`; nothing else reads
  * `process.env`.
  */
-import { webhookSecretProblem } from '@renderq/client';
+import { webhookSecretProblem } from '@renderq/contract';
 import { z } from 'zod';
 import { MAX_BATCH_JOBS } from '../jobs/batch-limits.js';
 

@@ -2,7 +2,7 @@
  * The job record kept in Redis (independent of BullMQ's own retention) and the
  * public job of docs/api.md derived from it.
  */
-import type { Job, JobInputFile, JobOutput } from '@renderq/client';
+import type { Job, JobInputFile, JobOutput } from '@renderq/contract';
 import { z } from 'zod';
 import { WebhookEventType } from '../webhooks/events.js';
 import { JobError } from './error-codes.js';

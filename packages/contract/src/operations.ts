@@ -1,0 +1,26 @@
+/** What the API says about the service itself: its models, and why taking jobs is paused. */
+import { z } from 'zod';
+
+export const Model = z.object({
+  name: z.string(),
+  title: z.string(),
+  kind: z.enum(['text-to-image', 'image-to-image']),
+  /** The JSON Schema of the model's `input`. */
+  input_schema: z.record(z.string(), z.unknown()),
+});
+export type Model = z.infer<typeof Model>;
+
+/**
+ * Why workers stopped taking jobs: Segmind refused the key, the account ran out of credits,
+ * Segmind is rate-limiting, or an operator paused.
+ */
+export const PauseReason = z.enum(['unauthorized', 'out_of_credits', 'rate_limited', 'operator']);
+export type PauseReason = z.infer<typeof PauseReason>;
+
+export const PauseState = z.object({
+  paused: z.boolean(),
+  reason: PauseReason.optional(),
+  message: z.string().optional(),
+  since: z.string().optional(),
+});
+export type PauseState = z.infer<typeof PauseState>;
