@@ -5,10 +5,13 @@ export { canonicalJson } from './canonical-json.js';
 export {
   type Config,
   ConfigError,
+  type LoadConfigOptions,
   loadConfig,
   loadConfigOrExit,
+  type ProcessRole,
   type StorageConfig,
   type Tenant,
+  type WorkerConfig,
 } from './config/config.js';
 export {
   FailJobError,
