@@ -7,14 +7,15 @@
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 
 const CLIENT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = path.join(CLIENT, 'dist');
 const require = createRequire(path.join(CLIENT, 'package.json'));
 const CONTRACT_DIST = path.dirname(require.resolve('@renderq/contract/package.json'));
-const contract = await import(path.join(CONTRACT_DIST, 'dist/index.js'));
+// Its schemas, for the descriptions they carry (the OpenAPI document's), written as doc comments.
+const contract = await import(pathToFileURL(path.join(CONTRACT_DIST, 'dist/index.js')).href);
 
 for (const file of ['webhook-secret.js', 'webhook-secret.d.ts']) {
   copyFileSync(path.join(CONTRACT_DIST, 'dist', file), path.join(DIST, file));

@@ -1,4 +1,4 @@
-/** What the API says about the service itself: its models, and why taking jobs is paused. */
+/** What the API says about the service itself: its models, whether taking jobs is paused and why, its queues. */
 import { z } from 'zod';
 
 export const Model = z.object({
@@ -24,3 +24,11 @@ export const PauseState = z.object({
   since: z.string().optional(),
 });
 export type PauseState = z.infer<typeof PauseState>;
+
+/** What an operator sees of the whole service: the pause, queue depths by state, the last known balance. */
+export const AdminStatus = z.object({
+  pause: PauseState,
+  queues: z.record(z.string(), z.record(z.string(), z.number())),
+  credits: z.object({ balance: z.number(), observed_at: z.string() }).nullable(),
+});
+export type AdminStatus = z.infer<typeof AdminStatus>;

@@ -1,5 +1,5 @@
 /** Models, health, readiness, metrics, and the operator's status, pause and resume. */
-import { Model, PauseState, Problem as ProblemSchema } from '@renderq/contract';
+import { AdminStatus, Model, PauseState, Problem as ProblemSchema } from '@renderq/contract';
 import { describeModel, listModels, pingWithin, QUEUE_NAMES, readCredits } from '@renderq/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -104,11 +104,7 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
         summary: 'Pause state and reason, queue depths, and the last known Segmind credit balance',
         tags: ['operations'],
         response: {
-          200: z.object({
-            pause: PauseState,
-            queues: z.record(z.string(), z.record(z.string(), z.number())),
-            credits: z.object({ balance: z.number(), observed_at: z.string() }).nullable(),
-          }),
+          200: AdminStatus,
           401: ProblemSchema,
           403: ProblemSchema,
         },
