@@ -338,7 +338,7 @@ export const EnvSchema = z
 
 export type Env = z.output<typeof EnvSchema>;
 
-/** One rule with receivers: the client's WebhookVerifier accepts exactly the secrets accepted here. */
+/** One rule with receivers (@renderq/contract's): the client's WebhookVerifier accepts exactly the secrets accepted here. */
 function isWebhookSecret(value: string): boolean {
   return webhookSecretProblem(value) === null;
 }

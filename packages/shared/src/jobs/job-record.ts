@@ -72,7 +72,7 @@ export const JobRecord = z.object({
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
-/** The public job and output: the client's types, so the two cannot drift apart. */
+/** The public job and output: the contract's types, which the API, webhooks and the client share. */
 export type PublicJob = Job;
 export type PublicOutput = JobOutput;
 

@@ -21,7 +21,7 @@ export async function publicJob(record: JobRecord, links: OutputLinks): Promise<
   );
 }
 
-/** The public batch: the client's type. */
+/** The public batch: the contract's type. */
 export type PublicBatch = Batch;
 
 export function publicBatch(batch: BatchRecord): PublicBatch {
