@@ -2,7 +2,7 @@
 import { bootProcess, closeRedis, createMetrics, exitOnSignals, listenProblem, openStorage } from '@renderq/shared';
 import { buildApp } from './app.js';
 
-const { config, logger, redis } = bootProcess('renderq-api', 'client', process.env);
+const { config, logger, redis } = bootProcess('renderq-api', 'api', process.env);
 if (!config.api.tenants) {
   logger.warn('RENDERQ_API_KEYS is unset: the API accepts requests without a key (never do this in production)');
 }

@@ -4,10 +4,11 @@
  * a given time, or stop taking jobs for everyone. Each is recognised by `name` as
  * well as `instanceof` (errors cross package copies and BullMQ's serialisation).
  */
+import type { PauseReason } from '@renderq/contract';
 import type { ErrorCode } from './jobs/error-codes.js';
 
 /** Why every worker must stop taking jobs; each has its own way back (`operator`: an operator resumes). */
-export type PauseReason = 'unauthorized' | 'out_of_credits' | 'rate_limited' | 'operator';
+export type { PauseReason };
 
 /** The job cannot succeed: retrying would fail the same way. */
 export class FailJobError extends Error {

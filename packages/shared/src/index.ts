@@ -1,13 +1,17 @@
 /** @renderq/shared: what the API and the worker must agree on. */
 
+export type { BatchStatus } from '@renderq/contract';
 export { canonicalJson } from './canonical-json.js';
 export {
   type Config,
   ConfigError,
+  type LoadConfigOptions,
   loadConfig,
   loadConfigOrExit,
+  type ProcessRole,
   type StorageConfig,
   type Tenant,
+  type WorkerConfig,
 } from './config/config.js';
 export { SETTING_NAMES } from './config/env-schema.js';
 export {
@@ -35,7 +39,6 @@ export {
 } from './jobs/job-record.js';
 export {
   type BatchRecord,
-  type BatchStatus,
   type JobChanges,
   JobStore,
   type JobStoreOptions,
@@ -190,6 +193,6 @@ export {
   JOB_EVENT_TYPES,
   jobEventType,
   WEBHOOK_EVENT_TYPES,
-  type WebhookEvent,
+  type WebhookEventRecord,
   WebhookEventType,
 } from './webhooks/events.js';

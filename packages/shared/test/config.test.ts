@@ -191,6 +191,52 @@ describe('loadConfig', () => {
   });
 });
 
+describe("each process's own rules", () => {
+  it('a worker needs SEGMIND_API_KEY when it parses its configuration; the API and the launcher do not', () => {
+    let error: unknown;
+    try {
+      loadConfig({}, { role: 'worker' });
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variables).toEqual(['SEGMIND_API_KEY']);
+    expect((error as ConfigError).message).toMatch(/^SEGMIND_API_KEY is required to run a worker/);
+    expect(loadConfig({ SEGMIND_API_KEY: 'sg-key' }, { role: 'worker' }).segmind.apiKey).toBe('sg-key');
+    expect(loadConfig({}, { role: 'api' }).segmind.apiKey).toBeUndefined();
+    expect(loadConfig({}).segmind.apiKey).toBeUndefined();
+  });
+});
+
+describe('units', () => {
+  it('holds every duration in milliseconds, whatever unit its variable is given in', () => {
+    const config = loadConfig({
+      OUTPUT_LINK_TTL_SECONDS: '60',
+      JOB_DEADLINE_SECONDS: '2',
+      JOB_RETENTION_DAYS: '1',
+      WEBHOOK_TIMEOUT_MS: '1500',
+    });
+    expect(config.api.outputLinkTtlMs).toBe(60_000);
+    expect(config.worker.jobDeadlineMs).toBe(2_000);
+    expect(config.jobs.retentionMs).toBe(86_400_000);
+    expect(config.webhooks.timeoutMs).toBe(1_500);
+  });
+
+  it('names no duration of the configuration in another unit than milliseconds', () => {
+    const keys: string[] = [];
+    const collect = (value: unknown, at: string) => {
+      if (!value || typeof value !== 'object' || Array.isArray(value)) return;
+      for (const [key, inner] of Object.entries(value)) {
+        keys.push(`${at}${key}`);
+        collect(inner, `${at}${key}.`);
+      }
+    };
+    collect(loadConfig({ SEGMIND_API_KEY: 'sg-key' }), '');
+    expect(keys.length).toBeGreaterThan(40);
+    expect(keys.filter((key) => /(Seconds|Minutes|Hours|Days|Ttl|Timeout|Interval|Deadline)$/.test(key))).toEqual([]);
+  });
+});
+
 describe('WORKER_RECONCILE_AFTER_MS', () => {
   it('follows the poll cap and lock duration when unset, and takes a value of its own', () => {
     expect(
@@ -206,5 +252,15 @@ describe('docs/configuration.md', () => {
     const docs = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
     const missing = Object.keys(EnvSchema.shape).filter((variable) => !docs.includes(`\`${variable}\``));
     expect(missing).toEqual([]);
+  });
+
+  it('gives the unit of every variable that names one in its Units table', () => {
+    const docs = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+    const units = docs.slice(docs.indexOf('## Units'), docs.indexOf('\n## ', docs.indexOf('## Units') + 1));
+    const named = Object.keys(EnvSchema.shape).filter((variable) =>
+      /_(MS|SECONDS|DAYS|BYTES|PER_SECOND)$/.test(variable),
+    );
+    expect(named.length).toBeGreaterThan(10);
+    expect(named.filter((variable) => !units.includes(`\`${variable}\``))).toEqual([]);
   });
 });

@@ -14,11 +14,8 @@ import { startWorker } from './start-worker.js';
 /** How long /healthz and /readyz wait for Redis before answering 503. */
 const HEALTH_DEADLINE_MS = 1_500;
 
+// The worker's own rules (a Segmind key) are checked with the rest of its configuration.
 const { config, logger, redis } = bootProcess('renderq-worker', 'worker', process.env);
-if (!config.segmind.apiKey) {
-  logger.fatal('SEGMIND_API_KEY is unset: a worker cannot call Segmind (pnpm start runs the emulator instead)');
-  process.exit(1);
-}
 const storage = openStorage(config.storage);
 const worker = await startWorker({ config, logger, redis, storage });
 

@@ -5,7 +5,6 @@
  * job was lost, watching credits while paused).
  */
 import {
-  type Config,
   createMetrics,
   JobStore,
   type Logger,
@@ -22,6 +21,7 @@ import {
   type Storage,
   type StorageStatus,
   timedPhase,
+  type WorkerConfig,
 } from '@renderq/shared';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -45,7 +45,8 @@ export interface RunningWorker {
 }
 
 export interface WorkerDependencies {
-  readonly config: Config;
+  /** Parsed with the worker's own rules: `loadConfig(env, { role: 'worker' })`. */
+  readonly config: WorkerConfig;
   readonly logger: Logger;
   /** A connection made with `createRedis(url, 'worker')`. */
   readonly redis: Redis;
@@ -68,7 +69,6 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     credits: async () => (await readCredits(redis, prefix))?.balance,
     pause: () => pause.state(),
   });
-  if (!config.segmind.apiKey) throw new Error('SEGMIND_API_KEY is required to run a worker');
   const segmind = new SegmindClient({
     baseUrl: config.segmind.baseUrl,
     apiKey: config.segmind.apiKey,

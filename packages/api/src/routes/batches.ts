@@ -9,6 +9,7 @@
  */
 
 import { Readable } from 'node:stream';
+import { Batch, CreatedBatch, Job, Problem as ProblemSchema } from '@renderq/contract';
 import {
   formatPath,
   isFinal,
@@ -16,6 +17,7 @@ import {
   MAX_BATCH_JOBS,
   type NewJob,
   publicBatch,
+  publicJob,
   validateModelInput,
 } from '@renderq/shared';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -25,23 +27,13 @@ import type { ApiContext } from '../api-context.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
 import { BodyAbortedError, BodyTooLargeError, LineTooLongError, ndjsonLines } from '../http/ndjson-lines.js';
 import { Problem, RetryLaterProblem } from '../http/problems.js';
-import {
-  Batch,
-  BatchIdParams,
-  BatchJobRequest,
-  BatchQuery,
-  BatchRequest,
-  CreatedBatch,
-  Job,
-  ProblemSchema,
-} from '../http/schemas.js';
+import { BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest } from '../http/schemas.js';
 import { atLeast } from '../http/upload-rate.js';
 import { TenantUploadsBusyError, UploadSlotsBusyError } from '../http/upload-slots.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { ownBatch } from '../services/ownership.js';
 import { storeBatchInputs, withStoredInputs } from '../services/stored-inputs.js';
 import { urlsOfJob } from '../services/url-guard.js';
-import { jobView } from '../services/views.js';
 
 export { MAX_BATCH_JOBS };
 
@@ -247,7 +239,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const batch = await ownBatch(ctx, request.tenant, request.params.id);
       const lines = async function* () {
         for await (const record of ctx.store.batchJobs(batch.id))
-          yield `${JSON.stringify(await jobView(record, ctx.links))}\n`;
+          yield `${JSON.stringify(await publicJob(record, ctx.links))}\n`;
       };
       // A stream of lines, as the 200's content type documents; the type provider knows only JSON answers.
       return reply.type('application/x-ndjson').send(Readable.from(lines()) as never);

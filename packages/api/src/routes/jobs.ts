@@ -2,23 +2,14 @@
  * Jobs: create (with Idempotency-Key), list, read, cancel, and download outputs and
  * the input images stored when they were created.
  */
-import { isRedisUnavailable, listModels, newId, validateModelInput } from '@renderq/shared';
+import { Job, JobPage, Problem as ProblemSchema } from '@renderq/contract';
+import { isRedisUnavailable, listModels, newId, publicJob, validateModelInput } from '@renderq/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { Problem, RetryLaterProblem } from '../http/problems.js';
-import {
-  InputParams,
-  Job,
-  JobIdParams,
-  JobListQuery,
-  JobPage,
-  JobRequest,
-  OutputParams,
-  OutputQuery,
-  ProblemSchema,
-} from '../http/schemas.js';
+import { InputParams, JobIdParams, JobListQuery, JobRequest, OutputParams, OutputQuery } from '../http/schemas.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { linkedJob, sendStored } from '../services/downloads.js';
 import { IdempotencyStore } from '../services/idempotency.js';
@@ -26,7 +17,6 @@ import { filtersOf, readCursor, writeCursor } from '../services/job-cursor.js';
 import { ownJob } from '../services/ownership.js';
 import { storeJobInputs, withStoredInputs } from '../services/stored-inputs.js';
 import { urlsOfJob } from '../services/url-guard.js';
-import { jobView } from '../services/views.js';
 
 /** One request per model, as `POST /v1/jobs` takes it (the OpenAPI document's examples). */
 const JOB_EXAMPLES = Object.fromEntries(
@@ -99,7 +89,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
           }),
         );
         ctx.metrics.jobsEnqueued.inc({ model: record.model });
-        return { status: 202 as const, body: await jobView(record, ctx.links) };
+        return { status: 202 as const, body: await publicJob(record, ctx.links) };
       };
       if (key === undefined) {
         const answer = await create();
@@ -140,7 +130,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         ...(position ? { after: position.after } : {}),
       });
       return {
-        jobs: await Promise.all(page.records.map((record) => jobView(record, ctx.links))),
+        jobs: await Promise.all(page.records.map((record) => publicJob(record, ctx.links))),
         next_cursor: page.next === null ? null : writeCursor(page.next, filters),
       };
     },
@@ -157,7 +147,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         response: { 200: Job, 404: ProblemSchema },
       },
     },
-    async (request) => jobView(await ownJob(ctx, request.tenant, request.params.id), ctx.links),
+    async (request) => publicJob(await ownJob(ctx, request.tenant, request.params.id), ctx.links),
   );
 
   routes.post(
@@ -178,7 +168,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         const current = moved.reason === 'wrong_stage' ? moved.current : 'gone';
         throw new Problem('conflict', `job ${record.id} has already finished (${current})`);
       }
-      return jobView(await ownJob(ctx, request.tenant, record.id), ctx.links);
+      return publicJob(await ownJob(ctx, request.tenant, record.id), ctx.links);
     },
   );
 
@@ -267,7 +257,7 @@ async function idempotent(
       // The first request may have created its job and then lost Redis before answering: the job is the answer.
       const made = claim.jobId ? await ctx.store.get(claim.jobId) : undefined;
       if (made && made.tenant === request.tenant) {
-        const body = await jobView(made, ctx.links);
+        const body = await publicJob(made, ctx.links);
         await ctx.idempotency.complete(request.tenant, key, hash, 202, body);
         return reply.code(202).header('idempotent-replayed', 'true').send(body);
       }

@@ -1,20 +1,13 @@
 /** Models, health, readiness, metrics, and the operator's status, pause and resume. */
+import { AdminStatus, Model, PauseState, Problem as ProblemSchema } from '@renderq/contract';
 import { describeModel, listModels, pingWithin, QUEUE_NAMES, readCredits } from '@renderq/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
-import { Model, ProblemSchema } from '../http/schemas.js';
 
 /** How long readiness waits for Redis: an orchestrator's probe must get an answer, not a hang. */
 const READY_DEADLINE_MS = 1_500;
-
-const PauseStateSchema = z.object({
-  paused: z.boolean(),
-  reason: z.enum(['unauthorized', 'out_of_credits', 'rate_limited', 'operator']).optional(),
-  message: z.string().optional(),
-  since: z.string().optional(),
-});
 
 export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -116,11 +109,7 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
         summary: 'Pause state and reason, queue depths, and the last known Segmind credit balance',
         tags: ['operations'],
         response: {
-          200: z.object({
-            pause: PauseStateSchema,
-            queues: z.record(z.string(), z.record(z.string(), z.number())),
-            credits: z.object({ balance: z.number(), observed_at: z.string() }).nullable(),
-          }),
+          200: AdminStatus,
           401: ProblemSchema,
           403: ProblemSchema,
         },
@@ -149,7 +138,7 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
         summary: 'Stop taking jobs for everyone (jobs keep their place; those at Segmind are still followed)',
         tags: ['operations'],
         body: z.strictObject({ message: z.string().max(500).optional() }).optional(),
-        response: { 200: PauseStateSchema, 401: ProblemSchema, 403: ProblemSchema },
+        response: { 200: PauseState, 401: ProblemSchema, 403: ProblemSchema },
       },
     },
     async (request) => {
@@ -167,7 +156,7 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
       schema: {
         summary: 'Resume taking jobs after a pause (for example once the Segmind key is fixed)',
         tags: ['operations'],
-        response: { 200: PauseStateSchema, 401: ProblemSchema, 403: ProblemSchema },
+        response: { 200: PauseState, 401: ProblemSchema, 403: ProblemSchema },
       },
     },
     async () => {

@@ -2,13 +2,14 @@
  * Webhook deliveries, visible and replayable: a job's (or batch's) events with every
  * attempt made to deliver them, and redelivery of an event under its own webhook-id.
  */
-import { redeliveryCooldownKey, type WebhookEvent } from '@renderq/shared';
+import { Problem as ProblemSchema, WebhookDeliveries, WebhookEvent } from '@renderq/contract';
+import { redeliveryCooldownKey, type WebhookEventRecord } from '@renderq/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { Problem, RetryLaterProblem } from '../http/problems.js';
-import { BatchIdParams, JobIdParams, ProblemSchema, WebhookDeliveries, WebhookEventSchema } from '../http/schemas.js';
+import { BatchIdParams, JobIdParams } from '../http/schemas.js';
 import { ownBatch, ownJob } from '../services/ownership.js';
 
 type Subject = 'job' | 'batch';
@@ -21,7 +22,7 @@ const ROUTES: Readonly<Record<Subject, { readonly base: string; readonly tag: st
 /** How long after a redelivery the same job's or batch's events may be redelivered again. */
 const REDELIVERY_COOLDOWN_MS = 60_000;
 
-const RedeliverAnswer = z.object({ events: z.array(WebhookEventSchema) });
+const RedeliverAnswer = z.object({ events: z.array(WebhookEvent) });
 
 export async function webhookDeliveryRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -113,7 +114,7 @@ async function ownSubject(ctx: ApiContext, subject: Subject, tenant: string, id:
 }
 
 /** Events as the API shows them, each with its attempts. */
-async function eventViews(ctx: ApiContext, events: readonly WebhookEvent[]) {
+async function eventViews(ctx: ApiContext, events: readonly WebhookEventRecord[]): Promise<WebhookEvent[]> {
   const webhooks = ctx.webhooks;
   if (!webhooks) return [];
   return Promise.all(

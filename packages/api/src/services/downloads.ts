@@ -18,7 +18,10 @@ export async function sendStored(
 ) {
   // With OUTPUT_LINKS=presigned the bytes come from S3 itself.
   if (ctx.config.api.outputLinks === 'presigned' && ctx.storage.presignedUrl) {
-    return reply.redirect(await ctx.storage.presignedUrl(object.storage_key, ctx.config.api.outputLinkTtlSeconds), 302);
+    return reply.redirect(
+      await ctx.storage.presignedUrl(object.storage_key, ctx.config.api.outputLinkTtlMs / 1000),
+      302,
+    );
   }
   const etag = `"${object.sha256}"`;
   // The bytes never change, but a link's right to them ends: a cache may keep them only as long as the link works.

@@ -3,23 +3,11 @@
  * else the API key): whether renderq takes jobs and why not, queue depths, the
  * last known Segmind credit balance; stop and start taking jobs for everyone.
  */
+import type { AdminStatus, PauseState } from '@renderq/contract';
 import { type ApiTarget, callApi } from '../api-calls.js';
 import type { Action, CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
-
-interface PauseState {
-  readonly paused: boolean;
-  readonly reason?: string;
-  readonly message?: string;
-  readonly since?: string;
-}
-
-interface AdminStatus {
-  readonly pause: PauseState;
-  readonly queues: Record<string, Record<string, number>>;
-  readonly credits: { readonly balance: number; readonly observed_at: string } | null;
-}
 
 export function adminStatusCommand(adminKey: string | undefined): Action {
   return async (context) => {

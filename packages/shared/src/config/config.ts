@@ -1,16 +1,39 @@
 /**
- * renderq's configuration as the rest of the code sees it: parsed once from the
- * environment, grouped by concern, frozen. A bad value stops the process with one
- * line naming the variable (see `loadConfigOrExit`).
+ * renderq's configuration as the rest of the code sees it: the environment parsed
+ * once through its schema (env-schema.ts), each variable put in its place in
+ * `toConfig` (the one mapping from variable names to groups by concern; `Config` is
+ * the type it returns), frozen. Each kind of process adds its own rules when it
+ * parses (`ROLE_RULES`). A bad value stops the process with one line naming the
+ * variable (see `loadConfigOrExit`).
+ *
+ * Units: every duration in Config is milliseconds and named `…Ms`, every size bytes
+ * (`…Bytes`), whatever unit its variable is given in (docs/configuration.md, "Units").
  */
 import path from 'node:path';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { type Env, EnvSchema } from './env-schema.js';
 
-export interface Tenant {
-  readonly tenant: string;
-  readonly key: string;
+/** The kinds of process that parse the configuration, each with rules of its own. */
+export type ProcessRole = 'api' | 'worker';
+
+export interface LoadConfigOptions {
+  /** Whose rules to add to the ones every process shares; unset: the shared ones only (the launcher, tests). */
+  readonly role?: ProcessRole;
 }
+
+/** Rules of one kind of process, checked with every other rule when it parses its configuration. */
+const ROLE_RULES: Readonly<Record<ProcessRole, (env: Env, ctx: z.RefinementCtx) => void>> = {
+  api: () => {},
+  worker: (env, ctx) => {
+    if (env.SEGMIND_API_KEY === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SEGMIND_API_KEY'],
+        message: 'is required to run a worker (pnpm start runs the bundled Segmind emulator without it)',
+      });
+    }
+  },
+};
 
 export type StorageConfig =
   | { readonly kind: 'file'; readonly dir: string }
@@ -30,87 +53,17 @@ export type StorageConfig =
         | undefined;
     };
 
-export interface Config {
-  readonly nodeEnv: Env['NODE_ENV'];
-  readonly logLevel: Env['LOG_LEVEL'];
-  readonly logFormat: Env['LOG_FORMAT'];
-  readonly redis: {
-    readonly url: string;
-    readonly prefix: string;
-    /** How long one command may take before it fails (worker connections: at least 15 s). */
-    readonly commandTimeoutMs: number;
-  };
-  readonly api: {
-    readonly host: string;
-    readonly port: number;
-    readonly publicBaseUrl: string;
-    /** undefined: no authentication (development only; logged loudly). */
-    readonly tenants: readonly Tenant[] | undefined;
-    /** Keys that reach admin routes and the dashboard; empty: nobody (or everyone, without tenant keys). */
-    readonly operatorKeys: readonly string[];
-    readonly outputLinkSecret: string | undefined;
-    readonly outputLinkTtlSeconds: number;
-    readonly outputLinks: 'api' | 'presigned';
-    /** Server timeouts and the connection cap, against idle and trickling connections. */
-    readonly http: {
-      readonly requestTimeoutMs: number;
-      readonly headersTimeoutMs: number;
-      readonly keepAliveTimeoutMs: number;
-      readonly idleTimeoutMs: number;
-      readonly maxConnections: number;
-      /** 0: no limit per client address. */
-      readonly maxConnectionsPerIp: number;
-    };
-    /** Batch uploads read at once per process (and per tenant), how long one more waits, how slow one may be. */
-    readonly batchUploads: {
-      readonly concurrency: number;
-      readonly perTenant: number;
-      readonly waitMs: number;
-      /** 0: no minimum. */
-      readonly minBytesPerSecond: number;
-    };
-    /** Each tenant's token bucket: jobs per second (0: no limit) and the most it holds. */
-    readonly enqueueRate: { readonly perSecond: number; readonly burst: number };
-  };
-  readonly worker: {
-    readonly metricsPort: number;
-    readonly concurrency: number;
-    readonly pollConcurrency: number;
-    readonly lockDurationMs: number;
-    /** How long a job or webhook event may go unmoved before the reconciler checks its BullMQ job. */
-    readonly reconcileAfterMs: number;
-    readonly jobDeadlineMs: number;
-    readonly ambiguousSubmitPolicy: 'fail' | 'resubmit';
-    readonly pollMaxIntervalMs: number;
-    readonly creditsCheckIntervalMs: number;
-    readonly outputMaxBytes: number;
-  };
-  readonly segmind: {
-    readonly apiKey: string | undefined;
-    readonly baseUrl: string;
-    readonly maxInflight: number;
-    readonly timeoutMs: number;
-  };
-  readonly storage: StorageConfig;
-  /** How often storage is proven writable. */
-  readonly storageCheckIntervalMs: number;
-  readonly webhooks: {
-    /** The secret webhooks are signed with; undefined: no webhooks are sent (nor events recorded). */
-    readonly secret: string | undefined;
-    /** Every secret each webhook is signed with: `secret` first, then older ones kept during a rotation. */
-    readonly secrets: readonly string[];
-    readonly allowPrivate: boolean;
-    /** The wait before each retry; its length is the number of retries after the first attempt. */
-    readonly retryDelaysMs: readonly number[];
-    readonly timeoutMs: number;
-    readonly concurrency: number;
-    readonly hostFailureThreshold: number;
-  };
-  readonly models: { readonly allowUnknown: boolean };
-  readonly jobs: { readonly retentionMs: number };
-  /** Values that must never appear in logs. */
-  readonly secrets: readonly string[];
-}
+type DeepReadonly<T> = T extends readonly (infer Item)[]
+  ? readonly DeepReadonly<Item>[]
+  : T extends object
+    ? { readonly [Key in keyof T]: DeepReadonly<T[Key]> }
+    : T;
+
+/** The configuration: what the schema's mapping (`toConfig`) makes of the environment. */
+export type Config = DeepReadonly<ReturnType<typeof toConfig>>;
+/** A worker's configuration: its rules hold (it has a Segmind key). */
+export type WorkerConfig = Config & { readonly segmind: { readonly apiKey: string } };
+export type Tenant = NonNullable<Config['api']['tenants']>[number];
 
 /** A configuration problem; `message` is one line naming every bad variable. */
 export class ConfigError extends Error {
@@ -123,23 +76,43 @@ export class ConfigError extends Error {
   }
 }
 
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
-  const parsed = EnvSchema.safeParse(env);
+/** The schema of one kind of process's configuration: the environment's, its own rules, the mapping. */
+function configSchema(role: ProcessRole | undefined) {
+  const checked = role ? EnvSchema.superRefine(ROLE_RULES[role]) : EnvSchema;
+  return checked.transform((env, ctx) => {
+    const storage = parseStorageUrl(env);
+    if (typeof storage === 'string') {
+      ctx.addIssue({ code: 'custom', path: ['STORAGE_URL'], message: storage });
+      return z.NEVER;
+    }
+    if (env.OUTPUT_LINKS === 'presigned' && storage.kind !== 's3') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OUTPUT_LINKS'],
+        message: 'is presigned, which needs S3 storage (STORAGE_URL=s3://…)',
+      });
+      return z.NEVER;
+    }
+    return deepFreeze(toConfig(env, storage)) as Config;
+  });
+}
+
+type Environment = Readonly<Record<string, string | undefined>>;
+
+export function loadConfig(env: Environment, options: { readonly role: 'worker' }): WorkerConfig;
+export function loadConfig(env: Environment, options?: LoadConfigOptions): Config;
+export function loadConfig(env: Environment, options: LoadConfigOptions = {}): Config {
+  const parsed = configSchema(options.role).safeParse(env);
   if (!parsed.success) throw configErrorFrom(parsed.error);
-  const storage = parseStorageUrl(parsed.data);
-  if (typeof storage === 'string') {
-    throw new ConfigError(`STORAGE_URL ${storage}`, ['STORAGE_URL']);
-  }
-  if (parsed.data.OUTPUT_LINKS === 'presigned' && storage.kind !== 's3') {
-    throw new ConfigError('OUTPUT_LINKS=presigned needs S3 storage (STORAGE_URL=s3://…)', ['OUTPUT_LINKS']);
-  }
-  return toConfig(parsed.data, storage);
+  return parsed.data;
 }
 
 /** For process entry points: parse, or print one line to stderr and exit 1. */
-export function loadConfigOrExit(env: Readonly<Record<string, string | undefined>>): Config {
+export function loadConfigOrExit(env: Environment, options: { readonly role: 'worker' }): WorkerConfig;
+export function loadConfigOrExit(env: Environment, options?: LoadConfigOptions): Config;
+export function loadConfigOrExit(env: Environment, options: LoadConfigOptions = {}): Config {
   try {
-    return loadConfig(env);
+    return loadConfig(env, options);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`renderq: configuration error: ${error.message}\n`);
@@ -192,7 +165,8 @@ function parseStorageUrl(env: Env): StorageConfig | string {
   };
 }
 
-function toConfig(env: Env, storage: StorageConfig): Config {
+/** Where each variable goes (and in which unit): the one place that says so. */
+function toConfig(env: Env, storage: StorageConfig) {
   const tenants = env.RENDERQ_API_KEYS;
   const secrets = [
     env.SEGMIND_API_KEY,
@@ -203,34 +177,47 @@ function toConfig(env: Env, storage: StorageConfig): Config {
     ...(tenants ?? []).map((t) => t.key),
     ...env.RENDERQ_ADMIN_KEYS,
   ];
-  const config: Config = {
+  return {
     nodeEnv: env.NODE_ENV,
     logLevel: env.LOG_LEVEL,
+    /** json, pretty, or auto (pretty on a terminal): resolved by each process with logFormatFor. */
     logFormat: env.LOG_FORMAT,
-    redis: { url: env.REDIS_URL, prefix: env.RENDERQ_PREFIX, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS },
+    redis: {
+      url: env.REDIS_URL,
+      prefix: env.RENDERQ_PREFIX,
+      /** How long one command may take before it fails (worker connections: at least 15 s). */
+      commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    },
     api: {
       host: env.HOST,
       port: env.PORT,
       publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://${hostForUrl(env.HOST)}:${env.PORT}`).replace(/\/+$/, ''),
+      /** undefined: no authentication (development only; logged loudly). */
       tenants,
+      /** Keys that reach admin routes and the dashboard; empty: nobody (or everyone, without tenant keys). */
       operatorKeys: env.RENDERQ_ADMIN_KEYS,
       outputLinkSecret: env.OUTPUT_LINK_SECRET,
-      outputLinkTtlSeconds: env.OUTPUT_LINK_TTL_SECONDS,
+      outputLinkTtlMs: env.OUTPUT_LINK_TTL_SECONDS * 1000,
       outputLinks: env.OUTPUT_LINKS,
+      /** Server timeouts and the connection cap, against idle and trickling connections. */
       http: {
         requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
         headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
         keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
         idleTimeoutMs: env.HTTP_IDLE_TIMEOUT_MS,
         maxConnections: env.HTTP_MAX_CONNECTIONS,
+        /** 0: no limit per client address. */
         maxConnectionsPerIp: env.HTTP_MAX_CONNECTIONS_PER_IP,
       },
+      /** Batch uploads read at once per process (and per tenant), how long one more waits, how slow one may be. */
       batchUploads: {
         concurrency: env.BATCH_UPLOAD_CONCURRENCY,
         perTenant: env.BATCH_UPLOAD_CONCURRENCY_PER_TENANT,
         waitMs: env.BATCH_UPLOAD_WAIT_MS,
+        /** 0: no minimum. */
         minBytesPerSecond: env.BATCH_UPLOAD_MIN_BYTES_PER_SECOND,
       },
+      /** Each tenant's token bucket: jobs per second (0: no limit) and the most it holds. */
       enqueueRate: { perSecond: env.TENANT_ENQUEUE_RATE, burst: env.TENANT_ENQUEUE_BURST },
     },
     worker: {
@@ -238,6 +225,7 @@ function toConfig(env: Env, storage: StorageConfig): Config {
       concurrency: env.WORKER_CONCURRENCY,
       pollConcurrency: env.WORKER_POLL_CONCURRENCY,
       lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+      /** How long a job or webhook event may go unmoved before the reconciler checks its BullMQ job. */
       // A polling job moves at least every poll interval, and a held job returns after its lock lapses.
       reconcileAfterMs:
         env.WORKER_RECONCILE_AFTER_MS ??
@@ -255,11 +243,15 @@ function toConfig(env: Env, storage: StorageConfig): Config {
       timeoutMs: env.SEGMIND_TIMEOUT_SECONDS * 1000,
     },
     storage,
+    /** How often API and worker prove storage writable. */
     storageCheckIntervalMs: env.STORAGE_CHECK_INTERVAL_MS,
     webhooks: {
+      /** The secret webhooks are signed with; undefined: no webhooks are sent (nor events recorded). */
       secret: env.WEBHOOK_SECRET?.[0],
+      /** Every secret each webhook is signed with: `secret` first, then older ones kept during a rotation. */
       secrets: env.WEBHOOK_SECRET ?? [],
       allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+      /** The wait before each retry; its length is the number of retries after the first attempt. */
       retryDelaysMs: env.WEBHOOK_RETRY_SCHEDULE,
       timeoutMs: env.WEBHOOK_TIMEOUT_MS,
       concurrency: env.WEBHOOK_CONCURRENCY,
@@ -267,9 +259,9 @@ function toConfig(env: Env, storage: StorageConfig): Config {
     },
     models: { allowUnknown: env.RENDERQ_ALLOW_UNKNOWN_MODELS },
     jobs: { retentionMs: env.JOB_RETENTION_DAYS * 24 * 3600 * 1000 },
+    /** Values that must never appear in logs. */
     secrets: secrets.filter((s): s is string => typeof s === 'string' && s.length > 0),
   };
-  return deepFreeze(config);
 }
 
 function hostForUrl(host: string): string {

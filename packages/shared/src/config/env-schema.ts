@@ -3,7 +3,7 @@
  * Every process parses it once at start through `loadConfig`; nothing else reads
  * `process.env`.
  */
-import { webhookSecretProblem } from '@renderq/client';
+import { webhookSecretProblem } from '@renderq/contract';
 import { z } from 'zod';
 import { MAX_BATCH_JOBS } from '../jobs/batch-limits.js';
 
@@ -347,7 +347,7 @@ export type Env = z.output<typeof EnvSchema>;
 /** Every variable renderq reads: deployment files are checked against it (infra/test). */
 export const SETTING_NAMES: readonly string[] = Object.keys(EnvSchema.shape);
 
-/** One rule with receivers: the client's WebhookVerifier accepts exactly the secrets accepted here. */
+/** One rule with receivers (@renderq/contract's): the client's WebhookVerifier accepts exactly the secrets accepted here. */
 function isWebhookSecret(value: string): boolean {
   return webhookSecretProblem(value) === null;
 }

@@ -2,7 +2,7 @@
  * The job record kept in Redis (independent of BullMQ's own retention) and the
  * public job of docs/api.md derived from it.
  */
-import type { Job, JobInputFile, JobOutput } from '@renderq/client';
+import type { Job, JobInputFile, JobOutput } from '@renderq/contract';
 import { z } from 'zod';
 import { WebhookEventType } from '../webhooks/events.js';
 import { JobError } from './error-codes.js';
@@ -72,7 +72,7 @@ export const JobRecord = z.object({
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
-/** The public job and output: the client's types, so the two cannot drift apart. */
+/** The public job and output: the contract's types, which the API, webhooks and the client share. */
 export type PublicJob = Job;
 export type PublicOutput = JobOutput;
 

@@ -14,7 +14,9 @@
  * so the worker's reconciler can find one whose BullMQ job is lost later (a queue
  * emptied from a dashboard, a failover) without scanning every record.
  */
+
 import { randomUUID } from 'node:crypto';
+import type { BatchStatus } from '@renderq/contract';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { PRIORITY, QUEUE_NAMES, type RenderJobData } from '../queues.js';
@@ -65,8 +67,6 @@ export interface NewBatch {
   readonly webhookEvents?: readonly WebhookEventType[] | null;
   readonly priority?: number;
 }
-
-export type BatchStatus = 'running' | 'completed' | 'cancelled';
 
 export interface BatchRecord {
   readonly id: string;

@@ -4,16 +4,13 @@
  * place and no attempt is spent — and records why, for operators and /readyz.
  * Jobs already at Segmind keep being polled: only submitting stops.
  */
+
+import type { PauseState } from '@renderq/contract';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PauseReason } from '../errors.js';
 
-export interface PauseState {
-  readonly paused: boolean;
-  readonly reason?: PauseReason;
-  readonly message?: string;
-  readonly since?: string;
-}
+export type { PauseState };
 
 export class PauseControl {
   readonly #redis: Redis;

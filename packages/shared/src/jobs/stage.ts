@@ -2,6 +2,7 @@
  * A job's internal stage (docs/architecture.md, "The lifecycle") and the public
  * status derived from it. Every switch over a stage is exhaustive.
  */
+import { JobStatus } from '@renderq/contract';
 import { z } from 'zod';
 import { JobError } from './error-codes.js';
 
@@ -36,8 +37,8 @@ export const JobStage = z.discriminatedUnion('name', [
 export type JobStage = z.infer<typeof JobStage>;
 export type StageName = JobStage['name'];
 
-export const JobStatus = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
-export type JobStatus = z.infer<typeof JobStatus>;
+/** The public status: the contract's. */
+export { JobStatus };
 
 /** The public status of each stage; a job waiting out a pause is still `queued`. */
 export const STATUS_OF_STAGE: Readonly<Record<StageName, JobStatus>> = {

@@ -2,7 +2,7 @@
  * The public shapes of jobs and batches (docs/api.md) as the API answers them and
  * webhooks carry them, with key-free links to the outputs and stored input images.
  */
-import type { Batch } from '@renderq/client';
+import type { Batch } from '@renderq/contract';
 import type { OutputLinks } from '../storage/output-links.js';
 import { type JobRecord, type PublicJob, toPublicJob } from './job-record.js';
 import type { BatchRecord } from './job-store.js';
@@ -21,7 +21,7 @@ export async function publicJob(record: JobRecord, links: OutputLinks): Promise<
   );
 }
 
-/** The public batch: the client's type. */
+/** The public batch: the contract's type. */
 export type PublicBatch = Batch;
 
 export function publicBatch(batch: BatchRecord): PublicBatch {

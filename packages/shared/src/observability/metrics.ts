@@ -9,9 +9,9 @@
  * no sample rather than a made-up 0; and a gauge of one kind of process (the API's
  * batch uploads) is exposed only by that kind.
  */
+import { PauseReason } from '@renderq/contract';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { PauseReason } from '../errors.js';
 
 export type SegmindOperation = 'submit' | 'status' | 'result' | 'credits' | 'download';
 
@@ -44,7 +44,7 @@ export interface MetricsOptions extends MetricSources {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-const PAUSE_REASONS: readonly PauseReason[] = ['unauthorized', 'out_of_credits', 'rate_limited', 'operator'];
+const PAUSE_REASONS = PauseReason.options;
 /** Queue depths read for one scrape serve every gauge that needs them. */
 const QUEUE_COUNTS_REUSE_MS = 1_000;
 

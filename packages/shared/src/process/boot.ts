@@ -1,32 +1,46 @@
 /**
- * What every renderq process does first: read the configuration (or exit with one
- * line), make its logger, connect to Redis, and warn when Redis may lose jobs.
+ * What every renderq process does first: read the configuration with its own rules
+ * (or exit with one line), make its logger, connect to Redis, and warn when Redis may
+ * lose jobs.
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { type Config, loadConfigOrExit } from '../config/config.js';
+import { type Config, loadConfigOrExit, type ProcessRole, type WorkerConfig } from '../config/config.js';
 import { createLogger, logFormatFor } from '../observability/logger.js';
 import { createRedis, type RedisRole, warnIfRedisMayLoseJobs } from '../redis/create-redis.js';
 
-export interface BootedProcess {
-  readonly config: Config;
+export interface BootedProcess<C extends Config = Config> {
+  readonly config: C;
   readonly logger: Logger;
   readonly redis: Redis;
 }
 
+/** The Redis connection each kind of process needs. */
+const REDIS_ROLE: Readonly<Record<ProcessRole, RedisRole>> = { api: 'client', worker: 'worker' };
+
 export function bootProcess(
   name: string,
-  role: RedisRole,
+  role: 'worker',
+  env: Readonly<Record<string, string | undefined>>,
+): BootedProcess<WorkerConfig>;
+export function bootProcess(
+  name: string,
+  role: ProcessRole,
+  env: Readonly<Record<string, string | undefined>>,
+): BootedProcess;
+export function bootProcess(
+  name: string,
+  role: ProcessRole,
   env: Readonly<Record<string, string | undefined>>,
 ): BootedProcess {
-  const config = loadConfigOrExit(env);
+  const config = loadConfigOrExit(env, { role });
   const logger = createLogger({
     level: config.logLevel,
     name,
     secrets: config.secrets,
     format: logFormatFor(config.logFormat, process.stdout.isTTY === true),
   });
-  const redis = createRedis(config.redis.url, role, name, config.redis.commandTimeoutMs);
+  const redis = createRedis(config.redis.url, REDIS_ROLE[role], name, config.redis.commandTimeoutMs);
   redis.on('error', (error) => logger.error({ err: error }, 'Redis connection error'));
   void warnIfRedisMayLoseJobs(redis, logger).catch((error: unknown) =>
     logger.warn({ err: error }, 'could not check Redis durability'),

@@ -31,7 +31,7 @@ export class OutputLinks {
   static fromConfig(redis: Redis, config: Config, storage: Storage): Promise<OutputLinks> {
     return OutputLinks.create(redis, config.redis.prefix, config.api.outputLinkSecret, {
       publicBaseUrl: config.api.publicBaseUrl,
-      ttlSeconds: config.api.outputLinkTtlSeconds,
+      ttlSeconds: config.api.outputLinkTtlMs / 1000,
       presigned: config.api.outputLinks === 'presigned',
       storage,
     });

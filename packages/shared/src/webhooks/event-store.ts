@@ -27,7 +27,7 @@ import {
   EventStatus,
   eventIdFor,
   JOB_EVENT_TYPES,
-  type WebhookEvent,
+  type WebhookEventRecord,
   WebhookEventType,
 } from './events.js';
 
@@ -151,7 +151,7 @@ export class WebhookEventStore {
     return ids.length;
   }
 
-  async get(id: string): Promise<WebhookEvent | undefined> {
+  async get(id: string): Promise<WebhookEventRecord | undefined> {
     const hash = await this.#redis.hgetall(eventKey(this.#prefix, id));
     return hash.id ? eventFromHash(hash) : undefined;
   }
@@ -177,10 +177,10 @@ export class WebhookEventStore {
   }
 
   /** The events a job or batch has caused so far (a job causes at most one). */
-  async forSubject(kind: 'job' | 'batch', subjectId: string): Promise<WebhookEvent[]> {
+  async forSubject(kind: 'job' | 'batch', subjectId: string): Promise<WebhookEventRecord[]> {
     const types = kind === 'job' ? JOB_EVENT_TYPES : (['batch.completed'] as const);
     const events = await Promise.all(types.map((type) => this.get(eventIdFor(subjectId, type))));
-    return events.filter((event): event is WebhookEvent => event !== undefined);
+    return events.filter((event): event is WebhookEventRecord => event !== undefined);
   }
 
   /** Records one attempt and the event's status after it, together. Returns the attempt's number. */
@@ -272,7 +272,7 @@ export class WebhookEventStore {
    * Sends an event again: a finished event starts a new round of the retry schedule
    * under the same `webhook-id`; a pending one has its next attempt brought forward.
    */
-  async redeliver(id: string): Promise<WebhookEvent | undefined> {
+  async redeliver(id: string): Promise<WebhookEventRecord | undefined> {
     const script = (this.#redis as unknown as Record<string, (...keysAndArgs: string[]) => Promise<unknown>>)[
       REDELIVER_SCRIPT
     ];
@@ -307,7 +307,7 @@ export class WebhookEventStore {
   }
 }
 
-function eventFromHash(hash: Record<string, string>): WebhookEvent {
+function eventFromHash(hash: Record<string, string>): WebhookEventRecord {
   return {
     id: hash.id ?? '',
     type: WebhookEventType.parse(hash.type),

@@ -11,7 +11,7 @@ import type {
   EventStatus,
   Logger,
   Metrics,
-  WebhookEvent,
+  WebhookEventRecord,
   WebhookEventStore,
   WebhookJobData,
 } from '@renderq/shared';
@@ -126,7 +126,7 @@ async function noteHost(deps: DeliveryDeps, host: string, outcome: AttemptOutcom
 
 function logAttempt(
   log: Logger,
-  event: WebhookEvent,
+  event: WebhookEventRecord,
   attempt: number,
   result: SendResult,
   status: EventStatus,

@@ -10,7 +10,7 @@ import {
   type PublicJob,
   publicBatch,
   publicJob,
-  type WebhookEvent,
+  type WebhookEventRecord,
 } from '@renderq/shared';
 
 const MAX_INPUT_STRING = 4_096;
@@ -21,7 +21,7 @@ export interface PayloadSources {
 }
 
 /** The body to send for `event`, or undefined when its subject is no longer kept. */
-export async function webhookPayload(sources: PayloadSources, event: WebhookEvent): Promise<string | undefined> {
+export async function webhookPayload(sources: PayloadSources, event: WebhookEventRecord): Promise<string | undefined> {
   const data =
     event.subject.kind === 'job'
       ? await jobData(sources, event.subject.id)

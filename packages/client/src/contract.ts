@@ -1,0 +1,28 @@
+/**
+ * The API's shapes the client uses, as @renderq/contract defines them (types only: the client
+ * validates nothing it receives). The build replaces this module's declarations with the same
+ * types written out (scripts/inline-contract.mjs), so the published package needs neither
+ * @renderq/contract nor zod.
+ */
+export type {
+  AttemptOutcome,
+  Batch,
+  BatchCounts,
+  BatchStatus,
+  CreatedBatch,
+  DeliveryAttempt,
+  ErrorCode,
+  EventStatus,
+  Job,
+  JobError,
+  JobEventType,
+  JobInputFile,
+  JobOutput,
+  JobPage,
+  JobStatus,
+  Model,
+  Problem,
+  WebhookEvent,
+  WebhookEventType,
+  WebhookPayload,
+} from '@renderq/contract';

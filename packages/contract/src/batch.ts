@@ -1,0 +1,47 @@
+/** A batch as the API answers it and the batch.completed webhook carries it (docs/api.md). */
+import { z } from 'zod';
+
+export const BatchStatus = z.enum(['running', 'completed', 'cancelled']);
+export type BatchStatus = z.infer<typeof BatchStatus>;
+
+/** How many of a batch's jobs are in each status. */
+export const BatchCounts = z.object({
+  total: z.number(),
+  queued: z.number(),
+  running: z.number(),
+  completed: z.number(),
+  failed: z.number(),
+  cancelled: z.number(),
+});
+export type BatchCounts = z.infer<typeof BatchCounts>;
+
+export const Batch = z
+  .object({
+    id: z.string(),
+    status: BatchStatus,
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    counts: BatchCounts,
+    cost: z
+      .number()
+      .nullable()
+      .describe('Segmind credits its jobs have cost so far (cancelled ones included); null until one is known.'),
+    created_at: z.string(),
+    finished_at: z.string().nullable(),
+  })
+  .describe('A batch.');
+export type Batch = z.infer<typeof Batch>;
+
+/** The answer to creating a batch: the batch, and its jobs' ids in request order. */
+export const CreatedBatch = Batch.extend({
+  jobs: z
+    .array(
+      z.object({
+        index: z
+          .number()
+          .describe("The job's place in the request, 0-based (JSON: in `jobs`; NDJSON: among the lines)."),
+        id: z.string(),
+      }),
+    )
+    .describe("The batch's jobs in request order."),
+}).describe('A batch just created, with the id of each of its jobs.');
+export type CreatedBatch = z.infer<typeof CreatedBatch>;

@@ -1,0 +1,26 @@
+/**
+ * @renderq/contract: the public shapes of renderq's API and webhooks, each defined once as a zod
+ * schema with its type inferred. The API answers and documents (OpenAPI) with these schemas, the
+ * worker builds webhook bodies of these types, and @renderq/client's types are these types.
+ */
+export { Batch, BatchCounts, BatchStatus, CreatedBatch } from './batch.js';
+export { ErrorCode, Job, JobError, JobInputFile, JobOutput, JobPage, JobStatus } from './job.js';
+export { AdminStatus, Model, PauseReason, PauseState } from './operations.js';
+export { Problem } from './problem.js';
+export {
+  AttemptOutcome,
+  DeliveryAttempt,
+  EventStatus,
+  JobEventType,
+  WebhookDeliveries,
+  WebhookEvent,
+  WebhookEventType,
+  WebhookPayload,
+} from './webhook.js';
+export {
+  MIN_WEBHOOK_KEY_BYTES,
+  WEBHOOK_SECRET_PREFIX,
+  WebhookSecretError,
+  webhookSecretKey,
+  webhookSecretProblem,
+} from './webhook-secret.js';

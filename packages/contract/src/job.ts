@@ -1,0 +1,98 @@
+/** A job as the API answers it and webhooks carry it (docs/api.md), with the codes it can end with. */
+import { z } from 'zod';
+
+export const JobStatus = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
+export type JobStatus = z.infer<typeof JobStatus>;
+
+export const ErrorCode = z.enum([
+  /** The inference ran and FAILED at Segmind (HTTP 422 on poll). */
+  'segmind_failed',
+  /** Segmind refused the submit: 400/403/404/405/410. */
+  'segmind_rejected',
+  /** Segmind refused the API key (401). */
+  'segmind_unauthorized',
+  /** The request record expired at Segmind before the result was fetched (404 on poll). */
+  'segmind_expired',
+  /** A submit whose answer never came, failed by the ambiguous-submit policy. */
+  'segmind_ambiguous_submit',
+  /** Retries of a passing Segmind fault (5xx, network) ran out. */
+  'segmind_unavailable',
+  /** The per-job deadline passed. */
+  'timeout',
+  /** An output could not be downloaded or stored. */
+  'storage_failed',
+  /** The input was valid when enqueued but cannot be used (for example an unreachable image). */
+  'invalid_input',
+  /** Anything unexpected; the message says what. */
+  'internal_error',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+/** Why a job failed. */
+export const JobError = z.object({ code: ErrorCode, message: z.string() });
+export type JobError = z.infer<typeof JobError>;
+
+export const JobOutput = z.object({
+  /** Needs no API key: a signed, expiring link or a presigned S3 URL. */
+  url: z.string(),
+  content_type: z.string(),
+  size: z.number(),
+  sha256: z.string(),
+  storage_key: z.string(),
+});
+export type JobOutput = z.infer<typeof JobOutput>;
+
+/**
+ * An input image the caller sent inline (base64 or a data: URI), as a job shows it in its `input`:
+ * renderq stored it at enqueue, and links to it instead of repeating its bytes.
+ */
+export const JobInputFile = z.object({
+  /** Needs no API key: a signed, expiring link or a presigned S3 URL. */
+  url: z.string(),
+  sha256: z.string(),
+  content_type: z.string(),
+  size: z.number(),
+});
+export type JobInputFile = z.infer<typeof JobInputFile>;
+
+export const Job = z
+  .object({
+    id: z.string(),
+    model: z.string(),
+    status: JobStatus,
+    input: z
+      .record(z.string(), z.unknown())
+      .describe(
+        'The input as sent, defaults filled in. An image sent inline (base64 or a data: URI) shows as ' +
+          '{url, sha256, content_type, size} instead of its bytes — `url` needs no key (GET ' +
+          '/v1/jobs/{id}/inputs/{field}, signed and expiring, or a presigned S3 URL); an image URL stays as given.',
+      ),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    batch_id: z.string().nullable(),
+    segmind_request_id: z.string().nullable(),
+    outputs: z.array(JobOutput),
+    error: JobError.nullable(),
+    cost: z
+      .number()
+      .nullable()
+      .describe('Segmind credits the job cost, once known (a job cancelled while at Segmind included).'),
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    finished_at: z.string().nullable(),
+  })
+  .describe('A job.');
+export type Job = z.infer<typeof Job>;
+
+export const JobPage = z
+  .object({
+    jobs: z.array(Job).describe('Newest first.'),
+    next_cursor: z
+      .string()
+      .nullable()
+      .describe(
+        'Pass as `cursor` for the next page; null when there is none. A page may hold fewer jobs than `limit`, ' +
+          'even none, and still have a next page: one request scans a bounded part of the list.',
+      ),
+  })
+  .describe("A page of the tenant's jobs.");
+export type JobPage = z.infer<typeof JobPage>;

@@ -1,0 +1,34 @@
+/** What the API says about the service itself: its models, whether taking jobs is paused and why, its queues. */
+import { z } from 'zod';
+
+export const Model = z.object({
+  name: z.string(),
+  title: z.string(),
+  kind: z.enum(['text-to-image', 'image-to-image']),
+  /** The JSON Schema of the model's `input`. */
+  input_schema: z.record(z.string(), z.unknown()),
+});
+export type Model = z.infer<typeof Model>;
+
+/**
+ * Why workers stopped taking jobs: Segmind refused the key, the account ran out of credits,
+ * Segmind is rate-limiting, or an operator paused.
+ */
+export const PauseReason = z.enum(['unauthorized', 'out_of_credits', 'rate_limited', 'operator']);
+export type PauseReason = z.infer<typeof PauseReason>;
+
+export const PauseState = z.object({
+  paused: z.boolean(),
+  reason: PauseReason.optional(),
+  message: z.string().optional(),
+  since: z.string().optional(),
+});
+export type PauseState = z.infer<typeof PauseState>;
+
+/** What an operator sees of the whole service: the pause, queue depths by state, the last known balance. */
+export const AdminStatus = z.object({
+  pause: PauseState,
+  queues: z.record(z.string(), z.record(z.string(), z.number())),
+  credits: z.object({ balance: z.number(), observed_at: z.string() }).nullable(),
+});
+export type AdminStatus = z.infer<typeof AdminStatus>;

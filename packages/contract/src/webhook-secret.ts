@@ -1,0 +1,46 @@
+/**
+ * Webhook secrets as Standard Webhooks spells them: `whsec_` followed by base64 of the
+ * key bytes, at least 24 of them. One rule for the server (WEBHOOK_SECRET) and for
+ * receivers (WebhookVerifier), so a secret one accepts the other accepts too. Messages
+ * say what is wrong and never repeat the secret.
+ */
+
+/** A webhook secret that cannot be used: the message says what is wrong with it. */
+export class WebhookSecretError extends Error {
+  override readonly name = 'WebhookSecretError';
+}
+
+export const WEBHOOK_SECRET_PREFIX = 'whsec_';
+export const MIN_WEBHOOK_KEY_BYTES = 24;
+
+// Standard base64, padded or not; a length of 4n+1 characters cannot be base64 at all.
+const BASE64 = /^[A-Za-z0-9+/]*$/;
+
+/** What is wrong with `secret` as a webhook secret, or null when it is a usable one. */
+export function webhookSecretProblem(secret: unknown): string | null {
+  if (typeof secret !== 'string') return `must be a string (got ${secret === null ? 'null' : typeof secret})`;
+  if (secret.length === 0) return 'is empty';
+  if (!secret.startsWith(WEBHOOK_SECRET_PREFIX)) return `does not start with ${WEBHOOK_SECRET_PREFIX}`;
+  const encoded = secret.slice(WEBHOOK_SECRET_PREFIX.length);
+  const unpadded = encoded.replace(/={1,2}$/, '');
+  const padded = unpadded.length !== encoded.length;
+  if (!BASE64.test(unpadded) || unpadded.length % 4 === 1 || (padded && encoded.length % 4 !== 0)) {
+    return `is not base64 after ${WEBHOOK_SECRET_PREFIX}`;
+  }
+  const bytes = Math.floor((unpadded.length * 3) / 4);
+  if (bytes < MIN_WEBHOOK_KEY_BYTES) {
+    return `holds ${bytes} key bytes; at least ${MIN_WEBHOOK_KEY_BYTES} are needed`;
+  }
+  return null;
+}
+
+/** The key bytes of a `whsec_…` secret; throws WebhookSecretError naming what is wrong. */
+export function webhookSecretKey(secret: unknown, what = 'the webhook secret'): Buffer {
+  const problem = webhookSecretProblem(secret);
+  if (problem) {
+    throw new WebhookSecretError(
+      `${what} ${problem} (expected ${WEBHOOK_SECRET_PREFIX} followed by base64 of at least ${MIN_WEBHOOK_KEY_BYTES} bytes)`,
+    );
+  }
+  return Buffer.from((secret as string).slice(WEBHOOK_SECRET_PREFIX.length), 'base64');
+}
