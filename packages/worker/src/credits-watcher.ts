@@ -4,7 +4,7 @@
  * credits gauge of every process reads it), and resumes the render queue by itself
  * once credits are back.
  */
-import type { Logger, PauseControl } from '@renderq/shared';
+import { creditsCheckLockKey, type Logger, type PauseControl } from '@renderq/shared';
 import type { Redis } from 'ioredis';
 import type { SegmindClient } from './segmind/segmind-client.js';
 
@@ -20,7 +20,7 @@ export interface CreditsWatcherOptions {
 
 export function watchCredits(options: CreditsWatcherOptions): { stop(): void } {
   const { redis, pause, segmind, logger } = options;
-  const lockKey = `${options.prefix}:credits-check`;
+  const lockKey = creditsCheckLockKey(options.prefix);
   // The pause is looked at often; the balance is asked for only once per interval across all workers.
   const tickMs = Math.min(options.intervalMs, 2_000);
   let running = false;

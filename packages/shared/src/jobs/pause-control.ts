@@ -7,6 +7,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PauseReason } from '../errors.js';
+import { pauseKey } from './keys.js';
 
 export interface PauseState {
   readonly paused: boolean;
@@ -23,7 +24,7 @@ export class PauseControl {
   constructor(redis: Redis, prefix: string, renderQueue: Queue) {
     this.#redis = redis;
     this.#queue = renderQueue;
-    this.#key = `${prefix}:pause`;
+    this.#key = pauseKey(prefix);
   }
 
   async pause(reason: Exclude<PauseReason, 'rate_limited'>, message: string): Promise<void> {

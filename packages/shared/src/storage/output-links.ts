@@ -9,6 +9,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
 import type { StoredInput, StoredOutput } from '../jobs/job-record.js';
+import { outputLinkSecretKey } from '../jobs/keys.js';
 import type { Storage } from './storage.js';
 
 export interface OutputLinksOptions {
@@ -40,7 +41,7 @@ export class OutputLinks {
   /** Uses `secret` when configured, otherwise one random key kept in Redis for every API process. */
   static async create(redis: Redis, prefix: string, secret: string | undefined, options: OutputLinksOptions) {
     if (secret) return new OutputLinks(Buffer.from(secret), options);
-    const key = `${prefix}:output-link-secret`;
+    const key = outputLinkSecretKey(prefix);
     await redis.set(key, randomBytes(32).toString('base64'), 'NX');
     const shared = await redis.get(key);
     if (!shared) throw new Error('could not read the output link secret from Redis');

@@ -4,6 +4,7 @@
  * Redis so every worker shares it — and later polls back off with jitter up to a
  * cap. Few polls are cheap for us and for Segmind.
  */
+import { modelDurationKey } from '@renderq/shared';
 import type { Redis } from 'ioredis';
 
 export interface PollScheduleOptions {
@@ -27,7 +28,7 @@ export class PollSchedule {
 
   constructor(options: PollScheduleOptions) {
     this.#options = options;
-    this.#key = `${options.prefix}:model-duration-ms`;
+    this.#key = modelDurationKey(options.prefix);
   }
 
   /** The usual time from submit to COMPLETED for `model`. */
