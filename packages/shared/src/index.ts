@@ -127,6 +127,7 @@ export {
   createRedis,
   isRedisUnavailable,
   pingWithin,
+  type RedisConnection,
   type RedisDurability,
   type RedisRole,
   warnIfRedisMayLoseJobs,

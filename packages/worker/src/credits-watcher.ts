@@ -4,12 +4,11 @@
  * credits gauge of every process reads it), and resumes the render queue by itself
  * once credits are back.
  */
-import { creditsCheckLockKey, type Logger, type PauseControl } from '@renderq/shared';
-import type { Redis } from 'ioredis';
+import { creditsCheckLockKey, type Logger, type PauseControl, type RedisConnection } from '@renderq/shared';
 import type { SegmindClient } from './segmind/segmind-client.js';
 
 export interface CreditsWatcherOptions {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly prefix: string;
   readonly pause: PauseControl;
   readonly segmind: SegmindClient;

@@ -15,6 +15,7 @@ import {
   PauseControl,
   QUEUE_NAMES,
   queueOptions,
+  type RedisConnection,
   readCredits,
   readStoredInputs,
   recordCredits,
@@ -22,7 +23,6 @@ import {
   timedPhase,
 } from '@renderq/shared';
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { watchCredits } from './credits-watcher.js';
 import { OutputStore } from './pipeline/output-store.js';
 import type { PipelineDeps } from './pipeline/pipeline-deps.js';
@@ -43,7 +43,7 @@ export interface WorkerDependencies {
   readonly config: Config;
   readonly logger: Logger;
   /** A connection made with `createRedis(url, 'worker')`. */
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly storage: Storage;
 }
 

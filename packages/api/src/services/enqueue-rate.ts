@@ -5,8 +5,7 @@
  * One script call per request (auto-pipelined with the request's other commands);
  * the clock is Redis's own, so API hosts whose clocks differ still agree.
  */
-import { defineScripts, enqueueBucketKey } from '@renderq/shared';
-import type { Redis } from 'ioredis';
+import { defineScripts, enqueueBucketKey, type RedisConnection } from '@renderq/shared';
 import { RetryLaterProblem } from '../http/problems.js';
 
 export interface EnqueueRateOptions {
@@ -19,11 +18,11 @@ export interface EnqueueRateOptions {
 }
 
 export class EnqueueRate {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #prefix: string;
   readonly #options: EnqueueRateOptions;
 
-  constructor(redis: Redis, prefix: string, options: EnqueueRateOptions) {
+  constructor(redis: RedisConnection, prefix: string, options: EnqueueRateOptions) {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#options = options;

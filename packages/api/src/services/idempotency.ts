@@ -11,8 +11,7 @@
  * claim is older than a lease, takes the key over and creates it.
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson, defineScripts, idempotencyKey } from '@renderq/shared';
-import type { Redis } from 'ioredis';
+import { canonicalJson, defineScripts, idempotencyKey, type RedisConnection } from '@renderq/shared';
 
 const TTL_SECONDS = 24 * 3600;
 
@@ -43,7 +42,7 @@ interface Entry {
 
 export class IdempotencyStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     /**
      * How long a claim whose request gave no answer holds its key before a retry may take it

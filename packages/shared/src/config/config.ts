@@ -33,6 +33,8 @@ export interface Config {
   readonly logLevel: Env['LOG_LEVEL'];
   readonly redis: {
     readonly url: string;
+    /** REDIS_CLUSTER: `url` is one node of a Redis Cluster. Unset: one Redis. */
+    readonly cluster?: true;
     readonly prefix: string;
     /** How long one command may take before it fails (worker connections: at least 15 s). */
     readonly commandTimeoutMs: number;
@@ -200,7 +202,12 @@ function toConfig(env: Env, storage: StorageConfig): Config {
   const config: Config = {
     nodeEnv: env.NODE_ENV,
     logLevel: env.LOG_LEVEL,
-    redis: { url: env.REDIS_URL, prefix: env.RENDERQ_PREFIX, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS },
+    redis: {
+      url: env.REDIS_URL,
+      ...(env.REDIS_CLUSTER ? { cluster: true as const } : {}),
+      prefix: env.RENDERQ_PREFIX,
+      commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    },
     api: {
       host: env.HOST,
       port: env.PORT,

@@ -6,8 +6,8 @@
  * for the retention period.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { RenderJobData } from '../queues.js';
+import type { RedisConnection } from '../redis/create-redis.js';
 import { defineScripts } from '../redis/scripts.js';
 import type { WebhookEventStore } from '../webhooks/event-store.js';
 import type { BatchRecord } from './batch-record.js';
@@ -24,7 +24,7 @@ import { type JobChanges, type JobRef, type StageOfMove, type TransitionResult, 
 import * as workingSet from './working-set.js';
 
 export interface JobStoreOptions {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly queue: Queue<RenderJobData>;
   /** RENDERQ_PREFIX; also the BullMQ prefix. */
   readonly prefix: string;

@@ -5,8 +5,8 @@
  * Jobs already at Segmind keep being polled: only submitting stops.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { PauseReason } from '../errors.js';
+import type { RedisConnection } from '../redis/create-redis.js';
 import { pauseKey } from './keys.js';
 
 export interface PauseState {
@@ -17,11 +17,11 @@ export interface PauseState {
 }
 
 export class PauseControl {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #queue: Queue;
   readonly #key: string;
 
-  constructor(redis: Redis, prefix: string, renderQueue: Queue) {
+  constructor(redis: RedisConnection, prefix: string, renderQueue: Queue) {
     this.#redis = redis;
     this.#queue = renderQueue;
     this.#key = pauseKey(prefix);

@@ -1,11 +1,11 @@
 /** What every part of the job store works with: one connection, the render queue and the settings. */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { RenderJobData } from '../queues.js';
+import type { RedisConnection } from '../redis/create-redis.js';
 import type { WebhookEventStore } from '../webhooks/event-store.js';
 
 export interface StoreContext {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly queue: Queue<RenderJobData>;
   /** RENDERQ_PREFIX; also the BullMQ prefix. */
   readonly prefix: string;

@@ -7,8 +7,9 @@
  * module that runs one; the types below (ioredis's own extension point) say how each is called.
  */
 import { readFileSync } from 'node:fs';
-import type { Cluster, Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
 import { lifecycleLua } from '../jobs/lifecycle-lua.js';
+import type { RedisConnection } from './create-redis.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -113,7 +114,7 @@ export function scriptSource(name: ScriptName): string {
 }
 
 /** Defines every script on a connection (once; later calls do nothing). */
-export function defineScripts(redis: Redis | Cluster): void {
+export function defineScripts(redis: RedisConnection): void {
   for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
     if (name in redis) continue;
     const script: ScriptFile = SCRIPTS[name];

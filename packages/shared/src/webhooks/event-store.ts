@@ -12,7 +12,6 @@
  * delivery job was lost later (removed from a dashboard) without scanning every event.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { eventAttemptsKey, eventKey, eventOutboxKey, pendingEventsKey } from '../jobs/keys.js';
 import {
   glanceAtQueueJob,
@@ -21,6 +20,7 @@ import {
   readQueueJobGlance,
 } from '../jobs/queue-job-glance.js';
 import { QUEUE_NAMES, queueOptions, WEBHOOK_JOB_OPTIONS, type WebhookJobData } from '../queues.js';
+import type { RedisConnection } from '../redis/create-redis.js';
 import { defineScripts } from '../redis/scripts.js';
 import {
   type AttemptOutcome,
@@ -47,7 +47,7 @@ export interface PendingEventGlance {
 }
 
 export interface WebhookEventStoreOptions {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly queue: Queue<WebhookJobData>;
   readonly prefix: string;
 }
@@ -65,7 +65,7 @@ export interface AttemptRecord {
 }
 
 export class WebhookEventStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #queue: Queue<WebhookJobData>;
   readonly #prefix: string;
 
@@ -272,7 +272,7 @@ export interface WebhookQueue {
 }
 
 /** The webhooks queue and the events store over it, for the API and the worker alike. */
-export function openWebhookQueue(redis: Redis, prefix: string): WebhookQueue {
+export function openWebhookQueue(redis: RedisConnection, prefix: string): WebhookQueue {
   const queue = new Queue<WebhookJobData>(QUEUE_NAMES.webhooks, queueOptions(redis, prefix));
   return { queue, events: new WebhookEventStore({ redis, queue, prefix }) };
 }

@@ -4,11 +4,10 @@
  * doubles with each further failure, up to `maxMs`. One answer that counts as success
  * closes it again. Kept in Redis, so every worker sees the same hosts.
  */
-import { defineScripts, webhookHostKey } from '@renderq/shared';
-import type { Redis } from 'ioredis';
+import { defineScripts, type RedisConnection, webhookHostKey } from '@renderq/shared';
 
 export interface HostBackoffOptions {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly prefix: string;
   readonly threshold: number;
   /** @defaultValue 30 s */
@@ -18,7 +17,7 @@ export interface HostBackoffOptions {
 }
 
 export class HostBackoff {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #prefix: string;
   readonly #threshold: number;
   readonly #baseMs: number;
