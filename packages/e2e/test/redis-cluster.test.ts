@@ -59,7 +59,13 @@ describe.skipIf(unavailable)(`renderq on a Redis Cluster${unavailable ? ` (skipp
       LOG_LEVEL: 'warn',
     };
     const config = loadConfig(env);
-    redis = createRedis(config.redis.url, 'client', 'api', config.redis.commandTimeoutMs, config.redis.cluster ?? false);
+    redis = createRedis(
+      config.redis.url,
+      'client',
+      'api',
+      config.redis.commandTimeoutMs,
+      config.redis.cluster ?? false,
+    );
     app = await buildApp({
       config,
       logger: pino({ level: 'silent' }),
