@@ -6,12 +6,12 @@ import type {
   Metrics,
   OutputLinks,
   PauseControl,
+  RedisConnection,
   Storage,
   StorageStatus,
   WebhookQueue,
 } from '@renderq/shared';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Keyring } from './http/access.js';
 import type { UploadSlots } from './http/upload-slots.js';
 import type { EnqueueRate } from './services/enqueue-rate.js';
@@ -21,7 +21,7 @@ import type { UrlGuard } from './services/url-guard.js';
 export interface ApiContext {
   readonly config: Config;
   readonly logger: Logger;
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly metrics: Metrics;
   readonly storage: Storage;
   /** Whether the latest storage check could write (readiness says so). */

@@ -16,6 +16,7 @@ import {
   PauseControl,
   QUEUE_NAMES,
   queueOptions,
+  type RedisConnection,
   readCredits,
   readQueueDepths,
   type Storage,
@@ -24,7 +25,6 @@ import {
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import { validatorCompiler } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
 import type { ApiContext } from './api-context.js';
 import { declareAccess, installAccessControl, Keyring } from './http/access.js';
 import { limitedHttpServer } from './http/http-server.js';
@@ -46,7 +46,7 @@ import { UrlGuard } from './services/url-guard.js';
 export interface AppDependencies {
   readonly config: Config;
   readonly logger: Logger;
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly metrics: Metrics;
   /** @defaultValue the store STORAGE_URL names */
   readonly storage?: Storage;

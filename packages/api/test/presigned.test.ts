@@ -25,11 +25,19 @@ describe('presigned output links', () => {
       Readable.from([Buffer.from('s3 bytes')]),
       'image/png',
     );
-    await api.store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() });
-    await api.store.transition(id, ['submitting'], { name: 'storing', request_id: 'r', sources: [], attempts: 0 });
+    await api.store.transition(id, 'submit', { name: 'submitting', since: new Date().toISOString() });
+    await api.store.transition(id, 'submitted', {
+      name: 'polling',
+      request_id: 'r',
+      status_url: 'https://api.segmind.com/v2/requests/r/status',
+      response_url: 'https://api.segmind.com/v2/requests/r',
+      submitted_at: new Date().toISOString(),
+      polls: 0,
+    });
+    await api.store.transition(id, 'result', { name: 'storing', request_id: 'r', sources: [], attempts: 0 });
     await api.store.transition(
       id,
-      ['storing'],
+      'complete',
       { name: 'completed' },
       {
         outputs: [

@@ -116,10 +116,10 @@ export async function startApi(
       return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
     },
     async complete(jobId, count = 1) {
-      await store.transition(jobId, ['queued'], { name: 'submitting', since: new Date().toISOString() });
+      await store.transition(jobId, 'submit', { name: 'submitting', since: new Date().toISOString() });
       await store.transition(
         jobId,
-        ['submitting'],
+        'submitted',
         {
           name: 'polling',
           request_id: `req-${jobId}`,
@@ -130,7 +130,7 @@ export async function startApi(
         },
         { segmind_request_id: `req-${jobId}` },
       );
-      await store.transition(jobId, ['polling'], {
+      await store.transition(jobId, 'result', {
         name: 'storing',
         request_id: `req-${jobId}`,
         sources: [],
@@ -151,7 +151,7 @@ export async function startApi(
           sha256: stored.sha256,
         });
       }
-      await store.transition(jobId, ['storing'], { name: 'completed' }, { outputs, cost: 0.002 });
+      await store.transition(jobId, 'complete', { name: 'completed' }, { outputs, cost: 0.002 });
       return outputs;
     },
     async close() {

@@ -69,8 +69,7 @@ export function buildProgram(select: (invocation: Invocation) => void, output: P
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .addHelpText('after', `\n${ENVIRONMENT_HELP}\n\n${EXIT_CODES_HELP}\n\nMore: docs/cli.md`);
 
-  const run = (command: Command, action: Action) =>
-    select({ action, globals: command.optsWithGlobals() as unknown as GlobalFlags });
+  const run = (command: Command, action: Action) => select({ action, globals: command.optsWithGlobals<GlobalFlags>() });
 
   program
     .command('submit')

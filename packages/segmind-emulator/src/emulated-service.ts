@@ -214,7 +214,8 @@ export class EmulatedService {
     let schema = this.#lenientSchemas.get(model);
     if (!schema) {
       // renderq rejects unknown parameters to catch typos; Segmind ignores them.
-      schema = (findModel(model)?.input as unknown as z.ZodObject | undefined)?.loose() ?? z.never();
+      const input = findModel(model)?.input;
+      schema = input instanceof z.ZodObject ? input.loose() : z.never();
       this.#lenientSchemas.set(model, schema);
     }
     return schema;

@@ -25,6 +25,9 @@ export {
   StopTakingJobsError,
 } from './errors.js';
 export { MAX_BATCH_JOBS } from './jobs/batch-limits.js';
+export type { BatchRecord } from './jobs/batch-record.js';
+export type { NewBatch } from './jobs/batches.js';
+export type { NewJob } from './jobs/create-jobs.js';
 export { type ObservedCredits, readCredits, recordCredits } from './jobs/credits.js';
 export { ErrorCode, JobError } from './jobs/error-codes.js';
 export { ID_PATTERNS, newId } from './jobs/ids.js';
@@ -37,19 +40,13 @@ export {
   StoredOutput,
   toPublicJob,
 } from './jobs/job-record.js';
+export { JobStore, type JobStoreOptions } from './jobs/job-store.js';
 export {
-  type BatchRecord,
-  type JobChanges,
-  JobStore,
-  type JobStoreOptions,
-  type NewBatch,
-  type NewJob,
-  type TransitionResult,
-  type UnfinishedJobGlance,
-} from './jobs/job-store.js';
-export {
+  creditsCheckLockKey,
   creditsKey,
   enqueueBucketKey,
+  idempotencyKey,
+  modelDurationKey,
   pendingEventsKey,
   reconcilerLockKey,
   redeliveryCooldownKey,
@@ -57,6 +54,7 @@ export {
   unfinishedJobsKey,
   webhookHostKey,
 } from './jobs/keys.js';
+export { type FinishingMove, failMoveFrom, type MoveName, TRANSITIONS } from './jobs/lifecycle.js';
 export { PauseControl, type PauseState } from './jobs/pause-control.js';
 export {
   glanceAtQueueJob,
@@ -73,7 +71,6 @@ export {
   STATUS_OF_STAGE,
   type StageName,
   statusOf,
-  UNFINISHED_STAGES,
 } from './jobs/stage.js';
 export {
   type JobListFilters,
@@ -82,7 +79,9 @@ export {
   TENANT_INDEX_ENTRY,
   tenantIndexEntry,
 } from './jobs/tenant-index.js';
+export type { JobChanges, JobRef, StageOfMove, TransitionResult } from './jobs/transition.js';
 export { type PublicBatch, publicBatch, publicJob } from './jobs/views.js';
+export type { UnfinishedJobGlance } from './jobs/working-set.js';
 export {
   type CatalogueOptions,
   describeModel,
@@ -142,10 +141,12 @@ export {
   createRedis,
   isRedisUnavailable,
   pingWithin,
+  type RedisConnection,
   type RedisDurability,
   type RedisRole,
   warnIfRedisMayLoseJobs,
 } from './redis/create-redis.js';
+export { defineScripts } from './redis/scripts.js';
 export { FileStorage } from './storage/file-storage.js';
 export {
   deleteStoredInputs,

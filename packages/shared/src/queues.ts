@@ -1,6 +1,6 @@
 /** Queue names and the BullMQ options every producer and consumer must agree on. */
 import type { JobsOptions, QueueOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis/create-redis.js';
 
 export const QUEUE_NAMES = {
   /** Jobs waiting to be submitted to Segmind; paused for everyone when the cause is global. */
@@ -33,7 +33,7 @@ export const RENDER_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 24 * 3_600, count: 10_000 },
 };
 
-export function queueOptions(connection: Redis, prefix: string): QueueOptions {
+export function queueOptions(connection: RedisConnection, prefix: string): QueueOptions {
   return { connection, prefix, defaultJobOptions: RENDER_JOB_OPTIONS };
 }
 

@@ -16,6 +16,7 @@ import {
   type RenderJobData,
   unfinishedJobsKey,
 } from '../src/index.js';
+import { completeQueuedJob } from './complete-job.js';
 
 let server: RedisHandle;
 let redis: Redis;
@@ -52,13 +53,8 @@ const request = (id: string): CancelledRequest => ({
 
 async function toPolling(id: string): Promise<CancelledRequest> {
   const polling = request(id);
-  await store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() });
-  await store.transition(
-    id,
-    ['submitting'],
-    { name: 'polling', ...polling },
-    { segmind_request_id: polling.request_id },
-  );
+  await store.transition(id, 'submit', { name: 'submitting', since: new Date().toISOString() });
+  await store.transition(id, 'submitted', { name: 'polling', ...polling }, { segmind_request_id: polling.request_id });
   return polling;
 }
 
@@ -66,11 +62,11 @@ async function completeWithCost(id: string, cost: number): Promise<void> {
   const polling = await toPolling(id);
   await store.transition(
     id,
-    ['polling'],
+    'result',
     { name: 'storing', request_id: polling.request_id, sources: [], attempts: 0 },
     { cost },
   );
-  await store.transition(id, ['storing'], { name: 'completed' });
+  await store.transition(id, 'complete', { name: 'completed' });
 }
 
 describe('a batch’s cost', () => {
@@ -83,9 +79,9 @@ describe('a batch’s cost', () => {
     await completeWithCost(b, 0.0035);
     expect((await store.getBatch(batch.id))?.cost).toBe(0.0055);
     // A move that sets the cost a job already has adds nothing.
-    await store.transition(c, ['queued'], { name: 'submitting', since: new Date().toISOString() });
-    await store.transition(c, ['submitting'], { name: 'queued' }, { cost: 0.001 });
-    await store.transition(c, ['queued'], { name: 'cancelled' }, { cost: 0.001 });
+    await store.transition(c, 'submit', { name: 'submitting', since: new Date().toISOString() });
+    await store.transition(c, 'requeue', { name: 'queued' }, { cost: 0.001 });
+    await store.transition(c, 'cancel', { name: 'cancelled' }, { cost: 0.001 });
     expect((await store.getBatch(batch.id))?.cost).toBe(0.0065);
     expect((await store.get(c))?.cost).toBe(0.001);
   });
@@ -95,7 +91,7 @@ describe('a batch’s cost', () => {
       { tenant: 'acme' },
       Array.from({ length: 200 }, () => job()),
     );
-    await Promise.all(jobIds.map((id) => store.transition(id, ['queued'], { name: 'completed' }, { cost: 0.0023 })));
+    await Promise.all(jobIds.map((id) => completeQueuedJob(store, id, { cost: 0.0023 })));
     expect((await store.getBatch(batch.id))?.cost).toBe(0.46);
   });
 });
@@ -106,7 +102,7 @@ describe('a job cancelled while its request is at Segmind', () => {
     const [id, sibling] = jobIds as [string, string];
     await completeWithCost(sibling, 0.002);
     const polling = await toPolling(id);
-    await store.transition(id, ['queued', 'submitting', 'polling', 'storing'], { name: 'cancelled' });
+    await store.transition(id, 'cancel', { name: 'cancelled' });
     let record = (await store.get(id)) as JobRecord;
     expect(record).toMatchObject({ stage: { name: 'cancelled' }, cost: null, cancelled_request: polling });
     // Still among the unfinished jobs, where the reconciler would find a lost follow-up.
@@ -134,8 +130,8 @@ describe('a job cancelled while its request is at Segmind', () => {
     expect(await store.followCancelled(live.id, request(live.id), 'start')).toBe(false);
 
     const { id } = await store.create(job());
-    await store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() });
-    await store.transition(id, ['submitting'], { name: 'cancelled' });
+    await store.transition(id, 'submit', { name: 'submitting', since: new Date().toISOString() });
+    await store.transition(id, 'cancel', { name: 'cancelled' });
     expect((await store.get(id))?.cancelled_request).toBeNull();
     const late = request(id);
     expect(await store.followCancelled(id, late, 'start')).toBe(true);
@@ -151,16 +147,16 @@ describe('a job cancelled while its request is at Segmind', () => {
 
   it('is not followed when cancelled before it reached Segmind or after its result was in hand', async () => {
     const queued = await store.create(job());
-    await store.transition(queued.id, ['queued'], { name: 'cancelled' });
+    await store.transition(queued.id, 'cancel', { name: 'cancelled' });
     const storing = await store.create(job());
     const polling = await toPolling(storing.id);
     await store.transition(
       storing.id,
-      ['polling'],
+      'result',
       { name: 'storing', request_id: polling.request_id, sources: [], attempts: 0 },
       { cost: 0.003 },
     );
-    await store.transition(storing.id, ['storing'], { name: 'cancelled' });
+    await store.transition(storing.id, 'cancel', { name: 'cancelled' });
     expect(await store.get(queued.id)).toMatchObject({ stage: { name: 'cancelled' }, cancelled_request: null });
     expect(await redis.zscore(unfinishedJobsKey(prefix), queued.id)).toBeNull();
     expect(await redis.zscore(unfinishedJobsKey(prefix), storing.id)).toBeNull();

@@ -106,8 +106,8 @@ describe("listing a tenant's jobs", () => {
     const other = await store.create(job('acme', { model: 'segmind-vega-rt-v1' }));
     await pause(5);
     const late = await store.create(job('acme'));
-    await store.transition(late.id, ['queued'], { name: 'submitting', since: new Date().toISOString() });
-    await store.transition(early.id, ['queued'], { name: 'cancelled' });
+    await store.transition(late.id, 'submit', { name: 'submitting', since: new Date().toISOString() });
+    await store.transition(early.id, 'cancel', { name: 'cancelled' });
     const ms = (record: JobRecord) => Date.parse(record.created_at);
     const batchJobs = newestFirst((await Promise.all(jobIds.map((id) => store.get(id)))) as JobRecord[]);
 
@@ -131,7 +131,7 @@ describe("listing a tenant's jobs", () => {
       Array.from({ length: 3_000 }, () => job('acme')),
     );
     const needle = jobIds[1_234] as string;
-    await store.transition(needle, ['queued'], { name: 'cancelled' });
+    await store.transition(needle, 'cancel', { name: 'cancelled' });
     const { ids, scans, sizes } = await everyPage('acme', { status: 'cancelled' }, 100, 700);
     expect(ids).toEqual([needle]);
     expect(Math.max(...scans)).toBeLessThanOrEqual(700);

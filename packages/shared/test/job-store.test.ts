@@ -13,6 +13,7 @@ import {
   toPublicJob,
   unfinishedJobsKey,
 } from '../src/index.js';
+import { completeSubmittingJob, moveQueuedToStoring } from './complete-job.js';
 
 let server: RedisHandle;
 let redis: Redis;
@@ -66,7 +67,7 @@ describe('JobStore', () => {
 
   it('moves a job through its stages, stamping start and finish, and shows it publicly', async () => {
     const { id } = await store.create(job());
-    const submitting = await store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() });
+    const submitting = await store.transition(id, 'submit', { name: 'submitting', since: new Date().toISOString() });
     expect(submitting).toEqual({ ok: true, previous: 'queued', batchFinished: false, events: [] });
     const polling = {
       name: 'polling' as const,
@@ -76,7 +77,7 @@ describe('JobStore', () => {
       submitted_at: new Date().toISOString(),
       polls: 0,
     };
-    await store.transition(id, ['submitting'], polling, { segmind_request_id: 'req-1' });
+    await store.transition(id, 'submitted', polling, { segmind_request_id: 'req-1' });
     const running = await store.get(id);
     expect(running?.stage).toEqual(polling);
     expect(running?.started_at).not.toBeNull();
@@ -87,7 +88,8 @@ describe('JobStore', () => {
       size: 10,
       sha256: 'a'.repeat(64),
     };
-    await store.transition(id, ['polling', 'storing'], { name: 'completed' }, { outputs: [output], cost: 0.0123 });
+    await store.transition(id, 'result', { name: 'storing', request_id: 'req-1', sources: [], attempts: 0 });
+    await store.transition(id, 'complete', { name: 'completed' }, { outputs: [output], cost: 0.0123 });
     const done = await store.get(id);
     expect(done).toMatchObject({
       stage: { name: 'completed' },
@@ -116,13 +118,13 @@ describe('JobStore', () => {
 
   it('refuses a move from the wrong stage and says where the job is', async () => {
     const { id } = await store.create(job());
-    await store.transition(id, ['queued'], { name: 'cancelled' });
-    const late = await store.transition(id, ['queued', 'submitting'], {
+    await store.transition(id, 'cancel', { name: 'cancelled' });
+    const late = await store.transition(id, 'submit', {
       name: 'submitting',
       since: new Date().toISOString(),
     });
     expect(late).toEqual({ ok: false, reason: 'wrong_stage', current: 'cancelled' });
-    expect(await store.transition('job_nope', ['queued'], { name: 'cancelled' })).toEqual({
+    expect(await store.transition('job_nope', 'cancel', { name: 'cancelled' })).toEqual({
       ok: false,
       reason: 'not_found',
     });
@@ -131,12 +133,12 @@ describe('JobStore', () => {
   it('answers a replayed move as the move itself did (a reconnecting client re-sends unanswered commands)', async () => {
     const { id } = await store.create(job());
     const submitting = { name: 'submitting' as const, since: new Date().toISOString() };
-    const first = await store.transition(id, ['queued'], submitting, {}, 'token-1');
-    const replay = await store.transition(id, ['queued'], submitting, {}, 'token-1');
+    const first = await store.transition(id, 'submit', submitting, {}, 'token-1');
+    const replay = await store.transition(id, 'submit', submitting, {}, 'token-1');
     expect(first).toEqual({ ok: true, previous: 'queued', batchFinished: false, events: [] });
     expect(replay).toEqual(first);
     // A different call is judged on its own.
-    expect(await store.transition(id, ['queued'], submitting, {}, 'token-2')).toEqual({
+    expect(await store.transition(id, 'submit', submitting, {}, 'token-2')).toEqual({
       ok: false,
       reason: 'wrong_stage',
       current: 'submitting',
@@ -147,7 +149,7 @@ describe('JobStore', () => {
     const { id } = await store.create(job());
     const results = await Promise.all(
       Array.from({ length: 20 }, () =>
-        store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() }),
+        store.transition(id, 'submit', { name: 'submitting', since: new Date().toISOString() }),
       ),
     );
     expect(results.filter((r) => r.ok)).toHaveLength(1);
@@ -155,7 +157,7 @@ describe('JobStore', () => {
 
   it('records the error of a failed job', async () => {
     const { id } = await store.create(job());
-    await store.transition(id, ['queued'], {
+    await store.transition(id, 'fail_queued', {
       name: 'failed',
       error: { code: 'segmind_rejected', message: 'bad model' },
     });
@@ -191,11 +193,11 @@ describe('JobStore', () => {
     it('finishes a batch exactly once, when its last job finishes, whatever the outcomes', async () => {
       const { batch, jobIds } = await store.createBatch({ tenant: 'acme' }, [job(), job(), job()]);
       const [a, b, c] = jobIds as [string, string, string];
-      await store.transition(a, ['queued'], { name: 'submitting', since: new Date().toISOString() });
+      await store.transition(a, 'submit', { name: 'submitting', since: new Date().toISOString() });
       expect((await store.getBatch(batch.id))?.counts).toMatchObject({ queued: 2, running: 1 });
-      expect(await store.transition(a, ['submitting'], { name: 'completed' })).toMatchObject({ batchFinished: false });
-      expect(await store.transition(b, ['queued'], { name: 'cancelled' })).toMatchObject({ batchFinished: false });
-      const last = await store.transition(c, ['queued'], {
+      expect(await completeSubmittingJob(store, a)).toMatchObject({ batchFinished: false });
+      expect(await store.transition(b, 'cancel', { name: 'cancelled' })).toMatchObject({ batchFinished: false });
+      const last = await store.transition(c, 'fail_queued', {
         name: 'failed',
         error: { code: 'timeout', message: 'deadline' },
       });
@@ -211,7 +213,8 @@ describe('JobStore', () => {
     it('decides the finish atomically when the last jobs finish at the same moment', async () => {
       for (let run = 0; run < 10; run++) {
         const { jobIds } = await store.createBatch({ tenant: 'acme' }, [job(), job()]);
-        const results = await Promise.all(jobIds.map((id) => store.transition(id, ['queued'], { name: 'completed' })));
+        for (const id of jobIds) await moveQueuedToStoring(store, id);
+        const results = await Promise.all(jobIds.map((id) => store.transition(id, 'complete', { name: 'completed' })));
         expect(results.filter((r) => r.ok && r.batchFinished)).toHaveLength(1);
       }
     });
@@ -250,7 +253,7 @@ describe('JobStore', () => {
 
     it('does not run again a job that already finished', async () => {
       const { id } = await store.create(job());
-      await store.transition(id, ['queued'], { name: 'cancelled' });
+      await store.transition(id, 'cancel', { name: 'cancelled' });
       await (await queue.getJob(id))?.remove();
       await redis.zadd(`${prefix}:unenqueued`, 0, id);
       await store.recoverUnenqueued();
@@ -265,13 +268,13 @@ describe('JobStore', () => {
       const created = Number(await redis.zscore(index, id));
       expect(created).toBeGreaterThan(Date.now() - 5_000);
       await new Promise((resolve) => setTimeout(resolve, 5));
-      await store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() });
+      await store.transition(id, 'submit', { name: 'submitting', since: new Date().toISOString() });
       const submitting = Number(await redis.zscore(index, id));
       expect(submitting).toBeGreaterThan(created);
       // Back to queued (a submit that must wait): still unfinished.
-      await store.transition(id, ['submitting'], { name: 'queued' });
+      await store.transition(id, 'requeue', { name: 'queued' });
       expect(Number(await redis.zscore(index, id))).toBeGreaterThanOrEqual(submitting);
-      await store.transition(id, ['queued'], { name: 'cancelled' });
+      await store.transition(id, 'cancel', { name: 'cancelled' });
       expect(await redis.zscore(index, id)).toBeNull();
 
       const { jobIds, enqueued } = await store.createBatch({ tenant: 'acme' }, [job(), job(), job()]);

@@ -4,12 +4,11 @@
  * credits gauge of every process reads it), and resumes the render queue by itself
  * once credits are back.
  */
-import type { Logger, PauseControl } from '@renderq/shared';
-import type { Redis } from 'ioredis';
+import { creditsCheckLockKey, type Logger, type PauseControl, type RedisConnection } from '@renderq/shared';
 import type { SegmindClient } from './segmind/segmind-client.js';
 
 export interface CreditsWatcherOptions {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly prefix: string;
   readonly pause: PauseControl;
   readonly segmind: SegmindClient;
@@ -20,7 +19,7 @@ export interface CreditsWatcherOptions {
 
 export function watchCredits(options: CreditsWatcherOptions): { stop(): void } {
   const { redis, pause, segmind, logger } = options;
-  const lockKey = `${options.prefix}:credits-check`;
+  const lockKey = creditsCheckLockKey(options.prefix);
   // The pause is looked at often; the balance is asked for only once per interval across all workers.
   const tickMs = Math.min(options.intervalMs, 2_000);
   let running = false;

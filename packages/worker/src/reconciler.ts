@@ -9,10 +9,9 @@
  * `renderq_reconciler_requeued_total{kind}`.
  */
 
-import type { JobStore } from '@renderq/shared';
+import type { JobStore, RedisConnection } from '@renderq/shared';
 import { type Logger, type Metrics, reconcilerLockKey, type WebhookQueue } from '@renderq/shared';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { reconcileLostEvents } from './reconciler/lost-events.js';
 import { reconcileLostJobs } from './reconciler/lost-jobs.js';
 import { emptyReport, type PassReport } from './reconciler/pass.js';
@@ -20,7 +19,7 @@ import { emptyReport, type PassReport } from './reconciler/pass.js';
 export type { PassReport } from './reconciler/pass.js';
 
 export interface ReconcilerOptions {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly prefix: string;
   readonly store: JobStore;
   readonly renderQueue: Queue;

@@ -14,6 +14,7 @@ import {
   PauseControl,
   QUEUE_NAMES,
   queueOptions,
+  type RedisConnection,
   readCredits,
   readQueueDepths,
   readStoredInputs,
@@ -24,7 +25,6 @@ import {
   type WorkerConfig,
 } from '@renderq/shared';
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { watchCredits } from './credits-watcher.js';
 import { OutputStore } from './pipeline/output-store.js';
 import type { PipelineDeps } from './pipeline/pipeline-deps.js';
@@ -49,7 +49,7 @@ export interface WorkerDependencies {
   readonly config: WorkerConfig;
   readonly logger: Logger;
   /** A connection made with `createRedis(url, 'worker')`. */
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly storage: Storage;
 }
 

@@ -54,7 +54,7 @@ describe('a job cancelled while its request is at Segmind', () => {
       () => stack!.store.get(cancelled),
       (record) => record?.stage.name === 'polling',
     );
-    expect((await cancelling.transition(cancelled, ['polling'], { name: 'cancelled' })).ok).toBe(true);
+    expect((await cancelling.transition(cancelled, 'cancel', { name: 'cancelled' })).ok).toBe(true);
     expect((await stack.store.get(cancelled))?.cost).toBeNull();
 
     const settled = await until(
@@ -86,7 +86,7 @@ describe('a job cancelled while its request is at Segmind', () => {
       () => stack!.store.get(id),
       (record) => record?.stage.name === 'submitting',
     );
-    expect((await cancelling.transition(id, ['submitting'], { name: 'cancelled' })).ok).toBe(true);
+    expect((await cancelling.transition(id, 'cancel', { name: 'cancelled' })).ok).toBe(true);
     const settled = await until(
       () => stack!.store.get(id),
       (record) => record?.cost !== null,
@@ -110,7 +110,7 @@ describe('a job cancelled while its request is at Segmind', () => {
       () => stack!.store.get(id),
       (record) => record?.stage.name === 'polling',
     );
-    await cancelling.transition(id, ['polling'], { name: 'cancelled' });
+    await cancelling.transition(id, 'cancel', { name: 'cancelled' });
     const given = await until(
       () => stack!.store.get(id),
       (record) => record?.cancelled_request === null,

@@ -98,7 +98,7 @@ describe('the worker pipeline', () => {
     for (let i = 0; i < 100 && (await store.get(id as string))?.stage.name !== 'polling'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    await store.transition(id as string, ['queued', 'submitting', 'polling', 'storing'], { name: 'cancelled' });
+    await store.transition(id as string, 'cancel', { name: 'cancelled' });
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     const record = await store.get(id as string);
     expect(record?.stage.name).toBe('cancelled');

@@ -85,8 +85,8 @@ describe('the reconciler, on working jobs', () => {
       string,
     ];
     for (const id of [lost, live]) {
-      await s.store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() });
-      await s.store.transition(id, ['submitting'], polling(id));
+      await s.store.transition(id, 'submit', { name: 'submitting', since: new Date().toISOString() });
+      await s.store.transition(id, 'submitted', polling(id));
     }
     await age(s, [lost, live]);
     await pollQueue.add('poll', { jobId: live }, { jobId: live, delay: 60_000 });
@@ -101,7 +101,7 @@ describe('the reconciler, on working jobs', () => {
   it('re-queues a job stuck mid-submit, so the ambiguous-submit policy settles it', async () => {
     const { s, renderQueue, round } = await setUp();
     const [id] = (await s.createJobs([jobFor('segmind-vega', 'c')])) as [string];
-    await s.store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() });
+    await s.store.transition(id, 'submit', { name: 'submitting', since: new Date().toISOString() });
     await (await renderQueue.getJob(id))?.remove();
     await age(s, [id]);
     expect((await round()).jobs.requeued).toBe(1);
@@ -115,8 +115,8 @@ describe('the reconciler, on working jobs', () => {
       string,
     ];
     for (const id of [late, onTime]) {
-      await s.store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() });
-      await s.store.transition(id, ['submitting'], polling(id));
+      await s.store.transition(id, 'submit', { name: 'submitting', since: new Date().toISOString() });
+      await s.store.transition(id, 'submitted', polling(id));
     }
     await pollQueue.add('poll', { jobId: late }, { jobId: late, delay: 100 });
     await pollQueue.add('poll', { jobId: onTime }, { jobId: onTime, delay: 60_000 });
@@ -135,9 +135,9 @@ describe('the reconciler, on working jobs', () => {
       string,
     ];
     for (const id of [lost, live]) {
-      await s.store.transition(id, ['queued'], { name: 'submitting', since: new Date().toISOString() });
-      await s.store.transition(id, ['submitting'], polling(id));
-      await s.store.transition(id, ['polling'], { name: 'cancelled' });
+      await s.store.transition(id, 'submit', { name: 'submitting', since: new Date().toISOString() });
+      await s.store.transition(id, 'submitted', polling(id));
+      await s.store.transition(id, 'cancel', { name: 'cancelled' });
     }
     await pollQueue.add('poll', { jobId: live }, { jobId: live, delay: 60_000 });
     await age(s, [lost, live]);
@@ -157,7 +157,7 @@ describe('the reconciler, on working jobs', () => {
     const { s, round } = await setUp();
     const [id] = (await s.createJobs([jobFor('segmind-vega', 'd')])) as [string];
     expect(await s.redis.zscore(unfinishedJobsKey(s.prefix), id)).not.toBeNull();
-    await s.store.transition(id, ['queued'], { name: 'cancelled' });
+    await s.store.transition(id, 'cancel', { name: 'cancelled' });
     expect(await s.redis.zscore(unfinishedJobsKey(s.prefix), id)).toBeNull();
     // One whose record went away behind its back is dropped when found.
     await age(s, ['job_vanished']);
@@ -302,7 +302,7 @@ describe('the reconciler, on webhook events', () => {
         store.create({ ...jobFor('segmind-vega', marker), webhookUrl: 'https://hooks.example/a' }),
       ),
     );
-    for (const job of jobs) await store.transition(job.id, ['queued'], { name: 'completed' });
+    for (const job of jobs) await complete(store, job.id);
     const [first, redelivered, delivered] = jobs.map((job) => `evt_${job.id}_completed`) as [string, string, string];
     const deliveredAttempt = {
       startedAt: Date.now(),
@@ -346,7 +346,7 @@ describe('the reconciler, on webhook events', () => {
         store.create({ ...jobFor('segmind-vega', marker), webhookUrl: 'https://hooks.example/a' }),
       ),
     );
-    for (const job of [late, backedOff]) await store.transition(job?.id as string, ['queued'], { name: 'completed' });
+    for (const job of [late, backedOff]) await complete(store, job?.id as string);
     const lateId = `evt_${late?.id}_completed`;
     const backedOffId = `evt_${backedOff?.id}_completed`;
     for (const id of [lateId, backedOffId]) await webhooks.queue.remove(id);
@@ -402,3 +402,20 @@ describe('a worker, with no one’s help', () => {
     expect(Object.values(submits).every((n) => n === 1)).toBe(true);
   }, 90_000);
 });
+
+/** Takes a queued job to completed by the lifecycle's moves, as a worker would (nothing at Segmind). */
+async function complete(store: JobStore, id: string): Promise<void> {
+  const url = `https://api.segmind.com/v2/requests/req-${id}`;
+  const now = new Date().toISOString();
+  await store.transition(id, 'submit', { name: 'submitting', since: now });
+  await store.transition(id, 'submitted', {
+    name: 'polling',
+    request_id: `req-${id}`,
+    status_url: `${url}/status`,
+    response_url: url,
+    submitted_at: now,
+    polls: 0,
+  });
+  await store.transition(id, 'result', { name: 'storing', request_id: `req-${id}`, sources: [], attempts: 0 });
+  await store.transition(id, 'complete', { name: 'completed' });
+}

@@ -66,8 +66,8 @@ afterAll(async () => {
 
 async function jobInStoring(): Promise<string> {
   const record = await deps.store.create({ tenant: 't', model: 'segmind-vega', input: { prompt: 'x' } });
-  await deps.store.transition(record.id, ['queued'], { name: 'submitting', since: new Date().toISOString() });
-  await deps.store.transition(record.id, ['submitting'], {
+  await deps.store.transition(record.id, 'submit', { name: 'submitting', since: new Date().toISOString() });
+  await deps.store.transition(record.id, 'submitted', {
     name: 'polling',
     request_id: 'req',
     status_url: 'https://segmind.test/s',
@@ -75,7 +75,7 @@ async function jobInStoring(): Promise<string> {
     submitted_at: new Date().toISOString(),
     polls: 0,
   });
-  await deps.store.transition(record.id, ['polling'], {
+  await deps.store.transition(record.id, 'result', {
     name: 'storing',
     request_id: 'req',
     sources: [SMALL_PNG, SMALL_PNG],
@@ -106,7 +106,7 @@ describe('the store step run twice at once', () => {
     const id = await jobInStoring();
     const job = { data: { jobId: id } } as PollJob;
     const running = pollStep(deps)(job, 'a');
-    await deps.store.transition(id, ['storing'], { name: 'cancelled' });
+    await deps.store.transition(id, 'cancel', { name: 'cancelled' });
     await running;
     await expect(new FileStorage(dir).get(`${id}/0.png`)).rejects.toThrow(/no stored object/);
   });

@@ -27,7 +27,7 @@ export function atLeast(
     transform(chunk: Buffer, _encoding, done: TransformCallback) {
       received += chunk.length;
       // Fastify checks the bytes that came against Content-Length and the body limit by this count.
-      (meter as unknown as { receivedEncodedLength: number }).receivedEncodedLength = received;
+      Object.assign(meter, { receivedEncodedLength: received });
       done(null, chunk);
     },
     flush(done: TransformCallback) {

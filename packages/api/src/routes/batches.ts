@@ -263,7 +263,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         throw new Problem('conflict', `batch ${batch.id} has already finished (${batch.status})`);
       }
       for await (const record of ctx.store.batchJobs(batch.id)) {
-        if (!isFinal(record.stage.name)) await cancelJob(ctx, record.id, record.model);
+        if (!isFinal(record.stage.name)) await cancelJob(ctx, record);
       }
       return publicBatch(await ownBatch(ctx, request.tenant, batch.id));
     },

@@ -163,7 +163,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
     },
     async (request) => {
       const record = await ownJob(ctx, request.tenant, request.params.id);
-      const moved = await cancelJob(ctx, record.id, record.model);
+      const moved = await cancelJob(ctx, record);
       if (!moved.ok) {
         const current = moved.reason === 'wrong_stage' ? moved.current : 'gone';
         throw new Problem('conflict', `job ${record.id} has already finished (${current})`);

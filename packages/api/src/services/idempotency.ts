@@ -11,8 +11,7 @@
  * claim is older than a lease, takes the key over and creates it.
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '@renderq/shared';
-import type { Redis } from 'ioredis';
+import { canonicalJson, defineScripts, idempotencyKey, type RedisConnection } from '@renderq/shared';
 
 const TTL_SECONDS = 24 * 3600;
 
@@ -41,23 +40,18 @@ interface Entry {
   readonly body?: unknown;
 }
 
-/** KEYS[1] the claim; ARGV[1] the claim it must still be, ARGV[2] the new claim, ARGV[3] TTL (s). */
-const TAKE_OVER_LUA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
-return 1
-`;
-
 export class IdempotencyStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     /**
      * How long a claim whose request gave no answer holds its key before a retry may take it
      * over: longer than a request can take with every Redis call at its timeout. @defaultValue 30_000
      */
     private readonly leaseMs = 30_000,
-  ) {}
+  ) {
+    defineScripts(redis);
+  }
 
   static bodyHash(body: unknown): string {
     return createHash('sha256').update(canonicalJson(body)).digest('hex');
@@ -84,9 +78,8 @@ export class IdempotencyStore {
   /** Takes over a claim whose lease ran out, if nobody else did first. */
   async takeOver(tenant: string, key: string, hash: string, previous: string, jobId: string): Promise<boolean> {
     const claim: Entry = { hash, state: 'pending', job_id: jobId, claimed_at: Date.now() };
-    const taken = await this.redis.eval(
-      TAKE_OVER_LUA,
-      1,
+    // take-over-claim-1.lua in @renderq/shared
+    const taken = await this.redis.renderqTakeOverClaim(
       this.#key(tenant, key),
       previous,
       JSON.stringify(claim),
@@ -107,6 +100,6 @@ export class IdempotencyStore {
   }
 
   #key(tenant: string, key: string): string {
-    return `${this.prefix}:idempotency:${tenant}:${createHash('sha256').update(key).digest('hex')}`;
+    return idempotencyKey(this.prefix, tenant, createHash('sha256').update(key).digest('hex'));
   }
 }

@@ -184,6 +184,8 @@ function toConfig(env: Env, storage: StorageConfig) {
     logFormat: env.LOG_FORMAT,
     redis: {
       url: env.REDIS_URL,
+      /** REDIS_CLUSTER: `url` is one node of a Redis Cluster. Unset: one Redis. */
+      ...(env.REDIS_CLUSTER ? { cluster: true as const } : {}),
       prefix: env.RENDERQ_PREFIX,
       /** How long one command may take before it fails (worker connections: at least 15 s). */
       commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,

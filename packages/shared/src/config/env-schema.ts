@@ -162,6 +162,11 @@ export const EnvSchema = z
       emptyToUndefined,
       urlWithScheme(['redis:', 'rediss:'], 'a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
     ),
+    /**
+     * REDIS_URL is one node of a Redis Cluster, from which clients learn the others; RENDERQ_PREFIX
+     * must then be a hash tag such as {renderq}. @defaultValue false
+     */
+    REDIS_CLUSTER: booleanFlag(false),
     /** Key prefix for every Redis key; a hash tag such as {renderq} on Redis Cluster. */
     /**
      * How long a Redis command may take before it fails (a Redis that stops answering is reported,

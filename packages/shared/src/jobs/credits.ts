@@ -3,7 +3,7 @@
  * tells the same: operators (GET /v1/admin/status) and the credits gauge of every
  * process's /metrics read it from here.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/create-redis.js';
 import { creditsKey } from './keys.js';
 
 export interface ObservedCredits {
@@ -12,13 +12,13 @@ export interface ObservedCredits {
   readonly observed_at: string;
 }
 
-export async function recordCredits(redis: Redis, prefix: string, balance: number): Promise<void> {
+export async function recordCredits(redis: RedisConnection, prefix: string, balance: number): Promise<void> {
   const observed: ObservedCredits = { balance, observed_at: new Date().toISOString() };
   await redis.set(creditsKey(prefix), JSON.stringify(observed));
 }
 
 /** The last balance observed by any worker; undefined while none has been. */
-export async function readCredits(redis: Redis, prefix: string): Promise<ObservedCredits | undefined> {
+export async function readCredits(redis: RedisConnection, prefix: string): Promise<ObservedCredits | undefined> {
   const raw = await redis.get(creditsKey(prefix));
   if (!raw) return undefined;
   const parsed = JSON.parse(raw) as Partial<ObservedCredits>;

@@ -1,4 +1,9 @@
-/** Where renderq's own records live in Redis, next to BullMQ's keys under the same prefix. */
+/**
+ * Every Redis key renderq spells, next to BullMQ's keys under the same prefix (BullMQ names its
+ * own). Lua scripts are given their keys through KEYS, never a prefix to build them from, so every
+ * key a script touches is declared. On Redis Cluster the prefix is a hash tag such as `{renderq}`:
+ * every key then hashes to one slot, as one script's keys and BullMQ's queues need.
+ */
 export function jobKey(prefix: string, id: string): string {
   return `${prefix}:job:${id}`;
 }
@@ -70,4 +75,24 @@ export function tenantJobsKey(prefix: string, tenant: string): string {
 /** The last Segmind credit balance a worker saw, with when (JSON). */
 export function creditsKey(prefix: string): string {
   return `${prefix}:credits`;
+}
+/** Held by the one worker checking the Segmind balance this period. */
+export function creditsCheckLockKey(prefix: string): string {
+  return `${prefix}:credits-check`;
+}
+/** Why taking jobs is paused for everyone, if it is (JSON). */
+export function pauseKey(prefix: string): string {
+  return `${prefix}:pause`;
+}
+/** Each model's learned latency (a hash: model → milliseconds), for scheduling polls. */
+export function modelDurationKey(prefix: string): string {
+  return `${prefix}:model-duration-ms`;
+}
+/** The key signing output download links, made once and shared by every API process. */
+export function outputLinkSecretKey(prefix: string): string {
+  return `${prefix}:output-link-secret`;
+}
+/** An Idempotency-Key's claim and first answer, by tenant and the key's SHA-256 (hex). */
+export function idempotencyKey(prefix: string, tenant: string, keyHash: string): string {
+  return `${prefix}:idempotency:${tenant}:${keyHash}`;
 }

@@ -7,20 +7,21 @@
 
 import type { PauseState } from '@renderq/contract';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { PauseReason } from '../errors.js';
+import type { RedisConnection } from '../redis/create-redis.js';
+import { pauseKey } from './keys.js';
 
 export type { PauseState };
 
 export class PauseControl {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #queue: Queue;
   readonly #key: string;
 
-  constructor(redis: Redis, prefix: string, renderQueue: Queue) {
+  constructor(redis: RedisConnection, prefix: string, renderQueue: Queue) {
     this.#redis = redis;
     this.#queue = renderQueue;
-    this.#key = `${prefix}:pause`;
+    this.#key = pauseKey(prefix);
   }
 
   async pause(reason: Exclude<PauseReason, 'rate_limited'>, message: string): Promise<void> {

@@ -76,6 +76,3 @@ export function isFinal(stage: StageName): boolean {
 export function assertNever(value: never): never {
   throw new Error(`unexpected value: ${JSON.stringify(value)}`);
 }
-
-/** The stages a job can still leave: cancelling moves it from any of these. */
-export const UNFINISHED_STAGES: readonly StageName[] = STAGE_NAMES.filter((stage) => !isFinal(stage));

@@ -7,7 +7,7 @@
  * may come back short, or empty, with a position to go on from. Entries whose record
  * has expired are dropped from the index as they are met.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/create-redis.js';
 import type { JobRecord } from './job-record.js';
 import { jobKey, tenantJobsKey } from './keys.js';
 import { recordFromHash } from './record-hash.js';
@@ -55,7 +55,11 @@ export interface JobListPage {
   readonly scanned: number;
 }
 
-export async function listTenantJobs(redis: Redis, prefix: string, request: JobListRequest): Promise<JobListPage> {
+export async function listTenantJobs(
+  redis: RedisConnection,
+  prefix: string,
+  request: JobListRequest,
+): Promise<JobListPage> {
   const { tenant, filters, limit } = request;
   const maxScanned = request.maxScanned ?? 5_000;
   const key = tenantJobsKey(prefix, tenant);
@@ -116,7 +120,7 @@ interface Head {
   readonly batchId: string | null;
 }
 
-async function readHeads(redis: Redis, prefix: string, entries: readonly string[]): Promise<Head[]> {
+async function readHeads(redis: RedisConnection, prefix: string, entries: readonly string[]): Promise<Head[]> {
   if (entries.length === 0) return [];
   const pipeline = redis.pipeline();
   for (const entry of entries) pipeline.hmget(jobKey(prefix, idOf(entry)), 'tenant', 'stage', 'model', 'batch_id');

@@ -4,8 +4,8 @@
  */
 import type { Batch } from '@renderq/contract';
 import type { OutputLinks } from '../storage/output-links.js';
+import type { BatchRecord } from './batch-record.js';
 import { type JobRecord, type PublicJob, toPublicJob } from './job-record.js';
-import type { BatchRecord } from './job-store.js';
 
 export async function publicJob(record: JobRecord, links: OutputLinks): Promise<PublicJob> {
   const [outputUrls, inputUrls] = await Promise.all([

@@ -92,7 +92,7 @@ export function redactSecrets(value: unknown, secrets: readonly string[], depth 
 function redactError(error: Error, secrets: readonly string[], depth: number): Error {
   const copy = Object.create(Object.getPrototypeOf(error)) as Error;
   for (const key of Object.getOwnPropertyNames(error)) {
-    const field = (error as unknown as Record<string, unknown>)[key];
+    const field: unknown = Reflect.get(error, key);
     Object.defineProperty(copy, key, {
       value: SECRET_KEYS.test(key) ? REDACTED : redactSecrets(field, secrets, depth + 1),
       enumerable: key !== 'stack' && key !== 'message',

@@ -3,16 +3,17 @@
  * (or exit with one line), make its logger, connect to Redis, and warn when Redis may
  * lose jobs.
  */
-import type { Redis } from 'ioredis';
+
 import type { Logger } from 'pino';
 import { type Config, loadConfigOrExit, type ProcessRole, type WorkerConfig } from '../config/config.js';
 import { createLogger, logFormatFor } from '../observability/logger.js';
+import type { RedisConnection } from '../redis/create-redis.js';
 import { createRedis, type RedisRole, warnIfRedisMayLoseJobs } from '../redis/create-redis.js';
 
 export interface BootedProcess<C extends Config = Config> {
   readonly config: C;
   readonly logger: Logger;
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
 }
 
 /** The Redis connection each kind of process needs. */
@@ -40,7 +41,13 @@ export function bootProcess(
     secrets: config.secrets,
     format: logFormatFor(config.logFormat, process.stdout.isTTY === true),
   });
-  const redis = createRedis(config.redis.url, REDIS_ROLE[role], name, config.redis.commandTimeoutMs);
+  const redis = createRedis(
+    config.redis.url,
+    REDIS_ROLE[role],
+    name,
+    config.redis.commandTimeoutMs,
+    config.redis.cluster ?? false,
+  );
   redis.on('error', (error) => logger.error({ err: error }, 'Redis connection error'));
   void warnIfRedisMayLoseJobs(redis, logger).catch((error: unknown) =>
     logger.warn({ err: error }, 'could not check Redis durability'),

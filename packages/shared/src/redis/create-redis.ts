@@ -1,9 +1,9 @@
 /**
- * ioredis connections fit for BullMQ, and the start-up check that Redis will keep
- * what it is given (AOF on, no eviction): a Redis that evicts or forgets keys
- * loses jobs silently.
+ * ioredis connections fit for BullMQ — to one Redis, or to a Redis Cluster
+ * (REDIS_CLUSTER) — and the start-up check that Redis will keep what it is given
+ * (AOF on, no eviction): a Redis that evicts or forgets keys loses jobs silently.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 
 export type RedisRole =
@@ -15,14 +15,54 @@ export type RedisRole =
 /** BullMQ blocks up to 10 s waiting for a job (and watches that itself): a worker's timeout must be longer. */
 export const WORKER_MIN_COMMAND_TIMEOUT_MS = 15_000;
 
+/**
+ * A connection to one Redis or to a Redis Cluster: every module takes either. On a cluster
+ * RENDERQ_PREFIX must be a hash tag (`{renderq}`), so that all keys share one slot.
+ */
+export type RedisConnection = Redis | Cluster;
+
+/** One Redis (tests and tools); processes pass REDIS_CLUSTER as `cluster`. */
+export function createRedis(
+  url: string,
+  role: RedisRole,
+  name?: string,
+  commandTimeoutMs?: number,
+  cluster?: false,
+): Redis;
+export function createRedis(
+  url: string,
+  role: RedisRole,
+  name: string,
+  commandTimeoutMs: number,
+  cluster: boolean,
+): RedisConnection;
 export function createRedis(
   url: string,
   role: RedisRole,
   name = 'renderq',
   /** How long a command may wait for its answer (REDIS_COMMAND_TIMEOUT_MS): a frozen Redis fails, never hangs. */
   commandTimeoutMs = 5_000,
-): Redis {
-  return new Redis(url, {
+  /** REDIS_CLUSTER: `url` is one node of a Redis Cluster, from which the client learns the others. */
+  cluster = false,
+): RedisConnection {
+  const options = connectionOptions(role, name, commandTimeoutMs);
+  if (!cluster) return new Redis(url, options);
+  const seed = new URL(url);
+  return new Cluster([{ host: seed.hostname, port: Number(seed.port || 6379) }], {
+    redisOptions: {
+      ...options,
+      ...(seed.username ? { username: decodeURIComponent(seed.username) } : {}),
+      ...(seed.password ? { password: decodeURIComponent(seed.password) } : {}),
+      ...(seed.protocol === 'rediss:' ? { tls: {} } : {}),
+    },
+    enableAutoPipelining: options.enableAutoPipelining,
+    enableOfflineQueue: true,
+    clusterRetryStrategy: (times) => Math.min(times * 200, 5_000),
+  });
+}
+
+function connectionOptions(role: RedisRole, name: string, commandTimeoutMs: number): RedisOptions {
+  return {
     connectionName: name,
     // BullMQ requires null on worker connections: its blocking commands must not be cut off.
     maxRetriesPerRequest: role === 'worker' ? null : 3,
@@ -32,12 +72,12 @@ export function createRedis(
     // Many concurrent requests each sending a few commands: one round trip carries them all.
     enableAutoPipelining: role === 'client',
     retryStrategy: (times) => Math.min(times * 200, 5_000),
-  });
+  };
 }
 
 /** Whether Redis answers a PING within `deadlineMs`, and if not, why (for readiness checks). */
 export async function pingWithin(
-  redis: Redis,
+  redis: RedisConnection,
   deadlineMs: number,
 ): Promise<{ readonly ok: true } | { readonly ok: false; readonly reason: string }> {
   let timer: NodeJS.Timeout | undefined;
@@ -80,7 +120,7 @@ export interface RedisDurability {
 }
 
 /** Reads the settings that decide whether jobs can be lost; CONFIG may be disabled on managed Redis. */
-export async function checkRedisDurability(redis: Redis): Promise<RedisDurability> {
+export async function checkRedisDurability(redis: RedisConnection): Promise<RedisDurability> {
   let maxmemoryPolicy: string | undefined;
   let appendonly: string | undefined;
   try {
@@ -109,7 +149,7 @@ export async function checkRedisDurability(redis: Redis): Promise<RedisDurabilit
   return { maxmemoryPolicy, appendonly, warnings };
 }
 
-export async function warnIfRedisMayLoseJobs(redis: Redis, logger: Logger): Promise<void> {
+export async function warnIfRedisMayLoseJobs(redis: RedisConnection, logger: Logger): Promise<void> {
   const { warnings, maxmemoryPolicy, appendonly } = await checkRedisDurability(redis);
   for (const warning of warnings) logger.warn({ maxmemoryPolicy, appendonly }, warning);
 }
@@ -122,7 +162,7 @@ function configValue(reply: unknown): string | undefined {
  * Closes a connection at shutdown. One already closed (BullMQ may close shared
  * connections as its workers stop) is what we wanted anyway, not a failure.
  */
-export async function closeRedis(redis: Redis, timeoutMs = 2_000): Promise<void> {
+export async function closeRedis(redis: RedisConnection, timeoutMs = 2_000): Promise<void> {
   // A function, not a narrowed value: the status changes while this waits.
   const isEnded = () => redis.status === 'end';
   if (isEnded()) return;

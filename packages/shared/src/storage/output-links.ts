@@ -6,9 +6,10 @@
  * unless configured.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
 import type { StoredInput, StoredOutput } from '../jobs/job-record.js';
+import { outputLinkSecretKey } from '../jobs/keys.js';
+import type { RedisConnection } from '../redis/create-redis.js';
 import type { Storage } from './storage.js';
 
 export interface OutputLinksOptions {
@@ -28,7 +29,7 @@ export class OutputLinks {
   }
 
   /** The links configuration asks for (OUTPUT_LINKS, OUTPUT_LINK_SECRET, …), for the API and the worker alike. */
-  static fromConfig(redis: Redis, config: Config, storage: Storage): Promise<OutputLinks> {
+  static fromConfig(redis: RedisConnection, config: Config, storage: Storage): Promise<OutputLinks> {
     return OutputLinks.create(redis, config.redis.prefix, config.api.outputLinkSecret, {
       publicBaseUrl: config.api.publicBaseUrl,
       ttlSeconds: config.api.outputLinkTtlMs / 1000,
@@ -38,9 +39,9 @@ export class OutputLinks {
   }
 
   /** Uses `secret` when configured, otherwise one random key kept in Redis for every API process. */
-  static async create(redis: Redis, prefix: string, secret: string | undefined, options: OutputLinksOptions) {
+  static async create(redis: RedisConnection, prefix: string, secret: string | undefined, options: OutputLinksOptions) {
     if (secret) return new OutputLinks(Buffer.from(secret), options);
-    const key = `${prefix}:output-link-secret`;
+    const key = outputLinkSecretKey(prefix);
     await redis.set(key, randomBytes(32).toString('base64'), 'NX');
     const shared = await redis.get(key);
     if (!shared) throw new Error('could not read the output link secret from Redis');

@@ -12,7 +12,6 @@
  * delivery job was lost later (removed from a dashboard) without scanning every event.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { eventAttemptsKey, eventKey, eventOutboxKey, pendingEventsKey } from '../jobs/keys.js';
 import {
   glanceAtQueueJob,
@@ -21,6 +20,8 @@ import {
   readQueueJobGlance,
 } from '../jobs/queue-job-glance.js';
 import { QUEUE_NAMES, queueOptions, WEBHOOK_JOB_OPTIONS, type WebhookJobData } from '../queues.js';
+import type { RedisConnection } from '../redis/create-redis.js';
+import { defineScripts } from '../redis/scripts.js';
 import {
   type AttemptOutcome,
   type DeliveryAttempt,
@@ -34,49 +35,6 @@ import {
 /** Attempts kept per event: a day of retries is a handful, redeliveries add a few more. */
 const MAX_ATTEMPTS_KEPT = 100;
 
-/**
- * Starts another round of delivery for a finished event. KEYS[1] the event, KEYS[2] the
- * pending events; ARGV[1] now (ISO 8601); ARGV[2] '1' to start one even while pending (its
- * queue job is lost); ARGV[3] now (ms).
- * Returns the new round's BullMQ job id, or '' when the event is still pending (its
- * round is under way) — or false when there is no such event.
- */
-const REDELIVER_LUA = `
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return false end
-if status == 'pending' and ARGV[2] ~= '1' then return '' end
-local round = redis.call('HINCRBY', KEYS[1], 'rounds', 1)
-local id = redis.call('HGET', KEYS[1], 'id')
-local queueJob = id .. '-r' .. round
-redis.call('HSET', KEYS[1], 'status', 'pending', 'run_start', redis.call('HGET', KEYS[1], 'attempts'),
-  'queue_job', queueJob, 'next_attempt_at', ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[3], id)
-return queueJob
-`;
-
-/**
- * Records an attempt with the event's status after it, in one step. KEYS[1] the event,
- * KEYS[2] its attempts, KEYS[3] the pending events; ARGV[1] the attempt as JSON without its
- * number, ARGV[2] status, ARGV[3] next attempt (ISO 8601 or ''), ARGV[4] attempts kept,
- * ARGV[5] next attempt (ms, or ''), ARGV[6] the event's id. Returns the attempt's number.
- */
-const RECORD_ATTEMPT_LUA = `
-local attempt = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'next_attempt_at', ARGV[3])
-if ARGV[2] == 'pending' then
-  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
-else
-  redis.call('ZREM', KEYS[3], ARGV[6])
-end
-local entry = cjson.decode(ARGV[1])
-entry['attempt'] = attempt
-redis.call('RPUSH', KEYS[2], cjson.encode(entry))
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
-return attempt
-`;
-
 /** A pending event as the reconciler first sees it: its status and its delivery job at a glance. */
 export interface PendingEventGlance {
   readonly id: string;
@@ -88,11 +46,8 @@ export interface PendingEventGlance {
   readonly delivery: QueueJobGlance;
 }
 
-const REDELIVER_SCRIPT = 'renderqRedeliverV3';
-const RECORD_ATTEMPT_SCRIPT = 'renderqRecordAttemptV2';
-
 export interface WebhookEventStoreOptions {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly queue: Queue<WebhookJobData>;
   readonly prefix: string;
 }
@@ -110,7 +65,7 @@ export interface AttemptRecord {
 }
 
 export class WebhookEventStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #queue: Queue<WebhookJobData>;
   readonly #prefix: string;
 
@@ -118,10 +73,7 @@ export class WebhookEventStore {
     this.#redis = options.redis;
     this.#queue = options.queue;
     this.#prefix = options.prefix;
-    if (!(REDELIVER_SCRIPT in this.#redis)) {
-      this.#redis.defineCommand(REDELIVER_SCRIPT, { numberOfKeys: 2, lua: REDELIVER_LUA });
-      this.#redis.defineCommand(RECORD_ATTEMPT_SCRIPT, { numberOfKeys: 3, lua: RECORD_ATTEMPT_LUA });
-    }
+    defineScripts(this.#redis);
   }
 
   /** Puts recorded events on the webhooks queue. Never throws: what it cannot do, recovery does. */
@@ -193,12 +145,8 @@ export class WebhookEventStore {
       outcome: record.outcome,
       error: record.error,
     };
-    const command = (this.#redis as unknown as Record<string, (...args: string[]) => Promise<number>>)[
-      RECORD_ATTEMPT_SCRIPT
-    ];
-    if (!command) throw new Error('record-attempt script is not defined on this connection');
-    return command.call(
-      this.#redis,
+    // record-attempt-3.lua
+    return this.#redis.renderqRecordAttempt(
       eventKey(this.#prefix, id),
       eventAttemptsKey(this.#prefix, id),
       pendingEventsKey(this.#prefix),
@@ -273,15 +221,11 @@ export class WebhookEventStore {
    * under the same `webhook-id`; a pending one has its next attempt brought forward.
    */
   async redeliver(id: string): Promise<WebhookEventRecord | undefined> {
-    const script = (this.#redis as unknown as Record<string, (...keysAndArgs: string[]) => Promise<unknown>>)[
-      REDELIVER_SCRIPT
-    ];
-    if (!script) throw new Error('redeliver script is not defined on this connection');
     const key = eventKey(this.#prefix, id);
+    // redeliver-event-2.lua
     const command = (force: '0' | '1') => {
       const now = Date.now();
-      return script.call(
-        this.#redis,
+      return this.#redis.renderqRedeliverEvent(
         key,
         pendingEventsKey(this.#prefix),
         new Date(now).toISOString(),
@@ -328,7 +272,7 @@ export interface WebhookQueue {
 }
 
 /** The webhooks queue and the events store over it, for the API and the worker alike. */
-export function openWebhookQueue(redis: Redis, prefix: string): WebhookQueue {
+export function openWebhookQueue(redis: RedisConnection, prefix: string): WebhookQueue {
   const queue = new Queue<WebhookJobData>(QUEUE_NAMES.webhooks, queueOptions(redis, prefix));
   return { queue, events: new WebhookEventStore({ redis, queue, prefix }) };
 }

@@ -60,7 +60,7 @@ for (let i = 0; i < ids.length; i += 200) {
   await Promise.all(
     ids.slice(i, i + 200).map(async (id) => {
       finishedAt.set(`evt_${id}_cancelled`, Date.now());
-      await store.transition(id, ['queued'], { name: 'cancelled' });
+      await store.transition(id, 'cancel', { name: 'cancelled' });
     }),
   );
 }

@@ -1,5 +1,6 @@
 /** What the pipeline's steps work with, built once per worker process (start-worker.ts). */
 import type {
+  FinishingMove,
   JobChanges,
   JobError,
   JobRecord,
@@ -8,7 +9,7 @@ import type {
   Logger,
   Metrics,
   PauseControl,
-  StageName,
+  StageOfMove,
   StoredInput,
 } from '@renderq/shared';
 import type { Queue } from 'bullmq';
@@ -47,26 +48,27 @@ export function jobLogger(deps: PipelineDeps, record: JobRecord): Logger {
 }
 
 /**
- * Moves a job to a final stage from one of `from`, and counts it. Returns false when
- * the job had moved on (cancelled meanwhile): the caller's work is then discarded.
+ * Finishes a job by `move`, and counts it. Returns false when the job had moved on
+ * (cancelled meanwhile): the caller's work is then discarded.
  */
-export async function finish(
+export async function finish<M extends FinishingMove>(
   deps: PipelineDeps,
   record: JobRecord,
-  from: readonly StageName[],
-  to: Extract<JobStage, { name: 'completed' | 'failed' | 'cancelled' }>,
+  move: M,
+  to: StageOfMove<M>,
   changes: JobChanges = {},
 ): Promise<boolean> {
-  const moved = await deps.store.transition(record.id, from, to, changes);
+  const moved = await deps.store.transition(record, move, to, changes);
   const log = jobLogger(deps, record);
   if (!moved.ok) {
     log.info({ outcome: moved }, 'job moved on before it could finish here');
     return false;
   }
-  deps.metrics.jobsFinished.inc({ model: record.model, status: to.name });
+  const stage: JobStage = to;
+  deps.metrics.jobsFinished.inc({ model: record.model, status: stage.name });
   deps.metrics.jobDuration.observe({ model: record.model }, (Date.now() - Date.parse(record.created_at)) / 1000);
-  if (to.name === 'failed') log.warn({ error: to.error }, 'job failed');
-  else log.info({ status: to.name }, 'job finished');
+  if (stage.name === 'failed') log.warn({ error: stage.error }, 'job failed');
+  else log.info({ status: stage.name }, 'job finished');
   return true;
 }
 

@@ -4,10 +4,10 @@
  * Redis so every worker shares it — and later polls back off with jitter up to a
  * cap. Few polls are cheap for us and for Segmind.
  */
-import type { Redis } from 'ioredis';
+import { modelDurationKey, type RedisConnection } from '@renderq/shared';
 
 export interface PollScheduleOptions {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly prefix: string;
   /** Longest wait between polls. @defaultValue 15_000 */
   readonly maxIntervalMs: number;
@@ -27,7 +27,7 @@ export class PollSchedule {
 
   constructor(options: PollScheduleOptions) {
     this.#options = options;
-    this.#key = `${options.prefix}:model-duration-ms`;
+    this.#key = modelDurationKey(options.prefix);
   }
 
   /** The usual time from submit to COMPLETED for `model`. */

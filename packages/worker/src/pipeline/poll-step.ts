@@ -53,7 +53,7 @@ async function poll(
     await finish(
       deps,
       record,
-      ['polling'],
+      'fail_poll',
       failedStage({
         code: 'timeout',
         message: `Segmind did not finish request ${stage.request_id} within ${deps.settings.jobDeadlineMs / 1000} s`,
@@ -87,7 +87,7 @@ async function poll(
     await finish(
       deps,
       record,
-      ['polling'],
+      'fail_poll',
       failedStage({ code: 'segmind_failed', message: 'Segmind completed without any output' }),
     );
     return;
@@ -96,7 +96,7 @@ async function poll(
   if (metrics?.total_time) await deps.schedule.observe(record.model, metrics.total_time * 1000);
   if (metrics?.remaining_credits !== undefined) await deps.recordCredits(metrics.remaining_credits);
   const storing: StoringStage = { name: 'storing', request_id: stage.request_id, sources, attempts: 0 };
-  const moved = await deps.store.transition(record.id, ['polling'], storing, {
+  const moved = await deps.store.transition(record, 'result', storing, {
     ...(metrics?.cost !== undefined ? { cost: metrics.cost } : {}),
   });
   if (!moved.ok) return;
@@ -166,7 +166,7 @@ async function ask<T extends StatusAnswer | ResultAnswer>(
     return { answer: await call() };
   } catch (error) {
     if (error instanceof FailJobError) {
-      await finish(deps, record, ['polling'], failedStage({ code: error.code, message: error.message }));
+      await finish(deps, record, 'fail_poll', failedStage({ code: error.code, message: error.message }));
       return { failed: true };
     }
     if (error instanceof StopTakingJobsError && error.resumeAt) {
@@ -182,7 +182,7 @@ async function ask<T extends StatusAnswer | ResultAnswer>(
 async function failAtSegmind(deps: PipelineDeps, record: JobRecord, stage: PollingStage, answer: StatusAnswer) {
   deps.metrics.pollsPerJob.observe({ model: record.model }, stage.polls + 1);
   const message = typeof answer.error === 'string' ? answer.error : JSON.stringify(answer.error ?? 'inference failed');
-  await finish(deps, record, ['polling'], failedStage({ code: 'segmind_failed', message }));
+  await finish(deps, record, 'fail_poll', failedStage({ code: 'segmind_failed', message }));
 }
 
 /** Saves one more poll and waits, holding no slot, until the next. */
@@ -195,7 +195,7 @@ async function later(
   delayMs?: number,
 ): Promise<never | undefined> {
   const next: PollingStage = { ...stage, polls: stage.polls + 1 };
-  const moved = await deps.store.transition(record.id, ['polling'], next);
+  const moved = await deps.store.transition(record, 'poll', next);
   if (!moved.ok) return undefined;
   const wait =
     delayMs ?? (await deps.schedule.nextPollDelayMs(record.model, Date.parse(stage.submitted_at), next.polls));
@@ -217,7 +217,7 @@ async function store(
     }
   } catch (error) {
     if (error instanceof FailJobError) {
-      await finish(deps, record, ['storing'], failedStage({ code: error.code, message: error.message }));
+      await finish(deps, record, 'fail_store', failedStage({ code: error.code, message: error.message }));
       return;
     }
     const attempts = stage.attempts + 1;
@@ -225,18 +225,18 @@ async function store(
       await finish(
         deps,
         record,
-        ['storing'],
+        'fail_store',
         failedStage({ code: 'storage_failed', message: (error as Error).message }),
       );
       return;
     }
     jobLogger(deps, record).warn({ err: error, attempts }, 'storing outputs failed; trying again later');
-    const moved = await deps.store.transition(record.id, ['storing'], { ...stage, attempts });
+    const moved = await deps.store.transition(record, 'retry_store', { ...stage, attempts });
     if (!moved.ok) return;
     await job.moveToDelayed(Date.now() + Math.min(300_000, 1_000 * 2 ** (attempts - 1)), token);
     throw new DelayedError();
   }
-  const completed = await finish(deps, record, ['storing'], { name: 'completed' }, { outputs: stored });
+  const completed = await finish(deps, record, 'complete', { name: 'completed' }, { outputs: stored });
   if (!completed && (await deps.store.get(record.id))?.stage.name === 'cancelled') {
     // Cancelled while storing: nothing of it is kept. (Another run of this step that completed the job first
     // wrote the same keys with the same bytes: those are the completed job's outputs, and stay.)

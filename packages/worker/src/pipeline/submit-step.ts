@@ -11,6 +11,7 @@
 import {
   assertNever,
   FailJobError,
+  failMoveFrom,
   isFinal,
   type JobRecord,
   ObjectNotFoundError,
@@ -46,7 +47,7 @@ export function submitStep(deps: PipelineDeps) {
         if (!(await settleAmbiguous(deps, record, 'the worker stopped during a submit'))) return;
         break;
       case 'queued': {
-        const moved = await deps.store.transition(record.id, ['queued'], {
+        const moved = await deps.store.transition(record, 'submit', {
           name: 'submitting',
           since: new Date().toISOString(),
         });
@@ -62,7 +63,7 @@ export function submitStep(deps: PipelineDeps) {
     }
 
     if ((await inflight(deps)) >= deps.settings.maxInflight) {
-      await deps.store.transition(record.id, ['submitting'], { name: 'queued' });
+      await deps.store.transition(record, 'requeue', { name: 'queued' });
       await deps.renderQueue.rateLimit(1_000);
       throw Worker.RateLimitError();
     }
@@ -83,8 +84,8 @@ export function submitStep(deps: PipelineDeps) {
       polls: 0,
     };
     const moved = await deps.store.transition(
-      record.id,
-      ['submitting'],
+      record,
+      'submitted',
       { name: 'polling', ...request },
       { segmind_request_id: answer.request_id },
     );
@@ -127,7 +128,7 @@ async function settleAmbiguous(deps: PipelineDeps, record: JobRecord, why: strin
     await finish(
       deps,
       record,
-      ['submitting'],
+      'fail_submit',
       failedStage({
         code: 'segmind_ambiguous_submit',
         message: `${why}; the submit's answer never arrived, and AMBIGUOUS_SUBMIT_POLICY=fail never pays twice`,
@@ -143,19 +144,19 @@ async function settleAmbiguous(deps: PipelineDeps, record: JobRecord, why: strin
  * outage is retried with backoff while attempts last. The job has not moved, so no submit is at stake.
  */
 async function handleReadError(deps: PipelineDeps, job: RenderJob, record: JobRecord, error: unknown): Promise<void> {
-  const from = [record.stage.name];
+  const move = failMoveFrom(record.stage.name);
   if (error instanceof ObjectNotFoundError) {
     await finish(
       deps,
       record,
-      from,
+      move,
       failedStage({ code: 'invalid_input', message: `the input image stored with the job is gone (${error.key})` }),
     );
     return;
   }
   if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
     const message = `could not read the input image stored with the job: ${(error as Error).message}`;
-    await finish(deps, record, from, failedStage({ code: 'storage_failed', message }));
+    await finish(deps, record, move, failedStage({ code: 'storage_failed', message }));
     return;
   }
   jobLogger(deps, record).warn({ err: error }, 'reading a stored input image failed; retrying with backoff');
@@ -164,7 +165,7 @@ async function handleReadError(deps: PipelineDeps, job: RenderJob, record: JobRe
 
 async function handleSubmitError(deps: PipelineDeps, job: RenderJob, record: JobRecord, error: unknown): Promise<void> {
   const log = jobLogger(deps, record);
-  const backToQueued = () => deps.store.transition(record.id, ['submitting'], { name: 'queued' });
+  const backToQueued = () => deps.store.transition(record, 'requeue', { name: 'queued' });
   if (error instanceof AmbiguousSubmitError) {
     if (await settleAmbiguous(deps, record, error.message)) {
       await backToQueued();
@@ -173,7 +174,7 @@ async function handleSubmitError(deps: PipelineDeps, job: RenderJob, record: Job
     return;
   }
   if (error instanceof FailJobError) {
-    await finish(deps, record, ['submitting'], failedStage({ code: error.code, message: error.message }));
+    await finish(deps, record, 'fail_submit', failedStage({ code: error.code, message: error.message }));
     return;
   }
   if (error instanceof StopTakingJobsError) {
@@ -193,7 +194,7 @@ async function handleSubmitError(deps: PipelineDeps, job: RenderJob, record: Job
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   if (lastAttempt) {
     const code = error instanceof RetryLaterError ? error.code : 'internal_error';
-    await finish(deps, record, ['queued'], failedStage({ code, message: (error as Error).message }));
+    await finish(deps, record, 'fail_queued', failedStage({ code, message: (error as Error).message }));
     return;
   }
   log.warn({ err: error, attempt: job.attemptsMade + 1 }, 'submit failed; retrying with backoff');

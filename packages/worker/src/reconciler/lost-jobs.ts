@@ -20,15 +20,15 @@ import {
   pipelineAnswers,
   QUEUE_NAMES,
   type QueueJobGlance,
+  type RedisConnection,
   readQueueJobGlance,
   type UnfinishedJobGlance,
 } from '@renderq/shared';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { emptyReport, type PassOptions, type PassReport } from './pass.js';
 
 export interface LostJobsDeps {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly store: JobStore;
   readonly renderQueue: Queue;
   readonly pollQueue: Queue;

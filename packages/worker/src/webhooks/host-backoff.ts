@@ -4,11 +4,10 @@
  * doubles with each further failure, up to `maxMs`. One answer that counts as success
  * closes it again. Kept in Redis, so every worker sees the same hosts.
  */
-import { webhookHostKey } from '@renderq/shared';
-import type { Redis } from 'ioredis';
+import { defineScripts, type RedisConnection, webhookHostKey } from '@renderq/shared';
 
 export interface HostBackoffOptions {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly prefix: string;
   readonly threshold: number;
   /** @defaultValue 30 s */
@@ -17,22 +16,8 @@ export interface HostBackoffOptions {
   readonly maxMs?: number;
 }
 
-/** KEYS[1] the host; ARGV: now, threshold, base, max. Returns until when the host is backed off (0: not). */
-const FAILED_LUA = `
-local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
-local threshold = tonumber(ARGV[2])
-local untilMs = 0
-if failures >= threshold then
-  local wait = math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ math.min(failures - threshold, 30))
-  untilMs = tonumber(ARGV[1]) + wait
-  redis.call('HSET', KEYS[1], 'open_until', untilMs)
-end
-redis.call('PEXPIRE', KEYS[1], 86400000)
-return untilMs
-`;
-
 export class HostBackoff {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #prefix: string;
   readonly #threshold: number;
   readonly #baseMs: number;
@@ -44,9 +29,7 @@ export class HostBackoff {
     this.#threshold = options.threshold;
     this.#baseMs = options.baseMs ?? 30_000;
     this.#maxMs = options.maxMs ?? 3_600_000;
-    if (!('renderqHostFailedV1' in this.#redis)) {
-      this.#redis.defineCommand('renderqHostFailedV1', { numberOfKeys: 1, lua: FAILED_LUA });
-    }
+    defineScripts(this.#redis);
   }
 
   /** Until when (ms since the epoch) deliveries to `host` wait; 0 when they need not. */
@@ -56,11 +39,8 @@ export class HostBackoff {
   }
 
   async failed(host: string, now = Date.now()): Promise<number> {
-    const command = (this.#redis as unknown as Record<string, (key: string, ...args: string[]) => Promise<number>>)
-      .renderqHostFailedV1;
-    if (!command) throw new Error('host backoff script is not defined on this connection');
-    return command.call(
-      this.#redis,
+    // host-failed-1.lua in @renderq/shared
+    return this.#redis.renderqHostFailed(
       webhookHostKey(this.#prefix, host),
       String(now),
       String(this.#threshold),

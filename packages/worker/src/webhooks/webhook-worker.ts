@@ -10,11 +10,11 @@ import {
   type Metrics,
   type OutputLinks,
   QUEUE_NAMES,
+  type RedisConnection,
   type WebhookJobData,
   type WebhookQueue,
 } from '@renderq/shared';
 import { Worker, type WorkerOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { deliveryStep } from './delivery-step.js';
 import { HostBackoff } from './host-backoff.js';
 import { WebhookSender } from './webhook-sender.js';
@@ -22,7 +22,7 @@ import { WebhookSender } from './webhook-sender.js';
 export interface WebhookWorkerOptions {
   readonly config: Config;
   readonly secrets: readonly string[];
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly webhooks: WebhookQueue;
   readonly store: JobStore;
   readonly links: OutputLinks;

@@ -1,0 +1,26 @@
+/**
+ * The lifecycle's tables in Lua, generated from TRANSITIONS and STATUS_OF_STAGE and put
+ * ahead of the transition script's source (redis/scripts.ts), so that the script and
+ * the TypeScript can never disagree on which moves are legal or which stages are final.
+ */
+import { CANCEL_FOLLOWS_REQUEST_FROM, MOVE_NAMES, TRANSITIONS } from './lifecycle.js';
+import { isFinal, STAGE_NAMES, STATUS_OF_STAGE } from './stage.js';
+
+const set = (names: readonly string[]) => `{ ${names.map((name) => `['${name}'] = true`).join(', ')} }`;
+
+/** Defines STATUS (stage → public status), FINAL, MOVES (name → { to, from }) and FOLLOWS_REQUEST. */
+export function lifecycleLua(): string {
+  const status = STAGE_NAMES.map((stage) => `['${stage}'] = '${STATUS_OF_STAGE[stage]}'`).join(', ');
+  const moves = MOVE_NAMES.map((name) => {
+    const move = TRANSITIONS[name];
+    return `  ['${name}'] = { to = '${move.to}', from = ${set(move.from)} },`;
+  }).join('\n');
+  return [
+    '-- Generated from packages/shared/src/jobs/lifecycle.ts and stage.ts: do not edit here.',
+    `local STATUS = { ${status} }`,
+    `local FINAL = ${set(STAGE_NAMES.filter(isFinal))}`,
+    `local MOVES = {\n${moves}\n}`,
+    `local FOLLOWS_REQUEST = ${set(CANCEL_FOLLOWS_REQUEST_FROM)}`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,118 @@
+/**
+ * Moving a job between stages: only by a move declared in lifecycle.ts, atomically with
+ * its batch's counters and the webhook events a final move causes (transition-job-5-or-8.lua).
+ */
+import { randomUUID } from 'node:crypto';
+import { eventIdFor, jobEventType } from '../webhooks/events.js';
+import type { JobError } from './error-codes.js';
+import type { StoredOutput } from './job-record.js';
+import {
+  batchJobsKey,
+  batchKey,
+  eventKey,
+  eventOutboxKey,
+  jobKey,
+  pendingEventsKey,
+  unfinishedJobsKey,
+} from './keys.js';
+import { type MoveName, type MoveTarget, TRANSITIONS } from './lifecycle.js';
+import { isFinal, type JobStage, STATUS_OF_STAGE, type StageName } from './stage.js';
+import type { StoreContext } from './store-context.js';
+
+/** What a stage move may change besides the stage. */
+export interface JobChanges {
+  readonly segmind_request_id?: string;
+  readonly outputs?: readonly StoredOutput[];
+  readonly error?: JobError;
+  readonly cost?: number;
+}
+
+export type TransitionResult =
+  | {
+      readonly ok: true;
+      readonly previous: StageName;
+      readonly batchFinished: boolean;
+      /** Webhook events the move recorded (already on their way to the webhooks queue). */
+      readonly events: readonly string[];
+    }
+  | { readonly ok: false; readonly reason: 'not_found' }
+  | { readonly ok: false; readonly reason: 'wrong_stage'; readonly current: StageName };
+
+/** A job to move: its id, or its record in hand (which saves reading its batch first). */
+export type JobRef = string | { readonly id: string; readonly batch_id: string | null };
+
+/** The stage a move ends in, with its data. */
+export type StageOfMove<M extends MoveName> = JobStage & { readonly name: MoveTarget<M> };
+
+/**
+ * Moves a job by `move` if its stage is one the move starts from, atomically with its
+ * batch's counters. A final stage stamps `finished_at` and starts the record's retention.
+ * A move not in TRANSITIONS, or to another stage than the move's, is refused (thrown).
+ */
+export async function transition<M extends MoveName>(
+  ctx: StoreContext,
+  job: JobRef,
+  move: M,
+  to: StageOfMove<M>,
+  changes: JobChanges,
+  token: string = randomUUID(),
+): Promise<TransitionResult> {
+  const declared = Object.hasOwn(TRANSITIONS, move) ? TRANSITIONS[move] : undefined;
+  if (!declared) throw new Error(`no move named ${String(move)} in the lifecycle`);
+  if (declared.to !== to.name) throw new Error(`move ${move} goes to ${declared.to}, not ${to.name}`);
+  const { redis, prefix } = ctx;
+  const id = typeof job === 'string' ? job : job.id;
+  // A job's batch is fixed when it is created: read only when the caller has no record in hand.
+  const batchId = typeof job === 'string' ? await redis.hget(jobKey(prefix, id), 'batch_id') : job.batch_id;
+  const jobEvent = isFinal(to.name) ? eventIdFor(id, jobEventType(finalName(to.name))) : '';
+  const batchEvent = batchId ? eventIdFor(batchId, 'batch.completed') : '';
+  const keys = [
+    jobKey(prefix, id),
+    unfinishedJobsKey(prefix),
+    eventOutboxKey(prefix),
+    pendingEventsKey(prefix),
+    jobEvent ? eventKey(prefix, jobEvent) : jobKey(prefix, id),
+    ...(batchId ? [batchKey(prefix, batchId), batchJobsKey(prefix, batchId), eventKey(prefix, batchEvent)] : []),
+  ];
+  const target: JobStage = to;
+  const now = Date.now();
+  const [code, stage, batchFinished, created] = await redis.renderqTransitionJob(
+    keys.length,
+    ...keys,
+    move,
+    JSON.stringify(to),
+    new Date(now).toISOString(),
+    String(ctx.retentionMs),
+    String(now),
+    token,
+    ctx.events ? '1' : '0',
+    jobEvent,
+    batchEvent,
+    // A failed stage carries its error; the record's `error` field is what callers see.
+    ...changeFields(target.name === 'failed' ? { ...changes, error: target.error } : changes),
+  );
+  if (code === -1) return { ok: false, reason: 'not_found' };
+  if (code === 0) return { ok: false, reason: 'wrong_stage', current: stageName(stage) };
+  const events = created ? created.split(',') : [];
+  if (events.length > 0) await ctx.events?.publish(events);
+  return { ok: true, previous: stageName(stage), batchFinished: batchFinished === 1, events };
+}
+
+function finalName(stage: StageName): 'completed' | 'failed' | 'cancelled' {
+  if (stage === 'completed' || stage === 'failed' || stage === 'cancelled') return stage;
+  throw new Error(`${stage} is not final`);
+}
+
+function stageName(stage: string): StageName {
+  if (Object.hasOwn(STATUS_OF_STAGE, stage)) return stage as StageName;
+  throw new Error(`unknown stage ${stage} in a job record`);
+}
+
+function changeFields(changes: JobChanges): string[] {
+  const fields: string[] = [];
+  if (changes.segmind_request_id !== undefined) fields.push('segmind_request_id', changes.segmind_request_id);
+  if (changes.outputs !== undefined) fields.push('outputs', JSON.stringify(changes.outputs));
+  if (changes.error !== undefined) fields.push('error', JSON.stringify(changes.error));
+  if (changes.cost !== undefined) fields.push('cost', String(changes.cost));
+  return fields;
+}

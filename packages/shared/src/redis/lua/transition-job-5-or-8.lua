@@ -1,0 +1,132 @@
+-- Moves a job between stages (packages/shared/src/jobs/transition.ts). One script, so that the
+-- stage check, the record update, the batch counters and the webhook events change together: two
+-- workers can never both finish a job, and a batch finishes exactly once.
+-- Runs after the lifecycle's tables (STATUS, FINAL, MOVES, FOLLOWS_REQUEST), generated from
+-- packages/shared/src/jobs/lifecycle.ts: a move not in MOVES, or from a stage it does not list,
+-- is refused.
+--
+-- KEYS[1]  the job hash
+-- KEYS[2]  the unfinished jobs (scored by their last move; the reconciler walks them)
+-- KEYS[3]  the webhooks outbox
+-- KEYS[4]  the pending webhook events
+-- KEYS[5]  the hash of the webhook event a final move records (for a move that is not final:
+--          KEYS[1] again, unused)
+-- KEYS[6]  the job's batch hash          } only for a job in a batch (then #KEYS is 8; a job's
+-- KEYS[7]  the batch's job list           } batch is fixed when it is created, and the script
+-- KEYS[8]  the batch.completed event hash } checks that the keys are given exactly when it has one)
+-- ARGV[1]  the move's name (a key of MOVES)
+-- ARGV[2]  the new stage as JSON
+-- ARGV[3]  now (ISO 8601)                 ARGV[4] retention of finished records (ms)
+-- ARGV[5]  now (ms)
+-- ARGV[6]  a token unique to this call: a client that reconnects re-sends commands whose answer
+--          it lost, and a replay of an applied move must answer as the move did, not as a
+--          refusal (the job is no longer in a `from` stage by then)
+-- ARGV[7]  '1' when webhooks are on: a job reaching a final stage then records its event (and
+--          its batch's batch.completed when it was the last), with the move itself
+-- ARGV[8]  the id of the event in KEYS[5]  ARGV[9] the id of the event in KEYS[8] ('' without)
+-- ARGV[10…] field, value pairs to set on the job
+-- Returns  {1, previous stage, batch finished now (0/1), comma-separated new event ids}
+--          | {0, current stage, 0, ''} (refused: the job is in no stage the move starts from)
+--          | {-1, '', 0, ''} (no such job)
+--
+-- A move that changes the job's cost adds the difference to its batch's `cost`
+-- (HINCRBYFLOAT), so a batch's cost is always the sum of its jobs'. A job cancelled from a
+-- stage in FOLLOWS_REQUEST keeps its request as `cancelled_request`, and its place among the
+-- unfinished jobs: the worker follows the request to the end for its cost
+-- (follow-cancelled-2.lua), and the reconciler finds it should that follow-up be lost.
+local move = MOVES[ARGV[1]]
+if not move then return redis.error_reply('renderq: no move named ' .. tostring(ARGV[1])) end
+local current = redis.call('HGET', KEYS[1], 'stage')
+if not current then return {-1, '', 0, ''} end
+local applied = redis.call('HMGET', KEYS[1], 'last_token', 'last_previous', 'last_batch_finished', 'last_events')
+if applied[1] == ARGV[6] then return {1, applied[2], tonumber(applied[3]), applied[4] or ''} end
+if not move.from[current] then return {0, current, 0, ''} end
+
+local batchId = redis.call('HGET', KEYS[1], 'batch_id') or ''
+if (batchId ~= '') ~= (#KEYS == 8) then
+  return redis.error_reply('renderq: batch keys must be given exactly for a job in a batch')
+end
+local batch = KEYS[6]
+
+local nextStage = move.to
+local previousData = redis.call('HGET', KEYS[1], 'stage_data')
+local costBefore = tonumber(redis.call('HGET', KEYS[1], 'cost')) or 0
+local costChanged = false
+redis.call('HSET', KEYS[1], 'stage', nextStage, 'stage_data', ARGV[2], 'updated_at', ARGV[3])
+for i = 10, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  if ARGV[i] == 'cost' then costChanged = true end
+end
+-- Its request is still at Segmind, which will charge for it: followed to the end for its cost.
+local following = nextStage == 'cancelled' and FOLLOWS_REQUEST[current] == true
+if following then
+  redis.call('HSET', KEYS[1], 'cancelled_request', previousData)
+end
+if STATUS[nextStage] == 'running' and redis.call('HGET', KEYS[1], 'started_at') == '' then
+  redis.call('HSET', KEYS[1], 'started_at', ARGV[3])
+end
+local id = redis.call('HGET', KEYS[1], 'id')
+-- A job following its request stays among the unfinished until the request is settled (its follow-up may be lost too).
+if FINAL[nextStage] and not following then
+  redis.call('ZREM', KEYS[2], id)
+else
+  redis.call('ZADD', KEYS[2], ARGV[5], id)
+end
+local retention = tonumber(ARGV[4])
+if FINAL[nextStage] then
+  redis.call('HSET', KEYS[1], 'finished_at', ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], retention)
+end
+
+local batchFinished = 0
+if costChanged and batch and redis.call('EXISTS', batch) == 1 then
+  local delta = (tonumber(redis.call('HGET', KEYS[1], 'cost')) or 0) - costBefore
+  if delta ~= 0 then redis.call('HINCRBYFLOAT', batch, 'cost', tostring(delta)) end
+end
+if batch and STATUS[current] ~= STATUS[nextStage] then
+  redis.call('HINCRBY', batch, STATUS[current], -1)
+  redis.call('HINCRBY', batch, STATUS[nextStage], 1)
+  if FINAL[nextStage] and not FINAL[current] then
+    local finished = redis.call('HINCRBY', batch, 'finished', 1)
+    local total = tonumber(redis.call('HGET', batch, 'total'))
+    if finished == total and redis.call('HGET', batch, 'finished_at') == '' then
+      redis.call('HSET', batch, 'finished_at', ARGV[3])
+      if redis.call('HGET', batch, 'status') == 'running' then
+        redis.call('HSET', batch, 'status', 'completed')
+      end
+      redis.call('PEXPIRE', batch, retention)
+      redis.call('PEXPIRE', KEYS[7], retention)
+      batchFinished = 1
+    end
+  end
+end
+local events = {}
+local function wanted(filter, eventType)
+  return not filter or filter == '' or string.find(',' .. filter .. ',', ',' .. eventType .. ',', 1, true) ~= nil
+end
+local function recordEvent(eventKey, eventId, subjectKind, subjectId, tenant, eventType, url)
+  if redis.call('EXISTS', eventKey) == 1 then return end
+  redis.call('HSET', eventKey, 'id', eventId, 'type', eventType, 'subject_kind', subjectKind, 'subject_id', subjectId,
+    'tenant', tenant, 'url', url, 'created_at', ARGV[3], 'status', 'pending', 'attempts', 0, 'run_start', 0,
+    'next_attempt_at', ARGV[3])
+  redis.call('PEXPIRE', eventKey, retention)
+  redis.call('ZADD', KEYS[3], ARGV[5], eventId)
+  redis.call('ZADD', KEYS[4], ARGV[5], eventId)
+  table.insert(events, eventId)
+end
+if ARGV[7] == '1' and FINAL[nextStage] and not FINAL[current] then
+  local job = redis.call('HMGET', KEYS[1], 'id', 'tenant', 'webhook_url', 'webhook_events')
+  if job[3] and job[3] ~= '' and wanted(job[4], 'job.' .. nextStage) then
+    recordEvent(KEYS[5], ARGV[8], 'job', job[1], job[2], 'job.' .. nextStage, job[3])
+  end
+  if batchFinished == 1 then
+    local owner = redis.call('HMGET', batch, 'tenant', 'webhook_url', 'webhook_events')
+    if owner[2] and owner[2] ~= '' and wanted(owner[3], 'batch.completed') then
+      recordEvent(KEYS[8], ARGV[9], 'batch', batchId, owner[1], 'batch.completed', owner[2])
+    end
+  end
+end
+local created = table.concat(events, ',')
+redis.call('HSET', KEYS[1], 'last_token', ARGV[6], 'last_previous', current, 'last_batch_finished', batchFinished,
+  'last_events', created)
+return {1, current, batchFinished, created}

@@ -1,0 +1,126 @@
+/**
+ * Every Lua script renderq runs, registered in one place as typed ioredis commands. Each
+ * script is a file in ./lua named for what it does and how many keys it takes, opening with
+ * a header that names every KEYS and ARGV entry and its result; the build copies them next
+ * to the compiled code. Scripts get every key they touch through KEYS (spelled in
+ * jobs/keys.ts), so they run unchanged on Redis Cluster. `defineScripts` is called by every
+ * module that runs one; the types below (ioredis's own extension point) say how each is called.
+ */
+import { readFileSync } from 'node:fs';
+import type { Result } from 'ioredis';
+import { lifecycleLua } from '../jobs/lifecycle-lua.js';
+import type { RedisConnection } from './create-redis.js';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** transition-job-5-or-8.lua: 5 keys, or 8 for a job in a batch. */
+    renderqTransitionJob(
+      numberOfKeys: number,
+      ...keysAndArgs: string[]
+    ): Result<[code: number, stage: string, batchFinished: number, events: string], Context>;
+    /** create-jobs-n.lua: 2 keys (3 in a batch) and two per job. */
+    renderqCreateJobs(numberOfKeys: number, ...keysAndArgs: string[]): Result<number, Context>;
+    /** follow-cancelled-2.lua */
+    renderqFollowCancelled(
+      job: string,
+      unfinished: string,
+      request: string,
+      mode: 'start' | 'poll',
+      nowMs: string,
+    ): Result<number, Context>;
+    /** settle-cancelled-2-or-3.lua: 2 keys, 3 for a job in a batch. */
+    renderqSettleCancelled(numberOfKeys: number, ...keysAndArgs: string[]): Result<number, Context>;
+    /** get-owned-1.lua */
+    renderqGetOwned(key: string, tenant: string): Result<string[] | null, Context>;
+    /** cancel-batch-1.lua */
+    renderqCancelBatch(batch: string): Result<number, Context>;
+    /** redeliver-event-2.lua */
+    renderqRedeliverEvent(
+      event: string,
+      pending: string,
+      nowIso: string,
+      force: '0' | '1',
+      nowMs: string,
+    ): Result<string | null, Context>;
+    /** record-attempt-3.lua */
+    renderqRecordAttempt(
+      event: string,
+      attempts: string,
+      pending: string,
+      attempt: string,
+      status: string,
+      nextAttemptIso: string,
+      kept: string,
+      nextAttemptMs: string,
+      eventId: string,
+    ): Result<number, Context>;
+    /** host-failed-1.lua */
+    renderqHostFailed(
+      host: string,
+      nowMs: string,
+      threshold: string,
+      baseMs: string,
+      maxMs: string,
+    ): Result<number, Context>;
+    /** take-enqueue-tokens-1.lua */
+    renderqTakeEnqueueTokens(
+      bucket: string,
+      perSecond: string,
+      burst: string,
+      cost: string,
+    ): Result<[taken: number, tokens: number, waitMs?: number], Context>;
+    /** take-over-claim-1.lua */
+    renderqTakeOverClaim(claim: string, previous: string, next: string, ttlSeconds: string): Result<number, Context>;
+  }
+}
+
+interface ScriptFile {
+  readonly file: string;
+  /** Fixed key count; unset: the caller gives it first (scripts whose key count varies). */
+  readonly numberOfKeys?: number;
+  /** Lua put ahead of the file's source. */
+  readonly prelude?: () => string;
+}
+
+/** The scripts by command name (each a method of a connection once defined). */
+export const SCRIPTS = {
+  renderqTransitionJob: { file: 'transition-job-5-or-8.lua', prelude: lifecycleLua },
+  renderqCreateJobs: { file: 'create-jobs-n.lua' },
+  renderqFollowCancelled: { file: 'follow-cancelled-2.lua', numberOfKeys: 2 },
+  renderqSettleCancelled: { file: 'settle-cancelled-2-or-3.lua' },
+  renderqGetOwned: { file: 'get-owned-1.lua', numberOfKeys: 1 },
+  renderqCancelBatch: { file: 'cancel-batch-1.lua', numberOfKeys: 1 },
+  renderqRedeliverEvent: { file: 'redeliver-event-2.lua', numberOfKeys: 2 },
+  renderqRecordAttempt: { file: 'record-attempt-3.lua', numberOfKeys: 3 },
+  renderqHostFailed: { file: 'host-failed-1.lua', numberOfKeys: 1 },
+  renderqTakeEnqueueTokens: { file: 'take-enqueue-tokens-1.lua', numberOfKeys: 1 },
+  renderqTakeOverClaim: { file: 'take-over-claim-1.lua', numberOfKeys: 1 },
+} as const satisfies Record<string, ScriptFile>;
+
+export type ScriptName = keyof typeof SCRIPTS;
+
+const sources = new Map<ScriptName, string>();
+
+/** A script's full source: its prelude, if any, then its file. Read once per process. */
+export function scriptSource(name: ScriptName): string {
+  let source = sources.get(name);
+  if (source === undefined) {
+    const script: ScriptFile = SCRIPTS[name];
+    const file = readFileSync(new URL(`./lua/${script.file}`, import.meta.url), 'utf8');
+    source = (script.prelude?.() ?? '') + file;
+    sources.set(name, source);
+  }
+  return source;
+}
+
+/** Defines every script on a connection (once; later calls do nothing). */
+export function defineScripts(redis: RedisConnection): void {
+  for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
+    if (name in redis) continue;
+    const script: ScriptFile = SCRIPTS[name];
+    redis.defineCommand(name, {
+      lua: scriptSource(name),
+      ...(script.numberOfKeys === undefined ? {} : { numberOfKeys: script.numberOfKeys }),
+    });
+  }
+}
