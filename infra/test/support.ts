@@ -47,7 +47,7 @@ export function parseEnvFile(text: string): Record<string, string> {
  * Compose's interpolation of one value: ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error},
  * ${VAR?error}, and $$ for a literal $. A required variable left unset throws, as compose does.
  */
-export function interpolate(value: string, vars: Readonly<Record<string, string | undefined>>): string {
+function interpolate(value: string, vars: Readonly<Record<string, string | undefined>>): string {
   return value.replace(
     /\$\$|\$\{(\w+)(?:(:?)([-?])([^}]*))?\}|\$(\w+)/g,
     (whole, name?: string, colon?: string, op?: string, arg?: string, bare?: string) => {

@@ -36,7 +36,7 @@ const EXTENSIONS: Record<string, string> = {
 };
 
 /** `JOB-N.ext`, or `INDEX-JOB-N.ext` for a batch's job (INDEX zero-padded to the batch's width). */
-export function outputFileName(job: Job, outputIndex: number, place?: { index: number; width: number }): string {
+function outputFileName(job: Job, outputIndex: number, place?: { index: number; width: number }): string {
   const output = job.outputs[outputIndex] as JobOutput;
   const extension =
     EXTENSIONS[output.content_type.split(';')[0]?.trim() ?? ''] ?? path.extname(output.storage_key).slice(1) ?? 'bin';

@@ -19,7 +19,7 @@ import { EXIT_CODES_HELP } from './exit-codes.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
-export interface GlobalFlags {
+interface GlobalFlags {
   readonly url: string;
   readonly apiKey?: string;
   readonly json?: boolean;

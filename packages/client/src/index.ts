@@ -2,11 +2,16 @@
 export { RenderqClient, type RenderqClientOptions, type WaitOptions } from './client.js';
 export { RenderqApiError } from './errors.js';
 export type {
+  AttemptOutcome,
   Batch,
+  BatchCounts,
   BatchStatus,
   CreatedBatch,
   DeliveryAttempt,
+  ErrorCode,
+  EventStatus,
   Job,
+  JobError,
   JobEventType,
   JobFilters,
   JobInputFile,

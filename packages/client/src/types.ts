@@ -5,11 +5,16 @@
 import type { JobEventType, JobStatus, WebhookEventType } from './contract.js';
 
 export type {
+  AttemptOutcome,
   Batch,
+  BatchCounts,
   BatchStatus,
   CreatedBatch,
   DeliveryAttempt,
+  ErrorCode,
+  EventStatus,
   Job,
+  JobError,
   JobEventType,
   JobInputFile,
   JobOutput,

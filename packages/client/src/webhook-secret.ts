@@ -5,7 +5,6 @@
  */
 export {
   MIN_WEBHOOK_KEY_BYTES,
-  WEBHOOK_SECRET_PREFIX,
   WebhookSecretError,
   webhookSecretKey,
   webhookSecretProblem,

@@ -21,7 +21,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { spawnWorker } from '../src/testing.js';
 
-export interface WorkerProcess {
+interface WorkerProcess {
   readonly child: ChildProcess;
   readonly metricsUrl: string;
   readonly output: () => string;

@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { sendProblem } from './problem-handler.js';
 import { Problem } from './problems.js';
 
-export const ACCESS_LEVELS = ['public', 'tenant', 'tenant_or_link', 'operator'] as const;
+const ACCESS_LEVELS = ['public', 'tenant', 'tenant_or_link', 'operator'] as const;
 export type Access = (typeof ACCESS_LEVELS)[number];
 
 /** Who a request's key says it is. */
@@ -28,7 +28,7 @@ export type Principal =
   | { readonly kind: 'unknown' };
 
 /** The tenant every caller is when RENDERQ_API_KEYS is unset (development only). */
-export const OPEN_TENANT = 'default';
+const OPEN_TENANT = 'default';
 
 /**
  * The configured keys, kept as SHA-256 digests and compared in constant time against

@@ -10,7 +10,7 @@ import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 
 /** Named examples, as OpenAPI's media type `examples` holds them. */
-export type Examples = Record<string, { readonly summary?: string; readonly value: unknown }>;
+type Examples = Record<string, { readonly summary?: string; readonly value: unknown }>;
 
 declare module 'fastify' {
   interface FastifySchema {

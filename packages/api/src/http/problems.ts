@@ -5,7 +5,7 @@
  */
 import type { ValidationIssue } from '@renderq/shared';
 
-export const PROBLEMS = {
+const PROBLEMS = {
   validation_failed: { status: 400, title: 'The request is not valid' },
   malformed_json: { status: 400, title: 'The body is not valid JSON' },
   unauthorized: { status: 401, title: 'A valid API key is required' },

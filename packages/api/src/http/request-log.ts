@@ -47,7 +47,7 @@ const HARMLESS_PARAMETERS = new Set([
 ]);
 
 /** The path as sent, and the query with only harmless values kept: names stay, so the line still says what was sent. */
-export function loggableUrl(url: string): string {
+function loggableUrl(url: string): string {
   const at = url.indexOf('?');
   if (at < 0) return url;
   const query = url

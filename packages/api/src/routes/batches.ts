@@ -35,19 +35,17 @@ import { ownBatch } from '../services/ownership.js';
 import { storeBatchInputs, withStoredInputs } from '../services/stored-inputs.js';
 import { urlsOfJob } from '../services/url-guard.js';
 
-export { MAX_BATCH_JOBS };
-
 const MIB = 1024 * 1024;
 /** A JSON batch is held as text and as parsed objects at once; this times BATCH_UPLOAD_CONCURRENCY must fit in memory. */
-export const MAX_JSON_BATCH_BYTES = 16 * MIB;
+const MAX_JSON_BATCH_BYTES = 16 * MIB;
 /**
  * An NDJSON batch is never held as text, but its parsed jobs are, until the last line is checked (about the
  * body's size again); large inline images belong at URLs. (Inline images are stored beside the outputs once
  * the batch is accepted, not kept in Redis.)
  */
-export const MAX_NDJSON_BATCH_BYTES = 64 * MIB;
+const MAX_NDJSON_BATCH_BYTES = 64 * MIB;
 /** One NDJSON line (one job, an inline base64 image included). */
-export const MAX_NDJSON_LINE_BYTES = 1 * MIB;
+const MAX_NDJSON_LINE_BYTES = 1 * MIB;
 const MAX_LISTED_ERRORS = 200;
 
 /** What the OpenAPI document shows for each way to send a batch. */

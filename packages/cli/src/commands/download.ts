@@ -16,7 +16,7 @@ import { exitCodeOf, followRecord, type JobOrBatch, readRecord } from './records
 /** Jobs of a batch fetched at once. */
 const PARALLEL_JOBS = 4;
 
-export interface NotDownloaded {
+interface NotDownloaded {
   readonly job_id: string;
   readonly batch_index?: number;
   readonly status: string;

@@ -9,7 +9,7 @@ import { EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
 
 /** Jobs shown without --limit (the API's own page size). */
-export const DEFAULT_LIMIT = 100;
+const DEFAULT_LIMIT = 100;
 
 export interface ListFlags {
   readonly status?: string;

@@ -54,7 +54,7 @@ export const MOVE_NAMES = Object.keys(TRANSITIONS) as MoveName[];
 
 type MovesTo<S extends StageName> = { [K in MoveName]: MoveTarget<K> extends S ? K : never }[MoveName];
 /** The moves that fail a job, one per stage it can fail from. */
-export type FailMove = MovesTo<'failed'>;
+type FailMove = MovesTo<'failed'>;
 /** The moves that end in a final stage. */
 export type FinishingMove = MovesTo<'completed' | 'failed' | 'cancelled'>;
 
@@ -65,7 +65,7 @@ export type FinishingMove = MovesTo<'completed' | 'failed' | 'cancelled'>;
 export const CANCEL_FOLLOWS_REQUEST_FROM: readonly StageName[] = ['polling'];
 
 /** Whether `move` may take a job in `stage` to `to`. */
-export function isLegalMove(move: MoveName, stage: StageName, to: StageName): boolean {
+function isLegalMove(move: MoveName, stage: StageName, to: StageName): boolean {
   const declared: Move = TRANSITIONS[move];
   return declared.to === to && declared.from.includes(stage);
 }

@@ -45,7 +45,7 @@ const dataUri = /^data:image\/[a-z0-9.+-]+;base64,[A-Za-z0-9+/]+={0,2}$/i;
 const bareBase64 = /^[A-Za-z0-9+/\r\n]+={0,2}$/;
 
 /** The largest inline (base64 or data: URI) input image, in characters: about 12 MB of image. */
-export const MAX_INLINE_IMAGE_CHARS = 16 * 1024 * 1024;
+const MAX_INLINE_IMAGE_CHARS = 16 * 1024 * 1024;
 
 /**
  * An input image as Segmind's img2img models take it: an http(s) URL, a data URI,

@@ -5,7 +5,7 @@ import type { ModelDefinition } from './model-definition.js';
 
 const resolution = z.union([z.literal(512), z.literal(768)]);
 
-export const Sd15Img2ImgInput = z.strictObject({
+const Sd15Img2ImgInput = z.strictObject({
   image: inputImage,
   prompt,
   negative_prompt: negativePrompt.optional(),

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { base64, prompt, seed } from './fields.js';
 import type { ModelDefinition } from './model-definition.js';
 
-export const SegmindVegaRtV1Input = z.strictObject({
+const SegmindVegaRtV1Input = z.strictObject({
   prompt,
   num_inference_steps: z.number().int().min(4).max(10).default(4),
   seed: seed.default(-1),

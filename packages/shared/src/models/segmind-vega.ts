@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { base64, diffusersScheduler, negativePrompt, prompt, seed } from './fields.js';
 import type { ModelDefinition } from './model-definition.js';
 
-export const SegmindVegaInput = z.strictObject({
+const SegmindVegaInput = z.strictObject({
   prompt,
   negative_prompt: negativePrompt.optional(),
   samples: z.number().int().min(1).max(4).default(1),

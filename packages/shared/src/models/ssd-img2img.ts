@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { base64, diffusersScheduler, inputImage, negativePrompt, prompt, seed } from './fields.js';
 import type { ModelDefinition } from './model-definition.js';
 
-export const SsdImg2ImgInput = z.strictObject({
+const SsdImg2ImgInput = z.strictObject({
   image: inputImage,
   prompt,
   negative_prompt: negativePrompt.optional(),

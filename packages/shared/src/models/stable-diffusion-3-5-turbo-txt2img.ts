@@ -31,7 +31,7 @@ const sampler = z.enum([
 
 const scheduler = z.enum(['normal', 'karras', 'exponential', 'sgm_uniform', 'simple', 'ddim_uniform', 'beta']);
 
-export const StableDiffusion35TurboInput = z.strictObject({
+const StableDiffusion35TurboInput = z.strictObject({
   prompt,
   negative_prompt: negativePrompt.default('low quality, blurry'),
   // The page says 10-70 while its own default and example are 4 (a turbo model): accept 1-70.

@@ -13,7 +13,7 @@ export type RedisRole =
   | 'client';
 
 /** BullMQ blocks up to 10 s waiting for a job (and watches that itself): a worker's timeout must be longer. */
-export const WORKER_MIN_COMMAND_TIMEOUT_MS = 15_000;
+const WORKER_MIN_COMMAND_TIMEOUT_MS = 15_000;
 
 /**
  * A connection to one Redis or to a Redis Cluster: every module takes either. On a cluster

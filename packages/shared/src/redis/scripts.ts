@@ -83,7 +83,7 @@ interface ScriptFile {
 }
 
 /** The scripts by command name (each a method of a connection once defined). */
-export const SCRIPTS = {
+const SCRIPTS = {
   renderqTransitionJob: { file: 'transition-job-5-or-8.lua', prelude: lifecycleLua },
   renderqCreateJobs: { file: 'create-jobs-n.lua' },
   renderqFollowCancelled: { file: 'follow-cancelled-2.lua', numberOfKeys: 2 },

@@ -32,7 +32,7 @@ import {
   type StoredObjectStream,
 } from './storage.js';
 
-export interface S3Credentials {
+interface S3Credentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
   readonly sessionToken?: string;

@@ -5,13 +5,7 @@
  */
 import { type EventStatus, JobEventType, WebhookEventType } from '@renderq/contract';
 
-export {
-  AttemptOutcome,
-  DeliveryAttempt,
-  EventStatus,
-  JobEventType,
-  WebhookEventType,
-} from '@renderq/contract';
+export { AttemptOutcome, DeliveryAttempt, EventStatus, WebhookEventType } from '@renderq/contract';
 
 export const WEBHOOK_EVENT_TYPES = WebhookEventType.options;
 /** The events a single job can cause (a batch's jobs also cause `batch.completed`). */
