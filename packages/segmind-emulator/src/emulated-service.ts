@@ -64,6 +64,7 @@ export class EmulatedService {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #outputs = new Map<string, { image: OutputImage; expiresAt: number }>();
   readonly #imageCache = new Map<string, Promise<Buffer>>();
+  readonly #fixedImages = new Map<string, Promise<Buffer>>();
   readonly #lenientSchemas = new Map<string, z.ZodType>();
   #spent = 0;
   #window = { startedAt: 0, count: 0 };
@@ -150,6 +151,7 @@ export class EmulatedService {
   }
 
   render(image: OutputImage): Promise<Buffer> {
+    if (this.settings.fixedImages) return this.#fixedImage(image.spec);
     const key = image.spec.digest + image.spec.format;
     let bytes = this.#imageCache.get(key);
     if (bytes) {
@@ -161,6 +163,19 @@ export class EmulatedService {
     this.#imageCache.set(key, bytes);
     if (this.#imageCache.size > IMAGE_CACHE_SIZE) {
       this.#imageCache.delete(this.#imageCache.keys().next().value as string);
+    }
+    return bytes;
+  }
+
+  /** Benchmark mode: the one image of this size and format, drawn on first use and kept. */
+  #fixedImage(spec: ImageSpec): Promise<Buffer> {
+    const key = `${spec.width}x${spec.height}.${spec.format}`;
+    let bytes = this.#fixedImages.get(key);
+    if (!bytes) {
+      const { source: _source, ...plain } = spec;
+      bytes = renderImage({ ...plain, digest: imageDigest([key]), caption: { ...spec.caption, prompt: 'benchmark' } });
+      bytes.catch(() => this.#fixedImages.delete(key));
+      this.#fixedImages.set(key, bytes);
     }
     return bytes;
   }
