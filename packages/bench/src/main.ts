@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Stack, startBenchEmulator, startBenchRedis } from './processes.js';
 import { endToEnd } from './sections/end-to-end.js';
+import { enqueue } from './sections/enqueue.js';
+import { inflight } from './sections/inflight.js';
 import { renderJson, renderTable, type Row } from './table.js';
 
 const args = new Set(process.argv.slice(2));
@@ -19,6 +21,11 @@ const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.len
 type Section = { name: string; run: (stack: Stack) => Promise<Row[]> };
 const sections: Section[] = [
   { name: 'e2e', run: (stack) => endToEnd(stack, quick ? 600 : 3_000) },
+  { name: 'enqueue', run: (stack) => enqueue(stack, quick ? 3 : 8) },
+  {
+    name: 'inflight',
+    run: (stack) => (quick ? inflight(stack, [500, 2_000], 10_000) : inflight(stack, [1_000, 10_000], 30_000)),
+  },
 ];
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
