@@ -11,17 +11,22 @@ import { type Stack, startBenchEmulator, startBenchRedis } from './processes.js'
 import { endToEnd } from './sections/end-to-end.js';
 import { enqueue } from './sections/enqueue.js';
 import { inflight } from './sections/inflight.js';
-import { renderJson, renderTable, type Row } from './table.js';
+import { polls } from './sections/polls.js';
+import { type Row, renderJson, renderTable } from './table.js';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
 const json = args.has('--json');
-const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const only = [...args]
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
 
 type Section = { name: string; run: (stack: Stack) => Promise<Row[]> };
 const sections: Section[] = [
   { name: 'e2e', run: (stack) => endToEnd(stack, quick ? 600 : 3_000) },
   { name: 'enqueue', run: (stack) => enqueue(stack, quick ? 3 : 8) },
+  { name: 'polls', run: async () => polls(quick ? 2_000 : 20_000) },
   {
     name: 'inflight',
     run: (stack) => (quick ? inflight(stack, [500, 2_000], 10_000) : inflight(stack, [1_000, 10_000], 30_000)),

@@ -53,9 +53,12 @@ export async function postBatch(apiUrl: string, count: number): Promise<string> 
   const response = await fetch(`${apiUrl}/v1/batches`, {
     method: 'POST',
     headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ jobs: Array.from({ length: count }, (_, i) => ({ model: BENCH_MODEL, input: benchInput(i) })) }),
+    body: JSON.stringify({
+      jobs: Array.from({ length: count }, (_, i) => ({ model: BENCH_MODEL, input: benchInput(i) })),
+    }),
   });
   const body = (await response.json()) as { id?: string };
-  if (response.status !== 202 || !body.id) throw new Error(`batch answered ${response.status}: ${JSON.stringify(body)}`);
+  if (response.status !== 202 || !body.id)
+    throw new Error(`batch answered ${response.status}: ${JSON.stringify(body)}`);
   return body.id;
 }

@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       jobDeadlineMs: 600_000,
       ambiguousSubmitPolicy: 'fail',
       pollMaxIntervalMs: 15_000,
+      pollLagShare: 0.1,
       creditsCheckIntervalMs: 30_000,
       outputMaxBytes: 100 * 1024 * 1024,
     });

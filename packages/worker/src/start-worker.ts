@@ -98,7 +98,12 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       maxBytes: config.worker.outputMaxBytes,
       timeoutMs: config.segmind.timeoutMs,
     }),
-    schedule: new PollSchedule({ redis, prefix, maxIntervalMs: config.worker.pollMaxIntervalMs }),
+    schedule: new PollSchedule({
+      redis,
+      prefix,
+      maxIntervalMs: config.worker.pollMaxIntervalMs,
+      lagShare: config.worker.pollLagShare,
+    }),
     pause,
     renderQueue,
     pollQueue,

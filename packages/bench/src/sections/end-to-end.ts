@@ -62,8 +62,20 @@ export async function endToEnd(stack: Stack, jobs: number): Promise<Row[]> {
       target: '≤ 2× baseline',
       met: renderqCpu <= 2 * rawCpu,
     },
-    { section: SECTION, metric: 'CPU ms/job, worker', renderq: perJob(cpu.worker), baseline: perJob(raw.cpu.worker), baselineName: `${name} worker` },
-    { section: SECTION, metric: 'CPU ms/job, Redis', renderq: perJob(cpu.redis), baseline: perJob(raw.cpu.redis), baselineName: `${name} Redis` },
+    {
+      section: SECTION,
+      metric: 'CPU ms/job, worker',
+      renderq: perJob(cpu.worker),
+      baseline: perJob(raw.cpu.worker),
+      baselineName: `${name} worker`,
+    },
+    {
+      section: SECTION,
+      metric: 'CPU ms/job, Redis',
+      renderq: perJob(cpu.redis),
+      baseline: perJob(raw.cpu.redis),
+      baselineName: `${name} Redis`,
+    },
     { section: SECTION, metric: 'CPU ms/job, API', renderq: perJob(cpu.api) },
     {
       section: SECTION,

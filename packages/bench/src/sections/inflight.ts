@@ -86,7 +86,10 @@ export async function inflight(stack: Stack, counts: readonly number[], latencyM
   return rows;
 }
 
-async function allFinished(store: ReturnType<typeof openStore>['store'], batchIds: readonly string[]): Promise<boolean> {
+async function allFinished(
+  store: ReturnType<typeof openStore>['store'],
+  batchIds: readonly string[],
+): Promise<boolean> {
   for (const id of batchIds) if (!(await store.getBatch(id))?.finished_at) return false;
   return true;
 }

@@ -79,6 +79,8 @@ export interface Config {
     readonly jobDeadlineMs: number;
     readonly ambiguousSubmitPolicy: 'fail' | 'resubmit';
     readonly pollMaxIntervalMs: number;
+    /** Detection lag polls aim at, as a share of a model's median latency. */
+    readonly pollLagShare: number;
     readonly creditsCheckIntervalMs: number;
     readonly outputMaxBytes: number;
   };
@@ -238,6 +240,7 @@ function toConfig(env: Env, storage: StorageConfig): Config {
       jobDeadlineMs: env.JOB_DEADLINE_SECONDS * 1000,
       ambiguousSubmitPolicy: env.AMBIGUOUS_SUBMIT_POLICY,
       pollMaxIntervalMs: env.POLL_MAX_INTERVAL_SECONDS * 1000,
+      pollLagShare: env.POLL_LAG_PERCENT / 100,
       creditsCheckIntervalMs: env.CREDITS_CHECK_INTERVAL_SECONDS * 1000,
       outputMaxBytes: env.OUTPUT_MAX_BYTES,
     },

@@ -250,6 +250,8 @@ export const EnvSchema = z
     AMBIGUOUS_SUBMIT_POLICY: z.enum(['fail', 'resubmit']).default('fail'),
     /** Longest wait between two polls of one request. @defaultValue 15 */
     POLL_MAX_INTERVAL_SECONDS: positiveInt(15, 3600),
+    /** Detection lag polls aim at (Segmind finished → renderq sees it), in % of the model's median latency. @defaultValue 10 */
+    POLL_LAG_PERCENT: positiveInt(10, 100),
     /** While paused for credits, how often one worker asks Segmind for the balance. @defaultValue 30 */
     CREDITS_CHECK_INTERVAL_SECONDS: positiveInt(30, 86_400),
     /** Largest output a worker downloads. @defaultValue 104857600 (100 MiB) */

@@ -128,8 +128,7 @@ async function follow(
   const wait = async (delayMs?: number): Promise<never | undefined> => {
     const next = { ...request, polls: request.polls + 1 };
     if (!(await deps.store.followCancelled(record.id, next, 'poll'))) return undefined;
-    const ms =
-      delayMs ?? (await deps.schedule.nextPollDelayMs(record.model, Date.parse(request.submitted_at), next.polls));
+    const ms = delayMs ?? (await deps.schedule.nextPollDelayMs(record.model, Date.parse(request.submitted_at)));
     await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token);
     throw new DelayedError();
   };
@@ -197,8 +196,7 @@ async function later(
   const next: PollingStage = { ...stage, polls: stage.polls + 1 };
   const moved = await deps.store.transition(record.id, ['polling'], next);
   if (!moved.ok) return undefined;
-  const wait =
-    delayMs ?? (await deps.schedule.nextPollDelayMs(record.model, Date.parse(stage.submitted_at), next.polls));
+  const wait = delayMs ?? (await deps.schedule.nextPollDelayMs(record.model, Date.parse(stage.submitted_at)));
   await job.moveToDelayed(Date.now() + Math.max(1, Math.round(wait)), token);
   throw new DelayedError();
 }

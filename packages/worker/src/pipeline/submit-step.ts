@@ -93,14 +93,14 @@ export function submitStep(deps: PipelineDeps) {
       // Segmind runs and bills the request anyway: followed to the end for its cost, its result discarded.
       if (await deps.store.followCancelled(record.id, request, 'start')) {
         submitted.info('job was cancelled during its submit: following the request for its cost only');
-        await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt, 0));
+        await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt));
       } else {
         submitted.info({ outcome: moved }, 'job moved on during its submit: the Segmind result will be discarded');
       }
       return;
     }
     submitted.info('submitted to Segmind');
-    await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt, 0));
+    await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt));
   };
 }
 
