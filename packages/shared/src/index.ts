@@ -46,6 +46,7 @@ export {
 export {
   creditsKey,
   enqueueBucketKey,
+  modelLatencyKey,
   pendingEventsKey,
   reconcilerLockKey,
   redeliveryCooldownKey,

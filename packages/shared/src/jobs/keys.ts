@@ -71,3 +71,7 @@ export function tenantJobsKey(prefix: string, tenant: string): string {
 export function creditsKey(prefix: string): string {
   return `${prefix}:credits`;
 }
+/** A model's last Segmind latencies in ms, newest first (a list), that polls are placed by. */
+export function modelLatencyKey(prefix: string, model: string): string {
+  return `${prefix}:model-latency-ms:${model}`;
+}

@@ -3,6 +3,7 @@
  * `total_time` of completed requests and kept in Redis (the last 256 per model, so
  * every worker learns from every other), turned into poll times by poll-plan.ts.
  */
+import { modelLatencyKey } from '@renderq/shared';
 import type { Redis } from 'ioredis';
 import { type LatencyQuantiles, latencyQuantiles, nextPollInMs, UNKNOWN_MODEL } from './poll-plan.js';
 
@@ -29,7 +30,7 @@ export class PollSchedule {
   }
 
   #key(model: string): string {
-    return `${this.#options.prefix}:model-latency-ms:${model}`;
+    return modelLatencyKey(this.#options.prefix, model);
   }
 
   /** The model's learned latency quantiles, or a wide guess until five requests have completed. */
