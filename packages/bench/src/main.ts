@@ -12,6 +12,7 @@ import { endToEnd } from './sections/end-to-end.js';
 import { enqueue } from './sections/enqueue.js';
 import { inflight } from './sections/inflight.js';
 import { polls } from './sections/polls.js';
+import { rateLimits } from './sections/rate-limits.js';
 import { type Row, renderJson, renderTable } from './table.js';
 
 const args = new Set(process.argv.slice(2));
@@ -27,6 +28,16 @@ const sections: Section[] = [
   { name: 'e2e', run: (stack) => endToEnd(stack, quick ? 600 : 3_000) },
   { name: 'enqueue', run: (stack) => enqueue(stack, quick ? 3 : 8) },
   { name: 'polls', run: async () => polls(quick ? 2_000 : 20_000) },
+  {
+    name: 'rate',
+    run: (stack) =>
+      rateLimits(stack, [
+        { label: '5/s', max: 5, windowMs: 1_000, windows: quick ? 6 : 20 },
+        quick
+          ? { label: '50/min (a 6 s window in --quick)', max: 50, windowMs: 6_000, windows: 2 }
+          : { label: '50/min', max: 50, windowMs: 60_000, windows: 2 },
+      ]),
+  },
   {
     name: 'inflight',
     run: (stack) => (quick ? inflight(stack, [500, 2_000], 10_000) : inflight(stack, [1_000, 10_000], 30_000)),

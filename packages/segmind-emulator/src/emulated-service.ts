@@ -78,6 +78,8 @@ export class EmulatedService {
 
   configure(patch: SettingsPatch): FaultSettings {
     this.settings = FaultSettings.parse(applyPatch(this.settings, patch));
+    // A new limit counts from its own first submit, not within a window of the old one.
+    if (patch.submitRateLimit !== undefined) this.#window = { startedAt: 0, count: 0 };
     // More GPUs may let waiting requests start.
     for (const model of this.#queues.keys()) this.#pump(model);
     return this.settings;
