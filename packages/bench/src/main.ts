@@ -13,6 +13,8 @@ import { enqueue } from './sections/enqueue.js';
 import { inflight } from './sections/inflight.js';
 import { polls } from './sections/polls.js';
 import { rateLimits } from './sections/rate-limits.js';
+import { recovery } from './sections/recovery.js';
+import { webhooks } from './sections/webhooks.js';
 import { type Row, renderJson, renderTable } from './table.js';
 
 const args = new Set(process.argv.slice(2));
@@ -29,6 +31,10 @@ const sections: Section[] = [
   { name: 'enqueue', run: (stack) => enqueue(stack, quick ? 3 : 8) },
   { name: 'polls', run: async () => polls(quick ? 2_000 : 20_000) },
   {
+    name: 'inflight',
+    run: (stack) => (quick ? inflight(stack, [500, 2_000], 10_000) : inflight(stack, [1_000, 10_000], 30_000)),
+  },
+  {
     name: 'rate',
     run: (stack) =>
       rateLimits(stack, [
@@ -38,10 +44,8 @@ const sections: Section[] = [
           : { label: '50/min', max: 50, windowMs: 60_000, windows: 2 },
       ]),
   },
-  {
-    name: 'inflight',
-    run: (stack) => (quick ? inflight(stack, [500, 2_000], 10_000) : inflight(stack, [1_000, 10_000], 30_000)),
-  },
+  { name: 'recovery', run: (stack) => recovery(stack) },
+  { name: 'webhooks', run: (stack) => webhooks(stack, quick ? 1_000 : 5_000, quick ? 3 : 10) },
 ];
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
