@@ -25,9 +25,9 @@ describe('loadConfig', () => {
       metricsPort: 9464,
       concurrency: 20,
       pollConcurrency: 50,
-      lockDurationMs: 30_000,
+      lockDurationMs: 6_000,
       // Twice the poll cap and the lock duration, plus 10 s.
-      reconcileAfterMs: 100_000,
+      reconcileAfterMs: 52_000,
       jobDeadlineMs: 600_000,
       ambiguousSubmitPolicy: 'fail',
       pollMaxIntervalMs: 15_000,

@@ -119,12 +119,14 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       maxStoreAttempts: 15,
     },
   };
-  // A killed worker's jobs come back after the lock lapses; a high stall count keeps them from failing.
+  // A killed worker's jobs come back once its lock lapses and a stall check has seen them twice: within
+  // about twice the lock duration (12 s by default). Locks are renewed every half lock, so only an event
+  // loop blocked that long could lose one. A high stall count keeps stalled jobs from failing.
   const workerOptions = {
     connection: redis,
     prefix,
     lockDuration: config.worker.lockDurationMs,
-    stalledInterval: config.worker.lockDurationMs,
+    stalledInterval: Math.max(1_000, Math.round(config.worker.lockDurationMs / 2)),
     maxStalledCount: 1_000,
     // After a failed fetch (Redis gone, or the blocking connection cut at shutdown) try again in a
     // second, not BullMQ's default 15 s: recovery after a Redis restart and shutdown are both that much quicker.

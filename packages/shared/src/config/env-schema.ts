@@ -259,12 +259,12 @@ export const EnvSchema = z
     /** Timeout of one Segmind HTTP call (connect, headers, body each). @defaultValue 30 */
     SEGMIND_TIMEOUT_SECONDS: positiveInt(30, 600),
     /** How long a worker's hold on an active job lasts without renewal; a killed worker's jobs return after it. @defaultValue 30000 */
-    WORKER_LOCK_DURATION_MS: positiveInt(30_000, 3_600_000),
+    WORKER_LOCK_DURATION_MS: positiveInt(6_000, 3_600_000),
     /**
      * How long an unfinished job or a pending webhook event may go without moving before a
      * worker checks that its BullMQ job still exists (one that is lost is queued again);
      * one worker checks every half of it. Unset: twice the poll cap and the lock duration,
-     * plus 10 s. @defaultValue 2 × POLL_MAX_INTERVAL_SECONDS + 2 × WORKER_LOCK_DURATION_MS + 10 s (100000)
+     * plus 10 s. @defaultValue 2 × POLL_MAX_INTERVAL_SECONDS + 2 × WORKER_LOCK_DURATION_MS + 10 s (52000)
      */
     WORKER_RECONCILE_AFTER_MS: optionalPositiveInt(7 * 24 * 3_600_000),
     /** Batch uploads (JSON or NDJSON) one API process reads at once; each may hold its body in memory. @defaultValue 4 */
