@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       baseUrl: 'https://api.segmind.com',
       maxInflight: 1000,
       timeoutMs: 30_000,
+      rateLimitPerSecond: undefined,
     });
     expect(config.storage).toMatchObject({ kind: 'file' });
     expect(config.webhooks).toEqual({

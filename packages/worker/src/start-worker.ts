@@ -30,6 +30,7 @@ import { PollSchedule } from './pipeline/poll-schedule.js';
 import { pollStep } from './pipeline/poll-step.js';
 import { submitStep } from './pipeline/submit-step.js';
 import { startReconciler } from './reconciler.js';
+import { RateBudget } from './segmind/rate-budget.js';
 import { SegmindClient } from './segmind/segmind-client.js';
 import { startWebhookWorker } from './webhooks/webhook-worker.js';
 
@@ -91,6 +92,12 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   const deps: PipelineDeps = {
     store,
     segmind,
+    budget: new RateBudget({
+      redis,
+      prefix,
+      apiKey: config.segmind.apiKey,
+      ...(config.segmind.rateLimitPerSecond ? { initialPerSecond: config.segmind.rateLimitPerSecond } : {}),
+    }),
     outputs: new OutputStore({
       storage,
       dispatcher: segmind.dispatcher,
@@ -135,6 +142,9 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   const submitWorker = new Worker(QUEUE_NAMES.render, submitStep(deps), {
     ...workerOptions,
     concurrency: config.worker.concurrency,
+    // Nothing wakes a worker waiting on an empty queue when a rate limit (a submit slot not yet due, a
+    // 429) lapses: it looks again after this many seconds rather than BullMQ's default 5.
+    drainDelay: 1,
   });
   const pollWorker = new Worker(QUEUE_NAMES.poll, pollStep(deps), {
     ...workerOptions,

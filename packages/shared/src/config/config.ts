@@ -89,6 +89,8 @@ export interface Config {
     readonly baseUrl: string;
     readonly maxInflight: number;
     readonly timeoutMs: number;
+    /** Submits per second SEGMIND_RATE_LIMIT allows; undefined: learned from 429s. */
+    readonly rateLimitPerSecond: number | undefined;
   };
   readonly storage: StorageConfig;
   readonly webhooks: {
@@ -249,6 +251,7 @@ function toConfig(env: Env, storage: StorageConfig): Config {
       baseUrl: env.SEGMIND_BASE_URL.replace(/\/+$/, ''),
       maxInflight: env.SEGMIND_MAX_INFLIGHT,
       timeoutMs: env.SEGMIND_TIMEOUT_SECONDS * 1000,
+      rateLimitPerSecond: env.SEGMIND_RATE_LIMIT,
     },
     storage,
     webhooks: {

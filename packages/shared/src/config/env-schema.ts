@@ -179,6 +179,21 @@ export const EnvSchema = z
     WORKER_METRICS_PORT: port(9464),
     /** Sent to Segmind as x-api-key. Unset: `pnpm start` runs the bundled emulator. */
     SEGMIND_API_KEY: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
+    /**
+     * Segmind's submit limit for the key when known, as N/s, N/min or N/h: the shared rate budget starts
+     * there instead of finding it from 429s. @defaultValue unset (learned)
+     */
+    SEGMIND_RATE_LIMIT: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .regex(/^\d+(\.\d+)?\/(s|min|h)$/, 'SEGMIND_RATE_LIMIT must look like 5/s, 50/min or 1000/h')
+        .transform((value) => {
+          const [count, unit] = value.split('/') as [string, 's' | 'min' | 'h'];
+          return Number(count) / { s: 1, min: 60, h: 3600 }[unit];
+        })
+        .optional(),
+    ),
     SEGMIND_BASE_URL: z.preprocess(
       emptyToUndefined,
       urlWithScheme(['http:', 'https:'], 'an http:// or https:// URL').default('https://api.segmind.com'),

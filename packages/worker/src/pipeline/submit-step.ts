@@ -41,6 +41,13 @@ export function submitStep(deps: PipelineDeps) {
       return handleReadError(deps, job, record, error);
     }
 
+    // Segmind's rate limit: a slot from the budget every worker shares, or back to wait until there is one.
+    const heldMs = await takeSubmitSlot(deps);
+    if (heldMs > 0) {
+      await deps.renderQueue.rateLimit(heldMs);
+      throw Worker.RateLimitError();
+    }
+
     switch (record.stage.name) {
       case 'submitting':
         if (!(await settleAmbiguous(deps, record, 'the worker stopped during a submit'))) return;
@@ -74,6 +81,7 @@ export function submitStep(deps: PipelineDeps) {
     } catch (error) {
       return handleSubmitError(deps, job, record, error);
     }
+    await deps.budget.accepted();
     const submittedAt = Date.now();
     const request = {
       request_id: answer.request_id,
@@ -102,6 +110,19 @@ export function submitStep(deps: PipelineDeps) {
     submitted.info('submitted to Segmind');
     await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt));
   };
+}
+
+/**
+ * Draws a submit from the shared rate budget, waiting for a reserved slot when it is near.
+ * Returns 0 when the submit may go now, or how long to put the job back for.
+ */
+async function takeSubmitSlot(deps: PipelineDeps): Promise<number> {
+  const draw = await deps.budget.draw();
+  if (!draw.granted) return Math.max(1, draw.waitMs);
+  if (draw.waitMs === 0) return 0;
+  await new Promise((resolve) => setTimeout(resolve, draw.waitMs));
+  // A 429 may have closed the window while this slot waited.
+  return deps.budget.heldForMs();
 }
 
 /** Queues the job's polling, once: the poll job's id is the renderq job id. */
@@ -180,7 +201,8 @@ async function handleSubmitError(deps: PipelineDeps, job: RenderJob, record: Job
     // Not this job's fault: it goes back to wait without spending an attempt.
     await backToQueued();
     if (error.reason === 'rate_limited') {
-      const waitMs = Math.max(1_000, (error.resumeAt?.getTime() ?? Date.now() + 60_000) - Date.now());
+      await deps.budget.cut(error.resumeAt ?? new Date(Date.now() + 60_000));
+      const waitMs = Math.max(100, (error.resumeAt?.getTime() ?? Date.now() + 60_000) - Date.now());
       log.warn({ resumeAt: error.resumeAt }, 'Segmind rate limit: holding every submit until the window resets');
       await deps.renderQueue.rateLimit(waitMs);
     } else {
