@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type Stack, startBenchEmulator, startBenchRedis } from './processes.js';
+import { killStartedChildren, type Stack, startBenchEmulator, startBenchRedis } from './processes.js';
 import { endToEnd } from './sections/end-to-end.js';
 import { enqueue } from './sections/enqueue.js';
 import { inflight } from './sections/inflight.js';
@@ -65,6 +65,7 @@ try {
     log(`bench: ${section.name} done in ${((Date.now() - t) / 1000).toFixed(0)} s`);
   }
 } finally {
+  killStartedChildren();
   await stack.emulator.stop();
   await stack.redis.stop();
   await rm(stack.storageDir, { recursive: true, force: true });

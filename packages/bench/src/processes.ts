@@ -15,6 +15,19 @@ import { spawnWorker as spawnWorkerChild, type WorkerChild } from '@renderq/work
 
 const TICKS_PER_SECOND = 100;
 
+/** Every child this run started, so that a failed section leaves none behind. */
+const children = new Set<ChildProcess>();
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** Kills whatever this run started and is still running (after a section failed). */
+export function killStartedChildren(): void {
+  for (const child of children) child.kill('SIGKILL');
+}
+
 /** User + system CPU milliseconds a process has used so far. */
 export function cpuMs(pid: number): number {
   try {
@@ -99,21 +112,23 @@ export interface EmulatorCounts {
 
 /** The emulator in a process of its own, in benchmark mode (images drawn once per size, served from memory). */
 export async function startBenchEmulator(): Promise<BenchEmulator> {
-  const child = spawn(
-    process.execPath,
-    [
-      mainOf('@renderq/segmind-emulator'),
-      '--port=0',
-      '--latency-scale=0',
-      '--latency-jitter=0',
-      '--gpus=1000000',
-      '--credits=1000000000',
-      '--fixed-images=true',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+  const child = track(
+    spawn(
+      process.execPath,
+      [
+        mainOf('@renderq/segmind-emulator'),
+        '--port=0',
+        '--latency-scale=0',
+        '--latency-jitter=0',
+        '--gpus=1000000',
+        '--credits=1000000000',
+        '--fixed-images=true',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    ),
   );
   const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', (line) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', (line) => {
       const match = /listening on (\S+)/.exec(line);
       if (match) resolve(match[1] as string);
       else reject(new Error(`unexpected emulator output: ${line}`));
@@ -172,7 +187,9 @@ export function workerEnv(stack: Stack, prefix: string, extra: Record<string, st
 }
 
 export async function startWorker(env: Record<string, string>): Promise<WorkerChild> {
-  return spawnWorkerChild({ env: { WORKER_METRICS_PORT: String(await freePort()), ...env } });
+  const worker = await spawnWorkerChild({ env: { WORKER_METRICS_PORT: String(await freePort()), ...env } });
+  track(worker.child);
+  return worker;
 }
 
 export const API_KEY = 'bench-key-0123456789';
@@ -186,20 +203,22 @@ export interface ApiChild {
 /** The API as `pnpm start:api` runs it; the tenant's enqueue rate is charged but never reached. */
 export async function startApi(stack: Stack, prefix: string): Promise<ApiChild> {
   const port = await freePort();
-  const child = spawn(process.execPath, [mainOf('@renderq/api')], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      REDIS_URL: stack.redis.url,
-      RENDERQ_PREFIX: prefix,
-      RENDERQ_API_KEYS: `bench:${API_KEY}`,
-      STORAGE_URL: `file://${stack.storageDir}/${prefix}`,
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      TENANT_ENQUEUE_RATE: '10000000',
-      TENANT_ENQUEUE_BURST: '100000000',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const child = track(
+    spawn(process.execPath, [mainOf('@renderq/api')], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        REDIS_URL: stack.redis.url,
+        RENDERQ_PREFIX: prefix,
+        RENDERQ_API_KEYS: `bench:${API_KEY}`,
+        STORAGE_URL: `file://${stack.storageDir}/${prefix}`,
+        PORT: String(port),
+        LOG_LEVEL: 'warn',
+        TENANT_ENQUEUE_RATE: '10000000',
+        TENANT_ENQUEUE_BURST: '100000000',
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 45_000;
   while (
@@ -216,8 +235,10 @@ export async function startApi(stack: Stack, prefix: string): Promise<ApiChild> 
 
 /** A child running one of this package's own scripts (the raw BullMQ baselines). */
 export function spawnScript(script: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  return track(
+    spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    }),
+  );
 }

@@ -2,7 +2,7 @@ import { createRedis } from '@renderq/shared';
 import { type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LatencyQuantiles, nextPollInMs, UNKNOWN_MODEL } from '../src/pipeline/poll-plan.js';
+import { type LatencyQuantiles, latencyQuantiles, nextPollInMs, UNKNOWN_MODEL } from '../src/pipeline/poll-plan.js';
 import { PollSchedule } from '../src/pipeline/poll-schedule.js';
 
 let server: RedisHandle;
@@ -114,6 +114,15 @@ describe('the poll schedule', () => {
       expect(wait).toBeGreaterThan(0);
       expect(wait).toBeLessThanOrEqual(15_000);
     }
+    // A model that answers at once (Segmind reports 0 s) is polled within 0.1 s, then less and less often.
+    const instant = latencyQuantiles([0, 0, 0, 0, 0, 1]) as LatencyQuantiles;
+    expect(nextPollInMs(instant, 0, settings)).toBeLessThanOrEqual(100);
+    const waits = [10, 500, 5_000, 60_000].map((elapsed) => nextPollInMs(instant, elapsed, settings));
+    for (const wait of waits) {
+      expect(wait).toBeGreaterThan(0);
+      expect(wait).toBeLessThanOrEqual(15_000);
+    }
+    expect(waits[0]).toBeLessThan(waits[2] as number);
     // Requests that already took far longer than usual are polled at the cap.
     expect(nextPollInMs(q, 400_000, settings)).toBeGreaterThan(1_000);
   });

@@ -39,7 +39,9 @@ export function latencyQuantiles(samples: readonly number[]): LatencyQuantiles |
   if (samples.length < 5) return undefined;
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-  return { p10: at(0.1), p50: at(0.5), p90: at(0.9) };
+  // A model that answers at once still gets a median of 1 ms: the steps are proportions of it.
+  const p50 = Math.max(1, at(0.5));
+  return { p10: Math.min(at(0.1), p50), p50, p90: Math.max(at(0.9), p50) };
 }
 
 /** The step between polls around `elapsedMs` after submit. */

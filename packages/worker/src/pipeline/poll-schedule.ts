@@ -38,14 +38,16 @@ export class PollSchedule {
     const cached = this.#cache.get(model);
     if (cached && Date.now() - cached.readAt < CACHE_MS) return cached.quantiles;
     const samples = (await this.#options.redis.lrange(this.#key(model), 0, SAMPLES - 1)).map(Number);
-    const quantiles = latencyQuantiles(samples.filter((ms) => ms > 0)) ?? UNKNOWN_MODEL;
+    const quantiles = latencyQuantiles(samples.filter((ms) => ms >= 0)) ?? UNKNOWN_MODEL;
     this.#cache.set(model, { quantiles, readAt: Date.now() });
     return quantiles;
   }
 
   /** Learns from a completed request's server-side duration. */
   async observe(model: string, durationMs: number): Promise<void> {
-    if (!(durationMs > 0)) return;
+    if (!(durationMs >= 0)) return;
+    // Until a model is known, each completion may be the one that makes it known: read again next time.
+    if (this.#cache.get(model)?.quantiles === UNKNOWN_MODEL) this.#cache.delete(model);
     await this.#options.redis
       .multi()
       .lpush(this.#key(model), String(Math.round(durationMs)))

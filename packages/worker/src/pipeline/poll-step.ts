@@ -93,7 +93,7 @@ async function poll(
     return;
   }
   const metrics = answer.metrics;
-  if (metrics?.total_time) await deps.schedule.observe(record.model, metrics.total_time * 1000);
+  if (metrics?.total_time !== undefined) await deps.schedule.observe(record.model, metrics.total_time * 1000);
   if (metrics?.remaining_credits !== undefined) await deps.recordCredits(metrics.remaining_credits);
   const storing: StoringStage = { name: 'storing', request_id: stage.request_id, sources, attempts: 0 };
   const moved = await deps.store.transition(record.id, ['polling'], storing, {

@@ -81,7 +81,7 @@ export function submitStep(deps: PipelineDeps) {
     } catch (error) {
       return handleSubmitError(deps, job, record, error);
     }
-    await deps.budget.accepted();
+    deps.budget.accepted();
     const submittedAt = Date.now();
     const request = {
       request_id: answer.request_id,
@@ -121,8 +121,8 @@ async function takeSubmitSlot(deps: PipelineDeps): Promise<number> {
   if (!draw.granted) return Math.max(1, draw.waitMs);
   if (draw.waitMs === 0) return 0;
   await new Promise((resolve) => setTimeout(resolve, draw.waitMs));
-  // A 429 may have closed the window while this slot waited.
-  return deps.budget.heldForMs();
+  // A 429 may have closed the window while this slot waited (a short wait is not worth asking).
+  return draw.waitMs >= 50 ? deps.budget.heldForMs() : 0;
 }
 
 /** Queues the job's polling, once: the poll job's id is the renderq job id. */

@@ -7,8 +7,8 @@
  * window that just closed allowed (submits accepted since the previous reset, over
  * the time to the reset Segmind names) and holds every submit until that reset;
  * while submits succeed it grows back slowly (+0.1 % a submit), so a limit that
- * was raised is found again. A draw and an accepted submit are one small script or
- * command each.
+ * was raised is found again. One small script per submit: the submits Segmind
+ * accepted are counted here and sent along with the next draw (or cut).
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -40,9 +40,10 @@ const MAX_PER_SECOND = 100_000;
 /** A draw waits at most this long holding its slot; a longer wait puts the job back. */
 const MAX_RESERVE_MS = 1_000;
 
-// KEYS[1] the budget hash. ARGV: now, initial rate (0: unknown), max reserve ms, max rate.
+// KEYS[1] the budget hash. ARGV: now, initial rate (0: unknown), max reserve ms, max rate, submits accepted since.
 const DRAW = `
 local now = tonumber(ARGV[1])
+if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[1], 'accepted', ARGV[5]) end
 local s = redis.call('HMGET', KEYS[1], 'rate', 'tokens', 'at', 'blocked', 'wstart', 'learned')
 local rate = tonumber(s[1])
 local learned = tonumber(s[6]) or 0
@@ -56,7 +57,8 @@ local blocked = tonumber(s[4]) or 0
 local wstart = tonumber(s[5]) or 0
 if blocked > now then return {0, blocked - now} end
 if blocked > at then at = blocked end
-if now > at then tokens = math.min(1, tokens + (now - at) * rate / 1000); at = now end
+-- A tenth of a second's worth may go at once (at least one): high rates need no waits, low ones stay paced.
+if now > at then tokens = math.min(math.max(1, rate / 10), tokens + (now - at) * rate / 1000); at = now end
 local wait = 0
 if tokens < 1 then
   wait = math.ceil((1 - tokens) * 1000 / rate)
@@ -74,9 +76,10 @@ redis.call('PEXPIRE', KEYS[1], 86400000)
 return {1, wait}
 `;
 
-// KEYS[1] the budget hash. ARGV: now, reset time (ms). Returns the rate after the cut, as a string.
+// KEYS[1] the budget hash. ARGV: now, reset time (ms), submits accepted since. Returns the rate after the cut, as a string.
 const CUT = `
 local now = tonumber(ARGV[1])
+if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[1], 'accepted', ARGV[3]) end
 local reset = tonumber(ARGV[2])
 local s = redis.call('HMGET', KEYS[1], 'rate', 'blocked', 'wstart', 'accepted', 'cut_for')
 local rate = tonumber(s[1]) or ${PROBE_PER_SECOND}
@@ -98,6 +101,8 @@ export class RateBudget {
   readonly #redis: Redis;
   readonly #key: string;
   readonly #initial: number;
+  /** Submits Segmind accepted that the budget in Redis has not been told of yet. */
+  #unreported = 0;
 
   constructor(options: RateBudgetOptions) {
     this.#redis = options.redis;
@@ -108,6 +113,7 @@ export class RateBudget {
 
   /** Draws a submit from the budget. */
   async draw(now = Date.now()): Promise<Draw> {
+    const accepted = this.#takeUnreported();
     const [granted, waitMs] = (await this.#redis.eval(
       DRAW,
       1,
@@ -116,13 +122,20 @@ export class RateBudget {
       this.#initial,
       MAX_RESERVE_MS,
       MAX_PER_SECOND,
+      accepted,
     )) as [number, number];
     return { granted: granted === 1, waitMs };
   }
 
-  /** Segmind accepted a submit: it counts toward what the current window allows. */
-  async accepted(): Promise<void> {
-    await this.#redis.hincrby(this.#key, 'accepted', 1);
+  /** Segmind accepted a submit: it counts toward what the current window allows (told with the next draw). */
+  accepted(): void {
+    this.#unreported++;
+  }
+
+  #takeUnreported(): number {
+    const count = this.#unreported;
+    this.#unreported = 0;
+    return count;
   }
 
   /** Milliseconds every submit is still held for by a 429 (0: none); asked after waiting for a reserved slot. */
@@ -132,7 +145,8 @@ export class RateBudget {
 
   /** Segmind answered 429 with its window resetting at `resetAt`: cut the rate and hold every submit until then. */
   async cut(resetAt: Date, now = Date.now()): Promise<number> {
-    return Number(await this.#redis.eval(CUT, 1, this.#key, now, Math.max(now, resetAt.getTime())));
+    const accepted = this.#takeUnreported();
+    return Number(await this.#redis.eval(CUT, 1, this.#key, now, Math.max(now, resetAt.getTime()), accepted));
   }
 
   async state(): Promise<BudgetState | undefined> {
