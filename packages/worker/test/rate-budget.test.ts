@@ -85,11 +85,18 @@ describe('the Segmind rate budget', () => {
     const budget = new RateBudget({ redis, prefix, apiKey: 'key', initialPerSecond: 50 / 60 });
     const start = 3_000_000;
     expect((await budget.draw(start)).granted).toBe(true);
-    // The next slot is 1.2 s away: further than a draw reserves, so the job is put back for that long.
-    const next = await budget.draw(start + 10);
-    expect(next.granted).toBe(false);
-    expect(next.waitMs).toBeGreaterThan(1_000);
-    expect(next.waitMs).toBeLessThanOrEqual(1_200);
+    // Slots are 1.2 s apart: the next two are reserved (their submits wait for them), the one after that is
+    // too far ahead, and its job is put back until then.
+    const second = await budget.draw(start + 10);
+    const third = await budget.draw(start + 20);
+    expect(second).toEqual({ granted: true, waitMs: expect.any(Number) });
+    expect(second.waitMs).toBeGreaterThan(1_100);
+    expect(second.waitMs).toBeLessThanOrEqual(1_200);
+    expect(third.granted).toBe(true);
+    expect(third.waitMs).toBeGreaterThan(2_300);
+    const fourth = await budget.draw(start + 30);
+    expect(fourth.granted).toBe(false);
+    expect(fourth.waitMs).toBeGreaterThan(3_400);
   });
 });
 

@@ -37,13 +37,20 @@ export interface BudgetState {
 /** Unknown limit: start here and grow fast. */
 const PROBE_PER_SECOND = 20;
 const MAX_PER_SECOND = 100_000;
-/** A draw waits at most this long holding its slot; a longer wait puts the job back. */
-const MAX_RESERVE_MS = 1_000;
+/**
+ * A draw waits for its slot holding its worker slot when the slot is within 2.5 pacing intervals (at
+ * least 1 s, at most a minute): a slot is always reserved ahead, so the pace holds. A later one puts
+ * the job back until then.
+ */
+const MIN_RESERVE_MS = 1_000;
+const MAX_RESERVE_MS = 60_000;
+const RESERVE_INTERVALS = 2.5;
 
-// KEYS[1] the budget hash. ARGV: now, initial rate (0: unknown), max reserve ms, max rate, submits accepted since.
+// KEYS[1] the budget hash. ARGV: now, initial rate (0: unknown), reserve ms (min, max), max rate, submits accepted
+// since, intervals reserved ahead.
 const DRAW = `
 local now = tonumber(ARGV[1])
-if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[1], 'accepted', ARGV[5]) end
+if tonumber(ARGV[6]) > 0 then redis.call('HINCRBY', KEYS[1], 'accepted', ARGV[6]) end
 local s = redis.call('HMGET', KEYS[1], 'rate', 'tokens', 'at', 'blocked', 'wstart', 'learned')
 local rate = tonumber(s[1])
 local learned = tonumber(s[6]) or 0
@@ -62,7 +69,8 @@ if now > at then tokens = math.min(math.max(1, rate / 10), tokens + (now - at) *
 local wait = 0
 if tokens < 1 then
   wait = math.ceil((1 - tokens) * 1000 / rate)
-  if wait > tonumber(ARGV[3]) then
+  local horizon = math.min(tonumber(ARGV[4]), math.max(tonumber(ARGV[3]), tonumber(ARGV[7]) * 1000 / rate))
+  if wait > horizon then
     redis.call('HSET', KEYS[1], 'rate', rate, 'tokens', tokens, 'at', at, 'learned', learned)
     return {0, wait}
   end
@@ -70,7 +78,7 @@ end
 tokens = tokens - 1
 if wstart == 0 then wstart = now end
 if learned == 1 then rate = rate * 1.001 else rate = rate * 1.02 end
-rate = math.min(rate, tonumber(ARGV[4]))
+rate = math.min(rate, tonumber(ARGV[5]))
 redis.call('HSET', KEYS[1], 'rate', rate, 'tokens', tokens, 'at', at, 'wstart', wstart, 'learned', learned)
 redis.call('PEXPIRE', KEYS[1], 86400000)
 return {1, wait}
@@ -120,9 +128,11 @@ export class RateBudget {
       this.#key,
       now,
       this.#initial,
+      MIN_RESERVE_MS,
       MAX_RESERVE_MS,
       MAX_PER_SECOND,
       accepted,
+      RESERVE_INTERVALS,
     )) as [number, number];
     return { granted: granted === 1, waitMs };
   }
