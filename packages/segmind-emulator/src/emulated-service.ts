@@ -14,7 +14,7 @@ import { MODEL_PROFILES, type ModelProfile } from './model-profiles.js';
 import { applyPatch, DEFAULT_SETTINGS, FaultSettings, type SettingsPatch } from './settings.js';
 import { type EmulatorStats, StatsCounter } from './stats.js';
 
-export type RequestStatus = 'QUEUED' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
+type RequestStatus = 'QUEUED' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
 
 export interface OutputImage {
   readonly file: string;
@@ -64,6 +64,7 @@ export class EmulatedService {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #outputs = new Map<string, { image: OutputImage; expiresAt: number }>();
   readonly #imageCache = new Map<string, Promise<Buffer>>();
+  readonly #fixedImages = new Map<string, Promise<Buffer>>();
   readonly #lenientSchemas = new Map<string, z.ZodType>();
   #spent = 0;
   #window = { startedAt: 0, count: 0 };
@@ -77,6 +78,8 @@ export class EmulatedService {
 
   configure(patch: SettingsPatch): FaultSettings {
     this.settings = FaultSettings.parse(applyPatch(this.settings, patch));
+    // A new limit counts from its own first submit, not within a window of the old one.
+    if (patch.submitRateLimit !== undefined) this.#window = { startedAt: 0, count: 0 };
     // More GPUs may let waiting requests start.
     for (const model of this.#queues.keys()) this.#pump(model);
     return this.settings;
@@ -150,6 +153,7 @@ export class EmulatedService {
   }
 
   render(image: OutputImage): Promise<Buffer> {
+    if (this.settings.fixedImages) return this.#fixedImage(image.spec);
     const key = image.spec.digest + image.spec.format;
     let bytes = this.#imageCache.get(key);
     if (bytes) {
@@ -161,6 +165,19 @@ export class EmulatedService {
     this.#imageCache.set(key, bytes);
     if (this.#imageCache.size > IMAGE_CACHE_SIZE) {
       this.#imageCache.delete(this.#imageCache.keys().next().value as string);
+    }
+    return bytes;
+  }
+
+  /** Benchmark mode: the one image of this size and format, drawn on first use and kept. */
+  #fixedImage(spec: ImageSpec): Promise<Buffer> {
+    const key = `${spec.width}x${spec.height}.${spec.format}`;
+    let bytes = this.#fixedImages.get(key);
+    if (!bytes) {
+      const { source: _source, ...plain } = spec;
+      bytes = renderImage({ ...plain, digest: imageDigest([key]), caption: { ...spec.caption, prompt: 'benchmark' } });
+      bytes.catch(() => this.#fixedImages.delete(key));
+      this.#fixedImages.set(key, bytes);
     }
     return bytes;
   }

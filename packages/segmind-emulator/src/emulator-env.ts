@@ -42,6 +42,8 @@ const EmulatorEnv = z.object({
   EMULATOR_LATENCY_SCALE: number('EMULATOR_LATENCY_SCALE'),
   EMULATOR_LATENCY_JITTER: number('EMULATOR_LATENCY_JITTER'),
   EMULATOR_GPUS: number('EMULATOR_GPUS'),
+  /** "true": one image per size and format, served from memory (benchmarks). */
+  EMULATOR_FIXED_IMAGES: z.enum(['true', 'false']).optional(),
 });
 
 /** `--failure-rate=0.1` → EMULATOR_FAILURE_RATE=0.1. */
@@ -85,5 +87,6 @@ export function emulatorOptionsFrom(env: Readonly<Record<string, string | undefi
     latencyScale: e.EMULATOR_LATENCY_SCALE,
     latencyJitter: e.EMULATOR_LATENCY_JITTER,
     gpusPerModel: e.EMULATOR_GPUS,
+    fixedImages: e.EMULATOR_FIXED_IMAGES === undefined ? undefined : e.EMULATOR_FIXED_IMAGES === 'true',
   }) as EmulatorOptions;
 }

@@ -5,7 +5,7 @@
  */
 export type ImageFormat = 'jpeg' | 'png' | 'webp';
 
-export interface OutputGeometry {
+interface OutputGeometry {
   readonly width: number;
   readonly height: number;
   readonly format: ImageFormat;

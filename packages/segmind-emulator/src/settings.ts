@@ -32,6 +32,12 @@ export const FaultSettings = z.object({
   forbiddenModels: z.array(z.string()),
   /** Models Segmind has retired (410). @defaultValue [] */
   retiredModels: z.array(z.string()),
+  /**
+   * Benchmark mode: one image drawn per size and format, then served from memory for
+   * every request of that size, so the emulator's own cost per request stays out of a
+   * benchmark's figures. @defaultValue false
+   */
+  fixedImages: z.boolean(),
 });
 export type FaultSettings = z.infer<typeof FaultSettings>;
 
@@ -48,6 +54,7 @@ export const DEFAULT_SETTINGS: FaultSettings = {
   gpusPerModel: 4,
   forbiddenModels: [],
   retiredModels: [],
+  fixedImages: false,
 };
 
 /** A partial update, as the admin API and `configure()` take it. */

@@ -103,6 +103,26 @@ describe('output images', () => {
     expect(bytesA.equals(bytesC)).toBe(false);
   });
 
+  it('serves one image per size and format in benchmark mode (fixedImages), whatever the prompt', async () => {
+    const bench = await startEmulator({ latencyScale: 0.005, latencyJitter: 0, fixedImages: true });
+    try {
+      const sd35 = { sampler: 'euler', scheduler: 'karras', width: 64, height: 64 };
+      const [a, b, c] = await Promise.all([
+        run(bench, 'stable-diffusion-3.5-turbo-txt2img', { ...sd35, prompt: 'a red fox', seed: 1 }),
+        run(bench, 'stable-diffusion-3.5-turbo-txt2img', { ...sd35, prompt: 'a blue whale', seed: 2 }),
+        run(bench, 'stable-diffusion-3.5-turbo-txt2img', { ...sd35, width: 128, prompt: 'a red fox', seed: 1 }),
+      ]);
+      const [bytesA, bytesB, bytesC] = await Promise.all(
+        [a, b, c].map(async (r) => (await download(urlsOf(r)[0] as string)).bytes),
+      );
+      expect(bytesA?.equals(bytesB as Buffer)).toBe(true);
+      expect(bytesA?.equals(bytesC as Buffer)).toBe(false);
+      expect((await sharp(bytesC).metadata()).width).toBe(128);
+    } finally {
+      await bench.close();
+    }
+  });
+
   it('draws the same bytes in another process that has no fonts at all (built: pnpm build)', async () => {
     // An empty fontconfig setup: SVG <text> drawn there comes out as empty boxes.
     const dir = mkdtempSync(path.join(tmpdir(), 'no-fonts-'));

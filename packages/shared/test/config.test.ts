@@ -25,12 +25,13 @@ describe('loadConfig', () => {
       metricsPort: 9464,
       concurrency: 20,
       pollConcurrency: 50,
-      lockDurationMs: 30_000,
+      lockDurationMs: 6_000,
       // Twice the poll cap and the lock duration, plus 10 s.
-      reconcileAfterMs: 100_000,
+      reconcileAfterMs: 52_000,
       jobDeadlineMs: 600_000,
       ambiguousSubmitPolicy: 'fail',
       pollMaxIntervalMs: 15_000,
+      pollLagShare: 0.1,
       creditsCheckIntervalMs: 30_000,
       outputMaxBytes: 100 * 1024 * 1024,
     });
@@ -39,6 +40,7 @@ describe('loadConfig', () => {
       baseUrl: 'https://api.segmind.com',
       maxInflight: 1000,
       timeoutMs: 30_000,
+      rateLimitPerSecond: undefined,
     });
     expect(config.storage).toMatchObject({ kind: 'file' });
     expect(config.webhooks).toEqual({

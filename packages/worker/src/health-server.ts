@@ -24,7 +24,7 @@ export interface HealthServerOptions {
   readonly readiness?: () => HealthFacts;
 }
 
-export type HealthFacts = Record<string, unknown> & { readonly unavailable?: string };
+type HealthFacts = Record<string, unknown> & { readonly unavailable?: string };
 
 export async function startHealthServer(options: HealthServerOptions): Promise<Server> {
   const server = createServer((request, response) => {

@@ -2,6 +2,13 @@
 export { type HealthServerOptions, startHealthServer } from './health-server.js';
 export { outputSources } from './pipeline/output-sources.js';
 export {
+  type LatencyQuantiles,
+  latencyQuantiles,
+  nextPollInMs,
+  type PollPlanSettings,
+  UNKNOWN_MODEL,
+} from './pipeline/poll-plan.js';
+export {
   type PassReport,
   type ReconcileReport,
   type ReconcilerOptions,

@@ -32,6 +32,7 @@ import { PollSchedule } from './pipeline/poll-schedule.js';
 import { pollStep } from './pipeline/poll-step.js';
 import { submitStep } from './pipeline/submit-step.js';
 import { startReconciler } from './reconciler.js';
+import { RateBudget } from './segmind/rate-budget.js';
 import { SegmindClient } from './segmind/segmind-client.js';
 import { gateOnStorage } from './storage-gate.js';
 import { startWebhookWorker } from './webhooks/webhook-worker.js';
@@ -85,6 +86,12 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   const deps: PipelineDeps = {
     store,
     segmind,
+    budget: new RateBudget({
+      redis,
+      prefix,
+      apiKey: config.segmind.apiKey,
+      ...(config.segmind.rateLimitPerSecond ? { initialPerSecond: config.segmind.rateLimitPerSecond } : {}),
+    }),
     outputs: new OutputStore({
       storage,
       dispatcher: segmind.dispatcher,
@@ -92,7 +99,12 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       maxBytes: config.worker.outputMaxBytes,
       timeoutMs: config.segmind.timeoutMs,
     }),
-    schedule: new PollSchedule({ redis, prefix, maxIntervalMs: config.worker.pollMaxIntervalMs }),
+    schedule: new PollSchedule({
+      redis,
+      prefix,
+      maxIntervalMs: config.worker.pollMaxIntervalMs,
+      lagShare: config.worker.pollLagShare,
+    }),
     pause,
     renderQueue,
     pollQueue,
@@ -108,12 +120,14 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       maxStoreAttempts: 15,
     },
   };
-  // A killed worker's jobs come back after the lock lapses; a high stall count keeps them from failing.
+  // A killed worker's jobs come back once its lock lapses and a stall check has seen them twice: within
+  // about twice the lock duration (12 s by default). Locks are renewed every half lock, so only an event
+  // loop blocked that long could lose one. A high stall count keeps stalled jobs from failing.
   const workerOptions = {
     connection: redis,
     prefix,
     lockDuration: config.worker.lockDurationMs,
-    stalledInterval: config.worker.lockDurationMs,
+    stalledInterval: Math.max(1_000, Math.round(config.worker.lockDurationMs / 2)),
     maxStalledCount: 1_000,
     // After a failed fetch (Redis gone, or the blocking connection cut at shutdown) try again in a
     // second, not BullMQ's default 15 s: recovery after a Redis restart and shutdown are both that much quicker.
@@ -123,6 +137,9 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     ...workerOptions,
     concurrency: config.worker.concurrency,
     autorun: false,
+    // Nothing wakes a worker waiting on an empty queue when a rate limit (a submit slot not yet due, a
+    // 429) lapses: it looks again after this many seconds rather than BullMQ's default 5.
+    drainDelay: 1,
   });
   const pollWorker = new Worker(QUEUE_NAMES.poll, pollStep(deps), {
     ...workerOptions,

@@ -39,6 +39,31 @@ describe('a worker killed with jobs in flight', () => {
     expect(ambiguous).toBe(0);
   }, 180_000);
 
+  it('hands the jobs a killed worker held mid-submit to another worker, and submits none of them twice', async () => {
+    // Segmind answers each submit after 2 s: both workers hold submits when one of them is killed.
+    stack = await startStack({ latencyScale: 0.02, submitDelayMs: 2_000 });
+    const s = stack;
+    const doomed = await s.startWorker({ WORKER_CONCURRENCY: '10' });
+    const survivor = await s.startWorker({ WORKER_CONCURRENCY: '10' });
+    const ids = await s.createJobs(Array.from({ length: 40 }, (_, i) => jobFor('segmind-vega-rt-v1', `held-${i}`)));
+    await until(async () => s.emulator.stats().submits.attempts >= 20, 'both workers submitting');
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+
+    const records = await s.waitForJobs(ids, 120_000);
+    const failed = records.filter((r) => r.stage.name === 'failed');
+    // The killed worker's submits reached Segmind but their answers died with it: ambiguous, failed by the
+    // default policy; every other job completed.
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.every((r) => r.error?.code === 'segmind_ambiguous_submit')).toBe(true);
+    expect(records.length - failed.length).toBe(records.filter((r) => r.stage.name === 'completed').length);
+    expect(await survivor.metric('renderq_segmind_ambiguous_submits_total')).toBe(failed.length);
+    // Segmind saw each job at most once.
+    const perJob = Object.values(s.emulator.stats().submits.byMarker);
+    expect(perJob.length).toBe(40);
+    expect(perJob.every((n) => n === 1)).toBe(true);
+  }, 180_000);
+
   it('counts submits whose answers were lost as ambiguous: submits − jobs = ambiguous submits', async () => {
     stack = await startStack({ latencyScale: 0.02, dropAfterSubmitRate: 0.25 });
     const worker = await stack.startWorker({ AMBIGUOUS_SUBMIT_POLICY: 'resubmit', SEGMIND_TIMEOUT_SECONDS: '2' });

@@ -24,6 +24,7 @@ import { OutputStore } from '../src/pipeline/output-store.js';
 import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 import { PollSchedule } from '../src/pipeline/poll-schedule.js';
 import { type PollJob, pollStep } from '../src/pipeline/poll-step.js';
+import { RateBudget } from '../src/segmind/rate-budget.js';
 import type { SegmindClient } from '../src/segmind/segmind-client.js';
 import { SMALL_PNG } from './stack.js';
 
@@ -44,6 +45,7 @@ beforeAll(async () => {
   deps = {
     store: new JobStore({ redis, queue, prefix }),
     segmind: {} as SegmindClient,
+    budget: new RateBudget({ redis, prefix, apiKey: 'unused' }),
     outputs: new OutputStore({ storage, dispatcher: new Agent(), metrics, maxBytes: 1 << 20, timeoutMs: 5_000 }),
     schedule: new PollSchedule({ redis, prefix, maxIntervalMs: 1_000 }),
     pause: new PauseControl(redis, prefix, queue),

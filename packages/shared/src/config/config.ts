@@ -235,6 +235,8 @@ function toConfig(env: Env, storage: StorageConfig) {
       jobDeadlineMs: env.JOB_DEADLINE_SECONDS * 1000,
       ambiguousSubmitPolicy: env.AMBIGUOUS_SUBMIT_POLICY,
       pollMaxIntervalMs: env.POLL_MAX_INTERVAL_SECONDS * 1000,
+      /** Detection lag polls aim at, as a share of a model's median latency. */
+      pollLagShare: env.POLL_LAG_PERCENT / 100,
       creditsCheckIntervalMs: env.CREDITS_CHECK_INTERVAL_SECONDS * 1000,
       outputMaxBytes: env.OUTPUT_MAX_BYTES,
     },
@@ -243,6 +245,8 @@ function toConfig(env: Env, storage: StorageConfig) {
       baseUrl: env.SEGMIND_BASE_URL.replace(/\/+$/, ''),
       maxInflight: env.SEGMIND_MAX_INFLIGHT,
       timeoutMs: env.SEGMIND_TIMEOUT_SECONDS * 1000,
+      /** Submits per second SEGMIND_RATE_LIMIT allows; undefined: learned from 429s. */
+      rateLimitPerSecond: env.SEGMIND_RATE_LIMIT,
     },
     storage,
     /** How often API and worker prove storage writable. */

@@ -186,6 +186,21 @@ export const EnvSchema = z
     WORKER_METRICS_PORT: port(9464),
     /** Sent to Segmind as x-api-key. Unset: `pnpm start` runs the bundled emulator. */
     SEGMIND_API_KEY: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
+    /**
+     * Segmind's submit limit for the key when known, as N/s, N/min or N/h: the shared rate budget starts
+     * there instead of finding it from 429s. @defaultValue unset (learned)
+     */
+    SEGMIND_RATE_LIMIT: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .regex(/^\d+(\.\d+)?\/(s|min|h)$/, 'SEGMIND_RATE_LIMIT must look like 5/s, 50/min or 1000/h')
+        .transform((value) => {
+          const [count, unit] = value.split('/') as [string, 's' | 'min' | 'h'];
+          return Number(count) / { s: 1, min: 60, h: 3600 }[unit];
+        })
+        .optional(),
+    ),
     SEGMIND_BASE_URL: z.preprocess(
       emptyToUndefined,
       urlWithScheme(['http:', 'https:'], 'an http:// or https:// URL').default('https://api.segmind.com'),
@@ -261,6 +276,8 @@ export const EnvSchema = z
     AMBIGUOUS_SUBMIT_POLICY: z.enum(['fail', 'resubmit']).default('fail'),
     /** Longest wait between two polls of one request. @defaultValue 15 */
     POLL_MAX_INTERVAL_SECONDS: positiveInt(15, 3600),
+    /** Detection lag polls aim at (Segmind finished → renderq sees it), in % of the model's median latency. @defaultValue 10 */
+    POLL_LAG_PERCENT: positiveInt(10, 100),
     /** While paused for credits, how often one worker asks Segmind for the balance. @defaultValue 30 */
     CREDITS_CHECK_INTERVAL_SECONDS: positiveInt(30, 86_400),
     /** Largest output a worker downloads. @defaultValue 104857600 (100 MiB) */
@@ -268,12 +285,12 @@ export const EnvSchema = z
     /** Timeout of one Segmind HTTP call (connect, headers, body each). @defaultValue 30 */
     SEGMIND_TIMEOUT_SECONDS: positiveInt(30, 600),
     /** How long a worker's hold on an active job lasts without renewal; a killed worker's jobs return after it. @defaultValue 30000 */
-    WORKER_LOCK_DURATION_MS: positiveInt(30_000, 3_600_000),
+    WORKER_LOCK_DURATION_MS: positiveInt(6_000, 3_600_000),
     /**
      * How long an unfinished job or a pending webhook event may go without moving before a
      * worker checks that its BullMQ job still exists (one that is lost is queued again);
      * one worker checks every half of it. Unset: twice the poll cap and the lock duration,
-     * plus 10 s. @defaultValue 2 × POLL_MAX_INTERVAL_SECONDS + 2 × WORKER_LOCK_DURATION_MS + 10 s (100000)
+     * plus 10 s. @defaultValue 2 × POLL_MAX_INTERVAL_SECONDS + 2 × WORKER_LOCK_DURATION_MS + 10 s (52000)
      */
     WORKER_RECONCILE_AFTER_MS: optionalPositiveInt(7 * 24 * 3_600_000),
     /** Batch uploads (JSON or NDJSON) one API process reads at once; each may hold its body in memory. @defaultValue 4 */

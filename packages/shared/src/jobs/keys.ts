@@ -84,10 +84,6 @@ export function creditsCheckLockKey(prefix: string): string {
 export function pauseKey(prefix: string): string {
   return `${prefix}:pause`;
 }
-/** Each model's learned latency (a hash: model → milliseconds), for scheduling polls. */
-export function modelDurationKey(prefix: string): string {
-  return `${prefix}:model-duration-ms`;
-}
 /** The key signing output download links, made once and shared by every API process. */
 export function outputLinkSecretKey(prefix: string): string {
   return `${prefix}:output-link-secret`;
@@ -95,4 +91,12 @@ export function outputLinkSecretKey(prefix: string): string {
 /** An Idempotency-Key's claim and first answer, by tenant and the key's SHA-256 (hex). */
 export function idempotencyKey(prefix: string, tenant: string, keyHash: string): string {
   return `${prefix}:idempotency:${tenant}:${keyHash}`;
+}
+/** A model's last Segmind latencies in ms, newest first (a list), that polls are placed by. */
+export function modelLatencyKey(prefix: string, model: string): string {
+  return `${prefix}:model-latency-ms:${model}`;
+}
+/** The Segmind submit rate budget every worker using one API key shares, by a digest of the key. */
+export function segmindBudgetKey(prefix: string, apiKeyDigest: string): string {
+  return `${prefix}:segmind-budget:${apiKeyDigest}:submit`;
 }

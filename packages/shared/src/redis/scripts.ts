@@ -69,6 +69,26 @@ declare module 'ioredis' {
       burst: string,
       cost: string,
     ): Result<[taken: number, tokens: number, waitMs?: number], Context>;
+    /** draw-submit-slot-1.lua */
+    renderqDrawSubmitSlot(
+      budget: string,
+      nowMs: string,
+      initialPerSecond: string,
+      minReserveMs: string,
+      maxReserveMs: string,
+      maxPerSecond: string,
+      acceptedSince: string,
+      reserveIntervals: string,
+      probePerSecond: string,
+    ): Result<[granted: number, waitMs: number], Context>;
+    /** cut-submit-rate-1.lua */
+    renderqCutSubmitRate(
+      budget: string,
+      nowMs: string,
+      resetMs: string,
+      acceptedSince: string,
+      probePerSecond: string,
+    ): Result<string, Context>;
     /** take-over-claim-1.lua */
     renderqTakeOverClaim(claim: string, previous: string, next: string, ttlSeconds: string): Result<number, Context>;
   }
@@ -95,6 +115,8 @@ const SCRIPTS = {
   renderqHostFailed: { file: 'host-failed-1.lua', numberOfKeys: 1 },
   renderqTakeEnqueueTokens: { file: 'take-enqueue-tokens-1.lua', numberOfKeys: 1 },
   renderqTakeOverClaim: { file: 'take-over-claim-1.lua', numberOfKeys: 1 },
+  renderqDrawSubmitSlot: { file: 'draw-submit-slot-1.lua', numberOfKeys: 1 },
+  renderqCutSubmitRate: { file: 'cut-submit-rate-1.lua', numberOfKeys: 1 },
 } as const satisfies Record<string, ScriptFile>;
 
 export type ScriptName = keyof typeof SCRIPTS;

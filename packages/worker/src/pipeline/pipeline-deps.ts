@@ -13,11 +13,12 @@ import type {
   StoredInput,
 } from '@renderq/shared';
 import type { Queue } from 'bullmq';
+import type { RateBudget } from '../segmind/rate-budget.js';
 import type { SegmindClient } from '../segmind/segmind-client.js';
 import type { OutputStore } from './output-store.js';
 import type { PollSchedule } from './poll-schedule.js';
 
-export interface PipelineSettings {
+interface PipelineSettings {
   readonly ambiguousSubmitPolicy: 'fail' | 'resubmit';
   readonly jobDeadlineMs: number;
   readonly maxInflight: number;
@@ -28,6 +29,8 @@ export interface PipelineSettings {
 export interface PipelineDeps {
   readonly store: JobStore;
   readonly segmind: SegmindClient;
+  /** Segmind's submit rate limit, learned and shared by every worker using the same key. */
+  readonly budget: RateBudget;
   readonly outputs: OutputStore;
   readonly schedule: PollSchedule;
   readonly pause: PauseControl;

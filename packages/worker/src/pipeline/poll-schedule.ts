@@ -1,72 +1,64 @@
 /**
- * When to poll. The first poll comes near the time the model usually takes —
- * learned per model from Segmind's own `total_time` of completed requests, kept in
- * Redis so every worker shares it — and later polls back off with jitter up to a
- * cap. Few polls are cheap for us and for Segmind.
+ * When to poll: each model's latency distribution, learned from Segmind's own
+ * `total_time` of completed requests and kept in Redis (the last 256 per model, so
+ * every worker learns from every other), turned into poll times by poll-plan.ts.
  */
-import { modelDurationKey, type RedisConnection } from '@renderq/shared';
+import { modelLatencyKey, type RedisConnection } from '@renderq/shared';
+import { type LatencyQuantiles, latencyQuantiles, nextPollInMs, UNKNOWN_MODEL } from './poll-plan.js';
 
 export interface PollScheduleOptions {
   readonly redis: RedisConnection;
   readonly prefix: string;
-  /** Longest wait between polls. @defaultValue 15_000 */
+  /** Longest wait between polls. */
   readonly maxIntervalMs: number;
-  /** Before anything is learned of a model. @defaultValue 3_000 */
-  readonly defaultDurationMs?: number;
+  /** Detection lag aimed at, as a share of the model's median latency. @defaultValue 0.1 */
+  readonly lagShare?: number;
 }
 
-/** Weight of the newest observation in the moving average. */
-const LEARNING_RATE = 0.2;
-/** Cached averages are re-read from Redis after this long. */
+/** Latencies kept per model: enough for a 90th percentile, few enough to follow a change within minutes. */
+const SAMPLES = 256;
+/** Learned quantiles are re-read from Redis after this long. */
 const CACHE_MS = 5_000;
 
 export class PollSchedule {
   readonly #options: PollScheduleOptions;
-  readonly #key: string;
-  readonly #cache = new Map<string, { durationMs: number; readAt: number }>();
+  readonly #cache = new Map<string, { quantiles: LatencyQuantiles; readAt: number }>();
 
   constructor(options: PollScheduleOptions) {
     this.#options = options;
-    this.#key = modelDurationKey(options.prefix);
   }
 
-  /** The usual time from submit to COMPLETED for `model`. */
-  async expectedDurationMs(model: string): Promise<number> {
+  #key(model: string): string {
+    return modelLatencyKey(this.#options.prefix, model);
+  }
+
+  /** The model's learned latency quantiles, or a wide guess until five requests have completed. */
+  async quantiles(model: string): Promise<LatencyQuantiles> {
     const cached = this.#cache.get(model);
-    if (cached && Date.now() - cached.readAt < CACHE_MS) return cached.durationMs;
-    const stored = Number(await this.#options.redis.hget(this.#key, model));
-    const durationMs = stored > 0 ? stored : (this.#options.defaultDurationMs ?? 3_000);
-    this.#cache.set(model, { durationMs, readAt: Date.now() });
-    return durationMs;
+    if (cached && Date.now() - cached.readAt < CACHE_MS) return cached.quantiles;
+    const samples = (await this.#options.redis.lrange(this.#key(model), 0, SAMPLES - 1)).map(Number);
+    const quantiles = latencyQuantiles(samples.filter((ms) => ms >= 0)) ?? UNKNOWN_MODEL;
+    this.#cache.set(model, { quantiles, readAt: Date.now() });
+    return quantiles;
   }
 
   /** Learns from a completed request's server-side duration. */
   async observe(model: string, durationMs: number): Promise<void> {
-    if (!(durationMs > 0)) return;
-    const previous = Number(await this.#options.redis.hget(this.#key, model));
-    const next = previous > 0 ? previous + LEARNING_RATE * (durationMs - previous) : durationMs;
-    await this.#options.redis.hset(this.#key, model, String(Math.round(next)));
-    this.#cache.set(model, { durationMs: next, readAt: Date.now() });
+    if (!(durationMs >= 0)) return;
+    // Until a model is known, each completion may be the one that makes it known: read again next time.
+    if (this.#cache.get(model)?.quantiles === UNKNOWN_MODEL) this.#cache.delete(model);
+    await this.#options.redis
+      .multi()
+      .lpush(this.#key(model), String(Math.round(durationMs)))
+      .ltrim(this.#key(model), 0, SAMPLES - 1)
+      .exec();
   }
 
-  /**
-   * Milliseconds from now until poll number `polls + 1`, for a request submitted
-   * at `submittedAtMs`.
-   */
-  async nextPollDelayMs(model: string, submittedAtMs: number, polls: number, now = Date.now()): Promise<number> {
-    const expected = await this.expectedDurationMs(model);
-    if (polls === 0) {
-      // Just after the usual finish: one poll is then most often enough.
-      const firstAt = submittedAtMs + expected * 1.05 + 50;
-      return clamp(firstAt - now, 0, this.#options.maxIntervalMs);
-    }
-    const base = Math.max(250, expected * 0.15);
-    const backoff = base * 1.6 ** (polls - 1);
-    const jitter = 0.8 + Math.random() * 0.4;
-    return clamp(backoff * jitter, 100, this.#options.maxIntervalMs);
+  /** Milliseconds from now until the next poll of a request submitted at `submittedAtMs`. */
+  async nextPollDelayMs(model: string, submittedAtMs: number, now = Date.now()): Promise<number> {
+    return nextPollInMs(await this.quantiles(model), Math.max(0, now - submittedAtMs), {
+      lagShare: this.#options.lagShare ?? 0.1,
+      maxIntervalMs: this.#options.maxIntervalMs,
+    });
   }
-}
-
-function clamp(n: number, low: number, high: number): number {
-  return Math.min(high, Math.max(low, n));
 }

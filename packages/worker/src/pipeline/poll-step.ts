@@ -93,7 +93,7 @@ async function poll(
     return;
   }
   const metrics = answer.metrics;
-  if (metrics?.total_time) await deps.schedule.observe(record.model, metrics.total_time * 1000);
+  if (metrics?.total_time !== undefined) await deps.schedule.observe(record.model, metrics.total_time * 1000);
   if (metrics?.remaining_credits !== undefined) await deps.recordCredits(metrics.remaining_credits);
   const storing: StoringStage = { name: 'storing', request_id: stage.request_id, sources, attempts: 0 };
   const moved = await deps.store.transition(record, 'result', storing, {
@@ -128,8 +128,7 @@ async function follow(
   const wait = async (delayMs?: number): Promise<never | undefined> => {
     const next = { ...request, polls: request.polls + 1 };
     if (!(await deps.store.followCancelled(record.id, next, 'poll'))) return undefined;
-    const ms =
-      delayMs ?? (await deps.schedule.nextPollDelayMs(record.model, Date.parse(request.submitted_at), next.polls));
+    const ms = delayMs ?? (await deps.schedule.nextPollDelayMs(record.model, Date.parse(request.submitted_at)));
     await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token);
     throw new DelayedError();
   };
@@ -197,8 +196,7 @@ async function later(
   const next: PollingStage = { ...stage, polls: stage.polls + 1 };
   const moved = await deps.store.transition(record, 'poll', next);
   if (!moved.ok) return undefined;
-  const wait =
-    delayMs ?? (await deps.schedule.nextPollDelayMs(record.model, Date.parse(stage.submitted_at), next.polls));
+  const wait = delayMs ?? (await deps.schedule.nextPollDelayMs(record.model, Date.parse(stage.submitted_at)));
   await job.moveToDelayed(Date.now() + Math.max(1, Math.round(wait)), token);
   throw new DelayedError();
 }

@@ -42,6 +42,13 @@ export function submitStep(deps: PipelineDeps) {
       return handleReadError(deps, job, record, error);
     }
 
+    // Segmind's rate limit: a slot from the budget every worker shares, or back to wait until there is one.
+    const heldMs = await takeSubmitSlot(deps);
+    if (heldMs > 0) {
+      await deps.renderQueue.rateLimit(heldMs);
+      throw Worker.RateLimitError();
+    }
+
     switch (record.stage.name) {
       case 'submitting':
         if (!(await settleAmbiguous(deps, record, 'the worker stopped during a submit'))) return;
@@ -75,6 +82,7 @@ export function submitStep(deps: PipelineDeps) {
     } catch (error) {
       return handleSubmitError(deps, job, record, error);
     }
+    deps.budget.accepted();
     const submittedAt = Date.now();
     const request = {
       request_id: answer.request_id,
@@ -94,15 +102,28 @@ export function submitStep(deps: PipelineDeps) {
       // Segmind runs and bills the request anyway: followed to the end for its cost, its result discarded.
       if (await deps.store.followCancelled(record.id, request, 'start')) {
         submitted.info('job was cancelled during its submit: following the request for its cost only');
-        await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt, 0));
+        await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt));
       } else {
         submitted.info({ outcome: moved }, 'job moved on during its submit: the Segmind result will be discarded');
       }
       return;
     }
     submitted.info('submitted to Segmind');
-    await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt, 0));
+    await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt));
   };
+}
+
+/**
+ * Draws a submit from the shared rate budget, waiting for a reserved slot when it is near.
+ * Returns 0 when the submit may go now, or how long to put the job back for.
+ */
+async function takeSubmitSlot(deps: PipelineDeps): Promise<number> {
+  const draw = await deps.budget.draw();
+  if (!draw.granted) return Math.max(1, draw.waitMs);
+  if (draw.waitMs === 0) return 0;
+  await new Promise((resolve) => setTimeout(resolve, draw.waitMs));
+  // A 429 may have closed the window while this slot waited (a short wait is not worth asking).
+  return draw.waitMs >= 50 ? deps.budget.heldForMs() : 0;
 }
 
 /** Queues the job's polling, once: the poll job's id is the renderq job id. */
@@ -181,7 +202,8 @@ async function handleSubmitError(deps: PipelineDeps, job: RenderJob, record: Job
     // Not this job's fault: it goes back to wait without spending an attempt.
     await backToQueued();
     if (error.reason === 'rate_limited') {
-      const waitMs = Math.max(1_000, (error.resumeAt?.getTime() ?? Date.now() + 60_000) - Date.now());
+      await deps.budget.cut(error.resumeAt ?? new Date(Date.now() + 60_000));
+      const waitMs = Math.max(100, (error.resumeAt?.getTime() ?? Date.now() + 60_000) - Date.now());
       log.warn({ resumeAt: error.resumeAt }, 'Segmind rate limit: holding every submit until the window resets');
       await deps.renderQueue.rateLimit(waitMs);
     } else {

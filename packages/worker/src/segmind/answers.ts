@@ -8,7 +8,7 @@ export const SubmitAnswer = z.looseObject({
 });
 export type SubmitAnswer = z.infer<typeof SubmitAnswer>;
 
-export const SegmindMetrics = z
+const SegmindMetrics = z
   .looseObject({
     cost: z.number().optional(),
     remaining_credits: z.number().optional(),

@@ -98,7 +98,7 @@ function outcomeOf(result: SendResult): AttemptOutcome {
 type NextStep = { readonly status: Exclude<EventStatus, 'pending'> } | { readonly status: 'pending'; delayMs: number };
 
 /** After attempt `roundAttempt` of a round (1 = the first), what becomes of the event. */
-export function nextStep(outcome: AttemptOutcome, roundAttempt: number, retryDelaysMs: readonly number[]): NextStep {
+function nextStep(outcome: AttemptOutcome, roundAttempt: number, retryDelaysMs: readonly number[]): NextStep {
   if (outcome === 'delivered') return { status: 'delivered' };
   if (outcome === 'gone') return { status: 'gone' };
   const delay = retryDelaysMs[roundAttempt - 1];

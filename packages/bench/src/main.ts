@@ -1,0 +1,83 @@
+/**
+ * `pnpm bench [--quick] [--json] [--only=section,…]`: renderq measured beside its
+ * baselines in one run — its own Redis, Segmind emulator (benchmark mode) and file
+ * storage — printed as one table: renderq's figure, the baseline's, their ratio, the
+ * target. `--quick` runs every section shorter, for development; its figures are rougher.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { killStartedChildren, type Stack, startBenchEmulator, startBenchRedis } from './processes.js';
+import { endToEnd } from './sections/end-to-end.js';
+import { enqueue } from './sections/enqueue.js';
+import { inflight } from './sections/inflight.js';
+import { polls } from './sections/polls.js';
+import { rateLimits } from './sections/rate-limits.js';
+import { recovery } from './sections/recovery.js';
+import { webhooks } from './sections/webhooks.js';
+import { type Row, renderJson, renderTable } from './table.js';
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const json = args.has('--json');
+const only = [...args]
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
+
+type Section = { name: string; run: (stack: Stack) => Promise<Row[]> };
+const sections: Section[] = [
+  { name: 'e2e', run: (stack) => endToEnd(stack, quick ? 600 : 3_000) },
+  { name: 'enqueue', run: (stack) => enqueue(stack, quick ? 3 : 8) },
+  { name: 'polls', run: async () => polls(quick ? 2_000 : 20_000) },
+  {
+    name: 'inflight',
+    run: (stack) => (quick ? inflight(stack, [500, 2_000], 10_000) : inflight(stack, [1_000, 10_000], 30_000)),
+  },
+  {
+    name: 'rate',
+    run: (stack) =>
+      rateLimits(stack, [
+        { label: '5/s', max: 5, windowMs: 1_000, windows: quick ? 6 : 20 },
+        quick
+          ? { label: '50/min (a 6 s window in --quick)', max: 50, windowMs: 6_000, windows: 2 }
+          : { label: '50/min', max: 50, windowMs: 60_000, windows: 2 },
+      ]),
+  },
+  { name: 'recovery', run: (stack) => recovery(stack) },
+  { name: 'webhooks', run: (stack) => webhooks(stack, quick ? 1_000 : 5_000, quick ? 3 : 10) },
+];
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const started = Date.now();
+const stack: Stack = {
+  redis: await startBenchRedis(),
+  emulator: await startBenchEmulator(),
+  storageDir: await mkdtemp(path.join(os.tmpdir(), 'renderq-bench-files-')),
+};
+const rows: Row[] = [];
+try {
+  for (const section of sections) {
+    if (only && !only.includes(section.name)) continue;
+    const t = Date.now();
+    log(`bench: ${section.name}…`);
+    rows.push(...(await section.run(stack)));
+    log(`bench: ${section.name} done in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+  }
+} finally {
+  killStartedChildren();
+  await stack.emulator.stop();
+  await stack.redis.stop();
+  await rm(stack.storageDir, { recursive: true, force: true });
+}
+const meta = {
+  mode: quick ? 'quick' : 'full',
+  seconds: Math.round((Date.now() - started) / 1000),
+  machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+  date: new Date().toISOString(),
+};
+if (json) process.stdout.write(`${renderJson(rows, meta)}\n`);
+else
+  process.stdout.write(
+    `renderq benchmark (${meta.mode}, ${meta.seconds} s; ${meta.machine}; ${meta.date})\n\n${renderTable(rows)}\n`,
+  );

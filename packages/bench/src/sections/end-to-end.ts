@@ -1,0 +1,131 @@
+/**
+ * End to end: one batch through API → worker → emulator (latency 0, benchmark images)
+ * → file storage, against a raw BullMQ four-pass job on the same Redis. Jobs/s, and
+ * CPU per job by process — the emulator's shown apart, as it is not renderq's.
+ */
+import { uniqueName } from '@renderq/testing';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { CpuMeter, type Stack, sleep, spawnScript, startApi, startWorker, stopChild, workerEnv } from '../processes.js';
+import { openStore, postBatch, waitBatchFinished } from '../renderq.js';
+import type { Row } from '../table.js';
+
+const SECTION = 'end to end';
+
+export async function endToEnd(stack: Stack, jobs: number): Promise<Row[]> {
+  await stack.emulator.configure({ latencyScale: 0, latencyJitter: 0 });
+  const prefix = uniqueName('e2e');
+  const api = await startApi(stack, prefix);
+  const worker = await startWorker(workerEnv(stack, prefix));
+  const { store, close } = openStore(stack.redis.url, prefix);
+  let seconds: number;
+  let cpu: Record<string, number>;
+  try {
+    // Warm-up: connections, JIT, and the poll schedule learns that the model answers at once.
+    await waitBatchFinished(store, await postBatch(api.url, 200), 120_000);
+    const meter = new CpuMeter({
+      api: api.child.pid as number,
+      worker: worker.child.pid as number,
+      redis: stack.redis.pid,
+      emulator: stack.emulator.pid,
+    });
+    const started = performance.now();
+    await waitBatchFinished(store, await postBatch(api.url, jobs), 600_000);
+    seconds = (performance.now() - started) / 1000;
+    cpu = meter.stop();
+  } finally {
+    await Promise.all([api.stop(), stopChild(worker.child), close()]);
+  }
+
+  const raw = await rawFourPass(stack, jobs);
+  const perJob = (ms: number | undefined) => (ms ?? Number.NaN) / jobs;
+  const renderqCpu = perJob((cpu.api ?? 0) + (cpu.worker ?? 0) + (cpu.redis ?? 0));
+  const rawCpu = perJob((raw.cpu.worker ?? 0) + (raw.cpu.redis ?? 0));
+  const rate = jobs / seconds;
+  const name = 'raw BullMQ 4-pass';
+  return [
+    {
+      section: SECTION,
+      metric: `jobs/s (batch of ${jobs})`,
+      renderq: rate,
+      baseline: raw.rate,
+      baselineName: name,
+      target: '≥ 0.3× baseline',
+      met: rate >= 0.3 * raw.rate,
+    },
+    {
+      section: SECTION,
+      metric: 'CPU ms/job, API + worker + Redis',
+      renderq: renderqCpu,
+      baseline: rawCpu,
+      baselineName: `${name}: worker + Redis`,
+      target: '≤ 2× baseline',
+      met: renderqCpu <= 2 * rawCpu,
+    },
+    {
+      section: SECTION,
+      metric: 'CPU ms/job, worker',
+      renderq: perJob(cpu.worker),
+      baseline: perJob(raw.cpu.worker),
+      baselineName: `${name} worker`,
+    },
+    {
+      section: SECTION,
+      metric: 'CPU ms/job, Redis',
+      renderq: perJob(cpu.redis),
+      baseline: perJob(raw.cpu.redis),
+      baselineName: `${name} Redis`,
+    },
+    { section: SECTION, metric: 'CPU ms/job, API', renderq: perJob(cpu.api) },
+    {
+      section: SECTION,
+      metric: 'CPU ms/job, emulator (not renderq)',
+      renderq: perJob(cpu.emulator),
+      note: 'the Segmind emulator in benchmark mode; shown so that it is not mistaken for renderq',
+    },
+  ];
+}
+
+async function rawFourPass(stack: Stack, jobs: number): Promise<{ rate: number; cpu: Record<string, number> }> {
+  const prefix = uniqueName('raw');
+  const connection = new Redis(stack.redis.url, { maxRetriesPerRequest: null });
+  const queue = new Queue('raw', { connection, prefix });
+  const child = spawnScript('raw-worker.js', {
+    REDIS_URL: stack.redis.url,
+    RAW_PREFIX: prefix,
+    RAW_QUEUE: 'raw',
+    RAW_CONCURRENCY: '50',
+  });
+  try {
+    const run = async (count: number) => {
+      const before = await queue.getCompletedCount();
+      const started = performance.now();
+      for (let i = 0; i < count; i += 1000) {
+        await queue.addBulk(
+          Array.from({ length: Math.min(1000, count - i) }, (_, j) => ({
+            name: 'raw',
+            data: { jobId: `job_${i + j}` },
+            opts: { removeOnComplete: { age: 3_600, count: 100_000 } },
+          })),
+        );
+      }
+      for (;;) {
+        const done = (await queue.getCompletedCount()) - before;
+        if (done >= count) break;
+        await sleep(50);
+      }
+      return (performance.now() - started) / 1000;
+    };
+    await sleep(500);
+    await run(200);
+    await queue.clean(0, 100_000, 'completed');
+    const meter = new CpuMeter({ worker: child.pid as number, redis: stack.redis.pid });
+    const seconds = await run(jobs);
+    return { rate: jobs / seconds, cpu: meter.stop() };
+  } finally {
+    await stopChild(child);
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    connection.disconnect();
+  }
+}
