@@ -60,6 +60,24 @@ describe('the worker pipeline', () => {
     expect(record?.outputs).toEqual([]);
   });
 
+  it('counts each part of a job’s life and each failure by its code', async () => {
+    stack = await startStack({ latencyScale: 0.01 });
+    const worker = await stack.startWorker();
+    const ids = await stack.createJobs([
+      jobFor('segmind-vega', 'parts-1'),
+      jobFor('segmind-vega', 'parts-2', { prompt: 'marker:parts-2 emulator:fail' }),
+    ]);
+    await stack.waitForJobs(ids);
+    const text = await (await fetch(worker.metricsUrl)).text();
+    const count = (stage: string) =>
+      Number(
+        new RegExp(`renderq_job_stage_seconds_count\\{model="segmind-vega",stage="${stage}"\\} (\\d+)`).exec(text)?.[1],
+      );
+    // Both were submitted; only the one that completed had a result to store.
+    expect([count('queue_wait'), count('segmind'), count('store')]).toEqual([2, 1, 1]);
+    expect(text).toContain('renderq_jobs_failed_total{model="segmind-vega",code="segmind_failed"} 1');
+  });
+
   it('fails with segmind_expired when the request record is gone before the result is fetched', async () => {
     stack = await startStack({ latencyScale: 0.01, resultTtlMs: 1 });
     await stack.startWorker();

@@ -106,6 +106,19 @@ export function createMetrics(options: MetricsOptions = {}) {
       buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800],
       registers,
     }),
+    jobStageSeconds: new Histogram({
+      name: 'renderq_job_stage_seconds',
+      help: 'Time a job spent in one part of its life: queue_wait (creation to submit), segmind (submitted to result seen), store (outputs downloaded and stored).',
+      labelNames: ['model', 'stage'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800],
+      registers,
+    }),
+    jobsFailed: new Counter({
+      name: 'renderq_jobs_failed_total',
+      help: 'Jobs that failed, by model and error code (the job error codes of docs/api.md).',
+      labelNames: ['model', 'code'] as const,
+      registers,
+    }),
     segmindRequests: new Counter({
       name: 'renderq_segmind_requests_total',
       help: 'Requests to Segmind by operation and HTTP status code ("error" when no answer came).',

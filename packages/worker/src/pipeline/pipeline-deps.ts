@@ -70,8 +70,10 @@ export async function finish<M extends FinishingMove>(
   const stage: JobStage = to;
   deps.metrics.jobsFinished.inc({ model: record.model, status: stage.name });
   deps.metrics.jobDuration.observe({ model: record.model }, (Date.now() - Date.parse(record.created_at)) / 1000);
-  if (stage.name === 'failed') log.warn({ error: stage.error }, 'job failed');
-  else log.info({ status: stage.name }, 'job finished');
+  if (stage.name === 'failed') {
+    deps.metrics.jobsFailed.inc({ model: record.model, code: stage.error.code });
+    log.warn({ error: stage.error }, 'job failed');
+  } else log.info({ status: stage.name }, 'job finished');
   return true;
 }
 

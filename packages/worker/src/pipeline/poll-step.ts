@@ -100,6 +100,10 @@ async function poll(
     ...(metrics?.cost !== undefined ? { cost: metrics.cost } : {}),
   });
   if (!moved.ok) return;
+  deps.metrics.jobStageSeconds.observe(
+    { model: record.model, stage: 'segmind' },
+    (Date.now() - Date.parse(stage.submitted_at)) / 1000,
+  );
   return store(deps, job, token, { ...record, stage: storing }, storing);
 }
 
@@ -209,6 +213,7 @@ async function store(
   stage: StoringStage,
 ) {
   const stored: StoredOutput[] = [];
+  const started = performance.now();
   try {
     for (const [index, source] of stage.sources.entries()) {
       stored.push(await deps.outputs.store(record.id, index, source));
@@ -234,6 +239,7 @@ async function store(
     await job.moveToDelayed(Date.now() + Math.min(300_000, 1_000 * 2 ** (attempts - 1)), token);
     throw new DelayedError();
   }
+  deps.metrics.jobStageSeconds.observe({ model: record.model, stage: 'store' }, (performance.now() - started) / 1000);
   const completed = await finish(deps, record, 'complete', { name: 'completed' }, { outputs: stored });
   if (!completed && (await deps.store.get(record.id))?.stage.name === 'cancelled') {
     // Cancelled while storing: nothing of it is kept. (Another run of this step that completed the job first

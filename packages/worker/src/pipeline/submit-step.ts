@@ -59,6 +59,10 @@ export function submitStep(deps: PipelineDeps) {
           since: new Date().toISOString(),
         });
         if (!moved.ok) return;
+        deps.metrics.jobStageSeconds.observe(
+          { model: record.model, stage: 'queue_wait' },
+          (Date.now() - Date.parse(record.created_at)) / 1000,
+        );
         break;
       }
       case 'completed':
