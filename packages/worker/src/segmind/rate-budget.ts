@@ -7,8 +7,8 @@
  * window that just closed allowed (submits accepted since the previous reset, over
  * the time to the reset Segmind names) and holds every submit until that reset;
  * while submits succeed it grows back slowly (+0.1 % a submit), so a limit that
- * was raised is found again. One small script per submit: the submits Segmind
- * accepted are counted here and sent along with the next draw (or cut).
+ * was raised is found again. One small script per submit, and one counter
+ * increment (not waited for) per submit Segmind accepted.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -137,9 +137,15 @@ export class RateBudget {
     return { granted: granted === 1, waitMs };
   }
 
-  /** Segmind accepted a submit: it counts toward what the current window allows (told with the next draw). */
+  /**
+   * Segmind accepted a submit: it counts toward what the current window allows. Told at once without
+   * waiting for the answer (a 429 from another worker must find it counted); should that fail, it is
+   * told with the next draw.
+   */
   accepted(): void {
-    this.#unreported++;
+    this.#redis.hincrby(this.#key, 'accepted', 1).catch(() => {
+      this.#unreported++;
+    });
   }
 
   #takeUnreported(): number {
