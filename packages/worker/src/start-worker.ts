@@ -74,6 +74,8 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     },
     credits: async () => (await readCredits(redis, prefix))?.balance,
     pause: () => pause.state(),
+    // Read when scraped, by then the budget exists.
+    submitBudget: () => deps.budget.state(),
   });
   if (!config.segmind.apiKey) throw new Error('SEGMIND_API_KEY is required to run a worker');
   const segmind = new SegmindClient({

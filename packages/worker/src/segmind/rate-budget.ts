@@ -31,7 +31,8 @@ export interface Draw {
 export interface BudgetState {
   readonly perSecond: number;
   readonly learned: boolean;
-  readonly blockedUntil: number;
+  /** How long a 429 still holds every submit (0: none). */
+  readonly heldForMs: number;
 }
 
 /** Unknown limit: start here and grow fast. */
@@ -165,9 +166,10 @@ export class RateBudget {
     return Number(await this.#redis.eval(CUT, 1, this.#key, now, Math.max(now, resetAt.getTime()), accepted));
   }
 
-  async state(): Promise<BudgetState | undefined> {
+  /** The budget now, for metrics; undefined before the first draw. */
+  async state(now = Date.now()): Promise<BudgetState | undefined> {
     const [rate, learned, blocked] = await this.#redis.hmget(this.#key, 'rate', 'learned', 'blocked');
     if (rate === null) return undefined;
-    return { perSecond: Number(rate), learned: learned === '1', blockedUntil: Number(blocked ?? 0) };
+    return { perSecond: Number(rate), learned: learned === '1', heldForMs: Math.max(0, Number(blocked ?? 0) - now) };
   }
 }
