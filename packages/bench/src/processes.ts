@@ -187,7 +187,11 @@ export function workerEnv(stack: Stack, prefix: string, extra: Record<string, st
 }
 
 export async function startWorker(env: Record<string, string>): Promise<WorkerChild> {
-  const worker = await spawnWorkerChild({ env: { WORKER_METRICS_PORT: String(await freePort()), ...env } });
+  // Its output is kept, not printed: stdout is the table's (or the JSON's).
+  const worker = await spawnWorkerChild({
+    env: { WORKER_METRICS_PORT: String(await freePort()), ...env },
+    captureOutput: true,
+  });
   track(worker.child);
   return worker;
 }
@@ -212,11 +216,12 @@ export async function startApi(stack: Stack, prefix: string): Promise<ApiChild> 
         RENDERQ_API_KEYS: `bench:${API_KEY}`,
         STORAGE_URL: `file://${stack.storageDir}/${prefix}`,
         PORT: String(port),
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: 'error',
         TENANT_ENQUEUE_RATE: '10000000',
         TENANT_ENQUEUE_BURST: '100000000',
       },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      // Its log goes to stderr: stdout is the table's (or the JSON's).
+      stdio: ['ignore', 2, 2],
     }),
   );
   const url = `http://127.0.0.1:${port}`;
@@ -238,7 +243,7 @@ export function spawnScript(script: string, env: Record<string, string>): ChildP
   return track(
     spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], {
       env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', 2, 2],
     }),
   );
 }

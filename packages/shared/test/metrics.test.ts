@@ -94,6 +94,16 @@ describe('metrics', () => {
     expect(text).toContain('renderq_queue_jobs{queue="poll",state="delayed"} 4');
   });
 
+  it('shows the shared Segmind submit budget once there is one', async () => {
+    let budget: { perSecond: number; heldForMs: number } | undefined;
+    const metrics = createMetrics({ processMetrics: false, role: 'worker', submitBudget: async () => budget });
+    expect(await metrics.registry.metrics()).not.toMatch(/^renderq_segmind_submit_rate /m);
+    budget = { perSecond: 4.75, heldForMs: 1_500 };
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('renderq_segmind_submit_rate 4.75');
+    expect(text).toContain('renderq_segmind_submits_held_seconds 1.5');
+  });
+
   it('exposes the API’s batch uploads in the API only: a worker cannot know them', async () => {
     const api = await createMetrics({ processMetrics: false, role: 'api' }).registry.metrics();
     const worker = await createMetrics({ processMetrics: false, role: 'worker' }).registry.metrics();

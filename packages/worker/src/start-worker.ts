@@ -69,6 +69,8 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     queueCounts: () => readQueueDepths([renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])]),
     credits: async () => (await readCredits(redis, prefix))?.balance,
     pause: () => pause.state(),
+    // Read when scraped, by then the budget exists.
+    submitBudget: () => deps.budget.state(),
   });
   const segmind = new SegmindClient({
     baseUrl: config.segmind.baseUrl,

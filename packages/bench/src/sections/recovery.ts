@@ -54,11 +54,11 @@ export async function recovery(stack: Stack): Promise<Row[]> {
   return [
     {
       section: SECTION,
-      metric: `SIGKILL → its ${held} jobs moving again, s`,
+      metric: `SIGKILL → all ${held} jobs mid-submit moving again, s`,
       renderq: seconds,
       target: '≤ 15 s',
       met: seconds <= 15,
-      note: 'jobs held mid-submit (Segmind answers submits after 3 s); under AMBIGUOUS_SUBMIT_POLICY=fail they fail rather than risk a second charge',
+      note: "both workers' submits in flight at the kill (Segmind answers submits after 3 s); the killed worker's fail under AMBIGUOUS_SUBMIT_POLICY=fail rather than risk a second charge",
     },
     {
       section: SECTION,

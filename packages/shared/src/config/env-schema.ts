@@ -284,7 +284,7 @@ export const EnvSchema = z
     OUTPUT_MAX_BYTES: positiveInt(100 * 1024 * 1024, 10 * 1024 * 1024 * 1024),
     /** Timeout of one Segmind HTTP call (connect, headers, body each). @defaultValue 30 */
     SEGMIND_TIMEOUT_SECONDS: positiveInt(30, 600),
-    /** How long a worker's hold on an active job lasts without renewal; a killed worker's jobs return after it. @defaultValue 30000 */
+    /** How long a worker's hold on an active job lasts without renewal (renewed every half); a killed worker's jobs return after it and a stall check. @defaultValue 6000 */
     WORKER_LOCK_DURATION_MS: positiveInt(6_000, 3_600_000),
     /**
      * How long an unfinished job or a pending webhook event may go without moving before a

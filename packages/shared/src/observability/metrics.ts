@@ -33,6 +33,8 @@ export interface MetricSources {
   readonly credits?: () => Promise<number | undefined>;
   /** Whether taking jobs is paused, and why. */
   readonly pause?: () => Promise<{ readonly paused: boolean; readonly reason?: PauseReason }>;
+  /** The shared Segmind submit budget: its rate, and how long a 429 still holds every submit; undefined before any submit. */
+  readonly submitBudget?: () => Promise<{ readonly perSecond: number; readonly heldForMs: number } | undefined>;
 }
 
 export interface MetricsOptions extends MetricSources {
@@ -203,6 +205,24 @@ export function createMetrics(options: MetricsOptions = {}) {
         const poll = (await reading).find((queue) => queue.queue === 'poll')?.counts ?? {};
         const { active = 0, waiting = 0, delayed = 0, prioritized = 0 } = poll;
         this.set(active + waiting + delayed + prioritized);
+      },
+    }),
+    segmindSubmitRate: new ObservedGauge({
+      name: 'renderq_segmind_submit_rate',
+      help: 'Submits per second the rate budget shared by every worker on the key allows now (learned from 429s).',
+      registers,
+      async collect() {
+        const budget = await sources.submitBudget?.().catch(() => undefined);
+        if (budget) this.set(budget.perSecond);
+      },
+    }),
+    segmindSubmitsHeld: new ObservedGauge({
+      name: 'renderq_segmind_submits_held_seconds',
+      help: 'How long a 429 still holds every submit (0: none).',
+      registers,
+      async collect() {
+        const budget = await sources.submitBudget?.().catch(() => undefined);
+        if (budget) this.set(budget.heldForMs / 1000);
       },
     }),
     pollsPerJob: new Histogram({

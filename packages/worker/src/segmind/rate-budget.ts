@@ -7,8 +7,8 @@
  * window that just closed allowed (submits accepted since the previous reset, over
  * the time to the reset Segmind names) and holds every submit until that reset;
  * while submits succeed it grows back slowly (+0.1 % a submit), so a limit that
- * was raised is found again. One small script per submit: the submits Segmind
- * accepted are counted here and sent along with the next draw (or cut).
+ * was raised is found again. One small script per submit, and one counter
+ * increment (not waited for) per submit Segmind accepted.
  */
 import { createHash } from 'node:crypto';
 import { defineScripts, type RedisConnection, segmindBudgetKey } from '@renderq/shared';
@@ -31,7 +31,8 @@ export interface Draw {
 export interface BudgetState {
   readonly perSecond: number;
   readonly learned: boolean;
-  readonly blockedUntil: number;
+  /** How long a 429 still holds every submit (0: none). */
+  readonly heldForMs: number;
 }
 
 /** Unknown limit: start here and grow fast. */
@@ -79,9 +80,15 @@ export class RateBudget {
     return { granted: granted === 1, waitMs };
   }
 
-  /** Segmind accepted a submit: it counts toward what the current window allows (told with the next draw). */
+  /**
+   * Segmind accepted a submit: it counts toward what the current window allows. Told at once without
+   * waiting for the answer (a 429 from another worker must find it counted); should that fail, it is
+   * told with the next draw.
+   */
   accepted(): void {
-    this.#unreported++;
+    this.#redis.hincrby(this.#key, 'accepted', 1).catch(() => {
+      this.#unreported++;
+    });
   }
 
   #takeUnreported(): number {
@@ -109,9 +116,10 @@ export class RateBudget {
     return Number(rate);
   }
 
-  async state(): Promise<BudgetState | undefined> {
+  /** The budget now, for metrics; undefined before the first draw. */
+  async state(now = Date.now()): Promise<BudgetState | undefined> {
     const [rate, learned, blocked] = await this.#redis.hmget(this.#key, 'rate', 'learned', 'blocked');
     if (rate === null) return undefined;
-    return { perSecond: Number(rate), learned: learned === '1', blockedUntil: Number(blocked ?? 0) };
+    return { perSecond: Number(rate), learned: learned === '1', heldForMs: Math.max(0, Number(blocked ?? 0) - now) };
   }
 }
