@@ -244,10 +244,13 @@ export class WebhookEventStore {
         queueJob = await command('1');
       }
     }
+    // Read before the delivery job exists: the answer is the event as redelivery left it (pending), not
+    // whatever a fast worker has made of it since.
+    const redelivered = await this.get(id);
     if (typeof queueJob === 'string' && queueJob !== '') {
       await this.#queue.add('deliver', { eventId: id }, { ...WEBHOOK_JOB_OPTIONS, jobId: queueJob });
     }
-    return this.get(id);
+    return redelivered;
   }
 }
 
