@@ -235,18 +235,20 @@ export class WebhookEventStore {
     };
     let queueJob = await command('0');
     if (queueJob === null) return undefined;
+    let delayed: Awaited<ReturnType<Queue['getJob']>> | undefined;
     if (queueJob === '') {
       const job = await this.#queue.getJob((await this.#redis.hget(key, 'queue_job')) || id);
       const state = job ? await job.getState() : 'unknown';
-      if (state === 'delayed') await job?.promote().catch(() => undefined);
+      if (state === 'delayed') delayed = job;
       // Pending without a live queue job (BullMQ gave up on it after repeated errors): start afresh.
       if (state === 'unknown' || state === 'failed' || state === 'completed') {
         queueJob = await command('1');
       }
     }
-    // Read before the delivery job exists: the answer is the event as redelivery left it (pending), not
-    // whatever a fast worker has made of it since.
+    // Read before the delivery is set going: the answer is the event as redelivery left it (pending),
+    // not whatever a fast worker has made of it since.
     const redelivered = await this.get(id);
+    await delayed?.promote().catch(() => undefined);
     if (typeof queueJob === 'string' && queueJob !== '') {
       await this.#queue.add('deliver', { eventId: id }, { ...WEBHOOK_JOB_OPTIONS, jobId: queueJob });
     }
