@@ -104,7 +104,10 @@ describe('logs of a full run', () => {
     expect(signatures.every((s) => s.length > 20)).toBe(true);
     for (const output of job.outputs) expect((await fetch(output.url)).status).toBe(200);
     expect((await fetch(`${apiUrl}/v1/jobs/${id}/outputs/0`, { headers: auth(TENANT_KEY) })).status).toBe(200);
-    const tampered = job.outputs[0]?.url.replace(/signature=./, 'signature=A') as string;
+    const tampered = (job.outputs[0]?.url as string).replace(
+      /signature=(.)/,
+      (_, first: string) => `signature=${first === 'A' ? 'B' : 'A'}`,
+    );
     expect((await fetch(tampered)).status).toBe(401);
     expect((await fetch(`${apiUrl}/v1/jobs/${id}`, { headers: auth(OTHER_KEY) })).status).toBe(404);
     expect((await fetch(`${apiUrl}/v1/jobs/${id}`, { headers: auth('a-made-up-key-0123456789') })).status).toBe(401);
