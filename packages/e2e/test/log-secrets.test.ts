@@ -104,7 +104,7 @@ describe('logs of a full run', () => {
     expect(signatures.every((s) => s.length > 20)).toBe(true);
     for (const output of job.outputs) expect((await fetch(output.url)).status).toBe(200);
     expect((await fetch(`${apiUrl}/v1/jobs/${id}/outputs/0`, { headers: auth(TENANT_KEY) })).status).toBe(200);
-    const tampered = (job.outputs[0]?.url as string).replace(
+    const tampered = (job.outputs[0]?.url ?? '').replace(
       /signature=(.)/,
       (_, first: string) => `signature=${first === 'A' ? 'B' : 'A'}`,
     );
