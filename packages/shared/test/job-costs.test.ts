@@ -1,46 +1,20 @@
 // What jobs cost, as the scripts keep it: a batch's cost is the sum of its jobs' costs
 // (null until one is known), and a job cancelled while its request was at Segmind follows
 // that request until it can record what Segmind charged, staying cancelled.
-import { type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  type CancelledRequest,
-  createRedis,
-  type JobRecord,
-  JobStore,
-  type NewJob,
-  QUEUE_NAMES,
-  queueOptions,
-  type RenderJobData,
-  unfinishedJobsKey,
-} from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { type CancelledRequest, type JobRecord, type JobStore, type NewJob, unfinishedJobsKey } from '../src/index.js';
 import { completeQueuedJob } from './complete-job.js';
+import { useJobStore } from './job-store-fixture.js';
 
-let server: RedisHandle;
 let redis: Redis;
 let prefix: string;
-let queue: Queue<RenderJobData>;
 let store: JobStore;
 
 const job = (): NewJob => ({ tenant: 'acme', model: 'segmind-vega', input: { prompt: 'a lighthouse' } });
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = createRedis(server.url, 'worker');
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
-beforeEach(() => {
-  prefix = uniqueName('cost');
-  queue = new Queue<RenderJobData>(QUEUE_NAMES.render, queueOptions(redis, prefix));
-  store = new JobStore({ redis, queue, prefix, retentionMs: 60_000 });
-});
-afterEach(async () => {
-  await queue.close();
+useJobStore('cost', (fixture) => {
+  ({ redis, prefix, store } = fixture);
 });
 
 const request = (id: string): CancelledRequest => ({

@@ -1,26 +1,13 @@
 // Listing a tenant's jobs from its index: newest first, paged without gaps or repeats,
 // filtered while scanning with a bound on one call's work, tenants apart, expired
 // records skipped and trimmed.
-import { type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  createRedis,
-  type JobListFilters,
-  type JobRecord,
-  JobStore,
-  type NewJob,
-  QUEUE_NAMES,
-  queueOptions,
-  type RenderJobData,
-  tenantJobsKey,
-} from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { type JobListFilters, type JobRecord, type JobStore, type NewJob, tenantJobsKey } from '../src/index.js';
+import { useJobStore } from './job-store-fixture.js';
 
-let server: RedisHandle;
 let redis: Redis;
 let prefix: string;
-let queue: Queue<RenderJobData>;
 let store: JobStore;
 
 const job = (tenant: string, overrides: Partial<NewJob> = {}): NewJob => ({
@@ -30,21 +17,8 @@ const job = (tenant: string, overrides: Partial<NewJob> = {}): NewJob => ({
   ...overrides,
 });
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = createRedis(server.url, 'worker');
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
-beforeEach(() => {
-  prefix = uniqueName('list');
-  queue = new Queue<RenderJobData>(QUEUE_NAMES.render, queueOptions(redis, prefix));
-  store = new JobStore({ redis, queue, prefix, retentionMs: 60_000 });
-});
-afterEach(async () => {
-  await queue.close();
+useJobStore('list', (fixture) => {
+  ({ redis, prefix, store } = fixture);
 });
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

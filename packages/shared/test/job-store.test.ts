@@ -1,21 +1,18 @@
-import { type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  createRedis,
   JobStore,
   type NewJob,
   PRIORITY,
   QUEUE_NAMES,
-  queueOptions,
   type RenderJobData,
   toPublicJob,
   unfinishedJobsKey,
 } from '../src/index.js';
 import { completeSubmittingJob, moveQueuedToStoring } from './complete-job.js';
+import { useJobStore } from './job-store-fixture.js';
 
-let server: RedisHandle;
 let redis: Redis;
 let prefix: string;
 let queue: Queue<RenderJobData>;
@@ -29,21 +26,8 @@ const job = (overrides: Partial<NewJob> = {}): NewJob => ({
   ...overrides,
 });
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = createRedis(server.url, 'worker');
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
-beforeEach(() => {
-  prefix = uniqueName('jobs');
-  queue = new Queue<RenderJobData>(QUEUE_NAMES.render, queueOptions(redis, prefix));
-  store = new JobStore({ redis, queue, prefix, retentionMs: 60_000 });
-});
-afterEach(async () => {
-  await queue.close();
+useJobStore('jobs', (fixture) => {
+  ({ redis, prefix, queue, store } = fixture);
 });
 
 describe('JobStore', () => {
