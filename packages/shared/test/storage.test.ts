@@ -289,3 +289,21 @@ describe('watching storage', () => {
     expect(seen).toEqual([{ ok: false, problem: 'bucket "b" does not exist' }, { ok: true }]);
   });
 });
+
+describe('a storage check that never answers', () => {
+  it('is an unusable store after the deadline, not a start that never ends', async () => {
+    const storage = backends.file!();
+    const hanging: Storage = Object.assign(Object.create(Object.getPrototypeOf(storage)) as Storage, storage, {
+      check: () => new Promise<void>(() => {}),
+    });
+    // Without the deadline this await would never end.
+    const watch = await watchStorage({
+      storage: hanging,
+      intervalMs: 60_000,
+      deadlineMs: 200,
+      logger: createLogger({ level: 'silent', name: 'test', secrets: [] }),
+    });
+    watch.stop();
+    expect(watch.status()).toEqual({ ok: false, problem: `${storage.description} did not answer within 0.2 s` });
+  });
+});

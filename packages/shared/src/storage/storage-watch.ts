@@ -20,6 +20,19 @@ export interface StorageWatchOptions {
   readonly logger: Logger;
   /** Called when usability changes, and once with the first answer. */
   readonly onChange?: (status: StorageStatus) => void;
+  /** How long one check may take: a store that never answers must not hold a process's start. @defaultValue 10_000 */
+  readonly deadlineMs?: number;
+}
+
+function withinDeadline(checking: Promise<void>, description: string, deadlineMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new StorageUnusableError(`${description} did not answer within ${deadlineMs / 1000} s`)),
+      deadlineMs,
+    );
+  });
+  return Promise.race([checking, deadline]).finally(() => clearTimeout(timer));
 }
 
 export async function watchStorage({
@@ -27,11 +40,12 @@ export async function watchStorage({
   intervalMs,
   logger,
   onChange,
+  deadlineMs = 10_000,
 }: StorageWatchOptions): Promise<StorageWatch> {
   let current: StorageStatus | undefined;
   let stopped = false;
   const check = async () => {
-    const next = await storage.check().then(
+    const next = await withinDeadline(storage.check(), storage.description, deadlineMs).then(
       (): StorageStatus => ({ ok: true }),
       (error: unknown): StorageStatus => ({
         ok: false,
