@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--quick] [--json] [--only=section,…]`: renderq measured beside its
+ * `pnpm bench [--quick] [--json] [--only=section,…] [--cpu-prof=DIR]`: renderq measured beside its
  * baselines in one run — its own Redis, Segmind emulator (benchmark mode) and file
  * storage — printed as one table: renderq's figure, the baseline's, their ratio, the
  * target. `--quick` runs every section shorter, for development; its figures are rougher.
@@ -7,7 +7,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { killStartedChildren, type Stack, startBenchEmulator, startBenchRedis } from './processes.js';
+import {
+  killStartedChildren,
+  profileRenderqInto,
+  type Stack,
+  startBenchEmulator,
+  startBenchRedis,
+} from './processes.js';
 import { endToEnd } from './sections/end-to-end.js';
 import { enqueue } from './sections/enqueue.js';
 import { inflight } from './sections/inflight.js';
@@ -24,6 +30,8 @@ const only = [...args]
   .find((a) => a.startsWith('--only='))
   ?.slice('--only='.length)
   .split(',');
+const cpuProfileDir = [...args].find((a) => a.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
+if (cpuProfileDir) profileRenderqInto(path.resolve(cpuProfileDir));
 
 type Section = { name: string; run: (stack: Stack) => Promise<Row[]> };
 const sections: Section[] = [

@@ -15,6 +15,16 @@ import { spawnWorker as spawnWorkerChild, type WorkerChild } from '@renderq/work
 
 const TICKS_PER_SECOND = 100;
 
+/**
+ * `--cpu-prof=DIR`: the API and workers write V8 CPU profiles there when they exit
+ * (open them in Chrome DevTools or speedscope), to see where a job's CPU goes.
+ */
+let cpuProfileDir: string | undefined;
+export function profileRenderqInto(dir: string): void {
+  cpuProfileDir = dir;
+}
+const profilerFlags = (): string[] => (cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : []);
+
 /** Every child this run started, so that a failed section leaves none behind. */
 const children = new Set<ChildProcess>();
 function track(child: ChildProcess): ChildProcess {
@@ -68,6 +78,33 @@ export class CpuMeter {
       Object.entries(this.#pids).map(([name, pid]) => [name, cpuMs(pid) - (this.#at[name] ?? 0)]),
     );
   }
+}
+
+/** Calls of each Redis command so far (INFO commandstats; commands run inside scripts count too). */
+export async function redisCommandCalls(redis: {
+  info(section: string): Promise<string>;
+}): Promise<Map<string, number>> {
+  const calls = new Map<string, number>();
+  for (const match of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    calls.set(match[1] as string, Number(match[2]));
+  }
+  return calls;
+}
+
+/** Commands run between two readings, per job: the total, and the busiest commands by name. */
+export function commandsPerJob(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  jobs: number,
+): { total: number; top: string } {
+  const diff = [...after].map(([name, n]) => [name, (n - (before.get(name) ?? 0)) / jobs] as const);
+  const total = diff.reduce((sum, [, n]) => sum + n, 0);
+  const top = diff
+    .filter(([, n]) => n >= 0.05)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, n]) => `${name} ${n.toFixed(1)}`)
+    .join(', ');
+  return { total, top };
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -190,6 +227,7 @@ export async function startWorker(env: Record<string, string>): Promise<WorkerCh
   // Its output is kept, not printed: stdout is the table's (or the JSON's).
   const worker = await spawnWorkerChild({
     env: { WORKER_METRICS_PORT: String(await freePort()), ...env },
+    nodeFlags: profilerFlags(),
     captureOutput: true,
   });
   track(worker.child);
@@ -208,7 +246,7 @@ export interface ApiChild {
 export async function startApi(stack: Stack, prefix: string): Promise<ApiChild> {
   const port = await freePort();
   const child = track(
-    spawn(process.execPath, [mainOf('@renderq/api')], {
+    spawn(process.execPath, [...profilerFlags(), mainOf('@renderq/api')], {
       env: {
         PATH: process.env.PATH ?? '',
         REDIS_URL: stack.redis.url,

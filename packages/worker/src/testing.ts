@@ -22,6 +22,8 @@ export interface SpawnWorkerOptions {
   readonly env: Record<string, string>;
   /** Keep stdout and stderr for `output()` instead of passing them through. @defaultValue false */
   readonly captureOutput?: boolean;
+  /** Node's own flags before the entry point (e.g. `--cpu-prof`). @defaultValue [] */
+  readonly nodeFlags?: readonly string[];
   /** A bound for a loaded machine, not a target. @defaultValue 45_000 */
   readonly startTimeoutMs?: number;
 }
@@ -29,7 +31,7 @@ export interface SpawnWorkerOptions {
 export async function spawnWorker(options: SpawnWorkerOptions): Promise<WorkerChild> {
   const port = options.env.WORKER_METRICS_PORT;
   if (!port) throw new Error('spawnWorker needs WORKER_METRICS_PORT');
-  const child = spawn(process.execPath, [workerMain], {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), workerMain], {
     env: { PATH: process.env.PATH ?? '', ...options.env },
     stdio: ['ignore', options.captureOutput ? 'pipe' : 'inherit', options.captureOutput ? 'pipe' : 'inherit'],
   });

@@ -6,7 +6,18 @@
 import { uniqueName } from '@renderq/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { CpuMeter, type Stack, sleep, spawnScript, startApi, startWorker, stopChild, workerEnv } from '../processes.js';
+import {
+  CpuMeter,
+  commandsPerJob,
+  redisCommandCalls,
+  type Stack,
+  sleep,
+  spawnScript,
+  startApi,
+  startWorker,
+  stopChild,
+  workerEnv,
+} from '../processes.js';
 import { openStore, postBatch, waitBatchFinished } from '../renderq.js';
 import type { Row } from '../table.js';
 
@@ -17,9 +28,10 @@ export async function endToEnd(stack: Stack, jobs: number): Promise<Row[]> {
   const prefix = uniqueName('e2e');
   const api = await startApi(stack, prefix);
   const worker = await startWorker(workerEnv(stack, prefix));
-  const { store, close } = openStore(stack.redis.url, prefix);
+  const { store, redis, close } = openStore(stack.redis.url, prefix);
   let seconds: number;
   let cpu: Record<string, number>;
+  let commands: ReturnType<typeof commandsPerJob>;
   try {
     // Warm-up: connections, JIT, and the poll schedule learns that the model answers at once.
     await waitBatchFinished(store, await postBatch(api.url, 200), 120_000);
@@ -29,10 +41,13 @@ export async function endToEnd(stack: Stack, jobs: number): Promise<Row[]> {
       redis: stack.redis.pid,
       emulator: stack.emulator.pid,
     });
+    const callsBefore = await redisCommandCalls(redis);
     const started = performance.now();
     await waitBatchFinished(store, await postBatch(api.url, jobs), 600_000);
     seconds = (performance.now() - started) / 1000;
     cpu = meter.stop();
+    // Includes the progress polls of this process (a few per second): small beside the jobs' own.
+    commands = commandsPerJob(callsBefore, await redisCommandCalls(redis), jobs);
   } finally {
     await Promise.all([api.stop(), stopChild(worker.child), close()]);
   }
@@ -79,6 +94,14 @@ export async function endToEnd(stack: Stack, jobs: number): Promise<Row[]> {
     { section: SECTION, metric: 'CPU ms/job, API', renderq: perJob(cpu.api) },
     {
       section: SECTION,
+      metric: 'Redis commands/job (scripts and what they run)',
+      renderq: commands.total,
+      baseline: raw.commands.total,
+      baselineName: name,
+      note: `renderq: ${commands.top}; raw: ${raw.commands.top}`,
+    },
+    {
+      section: SECTION,
       metric: 'CPU ms/job, emulator (not renderq)',
       renderq: perJob(cpu.emulator),
       note: 'the Segmind emulator in benchmark mode; shown so that it is not mistaken for renderq',
@@ -86,7 +109,10 @@ export async function endToEnd(stack: Stack, jobs: number): Promise<Row[]> {
   ];
 }
 
-async function rawFourPass(stack: Stack, jobs: number): Promise<{ rate: number; cpu: Record<string, number> }> {
+async function rawFourPass(
+  stack: Stack,
+  jobs: number,
+): Promise<{ rate: number; cpu: Record<string, number>; commands: ReturnType<typeof commandsPerJob> }> {
   const prefix = uniqueName('raw');
   const connection = new Redis(stack.redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue('raw', { connection, prefix });
@@ -120,8 +146,14 @@ async function rawFourPass(stack: Stack, jobs: number): Promise<{ rate: number; 
     await run(200);
     await queue.clean(0, 100_000, 'completed');
     const meter = new CpuMeter({ worker: child.pid as number, redis: stack.redis.pid });
+    const callsBefore = await redisCommandCalls(connection);
     const seconds = await run(jobs);
-    return { rate: jobs / seconds, cpu: meter.stop() };
+    const cpu = meter.stop();
+    return {
+      rate: jobs / seconds,
+      cpu,
+      commands: commandsPerJob(callsBefore, await redisCommandCalls(connection), jobs),
+    };
   } finally {
     await stopChild(child);
     await queue.obliterate({ force: true }).catch(() => undefined);
