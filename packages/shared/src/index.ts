@@ -142,6 +142,7 @@ export {
   createRedis,
   isRedisUnavailable,
   pingWithin,
+  pipelinedCopy,
   type RedisConnection,
   type RedisDurability,
   type RedisRole,

@@ -5,6 +5,7 @@
  * job was lost, watching credits while paused).
  */
 import {
+  closeRedis,
   createMetrics,
   JobStore,
   type Logger,
@@ -12,6 +13,7 @@ import {
   OutputLinks,
   openWebhookQueue,
   PauseControl,
+  pipelinedCopy,
   QUEUE_NAMES,
   queueOptions,
   type RedisConnection,
@@ -26,6 +28,7 @@ import {
 } from '@renderq/shared';
 import { Queue, Worker } from 'bullmq';
 import { watchCredits } from './credits-watcher.js';
+import { InflightCount } from './pipeline/inflight-count.js';
 import { OutputStore } from './pipeline/output-store.js';
 import type { PipelineDeps } from './pipeline/pipeline-deps.js';
 import { PollSchedule } from './pipeline/poll-schedule.js';
@@ -58,11 +61,14 @@ const RECOVERY_INTERVAL_MS = 30_000;
 
 export async function startWorker({ config, logger, redis, storage }: WorkerDependencies): Promise<RunningWorker> {
   const prefix = config.redis.prefix;
-  const renderQueue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
-  const pollQueue = new Queue(QUEUE_NAMES.poll, queueOptions(redis, prefix));
+  // The steps' own commands (moves, reads, budget draws, hand-overs) share writes; BullMQ's workers keep `redis`.
+  const steps = pipelinedCopy(redis);
+  steps.on('error', (error) => logger.error({ err: error }, 'Redis connection error'));
+  const renderQueue = new Queue(QUEUE_NAMES.render, queueOptions(steps, prefix));
+  const pollQueue = new Queue(QUEUE_NAMES.poll, queueOptions(steps, prefix));
   const secret = config.webhooks.secret;
   const webhooks = secret ? openWebhookQueue(redis, prefix) : undefined;
-  const pause = new PauseControl(redis, prefix, renderQueue);
+  const pause = new PauseControl(steps, prefix, renderQueue);
   // What every process shares is read from Redis when scraped: a worker and the API tell the same.
   const metrics = createMetrics({
     role: 'worker',
@@ -79,7 +85,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     metrics,
   });
   const store = new JobStore({
-    redis,
+    redis: steps,
     queue: renderQueue,
     prefix,
     retentionMs: config.jobs.retentionMs,
@@ -89,10 +95,15 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     store,
     segmind,
     budget: new RateBudget({
-      redis,
+      redis: steps,
       prefix,
       apiKey: config.segmind.apiKey,
       ...(config.segmind.rateLimitPerSecond ? { initialPerSecond: config.segmind.rateLimitPerSecond } : {}),
+    }),
+    // Segmind requests submitted and not yet finished, across all workers: the poll queue's jobs.
+    inflight: new InflightCount(async () => {
+      const counts = await pollQueue.getJobCounts('active', 'waiting', 'delayed', 'prioritized');
+      return Object.values(counts).reduce((sum, n) => sum + n, 0);
     }),
     outputs: new OutputStore({
       storage,
@@ -102,7 +113,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       timeoutMs: config.segmind.timeoutMs,
     }),
     schedule: new PollSchedule({
-      redis,
+      redis: steps,
       prefix,
       maxIntervalMs: config.worker.pollMaxIntervalMs,
       lagShare: config.worker.pollLagShare,
@@ -112,7 +123,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     pollQueue,
     metrics,
     logger,
-    recordCredits: (balance) => recordCredits(redis, prefix, balance),
+    recordCredits: (balance) => recordCredits(steps, prefix, balance),
     readInputs: (inputs) => readStoredInputs(storage, inputs),
     settings: {
       ambiguousSubmitPolicy: config.worker.ambiguousSubmitPolicy,
@@ -215,6 +226,8 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
         Promise.all([renderQueue.close(), pollQueue.close(), webhooks?.queue.close()]),
       );
       await timedPhase(logger, 'Segmind client closed', () => segmind.close());
+      await deps.schedule.flush().catch(() => undefined);
+      await closeRedis(steps);
     },
   };
 }

@@ -20,6 +20,7 @@ import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InflightCount } from '../src/pipeline/inflight-count.js';
 import { OutputStore } from '../src/pipeline/output-store.js';
 import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 import { PollSchedule } from '../src/pipeline/poll-schedule.js';
@@ -46,6 +47,7 @@ beforeAll(async () => {
     store: new JobStore({ redis, queue, prefix }),
     segmind: {} as SegmindClient,
     budget: new RateBudget({ redis, prefix, apiKey: 'unused' }),
+    inflight: new InflightCount(async () => 0),
     outputs: new OutputStore({ storage, dispatcher: new Agent(), metrics, maxBytes: 1 << 20, timeoutMs: 5_000 }),
     schedule: new PollSchedule({ redis, prefix, maxIntervalMs: 1_000 }),
     pause: new PauseControl(redis, prefix, queue),

@@ -75,6 +75,18 @@ function connectionOptions(role: RedisRole, name: string, commandTimeoutMs: numb
   };
 }
 
+/**
+ * A second connection like `redis` whose commands issued in the same tick go to Redis in one
+ * write (ioredis auto-pipelining): for a worker's own commands — job moves, reads, the rate
+ * budget, queue adds — which come many at a time from concurrent steps. A BullMQ Worker keeps
+ * the plain connection: its blocking fetch and lock renewals must not wait in a pipeline.
+ */
+export function pipelinedCopy(redis: RedisConnection): RedisConnection {
+  return redis instanceof Cluster
+    ? redis.duplicate(undefined, { enableAutoPipelining: true })
+    : redis.duplicate({ enableAutoPipelining: true });
+}
+
 /** Whether Redis answers a PING within `deadlineMs`, and if not, why (for readiness checks). */
 export async function pingWithin(
   redis: RedisConnection,

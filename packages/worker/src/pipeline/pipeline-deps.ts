@@ -15,6 +15,7 @@ import type {
 import type { Queue } from 'bullmq';
 import type { RateBudget } from '../segmind/rate-budget.js';
 import type { SegmindClient } from '../segmind/segmind-client.js';
+import type { InflightCount } from './inflight-count.js';
 import type { OutputStore } from './output-store.js';
 import type { PollSchedule } from './poll-schedule.js';
 
@@ -31,6 +32,8 @@ export interface PipelineDeps {
   readonly segmind: SegmindClient;
   /** Segmind's submit rate limit, learned and shared by every worker using the same key. */
   readonly budget: RateBudget;
+  /** Requests at Segmind across all workers, for SEGMIND_MAX_INFLIGHT. */
+  readonly inflight: InflightCount;
   readonly outputs: OutputStore;
   readonly schedule: PollSchedule;
   readonly pause: PauseControl;
@@ -45,9 +48,45 @@ export interface PipelineDeps {
   readonly readInputs: (inputs: readonly StoredInput[]) => Promise<Record<string, string>>;
 }
 
-/** Every log line about a job carries its id, Segmind request id and model. */
-export function jobLogger(deps: PipelineDeps, record: JobRecord): Logger {
-  return deps.logger.child({ job_id: record.id, request_id: record.segmind_request_id, model: record.model });
+type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * A job's log lines: each carries its id, Segmind request id and model. Built per line, not as
+ * a pino child per job, so that a level that is off costs nothing on the hot path.
+ */
+export class JobLog {
+  readonly #logger: Logger;
+  readonly #record: JobRecord;
+
+  constructor(logger: Logger, record: JobRecord) {
+    this.#logger = logger;
+    this.#record = record;
+  }
+
+  debug(fields: object | string, message?: string): void {
+    this.#write('debug', fields, message);
+  }
+  info(fields: object | string, message?: string): void {
+    this.#write('info', fields, message);
+  }
+  warn(fields: object | string, message?: string): void {
+    this.#write('warn', fields, message);
+  }
+  error(fields: object | string, message?: string): void {
+    this.#write('error', fields, message);
+  }
+
+  #write(level: LogLevel, fields: object | string, message?: string): void {
+    if (!this.#logger.isLevelEnabled(level)) return;
+    const { id, segmind_request_id, model } = this.#record;
+    const line = { job_id: id, request_id: segmind_request_id, model };
+    if (typeof fields === 'string') this.#logger[level](line, fields);
+    else this.#logger[level]({ ...line, ...fields }, message);
+  }
+}
+
+export function jobLogger(deps: PipelineDeps, record: JobRecord): JobLog {
+  return new JobLog(deps.logger, record);
 }
 
 /**
@@ -73,7 +112,7 @@ export async function finish<M extends FinishingMove>(
   if (stage.name === 'failed') {
     deps.metrics.jobsFailed.inc({ model: record.model, code: stage.error.code });
     log.warn({ error: stage.error }, 'job failed');
-  } else log.info({ status: stage.name }, 'job finished');
+  } else log.debug({ status: stage.name }, 'job finished');
   return true;
 }
 

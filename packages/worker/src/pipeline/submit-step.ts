@@ -73,7 +73,7 @@ export function submitStep(deps: PipelineDeps) {
         assertNever(record.stage);
     }
 
-    if ((await inflight(deps)) >= deps.settings.maxInflight) {
+    if (!(await deps.inflight.reserve(deps.settings.maxInflight))) {
       await deps.store.transition(record, 'requeue', { name: 'queued' });
       await deps.renderQueue.rateLimit(1_000);
       throw Worker.RateLimitError();
@@ -112,7 +112,7 @@ export function submitStep(deps: PipelineDeps) {
       }
       return;
     }
-    submitted.info('submitted to Segmind');
+    submitted.debug('submitted to Segmind');
     await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt));
   };
 }
@@ -133,12 +133,6 @@ async function takeSubmitSlot(deps: PipelineDeps): Promise<number> {
 /** Queues the job's polling, once: the poll job's id is the renderq job id. */
 async function handOver(deps: PipelineDeps, jobId: string, delayMs: number): Promise<void> {
   await deps.pollQueue.add('poll', { jobId }, { jobId, delay: Math.max(0, Math.round(delayMs)) });
-}
-
-/** Segmind requests submitted and not yet finished, across all workers: the poll queue's jobs. */
-async function inflight(deps: PipelineDeps): Promise<number> {
-  const counts = await deps.pollQueue.getJobCounts('active', 'waiting', 'delayed', 'prioritized');
-  return Object.values(counts).reduce((sum, n) => sum + n, 0);
 }
 
 /**
