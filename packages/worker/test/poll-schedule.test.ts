@@ -64,6 +64,7 @@ describe('the poll schedule', () => {
     // Nothing learned yet: a wide guess.
     expect(await a.quantiles('segmind-vega')).toEqual(UNKNOWN_MODEL);
     for (const ms of lognormalSpread(20_000, 0.25)) await a.observe('segmind-vega', ms);
+    await a.flush();
     const learned = await b.quantiles('segmind-vega');
     expect(learned.p50).toBeCloseTo(20_000, -3);
     expect(learned.p10).toBeLessThan(learned.p50);
@@ -74,6 +75,7 @@ describe('the poll schedule', () => {
     expect(await b.nextPollDelayMs('segmind-vega', now, now)).toBeCloseTo(learned.p10, 0);
     // Only the last 256 latencies count: the model got slower, and the schedule follows.
     for (let i = 0; i < 256; i++) await a.observe('segmind-vega', 60_000);
+    await a.flush();
     const c = new PollSchedule({ redis, prefix, maxIntervalMs: 15_000 });
     expect((await c.quantiles('segmind-vega')).p10).toBe(60_000);
   });

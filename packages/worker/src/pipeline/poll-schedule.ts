@@ -2,6 +2,7 @@
  * When to poll: each model's latency distribution, learned from Segmind's own
  * `total_time` of completed requests and kept in Redis (the last 256 per model, so
  * every worker learns from every other), turned into poll times by poll-plan.ts.
+ * A worker sends what it learned once a second, not once per completed job.
  */
 import { modelLatencyKey, type RedisConnection } from '@renderq/shared';
 import { type LatencyQuantiles, latencyQuantiles, nextPollInMs, UNKNOWN_MODEL } from './poll-plan.js';
@@ -19,10 +20,15 @@ export interface PollScheduleOptions {
 const SAMPLES = 256;
 /** Learned quantiles are re-read from Redis after this long. */
 const CACHE_MS = 5_000;
+/** Latencies learned here are sent to Redis together, this often. */
+const FLUSH_MS = 1_000;
 
 export class PollSchedule {
   readonly #options: PollScheduleOptions;
   readonly #cache = new Map<string, { quantiles: LatencyQuantiles; readAt: number }>();
+  /** Latencies not yet sent, by model. */
+  readonly #unsent = new Map<string, string[]>();
+  #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(options: PollScheduleOptions) {
     this.#options = options;
@@ -45,13 +51,31 @@ export class PollSchedule {
   /** Learns from a completed request's server-side duration. */
   async observe(model: string, durationMs: number): Promise<void> {
     if (!(durationMs >= 0)) return;
-    // Until a model is known, each completion may be the one that makes it known: read again next time.
-    if (this.#cache.get(model)?.quantiles === UNKNOWN_MODEL) this.#cache.delete(model);
-    await this.#options.redis
-      .multi()
-      .lpush(this.#key(model), String(Math.round(durationMs)))
-      .ltrim(this.#key(model), 0, SAMPLES - 1)
-      .exec();
+    const unsent = this.#unsent.get(model) ?? [];
+    unsent.push(String(Math.round(durationMs)));
+    this.#unsent.set(model, unsent);
+    // Until a model is known, each completion may be the one that makes it known: sent and read again at once.
+    if (this.#cache.get(model)?.quantiles === UNKNOWN_MODEL) {
+      this.#cache.delete(model);
+      await this.flush();
+      return;
+    }
+    this.#flushTimer ??= setTimeout(() => {
+      this.flush().catch(() => undefined);
+    }, FLUSH_MS).unref();
+  }
+
+  /** Sends the latencies learned here and not yet sent (a failure loses them: they are only samples). */
+  async flush(): Promise<void> {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#unsent.size === 0) return;
+    const pipeline = this.#options.redis.pipeline();
+    for (const [model, samples] of this.#unsent) {
+      pipeline.lpush(this.#key(model), ...samples).ltrim(this.#key(model), 0, SAMPLES - 1);
+    }
+    this.#unsent.clear();
+    await pipeline.exec();
   }
 
   /** Milliseconds from now until the next poll of a request submitted at `submittedAtMs`. */
