@@ -6,11 +6,15 @@
  * never a key).
  */
 import { REDACTED_VALUE } from '@renderq/shared';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import { pino } from 'pino';
 
 export function logRequests(app: FastifyInstance): void {
   app.addHook('onResponse', async (request, reply) => {
     const status = reply.statusCode;
+    const level = status >= 500 ? 'error' : 'info';
+    // Nothing is built for a line that is not written (at thousands of requests a second).
+    if (!writes(request.log, level)) return;
     const fields = {
       method: request.method,
       url: loggableUrl(request.url),
@@ -18,9 +22,13 @@ export function logRequests(app: FastifyInstance): void {
       ms: Math.round(reply.elapsedTime),
       caller: callerOf(request),
     };
-    if (status >= 500) request.log.error(fields, 'request');
-    else request.log.info(fields, 'request');
+    request.log[level](fields, 'request');
   });
+}
+
+function writes(log: FastifyBaseLogger, level: 'info' | 'error'): boolean {
+  if (log.level === 'silent') return false;
+  return (pino.levels.values[level] ?? 0) >= (pino.levels.values[log.level] ?? 0);
 }
 
 function callerOf(request: FastifyRequest): string {

@@ -12,7 +12,7 @@ import { readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createPrivateWriteStream, makePrivateDir, writePrivateFile } from './private-files.js';
+import { createPrivateFile, createPrivateWriteStream, makePrivateDir, writePrivateFile } from './private-files.js';
 import {
   assertSafeKey,
   buildInputKey,
@@ -63,7 +63,7 @@ export class FileStorage implements Storage {
     try {
       await pipeline(body, digest, await createPrivateWriteStream(temporary));
       const stored: StoredObject = { key, size: digest.size, sha256: digest.sha256(), contentType };
-      await writePrivateFile(`${temporary}.meta`, JSON.stringify(stored));
+      await createPrivateFile(`${temporary}.meta`, JSON.stringify(stored));
       await rename(temporary, file);
       await rename(`${temporary}.meta`, `${file}.meta.json`);
       return stored;
