@@ -67,8 +67,8 @@ declare module 'ioredis' {
       bucket: string,
       perSecond: string,
       burst: string,
-      cost: string,
-    ): Result<[taken: number, tokens: number, waitMs?: number], Context>;
+      ...costs: string[]
+    ): Result<number[], Context>;
     /** draw-submit-slot-1.lua */
     renderqDrawSubmitSlot(
       budget: string,
