@@ -108,6 +108,18 @@ describe.each(Object.keys(backends))('%s storage', (backend) => {
     expect(await sha256Of(read.body)).toEqual({ sha256: second.sha256, size: 6 });
   });
 
+  it('stores bytes in memory in one write, as it would have stored them streamed', async () => {
+    const bytes = Buffer.from('the same bytes, streamed or in memory');
+    const streamedKey = storage.outputKey('job_bytes', 0, 'png');
+    const inMemoryKey = storage.outputKey('job_bytes', 1, 'png');
+    const streamed = await storage.put(streamedKey, Readable.from([bytes]), 'image/png');
+    const inMemory = await storage.put(inMemoryKey, new Uint8Array(bytes), 'image/png');
+    expect({ ...inMemory, key: streamed.key }).toEqual(streamed);
+    const read = await storage.get(inMemoryKey);
+    expect(read.contentType).toBe('image/png');
+    expect(await sha256Of(read.body)).toEqual({ sha256: streamed.sha256, size: bytes.length });
+  });
+
   it('keeps input images sent inline beside the outputs, PREFIX/JOB_ID/inputs/FIELD.EXT, and reads them back as sent', async () => {
     const png = Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), Buffer.alloc(2_000, 7)]);
     const input = {

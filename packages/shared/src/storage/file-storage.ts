@@ -18,6 +18,7 @@ import {
   buildInputKey,
   buildKey,
   Digest,
+  digestOf,
   ObjectNotFoundError,
   STORAGE_CHECK_KEY,
   type Storage,
@@ -55,14 +56,14 @@ export class FileStorage implements Storage {
     }
   }
 
-  async put(key: string, body: Readable, contentType: string): Promise<StoredObject> {
+  async put(key: string, body: Readable | Uint8Array, contentType: string): Promise<StoredObject> {
     const file = this.#pathOf(key);
     await makePrivateDir(path.dirname(file));
     const temporary = `${file}.${randomUUID()}.partial`;
-    const digest = new Digest();
     try {
-      await pipeline(body, digest, await createPrivateWriteStream(temporary));
-      const stored: StoredObject = { key, size: digest.size, sha256: digest.sha256(), contentType };
+      const { size, sha256 } =
+        body instanceof Uint8Array ? await writeBytes(temporary, body) : await writeStream(temporary, body);
+      const stored: StoredObject = { key, size, sha256, contentType };
       await createPrivateFile(`${temporary}.meta`, JSON.stringify(stored));
       await rename(temporary, file);
       await rename(`${temporary}.meta`, `${file}.meta.json`);
@@ -106,4 +107,15 @@ export class FileStorage implements Storage {
     assertSafeKey(key);
     return path.join(this.#dir, ...key.split('/'));
   }
+}
+
+async function writeBytes(file: string, bytes: Uint8Array): Promise<{ size: number; sha256: string }> {
+  await createPrivateFile(file, bytes);
+  return digestOf(bytes);
+}
+
+async function writeStream(file: string, body: Readable): Promise<{ size: number; sha256: string }> {
+  const digest = new Digest();
+  await pipeline(body, digest, await createPrivateWriteStream(file));
+  return { size: digest.size, sha256: digest.sha256() };
 }

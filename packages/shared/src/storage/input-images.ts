@@ -5,7 +5,6 @@
  * of the bytes; the worker reads them back when it submits, since Segmind cannot
  * reach renderq's storage. A URL stays in the input as given.
  */
-import { Readable } from 'node:stream';
 import type { StoredInput } from '../jobs/job-record.js';
 import { sniffImageType } from './sniff-image.js';
 import { extensionFor, type Storage } from './storage.js';
@@ -50,7 +49,7 @@ export async function storeInputImages(
   try {
     for (const image of images) {
       const key = storage.inputKey(jobId, image.field, extensionFor(image.contentType));
-      const object = await storage.put(key, Readable.from([image.bytes]), image.contentType);
+      const object = await storage.put(key, image.bytes, image.contentType);
       stored.push({
         field: image.field,
         storage_key: object.key,

@@ -24,6 +24,7 @@ import {
   buildInputKey,
   buildKey,
   Digest,
+  digestOf,
   ObjectNotFoundError,
   STORAGE_CHECK_KEY,
   type Storage,
@@ -150,8 +151,15 @@ export class S3Storage implements Storage {
     return false;
   }
 
-  async put(key: string, body: Readable, contentType: string): Promise<StoredObject> {
+  async put(key: string, body: Readable | Uint8Array, contentType: string): Promise<StoredObject> {
     assertSafeKey(key);
+    if (body instanceof Uint8Array) {
+      // Bytes in memory: one PutObject with its length, no multipart machinery.
+      await this.#client.send(
+        new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: body, ContentType: contentType }),
+      );
+      return { key, ...digestOf(body), contentType };
+    }
     const digest = new Digest();
     const passThrough = new PassThrough();
     const feeding = pipeline(body, digest, passThrough);

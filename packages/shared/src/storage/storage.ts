@@ -27,8 +27,11 @@ export interface Storage {
   outputKey(jobId: string, index: number, extension: string): string;
   /** The key an input image sent inline is stored under, beside the job's outputs. */
   inputKey(jobId: string, field: string, extension: string): string;
-  /** Streams `body` to `key` (overwriting it) and reports what was stored. */
-  put(key: string, body: Readable, contentType: string): Promise<StoredObject>;
+  /**
+   * Stores `body` at `key` (overwriting it) and reports what was stored: a stream is streamed;
+   * bytes already in memory (a small output, an inline image) are written in one go.
+   */
+  put(key: string, body: Readable | Uint8Array, contentType: string): Promise<StoredObject>;
   /** Streams an object back; rejects with `ObjectNotFoundError` when there is none. */
   get(key: string): Promise<StoredObjectStream>;
   delete(key: string): Promise<void>;
@@ -90,6 +93,11 @@ export function assertSafeKey(key: string): void {
 }
 
 /** A pass-through stream that counts and hashes what flows through it. */
+/** Size and sha256 of bytes in memory, as a Digest would report them. */
+export function digestOf(bytes: Uint8Array): { readonly size: number; readonly sha256: string } {
+  return { size: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
 export class Digest extends Transform {
   readonly #hash = createHash('sha256');
   size = 0;

@@ -2,9 +2,10 @@
  * Downloads each output (URL, data: URI or base64) and streams it into storage
  * under the job's deterministic key, recording size, sha256 and content type. A
  * download larger than the cap or slower than the timeout is refused; an output
- * that is gone fails the job, an outage is retried.
+ * that is gone fails the job, an outage is retried. An output that says it is small
+ * is read whole and stored in one write, which costs far less than a stream per image.
  */
-import { Readable, Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import {
   extensionFor,
   FailJobError,
@@ -24,14 +25,22 @@ export interface OutputStoreOptions {
   readonly timeoutMs: number;
 }
 
+/** Outputs up to this size (by their Content-Length) are read into memory rather than streamed. */
+const READ_WHOLE_BYTES = 1 << 20;
+
+type OutputBody = { readonly body: Readable | Uint8Array; readonly contentType: string };
+
 export class OutputStore {
   constructor(private readonly options: OutputStoreOptions) {}
 
   async store(jobId: string, index: number, source: string): Promise<StoredOutput> {
-    const { body, contentType } = /^https?:\/\//i.test(source) ? await this.#download(source) : inline(source);
+    const { body, contentType } = /^https?:\/\//i.test(source)
+      ? await this.#download(source)
+      : inline(source, this.options.maxBytes);
     const key = this.options.storage.outputKey(jobId, index, extensionFor(contentType));
     try {
-      const stored = await this.options.storage.put(key, body.pipe(sizeCap(this.options.maxBytes)), contentType);
+      const capped = body instanceof Uint8Array ? body : body.pipe(sizeCap(this.options.maxBytes));
+      const stored = await this.options.storage.put(key, capped, contentType);
       return {
         index,
         storage_key: stored.key,
@@ -51,7 +60,7 @@ export class OutputStore {
     await this.options.storage.delete(key);
   }
 
-  async #download(url: string): Promise<{ body: Readable; contentType: string }> {
+  async #download(url: string): Promise<OutputBody> {
     let answer: Dispatcher.ResponseData;
     try {
       answer = await request(url, {
@@ -85,16 +94,28 @@ export class OutputStore {
     const type = String(answer.headers['content-type'] ?? 'application/octet-stream')
       .split(';')[0]
       ?.trim();
-    return { body: answer.body, contentType: type || 'application/octet-stream' };
+    const contentType = type || 'application/octet-stream';
+    if (!(declared > 0 && declared <= READ_WHOLE_BYTES)) return { body: answer.body, contentType };
+    try {
+      // undici refuses a body longer than its Content-Length, so this stays within the cap.
+      return { body: new Uint8Array(await answer.body.arrayBuffer()), contentType };
+    } catch (error) {
+      throw new RetryLaterError(`could not download ${url}: ${(error as Error).message}`, 'storage_failed', {
+        cause: error,
+      });
+    }
   }
 }
 
 /** A data: URI or bare base64, with its type from the URI or the bytes' signature. */
-function inline(source: string): { body: Readable; contentType: string } {
+function inline(source: string, maxBytes: number): OutputBody {
   const dataUri = /^data:([\w/+.-]+)?(;[^,]*)?,(.*)$/s.exec(source);
   const bytes = Buffer.from(dataUri ? (dataUri[3] as string) : source, 'base64');
   if (bytes.length === 0) throw new FailJobError('segmind_failed', 'Segmind returned an empty output');
-  return { body: Readable.from([bytes]), contentType: dataUri?.[1] ?? sniffImageType(bytes) };
+  if (bytes.length > maxBytes) {
+    throw new FailJobError('storage_failed', `output is larger than the ${maxBytes} byte cap`);
+  }
+  return { body: bytes, contentType: dataUri?.[1] ?? sniffImageType(bytes) };
 }
 
 function sizeCap(maxBytes: number): Transform {
