@@ -46,8 +46,20 @@ export const KEEP_COMPLETED = {
   poll: { age: 3_600, count: 10_000 },
 } as const satisfies Record<'render' | 'poll', KeepJobs>;
 
+/**
+ * Entries kept in each queue's BullMQ event stream (BullMQ's default is 10,000). Nothing in
+ * renderq reads the stream (no QueueEvents); it is kept short for whoever looks by hand, since
+ * at the default the render and poll streams alone hold about 1.5 MB.
+ */
+const EVENT_STREAM_LENGTH = 1_000;
+
 export function queueOptions(connection: RedisConnection, prefix: string): QueueOptions {
-  return { connection, prefix, defaultJobOptions: RENDER_JOB_OPTIONS };
+  return {
+    connection,
+    prefix,
+    defaultJobOptions: RENDER_JOB_OPTIONS,
+    streams: { events: { maxLen: EVENT_STREAM_LENGTH } },
+  };
 }
 
 /**
