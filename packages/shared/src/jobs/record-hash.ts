@@ -15,10 +15,10 @@
 import { JobRecord } from './job-record.js';
 
 /** The longest value stored whole: Redis's default `hash-max-listpack-value`. */
-export const PIECE_BYTES = 64;
+const PIECE_BYTES = 64;
 
 /** The fields whose values can be long (JSON, URLs), kept in pieces when they are. */
-export const PIECED_FIELDS = [
+const PIECED_FIELDS = [
   'input',
   'inputs',
   'metadata',
@@ -51,7 +51,7 @@ export function toPieces(value: string): string[] {
 }
 
 /** A long value as it is read: whole under `field`, else joined from its pieces; undefined when absent. */
-export function readLong(hash: Record<string, string>, field: string): string | undefined {
+function readLong(hash: Record<string, string>, field: string): string | undefined {
   const whole = hash[field];
   if (whole !== undefined) return whole;
   let joined: string | undefined;
