@@ -127,6 +127,7 @@ export { type BootedProcess, bootProcess } from './process/boot.js';
 export { listenProblem } from './process/listen-problem.js';
 export { DEFAULT_SHUTDOWN_GRACE_MS, exitOnSignals, type ShutdownOptions, timedPhase } from './process/shutdown.js';
 export {
+  KEEP_COMPLETED,
   PRIORITY,
   QUEUE_NAMES,
   type QueueName,

@@ -8,6 +8,7 @@ import {
   closeRedis,
   createMetrics,
   JobStore,
+  KEEP_COMPLETED,
   type Logger,
   type Metrics,
   OutputLinks,
@@ -149,6 +150,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   const submitWorker = new Worker(QUEUE_NAMES.render, submitStep(deps), {
     ...workerOptions,
     concurrency: config.worker.concurrency,
+    removeOnComplete: KEEP_COMPLETED.render,
     autorun: false,
     // Nothing wakes a worker waiting on an empty queue when a rate limit (a submit slot not yet due, a
     // 429) lapses: it looks again after this many seconds rather than BullMQ's default 5.
@@ -157,6 +159,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   const pollWorker = new Worker(QUEUE_NAMES.poll, pollStep(deps), {
     ...workerOptions,
     concurrency: config.worker.pollConcurrency,
+    removeOnComplete: KEEP_COMPLETED.poll,
   });
   for (const worker of [submitWorker, pollWorker]) {
     worker.on('error', (error) => logger.error({ err: error }, 'worker error'));

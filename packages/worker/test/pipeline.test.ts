@@ -1,6 +1,8 @@
 // Acceptance of the worker pipeline against real Redis, a real S3 server, the Segmind
 // emulator and workers as child processes.
 import { createHash } from 'node:crypto';
+import { QUEUE_NAMES, queueOptions } from '@renderq/shared';
+import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jobFor, MODELS, type Stack, startStack } from './stack.js';
 
@@ -107,6 +109,29 @@ describe('the worker pipeline', () => {
     // A 5xx on submit started nothing: each job was still submitted (accepted) exactly once.
     expect(Object.values(stats.submits.byMarker)).toEqual(ids.map(() => 1));
   }, 180_000);
+
+  it('keeps a job at Segmind on its poll job alone: a render job that handed its job over is not kept', async () => {
+    stack = await startStack({ latencyScale: 20 });
+    await stack.startWorker();
+    const ids = await stack.createJobs(Array.from({ length: 5 }, (_, i) => jobFor('segmind-vega', `handed-${i}`)));
+    const s = stack;
+    const has = (queue: string, id: string) => s.redis.exists(`${s.prefix}:${queue}:${id}`);
+    const renderQueue = new Queue(QUEUE_NAMES.render, queueOptions(s.redis, s.prefix));
+    // Handed over: each at Segmind with its poll job, and no render job left to finish.
+    const handedOver = async () =>
+      (
+        await Promise.all(
+          ids.map(async (id) => (await s.store.get(id))?.stage.name === 'polling' && (await has('poll', id)) === 1),
+        )
+      ).every(Boolean) &&
+      Object.values(await renderQueue.getJobCounts('active', 'wait', 'prioritized', 'delayed')).every((n) => n === 0);
+    for (let i = 0; i < 200 && !(await handedOver()); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await handedOver()).toBe(true);
+    const renderJobs = await Promise.all(ids.map((id) => has('render', id)));
+    // Only the latest completed render job is kept.
+    expect(renderJobs.filter((n) => n === 1).length).toBeLessThanOrEqual(1);
+    await renderQueue.close();
+  });
 
   it('cancels: a job cancelled while at Segmind stops at its next step and stores nothing', async () => {
     stack = await startStack({ latencyScale: 0.5 });

@@ -7,6 +7,7 @@
 import { PRIORITY } from '../queues.js';
 import { batchKey, jobKey, unenqueuedKey, unfinishedJobsKey } from './keys.js';
 import { glanceAtQueueJob, pipelineAnswers, type QueueJobGlance, readQueueJobGlance } from './queue-job-glance.js';
+import { pieceField } from './record-hash.js';
 import { STATUS_OF_STAGE, type StageName } from './stage.js';
 import type { StoreContext } from './store-context.js';
 
@@ -22,6 +23,8 @@ export interface UnfinishedJobGlance {
   /** The render queue's BullMQ job under the same id (where a queued or submitting job lives). */
   readonly render: QueueJobGlance;
 }
+
+const FOLLOWING_PIECE = pieceField('cancelled_request', 1);
 
 export interface PageOptions {
   readonly pageSize?: number;
@@ -49,7 +52,8 @@ export async function* unfinishedJobsToCheck(
     const now = Date.now();
     const pipeline = redis.pipeline();
     for (const id of ids) {
-      pipeline.hmget(jobKey(prefix, id), 'stage', 'priority', 'batch_id', 'cancelled_request');
+      // A request being followed is a long value: whole (an earlier layout) or in pieces.
+      pipeline.hmget(jobKey(prefix, id), 'stage', 'priority', 'batch_id', 'cancelled_request', FOLLOWING_PIECE);
       glanceAtQueueJob(pipeline, queue, id);
     }
     // XX: a job that finished meanwhile is not put back.
@@ -58,11 +62,11 @@ export async function* unfinishedJobsToCheck(
     if (more) pipeline.zrangebyscore(key, '-inf', now - olderThanMs, 'LIMIT', 0, pageSize);
     const answers = pipelineAnswers(await pipeline.exec());
     yield ids.map((id, i) => {
-      const [stage, priority, batchId, following] = answers[i * 3] as (string | null)[];
+      const [stage, priority, batchId, whole, piece] = answers[i * 3] as (string | null)[];
       return {
         id,
         stage: stage && stage in STATUS_OF_STAGE ? (stage as StageName) : undefined,
-        following: stage === 'cancelled' && Boolean(following),
+        following: stage === 'cancelled' && Boolean(whole || piece),
         priority: Number(priority) || PRIORITY.single,
         batchId: batchId || null,
         render: readQueueJobGlance(answers[i * 3 + 1], answers[i * 3 + 2]),

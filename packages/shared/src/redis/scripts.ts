@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { Result } from 'ioredis';
 import { lifecycleLua } from '../jobs/lifecycle-lua.js';
+import { recordLayoutLua } from '../jobs/record-hash.js';
 import type { RedisConnection } from './create-redis.js';
 
 declare module 'ioredis' {
@@ -102,12 +103,17 @@ interface ScriptFile {
   readonly prelude?: () => string;
 }
 
+const readLua = (file: string) => readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
+
+/** getLong and setLong: a job record's long values, kept in pieces (jobs/record-hash.ts). */
+const longValues = () => recordLayoutLua() + readLua('prelude/long-values.lua');
+
 /** The scripts by command name (each a method of a connection once defined). */
 const SCRIPTS = {
-  renderqTransitionJob: { file: 'transition-job-5-or-8.lua', prelude: lifecycleLua },
+  renderqTransitionJob: { file: 'transition-job-5-or-8.lua', prelude: () => lifecycleLua() + longValues() },
   renderqCreateJobs: { file: 'create-jobs-n.lua' },
-  renderqFollowCancelled: { file: 'follow-cancelled-2.lua', numberOfKeys: 2 },
-  renderqSettleCancelled: { file: 'settle-cancelled-2-or-3.lua' },
+  renderqFollowCancelled: { file: 'follow-cancelled-2.lua', numberOfKeys: 2, prelude: longValues },
+  renderqSettleCancelled: { file: 'settle-cancelled-2-or-3.lua', prelude: longValues },
   renderqGetOwned: { file: 'get-owned-1.lua', numberOfKeys: 1 },
   renderqCancelBatch: { file: 'cancel-batch-1.lua', numberOfKeys: 1 },
   renderqRedeliverEvent: { file: 'redeliver-event-2.lua', numberOfKeys: 2 },
@@ -128,8 +134,7 @@ export function scriptSource(name: ScriptName): string {
   let source = sources.get(name);
   if (source === undefined) {
     const script: ScriptFile = SCRIPTS[name];
-    const file = readFileSync(new URL(`./lua/${script.file}`, import.meta.url), 'utf8');
-    source = (script.prelude?.() ?? '') + file;
+    source = (script.prelude?.() ?? '') + readLua(script.file);
     sources.set(name, source);
   }
   return source;

@@ -3,7 +3,8 @@
 -- following when a job is cancelled while polling; this starts it for a job cancelled during its
 -- submit (the submit's answer came after the cancel). A job following a request is kept among the
 -- unfinished jobs (scored by its last poll), so the reconciler queues its follow-up again should
--- that be lost; settle-cancelled-2-or-3.lua ends it.
+-- that be lost; settle-cancelled-2-or-3.lua ends it. The request is a long value, read and written
+-- with getLong and setLong (prelude/long-values.lua).
 --
 -- KEYS[1]  the job hash
 -- KEYS[2]  the unfinished jobs
@@ -17,12 +18,13 @@ local given = cjson.decode(ARGV[1])
 local id = redis.call('HGET', KEYS[1], 'id')
 if ARGV[2] == 'start' then
   if (redis.call('HGET', KEYS[1], 'segmind_request_id') or '') ~= '' then return 0 end
-  redis.call('HSET', KEYS[1], 'cancelled_request', ARGV[1], 'segmind_request_id', given.request_id)
+  setLong(KEYS[1], 'cancelled_request', ARGV[1])
+  redis.call('HSET', KEYS[1], 'segmind_request_id', given.request_id)
   redis.call('ZADD', KEYS[2], ARGV[3], id)
   return 1
 end
-local current = redis.call('HGET', KEYS[1], 'cancelled_request')
+local current = getLong(KEYS[1], 'cancelled_request')
 if not current or current == '' or cjson.decode(current).request_id ~= given.request_id then return 0 end
-redis.call('HSET', KEYS[1], 'cancelled_request', ARGV[1])
+setLong(KEYS[1], 'cancelled_request', ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[3], id)
 return 1

@@ -3,7 +3,8 @@
 -- workers can never both finish a job, and a batch finishes exactly once.
 -- Runs after the lifecycle's tables (STATUS, FINAL, MOVES, FOLLOWS_REQUEST), generated from
 -- packages/shared/src/jobs/lifecycle.ts: a move not in MOVES, or from a stage it does not list,
--- is refused.
+-- is refused. Long values (the stage, outputs, error, webhook URL) are read and written with
+-- getLong and setLong (prelude/long-values.lua), which keep them in pieces.
 --
 -- KEYS[1]  the job hash
 -- KEYS[2]  the unfinished jobs (scored by their last move; the reconciler walks them)
@@ -49,20 +50,20 @@ end
 local batch = KEYS[6]
 
 local nextStage = move.to
-local previousData = redis.call('HGET', KEYS[1], 'stage_data')
-local costBefore = tonumber(redis.call('HGET', KEYS[1], 'cost')) or 0
-local costChanged = false
-redis.call('HSET', KEYS[1], 'stage', nextStage, 'stage_data', ARGV[2], 'updated_at', ARGV[3])
-for i = 10, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  if ARGV[i] == 'cost' then costChanged = true end
-end
 -- Its request is still at Segmind, which will charge for it: followed to the end for its cost.
 local following = nextStage == 'cancelled' and FOLLOWS_REQUEST[current] == true
 if following then
-  redis.call('HSET', KEYS[1], 'cancelled_request', previousData)
+  setLong(KEYS[1], 'cancelled_request', getLong(KEYS[1], 'stage_data'))
 end
-if STATUS[nextStage] == 'running' and redis.call('HGET', KEYS[1], 'started_at') == '' then
+local costBefore = tonumber(redis.call('HGET', KEYS[1], 'cost')) or 0
+local costChanged = false
+redis.call('HSET', KEYS[1], 'stage', nextStage)
+setLong(KEYS[1], 'stage_data', ARGV[2])
+for i = 10, #ARGV, 2 do
+  if PIECED[ARGV[i]] then setLong(KEYS[1], ARGV[i], ARGV[i + 1]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+  if ARGV[i] == 'cost' then costChanged = true end
+end
+if STATUS[nextStage] == 'running' and (redis.call('HGET', KEYS[1], 'started_at') or '') == '' then
   redis.call('HSET', KEYS[1], 'started_at', ARGV[3])
 end
 local id = redis.call('HGET', KEYS[1], 'id')
@@ -115,9 +116,10 @@ local function recordEvent(eventKey, eventId, subjectKind, subjectId, tenant, ev
   table.insert(events, eventId)
 end
 if ARGV[7] == '1' and FINAL[nextStage] and not FINAL[current] then
-  local job = redis.call('HMGET', KEYS[1], 'id', 'tenant', 'webhook_url', 'webhook_events')
-  if job[3] and job[3] ~= '' and wanted(job[4], 'job.' .. nextStage) then
-    recordEvent(KEYS[5], ARGV[8], 'job', job[1], job[2], 'job.' .. nextStage, job[3])
+  local job = redis.call('HMGET', KEYS[1], 'id', 'tenant', 'webhook_events')
+  local url = getLong(KEYS[1], 'webhook_url')
+  if url and url ~= '' and wanted(job[3], 'job.' .. nextStage) then
+    recordEvent(KEYS[5], ARGV[8], 'job', job[1], job[2], 'job.' .. nextStage, url)
   end
   if batchFinished == 1 then
     local owner = redis.call('HMGET', batch, 'tenant', 'webhook_url', 'webhook_events')
