@@ -12,7 +12,7 @@
  * delivery job was lost later (removed from a dashboard) without scanning every event.
  */
 import { Queue } from 'bullmq';
-import { eventAttemptsKey, eventKey, eventOutboxKey, pendingEventsKey } from '../jobs/keys.js';
+import { eventAttemptsKey, eventKey, eventOutboxKey, pendingEventsKey, webhookHostKey } from '../jobs/keys.js';
 import {
   glanceAtQueueJob,
   pipelineAnswers,
@@ -62,6 +62,29 @@ export interface AttemptRecord {
   /** The event's status after this attempt; `nextAttemptAt` is set while it stays pending. */
   readonly status: EventStatus;
   readonly nextAttemptAt: number | null;
+}
+
+/**
+ * What an attempt says about its receiving host: it answered (a 2xx or a 410 clears the host's
+ * failures), or it failed (one more failure in a row; at `threshold` the host is backed off for
+ * `baseMs`, doubling with each further failure up to `maxMs`).
+ */
+export type HostNote =
+  | { readonly host: string; readonly result: 'succeeded' }
+  | {
+      readonly host: string;
+      readonly result: 'failed';
+      readonly now: number;
+      readonly threshold: number;
+      readonly baseMs: number;
+      readonly maxMs: number;
+    };
+
+export interface RecordedAttempt {
+  /** The attempt's number among all the event's attempts. */
+  readonly attempt: number;
+  /** Until when (ms since the epoch) the host's deliveries now wait; 0 when they need not. */
+  readonly hostBackedOffUntil: number;
 }
 
 export class WebhookEventStore {
@@ -135,8 +158,11 @@ export class WebhookEventStore {
     return events.filter((event): event is WebhookEventRecord => event !== undefined);
   }
 
-  /** Records one attempt and the event's status after it, together. Returns the attempt's number. */
-  async recordAttempt(id: string, record: AttemptRecord): Promise<number> {
+  /**
+   * Records one attempt and the event's status after it, together — and, given `host`, what the
+   * attempt means for its host's backoff, in the same step.
+   */
+  async recordAttempt(id: string, record: AttemptRecord, host?: HostNote): Promise<RecordedAttempt> {
     // The script numbers the attempt; cjson drops a null, so `null` fields are put back on reading.
     const entry: Omit<DeliveryAttempt, 'attempt'> = {
       at: new Date(record.startedAt).toISOString(),
@@ -145,18 +171,25 @@ export class WebhookEventStore {
       outcome: record.outcome,
       error: record.error,
     };
-    // record-attempt-3.lua
-    return this.#redis.renderqRecordAttempt(
-      eventKey(this.#prefix, id),
-      eventAttemptsKey(this.#prefix, id),
-      pendingEventsKey(this.#prefix),
+    const keys = [eventKey(this.#prefix, id), eventAttemptsKey(this.#prefix, id), pendingEventsKey(this.#prefix)];
+    const args = [
       JSON.stringify(entry),
       record.status,
       record.nextAttemptAt === null ? '' : new Date(record.nextAttemptAt).toISOString(),
       String(MAX_ATTEMPTS_KEPT),
       record.nextAttemptAt === null ? '' : String(record.nextAttemptAt),
       id,
-    );
+    ];
+    if (host) {
+      keys.push(webhookHostKey(this.#prefix, host.host));
+      args.push(host.result);
+      if (host.result === 'failed') {
+        args.push(String(host.now), String(host.threshold), String(host.baseMs), String(host.maxMs));
+      }
+    }
+    // record-attempt-3-or-4.lua
+    const [attempt, hostBackedOffUntil] = await this.#redis.renderqRecordAttempt(keys.length, ...keys, ...args);
+    return { attempt, hostBackedOffUntil };
   }
 
   /** Ends an event without an attempt (its subject expired before it could be sent). */
