@@ -103,9 +103,16 @@ export class WebhookEventStore {
   async publish(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     try {
-      await this.#queue.addBulk(
-        ids.map((id) => ({ name: 'deliver', data: { eventId: id }, opts: { ...WEBHOOK_JOB_OPTIONS, jobId: id } })),
-      );
+      // Most moves finish one job and cause one event: a plain add, without the pipeline a bulk add
+      // builds (costly in ioredis on a connection carrying BullMQ's scripts).
+      if (ids.length === 1) {
+        const id = ids[0] as string;
+        await this.#queue.add('deliver', { eventId: id }, { ...WEBHOOK_JOB_OPTIONS, jobId: id });
+      } else {
+        await this.#queue.addBulk(
+          ids.map((id) => ({ name: 'deliver', data: { eventId: id }, opts: { ...WEBHOOK_JOB_OPTIONS, jobId: id } })),
+        );
+      }
       await this.#redis.zrem(eventOutboxKey(this.#prefix), ...ids);
     } catch {
       // Left in the outbox for recoverOutbox.
