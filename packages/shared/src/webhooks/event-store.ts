@@ -147,6 +147,7 @@ export class WebhookEventStore {
     const entries = await this.#redis.lrange(eventAttemptsKey(this.#prefix, id), 0, -1);
     return entries.map((entry) => {
       const parsed = JSON.parse(entry) as DeliveryAttempt;
+      // Attempts recorded before the script kept the JSON as given (it went through cjson) lack their null fields.
       return {
         attempt: parsed.attempt,
         at: parsed.at,
@@ -170,7 +171,7 @@ export class WebhookEventStore {
    * attempt means for its host's backoff, in the same step.
    */
   async recordAttempt(id: string, record: AttemptRecord, host?: HostNote): Promise<RecordedAttempt> {
-    // The script numbers the attempt; cjson drops a null, so `null` fields are put back on reading.
+    // The script numbers the attempt, putting the number in front of these fields.
     const entry: Omit<DeliveryAttempt, 'attempt'> = {
       at: new Date(record.startedAt).toISOString(),
       duration_ms: record.durationMs,

@@ -9,7 +9,7 @@
 -- KEYS[3]  the pending webhook events
 -- KEYS[4]  the receiving host's failures and backoff (a hash); left out for an attempt that
 --          says nothing about the host (refused before connecting)
--- ARGV[1]  the attempt as JSON, without its number
+-- ARGV[1]  the attempt as a JSON object, without its number
 -- ARGV[2]  the event's status after it
 -- ARGV[3]  the next attempt (ISO 8601, or '')
 -- ARGV[4]  how many attempts to keep
@@ -27,9 +27,8 @@ if ARGV[2] == 'pending' then
 else
   redis.call('ZREM', KEYS[3], ARGV[6])
 end
-local entry = cjson.decode(ARGV[1])
-entry['attempt'] = attempt
-redis.call('RPUSH', KEYS[2], cjson.encode(entry))
+-- The number goes in front of the attempt's own fields, as text: no decoding and encoding again.
+redis.call('RPUSH', KEYS[2], '{"attempt":' .. attempt .. ',' .. string.sub(ARGV[1], 2))
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
