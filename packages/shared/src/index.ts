@@ -183,8 +183,10 @@ export { type StorageStatus, type StorageWatch, watchStorage } from './storage/s
 export { formatPath, issuesFromZod, type ValidationIssue } from './validation.js';
 export {
   type AttemptRecord,
+  type HostNote,
   openWebhookQueue,
   type PendingEventGlance,
+  type RecordedAttempt,
   WebhookEventStore,
   type WebhookEventStoreOptions,
   type WebhookQueue,

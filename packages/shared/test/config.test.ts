@@ -50,7 +50,7 @@ describe('loadConfig', () => {
       // Svix's schedule after an immediate first attempt: about 27 h in all.
       retryDelaysMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
       timeoutMs: 15_000,
-      concurrency: 50,
+      concurrency: 200,
       hostFailureThreshold: 10,
     });
     expect(config.jobs.retentionMs).toBe(7 * 24 * 3600 * 1000);

@@ -267,6 +267,45 @@ describe('webhook delivery', () => {
   }, 180_000);
 });
 
+describe('a worker killed mid-delivery', () => {
+  it('leaves the delivery to another worker: the receiver sees the event again under the same webhook-id, never zero times', async () => {
+    stack = await startStack({ latencyScale: 0.01 });
+    const s = stack;
+    // The first POST is never answered: the worker holding it is killed while it waits.
+    receiver = await startWebhookReceiver((_hook, index) => (index === 0 ? 'hang' : 200));
+    const doomed = await s.startWorker(COMPRESSED);
+    const [id] = await createSingles(s, [
+      { ...jobFor('segmind-vega-rt-v1', 'killed-mid-delivery'), webhookUrl: `${receiver.url}/hooks` },
+    ]);
+    const eventId = `evt_${id}_completed`;
+    await receiver.waitFor(1);
+    expect(await s.events.get(eventId)).toMatchObject({ status: 'pending', attempts: 0 });
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+
+    // Once the killed worker's lock lapses, the next worker takes the delivery up again.
+    await s.startWorker(COMPRESSED);
+    const [first, second] = await receiver.waitFor(2, () => true, 30_000);
+    expect(first?.headers['webhook-id']).toBe(eventId);
+    expect(second?.headers['webhook-id']).toBe(eventId);
+    expect(verifyWebhook(s.webhookSecret, second?.headers as never, second?.body ?? '')).toMatchObject({
+      type: 'job.completed',
+      data: { id },
+    });
+    // The cut attempt was never recorded; the one that reached the receiver was.
+    const deadline = Date.now() + 10_000;
+    while ((await s.events.get(eventId))?.status === 'pending' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await s.events.get(eventId)).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect((await s.events.attempts(eventId)).map((a) => [a.attempt, a.status_code, a.outcome])).toEqual([
+      [1, 200, 'delivered'],
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(receiver.received).toHaveLength(2);
+  }, 90_000);
+});
+
 describe('webhook delivery jobs lost behind renderq’s back', () => {
   it('are queued again by the reconciler: the pending event is delivered, once more, under its own webhook-id; a delivered one is not sent again', async () => {
     stack = await startStack({ latencyScale: 0.01 });

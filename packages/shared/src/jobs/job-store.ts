@@ -68,6 +68,15 @@ export class JobStore {
     return batches.markBatchCancelled(this.#ctx, id);
   }
 
+  /**
+   * The same store over another connection to the same Redis: for a part of a process whose many
+   * small commands are better sent on a connection of their own (the webhook deliveries).
+   */
+  withConnection(redis: RedisConnection): JobStore {
+    const { queue, prefix, retentionMs, chunkSize, events } = this.#ctx;
+    return new JobStore({ redis, queue, prefix, retentionMs, chunkSize, ...(events ? { events } : {}) });
+  }
+
   get(id: string): Promise<JobRecord | undefined> {
     return reads.readJob(this.#ctx, id);
   }

@@ -43,26 +43,11 @@ declare module 'ioredis' {
       force: '0' | '1',
       nowMs: string,
     ): Result<string | null, Context>;
-    /** record-attempt-3.lua */
+    /** record-attempt-3-or-4.lua: 3 keys, 4 when the attempt tells something about its host. */
     renderqRecordAttempt(
-      event: string,
-      attempts: string,
-      pending: string,
-      attempt: string,
-      status: string,
-      nextAttemptIso: string,
-      kept: string,
-      nextAttemptMs: string,
-      eventId: string,
-    ): Result<number, Context>;
-    /** host-failed-1.lua */
-    renderqHostFailed(
-      host: string,
-      nowMs: string,
-      threshold: string,
-      baseMs: string,
-      maxMs: string,
-    ): Result<number, Context>;
+      numberOfKeys: number,
+      ...keysAndArgs: string[]
+    ): Result<[attempt: number, hostBackedOffUntil: number], Context>;
     /** take-enqueue-tokens-1.lua */
     renderqTakeEnqueueTokens(
       bucket: string,
@@ -117,8 +102,7 @@ const SCRIPTS = {
   renderqGetOwned: { file: 'get-owned-1.lua', numberOfKeys: 1 },
   renderqCancelBatch: { file: 'cancel-batch-1.lua', numberOfKeys: 1 },
   renderqRedeliverEvent: { file: 'redeliver-event-2.lua', numberOfKeys: 2 },
-  renderqRecordAttempt: { file: 'record-attempt-3.lua', numberOfKeys: 3 },
-  renderqHostFailed: { file: 'host-failed-1.lua', numberOfKeys: 1 },
+  renderqRecordAttempt: { file: 'record-attempt-3-or-4.lua' },
   renderqTakeEnqueueTokens: { file: 'take-enqueue-tokens-1.lua', numberOfKeys: 1 },
   renderqTakeOverClaim: { file: 'take-over-claim-1.lua', numberOfKeys: 1 },
   renderqDrawSubmitSlot: { file: 'draw-submit-slot-1.lua', numberOfKeys: 1 },

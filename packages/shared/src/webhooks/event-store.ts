@@ -12,7 +12,7 @@
  * delivery job was lost later (removed from a dashboard) without scanning every event.
  */
 import { Queue } from 'bullmq';
-import { eventAttemptsKey, eventKey, eventOutboxKey, pendingEventsKey } from '../jobs/keys.js';
+import { eventAttemptsKey, eventKey, eventOutboxKey, pendingEventsKey, webhookHostKey } from '../jobs/keys.js';
 import {
   glanceAtQueueJob,
   pipelineAnswers,
@@ -64,6 +64,29 @@ export interface AttemptRecord {
   readonly nextAttemptAt: number | null;
 }
 
+/**
+ * What an attempt says about its receiving host: it answered (a 2xx or a 410 clears the host's
+ * failures), or it failed (one more failure in a row; at `threshold` the host is backed off for
+ * `baseMs`, doubling with each further failure up to `maxMs`).
+ */
+export type HostNote =
+  | { readonly host: string; readonly result: 'succeeded' }
+  | {
+      readonly host: string;
+      readonly result: 'failed';
+      readonly now: number;
+      readonly threshold: number;
+      readonly baseMs: number;
+      readonly maxMs: number;
+    };
+
+export interface RecordedAttempt {
+  /** The attempt's number among all the event's attempts. */
+  readonly attempt: number;
+  /** Until when (ms since the epoch) the host's deliveries now wait; 0 when they need not. */
+  readonly hostBackedOffUntil: number;
+}
+
 export class WebhookEventStore {
   readonly #redis: RedisConnection;
   readonly #queue: Queue<WebhookJobData>;
@@ -80,9 +103,16 @@ export class WebhookEventStore {
   async publish(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     try {
-      await this.#queue.addBulk(
-        ids.map((id) => ({ name: 'deliver', data: { eventId: id }, opts: { ...WEBHOOK_JOB_OPTIONS, jobId: id } })),
-      );
+      // Most moves finish one job and cause one event: a plain add, without the pipeline a bulk add
+      // builds (costly in ioredis on a connection carrying BullMQ's scripts).
+      if (ids.length === 1) {
+        const id = ids[0] as string;
+        await this.#queue.add('deliver', { eventId: id }, { ...WEBHOOK_JOB_OPTIONS, jobId: id });
+      } else {
+        await this.#queue.addBulk(
+          ids.map((id) => ({ name: 'deliver', data: { eventId: id }, opts: { ...WEBHOOK_JOB_OPTIONS, jobId: id } })),
+        );
+      }
       await this.#redis.zrem(eventOutboxKey(this.#prefix), ...ids);
     } catch {
       // Left in the outbox for recoverOutbox.
@@ -117,6 +147,7 @@ export class WebhookEventStore {
     const entries = await this.#redis.lrange(eventAttemptsKey(this.#prefix, id), 0, -1);
     return entries.map((entry) => {
       const parsed = JSON.parse(entry) as DeliveryAttempt;
+      // Attempts recorded before the script kept the JSON as given (it went through cjson) lack their null fields.
       return {
         attempt: parsed.attempt,
         at: parsed.at,
@@ -135,9 +166,12 @@ export class WebhookEventStore {
     return events.filter((event): event is WebhookEventRecord => event !== undefined);
   }
 
-  /** Records one attempt and the event's status after it, together. Returns the attempt's number. */
-  async recordAttempt(id: string, record: AttemptRecord): Promise<number> {
-    // The script numbers the attempt; cjson drops a null, so `null` fields are put back on reading.
+  /**
+   * Records one attempt and the event's status after it, together — and, given `host`, what the
+   * attempt means for its host's backoff, in the same step.
+   */
+  async recordAttempt(id: string, record: AttemptRecord, host?: HostNote): Promise<RecordedAttempt> {
+    // The script numbers the attempt, putting the number in front of these fields.
     const entry: Omit<DeliveryAttempt, 'attempt'> = {
       at: new Date(record.startedAt).toISOString(),
       duration_ms: record.durationMs,
@@ -145,18 +179,25 @@ export class WebhookEventStore {
       outcome: record.outcome,
       error: record.error,
     };
-    // record-attempt-3.lua
-    return this.#redis.renderqRecordAttempt(
-      eventKey(this.#prefix, id),
-      eventAttemptsKey(this.#prefix, id),
-      pendingEventsKey(this.#prefix),
+    const keys = [eventKey(this.#prefix, id), eventAttemptsKey(this.#prefix, id), pendingEventsKey(this.#prefix)];
+    const args = [
       JSON.stringify(entry),
       record.status,
       record.nextAttemptAt === null ? '' : new Date(record.nextAttemptAt).toISOString(),
       String(MAX_ATTEMPTS_KEPT),
       record.nextAttemptAt === null ? '' : String(record.nextAttemptAt),
       id,
-    );
+    ];
+    if (host) {
+      keys.push(webhookHostKey(this.#prefix, host.host));
+      args.push(host.result);
+      if (host.result === 'failed') {
+        args.push(String(host.now), String(host.threshold), String(host.baseMs), String(host.maxMs));
+      }
+    }
+    // record-attempt-3-or-4.lua
+    const [attempt, hostBackedOffUntil] = await this.#redis.renderqRecordAttempt(keys.length, ...keys, ...args);
+    return { attempt, hostBackedOffUntil };
   }
 
   /** Ends an event without an attempt (its subject expired before it could be sent). */

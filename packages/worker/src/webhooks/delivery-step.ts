@@ -38,19 +38,20 @@ export function deliveryStep(deps: DeliveryDeps) {
     const event = await deps.events.get(job.data.eventId);
     if (event?.status !== 'pending') return;
     const host = new URL(event.url).host;
-    const log = deps.logger.child({ event_id: event.id, type: event.type, subject_id: event.subject.id, host });
-
-    const backedOffUntil = await deps.hosts.backedOffUntil(host);
+    // Both reads in one round trip; the body is wasted only while the host is backed off (rare, and
+    // its deliveries then come back no more than once per 30 s).
+    const [backedOffUntil, body] = await Promise.all([
+      deps.hosts.backedOffUntil(host),
+      webhookPayload(deps.payloads, event),
+    ]);
     if (backedOffUntil > 0) {
       deps.metrics.webhookHostBackoffs.inc();
       // Spread the host's waiting deliveries over a while, so they do not all return at once.
       await job.moveToDelayed(backedOffUntil + Math.round(Math.random() * 30_000), token);
       throw new DelayedError();
     }
-
-    const body = await webhookPayload(deps.payloads, event);
     if (body === undefined) {
-      log.warn('webhook not sent: its job or batch is no longer kept');
+      deps.logger.warn(logFields(event, host), 'webhook not sent: its job or batch is no longer kept');
       await deps.events.abandon(event.id);
       deps.metrics.webhookEventsFinished.inc({ status: 'failed' });
       return;
@@ -65,20 +66,27 @@ export function deliveryStep(deps: DeliveryDeps) {
     const outcome = outcomeOf(result);
     const next = nextStep(outcome, event.round_attempts + 1, deps.retryDelaysMs);
     const error = errorOf(result, outcome);
-    const attempt = await deps.events.recordAttempt(event.id, {
-      startedAt,
-      durationMs: result.durationMs,
-      statusCode: result.kind === 'answered' ? result.statusCode : null,
-      outcome,
-      error,
-      status: next.status,
-      nextAttemptAt: next.status === 'pending' ? startedAt + next.delayMs : null,
-    });
+    // The attempt, the event's status and the host's backoff, written in one step.
+    const recorded = await deps.events.recordAttempt(
+      event.id,
+      {
+        startedAt,
+        durationMs: result.durationMs,
+        statusCode: result.kind === 'answered' ? result.statusCode : null,
+        outcome,
+        error,
+        status: next.status,
+        nextAttemptAt: next.status === 'pending' ? startedAt + next.delayMs : null,
+      },
+      deps.hosts.note(host, outcome),
+    );
     deps.metrics.webhookDeliveries.inc({ outcome });
     deps.metrics.webhookDeliveryDuration.observe(result.durationMs / 1000);
     if (next.status !== 'pending') deps.metrics.webhookEventsFinished.inc({ status: next.status });
-    await noteHost(deps, host, outcome);
-    logAttempt(log, event, attempt, result, next.status, error);
+    if (recorded.hostBackedOffUntil > 0) {
+      deps.logger.warn({ host, until: new Date(recorded.hostBackedOffUntil).toISOString() }, 'webhook host backed off');
+    }
+    logAttempt(deps.logger, event, host, recorded.attempt, result, next.status, error);
 
     if (next.status === 'pending') {
       await job.moveToDelayed(startedAt + next.delayMs, token);
@@ -115,30 +123,30 @@ function errorOf(result: SendResult, outcome: AttemptOutcome): string | null {
   return result.excerpt ? `HTTP ${result.statusCode}: ${result.excerpt}` : `HTTP ${result.statusCode}`;
 }
 
-/** A host that answered is working; one that did not (or answered with an error) counts towards its backoff. */
-async function noteHost(deps: DeliveryDeps, host: string, outcome: AttemptOutcome): Promise<void> {
-  if (outcome === 'delivered' || outcome === 'gone') await deps.hosts.succeeded(host);
-  else if (outcome === 'failed') {
-    const until = await deps.hosts.failed(host);
-    if (until > 0) deps.logger.warn({ host, until: new Date(until).toISOString() }, 'webhook host backed off');
-  }
+/** Every line about an event names it the same way (built per line: most deliveries log nothing). */
+function logFields(event: WebhookEventRecord, host: string) {
+  return { event_id: event.id, type: event.type, subject_id: event.subject.id, host };
 }
 
 function logAttempt(
-  log: Logger,
+  logger: Logger,
   event: WebhookEventRecord,
+  host: string,
   attempt: number,
   result: SendResult,
   status: EventStatus,
   error: string | null,
 ): void {
+  const level = status === 'delivered' || status === 'pending' ? 'info' : 'warn';
+  if (!logger.isLevelEnabled(level)) return;
   const fields = {
+    ...logFields(event, host),
     attempt,
     status,
     status_code: result.kind === 'answered' ? result.statusCode : null,
     duration_ms: result.durationMs,
   };
-  if (status === 'delivered') log.info(fields, 'webhook delivered');
-  else if (status === 'pending') log.info({ ...fields, error }, 'webhook attempt failed');
-  else log.warn({ ...fields, url: event.url }, `webhook ${status}`);
+  if (status === 'delivered') logger.info(fields, 'webhook delivered');
+  else if (status === 'pending') logger.info({ ...fields, error }, 'webhook attempt failed');
+  else logger.warn({ ...fields, url: event.url }, `webhook ${status}`);
 }

@@ -2,9 +2,11 @@
  * Backs off a receiving host as a whole once it keeps failing: after `threshold`
  * failures in a row its deliveries wait (without spending attempts) for a while that
  * doubles with each further failure, up to `maxMs`. One answer that counts as success
- * closes it again. Kept in Redis, so every worker sees the same hosts.
+ * closes it again. Kept in Redis, so every worker sees the same hosts; an attempt's
+ * effect on its host is written with the attempt itself (record-attempt-3-or-4.lua).
  */
-import { defineScripts, type RedisConnection, webhookHostKey } from '@renderq/shared';
+import type { AttemptOutcome, HostNote, RedisConnection } from '@renderq/shared';
+import { webhookHostKey } from '@renderq/shared';
 
 export interface HostBackoffOptions {
   readonly redis: RedisConnection;
@@ -29,7 +31,6 @@ export class HostBackoff {
     this.#threshold = options.threshold;
     this.#baseMs = options.baseMs ?? 30_000;
     this.#maxMs = options.maxMs ?? 3_600_000;
-    defineScripts(this.#redis);
   }
 
   /** Until when (ms since the epoch) deliveries to `host` wait; 0 when they need not. */
@@ -38,18 +39,21 @@ export class HostBackoff {
     return until > now ? until : 0;
   }
 
-  async failed(host: string, now = Date.now()): Promise<number> {
-    // host-failed-1.lua in @renderq/shared
-    return this.#redis.renderqHostFailed(
-      webhookHostKey(this.#prefix, host),
-      String(now),
-      String(this.#threshold),
-      String(this.#baseMs),
-      String(this.#maxMs),
-    );
-  }
-
-  async succeeded(host: string): Promise<void> {
-    await this.#redis.del(webhookHostKey(this.#prefix, host));
+  /**
+   * What an attempt's outcome means for its host, to record with the attempt: an answer that
+   * counts as success clears its failures, a failure counts; a refusal (a private address,
+   * never connected to) says nothing about it.
+   */
+  note(host: string, outcome: AttemptOutcome, now = Date.now()): HostNote | undefined {
+    if (outcome === 'delivered' || outcome === 'gone') return { host, result: 'succeeded' };
+    if (outcome !== 'failed') return undefined;
+    return {
+      host,
+      result: 'failed',
+      now,
+      threshold: this.#threshold,
+      baseMs: this.#baseMs,
+      maxMs: this.#maxMs,
+    };
   }
 }

@@ -2,19 +2,26 @@
  * The worker's webhook side: the webhooks queue's processor with what it needs (the
  * sender, host backoff, payloads with fresh output links), and the recovery of events
  * whose publishing a crash cut off. Started only with WEBHOOK_SECRET set.
+ *
+ * Deliveries use a Redis connection of their own with auto-pipelining: each of the
+ * WEBHOOK_CONCURRENCY deliveries in flight makes a few small reads and writes, and the
+ * commands issued in one tick then leave in one write instead of one each.
  */
 import {
   type Config,
+  closeRedis,
   type JobStore,
   type Logger,
   type Metrics,
   type OutputLinks,
   QUEUE_NAMES,
   type RedisConnection,
+  WebhookEventStore,
   type WebhookJobData,
   type WebhookQueue,
 } from '@renderq/shared';
 import { Worker, type WorkerOptions } from 'bullmq';
+import { Cluster } from 'ioredis';
 import { deliveryStep } from './delivery-step.js';
 import { HostBackoff } from './host-backoff.js';
 import { WebhookSender } from './webhook-sender.js';
@@ -38,7 +45,10 @@ export interface RunningWebhookWorker {
 }
 
 export function startWebhookWorker(options: WebhookWorkerOptions): RunningWebhookWorker {
-  const { config, redis, webhooks, metrics, logger } = options;
+  const { config, webhooks, metrics, logger } = options;
+  const prefix = config.redis.prefix;
+  const redis = pipelinedCopy(options.redis);
+  redis.on('error', (error) => logger.error({ err: error }, 'Redis connection error (webhooks)'));
   const sender = new WebhookSender({
     timeoutMs: config.webhooks.timeoutMs,
     allowPrivate: config.webhooks.allowPrivate,
@@ -46,10 +56,11 @@ export function startWebhookWorker(options: WebhookWorkerOptions): RunningWebhoo
   const worker = new Worker<WebhookJobData>(
     QUEUE_NAMES.webhooks,
     deliveryStep({
-      events: webhooks.events,
+      events: new WebhookEventStore({ redis, queue: webhooks.queue, prefix }),
       sender,
-      hosts: new HostBackoff({ redis, prefix: config.redis.prefix, threshold: config.webhooks.hostFailureThreshold }),
-      payloads: { store: options.store, links: options.links },
+      hosts: new HostBackoff({ redis, prefix, threshold: config.webhooks.hostFailureThreshold }),
+      // Reads only: the queue a store needs for creating jobs is never used here.
+      payloads: { store: options.store.withConnection(redis), links: options.links },
       metrics,
       logger: logger.child({ component: 'webhooks' }),
       secrets: options.secrets,
@@ -63,6 +74,18 @@ export function startWebhookWorker(options: WebhookWorkerOptions): RunningWebhoo
     close: async () => {
       await worker.close();
       await sender.close();
+      await closeRedis(redis);
     },
   };
+}
+
+/** Another connection like `redis` (one Redis or a cluster), that pipelines what is sent in one tick. */
+function pipelinedCopy(redis: RedisConnection): RedisConnection {
+  const connectionName = 'renderq-webhooks';
+  return redis instanceof Cluster
+    ? redis.duplicate([], {
+        enableAutoPipelining: true,
+        redisOptions: { ...redis.options.redisOptions, connectionName },
+      })
+    : redis.duplicate({ enableAutoPipelining: true, connectionName });
 }
