@@ -62,11 +62,12 @@ const RECOVERY_INTERVAL_MS = 30_000;
 
 export async function startWorker({ config, logger, redis, storage }: WorkerDependencies): Promise<RunningWorker> {
   const prefix = config.redis.prefix;
-  // The steps' own commands (moves, reads, budget draws, hand-overs) share writes; BullMQ's workers keep `redis`.
+  // The steps' own commands (moves, reads, budget draws) share writes. BullMQ's queues and workers keep
+  // `redis`: an auto-pipelined batch copies every script defined on its connection, and BullMQ defines ~65.
   const steps = pipelinedCopy(redis);
   steps.on('error', (error) => logger.error({ err: error }, 'Redis connection error'));
-  const renderQueue = new Queue(QUEUE_NAMES.render, queueOptions(steps, prefix));
-  const pollQueue = new Queue(QUEUE_NAMES.poll, queueOptions(steps, prefix));
+  const renderQueue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
+  const pollQueue = new Queue(QUEUE_NAMES.poll, queueOptions(redis, prefix));
   const secret = config.webhooks.secret;
   const webhooks = secret ? openWebhookQueue(redis, prefix) : undefined;
   const pause = new PauseControl(steps, prefix, renderQueue);
