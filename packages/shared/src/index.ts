@@ -140,10 +140,10 @@ export {
 export {
   checkRedisDurability,
   closeRedis,
+  connectionCopy,
   createRedis,
   isRedisUnavailable,
   pingWithin,
-  pipelinedCopy,
   type RedisConnection,
   type RedisDurability,
   type RedisRole,

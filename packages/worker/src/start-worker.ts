@@ -6,6 +6,7 @@
  */
 import {
   closeRedis,
+  connectionCopy,
   createMetrics,
   JobStore,
   KEEP_COMPLETED,
@@ -14,7 +15,6 @@ import {
   OutputLinks,
   openWebhookQueue,
   PauseControl,
-  pipelinedCopy,
   QUEUE_NAMES,
   queueOptions,
   type RedisConnection,
@@ -64,7 +64,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   const prefix = config.redis.prefix;
   // The steps' own commands (moves, reads, budget draws) share writes. BullMQ's queues and workers keep
   // `redis`: an auto-pipelined batch copies every script defined on its connection, and BullMQ defines ~65.
-  const steps = pipelinedCopy(redis);
+  const steps = connectionCopy(redis, true, 'renderq-worker-steps');
   steps.on('error', (error) => logger.error({ err: error }, 'Redis connection error'));
   const renderQueue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
   const pollQueue = new Queue(QUEUE_NAMES.poll, queueOptions(redis, prefix));

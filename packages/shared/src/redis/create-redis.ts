@@ -70,21 +70,26 @@ function connectionOptions(role: RedisRole, name: string, commandTimeoutMs: numb
     commandTimeout: role === 'worker' ? Math.max(commandTimeoutMs, WORKER_MIN_COMMAND_TIMEOUT_MS) : commandTimeoutMs,
     enableOfflineQueue: true,
     // Many concurrent requests each sending a few commands: one round trip carries them all.
-    enableAutoPipelining: role === 'client',
+    enableAutoPipelining: false,
     retryStrategy: (times) => Math.min(times * 200, 5_000),
   };
 }
 
 /**
- * A second connection like `redis` whose commands issued in the same tick go to Redis in one
- * write (ioredis auto-pipelining): for a worker's own commands — job moves, reads, the rate
- * budget, queue adds — which come many at a time from concurrent steps. A BullMQ Worker keeps
- * the plain connection: its blocking fetch and lock renewals must not wait in a pipeline.
+ * A second connection like `redis`, with ioredis auto-pipelining on or off: commands issued in
+ * the same tick then go to Redis in one write. Worth it for renderq's own commands, which come
+ * many at a time from concurrent steps and requests; not for BullMQ's, since a pipelined batch
+ * copies every script defined on its connection and BullMQ defines ~65 (and a worker's blocking
+ * fetch must not wait in a pipeline).
  */
-export function pipelinedCopy(redis: RedisConnection): RedisConnection {
+export function connectionCopy(redis: RedisConnection, autoPipelining: boolean, name?: string): RedisConnection {
+  const named = name ? { connectionName: name } : {};
   return redis instanceof Cluster
-    ? redis.duplicate(undefined, { enableAutoPipelining: true })
-    : redis.duplicate({ enableAutoPipelining: true });
+    ? redis.duplicate([], {
+        enableAutoPipelining: autoPipelining,
+        redisOptions: { ...redis.options.redisOptions, ...named },
+      })
+    : redis.duplicate({ enableAutoPipelining: autoPipelining, ...named });
 }
 
 /** Whether Redis answers a PING within `deadlineMs`, and if not, why (for readiness checks). */

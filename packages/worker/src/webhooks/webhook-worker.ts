@@ -10,6 +10,7 @@
 import {
   type Config,
   closeRedis,
+  connectionCopy,
   type JobStore,
   type Logger,
   type Metrics,
@@ -21,7 +22,6 @@ import {
   type WebhookQueue,
 } from '@renderq/shared';
 import { Worker, type WorkerOptions } from 'bullmq';
-import { Cluster } from 'ioredis';
 import { deliveryStep } from './delivery-step.js';
 import { HostBackoff } from './host-backoff.js';
 import { WebhookSender } from './webhook-sender.js';
@@ -47,7 +47,7 @@ export interface RunningWebhookWorker {
 export function startWebhookWorker(options: WebhookWorkerOptions): RunningWebhookWorker {
   const { config, webhooks, metrics, logger } = options;
   const prefix = config.redis.prefix;
-  const redis = pipelinedCopy(options.redis);
+  const redis = connectionCopy(options.redis, true, 'renderq-webhooks');
   redis.on('error', (error) => logger.error({ err: error }, 'Redis connection error (webhooks)'));
   const sender = new WebhookSender({
     timeoutMs: config.webhooks.timeoutMs,
@@ -77,15 +77,4 @@ export function startWebhookWorker(options: WebhookWorkerOptions): RunningWebhoo
       await closeRedis(redis);
     },
   };
-}
-
-/** Another connection like `redis` (one Redis or a cluster), that pipelines what is sent in one tick. */
-function pipelinedCopy(redis: RedisConnection): RedisConnection {
-  const connectionName = 'renderq-webhooks';
-  return redis instanceof Cluster
-    ? redis.duplicate([], {
-        enableAutoPipelining: true,
-        redisOptions: { ...redis.options.redisOptions, connectionName },
-      })
-    : redis.duplicate({ enableAutoPipelining: true, connectionName });
 }
