@@ -77,6 +77,21 @@ describe('the output store', () => {
     await expect(readFile(path.join(dir, 'job_large', '0.png'))).rejects.toThrow('ENOENT');
   });
 
+  it('refuses a streamed output whose first chunk is over the cap, before storage has started reading it', async () => {
+    // The refusal comes while storage is still making the job's directory: it must reach the job, not
+    // escape as an uncaught exception (which stopped the worker).
+    const tiny = new OutputStore({
+      storage: new FileStorage(dir),
+      dispatcher: agent,
+      metrics: createMetrics({ processMetrics: false }),
+      maxBytes: 1_024,
+      timeoutMs: 5_000,
+    });
+    for (let i = 0; i < 5; i++) {
+      await expect(tiny.store(`job_tiny_${i}`, 0, `${base}/large-chunked.png`)).rejects.toBeInstanceOf(FailJobError);
+    }
+  });
+
   it('fails a job whose output is gone (404)', async () => {
     await expect(outputs.store('job_gone', 0, `${base}/gone.png`)).rejects.toBeInstanceOf(FailJobError);
   });

@@ -5,7 +5,7 @@
  * that is gone fails the job, an outage is retried. An output that says it is small
  * is read whole and stored in one write, which costs far less than a stream per image.
  */
-import { type Readable, Transform } from 'node:stream';
+import { pipeline, type Readable, Transform } from 'node:stream';
 import {
   extensionFor,
   FailJobError,
@@ -39,7 +39,7 @@ export class OutputStore {
       : inline(source, this.options.maxBytes);
     const key = this.options.storage.outputKey(jobId, index, extensionFor(contentType));
     try {
-      const capped = body instanceof Uint8Array ? body : body.pipe(sizeCap(this.options.maxBytes));
+      const capped = body instanceof Uint8Array ? body : capStream(body, this.options.maxBytes);
       const stored = await this.options.storage.put(key, capped, contentType);
       return {
         index,
@@ -116,6 +116,20 @@ function inline(source: string, maxBytes: number): OutputBody {
     throw new FailJobError('storage_failed', `output is larger than the ${maxBytes} byte cap`);
   }
   return { body: bytes, contentType: dataUri?.[1] ?? sniffImageType(bytes) };
+}
+
+/**
+ * `body` through the size cap. Joined with pipeline, not pipe: an error on either side then
+ * destroys both and is handled at once (storage's own pipeline reports it). With pipe, a refusal
+ * that came before storage had started reading (while it made the job's directory) was raised
+ * with nobody listening: an uncaught exception that stopped the worker.
+ */
+function capStream(body: Readable, maxBytes: number): Transform {
+  const capped = sizeCap(maxBytes);
+  pipeline(body, capped, () => {
+    // Reported by the consumer of `capped`, whose pipeline sees the same error.
+  });
+  return capped;
 }
 
 function sizeCap(maxBytes: number): Transform {
