@@ -4,28 +4,7 @@
  */
 import type { JobEventType, JobStatus, WebhookEventType } from './contract.js';
 
-export type {
-  AttemptOutcome,
-  Batch,
-  BatchCounts,
-  BatchStatus,
-  CreatedBatch,
-  DeliveryAttempt,
-  ErrorCode,
-  EventStatus,
-  Job,
-  JobError,
-  JobEventType,
-  JobInputFile,
-  JobOutput,
-  JobPage,
-  JobStatus,
-  Model,
-  Problem,
-  WebhookEvent,
-  WebhookEventType,
-  WebhookPayload,
-} from './contract.js';
+export type * from './contract.js';
 
 /** What `GET /v1/jobs` filters by; every filter is optional. */
 export interface JobFilters {
