@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -23,6 +24,34 @@ const serversListening = (port: string) => {
     return '';
   }
 };
+
+describe('freePort', () => {
+  it('hands out distinct ports outside the range outgoing connections take theirs from', async () => {
+    const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768 60999');
+    const [first, last] = range.trim().split(/\s+/).map(Number) as [number, number];
+    const ports = await Promise.all(Array.from({ length: 200 }, () => freePort()));
+    expect(new Set(ports).size).toBe(200);
+    for (const port of ports) expect(port >= first && port <= last).toBe(false);
+  });
+
+  it('never hands out a port someone listens on', async () => {
+    // Occupy the low end of the range it draws from (16384 up, below Linux's default ephemeral range).
+    const listening = (port: number) =>
+      new Promise<ReturnType<typeof createServer> | undefined>((resolve) => {
+        const server = createServer();
+        server.once('error', () => resolve(undefined));
+        server.listen(port, '127.0.0.1', () => resolve(server));
+      });
+    const busy = await Promise.all(Array.from({ length: 3_000 }, (_, i) => listening(16_384 + i)));
+    const taken = new Set(busy.flatMap((server) => (server ? [(server.address() as { port: number }).port] : [])));
+    try {
+      const ports = await Promise.all(Array.from({ length: 300 }, () => freePort()));
+      expect(ports.filter((port) => taken.has(port))).toEqual([]);
+    } finally {
+      await Promise.all(busy.map((server) => server && new Promise((resolve) => server.close(resolve))));
+    }
+  });
+});
 
 describe('startRedis', () => {
   it('starts a server of its own with AOF on, keeps data across kill and start, and stops it whole', async () => {
