@@ -482,9 +482,14 @@ describe('renderq models, webhooks, cancel and admin', () => {
     expect(paused.json()).toMatchObject({ pause: { paused: true, reason: 'operator', message: 'cli test' } });
     try {
       const status = await renderq(system, ['admin', 'status', '--json'], admin);
-      expect(status.json()).toMatchObject({ pause: { paused: true }, queues: expect.any(Object) });
+      expect(status.json()).toMatchObject({
+        pause: { paused: true },
+        storage: { usable: true, problem: null },
+        queues: expect.any(Object),
+      });
       const human = await renderq(system, ['admin', 'status'], admin);
       expect(human.stdout).toContain('taking jobs: paused (operator: cli test)');
+      expect(human.stdout).toContain('storage: usable');
 
       const created = await renderq(system, ['submit', '-m', 'segmind-vega', '-i', 'prompt=held', '--json']);
       const { job } = created.json<{ job: Job }>();

@@ -5,7 +5,7 @@
  */
 export { Batch, BatchCounts, BatchStatus, CreatedBatch } from './batch.js';
 export { ErrorCode, Job, JobError, JobInputFile, JobOutput, JobPage, JobStatus } from './job.js';
-export { AdminStatus, Model, PauseReason, PauseState } from './operations.js';
+export { AdminStatus, Model, PauseReason, PauseState, StorageState } from './operations.js';
 export { Problem } from './problem.js';
 export {
   AttemptOutcome,

@@ -25,9 +25,20 @@ export const PauseState = z.object({
 });
 export type PauseState = z.infer<typeof PauseState>;
 
-/** What an operator sees of the whole service: the pause, queue depths by state, the last known balance. */
+/** Whether storage takes writes, as this API process last checked; the problem names the setting to fix. */
+export const StorageState = z.object({
+  usable: z.boolean(),
+  problem: z.string().nullable(),
+});
+export type StorageState = z.infer<typeof StorageState>;
+
+/**
+ * What an operator sees of the whole service: the pause, storage, queue depths by state, the
+ * last known balance.
+ */
 export const AdminStatus = z.object({
   pause: PauseState,
+  storage: StorageState,
   queues: z.record(z.string(), z.record(z.string(), z.number())),
   credits: z.object({ balance: z.number(), observed_at: z.string() }).nullable(),
 });

@@ -1,5 +1,6 @@
 // A bucket that does not exist is a configuration mistake, named at once: both processes'
-// /readyz answer 503 saying which bucket and which setting, the worker submits nothing
+// /readyz answer 503 (the API's public one says "storage"; its operator status and the worker's
+// /readyz, on its internal port, say which bucket and which setting), the worker submits nothing
 // (nothing is paid for that could not be stored), and once the bucket exists the queued
 // jobs run within one check interval. S3_CREATE_BUCKET=true makes the bucket instead.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -70,7 +71,7 @@ const json = async (url: string, init?: RequestInit) => {
 };
 
 describe('a missing bucket', () => {
-  it('fails /readyz naming it, submits nothing, and runs the queued job once the bucket exists', async () => {
+  it('fails /readyz, names it to the operator, submits nothing, and runs the queued job once the bucket exists', async () => {
     const bucket = 'renderq-late-bucket';
     const env = envFor(bucket);
     const [apiPort, workerPort] = [await freePort(), await freePort()];
@@ -81,9 +82,12 @@ describe('a missing bucket', () => {
       start(workerMain, { ...env, WORKER_METRICS_PORT: String(workerPort) }, `${worker}/healthz`),
     ]);
     const problem = `bucket "${bucket}" does not exist at ${s3.endpoint} (STORAGE_URL; S3_CREATE_BUCKET=true creates it)`;
-    expect(await json(`${api}/readyz`)).toEqual({
-      status: 503,
-      body: { status: 'unavailable', reason: 'storage', message: problem },
+    // Public: the cause, not the endpoint or the bucket. The operator's status names them.
+    expect(await json(`${api}/readyz`)).toEqual({ status: 503, body: { status: 'unavailable', reason: 'storage' } });
+    // (No keys configured: every caller is the operator.)
+    expect(await json(`${api}/v1/admin/status`)).toMatchObject({
+      status: 200,
+      body: { storage: { usable: false, problem } },
     });
     expect(await json(`${worker}/readyz`)).toMatchObject({
       status: 503,

@@ -56,18 +56,19 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
               reason: z
                 .string()
                 .describe('Why: Redis not answering, storage not usable, or the pause reason (out_of_credits, …).'),
-              message: z.string().optional(),
             })
-            .describe('Not ready: send no traffic here for now.'),
+            .describe(
+              'Not ready: send no traffic here for now. Anyone may ask, so the answer names the cause and no ' +
+                'more; what to fix (an endpoint, a bucket, a setting) is in the log and GET /v1/admin/status.',
+            ),
         },
       },
     },
     async (_request, reply) => {
+      // The cause only: Redis's error and storage's problem name hosts, ports and buckets.
       const redis = await pingWithin(ctx.redis, READY_DEADLINE_MS);
-      if (!redis.ok) return reply.code(503).send({ status: 'unavailable', reason: redis.reason });
-      const storage = ctx.storageStatus();
-      if (!storage.ok)
-        return reply.code(503).send({ status: 'unavailable', reason: 'storage', message: storage.problem });
+      if (!redis.ok) return reply.code(503).send({ status: 'unavailable', reason: 'Redis does not answer' });
+      if (!ctx.storageStatus().ok) return reply.code(503).send({ status: 'unavailable', reason: 'storage' });
       const pause = await ctx.pause.state();
       if (pause.paused) {
         return (
@@ -106,7 +107,8 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
     {
       config: { access: 'operator' },
       schema: {
-        summary: 'Pause state and reason, queue depths, and the last known Segmind credit balance',
+        summary:
+          'Pause state and reason, whether storage takes writes, queue depths, and the last known Segmind credit balance',
         tags: ['operations'],
         response: {
           200: AdminStatus,
@@ -122,8 +124,10 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
         ctx.pollQueue.getJobCounts(),
         readCredits(ctx.redis, ctx.config.redis.prefix),
       ]);
+      const storage = ctx.storageStatus();
       return {
         pause,
+        storage: storage.ok ? { usable: true, problem: null } : { usable: false, problem: storage.problem },
         queues: { [QUEUE_NAMES.render]: render, [QUEUE_NAMES.poll]: poll },
         credits: credits ?? null,
       };

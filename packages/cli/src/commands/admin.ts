@@ -1,6 +1,6 @@
 /**
  * `renderq admin status|pause|resume`, with an operator key (RENDERQ_ADMIN_KEY,
- * else the API key): whether renderq takes jobs and why not, queue depths, the
+ * else the API key): whether renderq takes jobs and why not, whether storage takes writes, queue depths, the
  * last known Segmind credit balance; stop and start taking jobs for everyone.
  */
 import type { AdminStatus, PauseState } from '@renderq/contract';
@@ -16,6 +16,9 @@ export function adminStatusCommand(adminKey: string | undefined): Action {
       const states = [...new Set(Object.values(status.queues).flatMap((counts) => Object.keys(counts)))];
       return [
         pauseLine(context, status.pause),
+        status.storage.usable
+          ? `storage: ${context.output.paint('green', 'usable')}`
+          : `storage: ${context.output.paint('red', 'not usable')} (${status.storage.problem})`,
         status.credits
           ? `Segmind credits: ${status.credits.balance} (seen ${status.credits.observed_at})`
           : 'Segmind credits: not seen yet',
