@@ -134,12 +134,18 @@ async function main(): Promise<void> {
   };
   if (format === 'json') logger.info(where, 'renderq is running; Ctrl-C stops it');
   else process.stdout.write(runningBanner(where));
-  type NotReady = { reason?: string; message?: string };
-  const ready = await fetch(`${local}:${config.api.port}/readyz`).then(
-    async (response) => (response.ok ? undefined : ((await response.json()) as NotReady)),
-    (error: unknown): NotReady => ({ reason: String(error) }),
-  );
-  if (ready) logger.warn(`not ready yet: ${ready.message ?? ready.reason} (see ${api}/readyz)`);
+  // The API's public /readyz names only the cause; the worker's, on its own port, names a storage problem.
+  type NotReady = { reason?: string; storage?: string };
+  const notReady = (url: string) =>
+    fetch(url).then(
+      async (response) => (response.ok ? undefined : ((await response.json()) as NotReady)),
+      (error: unknown): NotReady => ({ reason: String(error) }),
+    );
+  const ready = await notReady(`${local}:${config.api.port}/readyz`);
+  if (!ready) return;
+  const detail =
+    ready.reason === 'storage' ? (await notReady(`${local}:${config.worker.metricsPort}/readyz`))?.storage : undefined;
+  logger.warn(`not ready yet: ${detail ?? ready.reason} (see ${api}/readyz)`);
 }
 
 /** What a person at a terminal needs next: where everything is. */
