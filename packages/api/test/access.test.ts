@@ -220,6 +220,14 @@ describe('access by matched route', () => {
     // The dashboard is read-only: its actions are refused even for operators, and change nothing.
     expect((await send('PUT', '/admin/queues/api/queues/render/pause', AUTHORIZATION.operator)).status).toBe(405);
     expect((await send('PUT', '/admin/queues/api/queues/render/empty', AUTHORIZATION.operator)).status).toBe(405);
+    for (const action of ['pause', 'resume']) {
+      const all = await send('PUT', `/admin/queues/api/queues/${action}`, AUTHORIZATION.operator);
+      expect(all.status, action).toBe(405);
+      expect(all.type).toContain('application/problem+json');
+    }
+    // Basic is for the dashboard (browsers) only: cached credentials cannot reach the admin routes.
+    expect((await send('POST', '/v1/admin/resume', basic)).status).toBe(401);
+    expect((await send('GET', '/v1/admin/status', basic)).status).toBe(401);
     expect(JSON.parse((await send('GET', '/v1/admin/status', AUTHORIZATION.operator)).body).pause).toEqual({
       paused: false,
     });

@@ -8,7 +8,10 @@
  * - `tenant_or_link`: a tenant's key, or no key and a signed output link (the handler checks the link).
  * - `operator`: an operator's key (RENDERQ_ADMIN_KEYS): admin routes and the queue dashboard.
  *
- * A missing or unknown key is a 401; a valid key of the wrong kind is a 403.
+ * A missing or unknown key is a 401; a valid key of the wrong kind is a 403. HTTP Basic (the key
+ * as password) is taken only where a route says so (the dashboard, for browsers): a browser
+ * replays cached Basic credentials to any path of the origin, so elsewhere — above all the
+ * admin routes that pause and resume — it would let another page act with them.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Tenant } from '@renderq/shared';
@@ -53,9 +56,12 @@ export class Keyring {
     ];
   }
 
-  /** The principal an Authorization header names: `Bearer KEY`, or `Basic` with the key as password (browsers). */
-  principalFor(authorization: string | undefined): Principal {
-    const key = keyOf(authorization);
+  /**
+   * The principal an Authorization header names: `Bearer KEY`, or, where `acceptBasic`,
+   * `Basic` with the key as password (browsers).
+   */
+  principalFor(authorization: string | undefined, { acceptBasic = false } = {}): Principal {
+    const key = keyOf(authorization, acceptBasic);
     if (key === undefined) {
       if (authorization !== undefined && authorization.trim() !== '') return { kind: 'unknown' };
       return this.open ? { kind: 'tenant', tenant: OPEN_TENANT } : { kind: 'anonymous' };
@@ -77,10 +83,11 @@ export class Keyring {
   }
 }
 
-function keyOf(authorization: string | undefined): string | undefined {
+function keyOf(authorization: string | undefined, acceptBasic: boolean): string | undefined {
   if (!authorization) return undefined;
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   if (bearer) return bearer[1];
+  if (!acceptBasic) return undefined;
   const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
   if (!basic) return undefined;
   const decoded = Buffer.from(basic[1] as string, 'base64').toString('utf8');
@@ -118,13 +125,14 @@ export function installAccessControl(app: FastifyInstance, keyring: Keyring): vo
   app.decorateRequest('tenant', '');
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request, reply) => {
-    const principal = keyring.principalFor(request.headers.authorization);
+    const acceptBasic = request.routeOptions.config?.basicAuth === true;
+    const principal = keyring.principalFor(request.headers.authorization, { acceptBasic });
     request.principal = principal;
     // No route matched: the not-found handler answers, and no handler runs.
     if (request.is404) return;
     const refusal = refuse(request, principal, keyring);
     if (!refusal) return;
-    if (refusal.status === 401 && request.routeOptions.config.access === 'operator') {
+    if (refusal.status === 401 && acceptBasic) {
       // Browsers asking for the dashboard get the Basic prompt (the key as password).
       reply.header('www-authenticate', 'Basic realm="renderq operators", charset="UTF-8"');
     }
@@ -167,10 +175,13 @@ function refuse(request: FastifyRequest, principal: Principal, keyring: Keyring)
   }
 }
 
-/** Declares `access` for every route registered in `scope` (for plugins whose route options we do not write). */
-export function declareAccess(scope: FastifyInstance, access: Access): void {
+/**
+ * Declares `access` for every route registered in `scope` (for plugins whose route options we
+ * do not write); `basicAuth` lets browsers send the key as a Basic password there.
+ */
+export function declareAccess(scope: FastifyInstance, access: Access, { basicAuth = false } = {}): void {
   scope.addHook('onRoute', (route) => {
-    route.config = { ...(route.config ?? {}), access };
+    route.config = { ...(route.config ?? {}), access, ...(basicAuth ? { basicAuth } : {}) };
   });
 }
 
@@ -197,5 +208,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may call this route; every route declares it. */
     access?: Access;
+    /** Whether the key may come as an HTTP Basic password (browsers; the dashboard only). */
+    basicAuth?: boolean;
   }
 }

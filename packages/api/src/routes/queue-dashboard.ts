@@ -13,6 +13,8 @@ import type { Job, Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api-context.js';
 import { declareAccess } from '../http/access.js';
+import { sendProblem } from '../http/problem-handler.js';
+import { Problem } from '../http/problems.js';
 
 type Describe = (jobs: readonly Job[]) => Promise<void>;
 
@@ -39,7 +41,19 @@ class DescribedQueueAdapter extends BullMQAdapter {
 }
 
 export async function queueDashboard(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
-  declareAccess(scope, 'operator');
+  declareAccess(scope, 'operator', { basicAuth: true });
+  // Read-only by method, not only by the board's own flag: its pause-all and resume-all skip
+  // read-only queues yet answer 200, which reads as done. Everything that changes state is refused.
+  scope.addHook('onRequest', async (request, reply) => {
+    if (request.method === 'GET' || request.method === 'HEAD') return;
+    return sendProblem(
+      reply,
+      new Problem(
+        'method_not_allowed',
+        'the queue dashboard is read-only: pause and resume with POST /v1/admin/pause and /v1/admin/resume',
+      ),
+    );
+  });
   const describeRenderJobs: Describe = async (jobs) => {
     const summaries = await ctx.store.summaries(jobs.map((job) => String(job.data?.jobId ?? job.id)));
     for (const job of jobs) {
