@@ -82,6 +82,9 @@ describe('an input image sent as base64', () => {
     expect(free.headers.get('content-type')).toBe('image/png');
     expect(free.headers.get('content-length')).toBe(String(PNG_BYTES.length));
     expect(free.headers.get('etag')).toBe(`"${PNG_SHA256}"`);
+    // Served from the API's own origin: no guessing another type, no script, whatever the bytes.
+    expect(free.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(free.headers.get('content-security-policy')).toBe("default-src 'none'; sandbox");
     const keyed = await fetch(`${api.url}/v1/jobs/${job.id}/inputs/image`, {
       headers: { authorization: 'Bearer acme-key-0123456789' },
     });
@@ -118,6 +121,30 @@ describe('other input images', () => {
     const url = 'https://images.example/input.png';
     const byUrl = (await api.call('POST', '/v1/jobs', { body: img2img(url) })).json();
     expect(byUrl.input).toMatchObject({ image: url });
+    expect(await storedInputs(api)).toEqual(before);
+  });
+
+  it('must be a PNG, JPEG, WebP or GIF, as its first bytes show: an SVG, HTML, or bytes of another type are a 400, and nothing is stored', async () => {
+    const base64 = (text: string) => Buffer.from(text.padEnd(96, ' ')).toString('base64');
+    const svg = base64('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>');
+    const html = base64('<html><body><script>alert(document.domain)</script></body></html>');
+    const before = await storedInputs(api);
+    const refused: [string, string][] = [
+      [`data:image/svg+xml;base64,${svg}`, 'must be a PNG, JPEG, WebP or GIF image, not image/svg+xml'],
+      [`data:image/html;base64,${html}`, 'must be a PNG, JPEG, WebP or GIF image, not image/html'],
+      [`data:image/png;base64,${html}`, 'says image/png, but its bytes are not an image'],
+      [`data:image/jpeg;base64,${PNG}`, 'says image/jpeg, but its bytes are image/png'],
+      [html, 'must be base64 of a PNG, JPEG, WebP or GIF image: its bytes are not one'],
+    ];
+    for (const [image, message] of refused) {
+      const answer = await api.call('POST', '/v1/jobs', { body: img2img(image) });
+      expect(answer.status, message).toBe(400);
+      expect(answer.json().errors).toEqual([{ path: 'input.image', message }]);
+    }
+    const batch = await api.call('POST', '/v1/batches', {
+      body: { jobs: [img2img(PNG), img2img(`data:image/svg+xml;base64,${svg}`)] },
+    });
+    expect(batch.status).toBe(400);
     expect(await storedInputs(api)).toEqual(before);
   });
 

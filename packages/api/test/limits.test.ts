@@ -19,7 +19,8 @@ const isProblem = (
 function lineOfBytes(bytes: number): string {
   const shell = (image: string) => JSON.stringify({ model: 'ssd-img2img', input: { prompt: 'x', image } });
   const empty = shell('data:image/png;base64,');
-  return shell(`data:image/png;base64,${'A'.repeat(bytes - Buffer.byteLength(empty))}`);
+  const signature = 'iVBORw0KGgo'; // a PNG's first bytes: inline images must be what they say
+  return shell(`data:image/png;base64,${signature}${'A'.repeat(bytes - Buffer.byteLength(empty) - signature.length)}`);
 }
 
 interface RawAnswer {

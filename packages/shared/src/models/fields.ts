@@ -3,6 +3,7 @@
  * file reads like the parameter tables in docs/segmind.md.
  */
 import { z } from 'zod';
+import { sniffImageType } from '../storage/sniff-image.js';
 
 export const prompt = z.string().trim().min(1, 'must not be empty').max(10_000).describe('What to render.');
 
@@ -43,13 +44,53 @@ export const diffusersScheduler = z.enum([
 const httpUrl = /^https?:\/\/[^\s/$.?#][^\s]*$/i;
 const dataUri = /^data:image\/[a-z0-9.+-]+;base64,[A-Za-z0-9+/]+={0,2}$/i;
 const bareBase64 = /^[A-Za-z0-9+/\r\n]+={0,2}$/;
+const dataUriHead = /^data:(image\/[a-z0-9.+-]+);base64,/i;
 
 /** The largest inline (base64 or data: URI) input image, in characters: about 12 MB of image. */
 const MAX_INLINE_IMAGE_CHARS = 16 * 1024 * 1024;
 
+/** The image types an inline input may be: stored and served back by renderq, so never a page or a script. */
+const INLINE_IMAGE_TYPES: Record<string, string> = {
+  'image/png': 'image/png',
+  'image/jpeg': 'image/jpeg',
+  'image/jpg': 'image/jpeg',
+  'image/webp': 'image/webp',
+  'image/gif': 'image/gif',
+};
+const INLINE_IMAGE_NAMES = 'a PNG, JPEG, WebP or GIF image';
+
+/**
+ * Why an inline image (bare base64 or a data: URI) is refused, from its declared type and its
+ * first bytes, or undefined. URLs and values of another shape are left to the other checks.
+ */
+function inlineImageProblem(value: string): string | undefined {
+  if (httpUrl.test(value)) return undefined;
+  const dataUri = dataUriHead.exec(value.slice(0, 256));
+  const base64 = dataUri ? value.slice((dataUri[0] as string).length) : value;
+  const head = Buffer.from(
+    base64
+      .slice(0, 64)
+      .replace(/[\r\n]/g, '')
+      .slice(0, 16),
+    'base64',
+  );
+  const sniffed = sniffImageType(head);
+  if (dataUri) {
+    const declared = (dataUri[1] as string).toLowerCase();
+    if (!INLINE_IMAGE_TYPES[declared]) return `must be ${INLINE_IMAGE_NAMES}, not ${declared}`;
+    if (INLINE_IMAGE_TYPES[declared] !== sniffed) {
+      return `says ${declared}, but its bytes are ${sniffed === 'application/octet-stream' ? 'not an image' : sniffed}`;
+    }
+    return undefined;
+  }
+  if (value.length < 64 || !bareBase64.test(value.slice(0, 256))) return undefined;
+  return INLINE_IMAGE_TYPES[sniffed] ? undefined : `must be base64 of ${INLINE_IMAGE_NAMES}: its bytes are not one`;
+}
+
 /**
  * An input image as Segmind's img2img models take it: an http(s) URL, a data URI,
- * or bare base64 of the file (as in Segmind's own examples).
+ * or bare base64 of the file (as in Segmind's own examples). Inline images must be
+ * PNG, JPEG, WebP or GIF, as their first bytes show.
  */
 export const inputImage = z
   .string()
@@ -63,4 +104,8 @@ export const inputImage = z
       (value.length >= 64 && value.length % 4 === 0 && bareBase64.test(value)),
     'must be an http(s) URL, a data:image/… URI or base64 of an image file',
   )
+  .superRefine((value, ctx) => {
+    const problem = inlineImageProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
   .describe('The input image: an http(s) URL, a data: URI, or base64 of the file.');
