@@ -341,6 +341,69 @@ describe('Idempotency-Key', () => {
     expect(second.json().detail).toContain('still being handled');
   });
 
+  it('makes one batch of a batch request and its retries, JSON and NDJSON, answering with the first answer', async () => {
+    const batchBody = { jobs: [VEGA, { ...VEGA, metadata: { n: 2 } }], metadata: { order: 7 } };
+    const headers = { 'idempotency-key': 'batch-1' };
+    const jobsBefore = (await api.redis.keys(`${api.prefix}:job:*`)).length;
+    const first = await api.call('POST', '/v1/batches', { body: batchBody, headers });
+    expect(first.status).toBe(202);
+    const again = await api.call('POST', '/v1/batches', { body: batchBody, headers });
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.json()).toEqual(first.json());
+    expect((await api.redis.keys(`${api.prefix}:job:*`)).length - jobsBefore).toBe(2);
+    // Its 24 h entry keeps the batch as first answered and its id, not the job ids (up to 10,000).
+    const entries = await Promise.all(
+      (await api.redis.keys(`${api.prefix}:idempotency:acme:*`)).map(async (key) => (await api.redis.get(key)) ?? ''),
+    );
+    const entry = entries.map((raw) => JSON.parse(raw)).find((e) => e.job_id === first.json().id);
+    expect(entry).toMatchObject({ state: 'done', status: 202, body: { id: first.json().id } });
+    expect(entry.body).not.toHaveProperty('jobs');
+    // A retry gets the first answer, not the batch as it is now.
+    await api.complete((first.json().jobs as { id: string }[])[0]?.id as string);
+    expect((await api.call('POST', '/v1/batches', { body: batchBody, headers })).json()).toEqual(first.json());
+    // Another body under the key: 422; the key of a job is not a batch's.
+    isProblem(await api.call('POST', '/v1/batches', { body: { jobs: [VEGA] }, headers }), 422);
+    isProblem(
+      await api.call('POST', '/v1/batches', { body: batchBody, headers: { 'idempotency-key': 'order-1' } }),
+      422,
+    );
+
+    const ndjson = { raw: `${JSON.stringify(VEGA)}\n`, headers: { 'content-type': 'application/x-ndjson' } };
+    const lines = await api.call('POST', '/v1/batches?priority=3', {
+      ...ndjson,
+      headers: { ...ndjson.headers, 'idempotency-key': 'batch-2' },
+    });
+    const linesAgain = await api.call('POST', '/v1/batches?priority=3', {
+      ...ndjson,
+      headers: { ...ndjson.headers, 'idempotency-key': 'batch-2' },
+    });
+    expect([lines.status, linesAgain.status]).toEqual([202, 202]);
+    expect(linesAgain.json()).toEqual(lines.json());
+    // The query is part of the request: the same lines with another priority are another request.
+    isProblem(
+      await api.call('POST', '/v1/batches?priority=4', {
+        ...ndjson,
+        headers: { ...ndjson.headers, 'idempotency-key': 'batch-2' },
+      }),
+      422,
+    );
+  });
+
+  it('answers a batch retry with the batch its first request made before Redis failed it', async () => {
+    const { IdempotencyStore } = await import('../src/services/idempotency.js');
+    const store = new IdempotencyStore(api.redis, api.prefix);
+    const batchBody = { jobs: [VEGA] };
+    // The first request claimed the key for the batch it was making, made it, and never answered.
+    const made = (await api.call('POST', '/v1/batches', { body: batchBody })).json();
+    expect(await store.claim('acme', 'lost-1', IdempotencyStore.bodyHash(batchBody), made.id as string)).toEqual({
+      kind: 'new',
+    });
+    const retry = await api.call('POST', '/v1/batches', { body: batchBody, headers: { 'idempotency-key': 'lost-1' } });
+    expect(retry.status).toBe(202);
+    expect(retry.json()).toEqual(made);
+  });
+
   it('creates exactly one job from 50 concurrent identical requests', async () => {
     const before = (await api.redis.keys(`${api.prefix}:job:*`)).length;
     const answers = await Promise.all(

@@ -93,7 +93,7 @@ export function buildProgram(select: (invocation: Invocation) => void, output: P
       list,
     )
     .option('--priority <n>', '1 runs first (single jobs default to 1, batch jobs to 10)', positiveInteger)
-    .option('--idempotency-key <key>', 'a single job: the same key and body never make a second job (24 h)')
+    .option('--idempotency-key <key>', 'the same key and body never make a second job or batch (24 h)')
     .option('--format <format>', 'FILE is json or ndjson (default: from its extension)')
     .option('-w, --wait', 'follow it until it finishes (exit 1 unless it all completed)')
     .option('-d, --download <dir>', 'then save its outputs into DIR (implies --wait)')

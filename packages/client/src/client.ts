@@ -2,9 +2,10 @@
  * A typed client for the renderq API: jobs (created, listed a page at a time or
  * all of them, read, cancelled), batches (JSON or streamed NDJSON), waiting with
  * progress, output downloads, webhook delivery records. It uses the
- * platform's fetch and nothing else. Creating a job sends an Idempotency-Key (one
- * is made up when the caller gives none), so a retry after a lost answer never
- * creates a second job.
+ * platform's fetch and nothing else. Creating a job or a JSON batch sends an
+ * Idempotency-Key (one is made up when the caller gives none), so a retry after a
+ * lost answer never creates a second one. A streamed batch cannot be sent again by
+ * the client: it is not retried, and takes the caller's key for the caller's retries.
  */
 import { randomUUID } from 'node:crypto';
 import { RenderqApiError } from './errors.js';
@@ -107,14 +108,17 @@ export class RenderqClient {
   }
 
   /** Up to 10,000 jobs in one request, all or nothing; the answer names each job's id by its index. */
-  createBatch(batch: NewBatch): Promise<CreatedBatch> {
-    return this.#json('POST', '/v1/batches', { body: batch, retry: false });
+  createBatch(batch: NewBatch, options: { readonly idempotencyKey?: string } = {}): Promise<CreatedBatch> {
+    return this.#json('POST', '/v1/batches', {
+      body: batch,
+      headers: { 'idempotency-key': options.idempotencyKey ?? randomUUID() },
+    });
   }
 
   /** A batch sent as NDJSON, one line per job, streamed from `jobs` rather than built in memory. */
   createBatchStream(
     jobs: Iterable<NewBatchJob> | AsyncIterable<NewBatchJob>,
-    options: Omit<NewBatch, 'jobs' | 'metadata'> = {},
+    options: Omit<NewBatch, 'jobs' | 'metadata'> & { readonly idempotencyKey?: string } = {},
   ): Promise<CreatedBatch> {
     const query = new URLSearchParams();
     if (options.webhook_url) query.set('webhook_url', options.webhook_url);
@@ -128,7 +132,10 @@ export class RenderqClient {
     const suffix = query.size > 0 ? `?${query}` : '';
     return this.#json('POST', `/v1/batches${suffix}`, {
       raw: body,
-      headers: { 'content-type': 'application/x-ndjson' },
+      headers: {
+        'content-type': 'application/x-ndjson',
+        ...(options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {}),
+      },
       retry: false,
     });
   }

@@ -192,6 +192,12 @@ describe('the renderq client, end to end', () => {
     const first = await client.createJob(job, { idempotencyKey: 'order-77' });
     const second = await client.createJob(job, { idempotencyKey: 'order-77' });
     expect(second.id).toBe(first.id);
+    // A batch too: its retry under the same key is the same batch, JSON or streamed.
+    const batch = { jobs: [job], metadata: { order: 78 } };
+    const firstBatch = await client.createBatch(batch, { idempotencyKey: 'order-78' });
+    expect(await client.createBatch(batch, { idempotencyKey: 'order-78' })).toEqual(firstBatch);
+    const streamed = () => client.createBatchStream([job], { idempotencyKey: 'order-79' });
+    expect((await streamed()).id).toBe((await streamed()).id);
     const cancelled = await client.cancelJob(first.id).catch((e: RenderqApiError) => e);
     // Either it was still unfinished (now cancelled) or it had already finished (409).
     if (cancelled instanceof RenderqApiError) expect(cancelled.status).toBe(409);

@@ -11,11 +11,14 @@
 import { Readable } from 'node:stream';
 import { Batch, CreatedBatch, Job, Problem as ProblemSchema } from '@renderq/contract';
 import {
+  type BatchRecord,
   formatPath,
   isFinal,
   issuesFromZod,
   MAX_BATCH_JOBS,
   type NewJob,
+  newId,
+  type PublicBatch,
   publicBatch,
   publicJob,
   validateModelInput,
@@ -31,6 +34,7 @@ import { BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest } from '../htt
 import { atLeast } from '../http/upload-rate.js';
 import { TenantUploadsBusyError, UploadSlotsBusyError } from '../http/upload-slots.js';
 import { cancelJob } from '../services/cancel-job.js';
+import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-request.js';
 import { ownBatch } from '../services/ownership.js';
 import { storeBatchInputs, withStoredInputs } from '../services/stored-inputs.js';
 import { urlsOfJob } from '../services/url-guard.js';
@@ -131,6 +135,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       },
     },
     async (request, reply) => {
+      const key = idempotencyKeyOf(request);
       const ndjson = String(request.headers['content-type'] ?? '').startsWith('application/x-ndjson');
       const parsed = ndjson
         ? {
@@ -141,64 +146,87 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
             priority: request.query.priority,
           }
         : parseJsonBatch(request.body);
-      const jobs: NewJob[] = [];
-      const issues: BatchIssue[] = [];
-      issues.push(...(await ctx.urlGuard.check(urlsOfJob({}, parsed.webhook_url))));
-      for (const [position, entry] of parsed.jobs.entries()) {
-        const where = ndjson ? { line: position + 1 } : { index: position };
-        if ('issues' in entry) {
-          issues.push(...entry.issues.map((issue) => ({ ...where, ...issue })));
-          continue;
+      const create = async (claimedId?: string) => {
+        const jobs: NewJob[] = [];
+        const issues: BatchIssue[] = [];
+        issues.push(...(await ctx.urlGuard.check(urlsOfJob({}, parsed.webhook_url))));
+        for (const [position, entry] of parsed.jobs.entries()) {
+          const where = ndjson ? { line: position + 1 } : { index: position };
+          if ('issues' in entry) {
+            issues.push(...entry.issues.map((issue) => ({ ...where, ...issue })));
+            continue;
+          }
+          const validated = validateModelInput(entry.model, entry.input, {
+            allowUnknown: ctx.config.models.allowUnknown,
+          });
+          if (!validated.ok) {
+            issues.push(...validated.issues.map((issue) => ({ ...where, ...issue })));
+            continue;
+          }
+          const refused = await ctx.urlGuard.check(urlsOfJob(validated.input, undefined));
+          issues.push(...refused.map((issue) => ({ ...where, ...issue })));
+          jobs.push({
+            tenant: request.tenant,
+            model: validated.model,
+            input: validated.input,
+            metadata: entry.metadata ?? null,
+          });
         }
-        const validated = validateModelInput(entry.model, entry.input, {
-          allowUnknown: ctx.config.models.allowUnknown,
-        });
-        if (!validated.ok) {
-          issues.push(...validated.issues.map((issue) => ({ ...where, ...issue })));
-          continue;
+        if (issues.length > 0) {
+          throw new Problem(
+            'validation_failed',
+            `${issues.length} problem(s) in the batch; nothing was enqueued`,
+            issues.slice(0, MAX_LISTED_ERRORS) as never,
+          );
         }
-        const refused = await ctx.urlGuard.check(urlsOfJob(validated.input, undefined));
-        issues.push(...refused.map((issue) => ({ ...where, ...issue })));
-        jobs.push({
-          tenant: request.tenant,
-          model: validated.model,
-          input: validated.input,
-          metadata: entry.metadata ?? null,
-        });
-      }
-      if (issues.length > 0) {
-        throw new Problem(
-          'validation_failed',
-          `${issues.length} problem(s) in the batch; nothing was enqueued`,
-          issues.slice(0, MAX_LISTED_ERRORS) as never,
+        // All of the batch or none of it, before anything is recorded or stored.
+        await ctx.enqueueRate.charge(request.tenant, jobs.length);
+        const prepared = await storeBatchInputs(ctx, jobs);
+        const { batch, jobIds, enqueued } = await withStoredInputs(
+          ctx,
+          prepared.flatMap((job) => job.inputs ?? []),
+          () =>
+            ctx.store.createBatch(
+              {
+                ...(claimedId ? { id: claimedId } : {}),
+                tenant: request.tenant,
+                metadata: parsed.metadata ?? null,
+                webhookUrl: parsed.webhook_url ?? null,
+                webhookEvents: parsed.webhook_events ?? null,
+                ...(parsed.priority ? { priority: parsed.priority } : {}),
+              },
+              prepared,
+            ),
         );
-      }
-      // All of the batch or none of it, before anything is recorded or stored.
-      await ctx.enqueueRate.charge(request.tenant, jobs.length);
-      const prepared = await storeBatchInputs(ctx, jobs);
-      const { batch, jobIds, enqueued } = await withStoredInputs(
-        ctx,
-        prepared.flatMap((job) => job.inputs ?? []),
-        () =>
-          ctx.store.createBatch(
-            {
-              tenant: request.tenant,
-              metadata: parsed.metadata ?? null,
-              webhookUrl: parsed.webhook_url ?? null,
-              webhookEvents: parsed.webhook_events ?? null,
-              ...(parsed.priority ? { priority: parsed.priority } : {}),
-            },
-            prepared,
-          ),
-      );
-      // Accepted once recorded; a job not enqueued here is enqueued by the workers' recovery.
-      const background = enqueued.catch((error: unknown) =>
-        request.log.warn({ err: error, batch_id: batch.id }, 'enqueueing a batch failed; recovery will finish it'),
-      );
-      ctx.background.add(background);
-      void background.finally(() => ctx.background.delete(background));
-      for (const job of jobs) ctx.metrics.jobsEnqueued.inc({ model: job.model });
-      return reply.code(202).send({ ...publicBatch(batch), jobs: jobIds.map((id, index) => ({ index, id })) });
+        // Accepted once recorded; a job not enqueued here is enqueued by the workers' recovery.
+        const background = enqueued.catch((error: unknown) =>
+          request.log.warn({ err: error, batch_id: batch.id }, 'enqueueing a batch failed; recovery will finish it'),
+        );
+        ctx.background.add(background);
+        void background.finally(() => ctx.background.delete(background));
+        for (const job of jobs) ctx.metrics.jobsEnqueued.inc({ model: job.model });
+        return { status: 202, body: createdBatch(batch, jobIds) };
+      };
+      if (key === undefined) return reply.code(202).send((await create()).body);
+      return answerIdempotently(ctx, request, reply, key, {
+        // NDJSON: its lines as read and the query that goes with them.
+        request: ndjson ? { lines: parsed.jobs, query: request.query } : request.body,
+        newId: () => newId('bat'),
+        made: async (id) => {
+          const batch = await ctx.store.getBatchOwned(request.tenant, id);
+          return batch && createdBatch(batch, await ctx.store.batchJobIds(id, 0, batch.counts.total));
+        },
+        create,
+        // The answer lists up to 10,000 job ids: the batch as first answered is kept for 24 h, its
+        // job ids are read again from the batch (they never change).
+        compact: {
+          keep: (body) => ({ ...(body as PublicBatch), jobs: undefined }),
+          restore: async (kept, id) => {
+            const batch = kept as PublicBatch;
+            return withJobIds(batch, await ctx.store.batchJobIds(id, 0, batch.counts.total));
+          },
+        },
+      });
     },
   );
 
@@ -392,4 +420,13 @@ function parseLine(line: string): Entry {
   }
   const parsed = BatchJobRequest.safeParse(value);
   return parsed.success ? parsed.data : { issues: issuesFromZod(parsed.error) };
+}
+
+/** The answer to a batch's creation: the batch and its jobs' ids in the order they were sent. */
+function createdBatch(batch: BatchRecord, jobIds: readonly string[]) {
+  return withJobIds(publicBatch(batch), jobIds);
+}
+
+function withJobIds(batch: PublicBatch, jobIds: readonly string[]) {
+  return { ...batch, jobs: jobIds.map((id, index) => ({ index, id })) };
 }

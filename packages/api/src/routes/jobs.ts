@@ -3,16 +3,16 @@
  * the input images stored when they were created.
  */
 import { Job, JobPage, Problem as ProblemSchema } from '@renderq/contract';
-import { isRedisUnavailable, listModels, newId, publicJob, validateModelInput } from '@renderq/shared';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { listModels, newId, publicJob, validateModelInput } from '@renderq/shared';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
-import { Problem, RetryLaterProblem } from '../http/problems.js';
+import { Problem } from '../http/problems.js';
 import { InputParams, JobIdParams, JobListQuery, JobRequest, OutputParams, OutputQuery } from '../http/schemas.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { linkedJob, sendStored } from '../services/downloads.js';
-import { IdempotencyStore } from '../services/idempotency.js';
+import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-request.js';
 import { filtersOf, readCursor, writeCursor } from '../services/job-cursor.js';
 import { ownJob } from '../services/ownership.js';
 import { storeJobInputs, withStoredInputs } from '../services/stored-inputs.js';
@@ -25,8 +25,6 @@ const JOB_EXAMPLES = Object.fromEntries(
     { summary: `${model.title} (${model.kind})`, value: { model: model.name, input: model.example } },
   ]),
 );
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -63,7 +61,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       },
     },
     async (request, reply) => {
-      const key = request.headers['idempotency-key'];
+      const key = idempotencyKeyOf(request);
       const create = async (claimedId?: string) => {
         const body = request.body;
         const validated = validateModelInput(body.model, body.input, { allowUnknown: ctx.config.models.allowUnknown });
@@ -95,12 +93,15 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         const answer = await create();
         return reply.code(202).send(answer.body);
       }
-      if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
-        throw new Problem('validation_failed', 'Idempotency-Key must be 1-255 visible ASCII characters', [
-          { path: 'headers.idempotency-key', message: 'must be 1-255 visible ASCII characters' },
-        ]);
-      }
-      return idempotent(ctx, request, reply, key, create);
+      return answerIdempotently(ctx, request, reply, key, {
+        request: request.body,
+        newId: () => newId('job'),
+        made: async (id) => {
+          const made = await ctx.store.get(id);
+          return made && made.tenant === request.tenant ? publicJob(made, ctx.links) : undefined;
+        },
+        create,
+      });
     },
   );
 
@@ -235,53 +236,4 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       return sendStored(ctx, request, reply, input, `input "${field}" of job ${id} is no longer stored`);
     },
   );
-}
-
-async function idempotent(
-  ctx: ApiContext,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  key: string,
-  create: (jobId: string) => Promise<{ status: number; body: unknown }>,
-) {
-  const hash = IdempotencyStore.bodyHash(request.body);
-  const jobId = newId('job');
-  const claim = await ctx.idempotency.claim(request.tenant, key, hash, jobId);
-  switch (claim.kind) {
-    case 'replay':
-      if (claim.status >= 400) reply.type('application/problem+json');
-      return reply.code(claim.status).header('idempotent-replayed', 'true').send(claim.body);
-    case 'mismatch':
-      throw new Problem('idempotency_key_reused', `Idempotency-Key ${key} was used with a different body`);
-    case 'in_progress': {
-      // The first request may have created its job and then lost Redis before answering: the job is the answer.
-      const made = claim.jobId ? await ctx.store.get(claim.jobId) : undefined;
-      if (made && made.tenant === request.tenant) {
-        const body = await publicJob(made, ctx.links);
-        await ctx.idempotency.complete(request.tenant, key, hash, 202, body);
-        return reply.code(202).header('idempotent-replayed', 'true').send(body);
-      }
-      if (!claim.expired || !(await ctx.idempotency.takeOver(request.tenant, key, hash, claim.raw, jobId))) {
-        reply.header('retry-after', String(Math.max(1, Math.ceil(claim.leaseLeftMs / 1000))));
-        throw new Problem('idempotency_in_progress', `a request with Idempotency-Key ${key} is still being handled`);
-      }
-      break;
-    }
-    case 'new':
-      break;
-  }
-  try {
-    const answer = await create(jobId);
-    await ctx.idempotency.complete(request.tenant, key, hash, answer.status, answer.body);
-    return reply.code(answer.status).send(answer.body);
-  } catch (error) {
-    // The caller's mistakes are the answer for good; what passes with time (429, 503) is not.
-    if (error instanceof Problem && error.status < 500 && !(error instanceof RetryLaterProblem)) {
-      await ctx.idempotency.complete(request.tenant, key, hash, error.status, error.body());
-    } else if (!isRedisUnavailable(error)) {
-      await ctx.idempotency.abandon(request.tenant, key);
-    }
-    // Redis not answering: the job may yet be created; the claim names it, so a retry finds it.
-    throw error;
-  }
 }

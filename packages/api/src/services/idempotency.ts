@@ -5,7 +5,7 @@
  * still being handled is a 409. The claim is one `SET NX`, so concurrent retries race
  * safely.
  *
- * The claim names the job it is about to create. If Redis stops answering mid-request
+ * The claim names the job (or batch) it is about to create. If Redis stops answering mid-request
  * (the caller gets a 503), the claim stays: a retry finds the job if its creation
  * went through after all, and answers with it — never a second job — or, once the
  * claim is older than a lease, takes the key over and creates it.
@@ -17,10 +17,17 @@ const TTL_SECONDS = 24 * 3600;
 
 export type IdempotencyClaim =
   | { readonly kind: 'new' }
-  | { readonly kind: 'replay'; readonly status: number; readonly body: unknown }
+  | {
+      readonly kind: 'replay';
+      readonly status: number;
+      /** The first answer, or what was kept of it (see IdempotentCreation.compact). */
+      readonly body: unknown;
+      /** What the first request made, when it said. */
+      readonly madeId: string | undefined;
+    }
   | {
       readonly kind: 'in_progress';
-      /** The job the first request was creating, if it said. */
+      /** The job or batch the first request was creating, if it said. */
       readonly jobId: string | undefined;
       /** Whether the claim outlived its lease (the first request gave up or died). */
       readonly expired: boolean;
@@ -72,7 +79,7 @@ export class IdempotencyStore {
       const leaseLeftMs = (entry.claimed_at ?? 0) + this.leaseMs - Date.now();
       return { kind: 'in_progress', jobId: entry.job_id, expired: leaseLeftMs <= 0, leaseLeftMs, raw };
     }
-    return { kind: 'replay', status: entry.status ?? 200, body: entry.body };
+    return { kind: 'replay', status: entry.status ?? 200, body: entry.body, madeId: entry.job_id };
   }
 
   /** Takes over a claim whose lease ran out, if nobody else did first. */
@@ -88,9 +95,16 @@ export class IdempotencyStore {
     return taken === 1;
   }
 
-  /** Records the first answer, to be given again to every retry. */
-  async complete(tenant: string, key: string, hash: string, status: number, body: unknown): Promise<void> {
-    const done: Entry = { hash, state: 'done', status, body };
+  /** Records the first answer (and what it made), to be given again to every retry. */
+  async complete(
+    tenant: string,
+    key: string,
+    hash: string,
+    status: number,
+    body: unknown,
+    madeId?: string,
+  ): Promise<void> {
+    const done: Entry = { hash, state: 'done', status, body, ...(madeId ? { job_id: madeId } : {}) };
     await this.redis.set(this.#key(tenant, key), JSON.stringify(done), 'EX', TTL_SECONDS);
   }
 

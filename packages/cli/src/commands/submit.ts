@@ -79,9 +79,6 @@ async function createBatch(context: CommandContext, file: string, flags: SubmitF
     flags.inputJson !== undefined && '--input-json',
   ].filter(Boolean);
   if (single.length > 0) throw new UsageError(`${single.join(', ')} make a single job: give them or a FILE, not both`);
-  if (flags.idempotencyKey !== undefined) {
-    throw new UsageError('--idempotency-key is for single jobs; a batch is all or nothing and never sent twice');
-  }
   const options = {
     ...(flags.webhookUrl !== undefined ? { webhook_url: flags.webhookUrl } : {}),
     ...(flags.webhookEvents !== undefined ? { webhook_events: flags.webhookEvents as WebhookEventType[] } : {}),
@@ -100,11 +97,19 @@ async function createBatch(context: CommandContext, file: string, flags: SubmitF
       ...options,
       ...(flags.metadata !== undefined ? { metadata: jsonObjectFlag('--metadata', flags.metadata) } : {}),
     };
-    return { batch: await context.client.createBatch(batch) };
+    return {
+      batch: await context.client.createBatch(
+        batch,
+        flags.idempotencyKey !== undefined ? { idempotencyKey: flags.idempotencyKey } : {},
+      ),
+    };
   }
   let created: Batch;
   try {
-    created = await context.client.createBatchStream(source.jobs, options);
+    created = await context.client.createBatchStream(source.jobs, {
+      ...options,
+      ...(flags.idempotencyKey !== undefined ? { idempotencyKey: flags.idempotencyKey } : {}),
+    });
   } catch (error) {
     // A line that could not be read stops the upload (nothing is enqueued); say which line, not "fetch failed".
     const unreadable = source.readError();

@@ -15,6 +15,8 @@ import { recordFromHash } from './record-hash.js';
 import type { StoreContext } from './store-context.js';
 
 export interface NewBatch {
+  /** Given when the caller must know the id before the batch exists (an idempotency claim names it). */
+  readonly id?: string;
   readonly tenant: string;
   readonly metadata?: Record<string, unknown> | null;
   readonly webhookUrl?: string | null;
@@ -42,7 +44,7 @@ export async function createBatch(
   jobs: readonly NewJob[],
 ): Promise<CreatedBatch> {
   if (jobs.length === 0) throw new Error('a batch needs at least one job');
-  const id = newId('bat');
+  const id = batch.id ?? newId('bat');
   const now = new Date().toISOString();
   const priority = batch.priority ?? PRIORITY.batch;
   const fields = {
