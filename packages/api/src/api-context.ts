@@ -40,7 +40,7 @@ export interface ApiContext {
   readonly keys: Keyring;
   /** Each tenant's enqueue token bucket (charged per job, shared by every API process). */
   readonly enqueueRate: EnqueueRate;
-  /** The batch uploads this process reads at once. */
+  /** The uploads (batches, large single jobs) this process reads at once. */
   readonly uploadSlots: UploadSlots;
   /** Work that outlives its request (a batch's enqueue): shutdown waits for it. */
   readonly background: Set<Promise<unknown>>;

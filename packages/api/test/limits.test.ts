@@ -359,22 +359,24 @@ describe('timeouts (headers 1.5 s, request 4 s, keep-alive 1 s, idle 3 s)', () =
   });
 });
 
-describe('what one tenant may hold (2 of 4 upload slots, uploads of 1 KB/s at least)', () => {
+describe('what one tenant may hold (2 of 4 upload slots, uploads of 1 KB/s at least, a 1 s wait)', () => {
   let api: TestApi;
   beforeAll(async () => {
     api = await startApi({
       BATCH_UPLOAD_CONCURRENCY: '4',
       BATCH_UPLOAD_CONCURRENCY_PER_TENANT: '2',
+      // Shorter than the floor's 10 s grace: a refusal is answered while the trickles still hold their slots.
+      BATCH_UPLOAD_WAIT_MS: '1000',
       BATCH_UPLOAD_MIN_BYTES_PER_SECOND: '1000',
     });
   });
   afterAll(() => api?.close());
 
-  const trickling = (tenant: keyof typeof KEYS) => {
+  const trickling = (tenant: keyof typeof KEYS, route = '/v1/batches', type = 'application/x-ndjson') => {
     const connection = rawConnection(api.url);
     connection.write(
-      `POST /v1/batches HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${KEYS[tenant]}\r\n` +
-        'content-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\r\n',
+      `POST ${route} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${KEYS[tenant]}\r\n` +
+        `content-type: ${type}\r\ntransfer-encoding: chunked\r\n\r\n`,
     );
     connection.trickle('1\r\n \r\n', 400);
     return connection;
@@ -396,6 +398,44 @@ describe('what one tenant may hold (2 of 4 upload slots, uploads of 1 KB/s at le
       expect(await connection.closed).toBeLessThan(14_000);
     }
     expect((await api.call('POST', '/v1/batches', { body: { jobs: [VEGA] } })).status).toBe(202);
+  }, 30_000);
+
+  it('holds single jobs with large or unannounced bodies to the same slots and floor; small ones pass', async () => {
+    const held = [trickling('acme', '/v1/jobs', 'application/json'), trickling('acme', '/v1/jobs', 'application/json')];
+    await sleep(300);
+    isProblem(await api.call('POST', '/v1/batches', { body: { jobs: [VEGA] } }), 429);
+    // A large job of the same tenant waits for the same share...
+    const large = JSON.stringify({
+      ...VEGA,
+      metadata: { note: 'x'.repeat(10_000) },
+      input: { prompt: 'y'.repeat(9_000) },
+    });
+    const padded = `${large}${' '.repeat(70 * 1024 - large.length)}`;
+    const refused = await api.call('POST', '/v1/jobs', {
+      raw: padded,
+      headers: { 'content-type': 'application/json' },
+    });
+    isProblem(refused, 429);
+    expect(refused.json().detail).toContain('BATCH_UPLOAD_CONCURRENCY_PER_TENANT');
+    // ...a small one does not, nor does another tenant's large one.
+    expect((await api.call('POST', '/v1/jobs', { body: VEGA })).status).toBe(202);
+    expect(
+      (
+        await api.call('POST', '/v1/jobs', {
+          raw: padded,
+          headers: { 'content-type': 'application/json' },
+          tenant: 'globex',
+        })
+      ).status,
+    ).toBe(202);
+    for (const connection of held) {
+      const answer = await connection.answer();
+      expect(answer.status).toBe(408);
+      expect(answer.body.detail).toContain('BATCH_UPLOAD_MIN_BYTES_PER_SECOND');
+    }
+    expect(
+      (await api.call('POST', '/v1/jobs', { raw: padded, headers: { 'content-type': 'application/json' } })).status,
+    ).toBe(202);
   }, 30_000);
 
   it('answers a batch that arrived whole even when the request after it on the connection cannot be read', async () => {

@@ -1,7 +1,7 @@
 /**
  * A floor under the speed of an upload: a body that arrives, on average, slower than
  * `minBytesPerSecond` once its first GRACE_MS have passed is cut with a 408. Without
- * it, a client sending a byte every few seconds holds its batch upload slot for the
+ * it, a client sending a byte every few seconds holds its upload slot for the
  * whole request timeout, and a few such clients hold them all.
  */
 import { Transform, type TransformCallback } from 'node:stream';
@@ -44,7 +44,7 @@ export function atLeast(
     meter.destroy(
       new Problem(
         'request_timeout',
-        `the batch arrived at ${Math.round(rate)} bytes/s on average, slower than the ${minBytesPerSecond} an upload ` +
+        `the body arrived at ${Math.round(rate)} bytes/s on average, slower than the ${minBytesPerSecond} an upload ` +
           'must keep up (BATCH_UPLOAD_MIN_BYTES_PER_SECOND); nothing was enqueued',
       ),
     );

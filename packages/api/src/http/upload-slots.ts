@@ -1,10 +1,11 @@
 /**
- * A bound on the batch uploads one API process reads at once. Each upload may hold
- * its whole body in memory (a JSON batch is buffered and parsed whole; an NDJSON
- * batch keeps every parsed job until the last line is checked), so the memory a
+ * A bound on the uploads one API process reads at once (batches, and single jobs with
+ * large bodies: upload-gate.ts). Each upload may hold its whole body in memory (a JSON
+ * body is buffered and parsed whole; an NDJSON batch keeps every parsed job until the
+ * last line is checked), so the memory a
  * burst of uploads can take is this bound times the body cap, not the number of
  * callers. One tenant holds at most `perTenant` of the slots, so that one tenant
- * cannot keep every other tenant's batches out. One more upload waits, first come
+ * cannot keep every other tenant's uploads out. One more upload waits, first come
  * first served, for a slot (its tenant's share first, then one of the process's);
  * after `waitMs` it is refused, so a stuck upload never queues the rest forever.
  */
@@ -21,7 +22,7 @@ export interface UploadSlotsOptions {
 export class UploadSlotsBusyError extends Error {
   override readonly name = 'UploadSlotsBusyError';
   constructor(readonly concurrency: number) {
-    super(`${concurrency} batch uploads are already being read by this API process`);
+    super(`${concurrency} uploads are already being read by this API process`);
   }
 }
 
@@ -29,7 +30,7 @@ export class UploadSlotsBusyError extends Error {
 export class TenantUploadsBusyError extends Error {
   override readonly name = 'TenantUploadsBusyError';
   constructor(readonly perTenant: number) {
-    super(`this tenant already has ${perTenant} batch uploads being read by this API process`);
+    super(`this tenant already has ${perTenant} uploads being read by this API process`);
   }
 }
 

@@ -23,16 +23,15 @@ import {
   publicJob,
   validateModelInput,
 } from '@renderq/shared';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
 import { BodyAbortedError, BodyTooLargeError, LineTooLongError, ndjsonLines } from '../http/ndjson-lines.js';
-import { Problem, RetryLaterProblem } from '../http/problems.js';
+import { Problem } from '../http/problems.js';
 import { BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest } from '../http/schemas.js';
-import { atLeast } from '../http/upload-rate.js';
-import { TenantUploadsBusyError, UploadSlotsBusyError } from '../http/upload-slots.js';
+import { uploadGate } from '../http/upload-gate.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-request.js';
 import { ownBatch } from '../services/ownership.js';
@@ -99,12 +98,8 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         access: 'tenant',
         bodyTooLargeHint: `send large batches as application/x-ndjson, one job per line (up to ${MAX_NDJSON_BATCH_BYTES} bytes)`,
       },
-      // Before the body is read, and after the key is checked: an upload waits here for a slot, and gives it
-      // back however it ends.
-      onRequest: async (request, reply) => takeUploadSlot(ctx, request.tenant, reply),
-      // A trickling upload would hold its slot for as long as the request timeout allows: it is cut instead.
-      preParsing: async (_request, reply, payload) =>
-        atLeast(ctx.config.api.batchUploads.minBytesPerSecond, payload, reply.raw),
+      // Every batch takes an upload slot before its body is read, and is cut if it trickles.
+      ...uploadGate(ctx, () => true),
       schema: {
         summary: 'Create a batch of up to 10,000 jobs',
         description:
@@ -320,42 +315,6 @@ function parseJsonBatch(body: unknown) {
  * Takes one of the process's upload slots for this request, waiting briefly for one; gives it back when the
  * answer is out or the connection is gone, whichever comes first.
  */
-async function takeUploadSlot(ctx: ApiContext, tenant: string, reply: FastifyReply): Promise<void> {
-  const gone = new AbortController();
-  const onGone = () => gone.abort(new Error('the client went away while waiting for an upload slot'));
-  reply.raw.once('close', onGone);
-  let release: () => void;
-  try {
-    release = await ctx.uploadSlots.acquire(tenant, gone.signal);
-  } catch (error) {
-    if (error instanceof TenantUploadsBusyError) {
-      ctx.metrics.requestsRefused.inc({ reason: 'upload_slots_per_tenant' });
-      throw new RetryLaterProblem(
-        'too_many_requests',
-        `${error.message} (BATCH_UPLOAD_CONCURRENCY_PER_TENANT), and none finished within the wait; send the next batch when one of them is answered`,
-        1,
-      );
-    }
-    if (!(error instanceof UploadSlotsBusyError)) throw error;
-    ctx.metrics.requestsRefused.inc({ reason: 'upload_slots' });
-    throw new RetryLaterProblem(
-      'service_unavailable',
-      `${error.concurrency} batch uploads are already being read by this API process (BATCH_UPLOAD_CONCURRENCY); retry shortly`,
-      1,
-    );
-  } finally {
-    reply.raw.off('close', onGone);
-  }
-  ctx.metrics.batchUploadsInProgress.inc();
-  const done = () => {
-    release();
-    ctx.metrics.batchUploadsInProgress.dec();
-  };
-  // 'close' comes once the answer is sent or the connection dropped: every way a request can end.
-  if (reply.raw.closed) done();
-  else reply.raw.once('close', done);
-}
-
 async function readNdjson(body: Readable, contentLength: string | undefined): Promise<Entry[]> {
   // A body announced too large is refused before a byte of it is read.
   if (contentLength !== undefined && Number(contentLength) > MAX_NDJSON_BATCH_BYTES) throw ndjsonTooLarge();

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { Problem } from '../http/problems.js';
 import { InputParams, JobIdParams, JobListQuery, JobRequest, OutputParams, OutputQuery } from '../http/schemas.js';
+import { hasLargeBody, uploadGate } from '../http/upload-gate.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { linkedJob, sendStored } from '../services/downloads.js';
 import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-request.js';
@@ -33,6 +34,8 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
     '/v1/jobs',
     {
       config: { access: 'tenant' },
+      // A large body (an inline image) takes an upload slot and must keep up a floor speed, as a batch does.
+      ...uploadGate(ctx, hasLargeBody),
       schema: {
         summary: 'Create a job',
         description:
