@@ -91,6 +91,26 @@ describe('a job record in Redis', () => {
     expect(await store.get(id)).toMatchObject({ stage: { name: 'failed', error }, error });
   });
 
+  it('keeps a value over 1 KiB whole: pieces would cost a table entry each, twice its bytes', async () => {
+    const input = { prompt: 'p'.repeat(10_000), negative_prompt: 'n'.repeat(10_000) };
+    const metadata = { note: 'm'.repeat(16_000) };
+    const created = await store.create(job({ input, metadata }));
+    const fields = Object.keys(await redis.hgetall(jobKey(created.id)));
+    expect(fields).toEqual(expect.arrayContaining(['input', 'metadata']));
+    expect(fields.filter((field) => /^(input|metadata):/.test(field))).toEqual([]);
+    expect(await store.get(created.id)).toEqual(created);
+    // About the bytes it holds (36 KB, in allocations of 10, 16 and 20 KiB), not twice them (77 KB in pieces).
+    expect(Number(await redis.call('MEMORY', 'USAGE', jobKey(created.id)))).toBeLessThan(50_000);
+    // The scripts keep the same rule: a long error whole, then a short one in pieces, nothing left over.
+    await toPolling(created.id);
+    const long = { code: 'segmind_failed' as const, message: 'x'.repeat(2_000) };
+    await store.transition(created.id, 'fail_poll', { name: 'failed', error: long });
+    const failed = await redis.hgetall(jobKey(created.id));
+    expect(failed.error).toBe(JSON.stringify(long));
+    expect(Object.keys(failed).filter((field) => field.startsWith('error:'))).toEqual([]);
+    expect((await store.get(created.id))?.error).toEqual(long);
+  });
+
   it('cuts pieces between UTF-8 characters, each at most 64 bytes', () => {
     const pieces = toPieces(LONG_PROMPT);
     expect(pieces.join('')).toBe(LONG_PROMPT);

@@ -8,14 +8,20 @@
  * while every value is at most `hash-max-listpack-value` bytes (64 by default); one longer
  * value — a prompt, a stage with Segmind's URLs — turns the whole hash into a table that
  * costs about twice as much. So a value of a field in PIECED_FIELDS longer than PIECE_BYTES
- * is stored as `FIELD:1`, `FIELD:2`, … (each at most PIECE_BYTES, cut between UTF-8
- * characters) and no `FIELD`; a shorter one as `FIELD`. The Lua scripts keep the same rule
- * (redis/lua/prelude/long-values.lua, with these constants generated ahead of it).
+ * and at most MAX_PIECED_BYTES is stored as `FIELD:1`, `FIELD:2`, … (each at most
+ * PIECE_BYTES, cut between UTF-8 characters) and no `FIELD`; any other as `FIELD`. Past
+ * MAX_PIECED_BYTES the record is too big for a listpack anyway (`hash-max-listpack-entries`,
+ * 128), and each piece would cost a table entry of its own: about twice the value's bytes.
+ * The Lua scripts keep the same rule (redis/lua/prelude/long-values.lua, with these
+ * constants generated ahead of it).
  */
 import { JobRecord } from './job-record.js';
 
 /** The longest value stored whole: Redis's default `hash-max-listpack-value`. */
 const PIECE_BYTES = 64;
+
+/** The longest value kept in pieces (16 of them); longer ones are stored whole. */
+const MAX_PIECED_BYTES = 1_024;
 
 /** The fields whose values can be long (JSON, URLs), kept in pieces when they are. */
 const PIECED_FIELDS = [
@@ -34,11 +40,14 @@ export function pieceField(field: string, n: number): string {
   return `${field}:${n}`;
 }
 
-/** `value` cut into pieces of at most PIECE_BYTES bytes, never inside a UTF-8 character. */
+/**
+ * `value` cut into pieces of at most PIECE_BYTES bytes, never inside a UTF-8 character; whole
+ * when it is short, or longer than MAX_PIECED_BYTES.
+ */
 export function toPieces(value: string): string[] {
-  if (value.length * 3 <= PIECE_BYTES) return [value];
+  if (value.length * 3 <= PIECE_BYTES || value.length > MAX_PIECED_BYTES) return [value];
   const bytes = Buffer.from(value, 'utf8');
-  if (bytes.length <= PIECE_BYTES) return [value];
+  if (bytes.length <= PIECE_BYTES || bytes.length > MAX_PIECED_BYTES) return [value];
   const pieces: string[] = [];
   for (let start = 0; start < bytes.length; ) {
     let end = Math.min(start + PIECE_BYTES, bytes.length);
@@ -130,6 +139,7 @@ export function recordLayoutLua(): string {
   return [
     '-- Generated from packages/shared/src/jobs/record-hash.ts: do not edit here.',
     `local PIECE_BYTES = ${PIECE_BYTES}`,
+    `local MAX_PIECED_BYTES = ${MAX_PIECED_BYTES}`,
     `local PIECED = { ${pieced} }`,
     '',
   ].join('\n');

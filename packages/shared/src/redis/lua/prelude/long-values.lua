@@ -1,9 +1,9 @@
 -- Reading and writing a job record's long values (packages/shared/src/jobs/record-hash.ts): a
--- value of a field in PIECED longer than PIECE_BYTES is kept as FIELD:1, FIELD:2, … (each at most
--- PIECE_BYTES, cut between UTF-8 characters) and no FIELD, so that the record stays a compact
--- listpack; a shorter one as FIELD. Records of the earlier layout hold long values whole and read
--- the same. Put ahead of the scripts that touch long values, after PIECE_BYTES and PIECED
--- (generated from record-hash.ts).
+-- value of a field in PIECED longer than PIECE_BYTES and at most MAX_PIECED_BYTES is kept as
+-- FIELD:1, FIELD:2, … (each at most PIECE_BYTES, cut between UTF-8 characters) and no FIELD, so
+-- that the record stays a compact listpack; any other as FIELD. Records of the earlier layout
+-- hold long values whole and read the same. Put ahead of the scripts that touch long values,
+-- after PIECE_BYTES, MAX_PIECED_BYTES and PIECED (generated from record-hash.ts).
 
 -- The value of `field` (joined from its pieces), or false when it has none.
 local function getLong(key, field)
@@ -28,7 +28,7 @@ end
 local function setLong(key, field, value)
   local fields, pieces = {}, 0
   local i, n = 1, #value
-  if n > PIECE_BYTES and PIECED[field] then
+  if n > PIECE_BYTES and n <= MAX_PIECED_BYTES and PIECED[field] then
     while i <= n do
       local j = math.min(i + PIECE_BYTES - 1, n)
       -- A byte 10xxxxxx continues a character: end the piece before it.
