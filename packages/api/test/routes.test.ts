@@ -222,6 +222,13 @@ describe('batches', () => {
     expect(created.status).toBe(202);
     expect(created.json()).toMatchObject({ counts: { total: 2 }, cost: null });
     expect((created.json().jobs as { index: number }[]).map((job) => job.index)).toEqual([0, 1]);
+    // A query parameter it does not know (a misspelt webhook_url, say) is an error, not ignored.
+    const misspelt = await api.call('POST', '/v1/batches?webhook=https://hooks.example/b', {
+      raw: ndjson,
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    isProblem(misspelt, 400);
+    expect(JSON.stringify(misspelt.json().errors)).toContain('webhook');
   });
 
   it('is all or nothing: one invalid job and nothing is enqueued, errors by index (JSON) or line (NDJSON)', async () => {

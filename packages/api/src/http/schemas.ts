@@ -64,7 +64,7 @@ export const BatchRequest = z.strictObject({
   priority: priority.optional(),
 });
 
-export const BatchQuery = z.object({
+export const BatchQuery = z.strictObject({
   webhook_url: webhookUrl.optional(),
   webhook_events: z
     .string()
