@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mismatches } from './schema-conformance.js';
 import { startApi, type TestApi, VEGA } from './server.js';
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 let api: TestApi;
 beforeAll(async () => {
   api = await startApi();
@@ -229,6 +231,10 @@ describe('batches', () => {
     });
     isProblem(misspelt, 400);
     expect(JSON.stringify(misspelt.json().errors)).toContain('webhook');
+    // A JSON batch says everything in its body: a query would be dropped, so it is refused.
+    const jsonWithQuery = await api.call('POST', '/v1/batches?priority=1', { body: { jobs: [VEGA] } });
+    isProblem(jsonWithQuery, 400);
+    expect(jsonWithQuery.json().errors).toEqual([{ path: 'query.priority', message: 'not taken with a JSON body' }]);
   });
 
   it('is all or nothing: one invalid job and nothing is enqueued, errors by index (JSON) or line (NDJSON)', async () => {
@@ -342,7 +348,7 @@ describe('Idempotency-Key', () => {
     const { IdempotencyStore } = await import('../src/services/idempotency.js');
     const store = new IdempotencyStore(api.redis, api.prefix);
     // The first request has claimed the key and not answered yet.
-    expect(await store.claim('acme', 'slow-1', IdempotencyStore.bodyHash(VEGA))).toEqual({ kind: 'new' });
+    expect(await store.claim('acme', 'slow-1', IdempotencyStore.bodyHash(VEGA))).toMatchObject({ kind: 'new' });
     const second = await api.call('POST', '/v1/jobs', { body: VEGA, headers: { 'idempotency-key': 'slow-1' } });
     isProblem(second, 409);
     expect(second.json().detail).toContain('still being handled');
@@ -403,12 +409,53 @@ describe('Idempotency-Key', () => {
     const batchBody = { jobs: [VEGA] };
     // The first request claimed the key for the batch it was making, made it, and never answered.
     const made = (await api.call('POST', '/v1/batches', { body: batchBody })).json();
-    expect(await store.claim('acme', 'lost-1', IdempotencyStore.bodyHash(batchBody), made.id as string)).toEqual({
+    expect(await store.claim('acme', 'lost-1', IdempotencyStore.bodyHash(batchBody), made.id as string)).toMatchObject({
       kind: 'new',
     });
     const retry = await api.call('POST', '/v1/batches', { body: batchBody, headers: { 'idempotency-key': 'lost-1' } });
     expect(retry.status).toBe(202);
     expect(retry.json()).toEqual(made);
+  });
+
+  it('renews the lease of a request still creating, so that a retry never takes its key over', async () => {
+    const { IdempotencyStore } = await import('../src/services/idempotency.js');
+    const { answerIdempotently } = await import('../src/services/idempotent-request.js');
+    // A lease of 300 ms, and a creation that takes 1.5 s (a batch storing thousands of inline images).
+    const ctx = { idempotency: new IdempotencyStore(api.redis, api.prefix, 300) } as never;
+    const request = { tenant: 'acme' } as never;
+    const reply = () => {
+      const answer = { status: 0, body: undefined as unknown };
+      const self = {
+        code: (status: number) => {
+          answer.status = status;
+          return self;
+        },
+        header: () => self,
+        type: () => self,
+        send: (body: unknown) => {
+          answer.body = body;
+          return answer;
+        },
+      };
+      return self as never;
+    };
+    let created = 0;
+    const creation = (ms: number) => ({
+      request: { jobs: ['slow'] },
+      newId: () => `bat_${created}`,
+      made: async () => undefined,
+      create: async (id: string) => {
+        created++;
+        await sleep(ms);
+        return { status: 202, body: { id } };
+      },
+    });
+    const first = answerIdempotently(ctx, request, reply(), 'lease-1', creation(1_500));
+    await sleep(900);
+    const retry = await answerIdempotently(ctx, request, reply(), 'lease-1', creation(0)).catch((error) => error);
+    expect(retry).toMatchObject({ status: 409 });
+    expect(await first).toMatchObject({ status: 202 });
+    expect(created).toBe(1);
   });
 
   it('creates exactly one job from 50 concurrent identical requests', async () => {

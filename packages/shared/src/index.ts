@@ -1,7 +1,7 @@
 /** @renderq/shared: what the API and the worker must agree on. */
 
 export type { BatchStatus } from '@renderq/contract';
-export { canonicalJson } from './canonical-json.js';
+export { canonicalJson, writeCanonicalJson } from './canonical-json.js';
 export {
   type Config,
   ConfigError,

@@ -106,3 +106,12 @@ export const JobListQuery = z.strictObject({
     .describe("The previous page's `next_cursor`. It carries that listing's filters: send the same ones, or none."),
 });
 export type JobListQuery = z.infer<typeof JobListQuery>;
+
+/**
+ * The headers of a creating request, as documented; loose, because fastify replaces the
+ * request's headers with what the schema returns.
+ */
+export const creationHeaders = (what: string) =>
+  z.looseObject({
+    'idempotency-key': z.string().optional().describe(`Retries with the same key and body create one ${what} (24 h).`),
+  });

@@ -30,7 +30,7 @@ import type { ApiContext } from '../api-context.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
 import { BodyAbortedError, BodyTooLargeError, LineTooLongError, ndjsonLines } from '../http/ndjson-lines.js';
 import { Problem } from '../http/problems.js';
-import { BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest } from '../http/schemas.js';
+import { BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest, creationHeaders } from '../http/schemas.js';
 import { uploadGate } from '../http/upload-gate.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-request.js';
@@ -110,6 +110,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
           'Retry-After while every upload slot stays busy.',
         tags: ['batches'],
         querystring: BatchQuery,
+        headers: creationHeaders('batch'),
         documentedBody: {
           'application/json': { schema: BatchRequest, examples: BATCH_EXAMPLES.json },
           'application/x-ndjson': {
@@ -122,8 +123,10 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         response: {
           202: CreatedBatch,
           400: ProblemSchema,
+          409: ProblemSchema,
           413: ProblemSchema,
           415: ProblemSchema,
+          422: ProblemSchema,
           429: ProblemSchema,
           503: ProblemSchema,
         },
@@ -132,6 +135,15 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     async (request, reply) => {
       const key = idempotencyKeyOf(request);
       const ndjson = String(request.headers['content-type'] ?? '').startsWith('application/x-ndjson');
+      const query = Object.keys(request.query ?? {});
+      if (!ndjson && query.length > 0) {
+        // They would be dropped in silence: a JSON batch says all of it in its body.
+        throw new Problem(
+          'validation_failed',
+          'query parameters are for NDJSON batches; a JSON batch gives webhook_url, webhook_events and priority in its body',
+          query.map((name) => ({ path: `query.${name}`, message: 'not taken with a JSON body' })),
+        );
+      }
       const parsed = ndjson
         ? {
             jobs: await readNdjson(request.body as Readable, request.headers['content-length']),

@@ -9,7 +9,15 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { Problem } from '../http/problems.js';
-import { InputParams, JobIdParams, JobListQuery, JobRequest, OutputParams, OutputQuery } from '../http/schemas.js';
+import {
+  creationHeaders,
+  InputParams,
+  JobIdParams,
+  JobListQuery,
+  JobRequest,
+  OutputParams,
+  OutputQuery,
+} from '../http/schemas.js';
 import { hasLargeBody, uploadGate } from '../http/upload-gate.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { linkedJob, sendStored } from '../services/downloads.js';
@@ -45,13 +53,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         tags: ['jobs'],
         body: JobRequest,
         bodyExamples: JOB_EXAMPLES,
-        // Loose: fastify replaces the headers with what the schema returns.
-        headers: z.looseObject({
-          'idempotency-key': z
-            .string()
-            .optional()
-            .describe('Retries with the same key and body create one job (24 h).'),
-        }),
+        headers: creationHeaders('job'),
         response: {
           202: Job,
           400: ProblemSchema,

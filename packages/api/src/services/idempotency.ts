@@ -8,15 +8,18 @@
  * The claim names the job (or batch) it is about to create. If Redis stops answering mid-request
  * (the caller gets a 503), the claim stays: a retry finds the job if its creation
  * went through after all, and answers with it — never a second job — or, once the
- * claim is older than a lease, takes the key over and creates it.
+ * claim is older than a lease, takes the key over and creates it. A request renews its
+ * lease while it works (a batch of 10,000 inline images can take longer than one), so a
+ * retry never takes over a claim whose request is still creating.
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson, defineScripts, idempotencyKey, type RedisConnection } from '@renderq/shared';
+import { defineScripts, idempotencyKey, type RedisConnection, writeCanonicalJson } from '@renderq/shared';
 
 const TTL_SECONDS = 24 * 3600;
 
 export type IdempotencyClaim =
-  | { readonly kind: 'new' }
+  /** The key is this request's; `raw` is its claim as stored, to renew it by. */
+  | { readonly kind: 'new'; readonly raw: string }
   | {
       readonly kind: 'replay';
       readonly status: number;
@@ -53,22 +56,30 @@ export class IdempotencyStore {
     private readonly prefix: string,
     /**
      * How long a claim whose request gave no answer holds its key before a retry may take it
-     * over: longer than a request can take with every Redis call at its timeout. @defaultValue 30_000
+     * over: longer than a step of a request can take with every Redis call at its timeout (the
+     * request renews it while it works). @defaultValue 30_000
      */
-    private readonly leaseMs = 30_000,
+    readonly leaseMs = 30_000,
   ) {
     defineScripts(redis);
   }
 
   static bodyHash(body: unknown): string {
-    return createHash('sha256').update(canonicalJson(body)).digest('hex');
+    const hash = createHash('sha256');
+    writeCanonicalJson(body, (text) => hash.update(text));
+    return hash.digest('hex');
   }
 
   async claim(tenant: string, key: string, hash: string, jobId?: string): Promise<IdempotencyClaim> {
     const redisKey = this.#key(tenant, key);
-    const pending: Entry = { hash, state: 'pending', ...(jobId ? { job_id: jobId } : {}), claimed_at: Date.now() };
-    if ((await this.redis.set(redisKey, JSON.stringify(pending), 'EX', TTL_SECONDS, 'NX')) === 'OK') {
-      return { kind: 'new' };
+    const pending = JSON.stringify({
+      hash,
+      state: 'pending',
+      ...(jobId ? { job_id: jobId } : {}),
+      claimed_at: Date.now(),
+    } satisfies Entry);
+    if ((await this.redis.set(redisKey, pending, 'EX', TTL_SECONDS, 'NX')) === 'OK') {
+      return { kind: 'new', raw: pending };
     }
     const raw = await this.redis.get(redisKey);
     // Gone between the two calls (abandoned, or expired): try once more.
@@ -82,17 +93,22 @@ export class IdempotencyStore {
     return { kind: 'replay', status: entry.status ?? 200, body: entry.body, madeId: entry.job_id };
   }
 
-  /** Takes over a claim whose lease ran out, if nobody else did first. */
-  async takeOver(tenant: string, key: string, hash: string, previous: string, jobId: string): Promise<boolean> {
-    const claim: Entry = { hash, state: 'pending', job_id: jobId, claimed_at: Date.now() };
+  /**
+   * Takes over a claim whose lease ran out, if nobody else did first, or renews this request's
+   * own (`previous` as this request stored it). Returns the claim as now stored, or undefined
+   * when it had changed.
+   */
+  async takeOver(
+    tenant: string,
+    key: string,
+    hash: string,
+    previous: string,
+    jobId: string,
+  ): Promise<string | undefined> {
+    const claim = JSON.stringify({ hash, state: 'pending', job_id: jobId, claimed_at: Date.now() } satisfies Entry);
     // take-over-claim-1.lua in @renderq/shared
-    const taken = await this.redis.renderqTakeOverClaim(
-      this.#key(tenant, key),
-      previous,
-      JSON.stringify(claim),
-      String(TTL_SECONDS),
-    );
-    return taken === 1;
+    const taken = await this.redis.renderqTakeOverClaim(this.#key(tenant, key), previous, claim, String(TTL_SECONDS));
+    return taken === 1 ? claim : undefined;
   }
 
   /** Records the first answer (and what it made), to be given again to every retry. */

@@ -58,6 +58,7 @@ export async function answerIdempotently(
   const hash = IdempotencyStore.bodyHash(creation.request);
   const id = creation.newId();
   const claim = await ctx.idempotency.claim(request.tenant, key, hash, id);
+  let held: string | undefined;
   switch (claim.kind) {
     case 'replay': {
       if (claim.status >= 400) reply.type('application/problem+json');
@@ -76,15 +77,28 @@ export async function answerIdempotently(
         await ctx.idempotency.complete(request.tenant, key, hash, 202, kept(creation, made), claim.jobId);
         return reply.code(202).header('idempotent-replayed', 'true').send(made);
       }
-      if (!claim.expired || !(await ctx.idempotency.takeOver(request.tenant, key, hash, claim.raw, id))) {
+      held = claim.expired ? await ctx.idempotency.takeOver(request.tenant, key, hash, claim.raw, id) : undefined;
+      if (!held) {
         reply.header('retry-after', String(Math.max(1, Math.ceil(claim.leaseLeftMs / 1000))));
         throw new Problem('idempotency_in_progress', `a request with Idempotency-Key ${key} is still being handled`);
       }
       break;
     }
     case 'new':
+      held = claim.raw;
       break;
   }
+  // The lease is renewed while the request works, so that no retry takes the key over meanwhile.
+  let claimed = held;
+  const renewal = setInterval(() => {
+    void ctx.idempotency.takeOver(request.tenant, key, hash, claimed, id).then(
+      (renewed) => {
+        if (renewed) claimed = renewed;
+      },
+      () => undefined, // Redis not answering: the next renewal tries again; the lease is long enough for one miss.
+    );
+  }, ctx.idempotency.leaseMs / 3);
+  renewal.unref();
   try {
     const answer = await creation.create(id);
     await ctx.idempotency.complete(request.tenant, key, hash, answer.status, kept(creation, answer.body), id);
@@ -98,6 +112,8 @@ export async function answerIdempotently(
     }
     // Redis not answering: it may yet be created; the claim names it, so a retry finds it.
     throw error;
+  } finally {
+    clearInterval(renewal);
   }
 }
 

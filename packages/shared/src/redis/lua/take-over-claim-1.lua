@@ -1,5 +1,5 @@
--- Takes over an Idempotency-Key claim whose lease ran out, if nobody else did first
--- (packages/api/src/services/idempotency.ts).
+-- Takes over an Idempotency-Key claim whose lease ran out, if nobody else did first, or renews
+-- the lease of one still held (packages/api/src/services/idempotency.ts).
 --
 -- KEYS[1]  the claim
 -- ARGV[1]  the claim as it must still be
