@@ -135,6 +135,11 @@ describe('other input images', () => {
       [`data:image/png;base64,${html}`, 'says image/png, but its bytes are not an image'],
       [`data:image/jpeg;base64,${PNG}`, 'says image/jpeg, but its bytes are image/png'],
       [html, 'must be base64 of a PNG, JPEG, WebP or GIF image: its bytes are not one'],
+      // A declared type too long to be looked at in part is looked at whole.
+      [
+        `data:image/${'a'.repeat(300)}+xml;base64,${svg}`,
+        `must be a PNG, JPEG, WebP or GIF image, not image/${'a'.repeat(300)}+xml`,
+      ],
     ];
     for (const [image, message] of refused) {
       const answer = await api.call('POST', '/v1/jobs', { body: img2img(image) });

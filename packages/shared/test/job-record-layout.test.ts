@@ -101,7 +101,7 @@ describe('a job record in Redis', () => {
     expect(await store.get(created.id)).toEqual(created);
     // About the bytes it holds (36 KB, in allocations of 10, 16 and 20 KiB), not twice them (77 KB in pieces).
     expect(Number(await redis.call('MEMORY', 'USAGE', jobKey(created.id)))).toBeLessThan(50_000);
-    // The scripts keep the same rule: a long error whole, then a short one in pieces, nothing left over.
+    // The scripts keep the same rule: a long error whole; then, rewritten shorter, in pieces, nothing left over.
     await toPolling(created.id);
     const long = { code: 'segmind_failed' as const, message: 'x'.repeat(2_000) };
     await store.transition(created.id, 'fail_poll', { name: 'failed', error: long });
@@ -109,6 +109,31 @@ describe('a job record in Redis', () => {
     expect(failed.error).toBe(JSON.stringify(long));
     expect(Object.keys(failed).filter((field) => field.startsWith('error:'))).toEqual([]);
     expect((await store.get(created.id))?.error).toEqual(long);
+  });
+
+  it('rewrites a value from whole to pieces and back, leaving nothing of the other form', async () => {
+    const { id } = await store.create(job());
+    const polling = await toPolling(id);
+    const storing = (count: number, attempts: number) => ({
+      name: 'storing' as const,
+      request_id: polling.request_id,
+      sources: Array.from(
+        { length: count },
+        (_, i) => `https://cdn.segmind.com/outputs/${polling.request_id}/${i}.png`,
+      ),
+      attempts,
+    });
+    const stageFields = async () =>
+      Object.keys(await redis.hgetall(jobKey(id))).filter((field) => field.startsWith('stage_data'));
+    await store.transition(id, 'result', storing(20, 0)); // about 1.4 KiB: whole
+    expect(await stageFields()).toEqual(['stage_data']);
+    await store.transition(id, 'retry_store', storing(4, 1)); // about 300 bytes: pieces
+    expect((await stageFields()).length).toBeGreaterThan(1);
+    expect(await stageFields()).not.toContain('stage_data');
+    expect((await store.get(id))?.stage).toEqual(storing(4, 1));
+    await store.transition(id, 'retry_store', storing(20, 2));
+    expect(await stageFields()).toEqual(['stage_data']);
+    expect((await store.get(id))?.stage).toEqual(storing(20, 2));
   });
 
   it('cuts pieces between UTF-8 characters, each at most 64 bytes', () => {

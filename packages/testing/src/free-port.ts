@@ -5,20 +5,23 @@
  * range every outgoing connection takes its local port from, so in the second or two a
  * child process needs to bind it, another test's connection can take it (CI saw a worker
  * refuse to start with "already in use"). Ports are drawn at random from outside that
- * range instead, checked by binding them, and never handed out twice by one process.
+ * range instead, checked by binding them, and never handed out twice by one process; each
+ * vitest worker draws from a slice of its own, so two workers never hand out the same one.
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 const handedOut = new Set<number>();
-const candidates = portsOutsideEphemeralRange();
+const SLICES = 8;
+const candidates = sliceOf(portsOutsideEphemeralRange(), (Number(process.env.VITEST_POOL_ID) || process.pid) % SLICES);
 
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = candidates.low + Math.floor(Math.random() * (candidates.high - candidates.low + 1));
-    if (handedOut.has(port) || !(await canListen(port))) continue;
-    handedOut.add(port);
-    return port;
+    if (handedOut.has(port)) continue;
+    handedOut.add(port); // before the check: concurrent callers must not both take it
+    if (await canListen(port)) return port;
+    handedOut.delete(port);
   }
   throw new Error(`no free port found in ${candidates.low}-${candidates.high}`);
 }
@@ -30,6 +33,16 @@ function canListen(port: number): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** The ports this process draws from. */
+export function freePortRange(): { readonly low: number; readonly high: number } {
+  return candidates;
+}
+
+function sliceOf(range: { low: number; high: number }, slice: number): { low: number; high: number } {
+  const size = Math.floor((range.high - range.low + 1) / SLICES);
+  return { low: range.low + slice * size, high: range.low + (slice + 1) * size - 1 };
 }
 
 /** Linux publishes its ephemeral range; elsewhere assume its default (32768-60999). */

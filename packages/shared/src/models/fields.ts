@@ -65,7 +65,9 @@ const INLINE_IMAGE_NAMES = 'a PNG, JPEG, WebP or GIF image';
  */
 function inlineImageProblem(value: string): string | undefined {
   if (httpUrl.test(value)) return undefined;
-  const dataUri = dataUriHead.exec(value.slice(0, 256));
+  // The whole value, not its start: a declared type of any length must be looked at.
+  const dataUri = dataUriHead.exec(value);
+  if (!dataUri && /^data:/i.test(value)) return `must be a data:image/…;base64, URI of ${INLINE_IMAGE_NAMES}`;
   const base64 = dataUri ? value.slice((dataUri[0] as string).length) : value;
   const head = Buffer.from(
     base64
