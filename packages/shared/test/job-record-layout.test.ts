@@ -99,9 +99,10 @@ describe('a job record in Redis', () => {
     expect(fields).toEqual(expect.arrayContaining(['input', 'metadata']));
     expect(fields.filter((field) => /^(input|metadata):/.test(field))).toEqual([]);
     expect(await store.get(created.id)).toEqual(created);
-    // About the bytes it holds (36 KB, in allocations of 10, 16 and 20 KiB), not twice them (77 KB in pieces).
-    expect(Number(await redis.call('MEMORY', 'USAGE', jobKey(created.id)))).toBeLessThan(50_000);
-    // The scripts keep the same rule: a long error whole; then, rewritten shorter, in pieces, nothing left over.
+    // About the bytes it holds (36 KB; 37.9 KB measured), not twice them (77 KB in pieces);
+    // every field counted (the default samples 5 and extrapolates, which swings widely here).
+    expect(Number(await redis.call('MEMORY', 'USAGE', jobKey(created.id), 'SAMPLES', '0'))).toBeLessThan(45_000);
+    // The scripts keep the same rule: a long error is written whole, with no pieces.
     await toPolling(created.id);
     const long = { code: 'segmind_failed' as const, message: 'x'.repeat(2_000) };
     await store.transition(created.id, 'fail_poll', { name: 'failed', error: long });
