@@ -1,8 +1,8 @@
 /**
  * The launcher's child processes (API, worker, emulator). Each runs in a process group
- * of its own: a terminal's Ctrl-C reaches only the launcher, which sends each child
- * exactly one SIGTERM (a second signal would cut its graceful shutdown short). The IPC
- * channel tells a child when the launcher is gone, however it died.
+ * of its own: a terminal's Ctrl-C reaches only the launcher, which stops the children one
+ * after another, each with exactly one SIGTERM (a second signal would cut its graceful
+ * shutdown short). The IPC channel tells a child when the launcher is gone, however it died.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -53,34 +53,46 @@ export class Children {
   async startEmulator(script: string, env: NodeJS.ProcessEnv): Promise<{ url: string; apiKey: string }> {
     const child = this.#spawn('Segmind emulator', script, env, true);
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    // The lines after the first are passed on, even those that come in the same chunk as it.
+    let first: string | undefined;
     const line = await new Promise<string>((resolve, reject) => {
-      lines.once('line', resolve);
+      lines.on('line', (next) => {
+        if (first !== undefined) return void process.stdout.write(`${next}\n`);
+        first = next;
+        resolve(next);
+      });
       child.once('exit', () => reject(new Error('the Segmind emulator could not start (its own line above says why)')));
     });
-    lines.on('line', (next) => process.stdout.write(`${next}\n`));
     const match = /listening on (\S+) \(x-api-key: ([^;]+);/.exec(line);
     if (!match) throw new Error(`unexpected emulator output: ${line}`);
     return { url: match[1] as string, apiKey: match[2] as string };
   }
 
-  /** One SIGTERM to each child; resolves when all have exited. */
-  async stopAll(): Promise<void> {
+  /**
+   * Stops the children one at a time, those named in `order` first and in that order (the
+   * rest after them), each once it has exited; resolves when all have.
+   */
+  async stopAll(order: readonly string[]): Promise<void> {
     this.#stopping = true;
-    await Promise.all(
-      [...this.#running.values()].map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-            child.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            child.kill('SIGTERM');
-          }),
-      ),
-    );
+    const names = [...order.filter((name) => this.#running.has(name)), ...this.#running.keys()];
+    for (const name of new Set(names)) {
+      const child = this.#running.get(name);
+      if (child) await stopChild(child);
+    }
   }
+}
+
+/** One SIGTERM; SIGKILL past the grace. Resolves once the child has exited. */
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }
 
 async function answers(url: string): Promise<boolean> {

@@ -1,8 +1,10 @@
 /**
  * `pnpm start`: all of renderq on one machine — the API and a worker as child
- * processes, a private Redis when none answers, and the Segmind emulator when
- * SEGMIND_API_KEY is unset. It says "running" once every process answers, with the
- * addresses; Ctrl-C stops the processes, then the private Redis they use.
+ * processes, a private Redis when none answers, and the Segmind emulator (its requests
+ * kept under ./data/emulator) when SEGMIND_API_KEY is unset. It says which Redis it uses
+ * and "running" once every process answers, with the addresses. Ctrl-C stops them in the
+ * order that loses nothing: the API (no new jobs), the worker (its steps in hand
+ * finished), the emulator (its requests saved), then the private Redis they all used.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +13,7 @@ import { createLogger, loadConfigOrExit, logFormatFor } from '@renderq/shared';
 import { Children } from './children.js';
 import { devWebhookSecret } from './dev-webhook-secret.js';
 import { busyPort, type PortSetting } from './free-ports.js';
-import { PrivateRedis, redisAnswers } from './private-redis.js';
+import { PrivateRedis, redisAddress, redisAnswers } from './private-redis.js';
 
 const config = loadConfigOrExit(process.env);
 const format = logFormatFor(config.logFormat, process.stdout.isTTY === true);
@@ -19,11 +21,19 @@ const logger = createLogger({ level: config.logLevel, name: 'renderq', secrets: 
 const packagesDir = path.resolve(fileURLToPath(import.meta.url), '../../..');
 const dataDir = path.resolve('data');
 const useEmulator = !config.segmind.apiKey;
+const API = 'API';
+const WORKER = 'worker';
+const EMULATOR = 'Segmind emulator';
+/** Each stops once those before it have: nothing is left talking to a process that is gone. */
+const STOP_ORDER = [API, WORKER, EMULATOR];
 let emulatorPort: PortSetting | undefined;
+/** Where the emulator keeps its requests: ./data/emulator unless EMULATOR_DATA_DIR says otherwise. */
+let emulatorDataDir = path.join(dataDir, 'emulator');
 if (useEmulator) {
   try {
     const options = emulatorOptionsFrom(process.env);
     emulatorPort = { setting: 'EMULATOR_PORT', host: options.host ?? '127.0.0.1', port: options.port ?? 8790 };
+    emulatorDataDir = path.resolve(options.dataDir ?? emulatorDataDir);
   } catch (error) {
     logger.fatal(`the Segmind emulator's settings: ${(error as Error).message}`);
     process.exit(1);
@@ -32,11 +42,13 @@ if (useEmulator) {
 
 const children = new Children(logger);
 let privateRedis: PrivateRedis | undefined;
+/** Set when this run signs webhooks with the secret it keeps under ./data. */
+let devSecretFile: string | undefined;
 let stopping = false;
 
 async function stopAll(exitCode: number): Promise<never> {
   stopping = true;
-  await children.stopAll();
+  await children.stopAll(STOP_ORDER);
   // Last: everything that used it has stopped.
   await privateRedis?.stop();
   logger.info('renderq stopped');
@@ -46,7 +58,10 @@ async function stopAll(exitCode: number): Promise<never> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
-    logger.info(`${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopping renderq`);
+    logger.info(
+      `${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopping renderq — the API, the worker once its steps in hand finish, ` +
+        `${useEmulator ? 'the emulator, ' : ''}${privateRedis ? 'then Redis' : 'leaving Redis running'}`,
+    );
     void stopAll(0);
   });
 }
@@ -58,7 +73,11 @@ children.onUnexpectedExit = (name, code) => {
 
 async function main(): Promise<void> {
   const redisUp = await redisAnswers(config.redis.url);
-  if (!redisUp) {
+  if (redisUp) {
+    logger.info(
+      `using the Redis already at ${redisAddress(config.redis.url)} (not started by renderq: the jobs live where that server keeps its data, and it keeps running after Ctrl-C)`,
+    );
+  } else {
     privateRedis = PrivateRedis.for(config.redis.url, dataDir);
     if (!privateRedis) {
       logger.fatal(`REDIS_URL=${config.redis.url}: no Redis answers there, and it is not on this machine`);
@@ -84,13 +103,17 @@ async function main(): Promise<void> {
       );
       await stopAll(1);
     }
-    logger.info({ dir: privateRedis.dir }, `started a private Redis at ${config.redis.url}`);
+    logger.info(
+      `started a private Redis at ${redisAddress(config.redis.url)} (data in ${path.relative('.', privateRedis.dir) || '.'}; it stops last on Ctrl-C)`,
+    );
   }
 
   const env: NodeJS.ProcessEnv = { ...process.env };
   let segmind = config.segmind.baseUrl;
   if (useEmulator) {
-    const emulator = await children.startEmulator(path.join(packagesDir, 'segmind-emulator/dist/main.js'), env);
+    // Its requests outlive a restart, as Segmind's do: a job in flight at Ctrl-C finishes after the next start.
+    const emulatorEnv = { ...env, EMULATOR_DATA_DIR: emulatorDataDir };
+    const emulator = await children.startEmulator(path.join(packagesDir, 'segmind-emulator/dist/main.js'), emulatorEnv);
     segmind = emulator.url;
     Object.assign(env, { SEGMIND_BASE_URL: emulator.url, SEGMIND_API_KEY: emulator.apiKey });
     logger.info({ segmind }, 'SEGMIND_API_KEY is unset: using the bundled Segmind emulator');
@@ -100,6 +123,7 @@ async function main(): Promise<void> {
   if (!config.webhooks.secret && config.nodeEnv !== 'production') {
     const { secret, file, tightened } = await devWebhookSecret(dataDir);
     env.WEBHOOK_SECRET = secret;
+    devSecretFile = file;
     if (tightened) logger.warn({ file }, 'the webhook secret file was readable by others: its mode is now 0600');
     logger.info({ file }, 'WEBHOOK_SECRET is unset: webhooks are signed with the secret kept in this file');
   }
@@ -114,9 +138,9 @@ async function main(): Promise<void> {
 
   const local = `http://${urlHost(config.api.host)}`;
   await Promise.all([
-    children.start('API', path.join(packagesDir, 'api/dist/main.js'), env, `${local}:${config.api.port}/healthz`),
+    children.start(API, path.join(packagesDir, 'api/dist/main.js'), env, `${local}:${config.api.port}/healthz`),
     children.start(
-      'worker',
+      WORKER,
       path.join(packagesDir, 'worker/dist/main.js'),
       env,
       `${local}:${config.worker.metricsPort}/healthz`,
@@ -130,7 +154,8 @@ async function main(): Promise<void> {
     metrics: `${api}/metrics`,
     worker_metrics: `${local}:${config.worker.metricsPort}/metrics`,
     segmind,
-    data: dataDir,
+    redis: `${redisAddress(config.redis.url)}, ${privateRedis ? 'started by renderq' : 'already running (not started by renderq)'}`,
+    data: `${dataDir} (${dataKept().join(', ') || 'nothing: all of it is kept elsewhere'})`,
   };
   if (format === 'json') logger.info(where, 'renderq is running; Ctrl-C stops it');
   else process.stdout.write(runningBanner(where));
@@ -156,10 +181,22 @@ function runningBanner(where: Record<string, string>): string {
     ['dashboard', where.dashboard],
     ['metrics', `${where.metrics}, worker ${where.worker_metrics}`],
     ['Segmind', where.segmind],
-    ['data', `${where.data} (${privateRedis ? 'Redis, ' : ''}outputs, webhook secret)`],
+    ['Redis', where.redis],
+    ['data', where.data],
   ];
   const lines = rows.map(([name, value]) => `  ${(name as string).padEnd(10)} ${value}`);
   return `\nrenderq is running — Ctrl-C stops it\n${lines.join('\n')}\n\n`;
+}
+
+/** What this run keeps under ./data, so the banner names only what is there. */
+function dataKept(): string[] {
+  const inData = (dir: string) => !path.relative(dataDir, dir).startsWith('..');
+  return [
+    ...(privateRedis ? ['Redis'] : []),
+    ...(useEmulator && inData(emulatorDataDir) ? ['emulator requests'] : []),
+    ...(config.storage.kind === 'file' && inData(config.storage.dir) ? ['outputs'] : []),
+    ...(devSecretFile ? ['webhook secret'] : []),
+  ];
 }
 
 function isLoopback(host: string): boolean {

@@ -10,6 +10,13 @@ import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 
+/** The server and database a URL names, without its credentials: redis://127.0.0.1:6379 db 0. */
+export function redisAddress(url: string): string {
+  const parsed = new URL(url);
+  const db = Number(parsed.pathname.slice(1) || 0);
+  return `${parsed.protocol}//${parsed.hostname}:${parsed.port || 6379} db ${db}`;
+}
+
 export async function redisAnswers(url: string, timeoutMs = 1_500): Promise<boolean> {
   const client = new Redis(url, {
     lazyConnect: true,

@@ -1,45 +1,20 @@
 // The processes as users run them (built output, real signals): bad configuration,
 // and `pnpm start`'s launcher with a private Redis.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { verifyWebhook } from '@renderq/client';
 import { freePort, startRedis, startWebhookReceiver } from '@renderq/testing';
 import { describe, expect, it } from 'vitest';
+import { packagesDir as packages, run, waitFor } from './run-process.js';
 
-const packages = path.resolve(fileURLToPath(import.meta.url), '../../..');
 const mains = {
   api: path.join(packages, 'api/dist/main.js'),
   worker: path.join(packages, 'worker/dist/main.js'),
   launcher: path.join(packages, 'launcher/dist/main.js'),
 };
-
-function run(script: string, env: Record<string, string>, cwd = process.cwd()) {
-  // A process group of its own, as a terminal gives a command.
-  const child = spawn(process.execPath, [script], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    cwd,
-    detached: true,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, out: () => stdout, err: () => stderr };
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const listening = async (url: string) => (await fetch(url)).ok;
 

@@ -3,7 +3,8 @@
  * COMPLETED/FAILED on a fixed number of simulated GPUs per model, each taking a
  * latency drawn around the model's median; completed requests debit the credit
  * balance; finished records expire after the result TTL, while output images stay
- * fetchable (Segmind keeps them for 7 days).
+ * fetchable (Segmind keeps them for 7 days). `snapshot()` and `restore()` let a restarted
+ * emulator carry on with the requests of the last one (request-journal.ts).
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { canonicalJson, findModel } from '@renderq/shared';
@@ -40,6 +41,12 @@ export interface EmulatedRequest {
   sourceImage?: Promise<Buffer>;
 }
 
+/** What a restarted emulator needs of the last one: its requests and their output images. */
+export interface ServiceSnapshot {
+  readonly requests: readonly EmulatedRequest[];
+  readonly outputs: readonly (readonly [string, { readonly image: OutputImage; readonly expiresAt: number }])[];
+}
+
 export type SubmitOutcome =
   | { readonly kind: 'accepted'; readonly request: EmulatedRequest }
   | { readonly kind: 'unknown_model' }
@@ -67,6 +74,8 @@ export class EmulatedService {
   readonly #fixedImages = new Map<string, Promise<Buffer>>();
   readonly #lenientSchemas = new Map<string, z.ZodType>();
   #spent = 0;
+  /** Counts every change to requests and outputs, so a journal saves only when something changed. */
+  #changes = 0;
   #window = { startedAt: 0, count: 0 };
   readonly #sweeper: NodeJS.Timeout;
 
@@ -130,6 +139,7 @@ export class EmulatedService {
       createdAt: Date.now(),
     };
     this.#requests.set(request.id, request);
+    this.#changes++;
     this.stats.countAccepted(input.prompt);
     this.#enqueue(request);
     return { kind: 'accepted', request };
@@ -140,6 +150,7 @@ export class EmulatedService {
     const request = this.#requests.get(id);
     if (request && this.#expired(request)) {
       this.#requests.delete(id);
+      this.#changes++;
       return undefined;
     }
     return request;
@@ -219,6 +230,39 @@ export class EmulatedService {
   injectServerError(endpoint: keyof FaultSettings['serverErrorRate']): 500 | 502 | 504 | undefined {
     if (Math.random() >= this.settings.serverErrorRate[endpoint]) return undefined;
     return ([500, 502, 504] as const)[randomInt(0, 3)];
+  }
+
+  /** How many changes requests and outputs have seen: a journal compares it with the last one it saved. */
+  get changes(): number {
+    return this.#changes;
+  }
+
+  snapshot(): ServiceSnapshot {
+    return {
+      requests: [...this.#requests.values()].map(({ sourceImage: _source, ...request }) => request),
+      outputs: [...this.#outputs.entries()],
+    };
+  }
+
+  /**
+   * Takes over a saved emulator's requests. Those that were still queued or processing run
+   * again from the start of the queue, as Segmind's own finish after a restart on its side.
+   */
+  restore(saved: ServiceSnapshot): void {
+    for (const [key, entry] of saved.outputs) this.#outputs.set(key, entry);
+    const unfinished: EmulatedRequest[] = [];
+    for (const request of [...saved.requests].sort((a, b) => a.createdAt - b.createdAt)) {
+      // Its images are the ones kept with the outputs (img2img ones with their input image).
+      const outputs = request.outputs?.map((image) => this.#outputs.get(`${request.id}/${image.file}`)?.image ?? image);
+      const restored: EmulatedRequest = { ...request, ...(outputs ? { outputs } : {}) };
+      this.#requests.set(restored.id, restored);
+      if (restored.status === 'QUEUED' || restored.status === 'PROCESSING') {
+        restored.status = 'QUEUED';
+        unfinished.push(restored);
+      }
+    }
+    for (const request of unfinished) this.#enqueue(request);
+    this.#sweep();
   }
 
   close(): void {
@@ -344,6 +388,7 @@ export class EmulatedService {
     request.status = 'COMPLETED';
     request.finishedAt = Date.now();
     request.sourceImage = undefined;
+    this.#changes++;
   }
 
   #fail(request: EmulatedRequest, error: string): void {
@@ -351,6 +396,7 @@ export class EmulatedService {
     request.error = error;
     request.finishedAt = Date.now();
     request.sourceImage = undefined;
+    this.#changes++;
   }
 
   #expired(request: EmulatedRequest): boolean {
@@ -358,9 +404,11 @@ export class EmulatedService {
   }
 
   #sweep(): void {
+    const before = this.#requests.size + this.#outputs.size;
     for (const [id, request] of this.#requests) if (this.#expired(request)) this.#requests.delete(id);
     const now = Date.now();
     for (const [key, entry] of this.#outputs) if (entry.expiresAt < now) this.#outputs.delete(key);
+    if (this.#requests.size + this.#outputs.size !== before) this.#changes++;
   }
 }
 

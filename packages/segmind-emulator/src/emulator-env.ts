@@ -42,6 +42,8 @@ const EmulatorEnv = z.object({
   EMULATOR_LATENCY_SCALE: number('EMULATOR_LATENCY_SCALE'),
   EMULATOR_LATENCY_JITTER: number('EMULATOR_LATENCY_JITTER'),
   EMULATOR_GPUS: number('EMULATOR_GPUS'),
+  /** A directory to keep the requests in across restarts; unset: in memory only. */
+  EMULATOR_DATA_DIR: z.string().min(1, 'EMULATOR_DATA_DIR must name a directory').optional(),
   /** "true": one image per size and format, served from memory (benchmarks). */
   EMULATOR_FIXED_IMAGES: z.enum(['true', 'false']).optional(),
 });
@@ -87,6 +89,7 @@ export function emulatorOptionsFrom(env: Readonly<Record<string, string | undefi
     latencyScale: e.EMULATOR_LATENCY_SCALE,
     latencyJitter: e.EMULATOR_LATENCY_JITTER,
     gpusPerModel: e.EMULATOR_GPUS,
+    dataDir: e.EMULATOR_DATA_DIR,
     fixedImages: e.EMULATOR_FIXED_IMAGES === undefined ? undefined : e.EMULATOR_FIXED_IMAGES === 'true',
   }) as EmulatorOptions;
 }

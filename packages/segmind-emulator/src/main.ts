@@ -24,6 +24,11 @@ process.stdout.write(
   `Segmind emulator listening on ${emulator.url} (x-api-key: ${emulator.apiKey}; ` +
     `latency scale ${settings.latencyScale}, ${settings.gpusPerModel} GPUs per model, ${settings.credits} credits)\n`,
 );
+if (emulator.kept) {
+  const { file, restored, problem } = emulator.kept;
+  if (problem) process.stderr.write(`segmind emulator: ${problem}\n`);
+  process.stdout.write(`Segmind emulator keeps its requests in ${file} (${restored} taken over from the last run)\n`);
+}
 
 let closing = false;
 const stop = () => {

@@ -37,7 +37,12 @@ export function classifyStatus(
     case 404:
       return call === 'submit'
         ? new FailJobError('segmind_rejected', text)
-        : new FailJobError('segmind_expired', `${text} (the request record expired before its result was fetched)`);
+        : new FailJobError(
+            'segmind_expired',
+            `${text}: Segmind no longer knows this request, so its result cannot be fetched. Its record is ` +
+              'kept an hour after it finishes; sooner than that, Segmind lost it — with the bundled emulator, ' +
+              'it was restarted without its data (EMULATOR_DATA_DIR)',
+          );
     case 406:
       return new StopTakingJobsError('out_of_credits', text);
     case 429: {
