@@ -351,7 +351,8 @@ describe('webhook delivery jobs lost behind renderq’s back', () => {
       expect(receiver.received.filter((hook) => hook.path === '/lost')).toHaveLength(2);
       expect(receiver.received.filter((hook) => hook.path === '/fine')).toHaveLength(1);
       expect(await s.events.get(lostEvent)).toMatchObject({ status: 'delivered', attempts: 2, round_attempts: 2 });
-      expect(await worker.metric('renderq_reconciler_requeued_total')).toBe(1);
+      // Re-queued at least once (a slow round may meet it again); each re-queue harmless, as above.
+      expect(await worker.metric('renderq_reconciler_requeued_total')).toBeGreaterThanOrEqual(1);
       expect(worker.output()).toContain(lostEvent);
     } finally {
       await queue.close();
