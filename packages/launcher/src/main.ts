@@ -50,7 +50,10 @@ async function stopAll(exitCode: number): Promise<never> {
   stopping = true;
   await children.stopAll(STOP_ORDER);
   // Last: everything that used it has stopped.
-  await privateRedis?.stop();
+  if (privateRedis) {
+    await privateRedis.stop();
+    logger.info(`the private Redis stopped (its data stays in ${path.relative('.', privateRedis.dir) || '.'})`);
+  }
   logger.info('renderq stopped');
   process.exit(exitCode);
 }

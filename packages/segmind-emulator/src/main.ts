@@ -34,7 +34,17 @@ let closing = false;
 const stop = () => {
   if (closing) process.exit(1);
   closing = true;
-  emulator.close().then(() => process.exit(0));
+  emulator.close().then(
+    () => {
+      if (emulator.kept)
+        process.stdout.write(`Segmind emulator stopped; its requests are kept in ${emulator.kept.file}\n`);
+      process.exit(0);
+    },
+    (error: unknown) => {
+      process.stderr.write(`segmind emulator: could not keep its requests: ${(error as Error).message}\n`);
+      process.exit(1);
+    },
+  );
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);

@@ -93,6 +93,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     retentionMs: config.jobs.retentionMs,
     ...(webhooks ? { events: webhooks.events } : {}),
   });
+  let closing = false;
   const deps: PipelineDeps = {
     store,
     segmind,
@@ -126,6 +127,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     metrics,
     logger,
     recordCredits: (balance) => recordCredits(steps, prefix, balance),
+    closing: () => closing,
     readInputs: (inputs) => readStoredInputs(storage, inputs),
     settings: {
       ambiguousSubmitPolicy: config.worker.ambiguousSubmitPolicy,
@@ -219,6 +221,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     metrics,
     storageStatus: () => storageWatch.status(),
     close: async () => {
+      closing = true;
       storageWatch.stop();
       clearInterval(recovery);
       reconciler.stop();

@@ -57,6 +57,7 @@ beforeAll(async () => {
     logger: pino({ level: 'silent' }),
     settings: { ambiguousSubmitPolicy: 'fail', jobDeadlineMs: 60_000, maxInflight: 100, maxStoreAttempts: 3 },
     recordCredits: async () => {},
+    closing: () => false,
     readInputs: async () => ({}),
   };
 });

@@ -44,6 +44,8 @@ export interface PipelineDeps {
   readonly settings: PipelineSettings;
   /** Keeps the last balance Segmind reported, for operators and every process's metrics. */
   readonly recordCredits: (balance: number) => Promise<void>;
+  /** True once the worker is shutting down: a call cut short then is expected, not a fault to warn about. */
+  readonly closing: () => boolean;
   /** The input images stored with a job at enqueue, as the caller sent them (base64 or data: URI), by field. */
   readonly readInputs: (inputs: readonly StoredInput[]) => Promise<Record<string, string>>;
 }

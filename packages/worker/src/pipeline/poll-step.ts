@@ -148,7 +148,9 @@ async function follow(
     if (error instanceof FailJobError) return settle(null, `Segmind no longer knows it (${error.message})`);
     if (error instanceof StopTakingJobsError && error.resumeAt) return wait(error.resumeAt.getTime() - Date.now());
     if (error instanceof RetryAtError) return wait(error.retryAt.getTime() - Date.now());
-    log.warn({ err: error }, "polling a cancelled job's request failed; polling again later");
+    if (deps.closing())
+      log.info({ why: (error as Error).message }, "polling a cancelled job's request cut short by shutdown");
+    else log.warn({ err: error }, "polling a cancelled job's request failed; polling again later");
     return wait();
   }
   if (finished.status === 'QUEUED' || finished.status === 'PROCESSING') return wait();
@@ -177,7 +179,15 @@ async function ask<T extends StatusAnswer | ResultAnswer>(
     }
     if (error instanceof RetryAtError) return { retryInMs: Math.max(0, error.retryAt.getTime() - Date.now()) };
     // 5xx, network, a refused key: polling is safe to repeat, so keep polling with backoff.
-    jobLogger(deps, record).warn({ err: error }, 'poll failed; polling again later');
+    if (deps.closing()) {
+      // Cut short by the shutdown (Segmind's side may be stopping too): the next start polls again.
+      jobLogger(deps, record).info(
+        { why: (error as Error).message },
+        'poll cut short by shutdown; polling again later',
+      );
+    } else {
+      jobLogger(deps, record).warn({ err: error }, 'poll failed; polling again later');
+    }
     return { retryInMs: undefined };
   }
 }
