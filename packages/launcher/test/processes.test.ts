@@ -1,7 +1,7 @@
 // The processes as users run them (built output, real signals): bad configuration,
 // and `pnpm start`'s launcher with a private Redis.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -223,12 +223,15 @@ describe('the launcher (pnpm start)', () => {
     }
   });
 
-  it('stops API and worker gracefully when the launcher itself is killed', async () => {
+  it('uses a Redis that answers and says so, and stops API and worker gracefully when the launcher itself is killed', async () => {
     const cwd = await mkdtemp(path.join(tmpdir(), 'renderq-start-'));
     const [apiPort, metricsPort, emulatorPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const redis = await startRedis({ own: true });
+    const redisUrl = new URL(redis.url);
     const launcher = run(
       mains.launcher,
       {
+        REDIS_URL: `redis://${redisUrl.host}/3`,
         PORT: String(apiPort),
         WORKER_METRICS_PORT: String(metricsPort),
         EMULATOR_PORT: String(emulatorPort),
@@ -239,6 +242,19 @@ describe('the launcher (pnpm start)', () => {
     try {
       await waitFor(() => listening(`http://127.0.0.1:${apiPort}/healthz`), 'the API');
       await waitFor(() => listening(`http://127.0.0.1:${metricsPort}/healthz`), 'the worker');
+      // It names the Redis it adopted, started none, and keeps nothing of Redis under ./data.
+      expect(launcher.out()).toContain(`using the Redis already at redis://${redisUrl.host} db 3`);
+      expect(launcher.out()).not.toContain('started a private Redis');
+      await waitFor(async () => launcher.out().includes('renderq is running'), '"renderq is running"');
+      const running = JSON.parse(
+        launcher
+          .out()
+          .split('\n')
+          .find((line) => line.includes('renderq is running')) ?? '{}',
+      );
+      expect(running.redis).toBe(`redis://${redisUrl.host} db 3, already running (not started by renderq)`);
+      // Its outputs go to STORAGE_URL, outside ./data: the row says only what ./data holds.
+      expect(running.data).toBe(`${await realpath(cwd)}/data (emulator requests, webhook secret)`);
       launcher.child.kill('SIGKILL');
       await launcher.exited;
       // Both log their graceful stop (to the pipe they inherited), then their ports are closed.
@@ -255,6 +271,7 @@ describe('the launcher (pnpm start)', () => {
         await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
       }
     } finally {
+      await redis.stop();
       await rm(cwd, { recursive: true, force: true });
     }
   });
