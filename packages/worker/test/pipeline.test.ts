@@ -86,6 +86,8 @@ describe('the worker pipeline', () => {
     const [id] = await stack.createJobs([jobFor('segmind-vega-rt-v1', 'expired-1')]);
     const [record] = await stack.waitForJobs([id as string]);
     expect(record?.error?.code).toBe('segmind_expired');
+    // In words that name the cause, and what to check when it comes sooner than an hour.
+    expect(record?.error?.message).toMatch(/Segmind no longer knows this request.*restarted without its data/);
   });
 
   it('fails with timeout past the per-job deadline', async () => {
