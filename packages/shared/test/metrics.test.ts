@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createMetrics, type QueueCounts } from '../src/index.js';
 import { LABEL_VALUES } from '../src/observability/metrics.js';
@@ -147,6 +147,19 @@ describe('docs/metrics.md', () => {
     expect(names.length).toBeGreaterThan(10);
     expect(names.filter((name) => !docs.includes(`\`${name}\``))).toEqual([]);
     expect([...rows.keys()].filter((name) => !names.includes(name))).toEqual([]);
+  });
+
+  it('is, with README and every other page of docs/, naming no metric the code does not register', () => {
+    const names = new Set(registered().map((metric) => metric.name));
+    const pages = readdirSync(new URL('../../../docs/', import.meta.url)).map((page) => `docs/${page}`);
+    const unknown = ['README.md', ...pages].flatMap((page) => {
+      const text = readFileSync(new URL(`../../../${page}`, import.meta.url), 'utf8');
+      return [...text.matchAll(/\brenderq_[a-z0-9_]+/g)]
+        .map((match) => match[0].replace(/_(bucket|sum|count)$/, ''))
+        .filter((name) => !names.has(name))
+        .map((name) => `${page}: ${name}`);
+    });
+    expect(unknown).toEqual([]);
   });
 
   it("gives each metric's labels as the code names them", () => {
