@@ -33,7 +33,6 @@ const REFUSAL_REASONS = [
   'request_timeout',
   'idle_timeout',
 ] as const;
-export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 /**
  * Every value of each closed label, by metric: the metrics below take no other (their types say so), and
