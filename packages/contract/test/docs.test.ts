@@ -16,7 +16,7 @@ function section(page: string, heading: string): string {
   return end === -1 ? after : after.slice(0, end);
 }
 
-/** The code spans of one column of the first table in `text` (its header and rule left out). */
+/** One column of the table in `text` (its header and rule left out), a code span's backticks taken off. */
 function column(text: string, index: number): string[] {
   const rows = text.split('\n').filter((line) => line.startsWith('|'));
   return rows.slice(2).map((row) => {
