@@ -3,7 +3,6 @@
 // from plain Node ESM against a running renderq (the API in this process, a worker, the
 // Segmind emulator); its types checked by TypeScript as a consumer's compiler sees them.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -79,7 +78,7 @@ afterAll(async () => {
 });
 
 describe('the packed @renderq/client', () => {
-  it('holds only the built code, its types and the README, and declares what npm needs', async () => {
+  it('holds only the built code, its types, the README and the licence, and declares what npm needs', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball]);
     const files = stdout.trim().split('\n').sort();
     expect(files).toContain('package/README.md');
@@ -88,12 +87,13 @@ describe('the packed @renderq/client', () => {
     expect(
       files.filter((file) => !/^package\/(dist\/[\w-]+\.(js|d\.ts)|README\.md|LICENSE|package\.json)$/.test(file)),
     ).toEqual([]);
-    if (existsSync(path.join(CLIENT, 'LICENSE'))) expect(files).toContain('package/LICENSE');
+    expect(files).toContain('package/LICENSE');
 
     const { stdout: manifest } = await run('tar', ['-xzOf', tarball, 'package/package.json']);
     const packed = JSON.parse(manifest) as Record<string, unknown>;
     expect(packed).toMatchObject({
       name: '@renderq/client',
+      license: 'MIT',
       type: 'module',
       types: './dist/index.d.ts',
       engines: { node: expect.stringMatching(/^>=20\.18/) },

@@ -256,6 +256,50 @@ describe('docs/configuration.md', () => {
     expect(missing).toEqual([]);
   });
 
+  /** The main table's rows: the variables each names, and its default column as written. */
+  const variableRows = () =>
+    readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .map((line) => {
+        const [variables = '', defaults = ''] = line
+          .split('|')
+          .slice(1, 3)
+          .map((cell) => cell.trim());
+        return { names: [...variables.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1] as string), defaults };
+      });
+
+  it('documents no variable the schema does not read', () => {
+    const read = Object.keys(EnvSchema.shape);
+    const documented = variableRows().flatMap((row) => row.names);
+    expect(documented.length).toBeGreaterThan(50);
+    expect(documented.filter((variable) => !read.includes(variable))).toEqual([]);
+  });
+
+  it("gives each variable's default as the schema (or loadConfig, deriving it) has it", () => {
+    const defaults = EnvSchema.parse({}) as Record<string, unknown>;
+    const s3 = loadConfig({ STORAGE_URL: 's3://bucket' }).storage;
+    const DERIVED: Record<string, unknown> = {
+      PUBLIC_BASE_URL: loadConfig({ HOST: 'HOST', PORT: '1' }).api.publicBaseUrl.replace(':1', ':PORT'),
+      AWS_REGION: s3.kind === 's3' ? s3.region : undefined,
+    };
+    const wrong: string[] = [];
+    for (const { names, defaults: written } of variableRows()) {
+      // "`127.0.0.1`, `8080`" for HOST, PORT; "—" for none; one value for AWS_REGION / AWS_DEFAULT_REGION.
+      const each = written.split(/,\s*/).map((part) => part.trim());
+      names.forEach((name, i) => {
+        const doc = each.length === names.length ? each[i] : i === 0 ? written : undefined;
+        const value = name in DERIVED ? DERIVED[name] : defaults[name];
+        if (doc === undefined || !/^(`[^`]*`|—)$/.test(doc)) return; // derived or explained in words
+        const expected = value === undefined || (Array.isArray(value) && value.length === 0) ? '—' : `\`${value}\``;
+        if (typeof value === 'object' && !Array.isArray(value)) return;
+        if (Array.isArray(value) && value.length > 0) return; // a list parsed from its text, such as the retry schedule
+        if (doc !== expected) wrong.push(`${name}: docs say ${doc}, the schema ${expected}`);
+      });
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it('gives the unit of every variable that names one in its Units table', () => {
     const docs = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
     const units = docs.slice(docs.indexOf('## Units'), docs.indexOf('\n## ', docs.indexOf('## Units') + 1));

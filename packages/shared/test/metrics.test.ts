@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createMetrics, type QueueCounts } from '../src/index.js';
+import { LABEL_VALUES } from '../src/observability/metrics.js';
 
 const CONTRACT_METRICS = [
   'renderq_jobs_enqueued_total',
@@ -120,10 +121,81 @@ describe('metrics', () => {
 });
 
 describe('docs/metrics.md', () => {
-  it('lists every metric the code registers', async () => {
-    const docs = readFileSync(new URL('../../../docs/metrics.md', import.meta.url), 'utf8');
-    const names = (await createMetrics({ processMetrics: false }).registry.getMetricsAsJSON()).map((m) => m.name);
+  const docs = readFileSync(new URL('../../../docs/metrics.md', import.meta.url), 'utf8');
+  /** The tables' rows, by metric: its labels cell and its meaning cell. */
+  const rows = new Map(
+    docs
+      .split('\n')
+      .filter((line) => line.startsWith('| `renderq_'))
+      .map((line) => {
+        const [name = '', , labels = '', meaning = ''] = line
+          .split('|')
+          .slice(1, -1)
+          .map((cell) => cell.trim());
+        return [name.replaceAll('`', ''), { labels: codeSpans(labels), meaning }] as const;
+      }),
+  );
+  const registered = () =>
+    createMetrics({ processMetrics: false })
+      .registry.getMetricsAsArray()
+      .map((metric) => metric as unknown as { name: string; labelNames: readonly string[] });
+  /** Labels whose values are open: the model (any, in the opt-in mode), the HTTP status, BullMQ's job states. */
+  const OPEN_LABELS = new Set(['model', 'status_code', 'state']);
+
+  it('lists every metric the code registers, and none it does not', () => {
+    const names = registered().map((metric) => metric.name);
     expect(names.length).toBeGreaterThan(10);
     expect(names.filter((name) => !docs.includes(`\`${name}\``))).toEqual([]);
+    expect([...rows.keys()].filter((name) => !names.includes(name))).toEqual([]);
+  });
+
+  it('is, with README and every other page of docs/, naming no metric the code does not register', () => {
+    const names = new Set(registered().map((metric) => metric.name));
+    const pages = readdirSync(new URL('../../../docs/', import.meta.url)).map((page) => `docs/${page}`);
+    const unknown = ['README.md', ...pages].flatMap((page) => {
+      const text = readFileSync(new URL(`../../../${page}`, import.meta.url), 'utf8');
+      return [...text.matchAll(/\brenderq_[a-z0-9_]+/g)]
+        .map((match) => match[0].replace(/_(bucket|sum|count)$/, ''))
+        .filter((name) => !names.has(name))
+        .map((name) => `${page}: ${name}`);
+    });
+    expect(unknown).toEqual([]);
+  });
+
+  it("gives each metric's labels as the code names them", () => {
+    const wrong = registered().filter(
+      (metric) => JSON.stringify(rows.get(metric.name)?.labels) !== JSON.stringify(metric.labelNames),
+    );
+    expect(wrong.map((metric) => [metric.name, metric.labelNames, rows.get(metric.name)?.labels])).toEqual([]);
+  });
+
+  it('lists every value each closed label takes, and no other', () => {
+    const problems: string[] = [];
+    for (const { name, labelNames } of registered()) {
+      const closed: Record<string, readonly string[]> = LABEL_VALUES[name as keyof typeof LABEL_VALUES] ?? {};
+      const meaning = rows.get(name)?.meaning ?? '';
+      const said = codeSpans(meaning).filter((span) => /^[a-z][a-z0-9_]*$/.test(span));
+      for (const label of labelNames) {
+        const values = closed[label];
+        if (!values) {
+          if (!OPEN_LABELS.has(label)) problems.push(`${name}: label ${label} is neither closed nor open`);
+        } else if (label === 'code') {
+          // The error codes have a page of their own, which a test of the contract keeps whole.
+          if (!meaning.includes('(errors.md)')) problems.push(`${name}: does not point to errors.md for its codes`);
+        } else {
+          for (const value of values) if (!said.includes(value)) problems.push(`${name}: ${label}=${value} missing`);
+        }
+      }
+      const known = new Set([...labelNames, ...Object.values(closed).flat(), ...NOT_LABEL_VALUES]);
+      for (const span of said) if (!known.has(span)) problems.push(`${name}: \`${span}\` is no value the code records`);
+    }
+    expect(problems).toEqual([]);
   });
 });
+
+/** Words the tables show in code that are not a closed label's value: `error`, the status_code without an answer. */
+const NOT_LABEL_VALUES = ['error'];
+
+function codeSpans(text: string): string[] {
+  return [...text.matchAll(/`([^`]+)`/g)].map((match) => match[1] as string);
+}

@@ -27,6 +27,9 @@ const PROBLEMS = {
 
 export type ProblemCode = keyof typeof PROBLEMS;
 
+/** Every code, in the order docs/errors.md lists them. */
+export const PROBLEM_CODES = Object.keys(PROBLEMS) as ProblemCode[];
+
 export interface ProblemBody {
   readonly type: string;
   readonly title: string;

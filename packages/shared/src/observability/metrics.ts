@@ -9,14 +9,63 @@
  * no sample rather than a made-up 0; and a gauge of one kind of process (the API's
  * batch uploads) is exposed only by that kind.
  */
-import { PauseReason } from '@renderq/contract';
+import { AttemptOutcome, ErrorCode, EventStatus, JobStatus, PauseReason } from '@renderq/contract';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { EnvSchema } from '../config/env-schema.js';
+import { QUEUE_NAMES } from '../queues.js';
 
-export type SegmindOperation = 'submit' | 'status' | 'result' | 'credits' | 'download';
+const SEGMIND_OPERATIONS = ['submit', 'status', 'result', 'credits', 'download'] as const;
+export type SegmindOperation = (typeof SEGMIND_OPERATIONS)[number];
 
 /** What the reconciler queued again: a job still queued, a job mid-work, or a pending webhook event. */
-export type ReconciledKind = 'queued_job' | 'working_job' | 'webhook_event';
+const RECONCILED_KINDS = ['queued_job', 'working_job', 'webhook_event'] as const;
+export type ReconciledKind = (typeof RECONCILED_KINDS)[number];
+
+/** Why the API refused a request or connection to protect itself. */
+const REFUSAL_REASONS = [
+  'enqueue_rate',
+  'upload_slots',
+  'upload_slots_per_tenant',
+  'max_connections',
+  'max_connections_per_ip',
+  'headers_timeout',
+  'request_timeout',
+  'idle_timeout',
+] as const;
+
+/**
+ * Every value of each closed label, by metric: the metrics below take no other (their types say so), and
+ * docs/metrics.md lists exactly these (a test compares). Open labels — `model`, an HTTP `status_code`,
+ * BullMQ's `state` — are not here.
+ */
+export const LABEL_VALUES = {
+  renderq_jobs_finished_total: { status: JobStatus.exclude(['queued', 'running']).options },
+  renderq_job_stage_seconds: { stage: ['queue_wait', 'segmind', 'store'] },
+  renderq_jobs_failed_total: { code: ErrorCode.options },
+  renderq_segmind_requests_total: { operation: SEGMIND_OPERATIONS },
+  renderq_queue_jobs: { queue: Object.values(QUEUE_NAMES) },
+  renderq_queue_ready_jobs: { queue: Object.values(QUEUE_NAMES) },
+  renderq_queue_paused: { reason: PauseReason.options },
+  renderq_reconciler_requeued_total: { kind: RECONCILED_KINDS },
+  renderq_segmind_ambiguous_submits_total: { policy: EnvSchema.shape.AMBIGUOUS_SUBMIT_POLICY.unwrap().options },
+  renderq_webhook_deliveries_total: { outcome: AttemptOutcome.options },
+  renderq_webhook_events_finished_total: { status: EventStatus.exclude(['pending']).options },
+  renderq_requests_refused_total: { reason: REFUSAL_REASONS },
+} as const;
+type Closed = typeof LABEL_VALUES;
+/** A metric's labels: its closed ones take only their listed values, `model` and `status_code` any string. */
+type LabelsOf<Name extends keyof Closed, Open extends string = never> = {
+  [Label in keyof Closed[Name]]: Closed[Name][Label] extends readonly (infer Value)[] ? Value : never;
+} & Record<Open, string>;
+
+/** A counter whose labels take only the values of LABEL_VALUES (prom-client takes any string). */
+interface ClosedCounter<Labels> extends Omit<Counter, 'inc'> {
+  inc(labels: Labels, value?: number): void;
+}
+interface ClosedHistogram<Labels> extends Omit<Histogram, 'observe'> {
+  observe(labels: Labels, value: number): void;
+}
 
 export interface QueueCounts {
   readonly queue: string;
@@ -100,7 +149,7 @@ export function createMetrics(options: MetricsOptions = {}) {
       help: 'Jobs that reached a final status, by model and status.',
       labelNames: ['model', 'status'] as const,
       registers,
-    }),
+    }) as ClosedCounter<LabelsOf<'renderq_jobs_finished_total', 'model'>>,
     jobDuration: new Histogram({
       name: 'renderq_job_duration_seconds',
       help: 'Time from a job’s creation to its finish.',
@@ -114,19 +163,19 @@ export function createMetrics(options: MetricsOptions = {}) {
       labelNames: ['model', 'stage'] as const,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800],
       registers,
-    }),
+    }) as ClosedHistogram<LabelsOf<'renderq_job_stage_seconds', 'model'>>,
     jobsFailed: new Counter({
       name: 'renderq_jobs_failed_total',
-      help: 'Jobs that failed, by model and error code (the job error codes of docs/api.md).',
+      help: 'Jobs that failed, by model and error code (every code, what it means and what to do: docs/errors.md).',
       labelNames: ['model', 'code'] as const,
       registers,
-    }),
+    }) as ClosedCounter<LabelsOf<'renderq_jobs_failed_total', 'model'>>,
     segmindRequests: new Counter({
       name: 'renderq_segmind_requests_total',
       help: 'Requests to Segmind by operation and HTTP status code ("error" when no answer came).',
       labelNames: ['operation', 'status_code'] as const,
       registers,
-    }),
+    }) as ClosedCounter<LabelsOf<'renderq_segmind_requests_total', 'status_code'>>,
     segmindCreditsRemaining: new ObservedGauge({
       name: 'renderq_segmind_credits_remaining',
       help: 'Segmind credits left, as last reported to any worker by Segmind (no sample until one has been).',
@@ -171,7 +220,7 @@ export function createMetrics(options: MetricsOptions = {}) {
       help: 'Webhook delivery attempts by outcome.',
       labelNames: ['outcome'] as const,
       registers,
-    }),
+    }) as ClosedCounter<LabelsOf<'renderq_webhook_deliveries_total'>>,
     webhookDeliveryDuration: new Histogram({
       name: 'renderq_webhook_delivery_duration_seconds',
       help: 'Time from sending a webhook to its answer (or giving up on one).',
@@ -183,7 +232,7 @@ export function createMetrics(options: MetricsOptions = {}) {
       help: 'Webhook events done with: delivered, gone (the receiver answered 410) or failed (retries ran out).',
       labelNames: ['status'] as const,
       registers,
-    }),
+    }) as ClosedCounter<LabelsOf<'renderq_webhook_events_finished_total'>>,
     webhookHostBackoffs: new Counter({
       name: 'renderq_webhook_host_backoffs_total',
       help: 'Deliveries held back because their host kept failing.',
@@ -194,7 +243,7 @@ export function createMetrics(options: MetricsOptions = {}) {
       help: 'Submits whose answer never arrived, by the policy applied.',
       labelNames: ['policy'] as const,
       registers,
-    }),
+    }) as ClosedCounter<LabelsOf<'renderq_segmind_ambiguous_submits_total'>>,
     segmindInflight: new ObservedGauge({
       name: 'renderq_segmind_inflight_requests',
       help: 'Segmind requests submitted and not yet finished, across all workers (the poll queue’s jobs).',
@@ -237,7 +286,7 @@ export function createMetrics(options: MetricsOptions = {}) {
       help: 'Jobs and webhook events whose BullMQ job was lost (or finished early) and that the reconciler queued again, by kind.',
       labelNames: ['kind'] as const,
       registers,
-    }),
+    }) as ClosedCounter<LabelsOf<'renderq_reconciler_requeued_total'>>,
     queuePaused: new Gauge({
       name: 'renderq_queue_paused',
       help: '1 while taking jobs is paused, by reason.',
@@ -259,11 +308,12 @@ export function createMetrics(options: MetricsOptions = {}) {
     requestsRefused: new Counter({
       name: 'renderq_requests_refused_total',
       help:
-        'Requests and connections the API refused to protect itself, by reason: enqueue_rate (429), upload_slots ' +
-        '(503), max_connections (503), headers_timeout, request_timeout, idle_timeout (408).',
+        'Requests and connections the API refused to protect itself, by reason: enqueue_rate (429), ' +
+        'upload_slots_per_tenant (429), upload_slots (503), max_connections and max_connections_per_ip (503), ' +
+        'headers_timeout, request_timeout, idle_timeout (408).',
       labelNames: ['reason'] as const,
       registers,
-    }),
+    }) as ClosedCounter<LabelsOf<'renderq_requests_refused_total'>>,
     /** Reads the shared gauges from `more` (added to, or replacing, the sources given when created). */
     readFrom(more: MetricSources): void {
       sources = { ...sources, ...more };
