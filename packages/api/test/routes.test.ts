@@ -59,7 +59,11 @@ describe('POST /v1/jobs', () => {
       started_at: null,
       finished_at: null,
     });
-    expect(created.json()).not.toHaveProperty('webhook_url');
+    expect(created.json()).toMatchObject({
+      webhook_url: 'https://hooks.example/x',
+      webhook_events: null,
+      priority: 1,
+    });
   });
 
   it('lists every wrong field with its path (400)', async () => {

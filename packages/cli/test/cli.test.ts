@@ -487,10 +487,11 @@ describe('renderq models, webhooks, cancel and admin', () => {
       expect(status.json()).toMatchObject({
         pause: { paused: true },
         storage: { usable: true, problem: null },
-        queues: expect.any(Object),
+        queues: { render: expect.any(Object), poll: expect.any(Object), webhooks: expect.any(Object) },
       });
       const human = await renderq(system, ['admin', 'status'], admin);
       expect(human.stdout).toContain('taking jobs: paused (operator: cli test)');
+      expect(human.stdout).toMatch(/^webhooks +\d/m);
       expect(human.stdout).toContain('storage: usable');
 
       const created = await renderq(system, ['submit', '-m', 'segmind-vega', '-i', 'prompt=held', '--json']);

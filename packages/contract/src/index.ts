@@ -7,14 +7,13 @@ export { Batch, BatchCounts, BatchStatus, CreatedBatch } from './batch.js';
 export { ErrorCode, Job, JobError, JobInputFile, JobOutput, JobPage, JobStatus } from './job.js';
 export { AdminStatus, Model, PauseReason, PauseState, StorageState } from './operations.js';
 export { Problem } from './problem.js';
+export { JobEventType, WebhookEventType } from './event-types.js';
 export {
   AttemptOutcome,
   DeliveryAttempt,
   EventStatus,
-  JobEventType,
   WebhookDeliveries,
   WebhookEvent,
-  WebhookEventType,
   WebhookPayload,
 } from './webhook.js';
 export {

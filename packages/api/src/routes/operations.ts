@@ -119,17 +119,23 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
       },
     },
     async () => {
-      const [pause, render, poll, credits] = await Promise.all([
+      const [pause, render, poll, webhooks, credits] = await Promise.all([
         ctx.pause.state(),
         ctx.renderQueue.getJobCounts(),
         ctx.pollQueue.getJobCounts(),
+        // Without WEBHOOK_SECRET no webhook is sent, and there is no queue to show.
+        ctx.webhooks?.queue.getJobCounts(),
         readCredits(ctx.redis, ctx.config.redis.prefix),
       ]);
       const storage = ctx.storageStatus();
       return {
         pause,
         storage: storage.ok ? { usable: true, problem: null } : { usable: false, problem: storage.problem },
-        queues: { [QUEUE_NAMES.render]: render, [QUEUE_NAMES.poll]: poll },
+        queues: {
+          [QUEUE_NAMES.render]: render,
+          [QUEUE_NAMES.poll]: poll,
+          ...(webhooks ? { [QUEUE_NAMES.webhooks]: webhooks } : {}),
+        },
         credits: credits ?? null,
       };
     },
