@@ -589,9 +589,12 @@ describe('operations', () => {
     isProblem(anonymous, 401);
     expect(anonymous.headers.get('www-authenticate')).toContain('Basic');
     const basic = Buffer.from('ops:operator-key-0123456789abcdef').toString('base64');
-    expect(
-      (await api.call('GET', '/admin/queues', { tenant: null, headers: { authorization: `Basic ${basic}` } })).status,
-    ).toBe(200);
+    const page = await api.call('GET', '/admin/queues', { tenant: null, headers: { authorization: `Basic ${basic}` } });
+    expect(page.status).toBe(200);
+    // Nothing from another origin (the board's page links a public font service): it works offline.
+    expect(page.text).toContain('<div id="root">');
+    expect(page.text).not.toMatch(/https?:\/\//);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
     const tenant = Buffer.from('acme:acme-key-0123456789').toString('base64');
     isProblem(
       await api.call('GET', '/admin/queues', { tenant: null, headers: { authorization: `Basic ${tenant}` } }),
