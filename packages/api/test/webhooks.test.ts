@@ -160,7 +160,10 @@ describe('webhooks at enqueue', () => {
     expect((await api.call('GET', `/v1/jobs/${created.json().id}`)).json()).toMatchObject(expected);
     // A batch's job shows the batch's webhook when it sends job events to it, and none when only batch.completed goes.
     for (const [events, shown] of [
-      [['job.completed', 'batch.completed'], { webhook_url: 'https://hooks.example/b', webhook_events: ['job.completed'] }],
+      [
+        ['job.completed', 'batch.completed'],
+        { webhook_url: 'https://hooks.example/b', webhook_events: ['job.completed'] },
+      ],
       [['batch.completed'], { webhook_url: null, webhook_events: null }],
     ] as const) {
       const batch = await api.call('POST', '/v1/batches', {

@@ -77,10 +77,7 @@ export const Job = z
         'Where its events are POSTed, null for none (a batch’s job: the batch’s, when it sends job events); ' +
           'user:password and the values of secret-looking query parameters (token, key, signature, …) are not shown.',
       ),
-    webhook_events: z
-      .array(WebhookEventType)
-      .nullable()
-      .describe('The events its webhook gets; null: all of them.'),
+    webhook_events: z.array(WebhookEventType).nullable().describe('The events its webhook gets; null: all of them.'),
     priority: z.number().int().describe('1 runs first: as sent, or the default (1 for a single job, 10 in a batch).'),
     segmind_request_id: z.string().nullable(),
     outputs: z.array(JobOutput),

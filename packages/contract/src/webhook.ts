@@ -7,7 +7,6 @@ import { Batch } from './batch.js';
 import { JobEventType, WebhookEventType } from './event-types.js';
 import { Job } from './job.js';
 
-
 /**
  * Where an event's delivery stands. `pending`: attempts remain; `delivered`: a 2xx
  * came back; `gone`: the receiver answered 410 and wants no more; `failed`: the

@@ -4,8 +4,8 @@
  */
 import type { Job, JobInputFile, JobOutput } from '@renderq/contract';
 import { z } from 'zod';
-import { WebhookEventType } from '../webhooks/events.js';
 import { redactUrl } from '../observability/redact-url.js';
+import { WebhookEventType } from '../webhooks/events.js';
 import { JobError } from './error-codes.js';
 import { JobStage, statusOf } from './stage.js';
 
