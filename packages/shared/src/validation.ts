@@ -13,6 +13,8 @@ export interface ValidationIssue {
 export interface FieldIssue {
   readonly segments: readonly PropertyKey[];
   readonly message: string;
+  /** A key the schema does not have (its message is `unknownKey`): the caller may name it its own way. */
+  readonly unknownKey?: true;
 }
 
 export function formatPath(segments: readonly PropertyKey[]): string {
@@ -36,7 +38,7 @@ export function parseWithMessages<S extends z.ZodType>(schema: S, value: unknown
 export function fieldIssues(error: z.ZodError, unknownKey = 'is not a field renderq knows here'): FieldIssue[] {
   return error.issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ segments: [...issue.path, key], message: unknownKey }))
+      ? issue.keys.map((key) => ({ segments: [...issue.path, key], message: unknownKey, unknownKey: true as const }))
       : [{ segments: issue.path, message: issue.message }],
   );
 }

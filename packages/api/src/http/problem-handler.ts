@@ -54,7 +54,9 @@ export function installProblemHandling(app: FastifyInstance): void {
       const place = where === 'querystring' ? 'query' : where;
       const errors = error.issues.map((issue) => {
         const path = place === 'body' && issue.segments.length > 0 ? issue.segments : [place, ...issue.segments];
-        return { path: formatPath(path), message: issue.message };
+        const message =
+          issue.unknownKey && place === 'query' ? 'is not a query parameter of this route' : issue.message;
+        return { path: formatPath(path), message };
       });
       return sendProblem(reply, new Problem('validation_failed', `the request ${where} is not valid`, errors));
     }
