@@ -4,10 +4,9 @@
 // tells the role from the command the container runs (PID 1: `node … api/dist/main.js`), so the
 // image's one HEALTHCHECK serves every role.
 //
-// It asks each process's readiness: the API's /readyz on PORT (a paused queue counts as
-// healthy — the API still accepts and answers; Redis not answering or storage taking no writes
-// does not), the worker's /readyz on WORKER_METRICS_PORT (the same, without the pause), the
-// emulator's /_emulator/stats on EMULATOR_PORT. The defaults are renderq's own (infra/test checks them against its settings).
+// It asks each process's readiness: the API's /readyz on PORT and the worker's on
+// WORKER_METRICS_PORT (503 while Redis does not answer or storage takes no writes; a pause is
+// still ready), the emulator's /_emulator/stats on EMULATOR_PORT. The defaults are renderq's own (infra/test checks them against its settings).
 import { readFileSync } from 'node:fs';
 
 export const DEFAULT_PORTS = { api: 8080, worker: 9464, emulator: 8790 };
@@ -24,7 +23,7 @@ export function probeFor(role, env) {
   const port = (name, fallback) => Number(env[name] || fallback);
   switch (role) {
     case 'api':
-      return { url: `http://127.0.0.1:${port('PORT', DEFAULT_PORTS.api)}/readyz`, pausedIsHealthy: true };
+      return { url: `http://127.0.0.1:${port('PORT', DEFAULT_PORTS.api)}/readyz` };
     case 'worker':
       return { url: `http://127.0.0.1:${port('WORKER_METRICS_PORT', DEFAULT_PORTS.worker)}/readyz` };
     case 'emulator':
@@ -45,8 +44,6 @@ async function check(role, env) {
   }
   const body = await response.text();
   if (response.ok) return undefined;
-  // Paused (no credits, an operator): the API is up and answering; /readyz says why it is not taking jobs.
-  if (probe.pausedIsHealthy && response.status === 503 && /"status"\s*:\s*"paused"/.test(body)) return undefined;
   return `${probe.url}: ${response.status} ${body.slice(0, 200)}`;
 }
 

@@ -1,7 +1,7 @@
 // The image as infra/Dockerfile builds it: multi-stage, production dependencies only, the Node
 // and pnpm of the repository, a non-root user and a health check. The health check itself runs
-// here against stand-in servers: healthy on 200, and for the API on a 503 that says "paused"
-// (the API still answers); unhealthy on any other answer or none. Its default ports are
+// here against stand-in servers: healthy on 200 (a paused API answers 200 too); unhealthy on any
+// other answer or none. Its default ports are
 // renderq's own.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -101,14 +101,14 @@ describe('infra/healthcheck.mjs', () => {
     expect(seen).toEqual([probe]);
   });
 
-  it('reads a paused API as healthy, and anything else that is not 200 as unhealthy', async () => {
-    answer = { status: 503, body: '{"status":"paused","reason":"out_of_credits"}' };
+  it('reads a paused API (200) as healthy, and anything that is not 200 as unhealthy', async () => {
+    answer = { status: 200, body: '{"status":"ready","pause":{"reason":"out_of_credits"}}' };
     expect((await check('api', { PORT: String(port) })).status).toBe(0);
-    expect((await check('worker', { WORKER_METRICS_PORT: String(port) })).status).toBe(1);
     answer = { status: 503, body: '{"status":"unavailable","reason":"Redis is not answering"}' };
     const result = await check('api', { PORT: String(port) });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('Redis is not answering');
+    expect((await check('worker', { WORKER_METRICS_PORT: String(port) })).status).toBe(1);
   });
 
   it('is unhealthy when nothing answers, or the role is unknown', async () => {

@@ -50,5 +50,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Added to the 413 for a body over the route's limit: what to send instead. */
     bodyTooLargeHint?: string;
+    /** The content types the route's body may have, named in its 415. @defaultValue ['application/json'] */
+    acceptedTypes?: readonly string[];
   }
 }

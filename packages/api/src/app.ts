@@ -24,7 +24,6 @@ import {
 } from '@renderq/shared';
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
-import { validatorCompiler } from 'fastify-type-provider-zod';
 import type { ApiContext } from './api-context.js';
 import { declareAccess, installAccessControl, Keyring } from './http/access.js';
 import { limitedHttpServer } from './http/http-server.js';
@@ -33,6 +32,7 @@ import { openapiTransform } from './http/openapi.js';
 import { installProblemHandling, sendProblem } from './http/problem-handler.js';
 import { Problem } from './http/problems.js';
 import { logRequests } from './http/request-log.js';
+import { validatorCompiler } from './http/request-validation.js';
 import { UploadSlots } from './http/upload-slots.js';
 import { batchRoutes } from './routes/batches.js';
 import { jobRoutes } from './routes/jobs.js';

@@ -59,7 +59,11 @@ describe('POST /v1/jobs', () => {
       started_at: null,
       finished_at: null,
     });
-    expect(created.json()).not.toHaveProperty('webhook_url');
+    expect(created.json()).toMatchObject({
+      webhook_url: 'https://hooks.example/x',
+      webhook_events: null,
+      priority: 1,
+    });
   });
 
   it('lists every wrong field with its path (400)', async () => {
@@ -77,7 +81,31 @@ describe('POST /v1/jobs', () => {
     expect(unknown.json().errors).toEqual([{ path: 'model', message: expect.stringContaining('unknown model') }]);
     const shape = await api.call('POST', '/v1/jobs', { body: { model: 'segmind-vega', input: 'x', colour: 'red' } });
     isProblem(shape, 400);
-    expect((shape.json().errors as { path: string }[]).map((e) => e.path).sort()).toEqual(['body', 'input'].sort());
+    expect(shape.json().errors).toEqual([
+      { path: 'input', message: 'must be an object' },
+      { path: 'colour', message: 'is not a field renderq knows here' },
+    ]);
+  });
+
+  it('says what is wrong in sentences: required, whole number, at most, one of, type, unknown parameter', async () => {
+    const answer = await api.call('POST', '/v1/jobs', {
+      body: {
+        model: 'segmind-vega',
+        input: { seed: 1.5, num_inference_steps: 101, scheduler: 'nope', negative_prompt: 5, foo: 1 },
+      },
+    });
+    isProblem(answer, 400);
+    const byPath = Object.fromEntries(
+      (answer.json().errors as { path: string; message: string }[]).map((e) => [e.path, e.message]),
+    );
+    expect(byPath).toMatchObject({
+      'input.prompt': 'is required',
+      'input.seed': 'must be a whole number',
+      'input.num_inference_steps': 'must be at most 100',
+      'input.scheduler': expect.stringMatching(/^must be one of "DDIM", .*"UniPC"$/),
+      'input.negative_prompt': 'must be a string',
+      'input.foo': 'is not a parameter of segmind-vega',
+    });
   });
 
   it('answers malformed JSON with 400, other content types with 415, too large bodies with 413', async () => {
@@ -92,7 +120,14 @@ describe('POST /v1/jobs', () => {
       }),
       415,
     );
-    isProblem(await api.call('POST', '/v1/jobs', { raw: 'x', headers: { 'content-type': 'text/plain' } }), 415);
+    const text = await api.call('POST', '/v1/jobs', { raw: 'x', headers: { 'content-type': 'text/plain' } });
+    isProblem(text, 415);
+    expect(text.json().detail).toBe('send the body as application/json (this one was text/plain)');
+    const batch = await api.call('POST', '/v1/batches', { raw: 'x', headers: { 'content-type': 'text/csv' } });
+    isProblem(batch, 415);
+    expect(batch.json().detail).toBe(
+      'send the body as application/json or application/x-ndjson (this one was text/csv)',
+    );
     const huge = JSON.stringify({ ...VEGA, metadata: { blob: 'x'.repeat(33 * 1024 * 1024) } });
     isProblem(await api.call('POST', '/v1/jobs', { raw: huge, headers: { 'content-type': 'application/json' } }), 413);
   });
@@ -482,22 +517,45 @@ describe('operations', () => {
     expect(models.every((m) => m.input_schema.required.includes('prompt'))).toBe(true);
   });
 
-  it('/readyz is 503 with the reason while taking jobs is paused; /v1/admin/status shows it and resume clears it', async () => {
+  it('/readyz stays 200 while taking jobs is paused, naming the pause; /v1/admin/status shows it and resume clears it', async () => {
     const { PauseControl } = await import('@renderq/shared');
     const { Queue } = await import('bullmq');
     const queue = new Queue('render', { connection: api.redis, prefix: api.prefix });
-    await new PauseControl(api.redis, api.prefix, queue).pause('out_of_credits', 'Segmind answered 406');
-    const paused = await api.call('GET', '/readyz', { tenant: null });
-    expect(paused.status).toBe(503);
-    expect(paused.json()).toMatchObject({ status: 'paused', reason: 'out_of_credits' });
-    const status = await api.call('GET', '/v1/admin/status', { tenant: 'operator' });
-    expect(status.json()).toMatchObject({
-      pause: { paused: true, reason: 'out_of_credits' },
-      queues: { render: expect.any(Object), poll: expect.any(Object) },
-    });
-    expect((await api.call('POST', '/v1/admin/resume', { tenant: 'operator' })).json()).toEqual({ paused: false });
-    expect((await api.call('GET', '/readyz', { tenant: null })).status).toBe(200);
+    for (const [reason, note] of [
+      ['out_of_credits', 'Segmind answered 406'],
+      ['operator', 'maintenance'],
+    ] as const) {
+      await new PauseControl(api.redis, api.prefix, queue).pause(reason, note);
+      // Ready: a load balancer keeps the API in service, and an operator can reach /v1/admin/resume.
+      const paused = await api.call('GET', '/readyz', { tenant: null });
+      expect(paused.status).toBe(200);
+      expect(paused.json()).toEqual({ status: 'ready', pause: { reason } });
+      const status = await api.call('GET', '/v1/admin/status', { tenant: 'operator' });
+      expect(status.json()).toMatchObject({
+        pause: { paused: true, reason },
+        queues: { render: expect.any(Object), poll: expect.any(Object) },
+      });
+      expect((await api.call('POST', '/v1/admin/resume', { tenant: 'operator' })).json()).toEqual({ paused: false });
+      expect((await api.call('GET', '/readyz', { tenant: null })).json()).toEqual({ status: 'ready', pause: null });
+    }
     await queue.close();
+  });
+
+  it('/readyz is 503 while Redis does not answer (its server stopped with SIGSTOP)', async () => {
+    const { startRedis, uniqueName } = await import('@renderq/testing');
+    const redisServer = await startRedis({ own: true });
+    const own = await startApi({}, { shareWith: { redisServer, prefix: uniqueName('ready') } });
+    try {
+      expect((await own.call('GET', '/readyz', { tenant: null })).status).toBe(200);
+      await redisServer.freeze();
+      const frozen = await own.call('GET', '/readyz', { tenant: null });
+      expect(frozen.status).toBe(503);
+      expect(frozen.json()).toEqual({ status: 'unavailable', reason: 'Redis does not answer' });
+    } finally {
+      await redisServer.thaw();
+      await own.close();
+      await redisServer.stop();
+    }
   });
 
   it('/metrics counts enqueued jobs', async () => {
@@ -531,9 +589,12 @@ describe('operations', () => {
     isProblem(anonymous, 401);
     expect(anonymous.headers.get('www-authenticate')).toContain('Basic');
     const basic = Buffer.from('ops:operator-key-0123456789abcdef').toString('base64');
-    expect(
-      (await api.call('GET', '/admin/queues', { tenant: null, headers: { authorization: `Basic ${basic}` } })).status,
-    ).toBe(200);
+    const page = await api.call('GET', '/admin/queues', { tenant: null, headers: { authorization: `Basic ${basic}` } });
+    expect(page.status).toBe(200);
+    // Nothing from another origin (the board's page links a public font service): it works offline.
+    expect(page.text).toContain('<div id="root">');
+    expect(page.text).not.toMatch(/https?:\/\//);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
     const tenant = Buffer.from('acme:acme-key-0123456789').toString('base64');
     isProblem(
       await api.call('GET', '/admin/queues', { tenant: null, headers: { authorization: `Basic ${tenant}` } }),
@@ -637,5 +698,49 @@ describe('operations', () => {
     expect(mismatches(documented('get', '/v1/batches/{id}', 200) as never, { ...batchAnswer.json() })).toEqual([
       '$.jobs is not documented',
     ]);
+  });
+});
+
+describe('validation messages', () => {
+  // Every message a caller reads is renderq's sentence, never zod's default ("Invalid input: expected
+  // string, received undefined"); see packages/shared/src/validation-messages.ts.
+  const LIBRARY_WORDS = /invalid input|received|expected/i;
+  const json = (body: unknown) => ({ body });
+  const ndjson = (lines: string[]) => ({
+    raw: lines.join('\n'),
+    headers: { 'content-type': 'application/x-ndjson' },
+  });
+  const BAD: [method: string, path: string, options: Parameters<TestApi['call']>[2]][] = [
+    ['POST', '/v1/jobs', json({})],
+    ['POST', '/v1/jobs', json([])],
+    ['POST', '/v1/jobs', json({ model: 5, input: {} })],
+    ['POST', '/v1/jobs', json({ model: 'segmind-vega', input: {} })],
+    ['POST', '/v1/jobs', json({ model: 'segmind-vega', input: { prompt: '' } })],
+    ['POST', '/v1/jobs', json({ model: 'segmind-vega', input: { prompt: 7, seed: 1.5, samples: '2' } })],
+    ['POST', '/v1/jobs', json({ model: 'segmind-vega', input: { prompt: 'x', samples: 0, img_width: 512 } })],
+    ['POST', '/v1/jobs', json({ model: 'segmind-vega', input: { prompt: 'x', guidance_scale: 99, foo: 1 } })],
+    ['POST', '/v1/jobs', json({ model: 'ssd-img2img', input: { prompt: 'x', image: 'not a url' } })],
+    ['POST', '/v1/jobs', json({ ...VEGA, webhook_url: 'ftp://example.com/hook', webhook_events: [] })],
+    ['POST', '/v1/jobs', json({ ...VEGA, webhook_events: ['job.nope', 5], priority: 0.5 })],
+    ['POST', '/v1/jobs', json({ ...VEGA, priority: 'high', metadata: 'x', extra: true })],
+    ['POST', '/v1/batches', json({ jobs: [] })],
+    ['POST', '/v1/batches', json({ jobs: 'x', priority: 5_000 })],
+    ['POST', '/v1/batches', json({ jobs: [{ model: 'segmind-vega', input: {}, colour: 1 }] })],
+    ['POST', '/v1/batches?priority=abc&webhook_events=nope', ndjson([JSON.stringify(VEGA)])],
+    ['POST', '/v1/batches', ndjson(['{"model": "segmind-vega"}', '{"model": "segmind-vega", "input": {"seed": "x"}}'])],
+    ['GET', '/v1/jobs?limit=0', {}],
+    ['GET', '/v1/jobs?limit=abc&status=nope', {}],
+    ['GET', '/v1/jobs?created_after=yesterday&foo=1', {}],
+    ['POST', '/v1/admin/pause', { tenant: 'operator', body: { message: 5 } }],
+  ];
+
+  it.each(BAD)('%s %s answers in sentences', async (method, path, options) => {
+    const answer = await api.call(method, path, options);
+    expect(answer.status).toBeGreaterThanOrEqual(400);
+    expect(answer.status).toBeLessThan(500);
+    const problem = answer.json() as { detail: string; errors?: { message: string }[] };
+    const messages = [problem.detail, ...(problem.errors ?? []).map((issue) => issue.message)];
+    expect(problem.errors?.length ?? 0, JSON.stringify(problem)).toBeGreaterThan(0);
+    for (const message of messages) expect(message, JSON.stringify(problem)).not.toMatch(LIBRARY_WORDS);
   });
 });

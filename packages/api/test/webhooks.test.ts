@@ -141,6 +141,39 @@ describe('webhooks at enqueue', () => {
     }
   });
 
+  it("echoes a job's webhook_url (secret query values redacted), webhook_events and priority", async () => {
+    const created = await api.call('POST', '/v1/jobs', {
+      body: {
+        ...VEGA,
+        webhook_url: 'https://hooks.example/in?token=s3cret&order=42',
+        webhook_events: ['job.failed'],
+        priority: 7,
+      },
+    });
+    expect(created.status).toBe(202);
+    const expected = {
+      webhook_url: 'https://hooks.example/in?token=REDACTED&order=42',
+      webhook_events: ['job.failed'],
+      priority: 7,
+    };
+    expect(created.json()).toMatchObject(expected);
+    expect((await api.call('GET', `/v1/jobs/${created.json().id}`)).json()).toMatchObject(expected);
+    // A batch's job shows the batch's webhook when it sends job events to it, and none when only batch.completed goes.
+    for (const [events, shown] of [
+      [
+        ['job.completed', 'batch.completed'],
+        { webhook_url: 'https://hooks.example/b', webhook_events: ['job.completed'] },
+      ],
+      [['batch.completed'], { webhook_url: null, webhook_events: null }],
+    ] as const) {
+      const batch = await api.call('POST', '/v1/batches', {
+        body: { jobs: [VEGA], webhook_url: 'https://hooks.example/b', webhook_events: events },
+      });
+      const [first] = batch.json().jobs as { id: string }[];
+      expect((await api.call('GET', `/v1/jobs/${first?.id}`)).json()).toMatchObject({ ...shown, priority: 10 });
+    }
+  });
+
   it('checks webhook_events', async () => {
     const unknown = await api.call('POST', '/v1/jobs', {
       body: { ...VEGA, webhook_url: 'https://hooks.example/a', webhook_events: ['job.exploded'] },

@@ -55,9 +55,10 @@ function apiFailure(error: RenderqApiError, file?: string, fileLineOf?: (line: n
     const where = [
       issue.line !== undefined ? `${file ?? ''} line ${issue.line}`.trim() : '',
       issue.index !== undefined ? `job ${issue.index}` : '',
-      issue.path,
     ].filter((part) => part !== '');
-    return where.length > 0 ? `${where.join(' ')}: ${issue.message}` : issue.message;
+    // The message is said of the field: "input.prompt is required".
+    const sentence = issue.path ? `${issue.path} ${issue.message}` : issue.message;
+    return where.length > 0 ? `${where.join(' ')}: ${sentence}` : sentence;
   });
   if (issues.length > MAX_LISTED_ISSUES) listed.push(`and ${issues.length - MAX_LISTED_ISSUES} more (see --json)`);
   const auth = status === 401 || status === 403;

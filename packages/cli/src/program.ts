@@ -178,7 +178,7 @@ Examples:
   admin
     .command('pause')
     .description('stop taking jobs for everyone (queued jobs keep their place)')
-    .option('--message <text>', 'why, shown in admin status and /readyz')
+    .option('--message <text>', 'why, shown in admin status')
     .action((flags: { message?: string }, command: Command) =>
       run(command, adminPauseCommand(adminKey(command), flags.message)),
     );

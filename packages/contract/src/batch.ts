@@ -1,7 +1,16 @@
 /** A batch as the API answers it and the batch.completed webhook carries it (docs/api.md). */
 import { z } from 'zod';
 
-export const BatchStatus = z.enum(['running', 'completed', 'cancelled']);
+/**
+ * `running` until its last job finishes; then `completed`, or `failed` when not one of its jobs
+ * completed and at least one failed; `cancelled` once the batch was cancelled.
+ */
+export const BatchStatus = z
+  .enum(['running', 'completed', 'failed', 'cancelled'])
+  .describe(
+    '`running` until its last job finishes; then `completed`, or `failed` when none of its jobs completed ' +
+      '(they failed, or some were cancelled one by one); `cancelled` once the batch was cancelled.',
+  );
 export type BatchStatus = z.infer<typeof BatchStatus>;
 
 /** How many of a batch's jobs are in each status. */

@@ -4,6 +4,7 @@
  * worker builds webhook bodies of these types, and @renderq/client's types are these types.
  */
 export { Batch, BatchCounts, BatchStatus, CreatedBatch } from './batch.js';
+export { JobEventType, WebhookEventType } from './event-types.js';
 export { ErrorCode, Job, JobError, JobInputFile, JobOutput, JobPage, JobStatus } from './job.js';
 export { AdminStatus, Model, PauseReason, PauseState, StorageState } from './operations.js';
 export { Problem } from './problem.js';
@@ -11,10 +12,8 @@ export {
   AttemptOutcome,
   DeliveryAttempt,
   EventStatus,
-  JobEventType,
   WebhookDeliveries,
   WebhookEvent,
-  WebhookEventType,
   WebhookPayload,
 } from './webhook.js';
 export {

@@ -1,5 +1,6 @@
 /** A job as the API answers it and webhooks carry it (docs/api.md), with the codes it can end with. */
 import { z } from 'zod';
+import { WebhookEventType } from './event-types.js';
 
 export const JobStatus = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
 export type JobStatus = z.infer<typeof JobStatus>;
@@ -69,6 +70,15 @@ export const Job = z
       ),
     metadata: z.record(z.string(), z.unknown()).nullable(),
     batch_id: z.string().nullable(),
+    webhook_url: z
+      .string()
+      .nullable()
+      .describe(
+        'Where its events are POSTed, null for none (a batch’s job: the batch’s, when it sends job events); ' +
+          'user:password and the values of secret-looking query parameters (token, key, signature, …) are not shown.',
+      ),
+    webhook_events: z.array(WebhookEventType).nullable().describe('The events its webhook gets; null: all of them.'),
+    priority: z.number().int().describe('1 runs first: as sent, or the default (1 for a single job, 10 in a batch).'),
     segmind_request_id: z.string().nullable(),
     outputs: z.array(JobOutput),
     error: JobError.nullable(),

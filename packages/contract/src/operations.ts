@@ -39,7 +39,9 @@ export type StorageState = z.infer<typeof StorageState>;
 export const AdminStatus = z.object({
   pause: PauseState,
   storage: StorageState,
-  queues: z.record(z.string(), z.record(z.string(), z.number())),
+  queues: z
+    .record(z.string(), z.record(z.string(), z.number()))
+    .describe('Jobs by state in each queue: render, poll, and webhooks when webhooks are on (WEBHOOK_SECRET).'),
   credits: z.object({ balance: z.number(), observed_at: z.string() }).nullable(),
 });
 export type AdminStatus = z.infer<typeof AdminStatus>;

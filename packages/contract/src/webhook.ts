@@ -4,14 +4,8 @@
  */
 import { z } from 'zod';
 import { Batch } from './batch.js';
+import { JobEventType, WebhookEventType } from './event-types.js';
 import { Job } from './job.js';
-
-/** The events a single job can cause (a batch's jobs also cause `batch.completed`). */
-export const JobEventType = z.enum(['job.completed', 'job.failed', 'job.cancelled']);
-export type JobEventType = z.infer<typeof JobEventType>;
-
-export const WebhookEventType = z.enum([...JobEventType.options, 'batch.completed']);
-export type WebhookEventType = z.infer<typeof WebhookEventType>;
 
 /**
  * Where an event's delivery stands. `pending`: attempts remain; `delivered`: a 2xx

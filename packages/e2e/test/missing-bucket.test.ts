@@ -131,6 +131,6 @@ describe('a missing bucket', () => {
       envFor('renderq-made-at-start', { S3_CREATE_BUCKET: 'true', PORT: String(port) }),
       `${url}/healthz`,
     );
-    expect(await json(`${url}/readyz`)).toEqual({ status: 200, body: { status: 'ready' } });
+    expect(await json(`${url}/readyz`)).toEqual({ status: 200, body: { status: 'ready', pause: null } });
   }, 60_000);
 });

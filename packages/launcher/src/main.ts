@@ -163,10 +163,16 @@ async function main(): Promise<void> {
   if (format === 'json') logger.info(where, 'renderq is running; Ctrl-C stops it');
   else process.stdout.write(runningBanner(where));
   // The API's public /readyz names only the cause; the worker's, on its own port, names a storage problem.
-  type NotReady = { reason?: string; storage?: string };
+  type NotReady = { reason?: string; storage?: string; pause?: { reason: string } | null };
   const notReady = (url: string) =>
     fetch(url).then(
-      async (response) => (response.ok ? undefined : ((await response.json()) as NotReady)),
+      async (response) => {
+        const body = (await response.json()) as NotReady;
+        // Ready while paused (a pause kept in Redis from the last run, say): say so, since no job will run.
+        if (response.ok && body.pause)
+          logger.warn(`taking jobs is paused (${body.pause.reason}): renderq admin resume`);
+        return response.ok ? undefined : body;
+      },
       (error: unknown): NotReady => ({ reason: String(error) }),
     );
   const ready = await notReady(`${local}:${config.api.port}/readyz`);

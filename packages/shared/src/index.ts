@@ -180,7 +180,15 @@ export {
   type StoredObjectStream,
 } from './storage/storage.js';
 export { type StorageStatus, type StorageWatch, watchStorage } from './storage/storage-watch.js';
-export { formatPath, issuesFromZod, type ValidationIssue } from './validation.js';
+export {
+  type FieldIssue,
+  fieldIssues,
+  formatPath,
+  issuesFromZod,
+  parseWithMessages,
+  type ValidationIssue,
+} from './validation.js';
+export { describeIssue } from './validation-messages.js';
 export {
   type AttemptRecord,
   type HostNote,

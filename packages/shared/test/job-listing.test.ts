@@ -65,6 +65,8 @@ describe("listing a tenant's jobs", () => {
       const { ids, sizes } = await everyPage('acme', {}, limit);
       expect(ids).toEqual(expected);
       expect(sizes.every((size) => size <= limit)).toBe(true);
+      // No cursor leads to an empty page: 15 jobs in pages of 5 are three pages, not four.
+      expect(sizes.every((size) => size > 0)).toBe(true);
     }
     // The three batch jobs were created in one millisecond, and still come once each.
     expect(new Set((await everyPage('acme', {}, 2)).ids).size).toBe(15);

@@ -194,6 +194,24 @@ describe('JobStore', () => {
       expect(finished?.finished_at).not.toBeNull();
     });
 
+    it('reports a finished batch none of whose jobs completed as failed', async () => {
+      const fail = { name: 'failed', error: { code: 'timeout', message: 'deadline' } } as const;
+      const { batch, jobIds } = await store.createBatch({ tenant: 'acme' }, [job(), job()]);
+      const [a, b] = jobIds as [string, string];
+      await store.transition(a, 'fail_queued', fail);
+      expect((await store.getBatch(batch.id))?.status).toBe('running');
+      await store.transition(b, 'fail_queued', fail);
+      expect(await store.getBatch(batch.id)).toMatchObject({
+        status: 'failed',
+        counts: { total: 2, completed: 0, failed: 2 },
+      });
+      // Failed and cancelled one by one, nothing completed: failed too.
+      const mixed = await store.createBatch({ tenant: 'acme' }, [job(), job()]);
+      await store.transition(mixed.jobIds[0] as string, 'cancel', { name: 'cancelled' });
+      await store.transition(mixed.jobIds[1] as string, 'fail_queued', fail);
+      expect((await store.getBatch(mixed.batch.id))?.status).toBe('failed');
+    });
+
     it('decides the finish atomically when the last jobs finish at the same moment', async () => {
       for (let run = 0; run < 10; run++) {
         const { jobIds } = await store.createBatch({ tenant: 'acme' }, [job(), job()]);

@@ -5,15 +5,14 @@
  * unexpected (500, logged, with no internals in the answer).
  */
 import { formatPath, isRedisUnavailable } from '@renderq/shared';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Problem, type ProblemCode, problemBody, RetryLaterProblem } from './problems.js';
+import { RequestValidationError } from './request-validation.js';
 
 /** When a caller should try again after Redis stopped answering. */
 const REDIS_RETRY_AFTER_SECONDS = 5;
 
 const FASTIFY_CODES: Record<string, ProblemCode> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation_failed',
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_json',
@@ -41,25 +40,23 @@ export function installProblemHandling(app: FastifyInstance): void {
         ),
       );
     }
-    if (hasZodFastifySchemaValidationErrors(error) && error.validationContext === 'params') {
+    if (error instanceof RequestValidationError && error.validationContext === 'params') {
       // A path that names no well-formed id names nothing: the same 404 as an unknown id.
       return sendProblem(
         reply,
         new Problem('not_found', `no such resource: ${request.url.split('?')[0]?.slice(0, 200)}`),
       );
     }
-    if (hasZodFastifySchemaValidationErrors(error)) {
+    if (error instanceof RequestValidationError) {
       const where = error.validationContext ?? 'body';
-      const errors = error.validation.map((issue) => {
-        const segments = issue.instancePath
-          .split('/')
-          .filter(Boolean)
-          .map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
-        // Body fields are named from the body's root (`input.samples`, `webhook_url`), as the model's
-        // own checks name them; the body itself is `body`, other places carry their name first.
-        const place = where === 'querystring' ? 'query' : where;
-        const path = place === 'body' && segments.length > 0 ? segments : [place, ...segments];
-        return { path: formatPath(path), message: issue.message ?? 'is not valid' };
+      // Body fields are named from the body's root (`input.samples`, `webhook_url`), as the model's
+      // own checks name them; the body itself is `body`, other places carry their name first.
+      const place = where === 'querystring' ? 'query' : where;
+      const errors = error.issues.map((issue) => {
+        const path = place === 'body' && issue.segments.length > 0 ? issue.segments : [place, ...issue.segments];
+        const message =
+          issue.unknownKey && place === 'query' ? 'is not a query parameter of this route' : issue.message;
+        return { path: formatPath(path), message };
       });
       return sendProblem(reply, new Problem('validation_failed', `the request ${where} is not valid`, errors));
     }
@@ -68,23 +65,34 @@ export function installProblemHandling(app: FastifyInstance): void {
       const detail = `the body is larger than ${request.routeOptions.bodyLimit} bytes${hint ? `; ${hint}` : ''}`;
       return sendProblem(reply, new Problem('payload_too_large', detail));
     }
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || error.statusCode === 415) {
+      return sendProblem(reply, unsupportedMediaType(request));
+    }
     const mapped = FASTIFY_CODES[error.code];
     if (mapped) return sendProblem(reply, new Problem(mapped, error.message));
     if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
       return sendProblem(reply, new Problem('malformed_json', error.message));
     }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
-      const code =
-        error.statusCode === 413
-          ? 'payload_too_large'
-          : error.statusCode === 415
-            ? 'unsupported_media_type'
-            : 'validation_failed';
+      const code = error.statusCode === 413 ? 'payload_too_large' : 'validation_failed';
       return sendProblem(reply, new Problem(code, error.message));
     }
     request.log.error({ err: error }, 'unexpected error');
     return sendProblem(reply, new Problem('internal_error', 'an unexpected error occurred; it has been logged'));
   });
+}
+
+/** A 415 that names what the route takes, and what it was sent. */
+function unsupportedMediaType(request: FastifyRequest): Problem {
+  const accepted = request.routeOptions.config.acceptedTypes ?? ['application/json'];
+  const sent = String(request.headers['content-type'] ?? '')
+    .split(';')[0]
+    ?.trim();
+  const named = accepted.length > 1 ? `${accepted.slice(0, -1).join(', ')} or ${accepted.at(-1)}` : accepted[0];
+  return new Problem(
+    'unsupported_media_type',
+    `send the body as ${named}${sent ? ` (this one was ${sent.slice(0, 100)})` : ' (this one named no Content-Type)'}`,
+  );
 }
 
 /** Answers with `problem` as application/problem+json. */

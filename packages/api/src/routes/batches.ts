@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { Batch, CreatedBatch, Job, Problem as ProblemSchema } from '@renderq/contract';
 import {
   type BatchRecord,
+  fieldIssues,
   formatPath,
   isFinal,
   issuesFromZod,
@@ -19,6 +20,7 @@ import {
   type NewJob,
   newId,
   type PublicBatch,
+  parseWithMessages,
   publicBatch,
   publicJob,
   validateModelInput,
@@ -96,6 +98,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       bodyLimit: MAX_JSON_BATCH_BYTES,
       config: {
         access: 'tenant',
+        acceptedTypes: ['application/json', 'application/x-ndjson'],
         bodyTooLargeHint: `send large batches as application/x-ndjson, one job per line (up to ${MAX_NDJSON_BATCH_BYTES} bytes)`,
       },
       // Every batch takes an upload slot before its body is read, and is cut if it trickles.
@@ -309,14 +312,14 @@ function parseJsonBatch(body: unknown) {
   // Counted before the schema copies every entry: a body of tiny jobs holds hundreds of thousands.
   const jobs = (body as { jobs?: unknown } | null)?.jobs;
   if (Array.isArray(jobs) && jobs.length > MAX_BATCH_JOBS) throw tooManyJobs(jobs.length);
-  const parsed = BatchRequest.safeParse(body);
+  const parsed = parseWithMessages(BatchRequest, body);
   if (!parsed.success) {
     // Errors inside one job name it by index, the field relative to the job; the rest are the batch's own.
-    const issues = parsed.error.issues.map((issue) => {
-      const [head, index, ...rest] = issue.path;
+    const issues = fieldIssues(parsed.error).map((issue) => {
+      const [head, index, ...rest] = issue.segments;
       return head === 'jobs' && typeof index === 'number'
         ? { index, path: formatPath(rest), message: issue.message }
-        : { path: formatPath(issue.path), message: issue.message };
+        : { path: formatPath(issue.segments), message: issue.message };
     });
     throw new Problem('validation_failed', 'the batch is not valid', issues as never);
   }
@@ -389,7 +392,7 @@ function parseLine(line: string): Entry {
   } catch (error) {
     return { issues: [{ path: '', message: `not valid JSON: ${(error as Error).message}` }] };
   }
-  const parsed = BatchJobRequest.safeParse(value);
+  const parsed = parseWithMessages(BatchJobRequest, value);
   return parsed.success ? parsed.data : { issues: issuesFromZod(parsed.error) };
 }
 

@@ -45,17 +45,25 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
     {
       config: { access: 'public' },
       schema: {
-        summary: 'Ready while Redis answers, storage takes writes and taking jobs is not paused',
+        summary: 'Ready while Redis answers and storage takes writes, paused or not',
+        description:
+          'A pause (an operator’s, or out of credits) leaves the API ready: it still answers, a job sent is ' +
+          'refused with the pause’s problem+json, and an operator reaches /v1/admin/resume through it. The body ' +
+          'names the pause; /v1/admin/status, the metrics and the alert report it too.',
         tags: ['operations'],
         security: [],
         response: {
-          200: z.object({ status: z.literal('ready') }),
+          200: z.object({
+            status: z.literal('ready'),
+            pause: z
+              .object({ reason: z.string().describe('out_of_credits, operator, …') })
+              .nullable()
+              .describe('While taking jobs is paused, why; null otherwise.'),
+          }),
           503: z
             .object({
-              status: z.enum(['unavailable', 'paused']),
-              reason: z
-                .string()
-                .describe('Why: Redis not answering, storage not usable, or the pause reason (out_of_credits, …).'),
+              status: z.literal('unavailable'),
+              reason: z.string().describe('Why: Redis not answering, or storage not usable.'),
             })
             .describe(
               'Not ready: send no traffic here for now. Anyone may ask, so the answer names the cause and no ' +
@@ -70,15 +78,8 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
       if (!redis.ok) return reply.code(503).send({ status: 'unavailable', reason: 'Redis does not answer' });
       if (!ctx.storageStatus().ok) return reply.code(503).send({ status: 'unavailable', reason: 'storage' });
       const pause = await ctx.pause.state();
-      if (pause.paused) {
-        return (
-          reply
-            .code(503)
-            // The reason only: the message (Segmind's words, an operator's note) is for /v1/admin/status.
-            .send({ status: 'paused', reason: pause.reason ?? 'paused' })
-        );
-      }
-      return { status: 'ready' as const };
+      // The reason only: the message (Segmind's words, an operator's note) is for /v1/admin/status.
+      return { status: 'ready' as const, pause: pause.paused ? { reason: pause.reason ?? 'paused' } : null };
     },
   );
 
@@ -118,17 +119,23 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
       },
     },
     async () => {
-      const [pause, render, poll, credits] = await Promise.all([
+      const [pause, render, poll, webhooks, credits] = await Promise.all([
         ctx.pause.state(),
         ctx.renderQueue.getJobCounts(),
         ctx.pollQueue.getJobCounts(),
+        // Without WEBHOOK_SECRET no webhook is sent, and there is no queue to show.
+        ctx.webhooks?.queue.getJobCounts(),
         readCredits(ctx.redis, ctx.config.redis.prefix),
       ]);
       const storage = ctx.storageStatus();
       return {
         pause,
         storage: storage.ok ? { usable: true, problem: null } : { usable: false, problem: storage.problem },
-        queues: { [QUEUE_NAMES.render]: render, [QUEUE_NAMES.poll]: poll },
+        queues: {
+          [QUEUE_NAMES.render]: render,
+          [QUEUE_NAMES.poll]: poll,
+          ...(webhooks ? { [QUEUE_NAMES.webhooks]: webhooks } : {}),
+        },
         credits: credits ?? null,
       };
     },

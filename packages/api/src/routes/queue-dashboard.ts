@@ -18,6 +18,20 @@ import { Problem } from '../http/problems.js';
 
 type Describe = (jobs: readonly Job[]) => Promise<void>;
 
+/** A `<link>` of the board's page that loads a stylesheet (its fonts) from another origin. */
+const OUTSIDE_STYLESHEET = /<link\b[^>]*\bhref="https?:\/\/[^"]*"[^>]*>\s*/gi;
+
+/** The board's own scripts, styles and images; its inline styles; nothing from another origin. */
+const DASHBOARD_CSP = [
+  "default-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
 /** A read-only adapter that fills each job's card with renderq's view of it. */
 class DescribedQueueAdapter extends BullMQAdapter {
   readonly #describe: Describe;
@@ -53,6 +67,14 @@ export async function queueDashboard(scope: FastifyInstance, ctx: ApiContext): P
         'the queue dashboard is read-only: pause and resume with POST /v1/admin/pause and /v1/admin/resume',
       ),
     );
+  });
+  // The board's page asks a public font service for its fonts: an operator's browser would call out even
+  // where renderq runs offline. The page loses that link (the board falls back to the system's sans-serif),
+  // and its CSP lets it load nothing from anywhere but this API.
+  scope.addHook('onSend', async (_request, reply, payload) => {
+    if (!String(reply.getHeader('content-type') ?? '').startsWith('text/html')) return payload;
+    reply.header('content-security-policy', DASHBOARD_CSP);
+    return typeof payload === 'string' ? payload.replace(OUTSIDE_STYLESHEET, '') : payload;
   });
   const describeRenderJobs: Describe = async (jobs) => {
     const summaries = await ctx.store.summaries(jobs.map((job) => String(job.data?.jobId ?? job.id)));

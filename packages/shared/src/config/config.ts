@@ -11,6 +11,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { parseWithMessages } from '../validation.js';
 import { type Env, EnvSchema } from './env-schema.js';
 
 /** The kinds of process that parse the configuration, each with rules of its own. */
@@ -102,7 +103,7 @@ type Environment = Readonly<Record<string, string | undefined>>;
 export function loadConfig(env: Environment, options: { readonly role: 'worker' }): WorkerConfig;
 export function loadConfig(env: Environment, options?: LoadConfigOptions): Config;
 export function loadConfig(env: Environment, options: LoadConfigOptions = {}): Config {
-  const parsed = configSchema(options.role).safeParse(env);
+  const parsed = parseWithMessages(configSchema(options.role), env);
   if (!parsed.success) throw configErrorFrom(parsed.error);
   return parsed.data;
 }

@@ -55,12 +55,21 @@ const BatchHash = z.object({
   finished_at: z.string().default(''),
 });
 
+/**
+ * The transition script marks a finished batch `completed`; one whose jobs all failed (none
+ * completed) is `failed` — derived here, where every view of a batch is read.
+ */
+function batchStatus(hash: z.infer<typeof BatchHash>): BatchStatus {
+  const noneCompleted = hash.completed === 0 && hash.failed > 0;
+  return hash.status === 'completed' && noneCompleted ? 'failed' : hash.status;
+}
+
 export function batchFromHash(hash: Record<string, string>): BatchRecord {
   const parsed = BatchHash.parse(hash);
   return {
     id: parsed.id,
     tenant: parsed.tenant,
-    status: parsed.status,
+    status: batchStatus(parsed),
     metadata: parsed.metadata,
     webhook_url: parsed.webhook_url || null,
     webhook_events: parsed.webhook_events,

@@ -4,6 +4,7 @@
  */
 import type { Job, JobInputFile, JobOutput } from '@renderq/contract';
 import { z } from 'zod';
+import { redactUrl } from '../observability/redact-url.js';
 import { WebhookEventType } from '../webhooks/events.js';
 import { JobError } from './error-codes.js';
 import { JobStage, statusOf } from './stage.js';
@@ -98,6 +99,10 @@ export function toPublicJob(
     input,
     metadata: record.metadata,
     batch_id: record.batch_id,
+    // A URL may carry credentials (user:password, a token in its query): the view never shows them.
+    webhook_url: record.webhook_url === null ? null : redactUrl(record.webhook_url),
+    webhook_events: record.webhook_events,
+    priority: record.priority,
     segmind_request_id: record.segmind_request_id,
     outputs: record.outputs.map((output) => {
       const { index: _index, ...shown } = output;

@@ -110,7 +110,12 @@ export async function listTenantJobs(
     if (gone.length > 0) await redis.zrem(key, ...gone);
     if (last !== undefined) position = `(${last}`;
   }
-  return { records, next: exhausted || last === undefined ? null : last, scanned };
+  let next = exhausted || last === undefined ? null : last;
+  // A page that ends at the tenant's oldest entry must not offer a cursor to an empty page.
+  if (next !== null && (await redis.zrange(key, `(${next}`, range.min, 'BYLEX', 'REV', 'LIMIT', 0, 1)).length === 0) {
+    next = null;
+  }
+  return { records, next, scanned };
 }
 
 interface Head {

@@ -5,7 +5,7 @@
  * pass-through mode (`RENDERQ_ALLOW_UNKNOWN_MODELS=true`).
  */
 import { z } from 'zod';
-import { formatPath, issuesFromZod, type ValidationIssue } from '../validation.js';
+import { formatPath, issuesFromZod, parseWithMessages, type ValidationIssue } from '../validation.js';
 import type { ModelDefinition, ModelKind } from './model-definition.js';
 import { sd15Img2Img } from './sd1-5-img2img.js';
 import { segmindVega } from './segmind-vega.js';
@@ -72,7 +72,7 @@ export function validateModelInput(
   options: CatalogueOptions,
   base: readonly PropertyKey[] = [],
 ): ValidatedInput {
-  const name = ModelName.safeParse(model);
+  const name = parseWithMessages(ModelName, model);
   if (!name.success) return { ok: false, issues: issuesFromZod(name.error, [...base, 'model']) };
   const definition = byName.get(name.data);
   if (!definition && !options.allowUnknown) {
@@ -87,9 +87,10 @@ export function validateModelInput(
     };
   }
   const schema = definition?.input ?? PassThroughInput;
-  const parsed = schema.safeParse(input);
+  const parsed = parseWithMessages(schema, input);
   if (!parsed.success) {
-    return { ok: false, issues: issuesFromZod(parsed.error, [...base, 'input']) };
+    const unknownKey = `is not a parameter of ${name.data}`;
+    return { ok: false, issues: issuesFromZod(parsed.error, [...base, 'input'], unknownKey) };
   }
   const { base64: _dropped, ...rest } = parsed.data as Record<string, unknown>;
   return { ok: true, model: name.data, known: definition !== undefined, input: rest };
