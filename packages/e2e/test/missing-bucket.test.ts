@@ -118,10 +118,10 @@ describe('a missing bucket', () => {
     await vi.waitFor(async () => expect((await json(`${worker}/readyz`)).status).toBe(200), { timeout: 10_000 });
     await vi.waitFor(
       async () => expect((await json(`${api}/v1/jobs/${created.body.id}`)).body.status).toBe('completed'),
-      { timeout: 20_000, interval: 200 },
+      { timeout: 60_000, interval: 200 },
     );
     expect(emulator.stats().submits.byMarker['late-bucket']).toBe(1);
-  }, 90_000);
+  }, 150_000);
 
   it('is created at start with S3_CREATE_BUCKET=true', async () => {
     const port = await freePort();
@@ -131,6 +131,10 @@ describe('a missing bucket', () => {
       envFor('renderq-made-at-start', { S3_CREATE_BUCKET: 'true', PORT: String(port) }),
       `${url}/healthz`,
     );
-    expect(await json(`${url}/readyz`)).toEqual({ status: 200, body: { status: 'ready', pause: null } });
+    // Ready once its storage check has found the bucket it made (on a loaded machine, after /healthz).
+    await vi.waitFor(
+      async () => expect(await json(`${url}/readyz`)).toEqual({ status: 200, body: { status: 'ready', pause: null } }),
+      { timeout: 20_000, interval: 200 },
+    );
   }, 60_000);
 });

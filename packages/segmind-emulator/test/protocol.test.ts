@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Emulator, startEmulator } from '../src/index.js';
 import { call, client, run } from './client.js';
 
@@ -211,16 +211,19 @@ describe('ambiguous submits', () => {
   });
 
   it('answers slowly when told to, after the request already exists', async () => {
-    emulator.configure({ submitDelayMs: 300 });
-    const controller = AbortSignal.timeout(100);
-    await expect(
-      call(`${emulator.url}/v2/segmind-vega`, {
-        method: 'POST',
-        headers: { 'x-api-key': emulator.apiKey, 'content-type': 'application/json' },
-        body: JSON.stringify({ prompt: 'marker:slow-1 x' }),
-        signal: controller,
-      }),
-    ).rejects.toThrow();
+    emulator.configure({ submitDelayMs: 10_000 });
+    // The caller gives up once the request exists (not after a fixed time: on a loaded machine the
+    // emulator may not have read the request by then).
+    const controller = new AbortController();
+    const submit = call(`${emulator.url}/v2/segmind-vega`, {
+      method: 'POST',
+      headers: { 'x-api-key': emulator.apiKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'marker:slow-1 x' }),
+      signal: controller.signal,
+    });
+    await vi.waitFor(() => expect(emulator.stats().submits.byMarker).toEqual({ 'slow-1': 1 }), { timeout: 9_000 });
+    controller.abort();
+    await expect(submit).rejects.toThrow();
     expect(emulator.stats().submits.byMarker).toEqual({ 'slow-1': 1 });
   });
 });
