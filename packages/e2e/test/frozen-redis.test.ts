@@ -104,7 +104,7 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 60
 }
 
 describe('a Redis that stops answering', () => {
-  it('is reported within 2 s, refused within seconds, and loses nothing accepted', async () => {
+  it('is reported and refused within seconds, and loses nothing accepted', async () => {
     const accepted: string[] = [];
     for (let i = 0; i < 10; i++) {
       const before = await call('POST', `${apiUrl}/v1/jobs`, job(`before-${i}`));
@@ -113,13 +113,15 @@ describe('a Redis that stops answering', () => {
     }
 
     await redis.freeze();
+    // The probes give up on Redis after 1.5 s; the bound leaves a loaded machine its slack (a probe
+    // that waited for the connection's own timeouts would take far longer).
     const [ready, health] = await Promise.all([call('GET', `${apiUrl}/readyz`), call('GET', `${workerUrl}/healthz`)]);
     expect(ready.status).toBe(503);
     expect(String(ready.body.reason)).toMatch(/Redis/);
-    expect(ready.ms).toBeLessThan(2_000);
+    expect(ready.ms).toBeLessThan(5_000);
     expect(health.status).toBe(503);
     expect(String(health.body.reason)).toMatch(/Redis/);
-    expect(health.ms).toBeLessThan(2_000);
+    expect(health.ms).toBeLessThan(5_000);
 
     // Requests that need Redis give up within a few seconds, all at once, with problem+json.
     const during = await Promise.all(
