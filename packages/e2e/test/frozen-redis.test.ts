@@ -123,7 +123,8 @@ describe('a Redis that stops answering', () => {
     expect(String(health.body.reason)).toMatch(/Redis/);
     expect(health.ms).toBeLessThan(5_000);
 
-    // Requests that need Redis give up within a few seconds, all at once, with problem+json.
+    // Requests that need Redis give up after its 5 s command timeout, all at once, with problem+json (the
+    // bound leaves a loaded machine its slack).
     const during = await Promise.all(
       Array.from({ length: 5 }, (_, i) =>
         call('POST', `${apiUrl}/v1/jobs`, job(`during-${i}`), { 'idempotency-key': `during-${i}` }),
@@ -132,7 +133,7 @@ describe('a Redis that stops answering', () => {
     const read = await call('GET', `${apiUrl}/v1/jobs/${accepted[0]}`);
     for (const answer of [...during, read]) {
       expect(answer.status).toBe(503);
-      expect(answer.ms).toBeLessThan(6_000);
+      expect(answer.ms).toBeLessThan(10_000);
       expect(String(answer.body.detail)).toMatch(/Redis/);
     }
     console.warn(
