@@ -1,26 +1,69 @@
--- Cuts the shared Segmind submit rate after a 429 (packages/worker/src/segmind/rate-budget.ts):
--- to 95 % of what the window that just closed allowed, holding every submit until its reset.
--- Once per reset: a second 429 for the same window changes nothing.
+-- A 429 from Segmind (packages/worker/src/segmind/rate-budget.ts, whose header gives the rules
+-- and why): learns the ceiling from what was accepted, cuts the rate under it, and holds every
+-- submit until the refusing window has surely ended — the reset Segmind names, or earlier when
+-- the learned window says it ends sooner (a named reset may be later than the window's end).
+-- A 429 while a hold lasts (another worker's submit in flight) changes nothing.
 --
--- KEYS[1]  the budget (a hash: rate, blocked, wstart, accepted, cut_for, …)
--- ARGV[1]  now (ms)                        ARGV[2] when Segmind's window resets (ms)
--- ARGV[3]  submits accepted since the last call
--- ARGV[4]  rate to assume when none is known
--- Returns  the rate per second after the cut, as a string
+-- KEYS[1]  the budget (a hash: rate, ceil, win, busy, blocked, wstart, accepted, cut_at, …)
+-- ARGV[1]  now (ms)                              ARGV[2] the reset Segmind names (ms)
+-- ARGV[3]  submits accepted since the last call  ARGV[4] known window (ms; 0: unknown)
+-- ARGV[5]  how late a named reset may be (ms)
+-- ARGV[6..10] the rate's tuning (prelude/submit-rate.lua)
+-- Returns  {rate per second after the cut, as a string; hold until (ms)}
 local now = tonumber(ARGV[1])
+local tune = submitTuning(6)
 if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[1], 'accepted', ARGV[3]) end
-local reset = tonumber(ARGV[2])
-local s = redis.call('HMGET', KEYS[1], 'rate', 'blocked', 'wstart', 'accepted', 'cut_for')
-local rate = tonumber(s[1]) or tonumber(ARGV[4])
-if tonumber(s[5]) == reset then
-  return tostring(rate)
+local reset = math.max(now, tonumber(ARGV[2]))
+local s = redis.call('HMGET', KEYS[1], 'rate', 'blocked', 'wstart', 'accepted', 'win', 'cut_at', 'ceil', 'busy')
+local rate = tonumber(s[1]) or tune.probe
+local blocked = tonumber(s[2]) or 0
+if blocked > now then return {tostring(rate), blocked} end
+local win = tonumber(s[5]) or 1000
+local knownWin = tonumber(ARGV[4])
+if knownWin > 0 then
+  win = knownWin
+else
+  -- A reset named further ahead than a late one to a 1 s window: the window is a minute (or an hour) long.
+  local ahead = reset - now - tonumber(ARGV[5])
+  if ahead > win then win = ahead <= 60000 and 60000 or 3600000 end
 end
-local wstart = tonumber(s[3]) or 0
+local wstart = tonumber(s[3]) or now
 local accepted = tonumber(s[4]) or 0
-local window = reset - (wstart > 0 and wstart or now)
-if window < 1000 then window = 1000 end
-local allowed = math.max(1, accepted)
-rate = math.min(rate, 0.95 * allowed * 1000 / window)
-redis.call('HSET', KEYS[1], 'rate', rate, 'tokens', 1, 'at', reset, 'blocked', reset, 'wstart', reset, 'accepted', 0, 'learned', 1, 'cut_for', reset)
+local cutAt = tonumber(s[6]) or 0
+local hold
+if accepted == 0 then
+  -- Nothing accepted since counting began: the window is full (of ours or another client's), which
+  -- says nothing about the rate. Wait for it to end: it began before the last 429 or before now.
+  local ends = now + win
+  if cutAt > 0 and now - cutAt < win then ends = cutAt + win end
+  hold = math.min(reset, ends)
+  if hold <= now then hold = reset end
+  -- Counting goes on from where it began: a window that ends after this hold then adds to the span.
+  redis.call('HSET', KEYS[1], 'blocked', hold, 'tokens', 1, 'at', hold, 'win', win, 'last', hold, 'until', hold)
+  redis.call('PEXPIRE', KEYS[1], 86400000)
+  return {tostring(rate), hold}
+end
+-- The new rate: the pace of a window ago (the window before this one was not refused, and it was
+-- paced at about that), at most 97 % of the pace refused now; within two windows of a start, an idle
+-- spell or a hold, at most 97 % of what those windows accepted (a burst at a guessed or stale rate
+-- outruns any pace). The ceiling is what that rate stays 3 % under.
+local span = now - wstart
+local paced = submitRate(tonumber(s[7]) or 0, (tonumber(s[8]) or 0) - win, win, tune)
+local next = math.min(paced, tune.headroom * rate)
+if span < 2 * win then next = math.min(next, tune.headroom * accepted * 1000 / math.max(span, win)) end
+local ceil = next / tune.headroom
+-- A ceiling well above the last: the limit was raised. Probe on at once rather than plateau first.
+local busy = 0
+local before = tonumber(s[7]) or 0
+if before > 0 and ceil > 1.05 * before then busy = tune.plateau * win end
+local refused = rate
+rate = next
+-- The refusing window holds about ceil × win submits, the first of them at least (count - 1) paced
+-- intervals ago: it ends no later than that, however late the named reset.
+local count = ceil * win / 1000
+local ends = now + math.min(win, math.max(win - (count - 1) * 1000 / refused, 1000 / rate))
+hold = math.min(reset, math.ceil(ends))
+redis.call('HSET', KEYS[1], 'rate', rate, 'ceil', ceil, 'win', win, 'busy', busy, 'last', hold, 'until', hold,
+  'tokens', 1, 'at', hold, 'blocked', hold, 'wstart', hold, 'accepted', 0, 'cut_at', now)
 redis.call('PEXPIRE', KEYS[1], 86400000)
-return tostring(rate)
+return {tostring(rate), hold}
