@@ -46,7 +46,7 @@ describe('the Segmind rate budget', () => {
     expect(inTenSeconds).toBeLessThanOrEqual(51);
     const sorted = [...slots].sort((x, y) => x - y);
     for (let i = 1; i < sorted.length; i++)
-      expect((sorted[i] as number) - (sorted[i - 1] as number)).toBeGreaterThan(180);
+      expect((sorted[i] as number) - (sorted[i - 1] as number)).toBeGreaterThan(170);
     // Another key has a budget of its own.
     expect((await other.draw(start + 5_000)).granted).toBe(true);
   });
@@ -106,10 +106,11 @@ describe('the Segmind rate budget', () => {
       expect((await minute.draw(start + i * 20)).granted).toBe(true);
       minute.accepted();
     }
-    // Refused a second after the first submit, the reset 59 s ahead: a minute's window holding 50.
+    // Refused a second after the first submit, the reset 59 s ahead (2 s of it may be lateness): a window
+    // of at least 57 s, holding 50.
     const perMinute = await minute.cut(new Date(start + 60_000), start + 1_000);
-    expect(perMinute.perSecond).toBeCloseTo((0.97 * 50) / 60, 3);
-    expect(await minute.state(start + 1_000)).toMatchObject({ windowMs: 60_000 });
+    expect(perMinute.perSecond).toBeCloseTo((0.97 * 50) / 57, 3);
+    expect(await minute.state(start + 1_000)).toMatchObject({ windowMs: 57_000 });
   });
 
   it('grows the rate with busy time, not per submit, and an idle spell neither lowers nor grows it', async () => {
@@ -126,9 +127,9 @@ describe('the Segmind rate budget', () => {
     // A hundred draws at one moment: not one of them grows the rate.
     for (let i = 0; i < 100; i++) await budget.draw(from);
     expect((await budget.state(from))?.perSecond).toBe(learned);
-    // Busy (the pace holding submits back) for four windows: still on the plateau under the ceiling.
-    await grantedOver([budget], from, 4_000);
-    expect((await budget.state(from + 4_000))?.perSecond).toBe(learned);
+    // Busy (the pace holding submits back) for three windows: still on the plateau under the ceiling.
+    await grantedOver([budget], from, 3_000);
+    expect((await budget.state(from + 3_000))?.perSecond).toBe(learned);
     // Idle for an hour: nothing changes, and the idle time does not count as busy.
     expect((await budget.state(from + 3_600_000))?.perSecond).toBe(learned);
     await grantedOver([budget], from + 3_600_000, 2_000);

@@ -11,9 +11,10 @@
  *   SEGMIND_RATE_LIMIT) must have ended already. A 429 while nothing was accepted since says
  *   only that the window is full: it holds, and teaches nothing about the rate.
  * - While the pace holds submits back, the rate grows with that busy time (not per submit):
- *   five windows on a plateau under the ceiling, then a probe above it that doubles in two
- *   windows and keeps accelerating (×16 in four, ×500 in six), so a raised or lifted limit is
- *   found in seconds while a steady one costs a 429 about every seven windows.
+ *   four windows on a plateau under the ceiling, then a probe above it that doubles in two windows
+ *   and keeps accelerating (×16 in four, ×500 in six), so a raised or lifted limit is found in
+ *   seconds while a steady one costs a 429 about every six windows. A 429 that finds the ceiling
+ *   well above the last one (a raise) probes on at once.
  * - SEGMIND_RATE_LIMIT, when set, is the first ceiling, the window length and the highest rate.
  * - Idle time is no evidence: it neither lowers nor grows the rate; a state idle for five
  *   minutes probes above its ceiling at once and forgets a learned window length.
@@ -69,7 +70,7 @@ const MAX_PER_SECOND = 100_000;
 /** The rate after a 429, as a share of the ceiling: paced submits then fill no window past it. */
 const HEADROOM = 0.97;
 /** Windows of busy time at 97 % of the ceiling before probing above it. */
-const PLATEAU_WINDOWS = 5;
+const PLATEAU_WINDOWS = 4;
 /** The probe doubles the rate in this many windows of busy time, and keeps accelerating. */
 const PROBE_DOUBLING_WINDOWS = 2;
 /** A budget idle this long may be stale: it probes at once and forgets its window length. */

@@ -23,9 +23,9 @@ local knownWin = tonumber(ARGV[4])
 if knownWin > 0 then
   win = knownWin
 else
-  -- A reset named further ahead than a late one to a 1 s window: the window is a minute (or an hour) long.
+  -- A reset named further ahead than a late one can be: the window is at least that long (whole seconds).
   local ahead = reset - now - tonumber(ARGV[5])
-  if ahead > win then win = ahead <= 60000 and 60000 or 3600000 end
+  if ahead > win then win = math.min(3600000, math.ceil(ahead / 1000) * 1000) end
 end
 local wstart = tonumber(s[3]) or now
 local accepted = tonumber(s[4]) or 0
