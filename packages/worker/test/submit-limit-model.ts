@@ -87,7 +87,7 @@ export async function simulate(
         continue;
       }
       const at = now + draw.waitMs;
-      if (draw.waitMs >= 50) {
+      if (draw.waitMs > 0) {
         const after = await budget.afterWait(now, at);
         if (after.heldForMs > 0 || after.voided) {
           next[w] = at + after.heldForMs;

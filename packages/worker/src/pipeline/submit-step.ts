@@ -126,11 +126,7 @@ async function takeSubmitSlot(deps: PipelineDeps): Promise<number> {
     const drawnAt = Date.now();
     const draw = await deps.budget.draw(drawnAt);
     if (!draw.granted) return Math.max(1, draw.waitMs);
-    // A short wait is not worth asking about after.
-    if (draw.waitMs < 50) {
-      if (draw.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, draw.waitMs));
-      return 0;
-    }
+    if (draw.waitMs === 0) return 0;
     await new Promise((resolve) => setTimeout(resolve, draw.waitMs));
     // A 429 while this slot waited holds every submit, and voids slots paced at the rate it found too high.
     const after = await deps.budget.afterWait(drawnAt);

@@ -164,6 +164,7 @@ export class RateBudget {
       String(this.#known?.windowMs ?? 0),
       String(RESET_LATENESS_MS),
       ...this.#tuning,
+      String(MAX_RESERVE_MS),
     );
     return { perSecond: Number(rate), holdUntil: new Date(Number(holdUntil)) };
   }

@@ -9,12 +9,13 @@
 -- ARGV[3]  submits accepted since the last call  ARGV[4] known window (ms; 0: unknown)
 -- ARGV[5]  how late a named reset may be (ms)
 -- ARGV[6..10] the rate's tuning (prelude/submit-rate.lua)
+-- ARGV[11] longest reserve horizon (ms)
 -- Returns  {rate per second after the cut, as a string; hold until (ms)}
 local now = tonumber(ARGV[1])
 local tune = submitTuning(6)
 if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[1], 'accepted', ARGV[3]) end
 local reset = math.max(now, tonumber(ARGV[2]))
-local s = redis.call('HMGET', KEYS[1], 'rate', 'blocked', 'wstart', 'accepted', 'win', 'cut_at', 'ceil', 'busy')
+local s = redis.call('HMGET', KEYS[1], 'rate', 'blocked', 'wstart', 'accepted', 'win', 'cut_at', 'ceil', 'busy', 'tokens', 'at')
 local rate = tonumber(s[1]) or tune.probe
 local blocked = tonumber(s[2]) or 0
 if blocked > now then return {tostring(rate), blocked} end
@@ -48,9 +49,18 @@ end
 -- spell or a hold, at most 97 % of what those windows accepted (a burst at a guessed or stale rate
 -- outruns any pace). The ceiling is what that rate stays 3 % under.
 local span = now - wstart
-local paced = submitRate(tonumber(s[7]) or 0, (tonumber(s[8]) or 0) - win, win, tune)
+-- (Submits go out when their slot comes, drawn as far ahead as slots are reserved now: the pace they
+-- went at is older by that much.)
+local tokens = (tonumber(s[9]) or 1) + (now - (tonumber(s[10]) or now)) * rate / 1000
+local lag = math.min(tonumber(ARGV[11]), math.max(0, -tokens) * 1000 / rate)
+local paced = submitRate(tonumber(s[7]) or 0, (tonumber(s[8]) or 0) - win - lag, win, tune)
 local next = math.min(paced, tune.headroom * rate)
-if span < 2 * win then next = math.min(next, tune.headroom * accepted * 1000 / math.max(span, win)) end
+if span < 2 * win then
+  -- Two or fewer accepted say more about a window full of another client's (or earlier) submits than
+  -- about the limit: halve rather than fall to that count.
+  if accepted < 3 then next = math.min(next, 0.5 * rate)
+  else next = math.min(next, tune.headroom * accepted * 1000 / math.max(span, win)) end
+end
 local ceil = next / tune.headroom
 -- A ceiling well above the last: the limit was raised. Probe on at once rather than plateau first.
 local busy = 0
