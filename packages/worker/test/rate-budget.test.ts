@@ -136,7 +136,7 @@ describe('the Segmind rate budget', () => {
     // (An idle spell of more than five minutes starts probing at once: the state may be stale.)
     const afterIdle = (await budget.state(from + 3_602_000))?.perSecond as number;
     expect(afterIdle).toBeGreaterThan(learned);
-    // Busy time past the plateau: the probe accelerates — × 2 in two windows, × 16 in four.
+    // Busy time past the plateau: the probe accelerates — × 2 in two windows, × 256 in four.
     await grantedOver([budget], from + 3_602_000, 2_000);
     expect((await budget.state(from + 3_604_000))?.perSecond).toBeGreaterThan(8 * learned);
   });

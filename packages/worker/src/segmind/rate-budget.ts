@@ -12,7 +12,7 @@
  *   only that the window is full: it holds, and teaches nothing about the rate.
  * - While the pace holds submits back, the rate grows with that busy time (not per submit):
  *   four windows on a plateau under the ceiling, then a probe above it that doubles in two windows
- *   and keeps accelerating (×16 in four, ×500 in six), so a raised or lifted limit is found in
+ *   and keeps accelerating (×1.1 in one, ×256 in four), so a raised or lifted limit is found in
  *   seconds while a steady one costs a 429 about every six windows. A 429 that finds the ceiling
  *   well above the last one (a raise) probes on at once.
  * - SEGMIND_RATE_LIMIT, when set, is the first ceiling, the window length and the highest rate.

@@ -1,6 +1,7 @@
 -- The Segmind submit budget's rate as a function of what it learned (packages/worker/src/segmind/
 -- rate-budget.ts): unknown, doubling every window of busy time from a guess; learned, a plateau
--- under the ceiling, then a probe above it that accelerates with busy time. Put ahead of the
+-- under the ceiling, then a probe above it that accelerates with busy time (× 2^(t/doubling)³: gentle
+-- where a steady limit is crossed, steep where a lifted one is sought). Put ahead of the
 -- scripts that draw from and cut the budget, which both pass the tuning as five ARGV entries:
 -- probe rate when unknown, headroom under the ceiling, plateau (windows), probe doubling time
 -- (windows), highest rate.
@@ -19,7 +20,7 @@ local function submitRate(ceil, busy, win, tune)
   else
     rate = tune.headroom * ceil
     local probe = (busy - tune.plateau * win) / (tune.doubling * win)
-    if probe > 0 then rate = rate * 2 ^ math.min(30, probe * probe) end
+    if probe > 0 then rate = rate * 2 ^ math.min(30, probe * probe * probe) end
   end
   return math.min(rate, tune.max)
 end
