@@ -4,7 +4,7 @@
 -- the learned window says it ends sooner (a named reset may be later than the window's end).
 -- A 429 while a hold lasts (another worker's submit in flight) changes nothing.
 --
--- KEYS[1]  the budget (a hash: rate, ceil, win, busy, blocked, wstart, accepted, cut_at, …)
+-- KEYS[1]  the budget (a hash: rate, ceil, win, busy, blocked, wstart, accepted, cut_at, reset, …)
 -- ARGV[1]  now (ms)                              ARGV[2] the reset Segmind names (ms)
 -- ARGV[3]  submits accepted since the last call  ARGV[4] known window (ms; 0: unknown)
 -- ARGV[5]  how late a named reset may be (ms)
@@ -15,7 +15,8 @@ local now = tonumber(ARGV[1])
 local tune = submitTuning(6)
 if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[1], 'accepted', ARGV[3]) end
 local reset = math.max(now, tonumber(ARGV[2]))
-local s = redis.call('HMGET', KEYS[1], 'rate', 'blocked', 'wstart', 'accepted', 'win', 'cut_at', 'ceil', 'busy', 'tokens', 'at')
+local s = redis.call('HMGET', KEYS[1], 'rate', 'blocked', 'wstart', 'accepted', 'win', 'cut_at', 'ceil', 'busy', 'tokens', 'at',
+  'reset')
 local rate = tonumber(s[1]) or tune.probe
 local blocked = tonumber(s[2]) or 0
 if blocked > now then return {tostring(rate), blocked} end
@@ -26,21 +27,27 @@ if knownWin > 0 then
 else
   -- A reset named further ahead than a late one can be: the window is at least that long (whole seconds).
   local ahead = reset - now - tonumber(ARGV[5])
+  -- Consecutive windows' resets are a window apart (give or take their lateness): with clock-cut
+  -- windows a first 429 may come anywhere in its window, and this finds the whole length.
+  local previous = tonumber(s[11]) or 0
+  if previous > 0 and reset - previous < 2 * win then ahead = math.max(ahead, reset - previous - tonumber(ARGV[5]) / 2) end
   if ahead > win then win = math.min(3600000, math.ceil(ahead / 1000) * 1000) end
 end
 local wstart = tonumber(s[3]) or now
 local accepted = tonumber(s[4]) or 0
 local cutAt = tonumber(s[6]) or 0
 local hold
-if accepted == 0 then
-  -- Nothing accepted since counting began: the window is full (of ours or another client's), which
+if accepted == 0 or (accepted < 3 and accepted < 0.5 * rate * win / 1000) then
+  -- Next to nothing accepted since counting began (far fewer than the pace sends in a window): the
+  -- window is still full — of ours from before a hold that ended early, or of another client's — which
   -- says nothing about the rate. Wait for it to end: it began before the last 429 or before now.
   local ends = now + win
   if cutAt > 0 and now - cutAt < win then ends = cutAt + win end
   hold = math.min(reset, ends)
   if hold <= now then hold = reset end
   -- Counting goes on from where it began: a window that ends after this hold then adds to the span.
-  redis.call('HSET', KEYS[1], 'blocked', hold, 'tokens', 1, 'at', hold, 'win', win, 'last', hold, 'until', hold)
+  redis.call('HSET', KEYS[1], 'blocked', hold, 'tokens', 1, 'at', hold, 'win', win, 'last', hold, 'until', hold,
+    'reset', reset)
   redis.call('PEXPIRE', KEYS[1], 86400000)
   return {tostring(rate), hold}
 end
@@ -55,12 +62,7 @@ local tokens = (tonumber(s[9]) or 1) + (now - (tonumber(s[10]) or now)) * rate /
 local lag = math.min(tonumber(ARGV[11]), math.max(0, -tokens) * 1000 / rate)
 local paced = submitRate(tonumber(s[7]) or 0, (tonumber(s[8]) or 0) - win - lag, win, tune)
 local next = math.min(paced, tune.headroom * rate)
-if span < 2 * win then
-  -- Two or fewer accepted say more about a window full of another client's (or earlier) submits than
-  -- about the limit: halve rather than fall to that count.
-  if accepted < 3 then next = math.min(next, 0.5 * rate)
-  else next = math.min(next, tune.headroom * accepted * 1000 / math.max(span, win)) end
-end
+if span < 2 * win then next = math.min(next, tune.headroom * accepted * 1000 / math.max(span, win)) end
 local ceil = next / tune.headroom
 -- A ceiling well above the last: the limit was raised. Probe on at once rather than plateau first.
 local busy = 0
@@ -73,7 +75,10 @@ rate = next
 local count = ceil * win / 1000
 local ends = now + math.min(win, math.max(win - (count - 1) * 1000 / refused, 1000 / rate))
 hold = math.min(reset, math.ceil(ends))
+-- A long window whose named reset is within a late reset's margin of that bound: the bound may be the
+-- early one (the window learned a little short), and waiting for the reset costs little of the window.
+if reset - hold < math.min(tonumber(ARGV[5]), win / 10) then hold = reset end
 redis.call('HSET', KEYS[1], 'rate', rate, 'ceil', ceil, 'win', win, 'busy', busy, 'last', hold, 'until', hold,
-  'tokens', 1, 'at', hold, 'blocked', hold, 'wstart', hold, 'accepted', 0, 'cut_at', now)
+  'tokens', 1, 'at', hold, 'blocked', hold, 'wstart', hold, 'accepted', 0, 'cut_at', now, 'reset', reset)
 redis.call('PEXPIRE', KEYS[1], 86400000)
 return {tostring(rate), hold}
