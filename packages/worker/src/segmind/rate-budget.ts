@@ -4,12 +4,13 @@
  * window's edge. Its estimate depends only on the recent past (docs/worker.md, "Segmind's rate
  * limit", says why each rule is there):
  *
- * - A 429 sets the ceiling: the pace it came at, or — within two windows of a start, an idle
- *   spell or the last hold — what those windows accepted. The rate drops to 97 % of it.
+ * - A 429 cuts the rate to the pace of a window ago (older by how far slots are reserved ahead),
+ *   at most 97 % of the pace refused, and — within two windows of a start, an idle spell or the
+ *   last hold — at most 97 % of what those windows accepted. The ceiling is what it stays 3 % under.
  * - Every submit is held until the refusing window has surely ended: the reset Segmind names,
- *   or sooner when the window (learned from how far ahead resets are named, or from
- *   SEGMIND_RATE_LIMIT) must have ended already. A 429 while nothing was accepted since says
- *   only that the window is full: it holds, and teaches nothing about the rate.
+ *   or sooner when the window (learned from how far ahead resets are named and how far apart
+ *   consecutive ones are, or from SEGMIND_RATE_LIMIT) must have ended already. A 429 when next to
+ *   nothing was accepted since says only that the window is full: it holds, and teaches nothing.
  * - While the pace holds submits back, the rate grows with that busy time (not per submit):
  *   four windows on a plateau under the ceiling, then a probe above it that doubles in two windows
  *   and keeps accelerating (×1.1 in one, ×256 in four), so a raised or lifted limit is found in

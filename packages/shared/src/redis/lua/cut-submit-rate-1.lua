@@ -28,9 +28,12 @@ else
   -- A reset named further ahead than a late one can be: the window is at least that long (whole seconds).
   local ahead = reset - now - tonumber(ARGV[5])
   -- Consecutive windows' resets are a window apart (give or take their lateness): with clock-cut
-  -- windows a first 429 may come anywhere in its window, and this finds the whole length.
+  -- windows a first 429 may come anywhere in its window, and this finds the whole length. (A learned
+  -- window of ten seconds or more may be half the real one; a one-second window's resets two
+  -- windows apart must not pass for adjacent ones.)
   local previous = tonumber(s[11]) or 0
-  if previous > 0 and reset - previous < 2 * win then ahead = math.max(ahead, reset - previous - tonumber(ARGV[5]) / 2) end
+  local adjacent = (win >= 10000 and 3 or 2) * win
+  if previous > 0 and reset - previous < adjacent then ahead = math.max(ahead, reset - previous - tonumber(ARGV[5]) / 2) end
   if ahead > win then win = math.min(3600000, math.ceil(ahead / 1000) * 1000) end
 end
 local wstart = tonumber(s[3]) or now

@@ -36,8 +36,9 @@ if blocked > at then at = blocked end
 -- A tenth of a second's worth may go at once (at least one): high rates need no waits, low ones stay paced.
 if now > at then tokens = math.min(math.max(1, rate / 10), tokens + (now - at) * rate / 1000); at = now end
 local gap = math.max(0, now - last)
-if gap > math.max(2000, 3000 / rate) then
-  -- A new busy spell: what it teaches is counted from here (the idle time before is no evidence).
+if gap > math.max(2000, 3000 / rate, win) then
+  -- A new busy spell: what it teaches is counted from here (the idle time before is no evidence; a
+  -- window at least long, so that the count starts with a window of ours).
   redis.call('HSET', KEYS[1], 'wstart', now, 'accepted', 0)
   -- A state idle for long may be stale: probe above its ceiling at once, and forget a learned window.
   if gap > tonumber(ARGV[8]) then
