@@ -11,7 +11,7 @@ const share = z.number().min(0).max(1);
  * Segmind's submit limit, and the ways its windows may behave; each part a setting, so that
  * renderq's rate budget can be tried against all of them.
  */
-export const SubmitRateLimit = z.object({
+const SubmitRateLimit = z.object({
   /** Submits a window allows (renderq's and the other client's together). */
   max: z.number().int().min(1),
   windowMs: z.number().int().min(1),
@@ -34,7 +34,6 @@ export const SubmitRateLimit = z.object({
    */
   otherClientShare: share.default(0),
 });
-export type SubmitRateLimit = z.infer<typeof SubmitRateLimit>;
 
 export const FaultSettings = z.object({
   /** Share of requests that end FAILED (HTTP 422 on poll). @defaultValue 0 */
