@@ -45,12 +45,12 @@ const sections: Section[] = [
   {
     name: 'rate',
     run: (stack) =>
-      rateLimits(stack, [
-        { label: '5/s', max: 5, windowMs: 1_000, windows: quick ? 6 : 20 },
+      rateLimits(
+        stack,
         quick
-          ? { label: '50/min (a 6 s window in --quick)', max: 50, windowMs: 6_000, windows: 2 }
-          : { label: '50/min', max: 50, windowMs: 60_000, windows: 2 },
-      ]),
+          ? { phaseMs: 16_000, idleMs: 15_000, minuteWindowMs: 6_000, minuteWindows: 5 }
+          : { phaseMs: 30_000, idleMs: 60_000, minuteWindowMs: 60_000, minuteWindows: 4 },
+      ),
   },
   { name: 'recovery', run: (stack) => recovery(stack) },
   { name: 'webhooks', run: (stack) => webhooks(stack, quick ? 1_000 : 5_000, quick ? 3 : 10) },

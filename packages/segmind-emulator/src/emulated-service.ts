@@ -282,12 +282,24 @@ export class EmulatedService {
     return schema;
   }
 
+  /** Counts a submit against the limit; a refused one gets the reset its 429 names. */
   #takeRateLimit(): Date | undefined {
     const limit = this.settings.submitRateLimit;
     if (!limit) return undefined;
     const now = Date.now();
-    if (now - this.#window.startedAt >= limit.windowMs) this.#window = { startedAt: now, count: 0 };
-    if (this.#window.count >= limit.max) return new Date(this.#window.startedAt + limit.windowMs);
+    if (limit.windows === 'clock') {
+      const startedAt = now - (now % limit.windowMs);
+      if (startedAt !== this.#window.startedAt) this.#window = { startedAt, count: 0 };
+    } else if (now - this.#window.startedAt >= limit.windowMs) {
+      this.#window = { startedAt: now, count: 0 };
+    }
+    // The other client's submits so far in this window, spread evenly over it.
+    const other = Math.floor(limit.otherClientShare * limit.max * ((now - this.#window.startedAt) / limit.windowMs));
+    if (this.#window.count + other >= limit.max) {
+      const { min, max } = limit.resetLateMs;
+      const late = min + Math.round(Math.random() * (max - min));
+      return new Date(this.#window.startedAt + limit.windowMs + late);
+    }
     this.#window.count++;
     return undefined;
   }

@@ -7,13 +7,41 @@ import { z } from 'zod';
 
 const share = z.number().min(0).max(1);
 
+/**
+ * Segmind's submit limit, and the ways its windows may behave; each part a setting, so that
+ * renderq's rate budget can be tried against all of them.
+ */
+const SubmitRateLimit = z.object({
+  /** Submits a window allows (renderq's and the other client's together). */
+  max: z.number().int().min(1),
+  windowMs: z.number().int().min(1),
+  /**
+   * How windows are cut: from the first submit after the last window ended, or on clock
+   * boundaries (multiples of the window since the epoch). @defaultValue 'first-request'
+   */
+  windows: z.enum(['first-request', 'clock']).default('first-request'),
+  /**
+   * The 429's reset header names the window's end plus a delay drawn evenly from this range: a
+   * reset that says when, not how the windows are cut. @defaultValue { min: 0, max: 0 }
+   */
+  resetLateMs: z
+    .object({ min: z.number().int().min(0), max: z.number().int().min(0) })
+    .refine((range) => range.min <= range.max, 'resetLateMs.min must not exceed resetLateMs.max')
+    .default({ min: 0, max: 0 }),
+  /**
+   * Share of every window taken by another client on the same key (a second deployment, a
+   * script), its submits spread evenly over the window. @defaultValue 0
+   */
+  otherClientShare: share.default(0),
+});
+
 export const FaultSettings = z.object({
   /** Share of requests that end FAILED (HTTP 422 on poll). @defaultValue 0 */
   failureRate: share,
   /** Share of calls answered 500/502/504 instead, per endpoint. @defaultValue 0 each */
   serverErrorRate: z.object({ submit: share, status: share, result: share }),
-  /** Submits allowed per window across all keys; null: unlimited. @defaultValue null */
-  submitRateLimit: z.object({ max: z.number().int().min(1), windowMs: z.number().int().min(1) }).nullable(),
+  /** Submits allowed per window across all keys, and how its windows behave; null: unlimited. @defaultValue null */
+  submitRateLimit: SubmitRateLimit.nullable(),
   /** The account's credit balance; completed requests debit it. @defaultValue 1000 */
   credits: z.number().min(0),
   /** How long a finished request's record stays readable, then 404. @defaultValue 3_600_000 */
@@ -61,7 +89,7 @@ export const DEFAULT_SETTINGS: FaultSettings = {
 export const SettingsPatch = FaultSettings.extend({
   serverErrorRate: FaultSettings.shape.serverErrorRate.partial(),
 }).partial();
-export type SettingsPatch = z.infer<typeof SettingsPatch>;
+export type SettingsPatch = z.input<typeof SettingsPatch>;
 
 export function applyPatch(settings: FaultSettings, patch: SettingsPatch): FaultSettings {
   return {

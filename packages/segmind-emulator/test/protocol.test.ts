@@ -181,6 +181,34 @@ describe('errors exactly as Segmind gives them', () => {
     expect(emulator.stats().submits).toMatchObject({ attempts: 4, accepted: 3 });
   });
 
+  it('cuts windows on the clock, names a late reset, and leaves room for another client when told to', async () => {
+    const segmind = client(emulator);
+    /** Waits until `offsetMs` into the next clock window of `windowMs`; returns that window's start. */
+    const intoNextWindow = async (windowMs: number, offsetMs: number) => {
+      const start = Date.now() - (Date.now() % windowMs) + windowMs;
+      await new Promise((resolve) => setTimeout(resolve, start + offsetMs - Date.now()));
+      return start;
+    };
+    emulator.configure({
+      submitRateLimit: { max: 3, windowMs: 2_000, windows: 'clock', resetLateMs: { min: 1_000, max: 1_500 } },
+    });
+    const start = await intoNextWindow(2_000, 900);
+    for (let i = 0; i < 3; i++) expect((await segmind.submit('segmind-vega', prompt)).status).toBe(200);
+    const limited = await segmind.submit('segmind-vega', prompt);
+    expect(limited.status).toBe(429);
+    // The window ends on the clock's boundary, not 2 s after its first submit; the header names 1–1.5 s later.
+    const resetAt = Date.parse(String(limited.headers.get('x-rate-limit-reset-at-utc')));
+    expect(resetAt).toBeGreaterThanOrEqual(start + 3_000);
+    expect(resetAt).toBeLessThanOrEqual(start + 3_500);
+
+    // Half of 10 a window taken by another client: 0.8–1.2 s into a 2 s window it has used 2.
+    emulator.configure({ submitRateLimit: { max: 10, windowMs: 2_000, windows: 'clock', otherClientShare: 0.5 } });
+    await intoNextWindow(2_000, 850);
+    const codes: number[] = [];
+    for (let i = 0; i < 9; i++) codes.push((await segmind.submit('segmind-vega', prompt)).status);
+    expect(codes).toEqual([...Array(8).fill(200), 429]);
+  });
+
   it('500, 502 and 504 at the configured rate per endpoint, with a JSON error body', async () => {
     emulator.configure({ serverErrorRate: { submit: 1 } });
     const codes = new Set<number>();

@@ -40,7 +40,7 @@ describe('loadConfig', () => {
       baseUrl: 'https://api.segmind.com',
       maxInflight: 1000,
       timeoutMs: 30_000,
-      rateLimitPerSecond: undefined,
+      rateLimit: undefined,
     });
     expect(config.storage).toMatchObject({ kind: 'file' });
     expect(config.webhooks).toEqual({
@@ -135,6 +135,18 @@ describe('loadConfig', () => {
     expect(config.webhooks.secrets).toEqual([next, old]);
     expect(config.secrets).toEqual(expect.arrayContaining([next, old]));
     expect(errorOf({ WEBHOOK_SECRET: `${next},nope` }).variables).toEqual(['WEBHOOK_SECRET']);
+  });
+
+  it("reads SEGMIND_RATE_LIMIT as a count per window, with or without the window's length", () => {
+    const limit = (value: string) => loadConfig({ SEGMIND_RATE_LIMIT: value }).segmind.rateLimit;
+    expect(limit('5/s')).toEqual({ count: 5, windowMs: 1_000 });
+    expect(limit('50/min')).toEqual({ count: 50, windowMs: 60_000 });
+    expect(limit('50/60s')).toEqual({ count: 50, windowMs: 60_000 });
+    expect(limit('1000/h')).toEqual({ count: 1000, windowMs: 3_600_000 });
+    expect(limit('500/5min')).toEqual({ count: 500, windowMs: 300_000 });
+    for (const bad of ['5', '5/day', '0/s', '5/0s', 'five/s']) {
+      expect(errorOf({ SEGMIND_RATE_LIMIT: bad }).variables).toEqual(['SEGMIND_RATE_LIMIT']);
+    }
   });
 
   it('is frozen', () => {

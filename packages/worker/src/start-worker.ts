@@ -101,7 +101,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       redis: steps,
       prefix,
       apiKey: config.segmind.apiKey,
-      ...(config.segmind.rateLimitPerSecond ? { initialPerSecond: config.segmind.rateLimitPerSecond } : {}),
+      ...(config.segmind.rateLimit ? { knownLimit: config.segmind.rateLimit } : {}),
     }),
     // Segmind requests submitted and not yet finished, across all workers: the poll queue's jobs.
     inflight: new InflightCount(async () => {

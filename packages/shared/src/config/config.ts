@@ -246,8 +246,8 @@ function toConfig(env: Env, storage: StorageConfig) {
       baseUrl: env.SEGMIND_BASE_URL.replace(/\/+$/, ''),
       maxInflight: env.SEGMIND_MAX_INFLIGHT,
       timeoutMs: env.SEGMIND_TIMEOUT_SECONDS * 1000,
-      /** Submits per second SEGMIND_RATE_LIMIT allows; undefined: learned from 429s. */
-      rateLimitPerSecond: env.SEGMIND_RATE_LIMIT,
+      /** The submit limit SEGMIND_RATE_LIMIT states (a count per window); undefined: learned from 429s. */
+      rateLimit: env.SEGMIND_RATE_LIMIT,
     },
     storage,
     /** How often API and worker prove storage writable. */

@@ -187,17 +187,31 @@ export const EnvSchema = z
     /** Sent to Segmind as x-api-key. Unset: `pnpm start` runs the bundled emulator. */
     SEGMIND_API_KEY: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
     /**
-     * Segmind's submit limit for the key when known, as N/s, N/min or N/h: the shared rate budget starts
-     * there instead of finding it from 429s. @defaultValue unset (learned)
+     * Segmind's submit limit for the key when known, as a count per window: 5/s, 50/min, 1000/h, or
+     * with the window's length, 50/60s, 100/10s, 500/5min. The shared rate budget starts there (its
+     * ceiling, window and highest rate) instead of finding it from 429s. @defaultValue unset (learned)
      */
     SEGMIND_RATE_LIMIT: z.preprocess(
       emptyToUndefined,
       z
         .string()
-        .regex(/^\d+(\.\d+)?\/(s|min|h)$/, 'SEGMIND_RATE_LIMIT must look like 5/s, 50/min or 1000/h')
-        .transform((value) => {
-          const [count, unit] = value.split('/') as [string, 's' | 'min' | 'h'];
-          return Number(count) / { s: 1, min: 60, h: 3600 }[unit];
+        .regex(
+          /^\d+(\.\d+)?\/(\d+(\.\d+)?)?(s|min|h)$/,
+          'SEGMIND_RATE_LIMIT must be a count per window, like 5/s, 50/min, 50/60s or 1000/h',
+        )
+        .transform((value, context) => {
+          const [, count, length, unit] = /^([\d.]+)\/([\d.]*)(s|min|h)$/.exec(value) as unknown as [
+            string,
+            string,
+            string,
+            's' | 'min' | 'h',
+          ];
+          const windowMs = Number(length || 1) * { s: 1_000, min: 60_000, h: 3_600_000 }[unit];
+          if (Number(count) <= 0 || windowMs <= 0) {
+            context.addIssue({ code: 'custom', message: 'SEGMIND_RATE_LIMIT must allow at least one submit a window' });
+            return z.NEVER;
+          }
+          return { count: Number(count), windowMs };
         })
         .optional(),
     ),

@@ -56,25 +56,9 @@ declare module 'ioredis' {
       ...costs: string[]
     ): Result<number[], Context>;
     /** draw-submit-slot-1.lua */
-    renderqDrawSubmitSlot(
-      budget: string,
-      nowMs: string,
-      initialPerSecond: string,
-      minReserveMs: string,
-      maxReserveMs: string,
-      maxPerSecond: string,
-      acceptedSince: string,
-      reserveIntervals: string,
-      probePerSecond: string,
-    ): Result<[granted: number, waitMs: number], Context>;
+    renderqDrawSubmitSlot(budget: string, ...args: string[]): Result<[granted: number, waitMs: number], Context>;
     /** cut-submit-rate-1.lua */
-    renderqCutSubmitRate(
-      budget: string,
-      nowMs: string,
-      resetMs: string,
-      acceptedSince: string,
-      probePerSecond: string,
-    ): Result<string, Context>;
+    renderqCutSubmitRate(budget: string, ...args: string[]): Result<[rate: string, holdUntilMs: number], Context>;
     /** take-over-claim-1.lua */
     renderqTakeOverClaim(claim: string, previous: string, next: string, ttlSeconds: string): Result<number, Context>;
   }
@@ -93,6 +77,9 @@ const readLua = (file: string) => readFileSync(new URL(`./lua/${file}`, import.m
 /** getLong and setLong: a job record's long values, kept in pieces (jobs/record-hash.ts). */
 const longValues = () => recordLayoutLua() + readLua('prelude/long-values.lua');
 
+/** The Segmind submit budget's rate, shared by its two scripts. */
+const submitRate = () => readLua('prelude/submit-rate.lua');
+
 /** The scripts by command name (each a method of a connection once defined). */
 const SCRIPTS = {
   renderqTransitionJob: { file: 'transition-job-5-or-8.lua', prelude: () => lifecycleLua() + longValues() },
@@ -105,8 +92,8 @@ const SCRIPTS = {
   renderqRecordAttempt: { file: 'record-attempt-3-or-4.lua' },
   renderqTakeEnqueueTokens: { file: 'take-enqueue-tokens-1.lua', numberOfKeys: 1 },
   renderqTakeOverClaim: { file: 'take-over-claim-1.lua', numberOfKeys: 1 },
-  renderqDrawSubmitSlot: { file: 'draw-submit-slot-1.lua', numberOfKeys: 1 },
-  renderqCutSubmitRate: { file: 'cut-submit-rate-1.lua', numberOfKeys: 1 },
+  renderqDrawSubmitSlot: { file: 'draw-submit-slot-1.lua', numberOfKeys: 1, prelude: submitRate },
+  renderqCutSubmitRate: { file: 'cut-submit-rate-1.lua', numberOfKeys: 1, prelude: submitRate },
 } as const satisfies Record<string, ScriptFile>;
 
 export type ScriptName = keyof typeof SCRIPTS;

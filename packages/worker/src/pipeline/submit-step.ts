@@ -122,12 +122,17 @@ export function submitStep(deps: PipelineDeps) {
  * Returns 0 when the submit may go now, or how long to put the job back for.
  */
 async function takeSubmitSlot(deps: PipelineDeps): Promise<number> {
-  const draw = await deps.budget.draw();
-  if (!draw.granted) return Math.max(1, draw.waitMs);
-  if (draw.waitMs === 0) return 0;
-  await new Promise((resolve) => setTimeout(resolve, draw.waitMs));
-  // A 429 may have closed the window while this slot waited (a short wait is not worth asking).
-  return draw.waitMs >= 50 ? deps.budget.heldForMs() : 0;
+  for (;;) {
+    const drawnAt = Date.now();
+    const draw = await deps.budget.draw(drawnAt);
+    if (!draw.granted) return Math.max(1, draw.waitMs);
+    if (draw.waitMs === 0) return 0;
+    await new Promise((resolve) => setTimeout(resolve, draw.waitMs));
+    // A 429 while this slot waited holds every submit, and voids slots paced at the rate it found too high.
+    const after = await deps.budget.afterWait(drawnAt);
+    if (after.heldForMs > 0) return after.heldForMs;
+    if (!after.voided) return 0;
+  }
 }
 
 /** Queues the job's polling, once: the poll job's id is the renderq job id. */
@@ -200,9 +205,12 @@ async function handleSubmitError(deps: PipelineDeps, job: RenderJob, record: Job
     // Not this job's fault: it goes back to wait without spending an attempt.
     await backToQueued();
     if (error.reason === 'rate_limited') {
-      await deps.budget.cut(error.resumeAt ?? new Date(Date.now() + 60_000));
-      const waitMs = Math.max(100, (error.resumeAt?.getTime() ?? Date.now() + 60_000) - Date.now());
-      log.warn({ resumeAt: error.resumeAt }, 'Segmind rate limit: holding every submit until the window resets');
+      const cut = await deps.budget.cut(error.resumeAt ?? new Date(Date.now() + 60_000));
+      const waitMs = Math.max(100, cut.holdUntil.getTime() - Date.now());
+      log.warn(
+        { resumeAt: error.resumeAt, holdUntil: cut.holdUntil, perSecond: cut.perSecond },
+        'Segmind rate limit: holding every submit until the window has ended',
+      );
       await deps.renderQueue.rateLimit(waitMs);
     } else {
       log.error({ reason: error.reason, err: error }, 'pausing the render queue for everyone');

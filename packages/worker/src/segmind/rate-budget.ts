@@ -1,25 +1,44 @@
 /**
- * Segmind's submit rate limit as one budget in Redis per API key, shared by every
- * worker: submits draw tokens from it at a paced rate instead of all firing at a
- * window's edge. The rate is learned from Segmind's answers: it starts at
- * SEGMIND_RATE_LIMIT when set (otherwise at 20/s, doubling about every 35 submits
- * until a 429 says where the limit is); a 429 cuts it at once to 95 % of what the
- * window that just closed allowed (submits accepted since the previous reset, over
- * the time to the reset Segmind names) and holds every submit until that reset;
- * while submits succeed it grows back slowly (+0.1 % a submit), so a limit that
- * was raised is found again. One small script per submit, and one counter
- * increment (not waited for) per submit Segmind accepted.
+ * Segmind's submit rate limit as one budget in Redis per API key, shared by every worker (and
+ * kept across restarts): submits draw tokens from it at a paced rate instead of all firing at a
+ * window's edge. Its estimate depends only on the recent past (docs/worker.md, "Segmind's rate
+ * limit", says why each rule is there):
+ *
+ * - A 429 cuts the rate to the pace of a window ago (older by how far slots are reserved ahead),
+ *   at most 97 % of the pace refused, and — within two windows of a start, an idle spell or the
+ *   last hold — at most 97 % of what those windows accepted. The ceiling is what it stays 3 % under.
+ * - Every submit is held until the refusing window has surely ended: the reset Segmind names,
+ *   or sooner when the window (learned from how far ahead resets are named and how far apart
+ *   consecutive ones are, or from SEGMIND_RATE_LIMIT) must have ended already. A 429 when next to
+ *   nothing was accepted since says only that the window is full: it holds, and teaches nothing.
+ * - While the pace holds submits back, the rate grows with that busy time (not per submit):
+ *   four windows on a plateau under the ceiling, then a probe above it that doubles in two windows
+ *   and keeps accelerating (×1.1 in one, ×256 in four), so a raised or lifted limit is found in
+ *   seconds while a steady one costs a 429 about every six windows. A 429 that finds the ceiling
+ *   well above the last one (a raise) probes on at once.
+ * - SEGMIND_RATE_LIMIT, when set, is the first ceiling, the window length and the highest rate.
+ * - Idle time is no evidence: it neither lowers nor grows the rate; a state idle for five
+ *   minutes probes above its ceiling at once and forgets a learned window length.
+ *
+ * One small script per submit, and one counter increment (not waited for) per submit Segmind
+ * accepted.
  */
 import { createHash } from 'node:crypto';
 import { defineScripts, type RedisConnection, segmindBudgetKey } from '@renderq/shared';
+
+/** A submit limit as Segmind states it: `count` submits per `windowMs`. */
+export interface SubmitLimit {
+  readonly count: number;
+  readonly windowMs: number;
+}
 
 export interface RateBudgetOptions {
   readonly redis: RedisConnection;
   readonly prefix: string;
   /** The budget is per key: workers sharing a key share it. Only a digest of it is stored. */
   readonly apiKey: string;
-  /** Submits per second known to be allowed; undefined: learned from 429s. */
-  readonly initialPerSecond?: number;
+  /** The limit when the operator knows it (SEGMIND_RATE_LIMIT); undefined: learned from 429s. */
+  readonly knownLimit?: SubmitLimit;
 }
 
 /** A draw: granted (after waiting `waitMs`, the slot reserved), or not now (ask again in `waitMs`). */
@@ -28,16 +47,37 @@ export interface Draw {
   readonly waitMs: number;
 }
 
+/** What a 429 did to the budget. */
+export interface Cut {
+  readonly perSecond: number;
+  /** Every submit waits until then. */
+  readonly holdUntil: Date;
+}
+
 export interface BudgetState {
   readonly perSecond: number;
+  /** The learned ceiling per second (0: nothing learned yet). */
+  readonly ceilingPerSecond: number;
   readonly learned: boolean;
+  /** The window length the budget works with (ms). */
+  readonly windowMs: number;
   /** How long a 429 still holds every submit (0: none). */
   readonly heldForMs: number;
 }
 
-/** Unknown limit: start here and grow fast. */
+/** Unknown limit: start here and double every window of busy time. */
 const PROBE_PER_SECOND = 20;
 const MAX_PER_SECOND = 100_000;
+/** The rate after a 429, as a share of the ceiling: paced submits then fill no window past it. */
+const HEADROOM = 0.97;
+/** Windows of busy time at 97 % of the ceiling before probing above it. */
+const PLATEAU_WINDOWS = 4;
+/** The probe doubles the rate in this many windows of busy time, and keeps accelerating. */
+const PROBE_DOUBLING_WINDOWS = 2;
+/** A budget idle this long may be stale: it probes at once and forgets its window length. */
+const RELAX_AFTER_MS = 5 * 60_000;
+/** How much later than its window's end a named reset may be (a 1 s window's reset up to 3 s ahead). */
+const RESET_LATENESS_MS = 2_000;
 /**
  * A draw waits for its slot holding its worker slot when the slot is within 2.5 pacing intervals (at
  * least 1 s, at most a minute): a slot is always reserved ahead, so the pace holds. A later one puts
@@ -50,7 +90,9 @@ const RESERVE_INTERVALS = 2.5;
 export class RateBudget {
   readonly #redis: RedisConnection;
   readonly #key: string;
-  readonly #initial: number;
+  readonly #known: SubmitLimit | undefined;
+  /** The rate's tuning as both scripts take it (prelude/submit-rate.lua). */
+  readonly #tuning: string[];
   /** Submits Segmind accepted that the budget in Redis has not been told of yet. */
   #unreported = 0;
 
@@ -59,7 +101,11 @@ export class RateBudget {
     defineScripts(options.redis);
     const digest = createHash('sha256').update(options.apiKey).digest('hex').slice(0, 16);
     this.#key = segmindBudgetKey(options.prefix, digest);
-    this.#initial = options.initialPerSecond ?? 0;
+    this.#known = options.knownLimit;
+    // A known limit is also the highest rate: probing above it would only meet 429s.
+    const known = options.knownLimit ? (options.knownLimit.count * 1000) / options.knownLimit.windowMs : Infinity;
+    const max = Math.min(MAX_PER_SECOND, known);
+    this.#tuning = [PROBE_PER_SECOND, HEADROOM, PLATEAU_WINDOWS, PROBE_DOUBLING_WINDOWS, max].map(String);
   }
 
   /** Draws a submit from the budget. */
@@ -69,13 +115,14 @@ export class RateBudget {
     const [granted, waitMs] = await this.#redis.renderqDrawSubmitSlot(
       this.#key,
       String(now),
-      String(this.#initial),
+      String(this.#known?.count ?? 0),
+      String(this.#known?.windowMs ?? 0),
       String(MIN_RESERVE_MS),
       String(MAX_RESERVE_MS),
-      String(MAX_PER_SECOND),
       String(accepted),
       String(RESERVE_INTERVALS),
-      String(PROBE_PER_SECOND),
+      String(RELAX_AFTER_MS),
+      ...this.#tuning,
     );
     return { granted: granted === 1, waitMs };
   }
@@ -97,29 +144,43 @@ export class RateBudget {
     return count;
   }
 
-  /** Milliseconds every submit is still held for by a 429 (0: none); asked after waiting for a reserved slot. */
-  async heldForMs(now = Date.now()): Promise<number> {
-    return Math.max(0, Number((await this.#redis.hget(this.#key, 'blocked')) ?? 0) - now);
+  /**
+   * Asked after waiting for a slot reserved at `drawnAt`: how long a 429 since still holds every submit,
+   * or whether a 429 since voided the slot (it was paced at a rate found too high: draw again).
+   */
+  async afterWait(drawnAt: number, now = Date.now()): Promise<{ heldForMs: number; voided: boolean }> {
+    const [blocked, cutAt] = await this.#redis.hmget(this.#key, 'blocked', 'cut_at');
+    return { heldForMs: Math.max(0, Number(blocked ?? 0) - now), voided: Number(cutAt ?? 0) >= drawnAt };
   }
 
-  /** Segmind answered 429 with its window resetting at `resetAt`: cut the rate and hold every submit until then. */
-  async cut(resetAt: Date, now = Date.now()): Promise<number> {
+  /** Segmind answered 429 naming `resetAt` as its window's reset: learn from it, cut the rate, hold. */
+  async cut(resetAt: Date, now = Date.now()): Promise<Cut> {
     const accepted = this.#takeUnreported();
     // cut-submit-rate-1.lua
-    const rate = await this.#redis.renderqCutSubmitRate(
+    const [rate, holdUntil] = await this.#redis.renderqCutSubmitRate(
       this.#key,
       String(now),
-      String(Math.max(now, resetAt.getTime())),
+      String(resetAt.getTime()),
       String(accepted),
-      String(PROBE_PER_SECOND),
+      String(this.#known?.windowMs ?? 0),
+      String(RESET_LATENESS_MS),
+      ...this.#tuning,
+      String(MAX_RESERVE_MS),
     );
-    return Number(rate);
+    return { perSecond: Number(rate), holdUntil: new Date(Number(holdUntil)) };
   }
 
   /** The budget now, for metrics; undefined before the first draw. */
   async state(now = Date.now()): Promise<BudgetState | undefined> {
-    const [rate, learned, blocked] = await this.#redis.hmget(this.#key, 'rate', 'learned', 'blocked');
+    const [rate, ceil, win, blocked] = await this.#redis.hmget(this.#key, 'rate', 'ceil', 'win', 'blocked');
     if (rate === null) return undefined;
-    return { perSecond: Number(rate), learned: learned === '1', heldForMs: Math.max(0, Number(blocked ?? 0) - now) };
+    const ceilingPerSecond = Number(ceil ?? 0);
+    return {
+      perSecond: Number(rate),
+      ceilingPerSecond,
+      learned: ceilingPerSecond > 0,
+      windowMs: Number(win ?? 1_000),
+      heldForMs: Math.max(0, Number(blocked ?? 0) - now),
+    };
   }
 }

@@ -1,26 +1,87 @@
--- Cuts the shared Segmind submit rate after a 429 (packages/worker/src/segmind/rate-budget.ts):
--- to 95 % of what the window that just closed allowed, holding every submit until its reset.
--- Once per reset: a second 429 for the same window changes nothing.
+-- A 429 from Segmind (packages/worker/src/segmind/rate-budget.ts, whose header gives the rules
+-- and why): learns the ceiling from what was accepted, cuts the rate under it, and holds every
+-- submit until the refusing window has surely ended — the reset Segmind names, or earlier when
+-- the learned window says it ends sooner (a named reset may be later than the window's end).
+-- A 429 while a hold lasts (another worker's submit in flight) changes nothing.
 --
--- KEYS[1]  the budget (a hash: rate, blocked, wstart, accepted, cut_for, …)
--- ARGV[1]  now (ms)                        ARGV[2] when Segmind's window resets (ms)
--- ARGV[3]  submits accepted since the last call
--- ARGV[4]  rate to assume when none is known
--- Returns  the rate per second after the cut, as a string
+-- KEYS[1]  the budget (a hash: rate, ceil, win, busy, blocked, wstart, accepted, cut_at, reset, …)
+-- ARGV[1]  now (ms)                              ARGV[2] the reset Segmind names (ms)
+-- ARGV[3]  submits accepted since the last call  ARGV[4] known window (ms; 0: unknown)
+-- ARGV[5]  how late a named reset may be (ms)
+-- ARGV[6..10] the rate's tuning (prelude/submit-rate.lua)
+-- ARGV[11] longest reserve horizon (ms)
+-- Returns  {rate per second after the cut, as a string; hold until (ms)}
 local now = tonumber(ARGV[1])
+local tune = submitTuning(6)
 if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[1], 'accepted', ARGV[3]) end
-local reset = tonumber(ARGV[2])
-local s = redis.call('HMGET', KEYS[1], 'rate', 'blocked', 'wstart', 'accepted', 'cut_for')
-local rate = tonumber(s[1]) or tonumber(ARGV[4])
-if tonumber(s[5]) == reset then
-  return tostring(rate)
+local reset = math.max(now, tonumber(ARGV[2]))
+local s = redis.call('HMGET', KEYS[1], 'rate', 'blocked', 'wstart', 'accepted', 'win', 'cut_at', 'ceil', 'busy', 'tokens', 'at',
+  'reset')
+local rate = tonumber(s[1]) or tune.probe
+local blocked = tonumber(s[2]) or 0
+if blocked > now then return {tostring(rate), blocked} end
+local win = tonumber(s[5]) or 1000
+local knownWin = tonumber(ARGV[4])
+if knownWin > 0 then
+  win = knownWin
+else
+  -- A reset named further ahead than a late one can be: the window is at least that long (whole seconds).
+  local ahead = reset - now - tonumber(ARGV[5])
+  -- Consecutive windows' resets are a window apart (give or take their lateness): with clock-cut
+  -- windows a first 429 may come anywhere in its window, and this finds the whole length. (A learned
+  -- window of ten seconds or more may be half the real one; a one-second window's resets two
+  -- windows apart must not pass for adjacent ones.)
+  local previous = tonumber(s[11]) or 0
+  local adjacent = (win >= 10000 and 3 or 2) * win
+  if previous > 0 and reset - previous < adjacent then ahead = math.max(ahead, reset - previous - tonumber(ARGV[5]) / 2) end
+  if ahead > win then win = math.min(3600000, math.ceil(ahead / 1000) * 1000) end
 end
-local wstart = tonumber(s[3]) or 0
+local wstart = tonumber(s[3]) or now
 local accepted = tonumber(s[4]) or 0
-local window = reset - (wstart > 0 and wstart or now)
-if window < 1000 then window = 1000 end
-local allowed = math.max(1, accepted)
-rate = math.min(rate, 0.95 * allowed * 1000 / window)
-redis.call('HSET', KEYS[1], 'rate', rate, 'tokens', 1, 'at', reset, 'blocked', reset, 'wstart', reset, 'accepted', 0, 'learned', 1, 'cut_for', reset)
+local cutAt = tonumber(s[6]) or 0
+local hold
+if accepted == 0 or (accepted < 3 and accepted < 0.5 * rate * win / 1000) then
+  -- Next to nothing accepted since counting began (far fewer than the pace sends in a window): the
+  -- window is still full — of ours from before a hold that ended early, or of another client's — which
+  -- says nothing about the rate. Wait for it to end: it began before the last 429 or before now.
+  local ends = now + win
+  if cutAt > 0 and now - cutAt < win then ends = cutAt + win end
+  hold = math.min(reset, ends)
+  if hold <= now then hold = reset end
+  -- Counting goes on from where it began: a window that ends after this hold then adds to the span.
+  redis.call('HSET', KEYS[1], 'blocked', hold, 'tokens', 1, 'at', hold, 'win', win, 'last', hold, 'until', hold,
+    'reset', reset)
+  redis.call('PEXPIRE', KEYS[1], 86400000)
+  return {tostring(rate), hold}
+end
+-- The new rate: the pace of a window ago (the window before this one was not refused, and it was
+-- paced at about that), at most 97 % of the pace refused now; within two windows of a start, an idle
+-- spell or a hold, at most 97 % of what those windows accepted (a burst at a guessed or stale rate
+-- outruns any pace). The ceiling is what that rate stays 3 % under.
+local span = now - wstart
+-- (Submits go out when their slot comes, drawn as far ahead as slots are reserved now: the pace they
+-- went at is older by that much.)
+local tokens = (tonumber(s[9]) or 1) + (now - (tonumber(s[10]) or now)) * rate / 1000
+local lag = math.min(tonumber(ARGV[11]), math.max(0, -tokens) * 1000 / rate)
+local paced = submitRate(tonumber(s[7]) or 0, (tonumber(s[8]) or 0) - win - lag, win, tune)
+local next = math.min(paced, tune.headroom * rate)
+if span < 2 * win then next = math.min(next, tune.headroom * accepted * 1000 / math.max(span, win)) end
+local ceil = next / tune.headroom
+-- A ceiling well above the last: the limit was raised. Probe on at once rather than plateau first.
+local busy = 0
+local before = tonumber(s[7]) or 0
+if before > 0 and ceil > 1.05 * before then busy = tune.plateau * win end
+local refused = rate
+rate = next
+-- The refusing window holds about ceil × win submits, the first of them at least (count - 1) paced
+-- intervals ago: it ends no later than that, however late the named reset.
+local count = ceil * win / 1000
+local ends = now + math.min(win, math.max(win - (count - 1) * 1000 / refused, 1000 / rate))
+hold = math.min(reset, math.ceil(ends))
+-- A long window whose named reset is within a late reset's margin of that bound: the bound may be the
+-- early one (the window learned a little short), and waiting for the reset costs little of the window.
+if reset - hold < math.min(tonumber(ARGV[5]), win / 10) then hold = reset end
+redis.call('HSET', KEYS[1], 'rate', rate, 'ceil', ceil, 'win', win, 'busy', busy, 'last', hold, 'until', hold,
+  'tokens', 1, 'at', hold, 'blocked', hold, 'wstart', hold, 'accepted', 0, 'cut_at', now, 'reset', reset)
 redis.call('PEXPIRE', KEYS[1], 86400000)
-return tostring(rate)
+return {tostring(rate), hold}
