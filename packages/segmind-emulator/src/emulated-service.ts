@@ -14,6 +14,7 @@ import { InputImageError, loadInputImage } from './input-image.js';
 import { MODEL_PROFILES, type ModelProfile } from './model-profiles.js';
 import { applyPatch, DEFAULT_SETTINGS, FaultSettings, type SettingsPatch } from './settings.js';
 import { type EmulatorStats, StatsCounter } from './stats.js';
+import { SubmitWindows } from './submit-windows.js';
 
 type RequestStatus = 'QUEUED' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
 
@@ -76,7 +77,7 @@ export class EmulatedService {
   #spent = 0;
   /** Counts every change to requests and outputs, so a journal saves only when something changed. */
   #changes = 0;
-  #window = { startedAt: 0, count: 0 };
+  readonly #windows = new SubmitWindows();
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(settings: SettingsPatch = {}) {
@@ -88,7 +89,7 @@ export class EmulatedService {
   configure(patch: SettingsPatch): FaultSettings {
     this.settings = FaultSettings.parse(applyPatch(this.settings, patch));
     // A new limit counts from its own first submit, not within a window of the old one.
-    if (patch.submitRateLimit !== undefined) this.#window = { startedAt: 0, count: 0 };
+    if (patch.submitRateLimit !== undefined) this.#windows.reset();
     // More GPUs may let waiting requests start.
     for (const model of this.#queues.keys()) this.#pump(model);
     return this.settings;
@@ -109,7 +110,8 @@ export class EmulatedService {
     if (this.settings.forbiddenModels.includes(model)) {
       return { kind: 'forbidden', message: `Your account is not permitted to use model ${model}` };
     }
-    const rateLimited = this.#takeRateLimit();
+    const limit = this.settings.submitRateLimit;
+    const rateLimited = limit ? this.#windows.take(limit, Date.now()) : undefined;
     if (rateLimited) return { kind: 'rate_limited', resetAt: rateLimited };
     const parsed = this.#lenientSchema(model).safeParse(body);
     if (!parsed.success) {
@@ -280,28 +282,6 @@ export class EmulatedService {
       this.#lenientSchemas.set(model, schema);
     }
     return schema;
-  }
-
-  /** Counts a submit against the limit; a refused one gets the reset its 429 names. */
-  #takeRateLimit(): Date | undefined {
-    const limit = this.settings.submitRateLimit;
-    if (!limit) return undefined;
-    const now = Date.now();
-    if (limit.windows === 'clock') {
-      const startedAt = now - (now % limit.windowMs);
-      if (startedAt !== this.#window.startedAt) this.#window = { startedAt, count: 0 };
-    } else if (now - this.#window.startedAt >= limit.windowMs) {
-      this.#window = { startedAt: now, count: 0 };
-    }
-    // The other client's submits so far in this window, spread evenly over it.
-    const other = Math.floor(limit.otherClientShare * limit.max * ((now - this.#window.startedAt) / limit.windowMs));
-    if (this.#window.count + other >= limit.max) {
-      const { min, max } = limit.resetLateMs;
-      const late = min + Math.round(Math.random() * (max - min));
-      return new Date(this.#window.startedAt + limit.windowMs + late);
-    }
-    this.#window.count++;
-    return undefined;
   }
 
   #enqueue(request: EmulatedRequest): void {
