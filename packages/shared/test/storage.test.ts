@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { type S3Handle, startS3 } from '@renderq/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -231,12 +232,25 @@ describe('the storage check', () => {
       ...(options.createBucket === undefined ? {} : { createBucket: options.createBucket }),
     });
 
-  it('passes for a writable store and leaves nothing behind', async () => {
-    await expect(backends.file!().check()).resolves.toBeUndefined();
-    const storage = backends.s3!();
-    await expect(storage.check()).resolves.toBeUndefined();
-    await expect(storage.get('outputs/test/.renderq-check')).rejects.toBeInstanceOf(ObjectNotFoundError);
-    await storage.close();
+  it('passes for a writable store and leaves nothing behind, however many check it at once', async () => {
+    const file = backends.file!();
+    await Promise.all(Array.from({ length: 4 }, () => expect(file.check()).resolves.toBeUndefined()));
+    expect((await readdir(dir)).filter((name) => name.startsWith('.renderq-check'))).toEqual([]);
+    // The API and every worker check one store at once: each writes and removes an object of its own.
+    const stores = Array.from({ length: 4 }, () => backends.s3!());
+    await Promise.all(stores.map((storage) => expect(storage.check()).resolves.toBeUndefined()));
+    const client = new S3Client({
+      region: s3.region,
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: s3.credentials,
+    });
+    const listed = await client.send(
+      new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'outputs/test/.renderq-check' }),
+    );
+    expect(listed.Contents ?? []).toEqual([]);
+    client.destroy();
+    await Promise.all(stores.map((storage) => storage.close()));
   });
 
   it('names a missing bucket and the setting that creates it; with S3_CREATE_BUCKET it creates it', async () => {

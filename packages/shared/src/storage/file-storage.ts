@@ -20,11 +20,11 @@ import {
   Digest,
   digestOf,
   ObjectNotFoundError,
-  STORAGE_CHECK_KEY,
   type Storage,
   StorageUnusableError,
   type StoredObject,
   type StoredObjectStream,
+  storageCheckKey,
 } from './storage.js';
 
 export class FileStorage implements Storage {
@@ -45,7 +45,7 @@ export class FileStorage implements Storage {
   }
 
   async check(): Promise<void> {
-    const probe = path.join(this.#dir, STORAGE_CHECK_KEY);
+    const probe = path.join(this.#dir, storageCheckKey());
     try {
       await makePrivateDir(this.#dir);
       await writePrivateFile(probe, 'renderq storage check');

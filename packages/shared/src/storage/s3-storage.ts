@@ -26,11 +26,11 @@ import {
   Digest,
   digestOf,
   ObjectNotFoundError,
-  STORAGE_CHECK_KEY,
   type Storage,
   StorageUnusableError,
   type StoredObject,
   type StoredObjectStream,
+  storageCheckKey,
 } from './storage.js';
 
 interface S3Credentials {
@@ -95,7 +95,7 @@ export class S3Storage implements Storage {
 
   async check(): Promise<void> {
     await this.#ensureBucket();
-    const key = this.#prefix ? `${this.#prefix}/${STORAGE_CHECK_KEY}` : STORAGE_CHECK_KEY;
+    const key = this.#prefix ? `${this.#prefix}/${storageCheckKey()}` : storageCheckKey();
     try {
       await this.#client.send(
         new PutObjectCommand({

@@ -3,7 +3,7 @@
  * (files and S3); keys are `PREFIX/JOB_ID/INDEX.EXT` for outputs and
  * `PREFIX/JOB_ID/inputs/FIELD.EXT` for inputs, so a job that runs again writes the same keys.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { type Readable, Transform } from 'node:stream';
 
 export interface StoredObject {
@@ -50,8 +50,14 @@ export class StorageUnusableError extends Error {
   override readonly name = 'StorageUnusableError';
 }
 
-/** The key the check writes and removes; outside any job's keys (job ids never start with a dot). */
-export const STORAGE_CHECK_KEY = '.renderq-check';
+/**
+ * A key for one storage check to write and remove: outside any job's keys (job ids never start with
+ * a dot), and its own, so the API and the workers checking one store at once never write and delete
+ * the same object (a store that takes such a race badly failed both checks).
+ */
+export function storageCheckKey(): string {
+  return `.renderq-check-${randomBytes(6).toString('hex')}`;
+}
 
 export class ObjectNotFoundError extends Error {
   override readonly name = 'ObjectNotFoundError';
