@@ -59,8 +59,7 @@ function externalRedis(url: string): RedisHandle {
 
 async function processRedis(): Promise<RedisHandle> {
   const dir = await mkdtemp(path.join(tmpdir(), 'renderq-redis-'));
-  const server = new RedisServerProcess({ port: await freePort(), dir });
-  await server.start();
+  const server = await startOnFreePort(dir);
   return {
     url: server.url,
     kind: 'process',
@@ -112,4 +111,20 @@ async function containerRedis(): Promise<RedisHandle> {
     },
   };
   return handle;
+}
+
+/**
+ * A redis-server on a port of its own. Another test run on the same machine may bind the port drawn
+ * between its check and redis-server's bind (redis-server then exits at once): draw again.
+ */
+async function startOnFreePort(dir: string, attempts = 3): Promise<RedisServerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const server = new RedisServerProcess({ port: await freePort(), dir });
+    try {
+      await server.start();
+      return server;
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+    }
+  }
 }
