@@ -283,6 +283,7 @@ describe('renderq submit, wait and download', () => {
 });
 
 describe('renderq list', () => {
+  // (Many CLI processes, as below: a loaded machine needs minutes, not one.)
   it('lists jobs by batch, status, model and time, a limit at a time, following cursors with --all', async (test) => {
     // The job list is newer than this CLI's other routes: an API without it is left out, not failed.
     const probe = await fetch(`${system.url}/v1/jobs?limit=1`, { headers: { authorization: `Bearer ${API_KEY}` } });
@@ -333,7 +334,7 @@ describe('renderq list', () => {
     const badTime = await renderq(system, ['list', '--created-after', 'yesterday']);
     expect(badTime.code).toBe(2);
     expect(badTime.stderr).toContain('must be an ISO 8601 time');
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('renderq refusing, in one line', () => {
@@ -473,6 +474,7 @@ describe('renderq models, webhooks, cancel and admin', () => {
     expect(hooks[1]?.headers['webhook-id']).toBe(`evt_${job.id}_completed`);
   }, 60_000);
 
+  // Eleven CLI processes, each a Node start: 45–61 s beside two other suites on two cores.
   it('pauses taking jobs (admin), cancels a queued job, times out and is interrupted while waiting, resumes', async () => {
     const admin = { env: { RENDERQ_ADMIN_KEY: ADMIN_KEY } };
     const tenantOnly = await renderq(system, ['admin', 'status']);
@@ -530,5 +532,5 @@ describe('renderq models, webhooks, cancel and admin', () => {
       const resumed = await renderq(system, ['admin', 'resume', '--json'], admin);
       expect(resumed.json()).toEqual({ pause: { paused: false } });
     }
-  }, 60_000);
+  }, 180_000);
 });
