@@ -73,10 +73,12 @@ describe('the Segmind rate budget', () => {
     // Both workers are held until the hold ends.
     const held = cut.holdUntil.getTime();
     expect(await b.draw(start + 700)).toEqual({ granted: false, waitMs: held - (start + 700) });
-    expect(await a.afterWait(start + 500, held - 100)).toEqual({ heldForMs: 100, voided: true });
     // A slot reserved before the 429 was paced at the rate it found too high: void, drawn again.
-    expect((await b.afterWait(start + 590, held + 10)).voided).toBe(true);
-    expect(await b.afterWait(start + 610, held + 10)).toEqual({ heldForMs: 0, voided: false });
+    expect(await a.voidedSince(start + 500, held - 100)).toBe(true);
+    expect(await b.voidedSince(start + 590, held + 10)).toBe(true);
+    expect(await b.voidedSince(start + 610, held + 10)).toBe(false);
+    // (Nor does a slot drawn after it go out while the hold lasts.)
+    expect(await b.voidedSince(start + 610, held - 10)).toBe(true);
     // After it, slots come about 103 ms apart (9.7 a second): each one-second window gets at most the 10
     // Segmind allows, and not many fewer.
     const slots = await grantedOver([a, b], start + 1_000, 2_000);
@@ -165,33 +167,54 @@ describe('the rate budget against clock windows whose 429s name a late reset (vi
   const share = (r: PhaseResult, perSecondLeft: number) => r.acceptedLate / (r.lateMs / 1_000) / perSecondLeft;
   const per = (r: PhaseResult) => r.refused / r.accepted;
 
-  it("keeps ≥ 90 % of a per-second limit through an operator's day, and finds every change within 10 s", async () => {
-    const prefix = uniqueName('sim');
-    // Four workers (each reserving slots ahead), two budget objects over one key.
-    const budgets = [
-      new RateBudget({ redis, prefix, apiKey: 'key' }),
-      new RateBudget({ redis, prefix, apiKey: 'key' }),
-    ];
-    const phases: LimitPhase[] = [
-      { ms: 30_000, max: 5, windowMs: 1_000 },
-      { ms: 30_000, max: 40, windowMs: 1_000 },
-      { ms: 30_000, max: 5, windowMs: 1_000 },
-      { ms: 60_000, max: 5, windowMs: 1_000, idle: true },
-      { ms: 30_000, max: 5, windowMs: 1_000 },
-      { ms: 30_000, max: 10, windowMs: 1_000 },
-      { ms: 30_000, max: 10, windowMs: 1_000, otherShare: 0.5 },
-    ];
-    const day = await simulate(budgets, phases, start, 4);
-    // Fresh 5/s; 5/s after 40/s; 5/s after a minute idle; raised to 10/s; half of 10/s left by another client.
-    for (const i of [0, 2, 4, 5, 6]) {
-      const phase = phases[i] as LimitPhase;
-      const result = day[i] as PhaseResult;
-      const left = (phase.max as number) * (1 - (phase.otherShare ?? 0));
-      expect(share(result, left), `phase ${i}`).toBeGreaterThanOrEqual(0.9);
-      expect(per(result), `phase ${i}`).toBeLessThanOrEqual(0.1);
-      expect(result.msTo90, `phase ${i}`).toBeLessThanOrEqual(10_000);
-    }
-  });
+  // Quiet: four worker slots, each submit reaching Segmind 20 ms after its slot; one run (nothing in it
+  // is random). Loaded: twenty slots, submits up to 50 ms late (a different pseudo-random sequence in
+  // each of three runs), and a job put back taken again 100 ms after the queue's hold ends — two
+  // workers on a loaded machine, as the bench meets them. The targets hold for every row of the quiet
+  // run and, on average over the three, of the loaded one (one run alone is one draw of the jitter).
+  it.each([
+    { machine: 'quiet', slots: 4, loaded: {}, seeds: [1] },
+    { machine: 'loaded', slots: 20, loaded: { jitterMs: 50, refetchMs: 100 }, seeds: [1, 2, 3] },
+  ])(
+    "keeps ≥ 90 % of a per-second limit through an operator's day, and finds every change within 10 s ($machine)",
+    async ({ slots, loaded, seeds }) => {
+      const phases: LimitPhase[] = [
+        { ms: 30_000, max: 5, windowMs: 1_000 },
+        { ms: 30_000, max: 40, windowMs: 1_000 },
+        { ms: 30_000, max: 5, windowMs: 1_000 },
+        { ms: 60_000, max: 5, windowMs: 1_000, idle: true },
+        { ms: 30_000, max: 5, windowMs: 1_000 },
+        { ms: 30_000, max: 10, windowMs: 1_000 },
+        { ms: 30_000, max: 10, windowMs: 1_000, otherShare: 0.5 },
+      ];
+      const days: PhaseResult[][] = [];
+      for (const seed of seeds) {
+        const prefix = uniqueName('sim');
+        // Two budget objects over one key.
+        const budgets = [
+          new RateBudget({ redis, prefix, apiKey: 'key' }),
+          new RateBudget({ redis, prefix, apiKey: 'key' }),
+        ];
+        days.push(await simulate(budgets, phases, start, slots, { ...loaded, seed }));
+      }
+      const mean = (of: (r: PhaseResult) => number, i: number) =>
+        days.reduce((sum, day) => sum + of(day[i] as PhaseResult), 0) / days.length;
+      // Fresh 5/s; 5/s after 40/s; 5/s after a minute idle; raised to 10/s; half of 10/s left by another client.
+      for (const i of [0, 2, 4, 5, 6]) {
+        const phase = phases[i] as LimitPhase;
+        const left = (phase.max as number) * (1 - (phase.otherShare ?? 0));
+        expect(
+          mean((r) => share(r, left), i),
+          `phase ${i}`,
+        ).toBeGreaterThanOrEqual(0.9);
+        expect(mean(per, i), `phase ${i}`).toBeLessThanOrEqual(0.1);
+        expect(
+          mean((r) => r.msTo90 ?? Infinity, i),
+          `phase ${i}`,
+        ).toBeLessThanOrEqual(10_000);
+      }
+    },
+  );
 
   it('finds a lifted limit within seconds after a per-second one', async () => {
     const prefix = uniqueName('sim');
@@ -199,17 +222,17 @@ describe('the rate budget against clock windows whose 429s name a late reset (vi
     const [limited, lifted] = await simulate(
       budgets,
       [
-        { ms: 30_000, max: 5, windowMs: 1_000 },
-        { ms: 30_000, max: null, windowMs: 1_000 },
+        { ms: 20_000, max: 5, windowMs: 1_000 },
+        { ms: 20_000, max: null, windowMs: 1_000 },
       ],
       start,
     );
     const [never] = await simulate(
       [new RateBudget({ redis, prefix, apiKey: 'other' })],
-      [{ ms: 30_000, max: null, windowMs: 1_000 }],
+      [{ ms: 20_000, max: null, windowMs: 1_000 }],
       start + 100_000,
     );
-    expect(limited?.accepted).toBeLessThan(160);
+    expect(limited?.accepted).toBeLessThan(110);
     // After the first 10 s, as many as with no limit ever (two workers, a 20 ms round trip: 100 a second).
     expect((lifted?.acceptedLate as number) / (never?.acceptedLate as number)).toBeGreaterThanOrEqual(0.9);
   });
@@ -217,7 +240,11 @@ describe('the rate budget against clock windows whose 429s name a late reset (vi
   it('keeps ≥ 85 % of a per-minute limit after its first two windows, with few 429s', async () => {
     const prefix = uniqueName('sim');
     const budgets = [new RateBudget({ redis, prefix, apiKey: 'key' })];
-    const [result] = await simulate(budgets, [{ ms: 300_000, max: 50, windowMs: 60_000 }], start);
+    // Started 17 s into a clock minute, on a loaded machine: the first 429 comes mid-window.
+    const [result] = await simulate(budgets, [{ ms: 300_000, max: 50, windowMs: 60_000 }], start + 17_000, 20, {
+      jitterMs: 50,
+      refetchMs: 100,
+    });
     const r = result as PhaseResult;
     expect(share(r, 50 / 60)).toBeGreaterThanOrEqual(0.85);
     expect(per(r)).toBeLessThanOrEqual(0.1);

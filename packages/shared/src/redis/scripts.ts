@@ -57,6 +57,8 @@ declare module 'ioredis' {
     ): Result<number[], Context>;
     /** draw-submit-slot-1.lua */
     renderqDrawSubmitSlot(budget: string, ...args: string[]): Result<[granted: number, waitMs: number], Context>;
+    /** count-accepted-submit-1.lua */
+    renderqCountAcceptedSubmit(budget: string, nowMs: string, keep: string): Result<number, Context>;
     /** cut-submit-rate-1.lua */
     renderqCutSubmitRate(budget: string, ...args: string[]): Result<[rate: string, holdUntilMs: number], Context>;
     /** take-over-claim-1.lua */
@@ -93,6 +95,7 @@ const SCRIPTS = {
   renderqTakeEnqueueTokens: { file: 'take-enqueue-tokens-1.lua', numberOfKeys: 1 },
   renderqTakeOverClaim: { file: 'take-over-claim-1.lua', numberOfKeys: 1 },
   renderqDrawSubmitSlot: { file: 'draw-submit-slot-1.lua', numberOfKeys: 1, prelude: submitRate },
+  renderqCountAcceptedSubmit: { file: 'count-accepted-submit-1.lua', numberOfKeys: 1 },
   renderqCutSubmitRate: { file: 'cut-submit-rate-1.lua', numberOfKeys: 1, prelude: submitRate },
 } as const satisfies Record<string, ScriptFile>;
 

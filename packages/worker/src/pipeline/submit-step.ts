@@ -128,10 +128,8 @@ async function takeSubmitSlot(deps: PipelineDeps): Promise<number> {
     if (!draw.granted) return Math.max(1, draw.waitMs);
     if (draw.waitMs === 0) return 0;
     await new Promise((resolve) => setTimeout(resolve, draw.waitMs));
-    // A 429 while this slot waited holds every submit, and voids slots paced at the rate it found too high.
-    const after = await deps.budget.afterWait(drawnAt);
-    if (after.heldForMs > 0) return after.heldForMs;
-    if (!after.voided) return 0;
+    // A 429 while this slot waited voids it (paced at the rate it found too high, or inside its hold).
+    if (!(await deps.budget.voidedSince(drawnAt))) return 0;
   }
 }
 

@@ -5,12 +5,17 @@
  * limit", says why each rule is there):
  *
  * - A 429 cuts the rate to the pace of a window ago (older by how far slots are reserved ahead),
- *   at most 97 % of the pace refused, and — within two windows of a start, an idle spell or the
- *   last hold — at most 97 % of what those windows accepted. The ceiling is what it stays 3 % under.
+ *   at most 97 % of the pace refused and of what the trailing window took, and — within two windows
+ *   of a start, an idle spell or the last hold — at most 97 % of what those windows accepted. The
+ *   ceiling is what it stays 3 % under. While a raised limit is sought, the refused window's count.
  * - Every submit is held until the refusing window has surely ended: the reset Segmind names,
  *   or sooner when the window (learned from how far ahead resets are named and how far apart
- *   consecutive ones are, or from SEGMIND_RATE_LIMIT) must have ended already. A 429 when next to
- *   nothing was accepted since says only that the window is full: it holds, and teaches nothing.
+ *   consecutive ones are, or from SEGMIND_RATE_LIMIT) must have ended already — a window of the
+ *   ceiling's count of recent accepted submits ago. A 429 when next to nothing was accepted since
+ *   says only that the window is full: it holds, and teaches nothing.
+ * - A job whose slot is beyond the reserve horizon comes back when it is half a horizon away, while
+ *   slots reserved meanwhile still go out: a job put back is taken again late, and the pace must
+ *   not wait for it.
  * - While the pace holds submits back, the rate grows with that busy time (not per submit):
  *   four windows on a plateau under the ceiling, then a probe above it that doubles in two windows
  *   and keeps accelerating (×1.1 in one, ×256 in four), so a raised or lifted limit is found in
@@ -20,8 +25,8 @@
  * - Idle time is no evidence: it neither lowers nor grows the rate; a state idle for five
  *   minutes probes above its ceiling at once and forgets a learned window length.
  *
- * One small script per submit, and one counter increment (not waited for) per submit Segmind
- * accepted.
+ * One small script per draw, and one more (not waited for) per submit Segmind accepted: its count and
+ * time (the last 128 or more are kept).
  */
 import { createHash } from 'node:crypto';
 import { defineScripts, type RedisConnection, segmindBudgetKey } from '@renderq/shared';
@@ -41,7 +46,10 @@ export interface RateBudgetOptions {
   readonly knownLimit?: SubmitLimit;
 }
 
-/** A draw: granted (after waiting `waitMs`, the slot reserved), or not now (ask again in `waitMs`). */
+/**
+ * A draw: granted (after waiting `waitMs`, the slot reserved), or not now (ask again in `waitMs`: then its
+ * slot is half a reserve horizon away, and slots reserved meanwhile are still going out).
+ */
 export interface Draw {
   readonly granted: boolean;
   readonly waitMs: number;
@@ -76,6 +84,8 @@ const PLATEAU_WINDOWS = 4;
 const PROBE_DOUBLING_WINDOWS = 2;
 /** A budget idle this long may be stale: it probes at once and forgets its window length. */
 const RELAX_AFTER_MS = 5 * 60_000;
+/** Accepted submits whose times a 429 may read: a window's count up to this is placed exactly. */
+const RECENT_TIMES = 128;
 /** How much later than its window's end a named reset may be (a 1 s window's reset up to 3 s ahead). */
 const RESET_LATENESS_MS = 2_000;
 /**
@@ -128,12 +138,12 @@ export class RateBudget {
   }
 
   /**
-   * Segmind accepted a submit: it counts toward what the current window allows. Told at once without
-   * waiting for the answer (a 429 from another worker must find it counted); should that fail, it is
-   * told with the next draw.
+   * Segmind accepted a submit: it counts toward what the current window allows, and its time tells a
+   * later 429 when the refusing window began. Told at once without waiting for the answer (a 429 from
+   * another worker must find it counted); should that fail, it is counted with the next draw.
    */
-  accepted(): void {
-    this.#redis.hincrby(this.#key, 'accepted', 1).catch(() => {
+  accepted(now = Date.now()): void {
+    this.#redis.renderqCountAcceptedSubmit(this.#key, String(now), String(RECENT_TIMES)).catch(() => {
       this.#unreported++;
     });
   }
@@ -145,12 +155,12 @@ export class RateBudget {
   }
 
   /**
-   * Asked after waiting for a slot reserved at `drawnAt`: how long a 429 since still holds every submit,
-   * or whether a 429 since voided the slot (it was paced at a rate found too high: draw again).
+   * Asked after waiting for a slot reserved at `drawnAt`: whether a 429 since voided it (it was paced at
+   * a rate found too high, or falls in the hold: draw again).
    */
-  async afterWait(drawnAt: number, now = Date.now()): Promise<{ heldForMs: number; voided: boolean }> {
+  async voidedSince(drawnAt: number, now = Date.now()): Promise<boolean> {
     const [blocked, cutAt] = await this.#redis.hmget(this.#key, 'blocked', 'cut_at');
-    return { heldForMs: Math.max(0, Number(blocked ?? 0) - now), voided: Number(cutAt ?? 0) >= drawnAt };
+    return Number(cutAt ?? 0) >= drawnAt || Number(blocked ?? 0) > now;
   }
 
   /** Segmind answered 429 naming `resetAt` as its window's reset: learn from it, cut the rate, hold. */

@@ -4,7 +4,7 @@
 -- the learned window says it ends sooner (a named reset may be later than the window's end).
 -- A 429 while a hold lasts (another worker's submit in flight) changes nothing.
 --
--- KEYS[1]  the budget (a hash: rate, ceil, win, busy, blocked, wstart, accepted, cut_at, reset, …)
+-- KEYS[1]  the budget (a hash: rate, ceil, win, busy, blocked, wstart, accepted, cut_at, reset, times, raising, …)
 -- ARGV[1]  now (ms)                              ARGV[2] the reset Segmind names (ms)
 -- ARGV[3]  submits accepted since the last call  ARGV[4] known window (ms; 0: unknown)
 -- ARGV[5]  how late a named reset may be (ms)
@@ -16,7 +16,7 @@ local tune = submitTuning(6)
 if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[1], 'accepted', ARGV[3]) end
 local reset = math.max(now, tonumber(ARGV[2]))
 local s = redis.call('HMGET', KEYS[1], 'rate', 'blocked', 'wstart', 'accepted', 'win', 'cut_at', 'ceil', 'busy', 'tokens', 'at',
-  'reset')
+  'reset', 'times', 'raising')
 local rate = tonumber(s[1]) or tune.probe
 local blocked = tonumber(s[2]) or 0
 if blocked > now then return {tostring(rate), blocked} end
@@ -35,6 +35,25 @@ else
   local adjacent = (win >= 10000 and 3 or 2) * win
   if previous > 0 and reset - previous < adjacent then ahead = math.max(ahead, reset - previous - tonumber(ARGV[5]) / 2) end
   if ahead > win then win = math.min(3600000, math.ceil(ahead / 1000) * 1000) end
+end
+-- When the refusing window ends at the latest: it holds about `count` submits, all sent since it began,
+-- so it began no later than the count-th most recent accepted one (or, without their times, than
+-- count - 1 intervals of the pace refused ago) and ends within a window of that; and no later than the
+-- reset Segmind names. (A long window whose named reset is within a late reset's margin of that bound
+-- waits for the reset: the bound may be the early one, and that costs little of the window.)
+local recent = {}
+for t in string.gmatch(s[12] or '', '%d+') do
+  if tonumber(t) <= now then recent[#recent + 1] = tonumber(t) end
+end
+-- (Answers come back out of order.)
+table.sort(recent)
+local function holdEnd(count, refused, after)
+  local ends = now + math.min(win, math.max(win - (count - 1) * 1000 / refused, after))
+  local k = math.floor(count)
+  if k >= 1 and #recent >= k then ends = math.min(ends, math.max(now + after, recent[#recent - k + 1] + win)) end
+  local hold = math.min(reset, math.ceil(ends))
+  if reset - hold < math.min(tonumber(ARGV[5]), win / 10) then hold = reset end
+  return hold
 end
 local wstart = tonumber(s[3]) or now
 local accepted = tonumber(s[4]) or 0
@@ -59,29 +78,47 @@ end
 -- spell or a hold, at most 97 % of what those windows accepted (a burst at a guessed or stale rate
 -- outruns any pace). The ceiling is what that rate stays 3 % under.
 local span = now - wstart
+local before = tonumber(s[7]) or 0
 -- (Submits go out when their slot comes, drawn as far ahead as slots are reserved now: the pace they
 -- went at is older by that much.)
 local tokens = (tonumber(s[9]) or 1) + (now - (tonumber(s[10]) or now)) * rate / 1000
 local lag = math.min(tonumber(ARGV[11]), math.max(0, -tokens) * 1000 / rate)
 local paced = submitRate(tonumber(s[7]) or 0, (tonumber(s[8]) or 0) - win - lag, win, tune)
 local next = math.min(paced, tune.headroom * rate)
-if span < 2 * win then next = math.min(next, tune.headroom * accepted * 1000 / math.max(span, win)) end
+-- What the trailing window since the last 429 took: a paced window that was refused took that many at
+-- most (more only when part of the window before it is counted: the pace was then lower).
+local trailing
+local from = math.max(now - win, cutAt)
+if #recent > 0 and recent[1] <= from then
+  local n = 0
+  for i = #recent, 1, -1 do
+    if recent[i] <= from then break end
+    n = n + 1
+  end
+  trailing = n * 1000 / win
+  next = math.min(next, tune.headroom * math.max(trailing, 1000 / win))
+  -- While a raised limit is being sought (the last cut found the ceiling well above the one before),
+  -- the refused window's count says how far up it is; the pace a window ago, low on an accelerating
+  -- probe, would climb there a few percent a probe.
+  if s[13] == '1' then next = math.max(next, tune.headroom * math.min(trailing, rate, 1.5 * paced)) end
+end
+if span < 2 * win then
+  -- What those windows took a second; or one more, when the trailing window took that (a hold that
+  -- ended just after the refusing window began leaves its first submit out of the count).
+  local took = accepted * 1000 / math.max(span, win)
+  if trailing then took = math.max(took, math.min(trailing, (accepted + 1) * 1000 / win)) end
+  next = math.min(next, tune.headroom * took)
+end
 local ceil = next / tune.headroom
 -- A ceiling well above the last: the limit was raised. Probe on at once rather than plateau first.
 local busy = 0
-local before = tonumber(s[7]) or 0
-if before > 0 and ceil > 1.05 * before then busy = tune.plateau * win end
+local raising = before > 0 and ceil > 1.05 * before
+if raising then busy = tune.plateau * win end
 local refused = rate
 rate = next
--- The refusing window holds about ceil × win submits, the first of them at least (count - 1) paced
--- intervals ago: it ends no later than that, however late the named reset.
-local count = ceil * win / 1000
-local ends = now + math.min(win, math.max(win - (count - 1) * 1000 / refused, 1000 / rate))
-hold = math.min(reset, math.ceil(ends))
--- A long window whose named reset is within a late reset's margin of that bound: the bound may be the
--- early one (the window learned a little short), and waiting for the reset costs little of the window.
-if reset - hold < math.min(tonumber(ARGV[5]), win / 10) then hold = reset end
+hold = holdEnd(ceil * win / 1000, refused, 1000 / rate)
 redis.call('HSET', KEYS[1], 'rate', rate, 'ceil', ceil, 'win', win, 'busy', busy, 'last', hold, 'until', hold,
-  'tokens', 1, 'at', hold, 'blocked', hold, 'wstart', hold, 'accepted', 0, 'cut_at', now, 'reset', reset)
+  'tokens', 1, 'at', hold, 'blocked', hold, 'wstart', hold, 'accepted', 0, 'cut_at', now, 'reset', reset,
+  'raising', raising and 1 or 0)
 redis.call('PEXPIRE', KEYS[1], 86400000)
 return {tostring(rate), hold}

@@ -51,14 +51,17 @@ else
   busy = busy + math.max(0, math.min(now, tonumber(s[9]) or 0) - last)
 end
 rate = submitRate(ceil, busy, win, tune)
-local wait = 0
+local wait = math.max(0, math.ceil(at + math.max(0, 1 - tokens) * 1000 / rate - now))
+local horizon = math.min(tonumber(ARGV[5]), math.max(tonumber(ARGV[4]), tonumber(ARGV[7]) * 1000 / rate))
 local granted = 1
-if tokens < 1 then
-  wait = math.ceil((1 - tokens) * 1000 / rate)
-  local horizon = math.min(tonumber(ARGV[5]), math.max(tonumber(ARGV[4]), tonumber(ARGV[7]) * 1000 / rate))
-  if wait > horizon then granted = 0 end
+if wait > horizon then
+  -- Not now: back when its slot is half a horizon away, while slots reserved meanwhile still go out (a
+  -- job put back takes a while to be taken again; coming back when the bucket is empty leaves a gap).
+  granted = 0
+  wait = math.ceil(wait - horizon / 2)
+else
+  tokens = tokens - 1
 end
-if granted == 1 then tokens = tokens - 1 end
 -- Work waits for the pace until the bucket is back to one token (a job not granted comes back then).
 local busyUntil = at + math.max(0, 1 - tokens) * 1000 / rate
 redis.call('HSET', KEYS[1], 'rate', rate, 'ceil', ceil, 'win', win, 'busy', busy, 'last', math.max(now, last),
