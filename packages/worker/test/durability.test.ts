@@ -130,7 +130,15 @@ describe('an S3 outage', () => {
       async () => (await Promise.all(ids.map((id) => s.store.get(id)))).every((r) => r?.stage.name === 'storing'),
       'every job to reach storing',
     );
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Each job tries to store and fails at least once (however long a loaded machine takes to), and
+    // none leaves storing while S3 is down.
+    await until(
+      async () =>
+        (await Promise.all(ids.map((id) => s.store.get(id)))).every(
+          (r) => r?.stage.name !== 'storing' || r.stage.attempts > 0,
+        ),
+      'every job to have tried storing',
+    );
     const during = await Promise.all(ids.map((id) => s.store.get(id)));
     expect(during.every((r) => r?.stage.name === 'storing' && r.stage.attempts > 0)).toBe(true);
     await s.s3.start();
