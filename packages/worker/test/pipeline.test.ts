@@ -104,13 +104,15 @@ describe('the worker pipeline', () => {
     const ids = await stack.createJobs(
       Array.from({ length: 20 }, (_, i) => jobFor('segmind-vega-rt-v1', `flaky-${i}`)),
     );
-    const records = await stack.waitForJobs(ids, 120_000);
+    // (A job whose polls meet several 5xx in a row backs off to the poll cap: in two of four runs one of
+    // the 20 was still polling or queued after 120 s. Why it takes that long is not yet understood.)
+    const records = await stack.waitForJobs(ids, 240_000);
     expect(records.map((r) => r.stage.name)).toEqual(ids.map(() => 'completed'));
     const stats = stack.emulator.stats();
     expect(Object.keys(stats.errors).some((code) => Number(code) >= 500)).toBe(true);
     // A 5xx on submit started nothing: each job was still submitted (accepted) exactly once.
     expect(Object.values(stats.submits.byMarker)).toEqual(ids.map(() => 1));
-  }, 180_000);
+  }, 300_000);
 
   it('keeps a job at Segmind on its poll job alone: a render job that handed its job over is not kept', async () => {
     stack = await startStack({ latencyScale: 20 });
