@@ -83,7 +83,7 @@ local before = tonumber(s[7]) or 0
 -- went at is older by that much.)
 local tokens = (tonumber(s[9]) or 1) + (now - (tonumber(s[10]) or now)) * rate / 1000
 local lag = math.min(tonumber(ARGV[11]), math.max(0, -tokens) * 1000 / rate)
-local paced = submitRate(tonumber(s[7]) or 0, (tonumber(s[8]) or 0) - win - lag, win, tune)
+local paced = submitRate(before, (tonumber(s[8]) or 0) - win - lag, win, tune)
 local next = math.min(paced, tune.headroom * rate)
 -- What the trailing window since the last 429 took: a paced window that was refused took that many at
 -- most (more only when part of the window before it is counted: the pace was then lower).
