@@ -143,6 +143,40 @@ describe('the Segmind rate budget', () => {
     expect((await budget.state(from + 3_604_000))?.perSecond).toBeGreaterThan(8 * learned);
   });
 
+  it('finds a raised limit from what the window before a 429 took: twice the ceiling climbs at once, the ceiling does not', async () => {
+    /** A budget that learned 5 a second, then was busy for seven windows (a plateau of four, then probing); `took` of its slots in the last second accepted. */
+    const probedThenRefused = async (key: string, took: number) => {
+      const budget = new RateBudget({ redis, prefix: uniqueName('budget'), apiKey: key });
+      const start = 4_000_000;
+      for (let i = 0; i < 5; i++) {
+        await budget.draw(start + i * 10);
+        budget.accepted(start + i * 10);
+      }
+      const from = (await budget.cut(new Date(start + 1_000), start + 500)).holdUntil.getTime();
+      const slots = await grantedOver([budget], from, 7_000);
+      const end = from + 7_000;
+      // Accepted: every slot before the last second, and `took` of the last second's.
+      const last = slots.filter((t) => t > end - 1_000 && t <= end);
+      expect(last.length).toBeGreaterThanOrEqual(took);
+      for (const t of slots.filter((t) => t <= end - 1_000)) budget.accepted(t);
+      for (const t of last.slice(0, took)) budget.accepted(t);
+      const cut = await budget.cut(new Date(end + 1_500), end);
+      // Then busy for two more windows.
+      await grantedOver([budget], cut.holdUntil.getTime(), 2_000);
+      return { cut, state: await budget.state(cut.holdUntil.getTime() + 2_000) };
+    };
+    // Ten in the last second, twice the ceiling of 5: the limit was raised. The rate climbs (at most half
+    // again the old ceiling at once) and the probe goes on without a plateau.
+    const raised = await probedThenRefused('raised', 10);
+    expect(raised.cut.perSecond).toBeGreaterThan(6);
+    expect(raised.cut.perSecond).toBeLessThanOrEqual(7.5);
+    expect(raised.state?.perSecond).toBeGreaterThan(raised.cut.perSecond);
+    // Five, the ceiling: an unchanged limit. No raise: back to the plateau under it.
+    const unchanged = await probedThenRefused('unchanged', 5);
+    expect(unchanged.cut.perSecond).toBeLessThanOrEqual(5);
+    expect(unchanged.state?.perSecond).toBe(unchanged.cut.perSecond);
+  });
+
   it('is the state in Redis: new budgets over it (a restart of every worker) go on at the learned pace', async () => {
     const prefix = uniqueName('budget');
     const before = new RateBudget({ redis, prefix, apiKey: 'key' });

@@ -20,7 +20,8 @@
  *   four windows on a plateau under the ceiling, then a probe above it that doubles in two windows
  *   and keeps accelerating (×1.1 in one, ×256 in four), so a raised or lifted limit is found in
  *   seconds while a steady one costs a 429 about every six windows. A 429 that finds the ceiling
- *   well above the last one (a raise) probes on at once.
+ *   well above the last one, or after a trailing window that took 1.6 times it (a raise), probes on
+ *   at once.
  * - SEGMIND_RATE_LIMIT, when set, is the first ceiling, the window length and the highest rate.
  * - Idle time is no evidence: it neither lowers nor grows the rate; a state idle for five
  *   minutes probes above its ceiling at once and forgets a learned window length.

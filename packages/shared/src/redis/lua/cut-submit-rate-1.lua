@@ -85,6 +85,7 @@ local tokens = (tonumber(s[9]) or 1) + (now - (tonumber(s[10]) or now)) * rate /
 local lag = math.min(tonumber(ARGV[11]), math.max(0, -tokens) * 1000 / rate)
 local paced = submitRate(before, (tonumber(s[8]) or 0) - win - lag, win, tune)
 local next = math.min(paced, tune.headroom * rate)
+local farPast = false
 -- What the trailing window since the last 429 took: a paced window that was refused took that many at
 -- most (more only when part of the window before it is counted: the pace was then lower).
 local trailing
@@ -96,11 +97,15 @@ if #recent > 0 and recent[1] <= from then
     n = n + 1
   end
   trailing = n * 1000 / win
+  farPast = before > 0 and trailing >= 1.6 * before
   next = math.min(next, tune.headroom * math.max(trailing, 1000 / win))
-  -- While a raised limit is being sought (the last cut found the ceiling well above the one before),
-  -- the refused window's count says how far up it is; the pace a window ago, low on an accelerating
-  -- probe, would climb there a few percent a probe.
+  -- While a raised limit is being sought (the last cut found the ceiling well above the one before, or
+  -- the trailing window took 1.6 times the ceiling before this 429: under an unchanged limit it takes
+  -- the refused window's count and a little of the window before, about 1.1–1.25 times), the refused
+  -- window's count says how far up it is; the pace a window ago, low on an accelerating probe, would
+  -- climb there a few percent a probe.
   if s[13] == '1' then next = math.max(next, tune.headroom * math.min(trailing, rate, 1.5 * paced)) end
+  if farPast then next = math.max(next, tune.headroom * math.min(trailing, rate, 1.5 * paced, 1.5 * before)) end
 end
 if span < 2 * win then
   -- What those windows took a second; or one more, when the trailing window took that (a hold that
@@ -112,7 +117,7 @@ end
 local ceil = next / tune.headroom
 -- A ceiling well above the last: the limit was raised. Probe on at once rather than plateau first.
 local busy = 0
-local raising = before > 0 and ceil > 1.05 * before
+local raising = farPast or (before > 0 and ceil > 1.05 * before)
 if raising then busy = tune.plateau * win end
 local refused = rate
 rate = next
