@@ -189,12 +189,9 @@ export {
   type ValidationIssue,
 } from './validation.js';
 export { describeIssue } from './validation-messages.js';
+export type { AttemptRecord, HostNote, RecordedAttempt } from './webhooks/event-attempts.js';
 export {
-  type AttemptRecord,
-  type HostNote,
   openWebhookQueue,
-  type PendingEventGlance,
-  type RecordedAttempt,
   WebhookEventStore,
   type WebhookEventStoreOptions,
   type WebhookQueue,
@@ -210,3 +207,4 @@ export {
   type WebhookEventRecord,
   WebhookEventType,
 } from './webhooks/events.js';
+export type { PendingEventGlance } from './webhooks/pending-events.js';

@@ -1,6 +1,6 @@
 -- Records a webhook delivery attempt with the event's status after it and, when the attempt
 -- reached its host or failed to, what that means for the host's backoff — in one step
--- (packages/shared/src/webhooks/event-store.ts). A host is backed off once its failures in a
+-- (packages/shared/src/webhooks/event-attempts.ts). A host is backed off once its failures in a
 -- row reach the threshold, for a while that doubles with each further failure up to a maximum;
 -- one answer that counts as success clears it (packages/worker/src/webhooks/host-backoff.ts).
 --

@@ -1,4 +1,4 @@
--- Starts another round of delivery for a webhook event (packages/shared/src/webhooks/event-store.ts).
+-- Starts another round of delivery for a webhook event (packages/shared/src/webhooks/redeliver-event.ts).
 --
 -- KEYS[1]  the event hash
 -- KEYS[2]  the pending webhook events
