@@ -30,10 +30,11 @@ export type {
 } from './types.js';
 export {
   MIN_WEBHOOK_KEY_BYTES,
+  signWebhook,
+  type WebhookHeaders,
   WebhookSecretError,
   webhookSecretProblem,
 } from './webhook-secret.js';
-export { signWebhook, type WebhookHeaders } from './webhook-signature.js';
 export {
   type VerifyOptions,
   verifyWebhook,

@@ -7,8 +7,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { WebhookPayload } from './types.js';
-import { WebhookSecretError, webhookSecretKey } from './webhook-secret.js';
-import { signatureOf } from './webhook-signature.js';
+import { signatureOf, WebhookSecretError, webhookSecretKey } from './webhook-secret.js';
 
 /** Why a delivery was refused. */
 export type WebhookVerificationFailure =

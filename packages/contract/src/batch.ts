@@ -2,6 +2,12 @@
 import { z } from 'zod';
 
 /**
+ * The largest batch: the API refuses bigger ones, and the configuration refuses an enqueue burst
+ * smaller than it (which would refuse a valid batch forever).
+ */
+export const MAX_BATCH_JOBS = 10_000;
+
+/**
  * `running` until its last job finishes; then `completed`, or `failed` when not one of its jobs
  * completed and at least one failed; `cancelled` once the batch was cancelled.
  */

@@ -3,7 +3,7 @@
  * schema with its type inferred. The API answers and documents (OpenAPI) with these schemas, the
  * worker builds webhook bodies of these types, and @renderq/client's types are these types.
  */
-export { Batch, BatchCounts, BatchStatus, CreatedBatch } from './batch.js';
+export { Batch, BatchCounts, BatchStatus, CreatedBatch, MAX_BATCH_JOBS } from './batch.js';
 export { JobEventType, WebhookEventType } from './event-types.js';
 export { ErrorCode, Job, JobError, JobInputFile, JobOutput, JobPage, JobStatus } from './job.js';
 export { AdminStatus, Model, PauseReason, PauseState, StorageState } from './operations.js';
@@ -18,7 +18,9 @@ export {
 } from './webhook.js';
 export {
   MIN_WEBHOOK_KEY_BYTES,
+  signWebhook,
   WEBHOOK_SECRET_PREFIX,
+  type WebhookHeaders,
   WebhookSecretError,
   webhookSecretKey,
   webhookSecretProblem,

@@ -1,9 +1,14 @@
 /**
- * Webhook secrets as Standard Webhooks spells them: `whsec_` followed by base64 of the
- * key bytes, at least 24 of them. One rule for the server (WEBHOOK_SECRET) and for
- * receivers (WebhookVerifier), so a secret one accepts the other accepts too. Messages
- * say what is wrong and never repeat the secret.
+ * Webhook secrets and signatures as Standard Webhooks spells them. A secret is `whsec_`
+ * followed by base64 of the key bytes, at least 24 of them: one rule for the server
+ * (WEBHOOK_SECRET) and for receivers (the client's WebhookVerifier), so a secret one accepts
+ * the other accepts too; messages say what is wrong and never repeat the secret. A delivery
+ * carries `webhook-id` (one per event, the same on every retry), `webhook-timestamp` (unix
+ * seconds) and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` keyed
+ * with the secret's bytes): the worker signs with `signWebhook`, the client verifies with
+ * `signatureOf`. Plain TypeScript (no zod), so the published client can carry it compiled.
  */
+import { createHmac } from 'node:crypto';
 
 /** A webhook secret that cannot be used: the message says what is wrong with it. */
 export class WebhookSecretError extends Error {
@@ -43,4 +48,38 @@ export function webhookSecretKey(secret: unknown, what = 'the webhook secret'): 
     );
   }
   return Buffer.from((secret as string).slice(WEBHOOK_SECRET_PREFIX.length), 'base64');
+}
+
+// A type, not an interface: it must be assignable to the header records a verifier takes.
+export type WebhookHeaders = {
+  readonly 'webhook-id': string;
+  readonly 'webhook-timestamp': string;
+  readonly 'webhook-signature': string;
+};
+
+/** The base64 `v1` signature of one delivery; `body` as sent (text, or its exact bytes). */
+export function signatureOf(key: Buffer, id: string, timestamp: string, body: string | Uint8Array): string {
+  return createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64');
+}
+
+/**
+ * Signs a delivery. With several secrets (a rotation under way) the header carries one
+ * `v1,` signature per secret, space-separated: a receiver holding either accepts it.
+ */
+export function signWebhook(
+  secret: string | readonly string[],
+  id: string,
+  body: string,
+  at: Date = new Date(),
+): WebhookHeaders {
+  const timestamp = String(Math.floor(at.getTime() / 1000));
+  const secrets = typeof secret === 'string' ? [secret] : secret;
+  if (secrets.length === 0) throw new WebhookSecretError('signing a webhook needs a secret (got an empty list)');
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': timestamp,
+    'webhook-signature': secrets
+      .map((key) => `v1,${signatureOf(webhookSecretKey(key), id, timestamp, body)}`)
+      .join(' '),
+  };
 }

@@ -4,11 +4,9 @@
  * a given time, or stop taking jobs for everyone. Each is recognised by `name` as
  * well as `instanceof` (errors cross package copies and BullMQ's serialisation).
  */
-import type { PauseReason } from '@renderq/contract';
-import type { ErrorCode } from './jobs/error-codes.js';
+import type { ErrorCode, PauseReason } from '@renderq/contract';
 
 /** Why every worker must stop taking jobs; each has its own way back (`operator`: an operator resumes). */
-export type { PauseReason };
 
 /** The job cannot succeed: retrying would fail the same way. */
 export class FailJobError extends Error {

@@ -1,6 +1,5 @@
 /** @renderq/shared: what the API and the worker must agree on. */
 
-export type { BatchStatus } from '@renderq/contract';
 export { canonicalJson, writeCanonicalJson } from './canonical-json.js';
 export {
   type Config,
@@ -18,52 +17,26 @@ export {
   FailJobError,
   isRenderqError,
   isRetryable,
-  type PauseReason,
   type RenderqError,
   RetryAtError,
   RetryLaterError,
   StopTakingJobsError,
 } from './errors.js';
-export { MAX_BATCH_JOBS } from './jobs/batch-limits.js';
 export type { BatchRecord } from './jobs/batch-record.js';
 export type { NewBatch } from './jobs/batches.js';
 export type { NewJob } from './jobs/create-jobs.js';
 export { type ObservedCredits, readCredits, recordCredits } from './jobs/credits.js';
-export { ErrorCode, JobError } from './jobs/error-codes.js';
 export { ID_PATTERNS, newId } from './jobs/ids.js';
 export {
   CancelledRequest,
   JobRecord,
   type PublicJob,
   type PublicOutput,
-  StoredInput,
-  StoredOutput,
   toPublicJob,
 } from './jobs/job-record.js';
 export { JobStore, type JobStoreOptions } from './jobs/job-store.js';
-export {
-  creditsCheckLockKey,
-  creditsKey,
-  enqueueBucketKey,
-  idempotencyKey,
-  modelLatencyKey,
-  pendingEventsKey,
-  reconcilerLockKey,
-  redeliveryCooldownKey,
-  segmindBudgetKey,
-  tenantJobsKey,
-  unfinishedJobsKey,
-  webhookHostKey,
-} from './jobs/keys.js';
 export { type FinishingMove, failMoveFrom, type MoveName, TRANSITIONS } from './jobs/lifecycle.js';
-export { PauseControl, type PauseState } from './jobs/pause-control.js';
-export {
-  glanceAtQueueJob,
-  pipelineAnswers,
-  type QueueJobGlance,
-  type QueueJobPresence,
-  readQueueJobGlance,
-} from './jobs/queue-job-glance.js';
+export { PauseControl } from './jobs/pause-control.js';
 export {
   assertNever,
   isFinal,
@@ -149,6 +122,27 @@ export {
   type RedisRole,
   warnIfRedisMayLoseJobs,
 } from './redis/create-redis.js';
+export {
+  creditsCheckLockKey,
+  creditsKey,
+  enqueueBucketKey,
+  idempotencyKey,
+  modelLatencyKey,
+  pendingEventsKey,
+  reconcilerLockKey,
+  redeliveryCooldownKey,
+  segmindBudgetKey,
+  tenantJobsKey,
+  unfinishedJobsKey,
+  webhookHostKey,
+} from './redis/keys.js';
+export {
+  glanceAtQueueJob,
+  pipelineAnswers,
+  type QueueJobGlance,
+  type QueueJobPresence,
+  readQueueJobGlance,
+} from './redis/queue-job-glance.js';
 export { defineScripts } from './redis/scripts.js';
 export { FileStorage } from './storage/file-storage.js';
 export {
@@ -180,6 +174,7 @@ export {
   type StoredObjectStream,
 } from './storage/storage.js';
 export { type StorageStatus, type StorageWatch, watchStorage } from './storage/storage-watch.js';
+export type { StoredInput, StoredOutput } from './storage/stored-objects.js';
 export {
   type FieldIssue,
   fieldIssues,
@@ -197,14 +192,10 @@ export {
   type WebhookQueue,
 } from './webhooks/event-store.js';
 export {
-  AttemptOutcome,
-  type DeliveryAttempt,
-  EventStatus,
   eventIdFor,
   JOB_EVENT_TYPES,
   jobEventType,
   WEBHOOK_EVENT_TYPES,
   type WebhookEventRecord,
-  WebhookEventType,
 } from './webhooks/events.js';
 export type { PendingEventGlance } from './webhooks/pending-events.js';

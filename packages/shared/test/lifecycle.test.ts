@@ -17,7 +17,7 @@ import {
   type StageName,
   TRANSITIONS,
 } from '../src/index.js';
-import { lifecycleLua } from '../src/jobs/lifecycle-lua.js';
+import { jobLua, lifecycleLua } from '../src/jobs/lifecycle-lua.js';
 import { scriptSource } from '../src/redis/scripts.js';
 
 const TABLE_MARKER =
@@ -81,7 +81,7 @@ function move(id: string, name: MoveName, to: JobStage = SAMPLE[TRANSITIONS[name
 
 describe('the lifecycle', () => {
   it("gives the transition script the same tables as the TypeScript's", async () => {
-    expect(scriptSource('renderqTransitionJob').startsWith(lifecycleLua())).toBe(true);
+    expect(scriptSource('renderqTransitionJob', jobLua()).startsWith(lifecycleLua())).toBe(true);
     const read = `${lifecycleLua()}return cjson.encode({ status = STATUS, final = FINAL, moves = MOVES, follows = FOLLOWS_REQUEST })`;
     const lua = JSON.parse(String(await redis.eval(read, 0)));
     const asSet = (names: readonly string[]) => Object.fromEntries(names.map((name) => [name, true]));

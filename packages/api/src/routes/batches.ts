@@ -9,14 +9,13 @@
  */
 
 import { Readable } from 'node:stream';
-import { Batch, CreatedBatch, Job, Problem as ProblemSchema } from '@renderq/contract';
+import { Batch, CreatedBatch, Job, MAX_BATCH_JOBS, Problem as ProblemSchema } from '@renderq/contract';
 import {
   type BatchRecord,
   fieldIssues,
   formatPath,
   isFinal,
   issuesFromZod,
-  MAX_BATCH_JOBS,
   type NewJob,
   newId,
   type PublicBatch,

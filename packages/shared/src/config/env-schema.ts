@@ -3,9 +3,8 @@
  * Every process parses it once at start through `loadConfig`; nothing else reads
  * `process.env`.
  */
-import { webhookSecretProblem } from '@renderq/contract';
+import { MAX_BATCH_JOBS, webhookSecretProblem } from '@renderq/contract';
 import { z } from 'zod';
-import { MAX_BATCH_JOBS } from '../jobs/batch-limits.js';
 
 const booleanFlag = (defaultValue: boolean) =>
   z

@@ -3,9 +3,8 @@
  * checked with a zod schema (counters as numbers, `cost` absent until a job has one)
  * before they become a BatchRecord.
  */
-import { BatchStatus } from '@renderq/contract';
+import { BatchStatus, WebhookEventType } from '@renderq/contract';
 import { z } from 'zod';
-import { WebhookEventType } from '../webhooks/events.js';
 import type { JobStatus } from './stage.js';
 
 export interface BatchRecord {

@@ -3,14 +3,16 @@
  * complete, and recovery drops the records of one whose creation was cut off), cancelling
  * one, and reading one and its jobs a page at a time.
  */
+
+import type { WebhookEventType } from '@renderq/contract';
 import { PRIORITY } from '../queues.js';
-import { JOB_EVENT_TYPES, type WebhookEventType } from '../webhooks/events.js';
+import { batchJobsKey, batchKey, jobKey } from '../redis/keys.js';
+import { JOB_EVENT_TYPES } from '../webhooks/events.js';
 import { type BatchRecord, batchFromHash } from './batch-record.js';
 import type { JobCreator, NewJob } from './create-jobs.js';
 import { newId } from './ids.js';
 import { readOwnedHash } from './job-reads.js';
 import type { JobRecord } from './job-record.js';
-import { batchJobsKey, batchKey, jobKey } from './keys.js';
 import { recordFromHash } from './record-hash.js';
 import type { StoreContext } from './store-context.js';
 

@@ -6,8 +6,9 @@
  * follow-cancelled-2.lua starts it for a job cancelled during its submit and records each
  * poll; settle-cancelled-2-or-3.lua ends it.
  */
+
+import { batchKey, jobKey, unfinishedJobsKey } from '../redis/keys.js';
 import type { CancelledRequest, JobRecord } from './job-record.js';
-import { batchKey, jobKey, unfinishedJobsKey } from './keys.js';
 import type { StoreContext } from './store-context.js';
 
 /**

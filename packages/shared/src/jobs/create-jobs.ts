@@ -5,11 +5,13 @@
  * (create-jobs-n.lua), then the BullMQ jobs are added under the same ids, then the
  * unenqueued entries are removed. recovery.ts finishes whatever a crash interrupted.
  */
+
+import type { WebhookEventType } from '@renderq/contract';
 import { PRIORITY, QUEUE_NAMES } from '../queues.js';
-import type { WebhookEventType } from '../webhooks/events.js';
+import { batchJobsKey, jobKey, tenantJobsKey, unenqueuedKey, unfinishedJobsKey } from '../redis/keys.js';
+import type { StoredInput } from '../storage/stored-objects.js';
 import { newId } from './ids.js';
-import type { JobRecord, StoredInput } from './job-record.js';
-import { batchJobsKey, jobKey, tenantJobsKey, unenqueuedKey, unfinishedJobsKey } from './keys.js';
+import type { JobRecord } from './job-record.js';
 import { hashFromRecord } from './record-hash.js';
 import type { StoreContext } from './store-context.js';
 import { tenantIndexEntry } from './tenant-index.js';

@@ -4,7 +4,7 @@
  * process's /metrics read it from here.
  */
 import type { RedisConnection } from '../redis/create-redis.js';
-import { creditsKey } from './keys.js';
+import { creditsKey } from '../redis/keys.js';
 
 export interface ObservedCredits {
   readonly balance: number;

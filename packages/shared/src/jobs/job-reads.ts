@@ -2,8 +2,9 @@
  * Reading job records: one, one a tenant owns (another tenant's answers as none, in the
  * same time), a page of a tenant's jobs, and the dashboard's summaries of many.
  */
+
+import { jobKey } from '../redis/keys.js';
 import type { JobRecord } from './job-record.js';
-import { jobKey } from './keys.js';
 import { recordFromHash } from './record-hash.js';
 import type { StoreContext } from './store-context.js';
 

@@ -17,6 +17,7 @@ import { JobCreator, type NewJob } from './create-jobs.js';
 import * as reads from './job-reads.js';
 import type { CancelledRequest, JobRecord } from './job-record.js';
 import type { MoveName } from './lifecycle.js';
+import { jobLua } from './lifecycle-lua.js';
 import { recoverUnenqueued } from './recovery.js';
 import type { StoreContext } from './store-context.js';
 import { type JobListPage, type JobListRequest, listTenantJobs } from './tenant-index.js';
@@ -41,7 +42,7 @@ export class JobStore {
   readonly #creator: JobCreator;
 
   constructor(options: JobStoreOptions) {
-    defineScripts(options.redis);
+    defineScripts(options.redis, jobLua());
     this.#ctx = {
       redis: options.redis,
       queue: options.queue,

@@ -2,8 +2,11 @@
  * The lifecycle's tables in Lua, generated from TRANSITIONS and STATUS_OF_STAGE and put
  * ahead of the transition script's source (redis/scripts.ts), so that the script and
  * the TypeScript can never disagree on which moves are legal or which stages are final.
+ * The job store hands them, with the record's layout, to the script registry.
  */
+import type { JobLua } from '../redis/scripts.js';
 import { CANCEL_FOLLOWS_REQUEST_FROM, MOVE_NAMES, TRANSITIONS } from './lifecycle.js';
+import { recordLayoutLua } from './record-hash.js';
 import { isFinal, STAGE_NAMES, STATUS_OF_STAGE } from './stage.js';
 
 const set = (names: readonly string[]) => `{ ${names.map((name) => `['${name}'] = true`).join(', ')} }`;
@@ -23,4 +26,9 @@ export function lifecycleLua(): string {
     `local FOLLOWS_REQUEST = ${set(CANCEL_FOLLOWS_REQUEST_FROM)}`,
     '',
   ].join('\n');
+}
+
+/** The Lua the job scripts start with: the lifecycle's tables and the record's layout. */
+export function jobLua(): JobLua {
+  return { lifecycle: lifecycleLua(), recordLayout: recordLayoutLua() };
 }

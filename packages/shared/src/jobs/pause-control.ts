@@ -5,13 +5,10 @@
  * Jobs already at Segmind keep being polled: only submitting stops.
  */
 
-import type { PauseState } from '@renderq/contract';
+import type { PauseReason, PauseState } from '@renderq/contract';
 import type { Queue } from 'bullmq';
-import type { PauseReason } from '../errors.js';
 import type { RedisConnection } from '../redis/create-redis.js';
-import { pauseKey } from './keys.js';
-
-export type { PauseState };
+import { pauseKey } from '../redis/keys.js';
 
 export class PauseControl {
   readonly #redis: RedisConnection;

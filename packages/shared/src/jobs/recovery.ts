@@ -6,8 +6,8 @@
  * run at any time.
  */
 import { QUEUE_NAMES } from '../queues.js';
+import { batchKey, jobKey, unenqueuedKey, unfinishedJobsKey } from '../redis/keys.js';
 import { readJob } from './job-reads.js';
-import { batchKey, jobKey, unenqueuedKey, unfinishedJobsKey } from './keys.js';
 import { isFinal } from './stage.js';
 import type { StoreContext } from './store-context.js';
 

@@ -2,9 +2,8 @@
  * A job's internal stage (docs/architecture.md, "The lifecycle") and the public
  * status derived from it. Every switch over a stage is exhaustive.
  */
-import { JobStatus } from '@renderq/contract';
+import { JobError, JobStatus } from '@renderq/contract';
 import { z } from 'zod';
-import { JobError } from './error-codes.js';
 
 const isoTime = z.iso.datetime();
 

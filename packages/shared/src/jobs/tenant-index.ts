@@ -8,8 +8,8 @@
  * has expired are dropped from the index as they are met.
  */
 import type { RedisConnection } from '../redis/create-redis.js';
+import { jobKey, tenantJobsKey } from '../redis/keys.js';
 import type { JobRecord } from './job-record.js';
-import { jobKey, tenantJobsKey } from './keys.js';
 import { recordFromHash } from './record-hash.js';
 import { type JobStatus, STATUS_OF_STAGE, type StageName } from './stage.js';
 

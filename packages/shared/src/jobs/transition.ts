@@ -3,9 +3,7 @@
  * its batch's counters and the webhook events a final move causes (transition-job-5-or-8.lua).
  */
 import { randomUUID } from 'node:crypto';
-import { eventIdFor, jobEventType } from '../webhooks/events.js';
-import type { JobError } from './error-codes.js';
-import type { StoredOutput } from './job-record.js';
+import type { JobError } from '@renderq/contract';
 import {
   batchJobsKey,
   batchKey,
@@ -14,7 +12,9 @@ import {
   jobKey,
   pendingEventsKey,
   unfinishedJobsKey,
-} from './keys.js';
+} from '../redis/keys.js';
+import type { StoredOutput } from '../storage/stored-objects.js';
+import { eventIdFor, jobEventType } from '../webhooks/events.js';
 import { type MoveName, type MoveTarget, TRANSITIONS } from './lifecycle.js';
 import { isFinal, type JobStage, STATUS_OF_STAGE, type StageName } from './stage.js';
 import type { StoreContext } from './store-context.js';

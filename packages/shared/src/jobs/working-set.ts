@@ -5,8 +5,13 @@
  * without scanning every record.
  */
 import { PRIORITY } from '../queues.js';
-import { batchKey, jobKey, unenqueuedKey, unfinishedJobsKey } from './keys.js';
-import { glanceAtQueueJob, pipelineAnswers, type QueueJobGlance, readQueueJobGlance } from './queue-job-glance.js';
+import { batchKey, jobKey, unenqueuedKey, unfinishedJobsKey } from '../redis/keys.js';
+import {
+  glanceAtQueueJob,
+  pipelineAnswers,
+  type QueueJobGlance,
+  readQueueJobGlance,
+} from '../redis/queue-job-glance.js';
 import { pieceField } from './record-hash.js';
 import { STATUS_OF_STAGE, type StageName } from './stage.js';
 import type { StoreContext } from './store-context.js';

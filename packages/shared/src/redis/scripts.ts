@@ -3,13 +3,14 @@
  * script is a file in ./lua named for what it does and how many keys it takes, opening with
  * a header that names every KEYS and ARGV entry and its result; the build copies them next
  * to the compiled code. Scripts get every key they touch through KEYS (spelled in
- * jobs/keys.ts), so they run unchanged on Redis Cluster. `defineScripts` is called by every
+ * redis/keys.ts), so they run unchanged on Redis Cluster. `defineScripts` is called by every
  * module that runs one; the types below (ioredis's own extension point) say how each is called.
+ *
+ * The job scripts start with Lua generated from the job lifecycle and the record's layout: the
+ * job store hands that in (`JobLua`), so this registry depends on nothing of the jobs it serves.
  */
 import { readFileSync } from 'node:fs';
 import type { Result } from 'ioredis';
-import { lifecycleLua } from '../jobs/lifecycle-lua.js';
-import { recordLayoutLua } from '../jobs/record-hash.js';
 import type { RedisConnection } from './create-redis.js';
 
 declare module 'ioredis' {
@@ -66,28 +67,41 @@ declare module 'ioredis' {
   }
 }
 
+/** Lua generated from the job store's TypeScript, put ahead of the job scripts. */
+export interface JobLua {
+  /** STATUS, FINAL, MOVES and FOLLOWS_REQUEST: the lifecycle's tables (jobs/lifecycle-lua.ts). */
+  readonly lifecycle: string;
+  /** PIECE_BYTES, MAX_PIECED_BYTES and PIECED: how a record keeps long values (jobs/record-hash.ts). */
+  readonly recordLayout: string;
+}
+
 interface ScriptFile {
   readonly file: string;
   /** Fixed key count; unset: the caller gives it first (scripts whose key count varies). */
   readonly numberOfKeys?: number;
   /** Lua put ahead of the file's source. */
   readonly prelude?: () => string;
+  /** Lua put ahead of the file's source, made with the job store's (only the job store defines these). */
+  readonly jobPrelude?: (jobs: JobLua) => string;
 }
 
 const readLua = (file: string) => readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
 
-/** getLong and setLong: a job record's long values, kept in pieces (jobs/record-hash.ts). */
-const longValues = () => recordLayoutLua() + readLua('prelude/long-values.lua');
+/** getLong and setLong: a job record's long values, kept in pieces. */
+const longValues = (jobs: JobLua) => jobs.recordLayout + readLua('prelude/long-values.lua');
 
 /** The Segmind submit budget's rate, shared by its two scripts. */
 const submitRate = () => readLua('prelude/submit-rate.lua');
 
 /** The scripts by command name (each a method of a connection once defined). */
 const SCRIPTS = {
-  renderqTransitionJob: { file: 'transition-job-5-or-8.lua', prelude: () => lifecycleLua() + longValues() },
+  renderqTransitionJob: {
+    file: 'transition-job-5-or-8.lua',
+    jobPrelude: (jobs) => jobs.lifecycle + longValues(jobs),
+  },
   renderqCreateJobs: { file: 'create-jobs-n.lua' },
-  renderqFollowCancelled: { file: 'follow-cancelled-2.lua', numberOfKeys: 2, prelude: longValues },
-  renderqSettleCancelled: { file: 'settle-cancelled-2-or-3.lua', prelude: longValues },
+  renderqFollowCancelled: { file: 'follow-cancelled-2.lua', numberOfKeys: 2, jobPrelude: longValues },
+  renderqSettleCancelled: { file: 'settle-cancelled-2-or-3.lua', jobPrelude: longValues },
   renderqGetOwned: { file: 'get-owned-1.lua', numberOfKeys: 1 },
   renderqCancelBatch: { file: 'cancel-batch-1.lua', numberOfKeys: 1 },
   renderqRedeliverEvent: { file: 'redeliver-event-2.lua', numberOfKeys: 2 },
@@ -103,24 +117,36 @@ export type ScriptName = keyof typeof SCRIPTS;
 
 const sources = new Map<ScriptName, string>();
 
-/** A script's full source: its prelude, if any, then its file. Read once per process. */
-export function scriptSource(name: ScriptName): string {
+/**
+ * A script's full source: its prelude, if any, then its file. Read once per process. The job
+ * scripts need the job store's Lua; without it, asking for one throws.
+ */
+export function scriptSource(name: ScriptName, jobs?: JobLua): string {
   let source = sources.get(name);
   if (source === undefined) {
     const script: ScriptFile = SCRIPTS[name];
-    source = (script.prelude?.() ?? '') + readLua(script.file);
+    let prelude = script.prelude?.() ?? '';
+    if (script.jobPrelude) {
+      if (!jobs) throw new Error(`script ${name} needs the job store's Lua (JobLua)`);
+      prelude = script.jobPrelude(jobs);
+    }
+    source = prelude + readLua(script.file);
     sources.set(name, source);
   }
   return source;
 }
 
-/** Defines every script on a connection (once; later calls do nothing). */
-export function defineScripts(redis: RedisConnection): void {
+/**
+ * Defines the scripts on a connection (once; later calls do nothing). The job scripts are
+ * defined only when given the job store's Lua: the job store does, and nothing else runs them.
+ */
+export function defineScripts(redis: RedisConnection, jobs?: JobLua): void {
   for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
     if (name in redis) continue;
     const script: ScriptFile = SCRIPTS[name];
+    if (script.jobPrelude && !jobs) continue;
     redis.defineCommand(name, {
-      lua: scriptSource(name),
+      lua: scriptSource(name, jobs),
       ...(script.numberOfKeys === undefined ? {} : { numberOfKeys: script.numberOfKeys }),
     });
   }

@@ -5,9 +5,10 @@
  * of the bytes; the worker reads them back when it submits, since Segmind cannot
  * reach renderq's storage. A URL stays in the input as given.
  */
-import type { StoredInput } from '../jobs/job-record.js';
+
 import { sniffImageType } from './sniff-image.js';
 import { extensionFor, type Storage } from './storage.js';
+import type { StoredInput } from './stored-objects.js';
 
 export interface InlineImage {
   readonly field: string;

@@ -7,10 +7,10 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/config.js';
-import type { StoredInput, StoredOutput } from '../jobs/job-record.js';
-import { outputLinkSecretKey } from '../jobs/keys.js';
 import type { RedisConnection } from '../redis/create-redis.js';
+import { outputLinkSecretKey } from '../redis/keys.js';
 import type { Storage } from './storage.js';
+import type { StoredInput, StoredOutput } from './stored-objects.js';
 
 export interface OutputLinksOptions {
   readonly publicBaseUrl: string;

@@ -3,9 +3,10 @@
  * means for its receiving host's backoff, in one script (record-attempt-3-or-4.lua); and ending
  * an event that can never be attempted.
  */
-import { eventAttemptsKey, eventKey, pendingEventsKey, webhookHostKey } from '../jobs/keys.js';
+
+import type { AttemptOutcome, DeliveryAttempt, EventStatus } from '@renderq/contract';
+import { eventAttemptsKey, eventKey, pendingEventsKey, webhookHostKey } from '../redis/keys.js';
 import type { EventContext } from './event-context.js';
-import type { AttemptOutcome, DeliveryAttempt, EventStatus } from './events.js';
 
 /** Attempts kept per event: a day of retries is a handful, redeliveries add a few more. */
 const MAX_ATTEMPTS_KEPT = 100;

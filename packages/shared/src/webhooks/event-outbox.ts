@@ -5,8 +5,9 @@
  * in between, `recoverOutbox` (run by workers) publishes it later: no event is lost, and since
  * its BullMQ job id is the event id, publishing twice adds it once.
  */
-import { eventOutboxKey } from '../jobs/keys.js';
+
 import { WEBHOOK_JOB_OPTIONS } from '../queues.js';
+import { eventOutboxKey } from '../redis/keys.js';
 import type { EventContext } from './event-context.js';
 
 /** Puts recorded events on the webhooks queue. Never throws: what it cannot do, recovery does. */

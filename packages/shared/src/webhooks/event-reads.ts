@@ -1,14 +1,9 @@
 /** Reading webhook events: one event, its delivery attempts, and the events a job or batch caused. */
-import { eventAttemptsKey, eventKey } from '../jobs/keys.js';
+
+import { type DeliveryAttempt, EventStatus, WebhookEventType } from '@renderq/contract';
+import { eventAttemptsKey, eventKey } from '../redis/keys.js';
 import type { EventContext } from './event-context.js';
-import {
-  type DeliveryAttempt,
-  EventStatus,
-  eventIdFor,
-  JOB_EVENT_TYPES,
-  type WebhookEventRecord,
-  WebhookEventType,
-} from './events.js';
+import { eventIdFor, JOB_EVENT_TYPES, type WebhookEventRecord } from './events.js';
 
 export async function readEvent(ctx: EventContext, id: string): Promise<WebhookEventRecord | undefined> {
   const hash = await ctx.redis.hgetall(eventKey(ctx.prefix, id));

@@ -3,6 +3,8 @@
  * deliveries and reconciler, and the API read and move them — a thin facade over one module per
  * operation (event-outbox, event-reads, event-attempts, pending-events, redeliver-event).
  */
+
+import type { DeliveryAttempt } from '@renderq/contract';
 import { Queue } from 'bullmq';
 import { QUEUE_NAMES, queueOptions, type WebhookJobData } from '../queues.js';
 import type { RedisConnection } from '../redis/create-redis.js';
@@ -17,7 +19,7 @@ import {
 import type { EventContext } from './event-context.js';
 import { publishEvents, recoverOutbox } from './event-outbox.js';
 import { eventsForSubject, readAttempts, readEvent } from './event-reads.js';
-import type { DeliveryAttempt, WebhookEventRecord } from './events.js';
+import type { WebhookEventRecord } from './events.js';
 import { forgetPending, type PendingEventGlance, type PendingPages, pendingEventsToCheck } from './pending-events.js';
 import { redeliverEvent } from './redeliver-event.js';
 

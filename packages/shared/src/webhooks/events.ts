@@ -5,8 +5,6 @@
  */
 import { type EventStatus, JobEventType, WebhookEventType } from '@renderq/contract';
 
-export { AttemptOutcome, DeliveryAttempt, EventStatus, WebhookEventType } from '@renderq/contract';
-
 export const WEBHOOK_EVENT_TYPES = WebhookEventType.options;
 /** The events a single job can cause (a batch's jobs also cause `batch.completed`). */
 export const JOB_EVENT_TYPES = JobEventType.options;

@@ -3,15 +3,16 @@
  * keeps the index), so the worker's reconciler finds a pending event whose delivery job was lost
  * (removed from a dashboard) without scanning every event.
  */
-import { eventKey, pendingEventsKey } from '../jobs/keys.js';
+
+import { EventStatus } from '@renderq/contract';
+import { eventKey, pendingEventsKey } from '../redis/keys.js';
 import {
   glanceAtQueueJob,
   pipelineAnswers,
   type QueueJobGlance,
   readQueueJobGlance,
-} from '../jobs/queue-job-glance.js';
+} from '../redis/queue-job-glance.js';
 import type { EventContext } from './event-context.js';
-import { EventStatus } from './events.js';
 
 /** A pending event as the reconciler first sees it: its status and its delivery job at a glance. */
 export interface PendingEventGlance {

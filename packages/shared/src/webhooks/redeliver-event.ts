@@ -3,8 +3,8 @@
  * same `webhook-id`; a pending one has its next attempt brought forward (redeliver-event-2.lua).
  */
 import type { Queue } from 'bullmq';
-import { eventKey, pendingEventsKey } from '../jobs/keys.js';
 import { WEBHOOK_JOB_OPTIONS } from '../queues.js';
+import { eventKey, pendingEventsKey } from '../redis/keys.js';
 import type { EventContext } from './event-context.js';
 import { readEvent } from './event-reads.js';
 import type { WebhookEventRecord } from './events.js';

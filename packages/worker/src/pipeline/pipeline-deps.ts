@@ -1,8 +1,8 @@
 /** What the pipeline's steps work with, built once per worker process (start-worker.ts). */
+import type { JobError } from '@renderq/contract';
 import type {
   FinishingMove,
   JobChanges,
-  JobError,
   JobRecord,
   JobStage,
   JobStore,

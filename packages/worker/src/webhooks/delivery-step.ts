@@ -5,16 +5,10 @@
  * Nothing here touches a job's own progress: a slow or dead receiver only ever
  * delays other webhooks.
  */
-import { signWebhook } from '@renderq/client';
-import type {
-  AttemptOutcome,
-  EventStatus,
-  Logger,
-  Metrics,
-  WebhookEventRecord,
-  WebhookEventStore,
-  WebhookJobData,
-} from '@renderq/shared';
+
+import type { AttemptOutcome, EventStatus } from '@renderq/contract';
+import { signWebhook } from '@renderq/contract';
+import type { Logger, Metrics, WebhookEventRecord, WebhookEventStore, WebhookJobData } from '@renderq/shared';
 import { DelayedError, type Job } from 'bullmq';
 import type { HostBackoff } from './host-backoff.js';
 import { type PayloadSources, webhookPayload } from './webhook-payload.js';

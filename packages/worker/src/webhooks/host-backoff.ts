@@ -5,7 +5,8 @@
  * closes it again. Kept in Redis, so every worker sees the same hosts; an attempt's
  * effect on its host is written with the attempt itself (record-attempt-3-or-4.lua).
  */
-import type { AttemptOutcome, HostNote, RedisConnection } from '@renderq/shared';
+import type { AttemptOutcome } from '@renderq/contract';
+import type { HostNote, RedisConnection } from '@renderq/shared';
 import { webhookHostKey } from '@renderq/shared';
 
 export interface HostBackoffOptions {
