@@ -1,41 +1,20 @@
 /**
- * The poll queue's steps, as BullMQ step jobs: while Segmind works the job waits as
- * a delayed job and holds no worker slot. Each pass polls once (or stores, in
- * store-step.ts), saves its progress to the job record, then either finishes the job
- * or moves it back to delayed until the next poll. A cancelled job's request is
- * followed for its cost in follow-cancelled-step.ts.
+ * One poll of a request Segmind is working on, on the poll queue. Until Segmind has
+ * finished it, the poll is counted on the job record and the job waits, holding no
+ * worker slot, for the next (poll-schedule.ts says when). A completed request's outputs
+ * are stored at once (store-step.ts); a request that failed, completed without outputs,
+ * or is still unfinished at the deadline fails the job.
  */
-import {
-  FailJobError,
-  isFinal,
-  type JobRecord,
-  type JobStage,
-  RetryAtError,
-  StopTakingJobsError,
-} from '@renderq/shared';
+import { FailJobError, type JobRecord, type JobStage, RetryAtError, StopTakingJobsError } from '@renderq/shared';
 import { DelayedError } from 'bullmq';
 import type { ResultAnswer, StatusAnswer } from '../segmind/answers.js';
-import { followCancelledRequest } from './follow-cancelled-step.js';
 import { outputSources } from './output-sources.js';
 import { failedStage, finish, jobLogger, type PipelineDeps, type PollJob } from './pipeline-deps.js';
 import { type StoringStage, storeOutputs } from './store-step.js';
 
 type PollingStage = Extract<JobStage, { name: 'polling' }>;
 
-export function pollStep(deps: PipelineDeps) {
-  return async (job: PollJob, token?: string): Promise<void> => {
-    const record = await deps.store.get(job.data.jobId);
-    if (record?.stage.name === 'cancelled' && record.cancelled_request) {
-      return followCancelledRequest(deps, job, token, record, record.cancelled_request);
-    }
-    if (!record || isFinal(record.stage.name)) return;
-    const stage = record.stage;
-    if (stage.name === 'polling') return poll(deps, job, token, record, stage);
-    if (stage.name === 'storing') return storeOutputs(deps, job, token, record, stage);
-  };
-}
-
-async function poll(
+export async function pollRequest(
   deps: PipelineDeps,
   job: PollJob,
   token: string | undefined,
