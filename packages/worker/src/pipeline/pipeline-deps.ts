@@ -50,7 +50,9 @@ export interface PipelineDeps {
   readonly readInputs: (inputs: readonly StoredInput[]) => Promise<Record<string, string>>;
 }
 
-/** A poll queue's job: only the renderq job's id; the record in Redis is the truth. */
+/** A render queue's job: only the renderq job's id; the record in Redis is the truth. */
+export type RenderJob = Job<{ jobId: string }>;
+/** A poll queue's job: likewise only the renderq job's id. */
 export type PollJob = Job<{ jobId: string }>;
 
 type LogLevel = 'debug' | 'info' | 'warn' | 'error';
