@@ -8,7 +8,7 @@
  * cancelled while its submit was under way is still followed to the end at Segmind,
  * for what Segmind charges for it.
  */
-import { assertNever, isFinal } from '@renderq/shared';
+import { assertNever, type JobRecord } from '@renderq/shared';
 import { Worker } from 'bullmq';
 import { jobLogger, type PipelineDeps, type RenderJob } from './pipeline-deps.js';
 import { handleReadError, handleSubmitError, settleAmbiguous } from './submit-failures.js';
@@ -16,94 +16,109 @@ import { handleReadError, handleSubmitError, settleAmbiguous } from './submit-fa
 export function submitStep(deps: PipelineDeps) {
   return async (job: RenderJob): Promise<void> => {
     const record = await deps.store.get(job.data.jobId);
-    if (!record || isFinal(record.stage.name)) return;
-    if (record.stage.name === 'polling' || record.stage.name === 'storing') {
-      // Submitted already; the hand-over to the poll queue may not have happened.
-      await handOver(deps, record.id, 0);
-      return;
-    }
-
-    // Read before the job moves: a worker that dies or fails reading leaves it queued, never mid-submit.
-    let images: Record<string, string>;
-    try {
-      images = record.inputs.length > 0 ? await deps.readInputs(record.inputs) : {};
-    } catch (error) {
-      return handleReadError(deps, job, record, error);
-    }
-
-    // Segmind's rate limit: a slot from the budget every worker shares, or back to wait until there is one.
-    const heldMs = await takeSubmitSlot(deps);
-    if (heldMs > 0) {
-      await deps.renderQueue.rateLimit(heldMs);
-      throw Worker.RateLimitError();
-    }
-
-    switch (record.stage.name) {
+    if (!record) return;
+    const stage = record.stage;
+    switch (stage.name) {
+      case 'queued':
+        return submit(deps, job, record, () => startSubmit(deps, record));
       case 'submitting':
-        if (!(await settleAmbiguous(deps, record, 'the worker stopped during a submit'))) return;
-        break;
-      case 'queued': {
-        const moved = await deps.store.transition(record, 'submit', {
-          name: 'submitting',
-          since: new Date().toISOString(),
-        });
-        if (!moved.ok) return;
-        deps.metrics.jobStageSeconds.observe(
-          { model: record.model, stage: 'queue_wait' },
-          (Date.now() - Date.parse(record.created_at)) / 1000,
-        );
-        break;
-      }
+        // Found mid-submit: its worker died, or the answer never came.
+        return submit(deps, job, record, () => settleAmbiguous(deps, record, 'the worker stopped during a submit'));
+      case 'polling':
+      case 'storing':
+        // Submitted already; the hand-over to the poll queue may not have happened.
+        return handOver(deps, record.id, 0);
       case 'completed':
       case 'failed':
       case 'cancelled':
         return;
       default:
-        assertNever(record.stage);
+        return assertNever(stage);
     }
-
-    if (!(await deps.inflight.reserve(deps.settings.maxInflight))) {
-      await deps.store.transition(record, 'requeue', { name: 'queued' });
-      await deps.renderQueue.rateLimit(1_000);
-      throw Worker.RateLimitError();
-    }
-
-    let answer: Awaited<ReturnType<PipelineDeps['segmind']['submit']>>;
-    try {
-      // Outputs as URLs keep result bodies small; renderq stores them itself.
-      answer = await deps.segmind.submit(record.model, { ...record.input, ...images, base64: false });
-    } catch (error) {
-      return handleSubmitError(deps, job, record, error);
-    }
-    deps.budget.accepted();
-    const submittedAt = Date.now();
-    const request = {
-      request_id: answer.request_id,
-      status_url: answer.status_url,
-      response_url: answer.response_url,
-      submitted_at: new Date(submittedAt).toISOString(),
-      polls: 0,
-    };
-    const moved = await deps.store.transition(
-      record,
-      'submitted',
-      { name: 'polling', ...request },
-      { segmind_request_id: answer.request_id },
-    );
-    const submitted = jobLogger(deps, { ...record, segmind_request_id: answer.request_id });
-    if (!moved.ok) {
-      // Segmind runs and bills the request anyway: followed to the end for its cost, its result discarded.
-      if (await deps.store.followCancelled(record.id, request, 'start')) {
-        submitted.info('job was cancelled during its submit: following the request for its cost only');
-        await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt));
-      } else {
-        submitted.info({ outcome: moved }, 'job moved on during its submit: the Segmind result will be discarded');
-      }
-      return;
-    }
-    submitted.debug('submitted to Segmind');
-    await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt));
   };
+}
+
+/**
+ * Submits the job to Segmind and hands it to the poll queue. `enterSubmit` moves the job
+ * into its submit, or answers false when the submit must not be made; it runs only once
+ * the inputs are read and a submit slot is taken, so that a failed read or a slot not yet
+ * due leaves the job where it was, never mid-submit.
+ */
+async function submit(
+  deps: PipelineDeps,
+  job: RenderJob,
+  record: JobRecord,
+  enterSubmit: () => Promise<boolean>,
+): Promise<void> {
+  // Read before the job moves: a worker that dies or fails reading leaves it queued, never mid-submit.
+  let images: Record<string, string>;
+  try {
+    images = record.inputs.length > 0 ? await deps.readInputs(record.inputs) : {};
+  } catch (error) {
+    return handleReadError(deps, job, record, error);
+  }
+
+  // Segmind's rate limit: a slot from the budget every worker shares, or back to wait until there is one.
+  const heldMs = await takeSubmitSlot(deps);
+  if (heldMs > 0) {
+    await deps.renderQueue.rateLimit(heldMs);
+    throw Worker.RateLimitError();
+  }
+
+  if (!(await enterSubmit())) return;
+
+  if (!(await deps.inflight.reserve(deps.settings.maxInflight))) {
+    await deps.store.transition(record, 'requeue', { name: 'queued' });
+    await deps.renderQueue.rateLimit(1_000);
+    throw Worker.RateLimitError();
+  }
+
+  let answer: Awaited<ReturnType<PipelineDeps['segmind']['submit']>>;
+  try {
+    // Outputs as URLs keep result bodies small; renderq stores them itself.
+    answer = await deps.segmind.submit(record.model, { ...record.input, ...images, base64: false });
+  } catch (error) {
+    return handleSubmitError(deps, job, record, error);
+  }
+  deps.budget.accepted();
+  const submittedAt = Date.now();
+  const request = {
+    request_id: answer.request_id,
+    status_url: answer.status_url,
+    response_url: answer.response_url,
+    submitted_at: new Date(submittedAt).toISOString(),
+    polls: 0,
+  };
+  const moved = await deps.store.transition(
+    record,
+    'submitted',
+    { name: 'polling', ...request },
+    { segmind_request_id: answer.request_id },
+  );
+  const submitted = jobLogger(deps, { ...record, segmind_request_id: answer.request_id });
+  if (!moved.ok) {
+    // Segmind runs and bills the request anyway: followed to the end for its cost, its result discarded.
+    if (await deps.store.followCancelled(record.id, request, 'start')) {
+      submitted.info('job was cancelled during its submit: following the request for its cost only');
+      await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt));
+    } else {
+      submitted.info({ outcome: moved }, 'job moved on during its submit: the Segmind result will be discarded');
+    }
+    return;
+  }
+  submitted.debug('submitted to Segmind');
+  await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt));
+}
+
+/** Moves a queued job into its submit; false when it moved on meanwhile (cancelled). */
+async function startSubmit(deps: PipelineDeps, record: JobRecord): Promise<boolean> {
+  const moved = await deps.store.transition(record, 'submit', { name: 'submitting', since: new Date().toISOString() });
+  if (!moved.ok) return false;
+  deps.metrics.jobStageSeconds.observe(
+    { model: record.model, stage: 'queue_wait' },
+    (Date.now() - Date.parse(record.created_at)) / 1000,
+  );
+  return true;
 }
 
 /**
