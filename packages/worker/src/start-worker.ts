@@ -32,8 +32,8 @@ import { watchCredits } from './credits-watcher.js';
 import { InflightCount } from './pipeline/inflight-count.js';
 import { OutputStore } from './pipeline/output-store.js';
 import type { PipelineDeps } from './pipeline/pipeline-deps.js';
+import { pollQueueStep } from './pipeline/poll-queue-step.js';
 import { PollSchedule } from './pipeline/poll-schedule.js';
-import { pollStep } from './pipeline/poll-step.js';
 import { submitStep } from './pipeline/submit-step.js';
 import { startReconciler } from './reconciler.js';
 import { RateBudget } from './segmind/rate-budget.js';
@@ -159,7 +159,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     // 429) lapses: it looks again after this many seconds rather than BullMQ's default 5.
     drainDelay: 1,
   });
-  const pollWorker = new Worker(QUEUE_NAMES.poll, pollStep(deps), {
+  const pollWorker = new Worker(QUEUE_NAMES.poll, pollQueueStep(deps), {
     ...workerOptions,
     concurrency: config.worker.pollConcurrency,
     removeOnComplete: KEEP_COMPLETED.poll,

@@ -22,9 +22,9 @@ import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InflightCount } from '../src/pipeline/inflight-count.js';
 import { OutputStore } from '../src/pipeline/output-store.js';
-import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
+import type { PipelineDeps, PollJob } from '../src/pipeline/pipeline-deps.js';
+import { pollQueueStep } from '../src/pipeline/poll-queue-step.js';
 import { PollSchedule } from '../src/pipeline/poll-schedule.js';
-import { type PollJob, pollStep } from '../src/pipeline/poll-step.js';
 import { RateBudget } from '../src/segmind/rate-budget.js';
 import type { SegmindClient } from '../src/segmind/segmind-client.js';
 import { SMALL_PNG } from './stack.js';
@@ -91,7 +91,7 @@ async function jobInStoring(): Promise<string> {
 
 describe('the store step run twice at once', () => {
   it('keeps the outputs of the job the other run completed', async () => {
-    const step = pollStep(deps);
+    const step = pollQueueStep(deps);
     for (let round = 0; round < 5; round++) {
       const id = await jobInStoring();
       const job = { data: { jobId: id } } as PollJob;
@@ -110,7 +110,7 @@ describe('the store step run twice at once', () => {
   it('still deletes what a job cancelled while storing had stored', async () => {
     const id = await jobInStoring();
     const job = { data: { jobId: id } } as PollJob;
-    const running = pollStep(deps)(job, 'a');
+    const running = pollQueueStep(deps)(job, 'a');
     await deps.store.transition(id, 'cancel', { name: 'cancelled' });
     await running;
     await expect(new FileStorage(dir).get(`${id}/0.png`)).rejects.toThrow(/no stored object/);

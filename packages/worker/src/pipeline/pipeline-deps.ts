@@ -12,7 +12,7 @@ import type {
   StageOfMove,
   StoredInput,
 } from '@renderq/shared';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { RateBudget } from '../segmind/rate-budget.js';
 import type { SegmindClient } from '../segmind/segmind-client.js';
 import type { InflightCount } from './inflight-count.js';
@@ -49,6 +49,11 @@ export interface PipelineDeps {
   /** The input images stored with a job at enqueue, as the caller sent them (base64 or data: URI), by field. */
   readonly readInputs: (inputs: readonly StoredInput[]) => Promise<Record<string, string>>;
 }
+
+/** A render queue's job: only the renderq job's id; the record in Redis is the truth. */
+export type RenderJob = Job<{ jobId: string }>;
+/** A poll queue's job: likewise only the renderq job's id. */
+export type PollJob = Job<{ jobId: string }>;
 
 type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 

@@ -1,47 +1,20 @@
 /**
- * The poll queue's steps, as BullMQ step jobs: while Segmind works the job waits as
- * a delayed job and holds no worker slot. Each pass polls once (or stores), saves
- * its progress to the job record, then either finishes the job or moves it back
- * to delayed until the next poll.
- *
- * A job cancelled while its request was at Segmind stays `cancelled`, but its
- * request is still polled until Segmind finishes it (or the deadline passes): Segmind
- * bills it, so its cost is recorded on the job and its batch. Nothing is stored and
- * no webhook is sent for it.
+ * One poll of a request Segmind is working on, on the poll queue. Until Segmind has
+ * finished it, the poll is counted on the job record and the job waits, holding no
+ * worker slot, for the next (poll-schedule.ts says when). A completed request's outputs
+ * are stored at once (store-step.ts); a request that failed, completed without outputs,
+ * or is still unfinished at the deadline fails the job.
  */
-import {
-  type CancelledRequest,
-  FailJobError,
-  isFinal,
-  type JobRecord,
-  type JobStage,
-  RetryAtError,
-  StopTakingJobsError,
-  type StoredOutput,
-} from '@renderq/shared';
-import { DelayedError, type Job } from 'bullmq';
+import { FailJobError, type JobRecord, type JobStage, RetryAtError, StopTakingJobsError } from '@renderq/shared';
+import { DelayedError } from 'bullmq';
 import type { ResultAnswer, StatusAnswer } from '../segmind/answers.js';
 import { outputSources } from './output-sources.js';
-import { failedStage, finish, jobLogger, type PipelineDeps } from './pipeline-deps.js';
+import { failedStage, finish, jobLogger, type PipelineDeps, type PollJob } from './pipeline-deps.js';
+import { type StoringStage, storeOutputs } from './store-step.js';
 
 type PollingStage = Extract<JobStage, { name: 'polling' }>;
-type StoringStage = Extract<JobStage, { name: 'storing' }>;
-export type PollJob = Job<{ jobId: string }>;
 
-export function pollStep(deps: PipelineDeps) {
-  return async (job: PollJob, token?: string): Promise<void> => {
-    const record = await deps.store.get(job.data.jobId);
-    if (record?.stage.name === 'cancelled' && record.cancelled_request) {
-      return follow(deps, job, token, record, record.cancelled_request);
-    }
-    if (!record || isFinal(record.stage.name)) return;
-    const stage = record.stage;
-    if (stage.name === 'polling') return poll(deps, job, token, record, stage);
-    if (stage.name === 'storing') return store(deps, job, token, record, stage);
-  };
-}
-
-async function poll(
+export async function pollRequest(
   deps: PipelineDeps,
   job: PollJob,
   token: string | undefined,
@@ -104,59 +77,7 @@ async function poll(
     { model: record.model, stage: 'segmind' },
     (Date.now() - Date.parse(stage.submitted_at)) / 1000,
   );
-  return store(deps, job, token, { ...record, stage: storing }, storing);
-}
-
-/**
- * One pass over the request of a job cancelled while it was at Segmind: poll it, and once
- * Segmind has finished it, record what it cost (from the status, or else the result's
- * metrics) without fetching or storing any output. Past the deadline, or when Segmind no
- * longer knows the request, it is settled with whatever is known (nothing).
- */
-async function follow(
-  deps: PipelineDeps,
-  job: PollJob,
-  token: string | undefined,
-  record: JobRecord,
-  request: CancelledRequest,
-): Promise<void> {
-  const log = jobLogger(deps, { ...record, segmind_request_id: request.request_id });
-  const settle = async (cost: number | null, why: string) => {
-    if (await deps.store.settleCancelled(record, request.request_id, cost)) {
-      log.info({ cost }, `cancelled job's request settled: ${why}`);
-    }
-  };
-  if (Date.now() > Date.parse(request.submitted_at) + deps.settings.jobDeadlineMs) {
-    return settle(null, 'Segmind did not finish it before the deadline; its cost is unknown');
-  }
-  const wait = async (delayMs?: number): Promise<never | undefined> => {
-    const next = { ...request, polls: request.polls + 1 };
-    if (!(await deps.store.followCancelled(record.id, next, 'poll'))) return undefined;
-    const ms = delayMs ?? (await deps.schedule.nextPollDelayMs(record.model, Date.parse(request.submitted_at)));
-    await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token);
-    throw new DelayedError();
-  };
-  let finished: StatusAnswer | ResultAnswer;
-  try {
-    const status = await deps.segmind.status(request.status_url);
-    if (status.status === 'QUEUED' || status.status === 'PROCESSING') return wait();
-    finished =
-      status.status === 'COMPLETED' && status.metrics?.cost === undefined
-        ? await deps.segmind.result(request.response_url)
-        : status;
-  } catch (error) {
-    if (error instanceof FailJobError) return settle(null, `Segmind no longer knows it (${error.message})`);
-    if (error instanceof StopTakingJobsError && error.resumeAt) return wait(error.resumeAt.getTime() - Date.now());
-    if (error instanceof RetryAtError) return wait(error.retryAt.getTime() - Date.now());
-    if (deps.closing())
-      log.info({ why: (error as Error).message }, "polling a cancelled job's request cut short by shutdown");
-    else log.warn({ err: error }, "polling a cancelled job's request failed; polling again later");
-    return wait();
-  }
-  if (finished.status === 'QUEUED' || finished.status === 'PROCESSING') return wait();
-  const remaining = finished.metrics?.remaining_credits;
-  if (remaining !== undefined) await deps.recordCredits(remaining);
-  return settle(finished.metrics?.cost ?? null, `Segmind finished it (${finished.status})`);
+  return storeOutputs(deps, job, token, { ...record, stage: storing }, storing);
 }
 
 type Asked<T> = { answer: T } | { retryInMs: number | undefined } | { failed: true };
@@ -213,47 +134,4 @@ async function later(
   const wait = delayMs ?? (await deps.schedule.nextPollDelayMs(record.model, Date.parse(stage.submitted_at)));
   await job.moveToDelayed(Date.now() + Math.max(1, Math.round(wait)), token);
   throw new DelayedError();
-}
-
-async function store(
-  deps: PipelineDeps,
-  job: PollJob,
-  token: string | undefined,
-  record: JobRecord,
-  stage: StoringStage,
-) {
-  const stored: StoredOutput[] = [];
-  const started = performance.now();
-  try {
-    for (const [index, source] of stage.sources.entries()) {
-      stored.push(await deps.outputs.store(record.id, index, source));
-    }
-  } catch (error) {
-    if (error instanceof FailJobError) {
-      await finish(deps, record, 'fail_store', failedStage({ code: error.code, message: error.message }));
-      return;
-    }
-    const attempts = stage.attempts + 1;
-    if (attempts >= deps.settings.maxStoreAttempts) {
-      await finish(
-        deps,
-        record,
-        'fail_store',
-        failedStage({ code: 'storage_failed', message: (error as Error).message }),
-      );
-      return;
-    }
-    jobLogger(deps, record).warn({ err: error, attempts }, 'storing outputs failed; trying again later');
-    const moved = await deps.store.transition(record, 'retry_store', { ...stage, attempts });
-    if (!moved.ok) return;
-    await job.moveToDelayed(Date.now() + Math.min(300_000, 1_000 * 2 ** (attempts - 1)), token);
-    throw new DelayedError();
-  }
-  deps.metrics.jobStageSeconds.observe({ model: record.model, stage: 'store' }, (performance.now() - started) / 1000);
-  const completed = await finish(deps, record, 'complete', { name: 'completed' }, { outputs: stored });
-  if (!completed && (await deps.store.get(record.id))?.stage.name === 'cancelled') {
-    // Cancelled while storing: nothing of it is kept. (Another run of this step that completed the job first
-    // wrote the same keys with the same bytes: those are the completed job's outputs, and stay.)
-    await Promise.all(stored.map((output) => deps.outputs.remove(output.storage_key)));
-  }
 }
