@@ -7,6 +7,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Batch, Job, RenderqClient } from '@renderq/client';
+import { isFinishedStatus } from '@renderq/contract';
 import { seconds } from './durations.js';
 import { InterruptedError, WaitTimedOutError } from './errors.js';
 import type { Output } from './output.js';
@@ -30,13 +31,11 @@ interface Display<T> {
   stop(): void;
 }
 
-const FINISHED_JOB = new Set(['completed', 'failed', 'cancelled']);
-
 export function followJob(client: RenderqClient, output: Output, id: string, options: FollowOptions): Promise<Job> {
   return follow(
     id,
     () => client.getJob(id),
-    (job) => FINISHED_JOB.has(job.status),
+    (job) => isFinishedStatus(job.status),
     jobDisplay(output, id),
     options,
   );

@@ -2,7 +2,8 @@
 // modules that take from @renderq/contract are replaced in dist/ by what they take.
 // - dist/contract.d.ts: the contract's types written out (each zod-inferred type expanded into the
 //   object it is, with its doc comments and zod descriptions), instead of re-exports of zod types.
-// - dist/webhook-secret.{js,d.ts}: the contract's compiled webhook secret rule (plain TypeScript, no zod).
+// - dist/webhook-secret.{js,d.ts} and dist/statuses.{js,d.ts}: the contract's compiled webhook secret
+//   rule and signature, and its job statuses (plain TypeScript, no zod).
 // Afterwards no file in dist/ may name @renderq/contract or zod; the script fails if one does.
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -17,7 +18,7 @@ const CONTRACT_DIST = path.dirname(require.resolve('@renderq/contract/package.js
 // Its schemas, for the descriptions they carry (the OpenAPI document's), written as doc comments.
 const contract = await import(pathToFileURL(path.join(CONTRACT_DIST, 'dist/index.js')).href);
 
-for (const file of ['webhook-secret.js', 'webhook-secret.d.ts']) {
+for (const file of ['webhook-secret.js', 'webhook-secret.d.ts', 'statuses.js', 'statuses.d.ts']) {
   copyFileSync(path.join(CONTRACT_DIST, 'dist', file), path.join(DIST, file));
 }
 writeFileSync(path.join(DIST, 'contract.d.ts'), writtenOutTypes(path.join(CLIENT, 'src/contract.ts')));

@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { RenderqApiError } from './errors.js';
+import { isFinishedStatus } from './statuses.js';
 import type {
   Batch,
   CreatedBatch,
@@ -53,8 +54,6 @@ interface RequestOptions {
   /** false: never sent twice (a batch without a key). @defaultValue true */
   readonly retry?: boolean;
 }
-
-const FINISHED_JOB = new Set(['completed', 'failed', 'cancelled']);
 
 export class RenderqClient {
   readonly #baseUrl: string;
@@ -171,7 +170,7 @@ export class RenderqClient {
   waitForJob(id: string, options: WaitOptions<Job> = {}): Promise<Job> {
     return this.#waitFor(
       () => this.getJob(id),
-      (job) => FINISHED_JOB.has(job.status),
+      (job) => isFinishedStatus(job.status),
       options,
     );
   }

@@ -1,5 +1,6 @@
 /** A batch as the API answers it and the batch.completed webhook carries it (docs/api.md). */
 import { z } from 'zod';
+import { FINISHED_STATUSES } from './statuses.js';
 
 /**
  * The largest batch: the API refuses bigger ones, and the configuration refuses an enqueue burst
@@ -12,7 +13,7 @@ export const MAX_BATCH_JOBS = 10_000;
  * completed and at least one failed; `cancelled` once the batch was cancelled.
  */
 export const BatchStatus = z
-  .enum(['running', 'completed', 'failed', 'cancelled'])
+  .enum(['running', ...FINISHED_STATUSES])
   .describe(
     '`running` until its last job finishes; then `completed`, or `failed` when none of its jobs completed ' +
       '(they failed, or some were cancelled one by one); `cancelled` once the batch was cancelled.',

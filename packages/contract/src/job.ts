@@ -1,8 +1,9 @@
 /** A job as the API answers it and webhooks carry it (docs/api.md), with the codes it can end with. */
 import { z } from 'zod';
 import { WebhookEventType } from './event-types.js';
+import { JOB_STATUSES } from './statuses.js';
 
-export const JobStatus = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
+export const JobStatus = z.enum(JOB_STATUSES);
 export type JobStatus = z.infer<typeof JobStatus>;
 
 export const ErrorCode = z.enum([

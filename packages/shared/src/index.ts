@@ -41,7 +41,6 @@ export {
   assertNever,
   isFinal,
   JobStage,
-  JobStatus,
   STATUS_OF_STAGE,
   type StageName,
   statusOf,

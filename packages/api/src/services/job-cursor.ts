@@ -4,7 +4,8 @@
  * other filters. A request with a cursor may repeat those filters or leave them out;
  * different ones, or a cursor that is not one this API gave out, are a 400 naming it.
  */
-import { type JobListFilters, JobStatus, TENANT_INDEX_ENTRY } from '@renderq/shared';
+import { JobStatus } from '@renderq/contract';
+import { type JobListFilters, TENANT_INDEX_ENTRY } from '@renderq/shared';
 import { z } from 'zod';
 import { Problem } from '../http/problems.js';
 import type { JobListQuery } from '../http/schemas.js';

@@ -3,9 +3,10 @@
  * checked with a zod schema (counters as numbers, `cost` absent until a job has one)
  * before they become a BatchRecord.
  */
+
+import type { JobStatus } from '@renderq/contract';
 import { BatchStatus, WebhookEventType } from '@renderq/contract';
 import { z } from 'zod';
-import type { JobStatus } from './stage.js';
 
 export interface BatchRecord {
   readonly id: string;

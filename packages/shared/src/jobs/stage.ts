@@ -2,7 +2,7 @@
  * A job's internal stage (docs/architecture.md, "The lifecycle") and the public
  * status derived from it. Every switch over a stage is exhaustive.
  */
-import { JobError, JobStatus } from '@renderq/contract';
+import { isFinishedStatus, JobError, type JobStatus } from '@renderq/contract';
 import { z } from 'zod';
 
 const isoTime = z.iso.datetime();
@@ -36,9 +36,6 @@ export const JobStage = z.discriminatedUnion('name', [
 export type JobStage = z.infer<typeof JobStage>;
 export type StageName = JobStage['name'];
 
-/** The public status: the contract's. */
-export { JobStatus };
-
 /** The public status of each stage; a job waiting out a pause is still `queued`. */
 export const STATUS_OF_STAGE: Readonly<Record<StageName, JobStatus>> = {
   queued: 'queued',
@@ -56,20 +53,9 @@ export function statusOf(stage: StageName): JobStatus {
   return STATUS_OF_STAGE[stage];
 }
 
+/** Whether nothing moves a job on from this stage: its public status is a finished one (the contract's). */
 export function isFinal(stage: StageName): boolean {
-  switch (stage) {
-    case 'completed':
-    case 'failed':
-    case 'cancelled':
-      return true;
-    case 'queued':
-    case 'submitting':
-    case 'polling':
-    case 'storing':
-      return false;
-    default:
-      return assertNever(stage);
-  }
+  return isFinishedStatus(STATUS_OF_STAGE[stage]);
 }
 
 export function assertNever(value: never): never {

@@ -7,11 +7,13 @@
  * may come back short, or empty, with a position to go on from. Entries whose record
  * has expired are dropped from the index as they are met.
  */
+
+import type { JobStatus } from '@renderq/contract';
 import type { RedisConnection } from '../redis/create-redis.js';
 import { jobKey, tenantJobsKey } from '../redis/keys.js';
 import type { JobRecord } from './job-record.js';
 import { recordFromHash } from './record-hash.js';
-import { type JobStatus, STATUS_OF_STAGE, type StageName } from './stage.js';
+import { STATUS_OF_STAGE, type StageName } from './stage.js';
 
 const MS_DIGITS = 13;
 const MAX_MS = 10 ** MS_DIGITS - 1;

@@ -3,7 +3,7 @@
  * its batch's counters and the webhook events a final move causes (transition-job-5-or-8.lua).
  */
 import { randomUUID } from 'node:crypto';
-import type { JobError } from '@renderq/contract';
+import { type FinishedStatus, isFinishedStatus, type JobError } from '@renderq/contract';
 import {
   batchJobsKey,
   batchKey,
@@ -98,8 +98,9 @@ export async function transition<M extends MoveName>(
   return { ok: true, previous: stageName(stage), batchFinished: batchFinished === 1, events };
 }
 
-function finalName(stage: StageName): 'completed' | 'failed' | 'cancelled' {
-  if (stage === 'completed' || stage === 'failed' || stage === 'cancelled') return stage;
+function finalName(stage: StageName): FinishedStatus {
+  const status = STATUS_OF_STAGE[stage];
+  if (isFinishedStatus(status)) return status;
   throw new Error(`${stage} is not final`);
 }
 
