@@ -9,7 +9,7 @@
  */
 
 import { Readable } from 'node:stream';
-import { Batch, CreatedBatch, Job, Problem as ProblemSchema } from '@renderq/contract';
+import { Batch, CreatedBatch, Job, type ProblemIssue, Problem as ProblemSchema } from '@renderq/contract';
 import {
   type BatchRecord,
   fieldIssues,
@@ -79,13 +79,6 @@ const BATCH_EXAMPLES = {
     },
   },
 };
-
-interface BatchIssue {
-  readonly index?: number;
-  readonly line?: number;
-  readonly path: string;
-  readonly message: string;
-}
 
 export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -158,7 +151,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         : parseJsonBatch(request.body);
       const create = async (claimedId?: string) => {
         const jobs: NewJob[] = [];
-        const issues: BatchIssue[] = [];
+        const issues: ProblemIssue[] = [];
         issues.push(...(await ctx.urlGuard.check(urlsOfJob({}, parsed.webhook_url))));
         for (const [position, entry] of parsed.jobs.entries()) {
           const where = ndjson ? { line: position + 1 } : { index: position };
@@ -186,7 +179,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
           throw new Problem(
             'validation_failed',
             `${issues.length} problem(s) in the batch; nothing was enqueued`,
-            issues.slice(0, MAX_LISTED_ERRORS) as never,
+            issues.slice(0, MAX_LISTED_ERRORS),
           );
         }
         // All of the batch or none of it, before anything is recorded or stored.
@@ -321,7 +314,7 @@ function parseJsonBatch(body: unknown) {
         ? { index, path: formatPath(rest), message: issue.message }
         : { path: formatPath(issue.segments), message: issue.message };
     });
-    throw new Problem('validation_failed', 'the batch is not valid', issues as never);
+    throw new Problem('validation_failed', 'the batch is not valid', issues);
   }
   return { ...parsed.data, jobs: parsed.data.jobs as Entry[] };
 }
@@ -354,7 +347,7 @@ async function readNdjson(body: Readable, contentLength: string | undefined): Pr
         'payload_too_large',
         `line ${error.line} is longer than ${error.maxLineBytes} bytes, the most one NDJSON line (one job) may hold; ` +
           'nothing was enqueued. Pass large images by URL',
-        [{ line: error.line, path: '', message: `longer than ${error.maxLineBytes} bytes` }] as never,
+        [{ line: error.line, path: '', message: `longer than ${error.maxLineBytes} bytes` }],
       );
     }
     if (error instanceof BodyTooLargeError) throw ndjsonTooLarge();
