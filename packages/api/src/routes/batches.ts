@@ -1,36 +1,26 @@
 /**
  * Batches: up to 10,000 jobs in one request, as JSON or NDJSON (read as a stream,
  * errors by line), all or nothing; read, list its jobs as an NDJSON stream, cancel.
- *
- * What one upload may cost is bounded: a JSON body is buffered and parsed whole, so
- * it is capped low (large batches go as NDJSON); NDJSON is read a line at a time,
- * each line capped and refused the moment it passes the cap; and only
- * BATCH_UPLOAD_CONCURRENCY uploads per process are read at once (upload-slots.ts).
+ * The body is read by http/batch-body.ts, within the limits of http/batch-limits.ts.
  */
 
 import { Readable } from 'node:stream';
 import { Batch, CreatedBatch, Job, type ProblemIssue, Problem as ProblemSchema } from '@renderq/contract';
 import {
   type BatchRecord,
-  fieldIssues,
-  formatPath,
   isFinal,
-  issuesFromZod,
-  MAX_BATCH_JOBS,
   type NewJob,
   newId,
   type PublicBatch,
-  parseWithMessages,
   publicBatch,
   publicJob,
   validateModelInput,
 } from '@renderq/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
-import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
-import { BodyAbortedError, BodyTooLargeError, LineTooLongError, ndjsonLines } from '../http/ndjson-lines.js';
+import { readBatchBody } from '../http/batch-body.js';
+import { MAX_JSON_BATCH_BYTES, MAX_NDJSON_BATCH_BYTES, MAX_NDJSON_LINE_BYTES } from '../http/batch-limits.js';
 import { Problem } from '../http/problems.js';
 import { BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest, creationHeaders } from '../http/schemas.js';
 import { uploadGate } from '../http/upload-gate.js';
@@ -40,17 +30,7 @@ import { ownBatch } from '../services/ownership.js';
 import { storeBatchInputs, withStoredInputs } from '../services/stored-inputs.js';
 import { urlsOfJob } from '../services/url-guard.js';
 
-const MIB = 1024 * 1024;
-/** A JSON batch is held as text and as parsed objects at once; this times BATCH_UPLOAD_CONCURRENCY must fit in memory. */
-const MAX_JSON_BATCH_BYTES = 16 * MIB;
-/**
- * An NDJSON batch is never held as text, but its parsed jobs are, until the last line is checked (about the
- * body's size again); large inline images belong at URLs. (Inline images are stored beside the outputs once
- * the batch is accepted, not kept in Redis.)
- */
-const MAX_NDJSON_BATCH_BYTES = 64 * MIB;
-/** One NDJSON line (one job, an inline base64 image included). */
-const MAX_NDJSON_LINE_BYTES = 1 * MIB;
+/** The most issues one refusal lists; its detail still counts them all. */
 const MAX_LISTED_ERRORS = 200;
 
 /** What the OpenAPI document shows for each way to send a batch. */
@@ -130,31 +110,13 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     },
     async (request, reply) => {
       const key = idempotencyKeyOf(request);
-      const ndjson = String(request.headers['content-type'] ?? '').startsWith('application/x-ndjson');
-      const query = Object.keys(request.query ?? {});
-      if (!ndjson && query.length > 0) {
-        // They would be dropped in silence: a JSON batch says all of it in its body.
-        throw new Problem(
-          'validation_failed',
-          'query parameters are for NDJSON batches; a JSON batch gives webhook_url, webhook_events and priority in its body',
-          query.map((name) => ({ path: `query.${name}`, message: 'not taken with a JSON body' })),
-        );
-      }
-      const parsed = ndjson
-        ? {
-            jobs: await readNdjson(request.body as Readable, request.headers['content-length']),
-            webhook_url: request.query.webhook_url,
-            webhook_events: request.query.webhook_events,
-            metadata: undefined,
-            priority: request.query.priority,
-          }
-        : parseJsonBatch(request.body);
+      const batch = await readBatchBody(request);
       const create = async (claimedId?: string) => {
         const jobs: NewJob[] = [];
         const issues: ProblemIssue[] = [];
-        issues.push(...(await ctx.urlGuard.check(urlsOfJob({}, parsed.webhook_url))));
-        for (const [position, entry] of parsed.jobs.entries()) {
-          const where = ndjson ? { line: position + 1 } : { index: position };
+        issues.push(...(await ctx.urlGuard.check(urlsOfJob({}, batch.webhook_url))));
+        for (const [position, entry] of batch.jobs.entries()) {
+          const where = batch.format === 'ndjson' ? { line: position + 1 } : { index: position };
           if ('issues' in entry) {
             issues.push(...entry.issues.map((issue) => ({ ...where, ...issue })));
             continue;
@@ -185,7 +147,11 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         // All of the batch or none of it, before anything is recorded or stored.
         await ctx.enqueueRate.charge(request.tenant, jobs.length);
         const prepared = await storeBatchInputs(ctx, jobs);
-        const { batch, jobIds, enqueued } = await withStoredInputs(
+        const {
+          batch: record,
+          jobIds,
+          enqueued,
+        } = await withStoredInputs(
           ctx,
           prepared.flatMap((job) => job.inputs ?? []),
           () =>
@@ -193,27 +159,26 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
               {
                 ...(claimedId ? { id: claimedId } : {}),
                 tenant: request.tenant,
-                metadata: parsed.metadata ?? null,
-                webhookUrl: parsed.webhook_url ?? null,
-                webhookEvents: parsed.webhook_events ?? null,
-                ...(parsed.priority ? { priority: parsed.priority } : {}),
+                metadata: batch.metadata ?? null,
+                webhookUrl: batch.webhook_url ?? null,
+                webhookEvents: batch.webhook_events ?? null,
+                ...(batch.priority ? { priority: batch.priority } : {}),
               },
               prepared,
             ),
         );
         // Accepted once recorded; a job not enqueued here is enqueued by the workers' recovery.
         const background = enqueued.catch((error: unknown) =>
-          request.log.warn({ err: error, batch_id: batch.id }, 'enqueueing a batch failed; recovery will finish it'),
+          request.log.warn({ err: error, batch_id: record.id }, 'enqueueing a batch failed; recovery will finish it'),
         );
         ctx.background.add(background);
         void background.finally(() => ctx.background.delete(background));
         for (const job of jobs) ctx.metrics.jobsEnqueued.inc({ model: job.model });
-        return { status: 202, body: createdBatch(batch, jobIds) };
+        return { status: 202, body: createdBatch(record, jobIds) };
       };
       if (key === undefined) return reply.code(202).send((await create()).body);
       return answerIdempotently(ctx, request, reply, key, {
-        // NDJSON: its lines as read and the query that goes with them.
-        request: ndjson ? { lines: parsed.jobs, query: request.query } : request.body,
+        request: batch.asSent,
         newId: () => newId('bat'),
         made: async (id) => {
           const batch = await ctx.store.getBatchOwned(request.tenant, id);
@@ -297,96 +262,6 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       return publicBatch(await ownBatch(ctx, request.tenant, batch.id));
     },
   );
-}
-
-type Entry = z.infer<typeof BatchJobRequest> | { issues: { path: string; message: string }[] };
-
-function parseJsonBatch(body: unknown) {
-  // Counted before the schema copies every entry: a body of tiny jobs holds hundreds of thousands.
-  const jobs = (body as { jobs?: unknown } | null)?.jobs;
-  if (Array.isArray(jobs) && jobs.length > MAX_BATCH_JOBS) throw tooManyJobs(jobs.length);
-  const parsed = parseWithMessages(BatchRequest, body);
-  if (!parsed.success) {
-    // Errors inside one job name it by index, the field relative to the job; the rest are the batch's own.
-    const issues = fieldIssues(parsed.error).map((issue) => {
-      const [head, index, ...rest] = issue.segments;
-      return head === 'jobs' && typeof index === 'number'
-        ? { index, path: formatPath(rest), message: issue.message }
-        : { path: formatPath(issue.segments), message: issue.message };
-    });
-    throw new Problem('validation_failed', 'the batch is not valid', issues);
-  }
-  return { ...parsed.data, jobs: parsed.data.jobs as Entry[] };
-}
-
-/**
- * Takes one of the process's upload slots for this request, waiting briefly for one; gives it back when the
- * answer is out or the connection is gone, whichever comes first.
- */
-async function readNdjson(body: Readable, contentLength: string | undefined): Promise<Entry[]> {
-  // A body announced too large is refused before a byte of it is read.
-  if (contentLength !== undefined && Number(contentLength) > MAX_NDJSON_BATCH_BYTES) throw ndjsonTooLarge();
-  const entries: Entry[] = [];
-  try {
-    for await (const line of ndjsonLines(body, {
-      maxLineBytes: MAX_NDJSON_LINE_BYTES,
-      maxBodyBytes: MAX_NDJSON_BATCH_BYTES,
-    })) {
-      if (line.text.trim() === '') continue;
-      if (entries.length === MAX_BATCH_JOBS) {
-        throw new Problem(
-          'payload_too_large',
-          `a batch holds at most ${MAX_BATCH_JOBS} jobs (line ${line.number} is job ${MAX_BATCH_JOBS + 1})`,
-        );
-      }
-      entries.push(parseLine(line.text));
-    }
-  } catch (error) {
-    if (error instanceof LineTooLongError) {
-      throw new Problem(
-        'payload_too_large',
-        `line ${error.line} is longer than ${error.maxLineBytes} bytes, the most one NDJSON line (one job) may hold; ` +
-          'nothing was enqueued. Pass large images by URL',
-        [{ line: error.line, path: '', message: `longer than ${error.maxLineBytes} bytes` }],
-      );
-    }
-    if (error instanceof BodyTooLargeError) throw ndjsonTooLarge();
-    // Cut by us (too slow an upload): that is the answer.
-    if (error instanceof BodyAbortedError && error.cause instanceof Problem) throw error.cause;
-    // Nobody is left to read the answer, but it keeps a client's disconnect out of the error log.
-    if (error instanceof BodyAbortedError) throw new Problem('validation_failed', error.message);
-    throw error;
-  }
-  if (entries.length === 0)
-    throw new Problem('validation_failed', 'the batch holds no jobs', [
-      { path: 'body', message: 'must hold at least one line' },
-    ]);
-  return entries;
-}
-
-function tooManyJobs(count: number): Problem {
-  return new Problem('payload_too_large', `a batch holds at most ${MAX_BATCH_JOBS} jobs (got ${count})`);
-}
-
-function ndjsonTooLarge(): Problem {
-  return new Problem(
-    'payload_too_large',
-    `an NDJSON batch is at most ${MAX_NDJSON_BATCH_BYTES} bytes; split it into several batches, or pass images by URL`,
-  );
-}
-
-function parseLine(line: string): Entry {
-  if (jsonDepth(line) > MAX_JSON_DEPTH) {
-    return { issues: [{ path: '', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }] };
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (error) {
-    return { issues: [{ path: '', message: `not valid JSON: ${(error as Error).message}` }] };
-  }
-  const parsed = parseWithMessages(BatchJobRequest, value);
-  return parsed.success ? parsed.data : { issues: issuesFromZod(parsed.error) };
 }
 
 /** The answer to a batch's creation: the batch and its jobs' ids in the order they were sent. */
