@@ -1,21 +1,13 @@
 /**
  * Batches: up to 10,000 jobs in one request, as JSON or NDJSON (read as a stream,
  * errors by line), all or nothing; read, list its jobs as an NDJSON stream, cancel.
- * The body is read by http/batch-body.ts, within the limits of http/batch-limits.ts.
+ * The body is read by http/batch-body.ts (within http/batch-limits.ts), its jobs checked
+ * by services/batch-validation.ts.
  */
 
 import { Readable } from 'node:stream';
 import { Batch, CreatedBatch, Job, type ProblemIssue, Problem as ProblemSchema } from '@renderq/contract';
-import {
-  type BatchRecord,
-  isFinal,
-  type NewJob,
-  newId,
-  type PublicBatch,
-  publicBatch,
-  publicJob,
-  validateModelInput,
-} from '@renderq/shared';
+import { type BatchRecord, isFinal, newId, type PublicBatch, publicBatch, publicJob } from '@renderq/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../api-context.js';
@@ -24,11 +16,11 @@ import { MAX_JSON_BATCH_BYTES, MAX_NDJSON_BATCH_BYTES, MAX_NDJSON_LINE_BYTES } f
 import { Problem } from '../http/problems.js';
 import { BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest, creationHeaders } from '../http/schemas.js';
 import { uploadGate } from '../http/upload-gate.js';
+import { checkBatchJobs } from '../services/batch-validation.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-request.js';
 import { ownBatch } from '../services/ownership.js';
 import { storeBatchInputs, withStoredInputs } from '../services/stored-inputs.js';
-import { urlsOfJob } from '../services/url-guard.js';
 
 /** The most issues one refusal lists; its detail still counts them all. */
 const MAX_LISTED_ERRORS = 200;
@@ -112,38 +104,8 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const key = idempotencyKeyOf(request);
       const batch = await readBatchBody(request);
       const create = async (claimedId?: string) => {
-        const jobs: NewJob[] = [];
-        const issues: ProblemIssue[] = [];
-        issues.push(...(await ctx.urlGuard.check(urlsOfJob({}, batch.webhook_url))));
-        for (const [position, entry] of batch.jobs.entries()) {
-          const where = batch.format === 'ndjson' ? { line: position + 1 } : { index: position };
-          if ('issues' in entry) {
-            issues.push(...entry.issues.map((issue) => ({ ...where, ...issue })));
-            continue;
-          }
-          const validated = validateModelInput(entry.model, entry.input, {
-            allowUnknown: ctx.config.models.allowUnknown,
-          });
-          if (!validated.ok) {
-            issues.push(...validated.issues.map((issue) => ({ ...where, ...issue })));
-            continue;
-          }
-          const refused = await ctx.urlGuard.check(urlsOfJob(validated.input, undefined));
-          issues.push(...refused.map((issue) => ({ ...where, ...issue })));
-          jobs.push({
-            tenant: request.tenant,
-            model: validated.model,
-            input: validated.input,
-            metadata: entry.metadata ?? null,
-          });
-        }
-        if (issues.length > 0) {
-          throw new Problem(
-            'validation_failed',
-            `${issues.length} problem(s) in the batch; nothing was enqueued`,
-            issues.slice(0, MAX_LISTED_ERRORS),
-          );
-        }
+        const { jobs, issues } = await checkBatchJobs(ctx, request.tenant, batch);
+        if (issues.length > 0) throw invalidBatch(issues);
         // All of the batch or none of it, before anything is recorded or stored.
         await ctx.enqueueRate.charge(request.tenant, jobs.length);
         const prepared = await storeBatchInputs(ctx, jobs);
@@ -261,6 +223,14 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       }
       return publicBatch(await ownBatch(ctx, request.tenant, batch.id));
     },
+  );
+}
+
+function invalidBatch(issues: readonly ProblemIssue[]): Problem {
+  return new Problem(
+    'validation_failed',
+    `${issues.length} problem(s) in the batch; nothing was enqueued`,
+    issues.slice(0, MAX_LISTED_ERRORS),
   );
 }
 
