@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../api-context.js';
 import { readBatchBody } from '../http/batch-body.js';
+import { BATCH_EXAMPLES } from '../http/batch-examples.js';
 import { MAX_JSON_BATCH_BYTES, MAX_NDJSON_BATCH_BYTES, MAX_NDJSON_LINE_BYTES } from '../http/batch-limits.js';
 import { Problem } from '../http/problems.js';
 import { BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest, creationHeaders } from '../http/schemas.js';
@@ -24,33 +25,6 @@ import { storeBatchInputs, withStoredInputs } from '../services/stored-inputs.js
 
 /** The most issues one refusal lists; its detail still counts them all. */
 const MAX_LISTED_ERRORS = 200;
-
-/** What the OpenAPI document shows for each way to send a batch. */
-const BATCH_EXAMPLES = {
-  json: {
-    two_models: {
-      summary: 'Two jobs of two models, with a webhook for the batch',
-      value: {
-        jobs: [
-          { model: 'segmind-vega-rt-v1', input: { prompt: 'a lighthouse at dusk' }, metadata: { sku: 'A-1' } },
-          {
-            model: 'ssd-img2img',
-            input: { image: 'https://images.example/input.jpeg', prompt: 'the same scene in winter' },
-          },
-        ],
-        webhook_url: 'https://hooks.example/renderq',
-        webhook_events: ['batch.completed'],
-        metadata: { run: 'nightly' },
-      },
-    },
-  },
-  ndjson: {
-    one_line: {
-      summary: 'One line of the body (each line is one job)',
-      value: { model: 'segmind-vega-rt-v1', input: { prompt: 'a lighthouse at dusk' }, metadata: { sku: 'A-1' } },
-    },
-  },
-};
 
 export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
