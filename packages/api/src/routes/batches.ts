@@ -1,13 +1,15 @@
 /**
  * Batches: up to 10,000 jobs in one request, as JSON or NDJSON (read as a stream,
  * errors by line), all or nothing; read, list its jobs as an NDJSON stream, cancel.
- * The body is read by http/batch-body.ts (within http/batch-limits.ts), its jobs checked
- * by services/batch-validation.ts.
+ * Creating one reads the body (http/batch-body.ts), checks every job
+ * (services/batch-validation.ts), charges the tenant's enqueue rate, stores inline
+ * images, records the batch (services/batch-creation.ts) and answers with it
+ * (services/batch-answer.ts).
  */
 
 import { Readable } from 'node:stream';
 import { Batch, CreatedBatch, Job, type ProblemIssue, Problem as ProblemSchema } from '@renderq/contract';
-import { type BatchRecord, isFinal, newId, type PublicBatch, publicBatch, publicJob } from '@renderq/shared';
+import { isFinal, newId, publicBatch, publicJob } from '@renderq/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../api-context.js';
@@ -17,11 +19,13 @@ import { MAX_JSON_BATCH_BYTES, MAX_NDJSON_BATCH_BYTES, MAX_NDJSON_LINE_BYTES } f
 import { Problem } from '../http/problems.js';
 import { BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest, creationHeaders } from '../http/schemas.js';
 import { uploadGate } from '../http/upload-gate.js';
+import { compactBatchAnswer, createdBatch, madeBatch } from '../services/batch-answer.js';
+import { recordBatch } from '../services/batch-creation.js';
 import { checkBatchJobs } from '../services/batch-validation.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-request.js';
 import { ownBatch } from '../services/ownership.js';
-import { storeBatchInputs, withStoredInputs } from '../services/stored-inputs.js';
+import { storeBatchInputs } from '../services/stored-inputs.js';
 
 /** The most issues one refusal lists; its detail still counts them all. */
 const MAX_LISTED_ERRORS = 200;
@@ -83,53 +87,28 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         // All of the batch or none of it, before anything is recorded or stored.
         await ctx.enqueueRate.charge(request.tenant, jobs.length);
         const prepared = await storeBatchInputs(ctx, jobs);
-        const {
-          batch: record,
-          jobIds,
-          enqueued,
-        } = await withStoredInputs(
+        const recorded = await recordBatch(
           ctx,
-          prepared.flatMap((job) => job.inputs ?? []),
-          () =>
-            ctx.store.createBatch(
-              {
-                ...(claimedId ? { id: claimedId } : {}),
-                tenant: request.tenant,
-                metadata: batch.metadata ?? null,
-                webhookUrl: batch.webhook_url ?? null,
-                webhookEvents: batch.webhook_events ?? null,
-                ...(batch.priority ? { priority: batch.priority } : {}),
-              },
-              prepared,
-            ),
+          request.log,
+          {
+            ...(claimedId ? { id: claimedId } : {}),
+            tenant: request.tenant,
+            metadata: batch.metadata ?? null,
+            webhookUrl: batch.webhook_url ?? null,
+            webhookEvents: batch.webhook_events ?? null,
+            ...(batch.priority ? { priority: batch.priority } : {}),
+          },
+          prepared,
         );
-        // Accepted once recorded; a job not enqueued here is enqueued by the workers' recovery.
-        const background = enqueued.catch((error: unknown) =>
-          request.log.warn({ err: error, batch_id: record.id }, 'enqueueing a batch failed; recovery will finish it'),
-        );
-        ctx.background.add(background);
-        void background.finally(() => ctx.background.delete(background));
-        for (const job of jobs) ctx.metrics.jobsEnqueued.inc({ model: job.model });
-        return { status: 202, body: createdBatch(record, jobIds) };
+        return { status: 202, body: createdBatch(recorded.batch, recorded.jobIds) };
       };
       if (key === undefined) return reply.code(202).send((await create()).body);
       return answerIdempotently(ctx, request, reply, key, {
         request: batch.asSent,
         newId: () => newId('bat'),
-        made: async (id) => {
-          const batch = await ctx.store.getBatchOwned(request.tenant, id);
-          return batch && createdBatch(batch, await ctx.store.batchJobIds(id, 0, batch.counts.total));
-        },
+        made: (id) => madeBatch(ctx, request.tenant, id),
         create,
-        // The answer lists up to 10,000 job ids: the batch as first answered is kept for 24 h, its
-        // job ids are read again from the batch (they never change).
-        compact: {
-          keep: (body) => ({ ...(body as PublicBatch), jobs: undefined }),
-          restore: async (kept, id) => {
-            const batch = kept as PublicBatch;
-            return withJobIds(batch, await ctx.store.batchJobIds(id, 0, batch.counts.total));
-          },
-        },
+        compact: compactBatchAnswer(ctx),
       });
     },
   );
@@ -206,13 +185,4 @@ function invalidBatch(issues: readonly ProblemIssue[]): Problem {
     `${issues.length} problem(s) in the batch; nothing was enqueued`,
     issues.slice(0, MAX_LISTED_ERRORS),
   );
-}
-
-/** The answer to a batch's creation: the batch and its jobs' ids in the order they were sent. */
-function createdBatch(batch: BatchRecord, jobIds: readonly string[]) {
-  return withJobIds(publicBatch(batch), jobIds);
-}
-
-function withJobIds(batch: PublicBatch, jobIds: readonly string[]) {
-  return { ...batch, jobs: jobIds.map((id, index) => ({ index, id })) };
 }
