@@ -10,7 +10,7 @@
 import { Readable } from 'node:stream';
 import { Batch, CreatedBatch, Job, type ProblemIssue, Problem as ProblemSchema } from '@renderq/contract';
 import { isFinal, newId, publicBatch, publicJob } from '@renderq/shared';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../api-context.js';
 import { readBatchBody } from '../http/batch-body.js';
@@ -150,8 +150,10 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         for await (const record of ctx.store.batchJobs(batch.id))
           yield `${JSON.stringify(await publicJob(record, ctx.links))}\n`;
       };
-      // A stream of lines, as the 200's content type documents; the type provider knows only JSON answers.
-      return reply.type('application/x-ndjson').send(Readable.from(lines()) as never);
+      // A stream of lines, as the 200's content type documents. The type provider would hold the answer to the
+      // JSON it knows (a Job); fastify's own reply type takes any payload.
+      const plain: FastifyReply = reply;
+      return plain.type('application/x-ndjson').send(Readable.from(lines()));
     },
   );
 
