@@ -7,7 +7,7 @@ export { Batch, BatchCounts, BatchStatus, CreatedBatch, MAX_BATCH_JOBS } from '.
 export { JobEventType, WebhookEventType } from './event-types.js';
 export { ErrorCode, Job, JobError, JobInputFile, JobOutput, JobPage, JobStatus } from './job.js';
 export { AdminStatus, Model, PauseReason, PauseState, StorageState } from './operations.js';
-export { Problem } from './problem.js';
+export { Problem, ProblemIssue } from './problem.js';
 export { FINISHED_STATUSES, type FinishedStatus, isFinishedStatus, JOB_STATUSES } from './statuses.js';
 export {
   AttemptOutcome,

@@ -23,14 +23,13 @@ declare module 'fastify' {
 
 export const openapiTransform: SwaggerTransform = (document) => {
   const { documentedBody, bodyExamples, ...schema } = document.schema ?? {};
-  const transformed = jsonSchemaTransform({ ...document, schema } as never) as {
+  const transformed = jsonSchemaTransform({ ...document, schema }) as {
     schema: Record<string, unknown>;
     url: string;
   };
   if (transformed.schema.hide) return transformed;
   const jsonOf = (zodSchema: z.ZodType) =>
-    (jsonSchemaTransform({ ...document, schema: { body: zodSchema } } as never) as { schema: { body: object } }).schema
-      .body;
+    (jsonSchemaTransform({ ...document, schema: { body: zodSchema } }) as { schema: { body: object } }).schema.body;
   if (documentedBody) {
     const content = Object.fromEntries(
       Object.entries(documentedBody).map(([type, { schema: body, examples }]) => [

@@ -1,9 +1,10 @@
 /**
  * One registry of the API's error codes, each with its HTTP status and title, and
- * the problem+json body (RFC 9457) every error is answered with. Routes throw a
- * `Problem`; the error handler (problem-handler.ts) turns everything else into one.
+ * the problem+json body (RFC 9457; its shape is the contract's `Problem`) every error
+ * is answered with. Routes throw a `Problem`; the error handler (problem-handler.ts)
+ * turns everything else into one.
  */
-import type { ValidationIssue } from '@renderq/shared';
+import type { Problem as ProblemBody, ProblemIssue } from '@renderq/contract';
 
 const PROBLEMS = {
   validation_failed: { status: 400, title: 'The request is not valid' },
@@ -30,21 +31,13 @@ export type ProblemCode = keyof typeof PROBLEMS;
 /** Every code, in the order docs/errors.md lists them. */
 export const PROBLEM_CODES = Object.keys(PROBLEMS) as ProblemCode[];
 
-export interface ProblemBody {
-  readonly type: string;
-  readonly title: string;
-  readonly status: number;
-  readonly detail: string;
-  readonly errors?: readonly ValidationIssue[];
-}
-
 /** An error the API answers with as it is: its code decides the status. */
 export class Problem extends Error {
   override readonly name = 'Problem';
   constructor(
     readonly code: ProblemCode,
     readonly detail: string,
-    readonly errors?: readonly ValidationIssue[],
+    readonly errors?: readonly ProblemIssue[],
   ) {
     super(detail);
   }
@@ -74,13 +67,14 @@ export class RetryLaterProblem extends Problem {
   }
 }
 
-export function problemBody(code: ProblemCode, detail: string, errors?: readonly ValidationIssue[]): ProblemBody {
+export function problemBody(code: ProblemCode, detail: string, errors?: readonly ProblemIssue[]): ProblemBody {
   const { status, title } = PROBLEMS[code];
   return {
     type: `https://renderq.dev/problems/${code.replaceAll('_', '-')}`,
     title,
     status,
     detail,
-    ...(errors && errors.length > 0 ? { errors } : {}),
+    // A copy: the body is the contract's type, whose list is not read-only as a Problem's is.
+    ...(errors && errors.length > 0 ? { errors: [...errors] } : {}),
   };
 }

@@ -55,6 +55,7 @@ export const BatchJobRequest = z.strictObject({
   input: z.record(z.string(), z.unknown()),
   metadata: metadata.optional(),
 });
+export type BatchJobRequest = z.infer<typeof BatchJobRequest>;
 
 export const BatchRequest = z.strictObject({
   jobs: z.array(BatchJobRequest).min(1, 'must hold at least one job'),
@@ -63,6 +64,7 @@ export const BatchRequest = z.strictObject({
   metadata: metadata.optional(),
   priority: priority.optional(),
 });
+export type BatchRequest = z.infer<typeof BatchRequest>;
 
 export const BatchQuery = z.strictObject({
   webhook_url: webhookUrl.optional(),
@@ -74,6 +76,7 @@ export const BatchQuery = z.strictObject({
     .describe('NDJSON batches: the events to send, comma-separated.'),
   priority: z.coerce.number().int().min(1).max(1_000).optional(),
 });
+export type BatchQuery = z.infer<typeof BatchQuery>;
 
 // A path parameter that is not a well-formed id is answered 404 (problem-handler.ts), as an unknown id is.
 const jobId = z.string().regex(ID_PATTERNS.job, 'is not a job id').describe('A job id, job_…');

@@ -1,90 +1,34 @@
 /**
  * Batches: up to 10,000 jobs in one request, as JSON or NDJSON (read as a stream,
  * errors by line), all or nothing; read, list its jobs as an NDJSON stream, cancel.
- *
- * What one upload may cost is bounded: a JSON body is buffered and parsed whole, so
- * it is capped low (large batches go as NDJSON); NDJSON is read a line at a time,
- * each line capped and refused the moment it passes the cap; and only
- * BATCH_UPLOAD_CONCURRENCY uploads per process are read at once (upload-slots.ts).
+ * Creating one reads the body (http/batch-body.ts), checks every job
+ * (services/batch-validation.ts), charges the tenant's enqueue rate, stores inline
+ * images, records the batch (services/batch-creation.ts) and answers with it
+ * (services/batch-answer.ts).
  */
 
 import { Readable } from 'node:stream';
-import { Batch, CreatedBatch, Job, MAX_BATCH_JOBS, Problem as ProblemSchema } from '@renderq/contract';
-import {
-  type BatchRecord,
-  fieldIssues,
-  formatPath,
-  isFinal,
-  issuesFromZod,
-  type NewJob,
-  newId,
-  type PublicBatch,
-  parseWithMessages,
-  publicBatch,
-  publicJob,
-  validateModelInput,
-} from '@renderq/shared';
-import type { FastifyInstance } from 'fastify';
+import { Batch, CreatedBatch, Job, type ProblemIssue, Problem as ProblemSchema } from '@renderq/contract';
+import { isFinal, newId, publicBatch, publicJob } from '@renderq/shared';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
-import { jsonDepth, MAX_JSON_DEPTH } from '../http/json-depth.js';
-import { BodyAbortedError, BodyTooLargeError, LineTooLongError, ndjsonLines } from '../http/ndjson-lines.js';
+import { readBatchBody } from '../http/batch-body.js';
+import { BATCH_EXAMPLES } from '../http/batch-examples.js';
+import { MAX_JSON_BATCH_BYTES, MAX_NDJSON_BATCH_BYTES, MAX_NDJSON_LINE_BYTES } from '../http/batch-limits.js';
 import { Problem } from '../http/problems.js';
 import { BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest, creationHeaders } from '../http/schemas.js';
 import { uploadGate } from '../http/upload-gate.js';
+import { compactBatchAnswer, createdBatch, madeBatch } from '../services/batch-answer.js';
+import { recordBatch } from '../services/batch-creation.js';
+import { checkBatchJobs } from '../services/batch-validation.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-request.js';
 import { ownBatch } from '../services/ownership.js';
-import { storeBatchInputs, withStoredInputs } from '../services/stored-inputs.js';
-import { urlsOfJob } from '../services/url-guard.js';
+import { storeBatchInputs } from '../services/stored-inputs.js';
 
-const MIB = 1024 * 1024;
-/** A JSON batch is held as text and as parsed objects at once; this times BATCH_UPLOAD_CONCURRENCY must fit in memory. */
-const MAX_JSON_BATCH_BYTES = 16 * MIB;
-/**
- * An NDJSON batch is never held as text, but its parsed jobs are, until the last line is checked (about the
- * body's size again); large inline images belong at URLs. (Inline images are stored beside the outputs once
- * the batch is accepted, not kept in Redis.)
- */
-const MAX_NDJSON_BATCH_BYTES = 64 * MIB;
-/** One NDJSON line (one job, an inline base64 image included). */
-const MAX_NDJSON_LINE_BYTES = 1 * MIB;
+/** The most issues one refusal lists; its detail still counts them all. */
 const MAX_LISTED_ERRORS = 200;
-
-/** What the OpenAPI document shows for each way to send a batch. */
-const BATCH_EXAMPLES = {
-  json: {
-    two_models: {
-      summary: 'Two jobs of two models, with a webhook for the batch',
-      value: {
-        jobs: [
-          { model: 'segmind-vega-rt-v1', input: { prompt: 'a lighthouse at dusk' }, metadata: { sku: 'A-1' } },
-          {
-            model: 'ssd-img2img',
-            input: { image: 'https://images.example/input.jpeg', prompt: 'the same scene in winter' },
-          },
-        ],
-        webhook_url: 'https://hooks.example/renderq',
-        webhook_events: ['batch.completed'],
-        metadata: { run: 'nightly' },
-      },
-    },
-  },
-  ndjson: {
-    one_line: {
-      summary: 'One line of the body (each line is one job)',
-      value: { model: 'segmind-vega-rt-v1', input: { prompt: 'a lighthouse at dusk' }, metadata: { sku: 'A-1' } },
-    },
-  },
-};
-
-interface BatchIssue {
-  readonly index?: number;
-  readonly line?: number;
-  readonly path: string;
-  readonly message: string;
-}
 
 export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -136,105 +80,35 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     },
     async (request, reply) => {
       const key = idempotencyKeyOf(request);
-      const ndjson = String(request.headers['content-type'] ?? '').startsWith('application/x-ndjson');
-      const query = Object.keys(request.query ?? {});
-      if (!ndjson && query.length > 0) {
-        // They would be dropped in silence: a JSON batch says all of it in its body.
-        throw new Problem(
-          'validation_failed',
-          'query parameters are for NDJSON batches; a JSON batch gives webhook_url, webhook_events and priority in its body',
-          query.map((name) => ({ path: `query.${name}`, message: 'not taken with a JSON body' })),
-        );
-      }
-      const parsed = ndjson
-        ? {
-            jobs: await readNdjson(request.body as Readable, request.headers['content-length']),
-            webhook_url: request.query.webhook_url,
-            webhook_events: request.query.webhook_events,
-            metadata: undefined,
-            priority: request.query.priority,
-          }
-        : parseJsonBatch(request.body);
+      const batch = await readBatchBody(request);
       const create = async (claimedId?: string) => {
-        const jobs: NewJob[] = [];
-        const issues: BatchIssue[] = [];
-        issues.push(...(await ctx.urlGuard.check(urlsOfJob({}, parsed.webhook_url))));
-        for (const [position, entry] of parsed.jobs.entries()) {
-          const where = ndjson ? { line: position + 1 } : { index: position };
-          if ('issues' in entry) {
-            issues.push(...entry.issues.map((issue) => ({ ...where, ...issue })));
-            continue;
-          }
-          const validated = validateModelInput(entry.model, entry.input, {
-            allowUnknown: ctx.config.models.allowUnknown,
-          });
-          if (!validated.ok) {
-            issues.push(...validated.issues.map((issue) => ({ ...where, ...issue })));
-            continue;
-          }
-          const refused = await ctx.urlGuard.check(urlsOfJob(validated.input, undefined));
-          issues.push(...refused.map((issue) => ({ ...where, ...issue })));
-          jobs.push({
-            tenant: request.tenant,
-            model: validated.model,
-            input: validated.input,
-            metadata: entry.metadata ?? null,
-          });
-        }
-        if (issues.length > 0) {
-          throw new Problem(
-            'validation_failed',
-            `${issues.length} problem(s) in the batch; nothing was enqueued`,
-            issues.slice(0, MAX_LISTED_ERRORS) as never,
-          );
-        }
+        const { jobs, issues } = await checkBatchJobs(ctx, request.tenant, batch);
+        if (issues.length > 0) throw invalidBatch(issues);
         // All of the batch or none of it, before anything is recorded or stored.
         await ctx.enqueueRate.charge(request.tenant, jobs.length);
         const prepared = await storeBatchInputs(ctx, jobs);
-        const { batch, jobIds, enqueued } = await withStoredInputs(
+        const recorded = await recordBatch(
           ctx,
-          prepared.flatMap((job) => job.inputs ?? []),
-          () =>
-            ctx.store.createBatch(
-              {
-                ...(claimedId ? { id: claimedId } : {}),
-                tenant: request.tenant,
-                metadata: parsed.metadata ?? null,
-                webhookUrl: parsed.webhook_url ?? null,
-                webhookEvents: parsed.webhook_events ?? null,
-                ...(parsed.priority ? { priority: parsed.priority } : {}),
-              },
-              prepared,
-            ),
+          request.log,
+          {
+            ...(claimedId ? { id: claimedId } : {}),
+            tenant: request.tenant,
+            metadata: batch.metadata ?? null,
+            webhookUrl: batch.webhook_url ?? null,
+            webhookEvents: batch.webhook_events ?? null,
+            ...(batch.priority ? { priority: batch.priority } : {}),
+          },
+          prepared,
         );
-        // Accepted once recorded; a job not enqueued here is enqueued by the workers' recovery.
-        const background = enqueued.catch((error: unknown) =>
-          request.log.warn({ err: error, batch_id: batch.id }, 'enqueueing a batch failed; recovery will finish it'),
-        );
-        ctx.background.add(background);
-        void background.finally(() => ctx.background.delete(background));
-        for (const job of jobs) ctx.metrics.jobsEnqueued.inc({ model: job.model });
-        return { status: 202, body: createdBatch(batch, jobIds) };
+        return { status: 202, body: createdBatch(recorded.batch, recorded.jobIds) };
       };
       if (key === undefined) return reply.code(202).send((await create()).body);
       return answerIdempotently(ctx, request, reply, key, {
-        // NDJSON: its lines as read and the query that goes with them.
-        request: ndjson ? { lines: parsed.jobs, query: request.query } : request.body,
+        request: batch.asSent,
         newId: () => newId('bat'),
-        made: async (id) => {
-          const batch = await ctx.store.getBatchOwned(request.tenant, id);
-          return batch && createdBatch(batch, await ctx.store.batchJobIds(id, 0, batch.counts.total));
-        },
+        made: (id) => madeBatch(ctx, request.tenant, id),
         create,
-        // The answer lists up to 10,000 job ids: the batch as first answered is kept for 24 h, its
-        // job ids are read again from the batch (they never change).
-        compact: {
-          keep: (body) => ({ ...(body as PublicBatch), jobs: undefined }),
-          restore: async (kept, id) => {
-            const batch = kept as PublicBatch;
-            return withJobIds(batch, await ctx.store.batchJobIds(id, 0, batch.counts.total));
-          },
-        },
+        compact: compactBatchAnswer(ctx),
       });
     },
   );
@@ -276,8 +150,10 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         for await (const record of ctx.store.batchJobs(batch.id))
           yield `${JSON.stringify(await publicJob(record, ctx.links))}\n`;
       };
-      // A stream of lines, as the 200's content type documents; the type provider knows only JSON answers.
-      return reply.type('application/x-ndjson').send(Readable.from(lines()) as never);
+      // A stream of lines, as the 200's content type documents. The type provider would hold the answer to the
+      // JSON it knows (a Job); fastify's own reply type takes any payload.
+      const plain: FastifyReply = reply;
+      return plain.type('application/x-ndjson').send(Readable.from(lines()));
     },
   );
 
@@ -305,101 +181,10 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
   );
 }
 
-type Entry = z.infer<typeof BatchJobRequest> | { issues: { path: string; message: string }[] };
-
-function parseJsonBatch(body: unknown) {
-  // Counted before the schema copies every entry: a body of tiny jobs holds hundreds of thousands.
-  const jobs = (body as { jobs?: unknown } | null)?.jobs;
-  if (Array.isArray(jobs) && jobs.length > MAX_BATCH_JOBS) throw tooManyJobs(jobs.length);
-  const parsed = parseWithMessages(BatchRequest, body);
-  if (!parsed.success) {
-    // Errors inside one job name it by index, the field relative to the job; the rest are the batch's own.
-    const issues = fieldIssues(parsed.error).map((issue) => {
-      const [head, index, ...rest] = issue.segments;
-      return head === 'jobs' && typeof index === 'number'
-        ? { index, path: formatPath(rest), message: issue.message }
-        : { path: formatPath(issue.segments), message: issue.message };
-    });
-    throw new Problem('validation_failed', 'the batch is not valid', issues as never);
-  }
-  return { ...parsed.data, jobs: parsed.data.jobs as Entry[] };
-}
-
-/**
- * Takes one of the process's upload slots for this request, waiting briefly for one; gives it back when the
- * answer is out or the connection is gone, whichever comes first.
- */
-async function readNdjson(body: Readable, contentLength: string | undefined): Promise<Entry[]> {
-  // A body announced too large is refused before a byte of it is read.
-  if (contentLength !== undefined && Number(contentLength) > MAX_NDJSON_BATCH_BYTES) throw ndjsonTooLarge();
-  const entries: Entry[] = [];
-  try {
-    for await (const line of ndjsonLines(body, {
-      maxLineBytes: MAX_NDJSON_LINE_BYTES,
-      maxBodyBytes: MAX_NDJSON_BATCH_BYTES,
-    })) {
-      if (line.text.trim() === '') continue;
-      if (entries.length === MAX_BATCH_JOBS) {
-        throw new Problem(
-          'payload_too_large',
-          `a batch holds at most ${MAX_BATCH_JOBS} jobs (line ${line.number} is job ${MAX_BATCH_JOBS + 1})`,
-        );
-      }
-      entries.push(parseLine(line.text));
-    }
-  } catch (error) {
-    if (error instanceof LineTooLongError) {
-      throw new Problem(
-        'payload_too_large',
-        `line ${error.line} is longer than ${error.maxLineBytes} bytes, the most one NDJSON line (one job) may hold; ` +
-          'nothing was enqueued. Pass large images by URL',
-        [{ line: error.line, path: '', message: `longer than ${error.maxLineBytes} bytes` }] as never,
-      );
-    }
-    if (error instanceof BodyTooLargeError) throw ndjsonTooLarge();
-    // Cut by us (too slow an upload): that is the answer.
-    if (error instanceof BodyAbortedError && error.cause instanceof Problem) throw error.cause;
-    // Nobody is left to read the answer, but it keeps a client's disconnect out of the error log.
-    if (error instanceof BodyAbortedError) throw new Problem('validation_failed', error.message);
-    throw error;
-  }
-  if (entries.length === 0)
-    throw new Problem('validation_failed', 'the batch holds no jobs', [
-      { path: 'body', message: 'must hold at least one line' },
-    ]);
-  return entries;
-}
-
-function tooManyJobs(count: number): Problem {
-  return new Problem('payload_too_large', `a batch holds at most ${MAX_BATCH_JOBS} jobs (got ${count})`);
-}
-
-function ndjsonTooLarge(): Problem {
+function invalidBatch(issues: readonly ProblemIssue[]): Problem {
   return new Problem(
-    'payload_too_large',
-    `an NDJSON batch is at most ${MAX_NDJSON_BATCH_BYTES} bytes; split it into several batches, or pass images by URL`,
+    'validation_failed',
+    `${issues.length} problem(s) in the batch; nothing was enqueued`,
+    issues.slice(0, MAX_LISTED_ERRORS),
   );
-}
-
-function parseLine(line: string): Entry {
-  if (jsonDepth(line) > MAX_JSON_DEPTH) {
-    return { issues: [{ path: '', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }] };
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (error) {
-    return { issues: [{ path: '', message: `not valid JSON: ${(error as Error).message}` }] };
-  }
-  const parsed = parseWithMessages(BatchJobRequest, value);
-  return parsed.success ? parsed.data : { issues: issuesFromZod(parsed.error) };
-}
-
-/** The answer to a batch's creation: the batch and its jobs' ids in the order they were sent. */
-function createdBatch(batch: BatchRecord, jobIds: readonly string[]) {
-  return withJobIds(publicBatch(batch), jobIds);
-}
-
-function withJobIds(batch: PublicBatch, jobIds: readonly string[]) {
-  return { ...batch, jobs: jobIds.map((id, index) => ({ index, id })) };
 }

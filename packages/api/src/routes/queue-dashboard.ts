@@ -120,5 +120,5 @@ export async function queueDashboard(scope: FastifyInstance, ctx: ApiContext): P
     serverAdapter,
     options: { uiConfig: { boardTitle: 'renderq queues' } },
   });
-  await scope.register(serverAdapter.registerPlugin() as never, { prefix: '/admin/queues' });
+  await scope.register(serverAdapter.registerPlugin(), { prefix: '/admin/queues' });
 }
