@@ -282,9 +282,11 @@ describe('a worker killed mid-delivery', () => {
     doomed.child.kill('SIGKILL');
     await doomed.exited;
 
-    // Once the killed worker's lock lapses, the next worker takes the delivery up again.
+    // Once the killed worker's lock lapses, the next worker takes the delivery up again. (Each wait
+    // has its own limit, and the test's is above their sum, so a slow step names itself: one .ci/run
+    // beside another hit the test's 90 s limit with the step unknown.)
     await s.startWorker(COMPRESSED);
-    const [first, second] = await receiver.waitFor(2, () => true, 30_000);
+    const [first, second] = await receiver.waitFor(2, () => true, 60_000);
     expect(first?.headers['webhook-id']).toBe(eventId);
     expect(second?.headers['webhook-id']).toBe(eventId);
     const secondHeaders = {
@@ -307,7 +309,7 @@ describe('a worker killed mid-delivery', () => {
     ]);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(receiver.received).toHaveLength(2);
-  }, 90_000);
+  }, 180_000);
 });
 
 describe('webhook delivery jobs lost behind renderq’s back', () => {
