@@ -9,38 +9,20 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { canonicalJson, findModel } from '@renderq/shared';
 import { z } from 'zod';
+import { roundCredits } from './credits.js';
+import {
+  type EmulatedRequest,
+  markCompleted,
+  markFailed,
+  type OutputImage,
+  startProcessing,
+} from './emulated-request.js';
 import { CONTENT_TYPES, EXTENSIONS, type ImageSpec, imageDigest, imageSize, renderImage } from './images.js';
-import { InputImageError, loadInputImage } from './input-image.js';
+import { InputImageError } from './input-image.js';
 import { MODEL_PROFILES, type ModelProfile } from './model-profiles.js';
 import { applyPatch, DEFAULT_SETTINGS, FaultSettings, type SettingsPatch } from './settings.js';
 import { type EmulatorStats, StatsCounter } from './stats.js';
 import { SubmitWindows } from './submit-windows.js';
-
-type RequestStatus = 'QUEUED' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
-
-export interface OutputImage {
-  readonly file: string;
-  readonly contentType: string;
-  readonly spec: ImageSpec;
-}
-
-export interface EmulatedRequest {
-  readonly id: string;
-  readonly model: string;
-  readonly input: Record<string, unknown>;
-  readonly wantsBase64: boolean;
-  readonly seed: number;
-  readonly imageCount: number;
-  readonly cost: number;
-  status: RequestStatus;
-  readonly createdAt: number;
-  startedAt?: number;
-  finishedAt?: number;
-  error?: string;
-  outputs?: readonly OutputImage[];
-  remainingCredits?: number;
-  sourceImage?: Promise<Buffer>;
-}
 
 /** What a restarted emulator needs of the last one: its requests and their output images. */
 export interface ServiceSnapshot {
@@ -121,11 +103,11 @@ export class EmulatedService {
     }
     const { base64, ...input } = parsed.data as Record<string, unknown>;
     const imageCount = definition.outputCount(input);
-    const cost = round(profile.costPerImage * imageCount);
+    const cost = roundCredits(profile.costPerImage * imageCount);
     if (this.settings.credits < cost) {
       return {
         kind: 'insufficient_credits',
-        message: `Insufficient credits: your balance is ${round(this.settings.credits)} credits and this request costs ${cost} credits`,
+        message: `Insufficient credits: your balance is ${roundCredits(this.settings.credits)} credits and this request costs ${cost} credits`,
       };
     }
     const seed = typeof input.seed === 'number' && input.seed >= 0 ? input.seed : randomInt(0, 2 ** 32);
@@ -199,9 +181,7 @@ export class EmulatedService {
   async runNow(request: EmulatedRequest): Promise<EmulatedRequest> {
     this.#requests.delete(request.id);
     this.#removeFromQueue(request);
-    request.status = 'PROCESSING';
-    request.startedAt = Date.now();
-    request.sourceImage = this.#loadSource(request);
+    startProcessing(request);
     await new Promise((resolve) => setTimeout(resolve, this.#latency(request.model)));
     await this.#finish(request);
     return request;
@@ -224,7 +204,7 @@ export class EmulatedService {
       syncRequests: this.stats.syncRequests,
       errors: Object.fromEntries(this.stats.errors),
       requests,
-      credits: { balance: round(this.settings.credits), spent: round(this.#spent) },
+      credits: { balance: roundCredits(this.settings.credits), spent: roundCredits(this.#spent) },
     };
   }
 
@@ -303,9 +283,7 @@ export class EmulatedService {
     while (queue.length > 0 && (this.#busy.get(model) ?? 0) < this.settings.gpusPerModel) {
       const request = queue.shift() as EmulatedRequest;
       this.#busy.set(model, (this.#busy.get(model) ?? 0) + 1);
-      request.status = 'PROCESSING';
-      request.startedAt = Date.now();
-      request.sourceImage = this.#loadSource(request);
+      startProcessing(request);
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
         void this.#finish(request).finally(() => {
@@ -315,14 +293,6 @@ export class EmulatedService {
       }, this.#latency(model));
       this.#timers.add(timer);
     }
-  }
-
-  #loadSource(request: EmulatedRequest): Promise<Buffer> | undefined {
-    const image = request.input.image;
-    if (typeof image !== 'string') return undefined;
-    const loading = loadInputImage(image);
-    loading.catch(() => {});
-    return loading;
   }
 
   #latency(model: string): number {
@@ -373,21 +343,14 @@ export class EmulatedService {
       this.#outputs.set(`${request.id}/${image.file}`, { image, expiresAt: Date.now() + OUTPUT_RETENTION_MS });
     }
     while (this.#outputs.size > MAX_OUTPUTS) this.#outputs.delete(this.#outputs.keys().next().value as string);
-    this.settings.credits = Math.max(0, round(this.settings.credits - request.cost));
+    this.settings.credits = Math.max(0, roundCredits(this.settings.credits - request.cost));
     this.#spent += request.cost;
-    request.remainingCredits = this.settings.credits;
-    request.outputs = outputs;
-    request.status = 'COMPLETED';
-    request.finishedAt = Date.now();
-    request.sourceImage = undefined;
+    markCompleted(request, outputs, this.settings.credits);
     this.#changes++;
   }
 
   #fail(request: EmulatedRequest, error: string): void {
-    request.status = 'FAILED';
-    request.error = error;
-    request.finishedAt = Date.now();
-    request.sourceImage = undefined;
+    markFailed(request, error);
     this.#changes++;
   }
 
@@ -402,10 +365,6 @@ export class EmulatedService {
     for (const [key, entry] of this.#outputs) if (entry.expiresAt < now) this.#outputs.delete(key);
     if (this.#requests.size + this.#outputs.size !== before) this.#changes++;
   }
-}
-
-export function round(n: number): number {
-  return Math.round(n * 1e6) / 1e6;
 }
 
 function standardNormal(): number {

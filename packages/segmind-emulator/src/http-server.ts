@@ -6,7 +6,9 @@
  * dropped on purpose), which frameworks smooth over.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type EmulatedRequest, type EmulatedService, round } from './emulated-service.js';
+import { roundCredits } from './credits.js';
+import type { EmulatedRequest } from './emulated-request.js';
+import type { EmulatedService } from './emulated-service.js';
 import { SettingsPatch } from './settings.js';
 
 const MAX_BODY_BYTES = 30 * 1024 * 1024;
@@ -104,7 +106,7 @@ async function handle(options: HttpOptions, request: IncomingMessage, response: 
   }
   switch (target.name) {
     case 'credits':
-      return sendJson(response, 200, { credits: round(service.settings.credits), 'free-credits': 0 });
+      return sendJson(response, 200, { credits: roundCredits(service.settings.credits), 'free-credits': 0 });
     case 'status':
       return status(options, response, target.id);
     case 'result':
