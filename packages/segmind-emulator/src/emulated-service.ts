@@ -6,9 +6,8 @@
  * fetchable (Segmind keeps them for 7 days). `snapshot()` and `restore()` let a restarted
  * emulator carry on with the requests of the last one (request-journal.ts).
  */
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { canonicalJson, findModel } from '@renderq/shared';
-import { z } from 'zod';
 import { roundCredits } from './credits.js';
 import {
   type EmulatedRequest,
@@ -22,22 +21,13 @@ import { InputImageError } from './input-image.js';
 import { MODEL_PROFILES, type ModelProfile } from './model-profiles.js';
 import { applyPatch, DEFAULT_SETTINGS, FaultSettings, type SettingsPatch } from './settings.js';
 import { type EmulatorStats, StatsCounter } from './stats.js';
-import { SubmitWindows } from './submit-windows.js';
+import { SubmitAdmission, type SubmitOutcome } from './submit-admission.js';
 
 /** What a restarted emulator needs of the last one: its requests and their output images. */
 export interface ServiceSnapshot {
   readonly requests: readonly EmulatedRequest[];
   readonly outputs: readonly (readonly [string, { readonly image: OutputImage; readonly expiresAt: number }])[];
 }
-
-export type SubmitOutcome =
-  | { readonly kind: 'accepted'; readonly request: EmulatedRequest }
-  | { readonly kind: 'unknown_model' }
-  | { readonly kind: 'forbidden'; readonly message: string }
-  | { readonly kind: 'retired'; readonly message: string }
-  | { readonly kind: 'invalid'; readonly message: string }
-  | { readonly kind: 'insufficient_credits'; readonly message: string }
-  | { readonly kind: 'rate_limited'; readonly resetAt: Date };
 
 /** A prompt containing this fails its request, as a content block would. */
 const FORCE_FAILURE = 'emulator:fail';
@@ -55,11 +45,10 @@ export class EmulatedService {
   readonly #outputs = new Map<string, { image: OutputImage; expiresAt: number }>();
   readonly #imageCache = new Map<string, Promise<Buffer>>();
   readonly #fixedImages = new Map<string, Promise<Buffer>>();
-  readonly #lenientSchemas = new Map<string, z.ZodType>();
   #spent = 0;
   /** Counts every change to requests and outputs, so a journal saves only when something changed. */
   #changes = 0;
-  readonly #windows = new SubmitWindows();
+  readonly #admission = new SubmitAdmission();
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(settings: SettingsPatch = {}) {
@@ -70,8 +59,7 @@ export class EmulatedService {
 
   configure(patch: SettingsPatch): FaultSettings {
     this.settings = FaultSettings.parse(applyPatch(this.settings, patch));
-    // A new limit counts from its own first submit, not within a window of the old one.
-    if (patch.submitRateLimit !== undefined) this.#windows.reset();
+    if (patch.submitRateLimit !== undefined) this.#admission.limitChanged();
     // More GPUs may let waiting requests start.
     for (const model of this.#queues.keys()) this.#pump(model);
     return this.settings;
@@ -83,50 +71,14 @@ export class EmulatedService {
 
   /** Checks a submit as Segmind does and, when it passes, creates the (billable) request. */
   submit(model: string, body: unknown): SubmitOutcome {
-    const definition = findModel(model);
-    const profile = MODEL_PROFILES[model];
-    if (!definition || !profile) return { kind: 'unknown_model' };
-    if (this.settings.retiredModels.includes(model)) {
-      return { kind: 'retired', message: `Model ${model} has been retired and is no longer available` };
-    }
-    if (this.settings.forbiddenModels.includes(model)) {
-      return { kind: 'forbidden', message: `Your account is not permitted to use model ${model}` };
-    }
-    const limit = this.settings.submitRateLimit;
-    const rateLimited = limit ? this.#windows.take(limit, Date.now()) : undefined;
-    if (rateLimited) return { kind: 'rate_limited', resetAt: rateLimited };
-    const parsed = this.#lenientSchema(model).safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const field = issue?.path.join('.') || 'body';
-      return { kind: 'invalid', message: `Invalid parameter ${field}: ${issue?.message ?? 'invalid'}` };
-    }
-    const { base64, ...input } = parsed.data as Record<string, unknown>;
-    const imageCount = definition.outputCount(input);
-    const cost = roundCredits(profile.costPerImage * imageCount);
-    if (this.settings.credits < cost) {
-      return {
-        kind: 'insufficient_credits',
-        message: `Insufficient credits: your balance is ${roundCredits(this.settings.credits)} credits and this request costs ${cost} credits`,
-      };
-    }
-    const seed = typeof input.seed === 'number' && input.seed >= 0 ? input.seed : randomInt(0, 2 ** 32);
-    const request: EmulatedRequest = {
-      id: randomUUID(),
-      model,
-      input: { ...input, seed },
-      wantsBase64: base64 === true,
-      seed,
-      imageCount,
-      cost,
-      status: 'QUEUED',
-      createdAt: Date.now(),
-    };
+    const outcome = this.#admission.admit(model, body, this.settings);
+    if (outcome.kind !== 'accepted') return outcome;
+    const { request } = outcome;
     this.#requests.set(request.id, request);
     this.#changes++;
-    this.stats.countAccepted(input.prompt);
+    this.stats.countAccepted(request.input.prompt);
     this.#enqueue(request);
-    return { kind: 'accepted', request };
+    return outcome;
   }
 
   /** The request, unless unknown or expired (Segmind answers 404 for both). */
@@ -251,17 +203,6 @@ export class EmulatedService {
     clearInterval(this.#sweeper);
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-  }
-
-  #lenientSchema(model: string): z.ZodType {
-    let schema = this.#lenientSchemas.get(model);
-    if (!schema) {
-      // renderq rejects unknown parameters to catch typos; Segmind ignores them.
-      const input = findModel(model)?.input;
-      schema = input instanceof z.ZodObject ? input.loose() : z.never();
-      this.#lenientSchemas.set(model, schema);
-    }
-    return schema;
   }
 
   #enqueue(request: EmulatedRequest): void {
