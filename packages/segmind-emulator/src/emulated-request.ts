@@ -6,7 +6,7 @@
 import type { ImageSpec } from './images.js';
 import { loadInputImage } from './input-image.js';
 
-export type RequestStatus = 'QUEUED' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
+type RequestStatus = 'QUEUED' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
 
 export interface OutputImage {
   readonly file: string;

@@ -6,8 +6,7 @@
  * fetchable (Segmind keeps them for 7 days). `snapshot()` and `restore()` let a restarted
  * emulator carry on with the requests of the last one (request-journal.ts).
  */
-import { randomInt } from 'node:crypto';
-import { canonicalJson, findModel } from '@renderq/shared';
+import { findModel } from '@renderq/shared';
 import { roundCredits } from './credits.js';
 import {
   type EmulatedRequest,
@@ -16,9 +15,10 @@ import {
   type OutputImage,
   startProcessing,
 } from './emulated-request.js';
-import { CONTENT_TYPES, EXTENSIONS, type ImageSpec, imageDigest, imageSize, renderImage } from './images.js';
-import { InputImageError } from './input-image.js';
-import { MODEL_PROFILES, type ModelProfile } from './model-profiles.js';
+import { drawInferenceFailure, drawServerError } from './fault-injection.js';
+import { type ImageSpec, imageDigest, renderImage } from './images.js';
+import { describeOutputs, inferenceLatency, readSourceImage } from './inference.js';
+import { MODEL_PROFILES } from './model-profiles.js';
 import { applyPatch, DEFAULT_SETTINGS, FaultSettings, type SettingsPatch } from './settings.js';
 import { type EmulatorStats, StatsCounter } from './stats.js';
 import { SubmitAdmission, type SubmitOutcome } from './submit-admission.js';
@@ -29,8 +29,6 @@ export interface ServiceSnapshot {
   readonly outputs: readonly (readonly [string, { readonly image: OutputImage; readonly expiresAt: number }])[];
 }
 
-/** A prompt containing this fails its request, as a content block would. */
-const FORCE_FAILURE = 'emulator:fail';
 const OUTPUT_RETENTION_MS = 7 * 24 * 3600 * 1000;
 const MAX_OUTPUTS = 200_000;
 const IMAGE_CACHE_SIZE = 256;
@@ -134,7 +132,7 @@ export class EmulatedService {
     this.#requests.delete(request.id);
     this.#removeFromQueue(request);
     startProcessing(request);
-    await new Promise((resolve) => setTimeout(resolve, this.#latency(request.model)));
+    await new Promise((resolve) => setTimeout(resolve, inferenceLatency(request.model, this.settings)));
     await this.#finish(request);
     return request;
   }
@@ -162,8 +160,7 @@ export class EmulatedService {
 
   /** Whether this call should be answered with a server error instead (fault injection). */
   injectServerError(endpoint: keyof FaultSettings['serverErrorRate']): 500 | 502 | 504 | undefined {
-    if (Math.random() >= this.settings.serverErrorRate[endpoint]) return undefined;
-    return ([500, 502, 504] as const)[randomInt(0, 3)];
+    return drawServerError(this.settings.serverErrorRate, endpoint);
   }
 
   /** How many changes requests and outputs have seen: a journal compares it with the last one it saved. */
@@ -225,62 +222,27 @@ export class EmulatedService {
       const request = queue.shift() as EmulatedRequest;
       this.#busy.set(model, (this.#busy.get(model) ?? 0) + 1);
       startProcessing(request);
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        void this.#finish(request).finally(() => {
-          this.#busy.set(model, (this.#busy.get(model) ?? 1) - 1);
-          this.#pump(model);
-        });
-      }, this.#latency(model));
+      const timer = setTimeout(
+        () => {
+          this.#timers.delete(timer);
+          void this.#finish(request).finally(() => {
+            this.#busy.set(model, (this.#busy.get(model) ?? 1) - 1);
+            this.#pump(model);
+          });
+        },
+        inferenceLatency(model, this.settings),
+      );
       this.#timers.add(timer);
     }
   }
 
-  #latency(model: string): number {
-    const profile = MODEL_PROFILES[model] as ModelProfile;
-    const { latencyScale, latencyJitter } = this.settings;
-    return profile.medianLatencyMs * latencyScale * Math.exp(latencyJitter * standardNormal());
-  }
-
   async #finish(request: EmulatedRequest): Promise<void> {
-    let source: Buffer | undefined;
-    let sourceSize: { width: number; height: number } | undefined;
-    try {
-      source = await request.sourceImage;
-      if (source) {
-        sourceSize = await imageSize(source);
-        if (!sourceSize) throw new InputImageError('the input image is not an image this model can read');
-      }
-    } catch (error) {
-      return this.#fail(request, error instanceof InputImageError ? error.message : 'could not load the input image');
-    }
-    if (String(request.input.prompt).includes(FORCE_FAILURE) || Math.random() < this.settings.failureRate) {
-      return this.#fail(request, 'Inference failed: the model could not generate an image for this input');
-    }
-    const profile = MODEL_PROFILES[request.model] as ModelProfile;
-    const geometry = profile.geometry(request.input, sourceSize);
-    const { image: _image, ...describing } = request.input;
-    const base = [request.model, canonicalJson(describing), source ?? ''];
-    const outputs: OutputImage[] = [];
-    for (let index = 0; index < request.imageCount; index++) {
-      const spec: ImageSpec = {
-        digest: imageDigest([...base, index, geometry.width, geometry.height]),
-        ...geometry,
-        caption: {
-          model: request.model,
-          prompt: typeof request.input.prompt === 'string' ? request.input.prompt : '',
-          seed: request.seed,
-          index,
-          count: request.imageCount,
-        },
-        ...(source ? { source: { image: source, strength: Number(request.input.strength ?? 0.8) } } : {}),
-      };
-      const image = {
-        file: `${index}.${EXTENSIONS[geometry.format]}`,
-        contentType: CONTENT_TYPES[geometry.format],
-        spec,
-      };
-      outputs.push(image);
+    const source = await readSourceImage(request);
+    if (source.kind === 'unreadable') return this.#fail(request, source.error);
+    const failure = drawInferenceFailure(request, this.settings.failureRate);
+    if (failure) return this.#fail(request, failure);
+    const outputs = describeOutputs(request, source.kind === 'read' ? source : undefined);
+    for (const image of outputs) {
       this.#outputs.set(`${request.id}/${image.file}`, { image, expiresAt: Date.now() + OUTPUT_RETENTION_MS });
     }
     while (this.#outputs.size > MAX_OUTPUTS) this.#outputs.delete(this.#outputs.keys().next().value as string);
@@ -306,10 +268,4 @@ export class EmulatedService {
     for (const [key, entry] of this.#outputs) if (entry.expiresAt < now) this.#outputs.delete(key);
     if (this.#requests.size + this.#outputs.size !== before) this.#changes++;
   }
-}
-
-function standardNormal(): number {
-  const u = 1 - Math.random();
-  const v = Math.random();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
