@@ -16,6 +16,7 @@ import {
   startProcessing,
 } from './emulated-request.js';
 import { drawInferenceFailure, drawServerError } from './fault-injection.js';
+import { GpuQueues } from './gpu-queues.js';
 import { type ImageSpec, imageDigest, renderImage } from './images.js';
 import { describeOutputs, inferenceLatency, readSourceImage } from './inference.js';
 import { MODEL_PROFILES } from './model-profiles.js';
@@ -37,9 +38,11 @@ export class EmulatedService {
   settings: FaultSettings;
   readonly stats = new StatsCounter();
   readonly #requests = new Map<string, EmulatedRequest>();
-  readonly #queues = new Map<string, EmulatedRequest[]>();
-  readonly #busy = new Map<string, number>();
-  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #gpus = new GpuQueues({
+    gpusPerModel: () => this.settings.gpusPerModel,
+    latency: (model) => inferenceLatency(model, this.settings),
+    finish: (request) => this.#finish(request),
+  });
   readonly #outputs = new Map<string, { image: OutputImage; expiresAt: number }>();
   readonly #imageCache = new Map<string, Promise<Buffer>>();
   readonly #fixedImages = new Map<string, Promise<Buffer>>();
@@ -58,8 +61,7 @@ export class EmulatedService {
   configure(patch: SettingsPatch): FaultSettings {
     this.settings = FaultSettings.parse(applyPatch(this.settings, patch));
     if (patch.submitRateLimit !== undefined) this.#admission.limitChanged();
-    // More GPUs may let waiting requests start.
-    for (const model of this.#queues.keys()) this.#pump(model);
+    this.#gpus.startWaiting();
     return this.settings;
   }
 
@@ -75,7 +77,7 @@ export class EmulatedService {
     this.#requests.set(request.id, request);
     this.#changes++;
     this.stats.countAccepted(request.input.prompt);
-    this.#enqueue(request);
+    this.#gpus.enqueue(request);
     return outcome;
   }
 
@@ -130,7 +132,7 @@ export class EmulatedService {
   /** Runs one request to its end at once, outside the GPU queue (the v1 synchronous API). */
   async runNow(request: EmulatedRequest): Promise<EmulatedRequest> {
     this.#requests.delete(request.id);
-    this.#removeFromQueue(request);
+    this.#gpus.withdraw(request);
     startProcessing(request);
     await new Promise((resolve) => setTimeout(resolve, inferenceLatency(request.model, this.settings)));
     await this.#finish(request);
@@ -192,48 +194,13 @@ export class EmulatedService {
         unfinished.push(restored);
       }
     }
-    for (const request of unfinished) this.#enqueue(request);
+    for (const request of unfinished) this.#gpus.enqueue(request);
     this.#sweep();
   }
 
   close(): void {
     clearInterval(this.#sweeper);
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
-  }
-
-  #enqueue(request: EmulatedRequest): void {
-    const queue = this.#queues.get(request.model) ?? [];
-    queue.push(request);
-    this.#queues.set(request.model, queue);
-    this.#pump(request.model);
-  }
-
-  #removeFromQueue(request: EmulatedRequest): void {
-    const queue = this.#queues.get(request.model);
-    const index = queue?.indexOf(request) ?? -1;
-    if (queue && index >= 0) queue.splice(index, 1);
-  }
-
-  #pump(model: string): void {
-    const queue = this.#queues.get(model);
-    if (!queue) return;
-    while (queue.length > 0 && (this.#busy.get(model) ?? 0) < this.settings.gpusPerModel) {
-      const request = queue.shift() as EmulatedRequest;
-      this.#busy.set(model, (this.#busy.get(model) ?? 0) + 1);
-      startProcessing(request);
-      const timer = setTimeout(
-        () => {
-          this.#timers.delete(timer);
-          void this.#finish(request).finally(() => {
-            this.#busy.set(model, (this.#busy.get(model) ?? 1) - 1);
-            this.#pump(model);
-          });
-        },
-        inferenceLatency(model, this.settings),
-      );
-      this.#timers.add(timer);
-    }
+    this.#gpus.close();
   }
 
   async #finish(request: EmulatedRequest): Promise<void> {
