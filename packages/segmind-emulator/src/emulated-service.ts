@@ -17,9 +17,10 @@ import {
 } from './emulated-request.js';
 import { drawInferenceFailure, drawServerError } from './fault-injection.js';
 import { GpuQueues } from './gpu-queues.js';
-import { type ImageSpec, imageDigest, renderImage } from './images.js';
+import { ImageCache } from './image-cache.js';
 import { describeOutputs, inferenceLatency, readSourceImage } from './inference.js';
 import { MODEL_PROFILES } from './model-profiles.js';
+import { type KeptOutput, OutputStore } from './output-store.js';
 import { applyPatch, DEFAULT_SETTINGS, FaultSettings, type SettingsPatch } from './settings.js';
 import { type EmulatorStats, StatsCounter } from './stats.js';
 import { SubmitAdmission, type SubmitOutcome } from './submit-admission.js';
@@ -27,12 +28,8 @@ import { SubmitAdmission, type SubmitOutcome } from './submit-admission.js';
 /** What a restarted emulator needs of the last one: its requests and their output images. */
 export interface ServiceSnapshot {
   readonly requests: readonly EmulatedRequest[];
-  readonly outputs: readonly (readonly [string, { readonly image: OutputImage; readonly expiresAt: number }])[];
+  readonly outputs: readonly (readonly [string, KeptOutput])[];
 }
-
-const OUTPUT_RETENTION_MS = 7 * 24 * 3600 * 1000;
-const MAX_OUTPUTS = 200_000;
-const IMAGE_CACHE_SIZE = 256;
 
 export class EmulatedService {
   settings: FaultSettings;
@@ -43,9 +40,8 @@ export class EmulatedService {
     latency: (model) => inferenceLatency(model, this.settings),
     finish: (request) => this.#finish(request),
   });
-  readonly #outputs = new Map<string, { image: OutputImage; expiresAt: number }>();
-  readonly #imageCache = new Map<string, Promise<Buffer>>();
-  readonly #fixedImages = new Map<string, Promise<Buffer>>();
+  readonly #outputs = new OutputStore();
+  readonly #images = new ImageCache();
   #spent = 0;
   /** Counts every change to requests and outputs, so a journal saves only when something changed. */
   #changes = 0;
@@ -94,39 +90,13 @@ export class EmulatedService {
 
   /** An output image's bytes, rendered on first fetch and cached for the next. */
   async output(id: string, file: string): Promise<{ bytes: Buffer; contentType: string } | undefined> {
-    const entry = this.#outputs.get(`${id}/${file}`);
-    if (!entry || entry.expiresAt < Date.now()) return undefined;
-    return { bytes: await this.render(entry.image), contentType: entry.image.contentType };
+    const image = this.#outputs.find(id, file);
+    if (!image) return undefined;
+    return { bytes: await this.render(image), contentType: image.contentType };
   }
 
   render(image: OutputImage): Promise<Buffer> {
-    if (this.settings.fixedImages) return this.#fixedImage(image.spec);
-    const key = image.spec.digest + image.spec.format;
-    let bytes = this.#imageCache.get(key);
-    if (bytes) {
-      this.#imageCache.delete(key);
-    } else {
-      bytes = renderImage(image.spec);
-      bytes.catch(() => this.#imageCache.delete(key));
-    }
-    this.#imageCache.set(key, bytes);
-    if (this.#imageCache.size > IMAGE_CACHE_SIZE) {
-      this.#imageCache.delete(this.#imageCache.keys().next().value as string);
-    }
-    return bytes;
-  }
-
-  /** Benchmark mode: the one image of this size and format, drawn on first use and kept. */
-  #fixedImage(spec: ImageSpec): Promise<Buffer> {
-    const key = `${spec.width}x${spec.height}.${spec.format}`;
-    let bytes = this.#fixedImages.get(key);
-    if (!bytes) {
-      const { source: _source, ...plain } = spec;
-      bytes = renderImage({ ...plain, digest: imageDigest([key]), caption: { ...spec.caption, prompt: 'benchmark' } });
-      bytes.catch(() => this.#fixedImages.delete(key));
-      this.#fixedImages.set(key, bytes);
-    }
-    return bytes;
+    return this.#images.render(image.spec, this.settings.fixedImages);
   }
 
   /** Runs one request to its end at once, outside the GPU queue (the v1 synchronous API). */
@@ -173,7 +143,7 @@ export class EmulatedService {
   snapshot(): ServiceSnapshot {
     return {
       requests: [...this.#requests.values()].map(({ sourceImage: _source, ...request }) => request),
-      outputs: [...this.#outputs.entries()],
+      outputs: this.#outputs.entries(),
     };
   }
 
@@ -182,11 +152,10 @@ export class EmulatedService {
    * again from the start of the queue, as Segmind's own finish after a restart on its side.
    */
   restore(saved: ServiceSnapshot): void {
-    for (const [key, entry] of saved.outputs) this.#outputs.set(key, entry);
+    this.#outputs.restore(saved.outputs);
     const unfinished: EmulatedRequest[] = [];
     for (const request of [...saved.requests].sort((a, b) => a.createdAt - b.createdAt)) {
-      // Its images are the ones kept with the outputs (img2img ones with their input image).
-      const outputs = request.outputs?.map((image) => this.#outputs.get(`${request.id}/${image.file}`)?.image ?? image);
+      const outputs = request.outputs?.map((image) => this.#outputs.keptCopy(request.id, image));
       const restored: EmulatedRequest = { ...request, ...(outputs ? { outputs } : {}) };
       this.#requests.set(restored.id, restored);
       if (restored.status === 'QUEUED' || restored.status === 'PROCESSING') {
@@ -209,10 +178,7 @@ export class EmulatedService {
     const failure = drawInferenceFailure(request, this.settings.failureRate);
     if (failure) return this.#fail(request, failure);
     const outputs = describeOutputs(request, source.kind === 'read' ? source : undefined);
-    for (const image of outputs) {
-      this.#outputs.set(`${request.id}/${image.file}`, { image, expiresAt: Date.now() + OUTPUT_RETENTION_MS });
-    }
-    while (this.#outputs.size > MAX_OUTPUTS) this.#outputs.delete(this.#outputs.keys().next().value as string);
+    this.#outputs.keep(request.id, outputs);
     this.settings.credits = Math.max(0, roundCredits(this.settings.credits - request.cost));
     this.#spent += request.cost;
     markCompleted(request, outputs, this.settings.credits);
@@ -229,10 +195,9 @@ export class EmulatedService {
   }
 
   #sweep(): void {
-    const before = this.#requests.size + this.#outputs.size;
+    const before = this.#requests.size;
     for (const [id, request] of this.#requests) if (this.#expired(request)) this.#requests.delete(id);
-    const now = Date.now();
-    for (const [key, entry] of this.#outputs) if (entry.expiresAt < now) this.#outputs.delete(key);
-    if (this.#requests.size + this.#outputs.size !== before) this.#changes++;
+    const outputsDropped = this.#outputs.sweep(Date.now());
+    if (this.#requests.size !== before || outputsDropped > 0) this.#changes++;
   }
 }
