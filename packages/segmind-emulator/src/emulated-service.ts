@@ -110,24 +110,7 @@ export class EmulatedService {
   }
 
   statsSnapshot(): EmulatorStats {
-    const requests = { queued: 0, processing: 0, completed: 0, failed: 0 };
-    for (const request of this.#requests.values()) {
-      requests[request.status.toLowerCase() as keyof typeof requests]++;
-    }
-    return {
-      submits: {
-        attempts: this.stats.submitAttempts,
-        accepted: this.stats.submitsAccepted,
-        byMarker: Object.fromEntries(this.stats.byMarker),
-      },
-      polls: this.stats.polls,
-      results: this.stats.results,
-      outputs: this.stats.outputs,
-      syncRequests: this.stats.syncRequests,
-      errors: Object.fromEntries(this.stats.errors),
-      requests,
-      credits: { balance: roundCredits(this.settings.credits), spent: roundCredits(this.#spent) },
-    };
+    return this.stats.snapshot(this.#requests.values(), { balance: this.settings.credits, spent: this.#spent });
   }
 
   /** Whether this call should be answered with a server error instead (fault injection). */
