@@ -8,60 +8,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { roundCredits } from './credits.js';
 import type { EmulatedRequest } from './emulated-request.js';
-import type { EmulatedService } from './emulated-service.js';
+import { type HttpOptions, secondsOf, sendError, sendJson, sendMethodNotAllowed } from './http-answers.js';
+import { ALLOWED_METHODS, route } from './http-routes.js';
+import { readJson } from './json-body.js';
 import { SettingsPatch } from './settings.js';
-
-const MAX_BODY_BYTES = 30 * 1024 * 1024;
-
-const METHOD_NOT_ALLOWED_HTML = `<!DOCTYPE html>
-<html><head><title>405 Method Not Allowed</title></head>
-<body><h1>Method Not Allowed</h1><p>The method is not allowed for the requested URL.</p></body></html>
-`;
-
-export interface HttpOptions {
-  readonly service: EmulatedService;
-  /** Keys accepted as x-api-key. */
-  readonly apiKeys: readonly string[];
-  /** Base of the absolute URLs handed out (status, result, outputs). */
-  readonly publicUrl: () => string;
-}
-
-type Route =
-  | { readonly name: 'submit' | 'sync'; readonly model: string }
-  | { readonly name: 'status' | 'result'; readonly id: string }
-  | { readonly name: 'credits' }
-  | { readonly name: 'output'; readonly id: string; readonly file: string }
-  | { readonly name: 'admin-stats' | 'admin-config' | 'admin-reset' };
-
-const ALLOWED: Record<Route['name'], readonly string[]> = {
-  submit: ['POST'],
-  sync: ['POST'],
-  status: ['GET'],
-  result: ['GET'],
-  credits: ['GET'],
-  output: ['GET', 'HEAD'],
-  'admin-stats': ['GET'],
-  'admin-config': ['GET', 'PATCH'],
-  'admin-reset': ['POST'],
-};
-
-function route(path: string): Route | undefined {
-  let match = /^\/v2\/requests\/([\w-]+)\/status$/.exec(path);
-  if (match) return { name: 'status', id: match[1] as string };
-  match = /^\/v2\/requests\/([\w-]+)$/.exec(path);
-  if (match) return { name: 'result', id: match[1] as string };
-  if (path === '/v1/get-user-credits') return { name: 'credits' };
-  match = /^\/v2\/([\w.-]+)$/.exec(path);
-  if (match) return { name: 'submit', model: match[1] as string };
-  match = /^\/v1\/([\w.-]+)$/.exec(path);
-  if (match) return { name: 'sync', model: match[1] as string };
-  match = /^\/outputs\/([\w-]+)\/(\d+\.\w+)$/.exec(path);
-  if (match) return { name: 'output', id: match[1] as string, file: match[2] as string };
-  if (path === '/_emulator/stats') return { name: 'admin-stats' };
-  if (path === '/_emulator/config') return { name: 'admin-config' };
-  if (path === '/_emulator/reset') return { name: 'admin-reset' };
-  return undefined;
-}
 
 export function createEmulatorServer(options: HttpOptions): Server {
   const server = createServer((request, response) => {
@@ -80,10 +30,8 @@ async function handle(options: HttpOptions, request: IncomingMessage, response: 
   const path = new URL(request.url ?? '/', 'http://emulator').pathname;
   const target = route(path);
   if (!target) return sendError(options, response, 404, `Not found: ${path}`);
-  if (!ALLOWED[target.name].includes(request.method ?? '')) {
-    service.stats.countError(405);
-    response.writeHead(405, { 'content-type': 'text/html; charset=utf-8', allow: ALLOWED[target.name].join(', ') });
-    response.end(METHOD_NOT_ALLOWED_HTML);
+  if (!ALLOWED_METHODS[target.name].includes(request.method ?? '')) {
+    sendMethodNotAllowed(options, response, ALLOWED_METHODS[target.name]);
     request.resume();
     return;
   }
@@ -197,7 +145,7 @@ async function answerSync(options: HttpOptions, response: ServerResponse, accept
   const headers = {
     'x-cost': String(done.cost),
     'x-remaining-credits': String(done.remainingCredits ?? options.service.settings.credits),
-    'x-generation-time': seconds((done.finishedAt ?? 0) - (done.startedAt ?? 0)),
+    'x-generation-time': String(secondsOf((done.finishedAt ?? 0) - (done.startedAt ?? 0))),
     'x-seed-value': String(done.seed),
     'x-request-id': done.id,
   };
@@ -290,9 +238,9 @@ function metrics(request: EmulatedRequest): Record<string, number> {
   const queue = (request.startedAt ?? request.createdAt) - request.createdAt;
   const inference = (request.finishedAt ?? Date.now()) - (request.startedAt ?? request.createdAt);
   const timings = {
-    inference_time: secondsNumber(inference),
-    queue_time: secondsNumber(queue),
-    total_time: secondsNumber(queue + inference),
+    inference_time: secondsOf(inference),
+    queue_time: secondsOf(queue),
+    total_time: secondsOf(queue + inference),
   };
   // Failed requests carry timings but no cost: nothing was charged.
   if (request.status !== 'COMPLETED') return timings;
@@ -307,44 +255,4 @@ function sendFailed(options: HttpOptions, response: ServerResponse, failed: Emul
 function authorised(options: HttpOptions, request: IncomingMessage): boolean {
   const key = request.headers['x-api-key'];
   return typeof key === 'string' && options.apiKeys.includes(key);
-}
-
-function sendError(options: HttpOptions, response: ServerResponse, code: number, message: string): void {
-  options.service.stats.countError(code);
-  sendJson(response, code, { error: message });
-}
-
-function sendJson(response: ServerResponse, code: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-type JsonBody =
-  | { kind: 'ok'; value: unknown }
-  | { kind: 'malformed'; value?: undefined }
-  | { kind: 'too_large'; value?: undefined };
-
-async function readJson(request: IncomingMessage): Promise<JsonBody> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // Read to the end even past the limit: leaving the loop early would destroy the socket before the answer.
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size <= MAX_BODY_BYTES) chunks.push(chunk as Buffer);
-  }
-  if (size > MAX_BODY_BYTES) return { kind: 'too_large' };
-  try {
-    return { kind: 'ok', value: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
-  } catch {
-    return { kind: 'malformed' };
-  }
-}
-
-function secondsNumber(ms: number): number {
-  return Math.round(ms) / 1000;
-}
-
-function seconds(ms: number): string {
-  return String(secondsNumber(ms));
 }
