@@ -1,6 +1,6 @@
 /** Which endpoint a request's path names, and the methods each endpoint answers. */
 
-type AdminEndpoint = 'admin-stats' | 'admin-config' | 'admin-reset';
+export type AdminEndpoint = 'admin-stats' | 'admin-config' | 'admin-reset';
 
 export type Route =
   | { readonly name: 'submit' | 'sync'; readonly model: string }
