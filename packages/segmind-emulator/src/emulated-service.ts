@@ -4,7 +4,9 @@
  * latency drawn around the model's median; completed requests debit the credit
  * balance; finished records expire after the result TTL, while output images stay
  * fetchable (Segmind keeps them for 7 days). `snapshot()` and `restore()` let a restarted
- * emulator carry on with the requests of the last one (request-journal.ts).
+ * emulator carry on with the requests of the last one (request-journal.ts). The service
+ * holds the requests and the credit balance; the rest of the work is done by the modules
+ * it imports (admission, GPU queues, inference, output store, image cache).
  */
 import { findModel } from '@renderq/shared';
 import { roundCredits } from './credits.js';

@@ -1,8 +1,8 @@
 /**
- * What a simulated GPU does with a request: how long it runs (lognormal around the model's
- * median, so queues behave as under real load), the input image as the model reads it, and
- * the output images it makes. Outputs are described here, not drawn: the same request
- * always describes the same images, and drawing waits until one is fetched.
+ * What a simulated GPU does with a request: how long it runs (drawn lognormal around the
+ * model's median), the input image as the model reads it, and the output images it
+ * makes. Outputs are described here, not drawn: the same request always describes the
+ * same images, and drawing waits until one is fetched.
  */
 import { canonicalJson } from '@renderq/shared';
 import type { EmulatedRequest, OutputImage } from './emulated-request.js';

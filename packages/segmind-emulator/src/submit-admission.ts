@@ -1,5 +1,5 @@
 /**
- * Segmind's checks on a submit, in the order it makes them: the model exists, is not
+ * Segmind's checks on a submit, one after the other: the model exists, is not
  * retired, the account may use it, the rate limit has room, the parameters parse, the
  * balance covers the cost. A submit that passes becomes a QUEUED, billable request;
  * one that does not is told which check refused it.
