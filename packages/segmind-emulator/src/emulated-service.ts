@@ -4,80 +4,50 @@
  * latency drawn around the model's median; completed requests debit the credit
  * balance; finished records expire after the result TTL, while output images stay
  * fetchable (Segmind keeps them for 7 days). `snapshot()` and `restore()` let a restarted
- * emulator carry on with the requests of the last one (request-journal.ts).
+ * emulator carry on with the requests of the last one (request-journal.ts). The service
+ * holds the requests and the credit balance; the rest of the work is done by the modules
+ * it imports (admission, GPU queues, inference, output store, image cache).
  */
-import { randomInt, randomUUID } from 'node:crypto';
-import { canonicalJson, findModel } from '@renderq/shared';
-import { z } from 'zod';
-import { CONTENT_TYPES, EXTENSIONS, type ImageSpec, imageDigest, imageSize, renderImage } from './images.js';
-import { InputImageError, loadInputImage } from './input-image.js';
-import { MODEL_PROFILES, type ModelProfile } from './model-profiles.js';
+import { findModel } from '@renderq/shared';
+import { roundCredits } from './credits.js';
+import {
+  type EmulatedRequest,
+  markCompleted,
+  markFailed,
+  type OutputImage,
+  startProcessing,
+} from './emulated-request.js';
+import { drawInferenceFailure, drawServerError } from './fault-injection.js';
+import { GpuQueues } from './gpu-queues.js';
+import { ImageCache } from './image-cache.js';
+import { describeOutputs, inferenceLatency, readSourceImage } from './inference.js';
+import { MODEL_PROFILES } from './model-profiles.js';
+import { type KeptOutput, OutputStore } from './output-store.js';
 import { applyPatch, DEFAULT_SETTINGS, FaultSettings, type SettingsPatch } from './settings.js';
 import { type EmulatorStats, StatsCounter } from './stats.js';
-import { SubmitWindows } from './submit-windows.js';
-
-type RequestStatus = 'QUEUED' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
-
-export interface OutputImage {
-  readonly file: string;
-  readonly contentType: string;
-  readonly spec: ImageSpec;
-}
-
-export interface EmulatedRequest {
-  readonly id: string;
-  readonly model: string;
-  readonly input: Record<string, unknown>;
-  readonly wantsBase64: boolean;
-  readonly seed: number;
-  readonly imageCount: number;
-  readonly cost: number;
-  status: RequestStatus;
-  readonly createdAt: number;
-  startedAt?: number;
-  finishedAt?: number;
-  error?: string;
-  outputs?: readonly OutputImage[];
-  remainingCredits?: number;
-  sourceImage?: Promise<Buffer>;
-}
+import { SubmitAdmission, type SubmitOutcome } from './submit-admission.js';
 
 /** What a restarted emulator needs of the last one: its requests and their output images. */
 export interface ServiceSnapshot {
   readonly requests: readonly EmulatedRequest[];
-  readonly outputs: readonly (readonly [string, { readonly image: OutputImage; readonly expiresAt: number }])[];
+  readonly outputs: readonly (readonly [string, KeptOutput])[];
 }
-
-export type SubmitOutcome =
-  | { readonly kind: 'accepted'; readonly request: EmulatedRequest }
-  | { readonly kind: 'unknown_model' }
-  | { readonly kind: 'forbidden'; readonly message: string }
-  | { readonly kind: 'retired'; readonly message: string }
-  | { readonly kind: 'invalid'; readonly message: string }
-  | { readonly kind: 'insufficient_credits'; readonly message: string }
-  | { readonly kind: 'rate_limited'; readonly resetAt: Date };
-
-/** A prompt containing this fails its request, as a content block would. */
-const FORCE_FAILURE = 'emulator:fail';
-const OUTPUT_RETENTION_MS = 7 * 24 * 3600 * 1000;
-const MAX_OUTPUTS = 200_000;
-const IMAGE_CACHE_SIZE = 256;
 
 export class EmulatedService {
   settings: FaultSettings;
   readonly stats = new StatsCounter();
   readonly #requests = new Map<string, EmulatedRequest>();
-  readonly #queues = new Map<string, EmulatedRequest[]>();
-  readonly #busy = new Map<string, number>();
-  readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #outputs = new Map<string, { image: OutputImage; expiresAt: number }>();
-  readonly #imageCache = new Map<string, Promise<Buffer>>();
-  readonly #fixedImages = new Map<string, Promise<Buffer>>();
-  readonly #lenientSchemas = new Map<string, z.ZodType>();
+  readonly #gpus = new GpuQueues({
+    gpusPerModel: () => this.settings.gpusPerModel,
+    latency: (model) => inferenceLatency(model, this.settings),
+    finish: (request) => this.#finish(request),
+  });
+  readonly #outputs = new OutputStore();
+  readonly #images = new ImageCache();
   #spent = 0;
   /** Counts every change to requests and outputs, so a journal saves only when something changed. */
   #changes = 0;
-  readonly #windows = new SubmitWindows();
+  readonly #admission = new SubmitAdmission();
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(settings: SettingsPatch = {}) {
@@ -88,10 +58,8 @@ export class EmulatedService {
 
   configure(patch: SettingsPatch): FaultSettings {
     this.settings = FaultSettings.parse(applyPatch(this.settings, patch));
-    // A new limit counts from its own first submit, not within a window of the old one.
-    if (patch.submitRateLimit !== undefined) this.#windows.reset();
-    // More GPUs may let waiting requests start.
-    for (const model of this.#queues.keys()) this.#pump(model);
+    if (patch.submitRateLimit !== undefined) this.#admission.limitChanged();
+    this.#gpus.startWaiting();
     return this.settings;
   }
 
@@ -101,50 +69,14 @@ export class EmulatedService {
 
   /** Checks a submit as Segmind does and, when it passes, creates the (billable) request. */
   submit(model: string, body: unknown): SubmitOutcome {
-    const definition = findModel(model);
-    const profile = MODEL_PROFILES[model];
-    if (!definition || !profile) return { kind: 'unknown_model' };
-    if (this.settings.retiredModels.includes(model)) {
-      return { kind: 'retired', message: `Model ${model} has been retired and is no longer available` };
-    }
-    if (this.settings.forbiddenModels.includes(model)) {
-      return { kind: 'forbidden', message: `Your account is not permitted to use model ${model}` };
-    }
-    const limit = this.settings.submitRateLimit;
-    const rateLimited = limit ? this.#windows.take(limit, Date.now()) : undefined;
-    if (rateLimited) return { kind: 'rate_limited', resetAt: rateLimited };
-    const parsed = this.#lenientSchema(model).safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const field = issue?.path.join('.') || 'body';
-      return { kind: 'invalid', message: `Invalid parameter ${field}: ${issue?.message ?? 'invalid'}` };
-    }
-    const { base64, ...input } = parsed.data as Record<string, unknown>;
-    const imageCount = definition.outputCount(input);
-    const cost = round(profile.costPerImage * imageCount);
-    if (this.settings.credits < cost) {
-      return {
-        kind: 'insufficient_credits',
-        message: `Insufficient credits: your balance is ${round(this.settings.credits)} credits and this request costs ${cost} credits`,
-      };
-    }
-    const seed = typeof input.seed === 'number' && input.seed >= 0 ? input.seed : randomInt(0, 2 ** 32);
-    const request: EmulatedRequest = {
-      id: randomUUID(),
-      model,
-      input: { ...input, seed },
-      wantsBase64: base64 === true,
-      seed,
-      imageCount,
-      cost,
-      status: 'QUEUED',
-      createdAt: Date.now(),
-    };
+    const outcome = this.#admission.admit(model, body, this.settings);
+    if (outcome.kind !== 'accepted') return outcome;
+    const { request } = outcome;
     this.#requests.set(request.id, request);
     this.#changes++;
-    this.stats.countAccepted(input.prompt);
-    this.#enqueue(request);
-    return { kind: 'accepted', request };
+    this.stats.countAccepted(request.input.prompt);
+    this.#gpus.enqueue(request);
+    return outcome;
   }
 
   /** The request, unless unknown or expired (Segmind answers 404 for both). */
@@ -160,78 +92,32 @@ export class EmulatedService {
 
   /** An output image's bytes, rendered on first fetch and cached for the next. */
   async output(id: string, file: string): Promise<{ bytes: Buffer; contentType: string } | undefined> {
-    const entry = this.#outputs.get(`${id}/${file}`);
-    if (!entry || entry.expiresAt < Date.now()) return undefined;
-    return { bytes: await this.render(entry.image), contentType: entry.image.contentType };
+    const image = this.#outputs.find(id, file);
+    if (!image) return undefined;
+    return { bytes: await this.render(image), contentType: image.contentType };
   }
 
   render(image: OutputImage): Promise<Buffer> {
-    if (this.settings.fixedImages) return this.#fixedImage(image.spec);
-    const key = image.spec.digest + image.spec.format;
-    let bytes = this.#imageCache.get(key);
-    if (bytes) {
-      this.#imageCache.delete(key);
-    } else {
-      bytes = renderImage(image.spec);
-      bytes.catch(() => this.#imageCache.delete(key));
-    }
-    this.#imageCache.set(key, bytes);
-    if (this.#imageCache.size > IMAGE_CACHE_SIZE) {
-      this.#imageCache.delete(this.#imageCache.keys().next().value as string);
-    }
-    return bytes;
-  }
-
-  /** Benchmark mode: the one image of this size and format, drawn on first use and kept. */
-  #fixedImage(spec: ImageSpec): Promise<Buffer> {
-    const key = `${spec.width}x${spec.height}.${spec.format}`;
-    let bytes = this.#fixedImages.get(key);
-    if (!bytes) {
-      const { source: _source, ...plain } = spec;
-      bytes = renderImage({ ...plain, digest: imageDigest([key]), caption: { ...spec.caption, prompt: 'benchmark' } });
-      bytes.catch(() => this.#fixedImages.delete(key));
-      this.#fixedImages.set(key, bytes);
-    }
-    return bytes;
+    return this.#images.render(image.spec, this.settings.fixedImages);
   }
 
   /** Runs one request to its end at once, outside the GPU queue (the v1 synchronous API). */
   async runNow(request: EmulatedRequest): Promise<EmulatedRequest> {
     this.#requests.delete(request.id);
-    this.#removeFromQueue(request);
-    request.status = 'PROCESSING';
-    request.startedAt = Date.now();
-    request.sourceImage = this.#loadSource(request);
-    await new Promise((resolve) => setTimeout(resolve, this.#latency(request.model)));
+    this.#gpus.withdraw(request);
+    startProcessing(request);
+    await new Promise((resolve) => setTimeout(resolve, inferenceLatency(request.model, this.settings)));
     await this.#finish(request);
     return request;
   }
 
   statsSnapshot(): EmulatorStats {
-    const requests = { queued: 0, processing: 0, completed: 0, failed: 0 };
-    for (const request of this.#requests.values()) {
-      requests[request.status.toLowerCase() as keyof typeof requests]++;
-    }
-    return {
-      submits: {
-        attempts: this.stats.submitAttempts,
-        accepted: this.stats.submitsAccepted,
-        byMarker: Object.fromEntries(this.stats.byMarker),
-      },
-      polls: this.stats.polls,
-      results: this.stats.results,
-      outputs: this.stats.outputs,
-      syncRequests: this.stats.syncRequests,
-      errors: Object.fromEntries(this.stats.errors),
-      requests,
-      credits: { balance: round(this.settings.credits), spent: round(this.#spent) },
-    };
+    return this.stats.snapshot(this.#requests.values(), { balance: this.settings.credits, spent: this.#spent });
   }
 
   /** Whether this call should be answered with a server error instead (fault injection). */
   injectServerError(endpoint: keyof FaultSettings['serverErrorRate']): 500 | 502 | 504 | undefined {
-    if (Math.random() >= this.settings.serverErrorRate[endpoint]) return undefined;
-    return ([500, 502, 504] as const)[randomInt(0, 3)];
+    return drawServerError(this.settings.serverErrorRate, endpoint);
   }
 
   /** How many changes requests and outputs have seen: a journal compares it with the last one it saved. */
@@ -242,7 +128,7 @@ export class EmulatedService {
   snapshot(): ServiceSnapshot {
     return {
       requests: [...this.#requests.values()].map(({ sourceImage: _source, ...request }) => request),
-      outputs: [...this.#outputs.entries()],
+      outputs: this.#outputs.entries(),
     };
   }
 
@@ -251,11 +137,10 @@ export class EmulatedService {
    * again from the start of the queue, as Segmind's own finish after a restart on its side.
    */
   restore(saved: ServiceSnapshot): void {
-    for (const [key, entry] of saved.outputs) this.#outputs.set(key, entry);
+    this.#outputs.restore(saved.outputs);
     const unfinished: EmulatedRequest[] = [];
     for (const request of [...saved.requests].sort((a, b) => a.createdAt - b.createdAt)) {
-      // Its images are the ones kept with the outputs (img2img ones with their input image).
-      const outputs = request.outputs?.map((image) => this.#outputs.get(`${request.id}/${image.file}`)?.image ?? image);
+      const outputs = request.outputs?.map((image) => this.#outputs.keptCopy(request.id, image));
       const restored: EmulatedRequest = { ...request, ...(outputs ? { outputs } : {}) };
       this.#requests.set(restored.id, restored);
       if (restored.status === 'QUEUED' || restored.status === 'PROCESSING') {
@@ -263,131 +148,30 @@ export class EmulatedService {
         unfinished.push(restored);
       }
     }
-    for (const request of unfinished) this.#enqueue(request);
+    for (const request of unfinished) this.#gpus.enqueue(request);
     this.#sweep();
   }
 
   close(): void {
     clearInterval(this.#sweeper);
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
-  }
-
-  #lenientSchema(model: string): z.ZodType {
-    let schema = this.#lenientSchemas.get(model);
-    if (!schema) {
-      // renderq rejects unknown parameters to catch typos; Segmind ignores them.
-      const input = findModel(model)?.input;
-      schema = input instanceof z.ZodObject ? input.loose() : z.never();
-      this.#lenientSchemas.set(model, schema);
-    }
-    return schema;
-  }
-
-  #enqueue(request: EmulatedRequest): void {
-    const queue = this.#queues.get(request.model) ?? [];
-    queue.push(request);
-    this.#queues.set(request.model, queue);
-    this.#pump(request.model);
-  }
-
-  #removeFromQueue(request: EmulatedRequest): void {
-    const queue = this.#queues.get(request.model);
-    const index = queue?.indexOf(request) ?? -1;
-    if (queue && index >= 0) queue.splice(index, 1);
-  }
-
-  #pump(model: string): void {
-    const queue = this.#queues.get(model);
-    if (!queue) return;
-    while (queue.length > 0 && (this.#busy.get(model) ?? 0) < this.settings.gpusPerModel) {
-      const request = queue.shift() as EmulatedRequest;
-      this.#busy.set(model, (this.#busy.get(model) ?? 0) + 1);
-      request.status = 'PROCESSING';
-      request.startedAt = Date.now();
-      request.sourceImage = this.#loadSource(request);
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        void this.#finish(request).finally(() => {
-          this.#busy.set(model, (this.#busy.get(model) ?? 1) - 1);
-          this.#pump(model);
-        });
-      }, this.#latency(model));
-      this.#timers.add(timer);
-    }
-  }
-
-  #loadSource(request: EmulatedRequest): Promise<Buffer> | undefined {
-    const image = request.input.image;
-    if (typeof image !== 'string') return undefined;
-    const loading = loadInputImage(image);
-    loading.catch(() => {});
-    return loading;
-  }
-
-  #latency(model: string): number {
-    const profile = MODEL_PROFILES[model] as ModelProfile;
-    const { latencyScale, latencyJitter } = this.settings;
-    return profile.medianLatencyMs * latencyScale * Math.exp(latencyJitter * standardNormal());
+    this.#gpus.close();
   }
 
   async #finish(request: EmulatedRequest): Promise<void> {
-    let source: Buffer | undefined;
-    let sourceSize: { width: number; height: number } | undefined;
-    try {
-      source = await request.sourceImage;
-      if (source) {
-        sourceSize = await imageSize(source);
-        if (!sourceSize) throw new InputImageError('the input image is not an image this model can read');
-      }
-    } catch (error) {
-      return this.#fail(request, error instanceof InputImageError ? error.message : 'could not load the input image');
-    }
-    if (String(request.input.prompt).includes(FORCE_FAILURE) || Math.random() < this.settings.failureRate) {
-      return this.#fail(request, 'Inference failed: the model could not generate an image for this input');
-    }
-    const profile = MODEL_PROFILES[request.model] as ModelProfile;
-    const geometry = profile.geometry(request.input, sourceSize);
-    const { image: _image, ...describing } = request.input;
-    const base = [request.model, canonicalJson(describing), source ?? ''];
-    const outputs: OutputImage[] = [];
-    for (let index = 0; index < request.imageCount; index++) {
-      const spec: ImageSpec = {
-        digest: imageDigest([...base, index, geometry.width, geometry.height]),
-        ...geometry,
-        caption: {
-          model: request.model,
-          prompt: typeof request.input.prompt === 'string' ? request.input.prompt : '',
-          seed: request.seed,
-          index,
-          count: request.imageCount,
-        },
-        ...(source ? { source: { image: source, strength: Number(request.input.strength ?? 0.8) } } : {}),
-      };
-      const image = {
-        file: `${index}.${EXTENSIONS[geometry.format]}`,
-        contentType: CONTENT_TYPES[geometry.format],
-        spec,
-      };
-      outputs.push(image);
-      this.#outputs.set(`${request.id}/${image.file}`, { image, expiresAt: Date.now() + OUTPUT_RETENTION_MS });
-    }
-    while (this.#outputs.size > MAX_OUTPUTS) this.#outputs.delete(this.#outputs.keys().next().value as string);
-    this.settings.credits = Math.max(0, round(this.settings.credits - request.cost));
+    const source = await readSourceImage(request);
+    if (source.kind === 'unreadable') return this.#fail(request, source.error);
+    const failure = drawInferenceFailure(request, this.settings.failureRate);
+    if (failure) return this.#fail(request, failure);
+    const outputs = describeOutputs(request, source.kind === 'read' ? source : undefined);
+    this.#outputs.keep(request.id, outputs);
+    this.settings.credits = Math.max(0, roundCredits(this.settings.credits - request.cost));
     this.#spent += request.cost;
-    request.remainingCredits = this.settings.credits;
-    request.outputs = outputs;
-    request.status = 'COMPLETED';
-    request.finishedAt = Date.now();
-    request.sourceImage = undefined;
+    markCompleted(request, outputs, this.settings.credits);
     this.#changes++;
   }
 
   #fail(request: EmulatedRequest, error: string): void {
-    request.status = 'FAILED';
-    request.error = error;
-    request.finishedAt = Date.now();
-    request.sourceImage = undefined;
+    markFailed(request, error);
     this.#changes++;
   }
 
@@ -396,20 +180,9 @@ export class EmulatedService {
   }
 
   #sweep(): void {
-    const before = this.#requests.size + this.#outputs.size;
+    const before = this.#requests.size;
     for (const [id, request] of this.#requests) if (this.#expired(request)) this.#requests.delete(id);
-    const now = Date.now();
-    for (const [key, entry] of this.#outputs) if (entry.expiresAt < now) this.#outputs.delete(key);
-    if (this.#requests.size + this.#outputs.size !== before) this.#changes++;
+    const outputsDropped = this.#outputs.sweep(Date.now());
+    if (this.#requests.size !== before || outputsDropped > 0) this.#changes++;
   }
-}
-
-export function round(n: number): number {
-  return Math.round(n * 1e6) / 1e6;
-}
-
-function standardNormal(): number {
-  const u = 1 - Math.random();
-  const v = Math.random();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }

@@ -3,63 +3,16 @@
  * synchronous API, credits, public output URLs, and an admin API under
  * /_emulator. Plain node:http rather than a framework: the point is to answer
  * exactly as Segmind does (JSON `{"error"}` bodies, an HTML 405, connections
- * dropped on purpose), which frameworks smooth over.
+ * dropped on purpose), which frameworks smooth over. This file takes a request to
+ * its endpoint; the endpoints are in submit-, request- and admin-endpoints.ts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type EmulatedRequest, type EmulatedService, round } from './emulated-service.js';
-import { SettingsPatch } from './settings.js';
-
-const MAX_BODY_BYTES = 30 * 1024 * 1024;
-
-const METHOD_NOT_ALLOWED_HTML = `<!DOCTYPE html>
-<html><head><title>405 Method Not Allowed</title></head>
-<body><h1>Method Not Allowed</h1><p>The method is not allowed for the requested URL.</p></body></html>
-`;
-
-export interface HttpOptions {
-  readonly service: EmulatedService;
-  /** Keys accepted as x-api-key. */
-  readonly apiKeys: readonly string[];
-  /** Base of the absolute URLs handed out (status, result, outputs). */
-  readonly publicUrl: () => string;
-}
-
-type Route =
-  | { readonly name: 'submit' | 'sync'; readonly model: string }
-  | { readonly name: 'status' | 'result'; readonly id: string }
-  | { readonly name: 'credits' }
-  | { readonly name: 'output'; readonly id: string; readonly file: string }
-  | { readonly name: 'admin-stats' | 'admin-config' | 'admin-reset' };
-
-const ALLOWED: Record<Route['name'], readonly string[]> = {
-  submit: ['POST'],
-  sync: ['POST'],
-  status: ['GET'],
-  result: ['GET'],
-  credits: ['GET'],
-  output: ['GET', 'HEAD'],
-  'admin-stats': ['GET'],
-  'admin-config': ['GET', 'PATCH'],
-  'admin-reset': ['POST'],
-};
-
-function route(path: string): Route | undefined {
-  let match = /^\/v2\/requests\/([\w-]+)\/status$/.exec(path);
-  if (match) return { name: 'status', id: match[1] as string };
-  match = /^\/v2\/requests\/([\w-]+)$/.exec(path);
-  if (match) return { name: 'result', id: match[1] as string };
-  if (path === '/v1/get-user-credits') return { name: 'credits' };
-  match = /^\/v2\/([\w.-]+)$/.exec(path);
-  if (match) return { name: 'submit', model: match[1] as string };
-  match = /^\/v1\/([\w.-]+)$/.exec(path);
-  if (match) return { name: 'sync', model: match[1] as string };
-  match = /^\/outputs\/([\w-]+)\/(\d+\.\w+)$/.exec(path);
-  if (match) return { name: 'output', id: match[1] as string, file: match[2] as string };
-  if (path === '/_emulator/stats') return { name: 'admin-stats' };
-  if (path === '/_emulator/config') return { name: 'admin-config' };
-  if (path === '/_emulator/reset') return { name: 'admin-reset' };
-  return undefined;
-}
+import { serveAdmin } from './admin-endpoints.js';
+import { roundCredits } from './credits.js';
+import { type HttpOptions, sendError, sendJson, sendMethodNotAllowed } from './http-answers.js';
+import { ALLOWED_METHODS, route } from './http-routes.js';
+import { serveOutput, serveResult, serveStatus } from './request-endpoints.js';
+import { serveSubmit } from './submit-endpoints.js';
 
 export function createEmulatorServer(options: HttpOptions): Server {
   const server = createServer((request, response) => {
@@ -78,24 +31,21 @@ async function handle(options: HttpOptions, request: IncomingMessage, response: 
   const path = new URL(request.url ?? '/', 'http://emulator').pathname;
   const target = route(path);
   if (!target) return sendError(options, response, 404, `Not found: ${path}`);
-  if (!ALLOWED[target.name].includes(request.method ?? '')) {
-    service.stats.countError(405);
-    response.writeHead(405, { 'content-type': 'text/html; charset=utf-8', allow: ALLOWED[target.name].join(', ') });
-    response.end(METHOD_NOT_ALLOWED_HTML);
+  if (!ALLOWED_METHODS[target.name].includes(request.method ?? '')) {
+    sendMethodNotAllowed(options, response, ALLOWED_METHODS[target.name]);
     request.resume();
     return;
   }
+  // Output URLs are public, as Segmind's are; the admin API is the emulator's own.
   switch (target.name) {
     case 'output':
       return serveOutput(options, response, target.id, target.file, request.method === 'HEAD');
     case 'admin-stats':
-      return sendJson(response, 200, service.statsSnapshot());
     case 'admin-config':
-      return adminConfig(options, request, response);
     case 'admin-reset':
-      service.stats.reset();
-      return sendJson(response, 200, service.statsSnapshot());
+      return serveAdmin(options, target.name, request, response);
   }
+  // Counted before the key is checked: a refused submit is still an attempt.
   if (target.name === 'submit') service.stats.submitAttempts++;
   if (target.name === 'sync') service.stats.syncRequests++;
   if (!authorised(options, request)) {
@@ -104,245 +54,18 @@ async function handle(options: HttpOptions, request: IncomingMessage, response: 
   }
   switch (target.name) {
     case 'credits':
-      return sendJson(response, 200, { credits: round(service.settings.credits), 'free-credits': 0 });
+      return sendJson(response, 200, { credits: roundCredits(service.settings.credits), 'free-credits': 0 });
     case 'status':
-      return status(options, response, target.id);
+      return serveStatus(options, response, target.id);
     case 'result':
-      return result(options, response, target.id);
+      return serveResult(options, response, target.id);
     case 'submit':
     case 'sync':
-      return submit(options, request, response, target.model, target.name === 'sync');
+      return serveSubmit(options, request, response, target.model, target.name === 'sync');
   }
-}
-
-async function submit(
-  options: HttpOptions,
-  request: IncomingMessage,
-  response: ServerResponse,
-  model: string,
-  sync: boolean,
-): Promise<void> {
-  const { service } = options;
-  const injected = sync ? undefined : service.injectServerError('submit');
-  if (injected) {
-    request.resume();
-    return sendError(options, response, injected, 'Server had some issue with processing');
-  }
-  if (!service.knowsModel(model)) {
-    request.resume();
-    return sendError(options, response, 404, `Model ${model} not found`);
-  }
-  if (!String(request.headers['content-type'] ?? '').includes('application/json')) {
-    request.resume();
-    return sendError(options, response, 406, 'Content-Type must be application/json');
-  }
-  const body = await readJson(request);
-  if (body.kind === 'too_large') return sendError(options, response, 400, 'Request body is too large');
-  if (body.kind === 'malformed' || typeof body.value !== 'object' || body.value === null || Array.isArray(body.value)) {
-    return sendError(options, response, 400, 'Malformed request body: expected a JSON object of model parameters');
-  }
-  const outcome = service.submit(model, body.value);
-  switch (outcome.kind) {
-    case 'unknown_model':
-      return sendError(options, response, 404, `Model ${model} not found`);
-    case 'invalid':
-      return sendError(options, response, 400, outcome.message);
-    case 'forbidden':
-      return sendError(options, response, 403, outcome.message);
-    case 'retired':
-      return sendError(options, response, 410, outcome.message);
-    case 'insufficient_credits':
-      return sendError(options, response, 406, outcome.message);
-    case 'rate_limited':
-      service.stats.countError(429);
-      response.writeHead(429, {
-        'content-type': 'application/json',
-        'x-rate-limit-reset-at-utc': outcome.resetAt.toISOString(),
-      });
-      response.end(JSON.stringify({ error: 'Rate limit exceeded. Try again after the reset time.' }));
-      return;
-    case 'accepted':
-      return sync ? answerSync(options, response, outcome.request) : answerSubmit(options, response, outcome.request);
-  }
-}
-
-async function answerSubmit(options: HttpOptions, response: ServerResponse, accepted: EmulatedRequest): Promise<void> {
-  const { service } = options;
-  const { submitDelayMs, dropAfterSubmitRate } = service.settings;
-  if (submitDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, submitDelayMs));
-  if (Math.random() < dropAfterSubmitRate) {
-    // The request exists and will be billed; the caller never learns its id.
-    service.stats.countError('dropped');
-    response.socket?.destroy();
-    return;
-  }
-  const base = options.publicUrl();
-  const statusUrl = `${base}/v2/requests/${accepted.id}/status`;
-  sendJson(response, 200, {
-    request_id: accepted.id,
-    status: 'QUEUED',
-    status_url: statusUrl,
-    response_url: `${base}/v2/requests/${accepted.id}`,
-    poll_url: statusUrl,
-  });
-}
-
-async function answerSync(options: HttpOptions, response: ServerResponse, accepted: EmulatedRequest): Promise<void> {
-  const done = await options.service.runNow(accepted);
-  const image = done.outputs?.[0];
-  if (done.status === 'FAILED' || !image) return sendError(options, response, 500, done.error ?? 'Inference failed');
-  const bytes = await options.service.render(image);
-  const headers = {
-    'x-cost': String(done.cost),
-    'x-remaining-credits': String(done.remainingCredits ?? options.service.settings.credits),
-    'x-generation-time': seconds((done.finishedAt ?? 0) - (done.startedAt ?? 0)),
-    'x-seed-value': String(done.seed),
-    'x-request-id': done.id,
-  };
-  if (done.wantsBase64) {
-    response.writeHead(200, { ...headers, 'content-type': 'application/json' });
-    response.end(JSON.stringify({ image: bytes.toString('base64') }));
-    return;
-  }
-  response.writeHead(200, { ...headers, 'content-type': image.contentType, 'content-length': bytes.length });
-  response.end(bytes);
-}
-
-function status(options: HttpOptions, response: ServerResponse, id: string): void {
-  const { service } = options;
-  service.stats.polls++;
-  const injected = service.injectServerError('status');
-  const found = injected ? undefined : service.find(id);
-  if (injected) sendError(options, response, injected, 'Server had some issue with processing');
-  else if (!found) sendError(options, response, 404, `Request ${id} not found`);
-  else if (found.status === 'FAILED') sendFailed(options, response, found);
-  else sendJson(response, 200, { status: found.status });
-}
-
-async function result(options: HttpOptions, response: ServerResponse, id: string): Promise<void> {
-  const { service } = options;
-  service.stats.results++;
-  const injected = service.injectServerError('result');
-  if (injected) return sendError(options, response, injected, 'Server had some issue with processing');
-  const found = service.find(id);
-  if (!found) return sendError(options, response, 404, `Request ${id} not found`);
-  if (found.status === 'FAILED') return sendFailed(options, response, found);
-  if (found.status !== 'COMPLETED') return sendJson(response, 200, { status: found.status });
-  const outputs = found.outputs ?? [];
-  const urls = outputs.map((image) => `${options.publicUrl()}/outputs/${found.id}/${image.file}`);
-  const body: Record<string, unknown> = { status: 'COMPLETED', seed: found.seed, metrics: metrics(found) };
-  if (found.wantsBase64) {
-    const inline = await Promise.all(
-      outputs.map(
-        async (image) => `data:${image.contentType};base64,${(await service.render(image)).toString('base64')}`,
-      ),
-    );
-    body.output = inline.length === 1 ? inline[0] : inline;
-  } else {
-    body.output = urls.length === 1 ? urls[0] : urls;
-  }
-  // Some Segmind models also list their images with type and size.
-  if (found.model === 'stable-diffusion-3.5-turbo-txt2img' && !found.wantsBase64) {
-    body.images = await Promise.all(
-      outputs.map(async (image, index) => ({
-        url: urls[index],
-        content_type: image.contentType,
-        file_name: image.file,
-        file_size: (await service.render(image)).length,
-      })),
-    );
-  }
-  sendJson(response, 200, body);
-}
-
-async function serveOutput(
-  options: HttpOptions,
-  response: ServerResponse,
-  id: string,
-  file: string,
-  headOnly: boolean,
-): Promise<void> {
-  options.service.stats.outputs++;
-  const output = await options.service.output(id, file);
-  if (!output) return sendError(options, response, 404, 'Not found');
-  response.writeHead(200, {
-    'content-type': output.contentType,
-    'content-length': output.bytes.length,
-    'cache-control': 'public, max-age=604800, immutable',
-  });
-  response.end(headOnly ? undefined : output.bytes);
-}
-
-async function adminConfig(options: HttpOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
-  if (request.method === 'GET') return sendJson(response, 200, options.service.settings);
-  const body = await readJson(request);
-  const patch = body.kind === 'ok' ? SettingsPatch.safeParse(body.value) : undefined;
-  if (!patch?.success) {
-    const detail = patch?.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') ?? 'malformed JSON';
-    return sendJson(response, 400, { error: `Invalid settings: ${detail}` });
-  }
-  sendJson(response, 200, options.service.configure(patch.data));
-}
-
-function metrics(request: EmulatedRequest): Record<string, number> {
-  const queue = (request.startedAt ?? request.createdAt) - request.createdAt;
-  const inference = (request.finishedAt ?? Date.now()) - (request.startedAt ?? request.createdAt);
-  const timings = {
-    inference_time: secondsNumber(inference),
-    queue_time: secondsNumber(queue),
-    total_time: secondsNumber(queue + inference),
-  };
-  // Failed requests carry timings but no cost: nothing was charged.
-  if (request.status !== 'COMPLETED') return timings;
-  return { cost: request.cost, remaining_credits: request.remainingCredits ?? 0, ...timings };
-}
-
-function sendFailed(options: HttpOptions, response: ServerResponse, failed: EmulatedRequest): void {
-  options.service.stats.countError(422);
-  sendJson(response, 422, { status: 'FAILED', error: failed.error ?? 'Inference failed', metrics: metrics(failed) });
 }
 
 function authorised(options: HttpOptions, request: IncomingMessage): boolean {
   const key = request.headers['x-api-key'];
   return typeof key === 'string' && options.apiKeys.includes(key);
-}
-
-function sendError(options: HttpOptions, response: ServerResponse, code: number, message: string): void {
-  options.service.stats.countError(code);
-  sendJson(response, code, { error: message });
-}
-
-function sendJson(response: ServerResponse, code: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-type JsonBody =
-  | { kind: 'ok'; value: unknown }
-  | { kind: 'malformed'; value?: undefined }
-  | { kind: 'too_large'; value?: undefined };
-
-async function readJson(request: IncomingMessage): Promise<JsonBody> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // Read to the end even past the limit: leaving the loop early would destroy the socket before the answer.
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size <= MAX_BODY_BYTES) chunks.push(chunk as Buffer);
-  }
-  if (size > MAX_BODY_BYTES) return { kind: 'too_large' };
-  try {
-    return { kind: 'ok', value: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
-  } catch {
-    return { kind: 'malformed' };
-  }
-}
-
-function secondsNumber(ms: number): number {
-  return Math.round(ms) / 1000;
-}
-
-function seconds(ms: number): string {
-  return String(secondsNumber(ms));
 }

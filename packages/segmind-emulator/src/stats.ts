@@ -1,4 +1,6 @@
 /** What the emulator has served, for tests that must prove "exactly one submit per job". */
+import { roundCredits } from './credits.js';
+import type { EmulatedRequest } from './emulated-request.js';
 
 /** A marker a test puts in a prompt, such as `marker:job-42`, to count submits per job. */
 const MARKER = /\bmarker:([\w.-]+)/;
@@ -41,6 +43,28 @@ export class StatsCounter {
   countError(code: number | 'dropped'): void {
     const key = String(code);
     this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+  }
+
+  /** The counts with the requests the service holds and its credits, as the admin API reports them. */
+  snapshot(requests: Iterable<EmulatedRequest>, credits: { balance: number; spent: number }): EmulatorStats {
+    const byStatus = { queued: 0, processing: 0, completed: 0, failed: 0 };
+    for (const request of requests) {
+      byStatus[request.status.toLowerCase() as keyof typeof byStatus]++;
+    }
+    return {
+      submits: {
+        attempts: this.submitAttempts,
+        accepted: this.submitsAccepted,
+        byMarker: Object.fromEntries(this.byMarker),
+      },
+      polls: this.polls,
+      results: this.results,
+      outputs: this.outputs,
+      syncRequests: this.syncRequests,
+      errors: Object.fromEntries(this.errors),
+      requests: byStatus,
+      credits: { balance: roundCredits(credits.balance), spent: roundCredits(credits.spent) },
+    };
   }
 
   reset(): void {
