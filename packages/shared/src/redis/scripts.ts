@@ -115,6 +115,9 @@ const SCRIPTS = {
 
 export type ScriptName = keyof typeof SCRIPTS;
 
+/** Every script's file name in ./lua, as registered (docs/architecture.md's script table lists them). */
+export const SCRIPT_FILES: readonly string[] = Object.values(SCRIPTS).map((script: ScriptFile) => script.file);
+
 const sources = new Map<ScriptName, string>();
 
 /**
