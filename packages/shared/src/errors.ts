@@ -35,19 +35,6 @@ export class RetryLaterError extends Error {
   }
 }
 
-/** Try again, but not before `retryAt` (for example a rate-limit reset). */
-export class RetryAtError extends Error {
-  override readonly name = 'RetryAtError';
-  readonly retryable = true;
-  constructor(
-    message: string,
-    readonly retryAt: Date,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
 /** The cause is global (bad key, no credits, rate limit): every worker stops taking jobs. */
 export class StopTakingJobsError extends Error {
   override readonly name = 'StopTakingJobsError';
@@ -63,9 +50,9 @@ export class StopTakingJobsError extends Error {
   }
 }
 
-export type RenderqError = FailJobError | RetryLaterError | RetryAtError | StopTakingJobsError;
+export type RenderqError = FailJobError | RetryLaterError | StopTakingJobsError;
 
-const names = new Set(['FailJobError', 'RetryLaterError', 'RetryAtError', 'StopTakingJobsError']);
+const names = new Set(['FailJobError', 'RetryLaterError', 'StopTakingJobsError']);
 
 export function isRenderqError(error: unknown): error is RenderqError {
   return error instanceof Error && names.has(error.name);

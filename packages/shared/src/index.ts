@@ -18,7 +18,6 @@ export {
   isRenderqError,
   isRetryable,
   type RenderqError,
-  RetryAtError,
   RetryLaterError,
   StopTakingJobsError,
 } from './errors.js';

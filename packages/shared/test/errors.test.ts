@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import {
-  FailJobError,
-  isRenderqError,
-  isRetryable,
-  RetryAtError,
-  RetryLaterError,
-  StopTakingJobsError,
-} from '../src/index.js';
+import { FailJobError, isRenderqError, isRetryable, RetryLaterError, StopTakingJobsError } from '../src/index.js';
 
 describe('errors named for what happens next', () => {
   it('say whether retrying can help', () => {
     expect(isRetryable(new FailJobError('segmind_rejected', 'bad model'))).toBe(false);
     expect(isRetryable(new RetryLaterError('502'))).toBe(true);
-    expect(isRetryable(new RetryAtError('429', new Date()))).toBe(true);
     expect(isRetryable(new StopTakingJobsError('out_of_credits', 'balance 0'))).toBe(true);
     // Unknown errors are assumed passing until attempts run out.
     expect(isRetryable(new TypeError('x'))).toBe(true);

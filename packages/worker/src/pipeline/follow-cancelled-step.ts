@@ -4,13 +4,7 @@
  * is polled until Segmind finishes it (or the deadline passes) and its cost is recorded
  * on the job and its batch. Nothing is fetched or stored and no webhook is sent for it.
  */
-import {
-  type CancelledRequest,
-  FailJobError,
-  type JobRecord,
-  RetryAtError,
-  StopTakingJobsError,
-} from '@renderq/shared';
+import { type CancelledRequest, FailJobError, type JobRecord, StopTakingJobsError } from '@renderq/shared';
 import { DelayedError } from 'bullmq';
 import type { ResultAnswer, StatusAnswer } from '../segmind/answers.js';
 import { jobLogger, type PipelineDeps, type PollJob } from './pipeline-deps.js';
@@ -54,7 +48,6 @@ export async function followCancelledRequest(
   } catch (error) {
     if (error instanceof FailJobError) return settle(null, `Segmind no longer knows it (${error.message})`);
     if (error instanceof StopTakingJobsError && error.resumeAt) return wait(error.resumeAt.getTime() - Date.now());
-    if (error instanceof RetryAtError) return wait(error.retryAt.getTime() - Date.now());
     if (deps.closing())
       log.info({ why: (error as Error).message }, "polling a cancelled job's request cut short by shutdown");
     else log.warn({ err: error }, "polling a cancelled job's request failed; polling again later");

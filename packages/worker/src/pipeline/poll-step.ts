@@ -5,7 +5,7 @@
  * are stored at once (store-step.ts); a request that failed, completed without outputs,
  * or is still unfinished at the deadline fails the job.
  */
-import { FailJobError, type JobRecord, type JobStage, RetryAtError, StopTakingJobsError } from '@renderq/shared';
+import { FailJobError, type JobRecord, type JobStage, StopTakingJobsError } from '@renderq/shared';
 import { DelayedError } from 'bullmq';
 import type { ResultAnswer, StatusAnswer } from '../segmind/answers.js';
 import { outputSources } from './output-sources.js';
@@ -98,7 +98,6 @@ async function ask<T extends StatusAnswer | ResultAnswer>(
     if (error instanceof StopTakingJobsError && error.resumeAt) {
       return { retryInMs: Math.max(0, error.resumeAt.getTime() - Date.now()) };
     }
-    if (error instanceof RetryAtError) return { retryInMs: Math.max(0, error.retryAt.getTime() - Date.now()) };
     // 5xx, network, a refused key: polling is safe to repeat, so keep polling with backoff.
     if (deps.closing()) {
       // Cut short by the shutdown (Segmind's side may be stopping too): the next start polls again.
