@@ -394,6 +394,16 @@ describe('renderq refusing, in one line', () => {
     expect(neither.code).toBe(2);
     expect(neither.stderr).toContain('give --model');
 
+    // Webhook events are the contract's: a name no job or batch has, or a batch's event on a single job.
+    const withEvents = (events: string) =>
+      renderq(system, ['submit', '-m', 'segmind-vega', '-i', 'prompt=x', '--webhook-events', events]);
+    const noSuchEvent = await withEvents('job.completed,job.done');
+    expect(noSuchEvent.code).toBe(2);
+    expect(noSuchEvent.stderr).toContain('--webhook-events: job.done is not an event of a single job');
+    const batchEvent = await withEvents('batch.completed');
+    expect(batchEvent.code).toBe(2);
+    expect(batchEvent.stderr).toContain('--webhook-events: batch.completed is not an event of a single job');
+
     const badKey = await renderq(system, ['models'], { env: { RENDERQ_API_KEY: 'not-a-key-0123456789' } });
     expect(badKey.code).toBe(4);
     expect(badKey.stderr).toMatch(/^renderq: .*\(401\).*RENDERQ_API_KEY/);
@@ -402,7 +412,8 @@ describe('renderq refusing, in one line', () => {
     const notThere = await renderq({ url: closed }, ['status', 'job_x']);
     expect(notThere.code).toBe(3);
     expect(notThere.stderr).toMatch(new RegExp(`^renderq: cannot reach renderq at ${closed}: .*ECONNREFUSED`));
-    for (const run of [unknown, missing, notAnId, badKey, notThere]) expect(run.stderr).not.toMatch(STACK_TRACE);
+    for (const run of [unknown, missing, notAnId, noSuchEvent, batchEvent, badKey, notThere])
+      expect(run.stderr).not.toMatch(STACK_TRACE);
   }, 30_000);
 
   it('lists the exit codes and environment variables in --help', async () => {

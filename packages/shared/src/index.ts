@@ -83,15 +83,9 @@ export {
   REDACTED,
   redactSecrets,
 } from './observability/logger.js';
-export {
-  createMetrics,
-  type MetricSources,
-  type Metrics,
-  type MetricsOptions,
-  type QueueCounts,
-  type ReconciledKind,
-  type SegmindOperation,
-} from './observability/metrics.js';
+export type { ReconciledKind, SegmindOperation } from './observability/metric-labels.js';
+export type { MetricSources, QueueCounts } from './observability/metric-sources.js';
+export { createMetrics, type Metrics, type MetricsOptions } from './observability/metrics.js';
 export { readQueueDepths, readyJobCount } from './observability/queue-depths.js';
 export { REDACTED_VALUE, redactUrl } from './observability/redact-url.js';
 export { type BootedProcess, bootProcess } from './process/boot.js';

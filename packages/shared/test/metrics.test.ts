@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createMetrics, type QueueCounts } from '../src/index.js';
-import { LABEL_VALUES } from '../src/observability/metrics.js';
+import { LABEL_VALUES } from '../src/observability/metric-labels.js';
 
 const CONTRACT_METRICS = [
   'renderq_jobs_enqueued_total',

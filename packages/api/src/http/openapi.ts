@@ -21,15 +21,20 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The provider types the schemas it returns as FastifySchema, whose parts are `unknown`; the JSON Schema it
+ * makes of a zod schema is an object.
+ */
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+
 export const openapiTransform: SwaggerTransform = (document) => {
   const { documentedBody, bodyExamples, ...schema } = document.schema ?? {};
-  const transformed = jsonSchemaTransform({ ...document, schema }) as {
-    schema: Record<string, unknown>;
-    url: string;
-  };
+  const transformed = jsonSchemaTransform({ ...document, schema });
   if (transformed.schema.hide) return transformed;
-  const jsonOf = (zodSchema: z.ZodType) =>
-    (jsonSchemaTransform({ ...document, schema: { body: zodSchema } }) as { schema: { body: object } }).schema.body;
+  const jsonOf = (zodSchema: z.ZodType) => {
+    const { body } = jsonSchemaTransform({ ...document, schema: { body: zodSchema } }).schema;
+    return isObject(body) ? body : {};
+  };
   if (documentedBody) {
     const content = Object.fromEntries(
       Object.entries(documentedBody).map(([type, { schema: body, examples }]) => [
@@ -39,8 +44,8 @@ export const openapiTransform: SwaggerTransform = (document) => {
     );
     transformed.schema.body = { content };
   }
-  if (bodyExamples && transformed.schema.body) {
-    transformed.schema.body = { ...(transformed.schema.body as object), 'x-examples': bodyExamples };
+  if (bodyExamples && isObject(transformed.schema.body)) {
+    transformed.schema.body = { ...transformed.schema.body, 'x-examples': bodyExamples };
   }
   return transformed;
 };

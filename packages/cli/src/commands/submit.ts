@@ -3,13 +3,14 @@
  * FILE as one batch; `--wait` follows it to the end and `--download DIR` then
  * saves its outputs. Exits as `wait` and `download` would.
  */
-import { type Batch, type NewBatch, RenderqApiError, type WebhookEventType } from '@renderq/client';
+import { type Batch, type NewBatch, RenderqApiError } from '@renderq/client';
 import { formatOf, readBatchFile } from '../batch-file.js';
 import type { Action, CommandContext, WaitFlags } from '../context.js';
 import { UsageError } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
 import { BatchFileRefusedError } from '../failure.js';
 import { jobInput, jsonObjectFlag } from '../input-flags.js';
+import { batchEventsFlag, jobEventsFlag } from '../webhook-events-flag.js';
 import { downloadExitCode, downloadJson, downloadLines, downloadRecord } from './download.js';
 import { exitCodeOf, followRecord, type JobOrBatch, recordLines } from './records.js';
 
@@ -63,7 +64,7 @@ async function createJob(context: CommandContext, flags: SubmitFlags): Promise<J
       model: flags.model,
       input: jobInput(flags.inputJson, flags.input ?? []),
       ...(flags.webhookUrl !== undefined ? { webhook_url: flags.webhookUrl } : {}),
-      ...(flags.webhookEvents !== undefined ? { webhook_events: flags.webhookEvents as never } : {}),
+      ...(flags.webhookEvents !== undefined ? { webhook_events: jobEventsFlag(flags.webhookEvents) } : {}),
       ...(flags.metadata !== undefined ? { metadata: jsonObjectFlag('--metadata', flags.metadata) } : {}),
       ...(flags.priority !== undefined ? { priority: flags.priority } : {}),
     },
@@ -81,7 +82,7 @@ async function createBatch(context: CommandContext, file: string, flags: SubmitF
   if (single.length > 0) throw new UsageError(`${single.join(', ')} make a single job: give them or a FILE, not both`);
   const options = {
     ...(flags.webhookUrl !== undefined ? { webhook_url: flags.webhookUrl } : {}),
-    ...(flags.webhookEvents !== undefined ? { webhook_events: flags.webhookEvents as WebhookEventType[] } : {}),
+    ...(flags.webhookEvents !== undefined ? { webhook_events: batchEventsFlag(flags.webhookEvents) } : {}),
     ...(flags.priority !== undefined ? { priority: flags.priority } : {}),
   };
   const format = formatOf(file, flags.format);

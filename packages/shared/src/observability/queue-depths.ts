@@ -8,7 +8,7 @@
  * only `:wait` misses prioritized and due-delayed jobs; this reads all three.
  */
 import type { Queue } from 'bullmq';
-import type { QueueCounts } from './metrics.js';
+import type { QueueCounts } from './metric-sources.js';
 
 /**
  * Jobs in `queue` a worker could take at `now` (ms). BullMQ scores a delayed job
