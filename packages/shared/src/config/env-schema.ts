@@ -199,13 +199,10 @@ export const EnvSchema = z
           'SEGMIND_RATE_LIMIT must be a count per window, like 5/s, 50/min, 50/60s or 1000/h',
         )
         .transform((value, context) => {
-          const [, count, length, unit] = /^([\d.]+)\/([\d.]*)(s|min|h)$/.exec(value) as unknown as [
-            string,
-            string,
-            string,
-            's' | 'min' | 'h',
-          ];
-          const windowMs = Number(length || 1) * { s: 1_000, min: 60_000, h: 3_600_000 }[unit];
+          // The regex above has matched, so the groups are there; the unit is one of the three.
+          const [, count = '', length = '', unit = 's'] = /^([\d.]+)\/([\d.]*)(s|min|h)$/.exec(value) ?? [];
+          const unitMs: Record<string, number> = { s: 1_000, min: 60_000, h: 3_600_000 };
+          const windowMs = Number(length || 1) * (unitMs[unit] ?? 1_000);
           if (Number(count) <= 0 || windowMs <= 0) {
             context.addIssue({ code: 'custom', message: 'SEGMIND_RATE_LIMIT must allow at least one submit a window' });
             return z.NEVER;
