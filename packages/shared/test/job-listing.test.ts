@@ -4,6 +4,7 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { type JobListFilters, type JobRecord, type JobStore, type NewJob, tenantJobsKey } from '../src/index.js';
+import { jobKey } from '../src/redis/keys.js';
 import { useJobStore } from './job-store-fixture.js';
 
 let redis: Redis;
@@ -119,12 +120,12 @@ describe("listing a tenant's jobs", () => {
   it('skips entries whose record has expired and drops them from the index', async () => {
     const kept = await store.create(job('acme'));
     const gone = await store.create(job('acme'));
-    await redis.del(`${prefix}:job:${gone.id}`);
+    await redis.del(jobKey(prefix, gone.id));
     expect(await redis.zcard(tenantJobsKey(prefix, 'acme'))).toBe(2);
     expect((await everyPage('acme', {}, 10)).ids).toEqual([kept.id]);
     expect(await redis.zcard(tenantJobsKey(prefix, 'acme'))).toBe(1);
     const filteredGone = await store.create(job('acme'));
-    await redis.del(`${prefix}:job:${filteredGone.id}`);
+    await redis.del(jobKey(prefix, filteredGone.id));
     expect((await everyPage('acme', { status: 'queued' }, 10)).ids).toEqual([kept.id]);
     expect(await redis.zrange(tenantJobsKey(prefix, 'acme'), '0', '-1')).toEqual([expect.stringContaining(kept.id)]);
   });

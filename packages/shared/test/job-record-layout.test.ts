@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { type CancelledRequest, type JobRecord, type JobStore, type NewJob, unfinishedJobsKey } from '../src/index.js';
 import { toPieces } from '../src/jobs/record-hash.js';
+import { jobKey } from '../src/redis/keys.js';
 import { useJobStore } from './job-store-fixture.js';
 
 let redis: Redis;
@@ -37,8 +38,6 @@ const request = (id: string): CancelledRequest => ({
   polls: 0,
 });
 
-const jobKey = (id: string) => `${prefix}:job:${id}`;
-
 async function toPolling(id: string): Promise<CancelledRequest> {
   const polling = request(id);
   await store.transition(id, 'submit', { name: 'submitting', since: new Date().toISOString() });
@@ -47,7 +46,7 @@ async function toPolling(id: string): Promise<CancelledRequest> {
 }
 
 async function longestValue(id: string): Promise<number> {
-  const hash = await redis.hgetall(jobKey(id));
+  const hash = await redis.hgetall(jobKey(prefix, id));
   return Math.max(...Object.values(hash).map((value) => Buffer.byteLength(value)));
 }
 
@@ -77,7 +76,7 @@ describe('a job record in Redis', () => {
       attempts: 0,
     });
     await store.transition(id, 'complete', { name: 'completed' });
-    const fields = Object.keys(await redis.hgetall(jobKey(id)));
+    const fields = Object.keys(await redis.hgetall(jobKey(prefix, id)));
     expect(fields.filter((field) => field.startsWith('stage_data'))).toEqual(['stage_data']);
     expect((await store.get(id))?.stage).toEqual({ name: 'completed' });
   });
@@ -95,18 +94,20 @@ describe('a job record in Redis', () => {
     const input = { prompt: 'p'.repeat(10_000), negative_prompt: 'n'.repeat(10_000) };
     const metadata = { note: 'm'.repeat(16_000) };
     const created = await store.create(job({ input, metadata }));
-    const fields = Object.keys(await redis.hgetall(jobKey(created.id)));
+    const fields = Object.keys(await redis.hgetall(jobKey(prefix, created.id)));
     expect(fields).toEqual(expect.arrayContaining(['input', 'metadata']));
     expect(fields.filter((field) => /^(input|metadata):/.test(field))).toEqual([]);
     expect(await store.get(created.id)).toEqual(created);
     // About the bytes it holds (36 KB; 37.9 KB measured), not twice them (77 KB in pieces);
     // every field counted (the default samples 5 and extrapolates, which swings widely here).
-    expect(Number(await redis.call('MEMORY', 'USAGE', jobKey(created.id), 'SAMPLES', '0'))).toBeLessThan(45_000);
+    expect(Number(await redis.call('MEMORY', 'USAGE', jobKey(prefix, created.id), 'SAMPLES', '0'))).toBeLessThan(
+      45_000,
+    );
     // The scripts keep the same rule: a long error is written whole, with no pieces.
     await toPolling(created.id);
     const long = { code: 'segmind_failed' as const, message: 'x'.repeat(2_000) };
     await store.transition(created.id, 'fail_poll', { name: 'failed', error: long });
-    const failed = await redis.hgetall(jobKey(created.id));
+    const failed = await redis.hgetall(jobKey(prefix, created.id));
     expect(failed.error).toBe(JSON.stringify(long));
     expect(Object.keys(failed).filter((field) => field.startsWith('error:'))).toEqual([]);
     expect((await store.get(created.id))?.error).toEqual(long);
@@ -125,7 +126,7 @@ describe('a job record in Redis', () => {
       attempts,
     });
     const stageFields = async () =>
-      Object.keys(await redis.hgetall(jobKey(id))).filter((field) => field.startsWith('stage_data'));
+      Object.keys(await redis.hgetall(jobKey(prefix, id))).filter((field) => field.startsWith('stage_data'));
     await store.transition(id, 'result', storing(20, 0)); // about 1.4 KiB: whole
     expect(await stageFields()).toEqual(['stage_data']);
     await store.transition(id, 'retry_store', storing(4, 1)); // about 300 bytes: pieces
@@ -178,7 +179,7 @@ describe('a record of the earlier layout (every field present, long values whole
   }
 
   async function writeEarlier(id: string, stage: JobRecord['stage']): Promise<void> {
-    await redis.hset(jobKey(id), earlierHash(id, stage));
+    await redis.hset(jobKey(prefix, id), earlierHash(id, stage));
     await redis.zadd(unfinishedJobsKey(prefix), 1, id);
   }
 
@@ -212,7 +213,7 @@ describe('a record of the earlier layout (every field present, long values whole
     const polling = request('old-2');
     await writeEarlier('job_old2', { name: 'polling', ...polling });
     expect((await store.transition('job_old2', 'poll', { name: 'polling', ...polling, polls: 3 })).ok).toBe(true);
-    expect(await redis.hexists(jobKey('job_old2'), 'stage_data')).toBe(0);
+    expect(await redis.hexists(jobKey(prefix, 'job_old2'), 'stage_data')).toBe(0);
     expect((await store.get('job_old2'))?.stage).toEqual({ name: 'polling', ...polling, polls: 3 });
 
     const output = {
@@ -237,7 +238,7 @@ describe('a record of the earlier layout (every field present, long values whole
       started_at: '2026-11-30T10:00:01.000Z',
     });
     expect(done?.finished_at).not.toBeNull();
-    expect(await redis.hexists(jobKey('job_old2'), 'outputs')).toBe(0);
+    expect(await redis.hexists(jobKey(prefix, 'job_old2'), 'outputs')).toBe(0);
     expect(await redis.zscore(unfinishedJobsKey(prefix), 'job_old2')).toBeNull();
   });
 
@@ -255,20 +256,20 @@ describe('a record of the earlier layout (every field present, long values whole
     expect(await store.settleCancelled(record, polling.request_id, 0.004)).toBe(true);
     const settled = await store.get('job_old3');
     expect(settled).toMatchObject({ stage: { name: 'cancelled' }, cancelled_request: null, cost: 0.004 });
-    const left = Object.keys(await redis.hgetall(jobKey('job_old3')));
+    const left = Object.keys(await redis.hgetall(jobKey(prefix, 'job_old3')));
     expect(left.filter((field) => field.startsWith('cancelled_request'))).toEqual([]);
   });
 
   it('follows a cancelled request recorded whole by the earlier layout', async () => {
     const polling = request('old-4');
-    await redis.hset(jobKey('job_old4'), {
+    await redis.hset(jobKey(prefix, 'job_old4'), {
       ...earlierHash('job_old4', { name: 'cancelled' }),
       cancelled_request: JSON.stringify(polling),
       segmind_request_id: polling.request_id,
     });
     expect((await store.get('job_old4'))?.cancelled_request).toEqual(polling);
     expect(await store.followCancelled('job_old4', { ...polling, polls: 2 }, 'poll')).toBe(true);
-    expect(await redis.hexists(jobKey('job_old4'), 'cancelled_request')).toBe(0);
+    expect(await redis.hexists(jobKey(prefix, 'job_old4'), 'cancelled_request')).toBe(0);
     expect((await store.get('job_old4'))?.cancelled_request).toEqual({ ...polling, polls: 2 });
   });
 });

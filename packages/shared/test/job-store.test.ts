@@ -10,6 +10,7 @@ import {
   toPublicJob,
   unfinishedJobsKey,
 } from '../src/index.js';
+import { batchKey, jobKey, unenqueuedKey } from '../src/redis/keys.js';
 import { completeSubmittingJob, moveQueuedToStoring } from './complete-job.js';
 import { useJobStore } from './job-store-fixture.js';
 
@@ -42,7 +43,7 @@ describe('JobStore', () => {
     const queued = await queue.getJob(record.id);
     expect(queued?.data).toEqual({ jobId: record.id });
     expect(queued?.opts.priority).toBe(PRIORITY.single);
-    expect(await redis.zcard(`${prefix}:unenqueued`)).toBe(0);
+    expect(await redis.zcard(unenqueuedKey(prefix))).toBe(0);
   });
 
   it('reads an unknown job as undefined', async () => {
@@ -82,7 +83,7 @@ describe('JobStore', () => {
       segmind_request_id: 'req-1',
     });
     expect(done?.finished_at).not.toBeNull();
-    const ttl = await redis.pttl(`${prefix}:job:${id}`);
+    const ttl = await redis.pttl(jobKey(prefix, id));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(60_000);
 
@@ -227,16 +228,16 @@ describe('JobStore', () => {
       // What a crash leaves: the record and its pending entry, no BullMQ job.
       const { id } = await store.create(job());
       await (await queue.getJob(id))?.remove();
-      await redis.zadd(`${prefix}:unenqueued`, Date.now() - 60_000, id);
+      await redis.zadd(unenqueuedKey(prefix), Date.now() - 60_000, id);
       expect(await queue.getJob(id)).toBeUndefined();
       expect(await store.recoverUnenqueued(30_000)).toBe(1);
       expect((await queue.getJob(id))?.data).toEqual({ jobId: id });
-      expect(await redis.zcard(`${prefix}:unenqueued`)).toBe(0);
+      expect(await redis.zcard(unenqueuedKey(prefix))).toBe(0);
     });
 
     it('leaves recent creations alone (their creator may still be enqueueing)', async () => {
       const { id } = await store.create(job());
-      await redis.zadd(`${prefix}:unenqueued`, Date.now(), id);
+      await redis.zadd(unenqueuedKey(prefix), Date.now(), id);
       expect(await store.recoverUnenqueued(30_000)).toBe(0);
     });
 
@@ -245,9 +246,9 @@ describe('JobStore', () => {
       await enqueued;
       for (const id of jobIds) {
         await (await queue.getJob(id))?.remove();
-        await redis.zadd(`${prefix}:unenqueued`, 0, id);
+        await redis.zadd(unenqueuedKey(prefix), 0, id);
       }
-      await redis.del(`${prefix}:batch:${batch.id}`);
+      await redis.del(batchKey(prefix, batch.id));
       expect(await store.recoverUnenqueued()).toBe(2);
       expect(await queue.count()).toBe(0);
       expect(await store.get(jobIds[0]!)).toBeUndefined();
@@ -257,7 +258,7 @@ describe('JobStore', () => {
       const { id } = await store.create(job());
       await store.transition(id, 'cancel', { name: 'cancelled' });
       await (await queue.getJob(id))?.remove();
-      await redis.zadd(`${prefix}:unenqueued`, 0, id);
+      await redis.zadd(unenqueuedKey(prefix), 0, id);
       await store.recoverUnenqueued();
       expect(await queue.getJob(id)).toBeUndefined();
     });

@@ -15,6 +15,7 @@ import {
   type RenderJobData,
   type WebhookQueue,
 } from '../src/index.js';
+import { eventOutboxKey } from '../src/redis/keys.js';
 import { completeQueuedJob, moveQueuedToStoring } from './complete-job.js';
 
 let server: RedisHandle;
@@ -142,10 +143,10 @@ describe('webhook events', () => {
     const id = `evt_${created.id}_completed`;
     // As if the process died between recording the event and adding it to the queue.
     await (await webhooks.queue.getJob(id))?.remove();
-    await redis.zadd(`${prefix}:webhooks:outbox`, Date.now() - 60_000, id);
+    await redis.zadd(eventOutboxKey(prefix), Date.now() - 60_000, id);
     expect(await webhooks.events.recoverOutbox(30_000)).toBe(1);
     expect(await webhooks.queue.getJob(id)).toBeDefined();
-    expect(await redis.zcard(`${prefix}:webhooks:outbox`)).toBe(0);
+    expect(await redis.zcard(eventOutboxKey(prefix))).toBe(0);
   });
 
   it('are redelivered as a new round under the same id once finished; a pending one is brought forward', async () => {
