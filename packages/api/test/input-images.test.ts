@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { enqueueBucketKey } from '@renderq/shared';
+import { batchKey, jobKey } from '@renderq/shared/keys';
 import { startS3 } from '@renderq/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type TestApi } from './server.js';
@@ -66,7 +67,7 @@ describe('an input image sent as base64', () => {
     const chunks: Buffer[] = [];
     for await (const chunk of stored.body) chunks.push(chunk as Buffer);
     expect(Buffer.concat(chunks)).toEqual(PNG_BYTES);
-    const hash = await api.redis.hgetall(`${api.prefix}:job:${job.id}`);
+    const hash = await api.redis.hgetall(jobKey(api.prefix, job.id));
     expect(Object.values(hash).join('')).not.toContain(PNG.slice(0, 40));
     expect((await api.store.get(job.id))?.input).not.toHaveProperty('image');
     expect((await api.call('GET', `/v1/jobs/${job.id}`)).json().input).toMatchObject({
@@ -196,8 +197,8 @@ describe('other input images', () => {
       expect(refused.json().detail).toContain('nothing was enqueued');
       const batch = await cut.call('POST', '/v1/batches', { body: { jobs: [img2img(PNG), img2img(PNG)] } });
       expect(batch.status).toBe(503);
-      expect(await cut.redis.keys(`${cut.prefix}:job:*`)).toEqual([]);
-      expect(await cut.redis.keys(`${cut.prefix}:batch:*`)).toEqual([]);
+      expect(await cut.redis.keys(jobKey(cut.prefix, '*'))).toEqual([]);
+      expect(await cut.redis.keys(batchKey(cut.prefix, '*'))).toEqual([]);
       expect((await cut.call('POST', '/v1/jobs', { body: img2img('https://images.example/a.png') })).status).toBe(202);
     } finally {
       await cut.close();

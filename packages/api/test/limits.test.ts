@@ -1,6 +1,7 @@
 // The API's limits against a running server and real Redis: NDJSON line cap, the bound on concurrent batch
 // uploads, each tenant's enqueue rate, and the server's timeouts and connection cap (small settings here).
 import { connect, type Socket } from 'node:net';
+import { batchKey, jobKey } from '@renderq/shared/keys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS, startApi, type TestApi, VEGA } from './server.js';
 
@@ -105,18 +106,18 @@ describe('NDJSON lines', () => {
   });
 
   it('refuses a line of 1 MiB + 1 with 413 naming the line and the cap, and records nothing', async () => {
-    const before = await api.redis.keys(`${api.prefix}:batch:*`);
+    const before = await api.redis.keys(batchKey(api.prefix, '*'));
     const body = `${JSON.stringify(VEGA)}\n\n${lineOfBytes(MIB + 1)}\n${JSON.stringify(VEGA)}\n`;
     const refused = await api.call('POST', '/v1/batches', { raw: body, headers: NDJSON });
     isProblem(refused, 413);
     expect(refused.json().detail).toMatch(/^line 3 is longer than 1048576 bytes/);
     expect(refused.json().errors).toEqual([{ line: 3, path: '', message: 'longer than 1048576 bytes' }]);
     expect(refused.headers.get('connection')).toBe('close');
-    expect(await api.redis.keys(`${api.prefix}:batch:*`)).toEqual(before);
+    expect(await api.redis.keys(batchKey(api.prefix, '*'))).toEqual(before);
   });
 
   it('serves nothing more on the connection it refused: a request pipelined after the over-long line is dropped', async () => {
-    const jobs = (await api.redis.keys(`${api.prefix}:job:*`)).length;
+    const jobs = (await api.redis.keys(jobKey(api.prefix, '*'))).length;
     const line = `${lineOfBytes(MIB + 100)}\n`;
     const job = JSON.stringify(VEGA);
     const connection = rawConnection(api.url);
@@ -131,7 +132,7 @@ describe('NDJSON lines', () => {
     expect(header(answer.head, 'connection')).toBe('close');
     await connection.closed;
     await expect(connection.answer(1)).rejects.toThrow('closed before answer 2');
-    expect((await api.redis.keys(`${api.prefix}:job:*`)).length).toBe(jobs);
+    expect((await api.redis.keys(jobKey(api.prefix, '*'))).length).toBe(jobs);
   });
 
   it('refuses a JSON batch over 16 MiB with 413 pointing at NDJSON', async () => {
@@ -270,16 +271,16 @@ describe('enqueue rate per tenant (TENANT_ENQUEUE_RATE=1, TENANT_ENQUEUE_BURST=1
     for (let i = 0; i < 200; i++) {
       if ((await api.call('POST', '/v1/jobs', { body: VEGA })).status === 429) break;
     }
-    const batches = await api.redis.keys(`${api.prefix}:batch:*`);
-    const jobs = await api.redis.keys(`${api.prefix}:job:*`);
+    const batches = await api.redis.keys(batchKey(api.prefix, '*'));
+    const jobs = await api.redis.keys(jobKey(api.prefix, '*'));
     const refused = await api.call('POST', '/v1/batches', { body: { jobs: [VEGA, VEGA, VEGA, VEGA, VEGA] } });
     isProblem(refused, 429);
     // Five tokens at one a second, with what came back since the bucket was empty: at most 5 s.
     const available = Number(/this request needs 5 and (\d+) are available/.exec(String(refused.json().detail))?.[1]);
     expect(available).toBeLessThan(5);
     expect(Number(refused.headers.get('retry-after'))).toBe(5 - available);
-    expect(await api.redis.keys(`${api.prefix}:batch:*`)).toEqual(batches);
-    expect((await api.redis.keys(`${api.prefix}:job:*`)).length).toBe(jobs.length);
+    expect(await api.redis.keys(batchKey(api.prefix, '*'))).toEqual(batches);
+    expect((await api.redis.keys(jobKey(api.prefix, '*'))).length).toBe(jobs.length);
   });
 });
 
@@ -342,7 +343,7 @@ describe('timeouts (headers 1.5 s, request 4 s, keep-alive 1 s, idle 3 s)', () =
   });
 
   it.concurrent('answers a body that stops arriving with 408 after the idle timeout, and never serves it after', async () => {
-    const jobs = (await api.redis.keys(`${api.prefix}:job:*`)).length;
+    const jobs = (await api.redis.keys(jobKey(api.prefix, '*'))).length;
     const body = JSON.stringify(VEGA);
     const connection = rawConnection(api.url);
     connection.write(`${jobHead(body.length)}${body.slice(0, 10)}`);
@@ -355,7 +356,7 @@ describe('timeouts (headers 1.5 s, request 4 s, keep-alive 1 s, idle 3 s)', () =
     expect(closedAfter).toBeGreaterThan(2_900);
     expect(closedAfter).toBeLessThan(3_900);
     await sleep(200);
-    expect((await api.redis.keys(`${api.prefix}:job:*`)).length).toBe(jobs);
+    expect((await api.redis.keys(jobKey(api.prefix, '*'))).length).toBe(jobs);
   });
 });
 
@@ -439,7 +440,7 @@ describe('what one tenant may hold (2 of 4 upload slots, uploads of 1 KB/s at le
   }, 30_000);
 
   it('answers a batch that arrived whole even when the request after it on the connection cannot be read', async () => {
-    const batches = async () => (await api.redis.keys(`${api.prefix}:batch:*`)).filter((k) => !k.endsWith(':jobs'));
+    const batches = async () => (await api.redis.keys(batchKey(api.prefix, '*'))).filter((k) => !k.endsWith(':jobs'));
     const before = (await batches()).length;
     const body = `${JSON.stringify(VEGA)}\n`;
     const connection = rawConnection(api.url);

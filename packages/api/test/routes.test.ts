@@ -1,4 +1,5 @@
 // Every route and status code of docs/api.md, against a running server and real Redis.
+import { batchKey, idempotencyKey, jobKey } from '@renderq/shared/keys';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mismatches } from './schema-conformance.js';
@@ -273,7 +274,7 @@ describe('batches', () => {
   });
 
   it('is all or nothing: one invalid job and nothing is enqueued, errors by index (JSON) or line (NDJSON)', async () => {
-    const before = await api.redis.keys(`${api.prefix}:batch:*`);
+    const before = await api.redis.keys(batchKey(api.prefix, '*'));
     const json = await api.call('POST', '/v1/batches', {
       body: {
         jobs: [VEGA, { model: 'segmind-vega', input: { samples: 0 } }, VEGA, { model: 'x', input: { prompt: 'x' } }],
@@ -296,7 +297,7 @@ describe('batches', () => {
       { line: 2, path: '' },
       { line: 3, path: 'input.prompt' },
     ]);
-    expect(await api.redis.keys(`${api.prefix}:batch:*`)).toEqual(before);
+    expect(await api.redis.keys(batchKey(api.prefix, '*'))).toEqual(before);
   });
 
   it('refuses more than 10,000 jobs with 413', async () => {
@@ -392,17 +393,19 @@ describe('Idempotency-Key', () => {
   it('makes one batch of a batch request and its retries, JSON and NDJSON, answering with the first answer', async () => {
     const batchBody = { jobs: [VEGA, { ...VEGA, metadata: { n: 2 } }], metadata: { order: 7 } };
     const headers = { 'idempotency-key': 'batch-1' };
-    const jobsBefore = (await api.redis.keys(`${api.prefix}:job:*`)).length;
+    const jobsBefore = (await api.redis.keys(jobKey(api.prefix, '*'))).length;
     const first = await api.call('POST', '/v1/batches', { body: batchBody, headers });
     expect(first.status).toBe(202);
     const again = await api.call('POST', '/v1/batches', { body: batchBody, headers });
     expect(again.status).toBe(202);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(again.json()).toEqual(first.json());
-    expect((await api.redis.keys(`${api.prefix}:job:*`)).length - jobsBefore).toBe(2);
+    expect((await api.redis.keys(jobKey(api.prefix, '*'))).length - jobsBefore).toBe(2);
     // Its 24 h entry keeps the batch as first answered and its id, not the job ids (up to 10,000).
     const entries = await Promise.all(
-      (await api.redis.keys(`${api.prefix}:idempotency:acme:*`)).map(async (key) => (await api.redis.get(key)) ?? ''),
+      (await api.redis.keys(idempotencyKey(api.prefix, 'acme', '*'))).map(
+        async (key) => (await api.redis.get(key)) ?? '',
+      ),
     );
     const entry = entries.map((raw) => JSON.parse(raw)).find((e) => e.job_id === first.json().id);
     expect(entry).toMatchObject({ state: 'done', status: 202, body: { id: first.json().id } });
@@ -494,13 +497,13 @@ describe('Idempotency-Key', () => {
   });
 
   it('creates exactly one job from 50 concurrent identical requests', async () => {
-    const before = (await api.redis.keys(`${api.prefix}:job:*`)).length;
+    const before = (await api.redis.keys(jobKey(api.prefix, '*'))).length;
     const answers = await Promise.all(
       Array.from({ length: 50 }, () =>
         api.call('POST', '/v1/jobs', { body: VEGA, headers: { 'idempotency-key': 'burst-1' } }),
       ),
     );
-    expect((await api.redis.keys(`${api.prefix}:job:*`)).length - before).toBe(1);
+    expect((await api.redis.keys(jobKey(api.prefix, '*'))).length - before).toBe(1);
     const accepted = answers.filter((a) => a.status === 202);
     expect(accepted.length).toBeGreaterThanOrEqual(1);
     expect(new Set(accepted.map((a) => a.json().id)).size).toBe(1);

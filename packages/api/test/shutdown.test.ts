@@ -1,5 +1,6 @@
 // Graceful shutdown: a batch accepted just before the server closes is still fully enqueued.
 import { QUEUE_NAMES, queueOptions } from '@renderq/shared';
+import { unenqueuedKey } from '@renderq/shared/keys';
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { startApi, VEGA } from './server.js';
@@ -13,7 +14,7 @@ describe('closing the API', () => {
     await api.app.close();
     const queue = new Queue(QUEUE_NAMES.render, queueOptions(api.redis, api.prefix));
     expect(await queue.count()).toBe(3_000);
-    expect(await api.redis.zcard(`${api.prefix}:unenqueued`)).toBe(0);
+    expect(await api.redis.zcard(unenqueuedKey(api.prefix))).toBe(0);
     await queue.close();
     await api.close();
   });

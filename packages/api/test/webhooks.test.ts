@@ -1,5 +1,6 @@
 // The API's side of webhooks: URLs refused at enqueue (SSRF), event filters, and the
 // delivery records and redelivery routes — against a running server and real Redis.
+import { jobKey } from '@renderq/shared/keys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { urlsOfJob } from '../src/services/url-guard.js';
 import { type Answer, startApi, type TestApi, VEGA } from './server.js';
@@ -88,7 +89,7 @@ describe('webhooks at enqueue', () => {
     expect(inBatch.json().errors).toEqual([
       expect.objectContaining({ index: 1, path: 'input.image', message: expect.stringMatching(/private address/) }),
     ]);
-    expect(await api.redis.keys(`${api.prefix}:job:*`)).toEqual([]);
+    expect(await api.redis.keys(jobKey(api.prefix, '*'))).toEqual([]);
   });
 
   it.each(BYPASS_URLS)('refuses %s as webhook_url and as an input image, enqueueing nothing', async (url) => {
@@ -97,7 +98,7 @@ describe('webhooks at enqueue', () => {
       body: { model: 'sd1.5-img2img', input: { prompt: 'x', image: url } },
     });
     expectRefused(image, 'input.image');
-    expect(await api.redis.keys(`${api.prefix}:job:*`)).toEqual([]);
+    expect(await api.redis.keys(jobKey(api.prefix, '*'))).toEqual([]);
   });
 
   it('refuses a bracketed IPv6 host with a zone id, naming the field', async () => {
@@ -110,7 +111,7 @@ describe('webhooks at enqueue', () => {
     });
     expect(image.status).toBe(400);
     expect(image.json().errors).toEqual([expect.objectContaining({ path: 'input.image' })]);
-    expect(await api.redis.keys(`${api.prefix}:job:*`)).toEqual([]);
+    expect(await api.redis.keys(jobKey(api.prefix, '*'))).toEqual([]);
   });
 
   it('refuses URLs that URL parsers read differently (backslashes, spaces, user:password@)', async () => {
@@ -132,7 +133,7 @@ describe('webhooks at enqueue', () => {
     expect(hook.json().errors).toEqual([
       expect.objectContaining({ path: 'webhook_url', message: expect.stringContaining('parsers disagree') }),
     ]);
-    expect(await api.redis.keys(`${api.prefix}:job:*`)).toEqual([]);
+    expect(await api.redis.keys(jobKey(api.prefix, '*'))).toEqual([]);
   });
 
   it('accepts a public or not-yet-resolvable host (it is checked again at delivery)', async () => {
