@@ -13,6 +13,7 @@ import {
   unfinishedJobsKey,
   type WebhookQueue,
 } from '@renderq/shared';
+import { batchKey, eventKey, unenqueuedKey } from '@renderq/shared/keys';
 import { Queue, Worker } from 'bullmq';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -230,16 +231,16 @@ describe('the reconciler, on queued jobs', () => {
     await enqueued;
     // As a creator that died before its BullMQ add leaves it: the record and its unenqueued entry.
     await renderQueue.remove(creating);
-    await s.redis.zadd(`${s.prefix}:unenqueued`, Date.now(), creating);
+    await s.redis.zadd(unenqueuedKey(s.prefix), Date.now(), creating);
     // As a batch whose creation was cut off before the batch was committed.
     for (const id of jobIds) await renderQueue.remove(id);
-    await s.redis.del(`${s.prefix}:batch:${batch.id}`);
+    await s.redis.del(batchKey(s.prefix, batch.id));
     await age(s, [creating, ...jobIds]);
 
     expect((await round()).jobs).toMatchObject({ checked: 3, requeued: 0 });
     expect(await renderQueue.count()).toBe(0);
     // recoverUnenqueued settles them: the one enqueued, the others dropped.
-    await s.redis.zadd(`${s.prefix}:unenqueued`, 0, creating, 0, jobIds[0] as string, 0, jobIds[1] as string);
+    await s.redis.zadd(unenqueuedKey(s.prefix), 0, creating, 0, jobIds[0] as string, 0, jobIds[1] as string);
     expect(await s.store.recoverUnenqueued()).toBe(3);
     expect(await renderQueue.getJob(creating)).toBeDefined();
     expect(await s.store.get(jobIds[0] as string)).toBeUndefined();
@@ -331,7 +332,7 @@ describe('the reconciler, on webhook events', () => {
     // No round started, no attempt spent.
     expect(await webhooks.events.get(first)).toMatchObject({ status: 'pending', attempts: 0, round_attempts: 0 });
     expect(await webhooks.events.get(redelivered)).toMatchObject({ status: 'pending', attempts: 1, round_attempts: 0 });
-    expect(await s.redis.hget(`${s.prefix}:event:${redelivered}`, 'rounds')).toBe('1');
+    expect(await s.redis.hget(eventKey(s.prefix, redelivered), 'rounds')).toBe('1');
 
     // Their delivery jobs are live now: a later round adds nothing.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
