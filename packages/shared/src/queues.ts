@@ -10,8 +10,6 @@ export const QUEUE_NAMES = {
   /** Webhook events to deliver: retried on their own schedule, never holding up a job. */
   webhooks: 'webhooks',
 } as const;
-export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
-
 /** What a render or poll job carries in BullMQ: only the id; the record in Redis is the truth. */
 export interface RenderJobData {
   readonly jobId: string;
@@ -25,7 +23,7 @@ export interface WebhookJobData {
 /** Priorities: 1 runs first. Single jobs go ahead of batch jobs unless a caller says otherwise. */
 export const PRIORITY = { single: 1, batch: 10 } as const;
 
-export const RENDER_JOB_OPTIONS: JobsOptions = {
+const RENDER_JOB_OPTIONS: JobsOptions = {
   attempts: 8,
   backoff: { type: 'exponential', delay: 2_000 },
   // The renderq record outlives these: BullMQ's copies are only kept for the dashboard. What is kept

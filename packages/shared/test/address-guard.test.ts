@@ -1,14 +1,7 @@
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import {
-  addressRefusal,
-  assertPublicUrl,
-  guardedLookup,
-  isPrivateAddress,
-  type Lookup,
-  PrivateAddressError,
-  type ResolveAll,
-} from '../src/index.js';
+import { addressRefusal, assertPublicUrl, guardedLookup, type Lookup, PrivateAddressError } from '../src/index.js';
+import { isPrivateAddress, type ResolveAll } from '../src/net/address-guard.js';
 
 const strict = { allowPrivate: false };
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../src/config/config.js';
 import { EnvSchema } from '../src/config/env-schema.js';
-import { ConfigError, loadConfig } from '../src/index.js';
+import { loadConfig } from '../src/index.js';
 
 function errorOf(env: Record<string, string>): ConfigError {
   try {

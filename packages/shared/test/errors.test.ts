@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FailJobError, isRenderqError, isRetryable, RetryLaterError, StopTakingJobsError } from '../src/index.js';
+import { isRenderqError, isRetryable } from '../src/errors.js';
+import { FailJobError, RetryLaterError, StopTakingJobsError } from '../src/index.js';
 
 describe('errors named for what happens next', () => {
   it('say whether retrying can help', () => {

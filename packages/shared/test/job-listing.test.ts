@@ -3,8 +3,8 @@
 // records skipped and trimmed.
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { type JobListFilters, type JobRecord, type JobStore, type NewJob, tenantJobsKey } from '../src/index.js';
-import { jobKey } from '../src/redis/keys.js';
+import type { JobListFilters, JobRecord, JobStore, NewJob } from '../src/index.js';
+import { jobKey, tenantJobsKey } from '../src/redis/keys.js';
 import { useJobStore } from './job-store-fixture.js';
 
 let redis: Redis;

@@ -4,7 +4,8 @@ import { type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import { createRedis, JobStore, QUEUE_NAMES, queueOptions, type RenderJobData } from '../src/index.js';
+import { createRedis, JobStore, QUEUE_NAMES, queueOptions } from '../src/index.js';
+import type { RenderJobData } from '../src/queues.js';
 
 export interface JobStoreFixture {
   readonly redis: Redis;

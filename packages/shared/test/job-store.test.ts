@@ -1,15 +1,9 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import {
-  JobStore,
-  type NewJob,
-  PRIORITY,
-  QUEUE_NAMES,
-  type RenderJobData,
-  toPublicJob,
-  unfinishedJobsKey,
-} from '../src/index.js';
+import { JobStore, type NewJob, QUEUE_NAMES, unfinishedJobsKey } from '../src/index.js';
+import { toPublicJob } from '../src/jobs/job-record.js';
+import { PRIORITY, type RenderJobData } from '../src/queues.js';
 import { batchKey, jobKey, unenqueuedKey } from '../src/redis/keys.js';
 import { completeSubmittingJob, moveQueuedToStoring } from './complete-job.js';
 import { useJobStore } from './job-store-fixture.js';

@@ -4,20 +4,11 @@ import { type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createRedis,
-  isFinal,
-  type JobStage,
-  JobStore,
-  type MoveName,
-  QUEUE_NAMES,
-  queueOptions,
-  type RenderJobData,
-  STATUS_OF_STAGE,
-  type StageName,
-  TRANSITIONS,
-} from '../src/index.js';
+import { createRedis, isFinal, type JobStage, JobStore, QUEUE_NAMES, queueOptions } from '../src/index.js';
+import { type MoveName, TRANSITIONS } from '../src/jobs/lifecycle.js';
 import { jobLua, lifecycleLua } from '../src/jobs/lifecycle-lua.js';
+import { STATUS_OF_STAGE, type StageName } from '../src/jobs/stage.js';
+import type { RenderJobData } from '../src/queues.js';
 import { scriptSource } from '../src/redis/scripts.js';
 
 const TABLE_MARKER =

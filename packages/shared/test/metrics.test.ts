@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createMetrics, type QueueCounts } from '../src/index.js';
+import { createMetrics } from '../src/index.js';
 import { LABEL_VALUES } from '../src/observability/metric-labels.js';
+import type { QueueCounts } from '../src/observability/metric-sources.js';
 
 const CONTRACT_METRICS = [
   'renderq_jobs_enqueued_total',

@@ -5,7 +5,8 @@ import { type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createMetrics, createRedis, QUEUE_NAMES, queueOptions, readQueueDepths, readyJobCount } from '../src/index.js';
+import { createMetrics, createRedis, QUEUE_NAMES, queueOptions, readQueueDepths } from '../src/index.js';
+import { readyJobCount } from '../src/observability/queue-depths.js';
 
 let server: RedisHandle;
 let redis: Redis;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, redactUrl } from '../src/index.js';
+import { createLogger } from '../src/index.js';
+import { redactUrl } from '../src/observability/redact-url.js';
 
 describe('redactUrl', () => {
   it('keeps the names and drops the values of parameters that grant access', () => {

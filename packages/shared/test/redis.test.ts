@@ -1,6 +1,7 @@
 import { type RedisHandle, startRedis } from '@renderq/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkRedisDurability, closeRedis, createRedis } from '../src/index.js';
+import { closeRedis, createRedis } from '../src/index.js';
+import { checkRedisDurability } from '../src/redis/create-redis.js';
 
 let server: RedisHandle;
 beforeAll(async () => {

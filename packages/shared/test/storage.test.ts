@@ -15,14 +15,14 @@ import {
   ObjectNotFoundError,
   openStorage,
   readStoredInputs,
-  S3Storage,
   type Storage,
   type StorageStatus,
-  StorageUnusableError,
   storeInputImages,
   watchStorage,
   withoutStoredFields,
 } from '../src/index.js';
+import { S3Storage } from '../src/storage/s3-storage.js';
+import { StorageUnusableError } from '../src/storage/storage.js';
 import { byteSource, peakRetainedBytes, sha256Of } from './byte-source.js';
 
 const MiB = 1024 * 1024;

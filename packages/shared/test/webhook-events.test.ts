@@ -9,13 +9,12 @@ import {
   JobStore,
   type NewJob,
   openWebhookQueue,
-  pendingEventsKey,
   QUEUE_NAMES,
   queueOptions,
-  type RenderJobData,
   type WebhookQueue,
 } from '../src/index.js';
-import { eventOutboxKey } from '../src/redis/keys.js';
+import type { RenderJobData } from '../src/queues.js';
+import { eventOutboxKey, pendingEventsKey } from '../src/redis/keys.js';
 import { completeQueuedJob, moveQueuedToStoring } from './complete-job.js';
 
 let server: RedisHandle;

@@ -6,7 +6,7 @@
 import type { RedisConnection } from '../redis/create-redis.js';
 import { creditsKey } from '../redis/keys.js';
 
-export interface ObservedCredits {
+interface ObservedCredits {
   readonly balance: number;
   /** ISO 8601. */
   readonly observed_at: string;

@@ -2,8 +2,7 @@
  * The job record kept in Redis (independent of BullMQ's own retention) and the
  * public job of docs/api.md derived from it.
  */
-import type { Job, JobInputFile, JobOutput } from '@renderq/contract';
-import { JobError, WebhookEventType } from '@renderq/contract';
+import { type Job, JobError, type JobInputFile, WebhookEventType } from '@renderq/contract';
 import { z } from 'zod';
 import { redactUrl } from '../observability/redact-url.js';
 import { StoredInput, StoredOutput } from '../storage/stored-objects.js';
@@ -49,8 +48,6 @@ export type JobRecord = z.infer<typeof JobRecord>;
 
 /** The public job and output: the contract's types, which the API, webhooks and the client share. */
 export type PublicJob = Job;
-export type PublicOutput = JobOutput;
-
 export function toPublicJob(
   record: JobRecord,
   outputUrl: (output: StoredOutput) => string,

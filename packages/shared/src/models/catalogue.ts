@@ -24,7 +24,7 @@ const KNOWN_MODELS: readonly ModelDefinition[] = [
 const byName = new Map(KNOWN_MODELS.map((model) => [model.name, model]));
 
 /** Segmind model slugs: what may stand in `/v2/{model}`. */
-export const ModelName = z
+const ModelName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,127}$/i, 'must be a Segmind model slug such as "segmind-vega"');
 

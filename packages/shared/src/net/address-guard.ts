@@ -100,7 +100,7 @@ export function isPrivateAddress(address: string): boolean {
  * Domain Names), and a resolver may answer them without asking DNS. A trailing dot
  * changes nothing.
  */
-export function hostNameRefusal(hostname: string): string | null {
+function hostNameRefusal(hostname: string): string | null {
   const name = hostname.toLowerCase().replace(/\.+$/, '');
   if (name === 'localhost' || name.endsWith('.localhost')) return 'a name for the local host';
   return null;

@@ -71,7 +71,7 @@ export function createLogger(settings: LoggerSettings): Logger {
 }
 
 /** A copy of `value` with credential keys and known secret values replaced by [REDACTED]. */
-export function redactSecrets(value: unknown, secrets: readonly string[], depth = 0): unknown {
+function redactSecrets(value: unknown, secrets: readonly string[], depth = 0): unknown {
   if (typeof value === 'string') return scrubString(value, secrets);
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
   if (value instanceof Error) return redactError(value, secrets, depth);

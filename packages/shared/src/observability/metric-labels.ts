@@ -13,8 +13,6 @@ export type SegmindOperation = (typeof SEGMIND_OPERATIONS)[number];
 
 /** What the reconciler queued again: a job still queued, a job mid-work, or a pending webhook event. */
 const RECONCILED_KINDS = ['queued_job', 'working_job', 'webhook_event'] as const;
-export type ReconciledKind = (typeof RECONCILED_KINDS)[number];
-
 /** Why the API refused a request or connection to protect itself. */
 const REFUSAL_REASONS = [
   'enqueue_rate',

@@ -10,7 +10,7 @@ import { createLogger, logFormatFor } from '../observability/logger.js';
 import type { RedisConnection } from '../redis/create-redis.js';
 import { createRedis, type RedisRole, warnIfRedisMayLoseJobs } from '../redis/create-redis.js';
 
-export interface BootedProcess<C extends Config = Config> {
+interface BootedProcess<C extends Config = Config> {
   readonly config: C;
   readonly logger: Logger;
   readonly redis: RedisConnection;

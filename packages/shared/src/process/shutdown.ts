@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 /** How long closing may take by default; an orchestrator's grace period must be longer (infra/k8s). */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
 
-export interface ShutdownOptions {
+interface ShutdownOptions {
   /** How long closing may take before the process exits anyway. @defaultValue DEFAULT_SHUTDOWN_GRACE_MS */
   readonly graceMs?: number;
 }

@@ -8,7 +8,7 @@ import type { Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 
 /** `missing`: no job hash (removed, drained); `finished`: completed or failed; `present`: anything live. */
-export type QueueJobPresence = 'missing' | 'finished' | 'present';
+type QueueJobPresence = 'missing' | 'finished' | 'present';
 
 export interface QueueJobGlance {
   readonly presence: QueueJobPresence;

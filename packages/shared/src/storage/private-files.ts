@@ -9,8 +9,8 @@ import { readFileSync, type WriteStream } from 'node:fs';
 import { chmod, mkdir, open, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-export const PRIVATE_FILE_MODE = 0o600;
-export const PRIVATE_DIR_MODE = 0o700;
+const PRIVATE_FILE_MODE = 0o600;
+const PRIVATE_DIR_MODE = 0o700;
 
 /**
  * Whether the umask this process started with leaves the owner's bits alone (022, 077, 002…:

@@ -3,9 +3,8 @@
  * delivery attempts are recorded, and how an event's id follows from what it is
  * about — so that a retried or recovered event always carries the same `webhook-id`.
  */
-import { type EventStatus, JobEventType, WebhookEventType } from '@renderq/contract';
+import { type EventStatus, JobEventType, type WebhookEventType } from '@renderq/contract';
 
-export const WEBHOOK_EVENT_TYPES = WebhookEventType.options;
 /** The events a single job can cause (a batch's jobs also cause `batch.completed`). */
 export const JOB_EVENT_TYPES = JobEventType.options;
 
