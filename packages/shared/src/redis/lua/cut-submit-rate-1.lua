@@ -104,8 +104,12 @@ if #recent > 0 and recent[1] <= from then
   -- the refused window's count and a little of the window before, about 1.1–1.25 times), the refused
   -- window's count says how far up it is; the pace a window ago, low on an accelerating probe, would
   -- climb there a few percent a probe.
-  if s[13] == '1' then next = math.max(next, tune.headroom * math.min(trailing, rate, 1.5 * paced)) end
-  if farPast then next = math.max(next, tune.headroom * math.min(trailing, rate, 1.5 * paced, 1.5 * before)) end
+  -- (On a raise's first 429 also at most 1.5 × the old ceiling: a steep probe's trailing window spans
+  -- two clock windows and may hold more than the limit.)
+  if s[13] == '1' or farPast then
+    local cap = s[13] == '1' and math.huge or 1.5 * before
+    next = math.max(next, tune.headroom * math.min(trailing, rate, 1.5 * paced, cap))
+  end
 end
 if span < 2 * win then
   -- What those windows took a second; or one more, when the trailing window took that (a hold that
