@@ -9,17 +9,21 @@
 // still ready), the emulator's /_emulator/stats on EMULATOR_PORT. The defaults are renderq's own (infra/test checks them against its settings).
 import { readFileSync } from 'node:fs';
 
+/** @public — infra/test/image.test.ts compares these with renderq's settings. */
 export const DEFAULT_PORTS = { api: 8080, worker: 9464, emulator: 8790 };
 const TIMEOUT_MS = 4_000;
 
-/** The role of the process in this container, from its command line. */
+/**
+ * The role of the process in this container, from its command line.
+ * @public — infra/test/image.test.ts checks it against the images' commands.
+ */
 export function roleOf(commandLine) {
   const match = /(api|worker|emulator)\/dist\/main\.js/.exec(commandLine);
   return match ? match[1] : undefined;
 }
 
 /** Where to ask, and how to read the answer, for one role. */
-export function probeFor(role, env) {
+function probeFor(role, env) {
   const port = (name, fallback) => Number(env[name] || fallback);
   switch (role) {
     case 'api':

@@ -1,2 +1,2 @@
 /** @renderq/api: the enqueue API, for embedding and tests. */
-export { type AppDependencies, buildApp } from './app.js';
+export { buildApp } from './app.js';

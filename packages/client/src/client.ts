@@ -8,21 +8,10 @@
  * the client: it is not retried, and takes the caller's key for the caller's retries.
  */
 import { randomUUID } from 'node:crypto';
+import type { Batch, CreatedBatch, Job, JobPage, Model, WebhookEvent } from './contract.js';
 import { RenderqApiError } from './errors.js';
 import { isFinishedStatus } from './statuses.js';
-import type {
-  Batch,
-  CreatedBatch,
-  Job,
-  JobFilters,
-  JobPage,
-  ListJobsOptions,
-  Model,
-  NewBatch,
-  NewBatchJob,
-  NewJob,
-  WebhookEvent,
-} from './types.js';
+import type { JobFilters, ListJobsOptions, NewBatch, NewBatchJob, NewJob } from './types.js';
 
 export interface RenderqClientOptions {
   /** e.g. http://127.0.0.1:8080 */

@@ -1,5 +1,5 @@
 /** An error answer from the API, carrying its problem+json and whether trying again can help. */
-import type { Problem } from './types.js';
+import type { Problem } from './contract.js';
 
 export class RenderqApiError extends Error {
   override readonly name = 'RenderqApiError';

@@ -1,6 +1,5 @@
 /** @renderq/client: call the renderq API, and verify the webhooks it sends. */
 export { RenderqClient, type RenderqClientOptions, type WaitOptions } from './client.js';
-export { RenderqApiError } from './errors.js';
 export type {
   AttemptOutcome,
   Batch,
@@ -13,21 +12,18 @@ export type {
   Job,
   JobError,
   JobEventType,
-  JobFilters,
   JobInputFile,
   JobOutput,
   JobPage,
   JobStatus,
-  ListJobsOptions,
   Model,
-  NewBatch,
-  NewBatchJob,
-  NewJob,
   Problem,
   WebhookEvent,
   WebhookEventType,
   WebhookPayload,
-} from './types.js';
+} from './contract.js';
+export { RenderqApiError } from './errors.js';
+export type { JobFilters, ListJobsOptions, NewBatch, NewBatchJob, NewJob } from './types.js';
 export {
   MIN_WEBHOOK_KEY_BYTES,
   signWebhook,

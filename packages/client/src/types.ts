@@ -4,8 +4,6 @@
  */
 import type { JobEventType, JobStatus, WebhookEventType } from './contract.js';
 
-export type * from './contract.js';
-
 /** What `GET /v1/jobs` filters by; every filter is optional. */
 export interface JobFilters {
   readonly status?: JobStatus;

@@ -6,7 +6,7 @@
  * one catch to answer 4xx. `verifyWebhook(secret, headers, body)` does both in one call.
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { WebhookPayload } from './types.js';
+import type { WebhookPayload } from './contract.js';
 import { signatureOf, WebhookSecretError, webhookSecretKey } from './webhook-secret.js';
 
 /** Why a delivery was refused. */

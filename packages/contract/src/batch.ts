@@ -21,7 +21,7 @@ export const BatchStatus = z
 export type BatchStatus = z.infer<typeof BatchStatus>;
 
 /** How many of a batch's jobs are in each status. */
-export const BatchCounts = z.object({
+const BatchCounts = z.object({
   total: z.number(),
   queued: z.number(),
   running: z.number(),
@@ -29,6 +29,7 @@ export const BatchCounts = z.object({
   failed: z.number(),
   cancelled: z.number(),
 });
+/** @public — @renderq/client exports it. */
 export type BatchCounts = z.infer<typeof BatchCounts>;
 
 export const Batch = z

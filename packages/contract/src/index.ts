@@ -3,12 +3,15 @@
  * schema with its type inferred. The API answers and documents (OpenAPI) with these schemas, the
  * worker builds webhook bodies of these types, and @renderq/client's types are these types.
  */
-export { Batch, BatchCounts, BatchStatus, CreatedBatch, MAX_BATCH_JOBS } from './batch.js';
+
+/** @public — no package here uses it, but @renderq/client exports it. */
+export type { BatchCounts } from './batch.js';
+export { Batch, BatchStatus, CreatedBatch, MAX_BATCH_JOBS } from './batch.js';
 export { JobEventType, WebhookEventType } from './event-types.js';
 export { ErrorCode, Job, JobError, JobInputFile, JobOutput, JobPage, JobStatus } from './job.js';
-export { AdminStatus, Model, PauseReason, PauseState, StorageState } from './operations.js';
+export { AdminStatus, Model, PauseReason, PauseState } from './operations.js';
 export { Problem, ProblemIssue } from './problem.js';
-export { FINISHED_STATUSES, type FinishedStatus, isFinishedStatus, JOB_STATUSES } from './statuses.js';
+export { type FinishedStatus, isFinishedStatus } from './statuses.js';
 export {
   AttemptOutcome,
   DeliveryAttempt,
@@ -17,12 +20,4 @@ export {
   WebhookEvent,
   WebhookPayload,
 } from './webhook.js';
-export {
-  MIN_WEBHOOK_KEY_BYTES,
-  signWebhook,
-  WEBHOOK_SECRET_PREFIX,
-  type WebhookHeaders,
-  WebhookSecretError,
-  webhookSecretKey,
-  webhookSecretProblem,
-} from './webhook-secret.js';
+export { signWebhook, webhookSecretProblem } from './webhook-secret.js';

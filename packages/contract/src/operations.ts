@@ -26,11 +26,10 @@ export const PauseState = z.object({
 export type PauseState = z.infer<typeof PauseState>;
 
 /** Whether storage takes writes, as this API process last checked; the problem names the setting to fix. */
-export const StorageState = z.object({
+const StorageState = z.object({
   usable: z.boolean(),
   problem: z.string().nullable(),
 });
-export type StorageState = z.infer<typeof StorageState>;
 
 /**
  * What an operator sees of the whole service: the pause, storage, queue depths by state, the

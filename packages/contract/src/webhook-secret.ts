@@ -15,7 +15,8 @@ export class WebhookSecretError extends Error {
   override readonly name = 'WebhookSecretError';
 }
 
-export const WEBHOOK_SECRET_PREFIX = 'whsec_';
+const WEBHOOK_SECRET_PREFIX = 'whsec_';
+/** @public — @renderq/client exports it. */
 export const MIN_WEBHOOK_KEY_BYTES = 24;
 
 // Standard base64, padded or not; a length of 4n+1 characters cannot be base64 at all.

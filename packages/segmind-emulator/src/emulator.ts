@@ -34,7 +34,7 @@ export interface Emulator {
   close(): Promise<void>;
 }
 
-export const DEFAULT_API_KEY = 'emulator-key';
+const DEFAULT_API_KEY = 'emulator-key';
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const { port = 0, host = '127.0.0.1', apiKeys = [DEFAULT_API_KEY], publicUrl, dataDir, ...settings } = options;

@@ -84,7 +84,6 @@ export {
   parseWithMessages,
   type ValidationIssue,
 } from './validation.js';
-export { describeIssue } from './validation-messages.js';
 export type { HostNote } from './webhooks/event-attempts.js';
 export { openWebhookQueue, WebhookEventStore, type WebhookQueue } from './webhooks/event-store.js';
 export type { WebhookEventRecord } from './webhooks/events.js';

@@ -16,8 +16,6 @@ import { reconcileLostEvents } from './reconciler/lost-events.js';
 import { reconcileLostJobs } from './reconciler/lost-jobs.js';
 import { emptyReport, type PassReport } from './reconciler/pass.js';
 
-export type { PassReport } from './reconciler/pass.js';
-
 export interface ReconcilerOptions {
   readonly redis: RedisConnection;
   readonly prefix: string;
@@ -36,7 +34,7 @@ export interface ReconcilerOptions {
   readonly maxPages?: number;
 }
 
-export interface ReconcileReport {
+interface ReconcileReport {
   /** False when another worker holds this period's lock (or a round is still running here). */
   readonly ran: boolean;
   readonly jobs: PassReport;

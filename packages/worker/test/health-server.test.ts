@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { createMetrics } from '@renderq/shared';
 import { freePort } from '@renderq/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHealthServer } from '../src/index.js';
+import { startHealthServer } from '../src/health-server.js';
 
 let server: Server;
 let base: string;

@@ -17,7 +17,7 @@ import { batchKey, eventKey, unenqueuedKey } from '@renderq/shared/keys';
 import { Queue, Worker } from 'bullmq';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ReconcilerOptions, startReconciler } from '../src/index.js';
+import { type ReconcilerOptions, startReconciler } from '../src/reconciler.js';
 import { jobFor, type Stack, startStack } from './stack.js';
 
 let stack: Stack | undefined;

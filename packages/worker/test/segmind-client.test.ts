@@ -1,13 +1,13 @@
 import { FailJobError, RetryLaterError, StopTakingJobsError } from '@renderq/shared';
 import { describe, expect, it } from 'vitest';
+import { outputSources } from '../src/pipeline/output-sources.js';
+import type { ResultAnswer } from '../src/segmind/answers.js';
 import {
   AmbiguousSubmitError,
   classifyNetworkError,
   classifyStatus,
-  outputSources,
   parseResetHeader,
-} from '../src/index.js';
-import type { ResultAnswer } from '../src/segmind/answers.js';
+} from '../src/segmind/classify.js';
 
 describe('classifying Segmind answers (docs/segmind.md, Errors)', () => {
   it.each([
