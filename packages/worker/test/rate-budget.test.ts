@@ -271,19 +271,29 @@ describe('the rate budget against clock windows whose 429s name a late reset (vi
     expect((lifted?.acceptedLate as number) / (never?.acceptedLate as number)).toBeGreaterThanOrEqual(0.9);
   });
 
-  it('keeps ≥ 85 % of a per-minute limit after its first two windows, with few 429s', async () => {
-    const prefix = uniqueName('sim');
-    const budgets = [new RateBudget({ redis, prefix, apiKey: 'key' })];
-    // Started 17 s into a clock minute, on a loaded machine: the first 429 comes mid-window.
-    const [result] = await simulate(budgets, [{ ms: 300_000, max: 50, windowMs: 60_000 }], start + 17_000, 20, {
-      jitterMs: 50,
-      refetchMs: 100,
-    });
-    const r = result as PhaseResult;
-    expect(share(r, 50 / 60)).toBeGreaterThanOrEqual(0.85);
-    expect(per(r)).toBeLessThanOrEqual(0.1);
-    expect(r.msTo90).toBeLessThanOrEqual(180_000);
-  });
+  // Started anywhere in a clock minute on a loaded machine, the first 429 comes anywhere in its window:
+  // 17 s in, or 40–48 s in, where its reset, 13–20 s ahead, proves only that much of the window (before
+  // the second 429 learned 45 s rather than 60 s, these starts got 87–89 %). The bench's mark is 85 %;
+  // the model is deterministic and quieter than a real machine, so it is held to 90 %.
+  it.each([{ secondsIn: 17 }, { secondsIn: 40 }, { secondsIn: 44 }])(
+    'keeps ≥ 90 % of a per-minute limit after its first two windows, with few 429s (started $secondsIn s into a minute)',
+    async ({ secondsIn }) => {
+      const minute = 1_000_020_000; // a whole number of minutes since the epoch
+      const prefix = uniqueName('sim');
+      const budgets = [new RateBudget({ redis, prefix, apiKey: 'key' })];
+      const [result] = await simulate(
+        budgets,
+        [{ ms: 300_000, max: 50, windowMs: 60_000 }],
+        minute + secondsIn * 1_000,
+        20,
+        { jitterMs: 50, refetchMs: 100 },
+      );
+      const r = result as PhaseResult;
+      expect(share(r, 50 / 60)).toBeGreaterThanOrEqual(0.9);
+      expect(per(r)).toBeLessThanOrEqual(0.1);
+      expect(r.msTo90).toBeLessThanOrEqual(180_000);
+    },
+  );
 });
 
 describe('two workers under a 5/s submit limit', () => {

@@ -28,13 +28,18 @@ else
   -- A reset named further ahead than a late one can be: the window is at least that long (whole seconds).
   local ahead = reset - now - tonumber(ARGV[5])
   -- Consecutive windows' resets are a window apart (give or take their lateness): with clock-cut
-  -- windows a first 429 may come anywhere in its window, and this finds the whole length. (A learned
-  -- window of ten seconds or more may be half the real one; a one-second window's resets two
-  -- windows apart must not pass for adjacent ones.)
-  local previous = tonumber(s[11]) or 0
-  local adjacent = (win >= 10000 and 3 or 2) * win
-  if previous > 0 and reset - previous < adjacent then ahead = math.max(ahead, reset - previous - tonumber(ARGV[5]) / 2) end
+  -- windows a first 429 may come anywhere in its window, and this finds the whole length. Resets
+  -- closer than twice the window this reset proves are a window apart; so are those closer than three
+  -- of the window learned before, once it is ten seconds or more (it may be half the real one). A
+  -- one-second window's resets two windows apart must not pass for adjacent ones.
+  local learned = win
   if ahead > win then win = math.min(3600000, math.ceil(ahead / 1000) * 1000) end
+  local previous = tonumber(s[11]) or 0
+  local gap = reset - previous - tonumber(ARGV[5]) / 2
+  local adjacent = math.max((learned >= 10000 and 3 or 2) * learned, 2 * win)
+  if previous > 0 and reset - previous < adjacent and gap > win then
+    win = math.min(3600000, math.ceil(gap / 1000) * 1000)
+  end
 end
 -- When the refusing window ends at the latest: it holds about `count` submits, all sent since it began,
 -- so it began no later than the count-th most recent accepted one (or, without their times, than
