@@ -16,6 +16,7 @@ import type { Keyring } from './http/access.js';
 import type { UploadSlots } from './http/upload-slots.js';
 import type { EnqueueRate } from './services/enqueue-rate.js';
 import type { IdempotencyStore } from './services/idempotency.js';
+import type { RedisMemoryGuard } from './services/memory-guard.js';
 import type { UrlGuard } from './services/url-guard.js';
 
 export interface ApiContext {
@@ -40,6 +41,8 @@ export interface ApiContext {
   readonly keys: Keyring;
   /** Each tenant's enqueue token bucket (charged per job, shared by every API process). */
   readonly enqueueRate: EnqueueRate;
+  /** Refuses new work while Redis is nearly full (REDIS_MEMORY_GUARD_PERCENT). */
+  readonly memoryGuard: RedisMemoryGuard;
   /** The uploads (batches, large single jobs) this process reads at once. */
   readonly uploadSlots: UploadSlots;
   /** Work that outlives its request (a batch's enqueue): shutdown waits for it. */

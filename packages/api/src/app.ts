@@ -41,6 +41,7 @@ import { queueDashboard } from './routes/queue-dashboard.js';
 import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { EnqueueRate } from './services/enqueue-rate.js';
 import { IdempotencyStore } from './services/idempotency.js';
+import { RedisMemoryGuard } from './services/memory-guard.js';
 import { UrlGuard } from './services/url-guard.js';
 
 export interface AppDependencies {
@@ -93,6 +94,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       ...config.api.enqueueRate,
       onRefused: () => metrics.requestsRefused.inc({ reason: 'enqueue_rate' }),
     }),
+    memoryGuard: new RedisMemoryGuard(redis, {
+      percent: config.api.memoryGuardPercent,
+      logger,
+      onRefused: () => metrics.requestsRefused.inc({ reason: 'redis_memory' }),
+    }),
     uploadSlots: new UploadSlots({
       concurrency: config.api.batchUploads.concurrency,
       perTenant: config.api.batchUploads.perTenant,
@@ -100,6 +106,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     }),
     background: new Set(),
   };
+
+  await ctx.memoryGuard.start();
 
   // What every process shares is read from Redis when scraped, so the API's /metrics tells what the workers' do.
   metrics.readFrom({
@@ -177,6 +185,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     // Batches accepted but still being enqueued finish before their connection closes.
     await Promise.allSettled([...ctx.background]);
     storageWatch.stop();
+    ctx.memoryGuard.stop();
     await Promise.all([renderQueue.close(), pollQueue.close(), webhooks?.queue.close()]);
     if (!deps.storage) await storage.close();
   });

@@ -24,6 +24,7 @@ import { recordBatch } from '../services/batch-creation.js';
 import { checkBatchJobs } from '../services/batch-validation.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-request.js';
+import { bodyBytes } from '../services/memory-guard.js';
 import { ownBatch } from '../services/ownership.js';
 import { storeBatchInputs } from '../services/stored-inputs.js';
 
@@ -85,6 +86,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         const { jobs, issues } = await checkBatchJobs(ctx, request.tenant, batch);
         if (issues.length > 0) throw invalidBatch(issues);
         // All of the batch or none of it, before anything is recorded or stored.
+        ctx.memoryGuard.admit(jobs.length, bodyBytes(request));
         await ctx.enqueueRate.charge(request.tenant, jobs.length);
         const prepared = await storeBatchInputs(ctx, jobs);
         const recorded = await recordBatch(

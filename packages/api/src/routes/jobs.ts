@@ -23,6 +23,7 @@ import { cancelJob } from '../services/cancel-job.js';
 import { linkedJob, sendStored } from '../services/downloads.js';
 import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-request.js';
 import { filtersOf, readCursor, writeCursor } from '../services/job-cursor.js';
+import { bodyBytes } from '../services/memory-guard.js';
 import { ownJob } from '../services/ownership.js';
 import { storeJobInputs, withStoredInputs } from '../services/stored-inputs.js';
 import { urlsOfJob } from '../services/url-guard.js';
@@ -74,6 +75,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         const refused = await ctx.urlGuard.check(urlsOfJob(validated.input, body.webhook_url));
         if (refused.length > 0)
           throw new Problem('validation_failed', 'the job names a URL renderq will not call', refused);
+        ctx.memoryGuard.admit(1, bodyBytes(request));
         await ctx.enqueueRate.charge(request.tenant, 1);
         // Accepted: inline images are stored under the job's id (an Idempotency-Key's claim names it).
         const id = claimedId ?? newId('job');

@@ -321,6 +321,12 @@ export const EnvSchema = z
     TENANT_ENQUEUE_RATE: nonNegativeInt(1_000, 10_000_000),
     /** Jobs a tenant may enqueue at once after a quiet spell; at least the largest batch (10000). @defaultValue 20000 */
     TENANT_ENQUEUE_BURST: positiveInt(20_000, 100_000_000),
+    /**
+     * New jobs and batches are answered 503 while Redis uses more than this share of its maxmemory
+     * (percent), so that work in flight still finds room; 0 turns the guard off. Without a maxmemory
+     * there is nothing to guard. @defaultValue 90
+     */
+    REDIS_MEMORY_GUARD_PERCENT: nonNegativeInt(90, 99),
     /** The whole request (headers and body) must arrive within it, or it is answered 408 and closed. @defaultValue 300000 */
     HTTP_REQUEST_TIMEOUT_MS: positiveInt(300_000, 3_600_000),
     /** The request headers must arrive within it (from the connection's first byte), or 408. @defaultValue 10000 */

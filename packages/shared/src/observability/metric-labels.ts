@@ -18,6 +18,7 @@ const REFUSAL_REASONS = [
   'enqueue_rate',
   'upload_slots',
   'upload_slots_per_tenant',
+  'redis_memory',
   'max_connections',
   'max_connections_per_ip',
   'headers_timeout',
