@@ -19,6 +19,7 @@ import { MAX_JSON_BATCH_BYTES, MAX_NDJSON_BATCH_BYTES, MAX_NDJSON_LINE_BYTES } f
 import { Problem } from '../http/problems.js';
 import { BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest, creationHeaders } from '../http/schemas.js';
 import { uploadGate } from '../http/upload-gate.js';
+import { withBacklogRoom } from '../services/backlog-quota.js';
 import { compactBatchAnswer, createdBatch, madeBatch } from '../services/batch-answer.js';
 import { recordBatch } from '../services/batch-creation.js';
 import { checkBatchJobs } from '../services/batch-validation.js';
@@ -87,21 +88,23 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         if (issues.length > 0) throw invalidBatch(issues);
         // All of the batch or none of it, before anything is recorded or stored.
         ctx.memoryGuard.admit(jobs.length, bodyBytes(request));
-        await ctx.enqueueRate.charge(request.tenant, jobs.length);
-        const prepared = await storeBatchInputs(ctx, jobs);
-        const recorded = await recordBatch(
-          ctx,
-          request.log,
-          {
-            ...(claimedId ? { id: claimedId } : {}),
-            tenant: request.tenant,
-            metadata: batch.metadata ?? null,
-            webhookUrl: batch.webhook_url ?? null,
-            webhookEvents: batch.webhook_events ?? null,
-            ...(batch.priority ? { priority: batch.priority } : {}),
-          },
-          prepared,
-        );
+        const recorded = await withBacklogRoom(ctx, request.tenant, jobs.length, async (claim) => {
+          await ctx.enqueueRate.charge(request.tenant, jobs.length);
+          const prepared = await storeBatchInputs(ctx, jobs);
+          return recordBatch(
+            ctx,
+            request.log,
+            {
+              ...(claimedId ? { id: claimedId } : {}),
+              tenant: request.tenant,
+              metadata: batch.metadata ?? null,
+              webhookUrl: batch.webhook_url ?? null,
+              webhookEvents: batch.webhook_events ?? null,
+              ...(batch.priority ? { priority: batch.priority } : {}),
+            },
+            claim ? prepared.map((job) => ({ ...job, claim })) : prepared,
+          );
+        });
         return { status: 202, body: createdBatch(recorded.batch, recorded.jobIds) };
       };
       if (key === undefined) return reply.code(202).send((await create()).body);

@@ -19,6 +19,7 @@ import {
   OutputQuery,
 } from '../http/schemas.js';
 import { hasLargeBody, uploadGate } from '../http/upload-gate.js';
+import { withBacklogRoom } from '../services/backlog-quota.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { linkedJob, sendStored } from '../services/downloads.js';
 import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-request.js';
@@ -76,23 +77,26 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         if (refused.length > 0)
           throw new Problem('validation_failed', 'the job names a URL renderq will not call', refused);
         ctx.memoryGuard.admit(1, bodyBytes(request));
-        await ctx.enqueueRate.charge(request.tenant, 1);
-        // Accepted: inline images are stored under the job's id (an Idempotency-Key's claim names it).
-        const id = claimedId ?? newId('job');
-        const { input, inputs } = await storeJobInputs(ctx, id, validated.model, validated.input);
-        const record = await withStoredInputs(ctx, inputs, () =>
-          ctx.store.create({
-            id,
-            tenant: request.tenant,
-            model: validated.model,
-            input,
-            inputs,
-            metadata: body.metadata ?? null,
-            webhookUrl: body.webhook_url ?? null,
-            webhookEvents: body.webhook_events ?? null,
-            ...(body.priority ? { priority: body.priority } : {}),
-          }),
-        );
+        const record = await withBacklogRoom(ctx, request.tenant, 1, async (claim) => {
+          await ctx.enqueueRate.charge(request.tenant, 1);
+          // Accepted: inline images are stored under the job's id (an Idempotency-Key's claim names it).
+          const id = claimedId ?? newId('job');
+          const { input, inputs } = await storeJobInputs(ctx, id, validated.model, validated.input);
+          return withStoredInputs(ctx, inputs, () =>
+            ctx.store.create({
+              id,
+              tenant: request.tenant,
+              model: validated.model,
+              input,
+              inputs,
+              metadata: body.metadata ?? null,
+              webhookUrl: body.webhook_url ?? null,
+              webhookEvents: body.webhook_events ?? null,
+              ...(body.priority ? { priority: body.priority } : {}),
+              ...(claim ? { claim } : {}),
+            }),
+          );
+        });
         ctx.metrics.jobsEnqueued.inc({ model: record.model });
         return { status: 202 as const, body: await publicJob(record, ctx.links) };
       };

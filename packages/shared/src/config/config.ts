@@ -222,6 +222,8 @@ function toConfig(env: Env, storage: StorageConfig) {
       },
       /** Each tenant's token bucket: jobs per second (0: no limit) and the most it holds. */
       enqueueRate: { perSecond: env.TENANT_ENQUEUE_RATE, burst: env.TENANT_ENQUEUE_BURST },
+      /** Unfinished jobs each tenant may have (0: no quota), and tenants' own quotas. */
+      backlogQuota: { perTenant: env.TENANT_BACKLOG_QUOTA, tenants: env.TENANT_BACKLOG_QUOTAS },
       /** Percent of Redis' maxmemory past which new work is refused (0: never). */
       memoryGuardPercent: env.REDIS_MEMORY_GUARD_PERCENT,
     },

@@ -129,6 +129,27 @@ const apiKeys = z
     return pairs;
   });
 
+/** tenant:jobs pairs, comma-separated: each tenant's own backlog quota. */
+const tenantQuotas = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const quotas: Record<string, number> = {};
+    if (value === undefined || value.trim() === '') return quotas;
+    for (const [index, entry] of value.split(',').entries()) {
+      const match = /^\s*([A-Za-z0-9_.-]{1,64}):(\d{1,9})\s*$/.exec(entry);
+      if (!match) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `entry ${index + 1} must be tenant:jobs (a tenant name, then a whole number; 0: no quota)`,
+        });
+        return z.NEVER;
+      }
+      quotas[match[1] as string] = Number(match[2]);
+    }
+    return quotas;
+  });
+
 /** Operator keys, comma-separated; long, since they run the queue for every tenant. Never echoed. */
 const operatorKeys = z
   .string()
@@ -321,6 +342,13 @@ export const EnvSchema = z
     TENANT_ENQUEUE_RATE: nonNegativeInt(1_000, 10_000_000),
     /** Jobs a tenant may enqueue at once after a quiet spell; at least the largest batch (10000). @defaultValue 20000 */
     TENANT_ENQUEUE_BURST: positiveInt(20_000, 100_000_000),
+    /**
+     * Unfinished jobs (queued or running) each tenant may have; beyond it a job or a whole batch is
+     * answered 429 before anything is stored. 0: no quota. @defaultValue 50000
+     */
+    TENANT_BACKLOG_QUOTA: nonNegativeInt(50_000, 100_000_000),
+    /** Per-tenant quotas instead of TENANT_BACKLOG_QUOTA, comma-separated tenant:jobs (0: none for that tenant). */
+    TENANT_BACKLOG_QUOTAS: tenantQuotas,
     /**
      * New jobs and batches are answered 503 while Redis uses more than this share of its maxmemory
      * (percent), so that work in flight still finds room; 0 turns the guard off. Without a maxmemory

@@ -8,7 +8,15 @@
 
 import type { WebhookEventType } from '@renderq/contract';
 import { PRIORITY, QUEUE_NAMES } from '../queues.js';
-import { batchJobsKey, jobKey, tenantJobsKey, unenqueuedKey, unfinishedJobsKey } from '../redis/keys.js';
+import {
+  backlogClaimsKey,
+  batchJobsKey,
+  jobKey,
+  tenantBacklogKey,
+  tenantJobsKey,
+  unenqueuedKey,
+  unfinishedJobsKey,
+} from '../redis/keys.js';
 import type { StoredInput } from '../storage/stored-objects.js';
 import { newId } from './ids.js';
 import type { JobRecord } from './job-record.js';
@@ -31,6 +39,8 @@ export interface NewJob {
   readonly webhookEvents?: readonly WebhookEventType[] | null;
   /** BullMQ priority, 1 first. @defaultValue PRIORITY.single (PRIORITY.batch inside a batch) */
   readonly priority?: number;
+  /** The backlog claim that admitted the job (claimBacklog), which recording it uses up. */
+  readonly claim?: string;
 }
 
 interface PendingCreate {
@@ -83,15 +93,19 @@ export class JobCreator {
     const leading = [
       unenqueuedKey(prefix),
       unfinishedJobsKey(prefix),
+      tenantBacklogKey(prefix),
+      backlogClaimsKey(prefix),
       ...(batchId ? [batchJobsKey(prefix, batchId)] : []),
     ];
     const calls: Promise<number>[] = [];
     for (let start = 0; start < records.length; start += chunkSize) {
       const chunk = records.slice(start, start + chunkSize);
       const keys = chunk.flatMap((record) => [jobKey(prefix, record.id), tenantJobsKey(prefix, record.tenant)]);
-      const encoded = chunk.map((record) =>
+      const encoded = chunk.map((record, i) =>
         JSON.stringify([
           record.id,
+          record.tenant,
+          jobs[start + i]?.claim ?? '',
           tenantIndexEntry(nowMs, record.id),
           ...Object.entries(hashFromRecord(record)).flat(),
         ]),

@@ -10,6 +10,7 @@ import type { RenderJobData } from '../queues.js';
 import type { RedisConnection } from '../redis/create-redis.js';
 import { defineScripts } from '../redis/scripts.js';
 import type { WebhookEventStore } from '../webhooks/event-store.js';
+import * as backlog from './backlog.js';
 import type { BatchRecord } from './batch-record.js';
 import * as batches from './batches.js';
 import { followCancelled, settleCancelled } from './cancelled-requests.js';
@@ -154,6 +155,21 @@ export class JobStore {
   }
 
   /** Enqueues (or drops) jobs recorded more than `olderThanMs` ago whose enqueue was never confirmed. */
+  /** Claims room for `jobs` more of the tenant's jobs under its backlog quota (see backlog.ts). */
+  claimBacklog(tenant: string, jobs: number, quota: number): Promise<backlog.BacklogClaim> {
+    return backlog.claimBacklog(this.#ctx, tenant, jobs, quota);
+  }
+
+  /** Lets go of what a backlog claim holds and its request did not record. */
+  releaseBacklogClaim(id: string): Promise<void> {
+    return backlog.releaseBacklogClaim(this.#ctx, id);
+  }
+
+  /** The tenant's unfinished jobs, as its backlog quota counts them. */
+  unfinishedJobsOf(tenant: string): Promise<number> {
+    return backlog.unfinishedJobsOf(this.#ctx, tenant);
+  }
+
   recoverUnenqueued(olderThanMs = 30_000): Promise<number> {
     return recoverUnenqueued(this.#ctx, olderThanMs);
   }

@@ -6,7 +6,7 @@
  * run at any time.
  */
 import { QUEUE_NAMES } from '../queues.js';
-import { batchKey, jobKey, unenqueuedKey, unfinishedJobsKey } from '../redis/keys.js';
+import { batchKey, jobKey, tenantBacklogKey, unenqueuedKey, unfinishedJobsKey } from '../redis/keys.js';
 import { readJob } from './job-reads.js';
 import { isFinal } from './stage.js';
 import type { StoreContext } from './store-context.js';
@@ -20,7 +20,9 @@ export async function recoverUnenqueued(ctx: StoreContext, olderThanMs: number):
     const record = await readJob(ctx, id);
     if (record?.batch_id && !(await redis.exists(batchKey(prefix, record.batch_id)))) {
       // The batch was never committed: its caller got an error, so the job must not run.
-      await redis.multi().del(jobKey(prefix, id)).zrem(unfinishedJobsKey(prefix), id).exec();
+      // It was counted against its tenant's backlog quota when recorded; it never will finish.
+      const answers = await redis.multi().del(jobKey(prefix, id)).zrem(unfinishedJobsKey(prefix), id).exec();
+      if (answers?.[1]?.[1] === 1) await redis.hincrby(tenantBacklogKey(prefix), record.tenant, -1);
     } else if (record && !isFinal(record.stage.name)) {
       await queue.add(QUEUE_NAMES.render, { jobId: id }, { jobId: id, priority: record.priority });
     }

@@ -1,6 +1,6 @@
 /**
  * Moving a job between stages: only by a move declared in lifecycle.ts, atomically with
- * its batch's counters and the webhook events a final move causes (transition-job-5-or-8.lua).
+ * its batch's counters and the webhook events a final move causes (transition-job-6-or-9.lua).
  */
 import { randomUUID } from 'node:crypto';
 import { type FinishedStatus, isFinishedStatus, type JobError } from '@renderq/contract';
@@ -11,6 +11,7 @@ import {
   eventOutboxKey,
   jobKey,
   pendingEventsKey,
+  tenantBacklogKey,
   unfinishedJobsKey,
 } from '../redis/keys.js';
 import type { StoredOutput } from '../storage/stored-objects.js';
@@ -72,6 +73,7 @@ export async function transition<M extends MoveName>(
     eventOutboxKey(prefix),
     pendingEventsKey(prefix),
     jobEvent ? eventKey(prefix, jobEvent) : jobKey(prefix, id),
+    tenantBacklogKey(prefix),
     ...(batchId ? [batchKey(prefix, batchId), batchJobsKey(prefix, batchId), eventKey(prefix, batchEvent)] : []),
   ];
   const target: JobStage = to;

@@ -19,6 +19,7 @@ const REFUSAL_REASONS = [
   'upload_slots',
   'upload_slots_per_tenant',
   'redis_memory',
+  'backlog_quota',
   'max_connections',
   'max_connections_per_ip',
   'headers_timeout',

@@ -26,6 +26,14 @@ export function unenqueuedKey(prefix: string): string {
 export function unfinishedJobsKey(prefix: string): string {
   return `${prefix}:working`;
 }
+/** Each tenant's unfinished jobs, counted for its backlog quota (a hash: tenant → count). */
+export function tenantBacklogKey(prefix: string): string {
+  return `${prefix}:backlog:unfinished`;
+}
+/** Backlog quota admitted to requests and not yet recorded (a hash: claim id → tenant, jobs left, deadline). */
+export function backlogClaimsKey(prefix: string): string {
+  return `${prefix}:backlog:claims`;
+}
 /** Held by the one worker reconciling lost jobs and events this period. */
 export function reconcilerLockKey(prefix: string): string {
   return `${prefix}:reconciler`;

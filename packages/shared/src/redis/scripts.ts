@@ -15,13 +15,24 @@ import type { RedisConnection } from './create-redis.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** transition-job-5-or-8.lua: 5 keys, or 8 for a job in a batch. */
+    /** transition-job-6-or-9.lua: 6 keys, or 9 for a job in a batch. */
     renderqTransitionJob(
       numberOfKeys: number,
       ...keysAndArgs: string[]
     ): Result<[code: number, stage: string, batchFinished: number, events: string], Context>;
-    /** create-jobs-n.lua: 2 keys (3 in a batch) and two per job. */
+    /** create-jobs-n.lua: 4 keys (5 in a batch) and two per job. */
     renderqCreateJobs(numberOfKeys: number, ...keysAndArgs: string[]): Result<number, Context>;
+    /** claim-backlog-2.lua */
+    renderqClaimBacklog(
+      counts: string,
+      claims: string,
+      tenant: string,
+      jobs: string,
+      quota: string,
+      claimId: string,
+      nowMs: string,
+      ttlMs: string,
+    ): Result<[admitted: number, held: number], Context>;
     /** follow-cancelled-2.lua */
     renderqFollowCancelled(
       job: string,
@@ -96,10 +107,11 @@ const submitRate = () => readLua('prelude/submit-rate.lua');
 /** The scripts by command name (each a method of a connection once defined). */
 const SCRIPTS = {
   renderqTransitionJob: {
-    file: 'transition-job-5-or-8.lua',
+    file: 'transition-job-6-or-9.lua',
     jobPrelude: (jobs) => jobs.lifecycle + longValues(jobs),
   },
   renderqCreateJobs: { file: 'create-jobs-n.lua' },
+  renderqClaimBacklog: { file: 'claim-backlog-2.lua', numberOfKeys: 2 },
   renderqFollowCancelled: { file: 'follow-cancelled-2.lua', numberOfKeys: 2, jobPrelude: longValues },
   renderqSettleCancelled: { file: 'settle-cancelled-2-or-3.lua', jobPrelude: longValues },
   renderqGetOwned: { file: 'get-owned-1.lua', numberOfKeys: 1 },
