@@ -38,6 +38,7 @@ import { batchRoutes } from './routes/batches.js';
 import { jobRoutes } from './routes/jobs.js';
 import { operationRoutes } from './routes/operations.js';
 import { queueDashboard } from './routes/queue-dashboard.js';
+import { tenantRoutes } from './routes/tenants.js';
 import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { EnqueueRate } from './services/enqueue-rate.js';
 import { IdempotencyStore } from './services/idempotency.js';
@@ -179,6 +180,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(async (scope) => batchRoutes(scope, ctx));
   await app.register(async (scope) => webhookDeliveryRoutes(scope, ctx));
   await app.register(async (scope) => operationRoutes(scope, ctx));
+  await app.register(async (scope) => tenantRoutes(scope, ctx));
   await app.register(async (scope) => queueDashboard(scope, ctx));
 
   app.addHook('onClose', async () => {

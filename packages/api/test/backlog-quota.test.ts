@@ -81,6 +81,25 @@ describe('the backlog quota', () => {
     expect(await api.store.unfinishedJobsOf('acme')).toBe(admitted.acme);
     expect(await api.redis.hlen(backlogClaimsKey(api.prefix))).toBe(0);
 
+    // Each tenant sees its own count and limits; operators see every tenant's.
+    expect((await api.call('GET', '/v1/tenant')).json()).toEqual({
+      tenant: 'acme',
+      unfinished_jobs: admitted.acme,
+      backlog_quota: QUOTA,
+      enqueue_rate: null,
+    });
+    expect((await api.call('GET', '/v1/tenant', { tenant: 'globex' })).json()).toMatchObject({
+      unfinished_jobs: 4,
+      backlog_quota: 4,
+    });
+    const all = await api.call('GET', '/v1/admin/tenants', { tenant: 'operator' });
+    expect(all.json().tenants).toEqual([
+      { tenant: 'acme', unfinished_jobs: admitted.acme, backlog_quota: QUOTA, enqueue_rate: null },
+      { tenant: 'globex', unfinished_jobs: 4, backlog_quota: 4, enqueue_rate: null },
+    ]);
+    expect((await api.call('GET', '/v1/admin/tenants')).status).toBe(403);
+    expect((await api.call('GET', '/v1/tenant', { tenant: null })).status).toBe(401);
+
     // A batch larger than the quota could never fit: a 400, not a 429 to retry.
     const huge = await api.call('POST', '/v1/batches', {
       body: { jobs: Array.from({ length: QUOTA + 1 }, () => VEGA) },

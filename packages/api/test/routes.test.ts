@@ -643,6 +643,8 @@ describe('operations', () => {
         'GET /v1/models',
         'GET /readyz',
         'GET /v1/admin/status',
+        'GET /v1/tenant',
+        'GET /v1/admin/tenants',
         'POST /v1/admin/pause',
         'POST /v1/admin/resume',
       ].sort(),

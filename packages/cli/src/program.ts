@@ -5,13 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { adminPauseCommand, adminResumeCommand, adminStatusCommand } from './commands/admin.js';
+import { adminPauseCommand, adminResumeCommand, adminStatusCommand, adminTenantsCommand } from './commands/admin.js';
 import { cancelCommand } from './commands/cancel.js';
 import { downloadCommand } from './commands/download.js';
 import { listCommand } from './commands/list.js';
 import { modelsCommand } from './commands/models.js';
 import { statusCommand } from './commands/status.js';
 import { submitCommand } from './commands/submit.js';
+import { tenantCommand } from './commands/tenants.js';
 import { waitCommand } from './commands/wait.js';
 import { webhooksCommand } from './commands/webhooks.js';
 import type { Action } from './context.js';
@@ -165,6 +166,11 @@ Examples:
     .option('--redeliver', 'send its events again (under their own webhook-ids)')
     .action((id: string, flags, command: Command) => run(command, webhooksCommand(id, flags)));
 
+  program
+    .command('tenant')
+    .description('your backlog quota, enqueue rate and unfinished jobs')
+    .action((_flags, command: Command) => run(command, tenantCommand()));
+
   const admin = program
     .command('admin')
     .description("the operator's commands (an operator key: RENDERQ_ADMIN_KEY, --admin-key, or the API key)")
@@ -186,6 +192,10 @@ Examples:
     .command('resume')
     .description('take jobs again')
     .action((_flags, command: Command) => run(command, adminResumeCommand(adminKey(command))));
+  admin
+    .command('tenants')
+    .description("every tenant's backlog quota, enqueue rate and unfinished jobs")
+    .action((_flags, command: Command) => run(command, adminTenantsCommand(adminKey(command))));
 
   return program;
 }

@@ -118,7 +118,7 @@ describe('docs/cli.md and `renderq --help`', () => {
 
   it("names every command's every option, and none the CLI does not take", async () => {
     const commands = [...docs.matchAll(/^### `renderq ([a-z]+)/gm)].map((match) => match[1] as string);
-    const admin = ['status', 'pause', 'resume'].map((sub) => ['admin', sub]);
+    const admin = ['status', 'pause', 'resume', 'tenants'].map((sub) => ['admin', sub]);
     const helps = await Promise.all(
       [[], ...commands.map((command) => [command]), ...admin].map((args) => help(...args)),
     );

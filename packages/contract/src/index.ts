@@ -12,6 +12,7 @@ export { ErrorCode, Job, JobError, JobInputFile, JobOutput, JobPage, JobStatus }
 export { AdminStatus, Model, PauseReason, PauseState } from './operations.js';
 export { Problem, ProblemIssue } from './problem.js';
 export { type FinishedStatus, isFinishedStatus } from './statuses.js';
+export { TenantList, TenantStatus } from './tenant.js';
 export {
   AttemptOutcome,
   DeliveryAttempt,

@@ -31,7 +31,7 @@ export type Principal =
   | { readonly kind: 'unknown' };
 
 /** The tenant every caller is when RENDERQ_API_KEYS is unset (development only). */
-const OPEN_TENANT = 'default';
+export const OPEN_TENANT = 'default';
 
 /**
  * The configured keys, kept as SHA-256 digests and compared in constant time against

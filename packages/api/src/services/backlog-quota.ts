@@ -10,7 +10,7 @@ import { Problem, RetryLaterProblem } from '../http/problems.js';
 const RETRY_AFTER_SECONDS = 30;
 
 /** The quota that applies to `tenant` (0: none). */
-function backlogQuotaOf(ctx: ApiContext, tenant: string): number {
+export function backlogQuotaOf(ctx: ApiContext, tenant: string): number {
   const { perTenant, tenants } = ctx.config.api.backlogQuota;
   return tenants[tenant] ?? perTenant;
 }

@@ -1,13 +1,14 @@
 /**
- * `renderq admin status|pause|resume`, with an operator key (RENDERQ_ADMIN_KEY,
+ * `renderq admin status|pause|resume|tenants`, with an operator key (RENDERQ_ADMIN_KEY,
  * else the API key): whether renderq takes jobs and why not, whether storage takes writes, queue depths, the
- * last known Segmind credit balance; stop and start taking jobs for everyone.
+ * last known Segmind credit balance; stop and start taking jobs for everyone; every tenant's quota and backlog.
  */
-import type { AdminStatus, PauseState } from '@renderq/contract';
+import type { AdminStatus, PauseState, TenantList } from '@renderq/contract';
 import { type ApiTarget, callApi } from '../api-calls.js';
 import type { Action, CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
+import { tenantTable } from './tenants.js';
 
 export function adminStatusCommand(adminKey: string | undefined): Action {
   return async (context) => {
@@ -49,6 +50,14 @@ export function adminResumeCommand(adminKey: string | undefined): Action {
   return async (context) => {
     const pause = await callApi<PauseState>(operator(context, adminKey), 'POST', '/v1/admin/resume');
     context.output.result({ pause }, () => pauseLine(context, pause));
+    return EXIT.ok;
+  };
+}
+
+export function adminTenantsCommand(adminKey: string | undefined): Action {
+  return async (context) => {
+    const list = await callApi<TenantList>(operator(context, adminKey), 'GET', '/v1/admin/tenants');
+    context.output.result(list, () => tenantTable(list.tenants));
     return EXIT.ok;
   };
 }

@@ -48,3 +48,9 @@ export async function releaseBacklogClaim(ctx: StoreContext, id: string): Promis
 export async function unfinishedJobsOf(ctx: StoreContext, tenant: string): Promise<number> {
   return Number(await ctx.redis.hget(tenantBacklogKey(ctx.prefix), tenant)) || 0;
 }
+
+/** Every tenant's unfinished jobs, as their quotas count them (tenants with none may be left out). */
+export async function unfinishedJobsByTenant(ctx: StoreContext): Promise<Map<string, number>> {
+  const counts = await ctx.redis.hgetall(tenantBacklogKey(ctx.prefix));
+  return new Map(Object.entries(counts).map(([tenant, count]) => [tenant, Number(count) || 0]));
+}

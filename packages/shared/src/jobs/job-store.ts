@@ -170,6 +170,11 @@ export class JobStore {
     return backlog.unfinishedJobsOf(this.#ctx, tenant);
   }
 
+  /** Every tenant's unfinished jobs, as their backlog quotas count them. */
+  unfinishedJobsByTenant(): Promise<Map<string, number>> {
+    return backlog.unfinishedJobsByTenant(this.#ctx);
+  }
+
   recoverUnenqueued(olderThanMs = 30_000): Promise<number> {
     return recoverUnenqueued(this.#ctx, olderThanMs);
   }

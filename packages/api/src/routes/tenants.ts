@@ -1,0 +1,54 @@
+/** A tenant's limits and what it holds against them: its own (`GET /v1/tenant`), and every tenant's for operators. */
+import { Problem as ProblemSchema, TenantList, TenantStatus } from '@renderq/contract';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { ApiContext } from '../api-context.js';
+import { OPEN_TENANT } from '../http/access.js';
+import { backlogQuotaOf } from '../services/backlog-quota.js';
+
+export async function tenantRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  routes.get(
+    '/v1/tenant',
+    {
+      config: { access: 'tenant' },
+      schema: {
+        summary: "The calling tenant's backlog quota, enqueue rate and unfinished jobs",
+        tags: ['tenants'],
+        response: { 200: TenantStatus, 401: ProblemSchema, 403: ProblemSchema },
+      },
+    },
+    async (request) => statusOf(ctx, request.tenant, await ctx.store.unfinishedJobsOf(request.tenant)),
+  );
+
+  routes.get(
+    '/v1/admin/tenants',
+    {
+      config: { access: 'operator' },
+      schema: {
+        summary: "Every tenant's backlog quota, enqueue rate and unfinished jobs",
+        tags: ['tenants'],
+        response: { 200: TenantList, 401: ProblemSchema, 403: ProblemSchema },
+      },
+    },
+    async () => {
+      const counts = await ctx.store.unfinishedJobsByTenant();
+      // Tenants with a key, and any whose key was taken away while it still has jobs.
+      const keyed = ctx.config.api.tenants?.map((entry) => entry.tenant) ?? [OPEN_TENANT];
+      const names = new Set([...keyed, ...[...counts].filter(([, n]) => n > 0).map(([name]) => name)]);
+      return { tenants: [...names].sort().map((tenant) => statusOf(ctx, tenant, counts.get(tenant) ?? 0)) };
+    },
+  );
+}
+
+function statusOf(ctx: ApiContext, tenant: string, unfinished: number): TenantStatus {
+  const quota = backlogQuotaOf(ctx, tenant);
+  const { perSecond, burst } = ctx.config.api.enqueueRate;
+  return {
+    tenant,
+    unfinished_jobs: unfinished,
+    backlog_quota: quota === 0 ? null : quota,
+    enqueue_rate: perSecond === 0 ? null : { per_second: perSecond, burst },
+  };
+}
