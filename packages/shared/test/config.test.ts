@@ -78,6 +78,16 @@ describe('loadConfig', () => {
     });
   });
 
+  it("reads tenants' own backlog quotas, any tenant name a plain key, and names a malformed entry", () => {
+    const { backlogQuota } = loadConfig({ TENANT_BACKLOG_QUOTAS: 'acme:200000, trial:0,constructor:7' }).api;
+    expect(backlogQuota.perTenant).toBe(50_000);
+    expect({ ...backlogQuota.tenants }).toEqual({ acme: 200_000, trial: 0, constructor: 7 });
+    // Nothing inherited answers for a tenant with no entry.
+    expect(Object.hasOwn(backlogQuota.tenants, 'toString')).toBe(false);
+    expect(backlogQuota.tenants.toString).toBeUndefined();
+    expect(errorOf({ TENANT_BACKLOG_QUOTAS: 'acme:5,globex' }).message).toContain('entry 2 must be tenant:jobs');
+  });
+
   it('parses an S3 storage URL with endpoint, path style and region', () => {
     const config = loadConfig({
       STORAGE_URL: 's3://outputs-bucket/renders/2026',

@@ -243,9 +243,15 @@ describe('JobStore', () => {
         await redis.zadd(unenqueuedKey(prefix), 0, id);
       }
       await redis.del(batchKey(prefix, batch.id));
+      const counted = await store.unfinishedJobsOf('acme');
       expect(await store.recoverUnenqueued()).toBe(2);
       expect(await queue.count()).toBe(0);
       expect(await store.get(jobIds[0]!)).toBeUndefined();
+      // Off its tenant's backlog count, once however often recovery meets them.
+      expect(await store.unfinishedJobsOf('acme')).toBe(counted - 2);
+      for (const id of jobIds) await redis.zadd(unenqueuedKey(prefix), 0, id);
+      await store.recoverUnenqueued();
+      expect(await store.unfinishedJobsOf('acme')).toBe(counted - 2);
     });
 
     it('does not run again a job that already finished', async () => {

@@ -87,8 +87,8 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         const { jobs, issues } = await checkBatchJobs(ctx, request.tenant, batch);
         if (issues.length > 0) throw invalidBatch(issues);
         // All of the batch or none of it, before anything is recorded or stored.
-        ctx.memoryGuard.admit(jobs.length, bodyBytes(request));
         const recorded = await withBacklogRoom(ctx, request.tenant, jobs.length, async (claim) => {
+          ctx.memoryGuard.admit(jobs.length, bodyBytes(request));
           await ctx.enqueueRate.charge(request.tenant, jobs.length);
           const prepared = await storeBatchInputs(ctx, jobs);
           return recordBatch(

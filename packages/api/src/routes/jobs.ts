@@ -76,8 +76,8 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         const refused = await ctx.urlGuard.check(urlsOfJob(validated.input, body.webhook_url));
         if (refused.length > 0)
           throw new Problem('validation_failed', 'the job names a URL renderq will not call', refused);
-        ctx.memoryGuard.admit(1, bodyBytes(request));
         const record = await withBacklogRoom(ctx, request.tenant, 1, async (claim) => {
+          ctx.memoryGuard.admit(1, bodyBytes(request));
           await ctx.enqueueRate.charge(request.tenant, 1);
           // Accepted: inline images are stored under the job's id (an Idempotency-Key's claim names it).
           const id = claimedId ?? newId('job');

@@ -12,7 +12,7 @@ const RETRY_AFTER_SECONDS = 30;
 /** The quota that applies to `tenant` (0: none). */
 export function backlogQuotaOf(ctx: ApiContext, tenant: string): number {
   const { perTenant, tenants } = ctx.config.api.backlogQuota;
-  return tenants[tenant] ?? perTenant;
+  return Object.hasOwn(tenants, tenant) ? (tenants[tenant] as number) : perTenant;
 }
 
 /**

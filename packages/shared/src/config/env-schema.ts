@@ -134,7 +134,8 @@ const tenantQuotas = z
   .string()
   .optional()
   .transform((value, ctx) => {
-    const quotas: Record<string, number> = {};
+    // No prototype: a tenant named `constructor` or `__proto__` is a tenant like any other.
+    const quotas: Record<string, number> = Object.create(null);
     if (value === undefined || value.trim() === '') return quotas;
     for (const [index, entry] of value.split(',').entries()) {
       const match = /^\s*([A-Za-z0-9_.-]{1,64}):(\d{1,9})\s*$/.exec(entry);

@@ -26,16 +26,25 @@ export async function claimBacklog(
   quota: number,
 ): Promise<BacklogClaim> {
   const id = randomUUID();
-  const [admitted, held] = await ctx.redis.renderqClaimBacklog(
+  const answer = ctx.redis.renderqClaimBacklog(
     tenantBacklogKey(ctx.prefix),
     backlogClaimsKey(ctx.prefix),
     tenant,
     String(jobs),
     String(quota),
     id,
-    String(Date.now()),
     String(CLAIM_TTL_MS),
   );
+  let admitted: number;
+  let held: number;
+  try {
+    [admitted, held] = await answer;
+  } catch (error) {
+    // The script may still run after a timeout: commands on a connection run in order, so this
+    // lands after it and the room is not held for the claim's whole life.
+    await releaseBacklogClaim(ctx, id).catch(() => undefined);
+    throw error;
+  }
   return admitted === 1 ? { admitted: true, id, held } : { admitted: false, held };
 }
 

@@ -20,9 +20,12 @@ export async function recoverUnenqueued(ctx: StoreContext, olderThanMs: number):
     const record = await readJob(ctx, id);
     if (record?.batch_id && !(await redis.exists(batchKey(prefix, record.batch_id)))) {
       // The batch was never committed: its caller got an error, so the job must not run.
-      // It was counted against its tenant's backlog quota when recorded; it never will finish.
-      const answers = await redis.multi().del(jobKey(prefix, id)).zrem(unfinishedJobsKey(prefix), id).exec();
-      if (answers?.[1]?.[1] === 1) await redis.hincrby(tenantBacklogKey(prefix), record.tenant, -1);
+      await redis.renderqDropUncommittedJob(
+        jobKey(prefix, id),
+        unfinishedJobsKey(prefix),
+        tenantBacklogKey(prefix),
+        id,
+      );
     } else if (record && !isFinal(record.stage.name)) {
       await queue.add(QUEUE_NAMES.render, { jobId: id }, { jobId: id, priority: record.priority });
     }

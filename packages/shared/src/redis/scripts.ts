@@ -30,9 +30,10 @@ declare module 'ioredis' {
       jobs: string,
       quota: string,
       claimId: string,
-      nowMs: string,
       ttlMs: string,
     ): Result<[admitted: number, held: number], Context>;
+    /** drop-uncommitted-job-3.lua */
+    renderqDropUncommittedJob(job: string, unfinished: string, counts: string, id: string): Result<number, Context>;
     /** follow-cancelled-2.lua */
     renderqFollowCancelled(
       job: string,
@@ -112,6 +113,7 @@ const SCRIPTS = {
   },
   renderqCreateJobs: { file: 'create-jobs-n.lua' },
   renderqClaimBacklog: { file: 'claim-backlog-2.lua', numberOfKeys: 2 },
+  renderqDropUncommittedJob: { file: 'drop-uncommitted-job-3.lua', numberOfKeys: 3 },
   renderqFollowCancelled: { file: 'follow-cancelled-2.lua', numberOfKeys: 2, jobPrelude: longValues },
   renderqSettleCancelled: { file: 'settle-cancelled-2-or-3.lua', jobPrelude: longValues },
   renderqGetOwned: { file: 'get-owned-1.lua', numberOfKeys: 1 },

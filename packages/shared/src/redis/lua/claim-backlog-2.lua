@@ -7,9 +7,12 @@
 -- KEYS[1]  unfinished jobs per tenant (a hash: tenant → count)
 -- KEYS[2]  open claims (a hash: claim id → "tenant|jobs not yet recorded|deadline ms")
 -- ARGV[1]  the tenant        ARGV[2] jobs to admit     ARGV[3] the tenant's quota (0: none)
--- ARGV[4]  the claim's id    ARGV[5] now (ms)          ARGV[6] how long the claim lasts (ms)
+-- ARGV[4]  the claim's id    ARGV[5] how long the claim lasts (ms)
+-- (Deadlines are on Redis's clock, so API hosts whose clocks differ still agree on them.)
 -- Returns  {1, unfinished and claimed, with these} when admitted | {0, unfinished and claimed} when not
-local tenant, n, quota, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
+local tenant, n, quota = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local claimed = 0
 local claims = redis.call('HGETALL', KEYS[2])
 for i = 1, #claims, 2 do
@@ -22,5 +25,5 @@ for i = 1, #claims, 2 do
 end
 local held = (tonumber(redis.call('HGET', KEYS[1], tenant)) or 0) + claimed
 if quota > 0 and held + n > quota then return {0, held} end
-redis.call('HSET', KEYS[2], ARGV[4], tenant .. '|' .. n .. '|' .. (now + tonumber(ARGV[6])))
+redis.call('HSET', KEYS[2], ARGV[4], tenant .. '|' .. n .. '|' .. (now + tonumber(ARGV[5])))
 return {1, held + n}
