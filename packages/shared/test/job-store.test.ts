@@ -264,6 +264,27 @@ describe('JobStore', () => {
     });
   });
 
+  describe("each tenant's backlog (what its quota counts)", () => {
+    it('counts a job from its recording to its final move, and is tidied of jobs that left another way', async () => {
+      const tenant = `tidy-${Date.now()}`;
+      const [a, b, c] = await Promise.all([1, 2, 3].map(() => store.create(job({ tenant }))));
+      expect(await store.unfinishedJobsOf(tenant)).toBe(3);
+      await store.transition(a!.id, 'cancel', { name: 'cancelled' });
+      expect(await store.unfinishedJobsOf(tenant)).toBe(2);
+      // Finished by a worker of a version before quotas: off the unfinished jobs, never off the backlog.
+      await redis
+        .multi()
+        .zrem(unfinishedJobsKey(prefix), b!.id)
+        .hset(jobKey(prefix, b!.id), 'stage', 'completed')
+        .exec();
+      expect(await store.unfinishedJobsOf(tenant)).toBe(2);
+      expect(await store.tidyBacklogs()).toBeGreaterThanOrEqual(1);
+      expect(await store.unfinishedJobsOf(tenant)).toBe(1);
+      expect(await store.get(c!.id)).toMatchObject({ stage: { name: 'queued' } });
+      expect((await store.unfinishedJobsByTenant()).get(tenant)).toBe(1);
+    });
+  });
+
   describe('the unfinished jobs index (what the reconciler walks)', () => {
     it('holds every unfinished job, queued or working, scored by its last move; a final move drops it', async () => {
       const index = unfinishedJobsKey(prefix);

@@ -61,6 +61,9 @@ export function startReconciler(options: ReconcilerOptions): RunningReconciler {
     try {
       if ((await redis.set(lockKey, String(process.pid), 'PX', periodMs, 'NX')) !== 'OK') return skipped;
       const jobs = await reconcileLostJobs(options, passOptions);
+      // Jobs finished by a worker of a version before backlog quotas, or lost: off their tenants' counts.
+      const tidied = await options.store.tidyBacklogs(passOptions.pageSize * passOptions.maxPages);
+      if (tidied > 0) logger.info({ jobs: tidied }, "took finished jobs off their tenants' backlog counts");
       const events = options.webhooks
         ? await reconcileLostEvents({ ...options, webhooks: options.webhooks }, passOptions)
         : emptyReport();

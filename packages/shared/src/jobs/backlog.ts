@@ -1,13 +1,15 @@
 /**
- * Each tenant's backlog quota: at most so many unfinished jobs (queued or running). A request
- * claims room for its jobs before anything of it is stored (claim-backlog-2.lua, one script
- * call, so concurrent API processes never admit more than the quota); recording the jobs turns
- * the claim into counted jobs (create-jobs-n.lua), and a job's first final move takes it off
- * the count (transition-job-6-or-9.lua). What a request claimed and did not record is let go
- * when it ends, or lapses after CLAIM_TTL_MS should its process die first.
+ * Each tenant's backlog quota: at most so many unfinished jobs (queued or running), kept as the
+ * set of their ids (tenantBacklogKey). A request claims room for its jobs before anything of it is
+ * stored (claim-backlog-2.lua, one script call, so concurrent API processes never admit more than
+ * the quota); recording the jobs moves them from the claim into the set (create-jobs-n.lua), and a
+ * job's final move takes it out (transition-job-6-or-9.lua). What a request claimed and did not
+ * record is let go when it ends, or lapses after CLAIM_TTL_MS should its process die first. A job
+ * that left the unfinished jobs some other way (finished by a worker of a version before quotas,
+ * its record lost) is taken out by `tidyBacklogs`, which the reconciler runs.
  */
 import { randomUUID } from 'node:crypto';
-import { backlogClaimsKey, tenantBacklogKey } from '../redis/keys.js';
+import { backlogClaimsKey, backlogTenantsKey, tenantBacklogKey, unfinishedJobsKey } from '../redis/keys.js';
 import type { StoreContext } from './store-context.js';
 
 /** Longer than any request's creation takes (a 10,000-job batch records in seconds). */
@@ -27,7 +29,7 @@ export async function claimBacklog(
 ): Promise<BacklogClaim> {
   const id = randomUUID();
   const answer = ctx.redis.renderqClaimBacklog(
-    tenantBacklogKey(ctx.prefix),
+    tenantBacklogKey(ctx.prefix, tenant),
     backlogClaimsKey(ctx.prefix),
     tenant,
     String(jobs),
@@ -54,12 +56,45 @@ export async function releaseBacklogClaim(ctx: StoreContext, id: string): Promis
 }
 
 /** A tenant's unfinished jobs, as its quota counts them. */
-export async function unfinishedJobsOf(ctx: StoreContext, tenant: string): Promise<number> {
-  return Number(await ctx.redis.hget(tenantBacklogKey(ctx.prefix), tenant)) || 0;
+export function unfinishedJobsOf(ctx: StoreContext, tenant: string): Promise<number> {
+  return ctx.redis.zcard(tenantBacklogKey(ctx.prefix, tenant));
 }
 
-/** Every tenant's unfinished jobs, as their quotas count them (tenants with none may be left out). */
+/** Every tenant's unfinished jobs, as their quotas count them (each tenant that has had a backlog). */
 export async function unfinishedJobsByTenant(ctx: StoreContext): Promise<Map<string, number>> {
-  const counts = await ctx.redis.hgetall(tenantBacklogKey(ctx.prefix));
-  return new Map(Object.entries(counts).map(([tenant, count]) => [tenant, Number(count) || 0]));
+  const tenants = await ctx.redis.smembers(backlogTenantsKey(ctx.prefix));
+  const pipeline = ctx.redis.pipeline();
+  for (const tenant of tenants) pipeline.zcard(tenantBacklogKey(ctx.prefix, tenant));
+  const answers = (await pipeline.exec()) ?? [];
+  return new Map(tenants.map((tenant, i) => [tenant, Number(answers[i]?.[1]) || 0]));
+}
+
+/**
+ * Takes out of the tenants' backlogs the jobs no longer among the unfinished jobs: what a worker
+ * of an earlier version finished, or a job whose record was lost. Race-free: a job joins and leaves
+ * both together. At most `maxChecks` jobs a call, the oldest first; returns how many it took out.
+ */
+export async function tidyBacklogs(ctx: StoreContext, maxChecks = 5_000, pageSize = 1_000): Promise<number> {
+  const { redis, prefix } = ctx;
+  const unfinished = unfinishedJobsKey(prefix);
+  let checked = 0;
+  let removed = 0;
+  for (const tenant of await redis.smembers(backlogTenantsKey(prefix))) {
+    const key = tenantBacklogKey(prefix, tenant);
+    for (let start = 0; checked < maxChecks; start += pageSize) {
+      const ids = await redis.zrange(key, String(start), String(start + pageSize - 1));
+      if (ids.length === 0) break;
+      checked += ids.length;
+      const pipeline = redis.pipeline();
+      for (const id of ids) pipeline.zscore(unfinished, id);
+      const scores = (await pipeline.exec()) ?? [];
+      const gone = ids.filter((_, i) => scores[i]?.[1] === null);
+      if (gone.length > 0) {
+        removed += await redis.zrem(key, ...gone);
+        start -= gone.length;
+      }
+      if (ids.length < pageSize) break;
+    }
+  }
+  return removed;
 }

@@ -10,6 +10,7 @@ import type { WebhookEventType } from '@renderq/contract';
 import { PRIORITY, QUEUE_NAMES } from '../queues.js';
 import {
   backlogClaimsKey,
+  backlogTenantsKey,
   batchJobsKey,
   jobKey,
   tenantBacklogKey,
@@ -93,14 +94,18 @@ export class JobCreator {
     const leading = [
       unenqueuedKey(prefix),
       unfinishedJobsKey(prefix),
-      tenantBacklogKey(prefix),
+      backlogTenantsKey(prefix),
       backlogClaimsKey(prefix),
       ...(batchId ? [batchJobsKey(prefix, batchId)] : []),
     ];
     const calls: Promise<number>[] = [];
     for (let start = 0; start < records.length; start += chunkSize) {
       const chunk = records.slice(start, start + chunkSize);
-      const keys = chunk.flatMap((record) => [jobKey(prefix, record.id), tenantJobsKey(prefix, record.tenant)]);
+      const keys = chunk.flatMap((record) => [
+        jobKey(prefix, record.id),
+        tenantJobsKey(prefix, record.tenant),
+        tenantBacklogKey(prefix, record.tenant),
+      ]);
       const encoded = chunk.map((record, i) =>
         JSON.stringify([
           record.id,

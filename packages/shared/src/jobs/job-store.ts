@@ -170,6 +170,11 @@ export class JobStore {
     return backlog.unfinishedJobsOf(this.#ctx, tenant);
   }
 
+  /** Takes finished or lost jobs out of the tenants' backlogs (see backlog.ts); how many. */
+  tidyBacklogs(maxChecks?: number): Promise<number> {
+    return backlog.tidyBacklogs(this.#ctx, maxChecks);
+  }
+
   /** Every tenant's unfinished jobs, as their backlog quotas count them. */
   unfinishedJobsByTenant(): Promise<Map<string, number>> {
     return backlog.unfinishedJobsByTenant(this.#ctx);

@@ -23,7 +23,7 @@ export async function recoverUnenqueued(ctx: StoreContext, olderThanMs: number):
       await redis.renderqDropUncommittedJob(
         jobKey(prefix, id),
         unfinishedJobsKey(prefix),
-        tenantBacklogKey(prefix),
+        tenantBacklogKey(prefix, record.tenant),
         id,
       );
     } else if (record && !isFinal(record.stage.name)) {

@@ -40,7 +40,7 @@ export type TransitionResult =
   | { readonly ok: false; readonly reason: 'wrong_stage'; readonly current: StageName };
 
 /** A job to move: its id, or its record in hand (which saves reading its batch first). */
-export type JobRef = string | { readonly id: string; readonly batch_id: string | null };
+export type JobRef = string | { readonly id: string; readonly batch_id: string | null; readonly tenant: string };
 
 /** The stage a move ends in, with its data. */
 export type StageOfMove<M extends MoveName> = JobStage & { readonly name: MoveTarget<M> };
@@ -63,8 +63,9 @@ export async function transition<M extends MoveName>(
   if (declared.to !== to.name) throw new Error(`move ${move} goes to ${declared.to}, not ${to.name}`);
   const { redis, prefix } = ctx;
   const id = typeof job === 'string' ? job : job.id;
-  // A job's batch is fixed when it is created: read only when the caller has no record in hand.
-  const batchId = typeof job === 'string' ? await redis.hget(jobKey(prefix, id), 'batch_id') : job.batch_id;
+  // A job's batch and tenant are fixed when it is created: read only when the caller has no record in hand.
+  const [batchId, tenant] =
+    typeof job === 'string' ? await redis.hmget(jobKey(prefix, id), 'batch_id', 'tenant') : [job.batch_id, job.tenant];
   const jobEvent = isFinal(to.name) ? eventIdFor(id, jobEventType(finalName(to.name))) : '';
   const batchEvent = batchId ? eventIdFor(batchId, 'batch.completed') : '';
   const keys = [
@@ -73,7 +74,7 @@ export async function transition<M extends MoveName>(
     eventOutboxKey(prefix),
     pendingEventsKey(prefix),
     jobEvent ? eventKey(prefix, jobEvent) : jobKey(prefix, id),
-    tenantBacklogKey(prefix),
+    tenantBacklogKey(prefix, tenant ?? ''),
     ...(batchId ? [batchKey(prefix, batchId), batchJobsKey(prefix, batchId), eventKey(prefix, batchEvent)] : []),
   ];
   const target: JobStage = to;

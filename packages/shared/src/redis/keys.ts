@@ -26,9 +26,13 @@ export function unenqueuedKey(prefix: string): string {
 export function unfinishedJobsKey(prefix: string): string {
   return `${prefix}:working`;
 }
-/** Each tenant's unfinished jobs, counted for its backlog quota (a hash: tenant → count). */
-export function tenantBacklogKey(prefix: string): string {
-  return `${prefix}:backlog:unfinished`;
+/** A tenant's unfinished jobs, which its backlog quota counts (a sorted set of ids, scored by creation). */
+export function tenantBacklogKey(prefix: string, tenant: string): string {
+  return `${prefix}:backlog:tenant:${tenant}`;
+}
+/** Every tenant that has had a backlog (a set of names): what the backlogs are listed and tidied by. */
+export function backlogTenantsKey(prefix: string): string {
+  return `${prefix}:backlog:tenants`;
 }
 /** Backlog quota admitted to requests and not yet recorded (a hash: claim id → tenant, jobs left, deadline). */
 export function backlogClaimsKey(prefix: string): string {

@@ -20,11 +20,11 @@ declare module 'ioredis' {
       numberOfKeys: number,
       ...keysAndArgs: string[]
     ): Result<[code: number, stage: string, batchFinished: number, events: string], Context>;
-    /** create-jobs-n.lua: 4 keys (5 in a batch) and two per job. */
+    /** create-jobs-n.lua: 4 keys (5 in a batch) and three per job. */
     renderqCreateJobs(numberOfKeys: number, ...keysAndArgs: string[]): Result<number, Context>;
     /** claim-backlog-2.lua */
     renderqClaimBacklog(
-      counts: string,
+      tenantBacklog: string,
       claims: string,
       tenant: string,
       jobs: string,
@@ -33,7 +33,12 @@ declare module 'ioredis' {
       ttlMs: string,
     ): Result<[admitted: number, held: number], Context>;
     /** drop-uncommitted-job-3.lua */
-    renderqDropUncommittedJob(job: string, unfinished: string, counts: string, id: string): Result<number, Context>;
+    renderqDropUncommittedJob(
+      job: string,
+      unfinished: string,
+      tenantBacklog: string,
+      id: string,
+    ): Result<number, Context>;
     /** follow-cancelled-2.lua */
     renderqFollowCancelled(
       job: string,

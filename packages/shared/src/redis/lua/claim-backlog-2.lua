@@ -1,10 +1,10 @@
 -- Admits new jobs under their tenant's backlog quota (packages/shared/src/jobs/backlog.ts): the
--- tenant's unfinished jobs (counted by create-jobs-n.lua and transition-job-6-or-9.lua) and its
+-- tenant's unfinished jobs (kept by create-jobs-n.lua and transition-job-6-or-9.lua) and its
 -- claims not yet recorded must leave room for `n` more. A claim is what a request admitted and has
 -- not recorded yet; create-jobs-n.lua turns it into counted jobs as it records them, and the
 -- request deletes what is left when it is done. A claim whose request died lapses at its deadline.
 --
--- KEYS[1]  unfinished jobs per tenant (a hash: tenant → count)
+-- KEYS[1]  the tenant's unfinished jobs (a sorted set of ids)
 -- KEYS[2]  open claims (a hash: claim id → "tenant|jobs not yet recorded|deadline ms")
 -- ARGV[1]  the tenant        ARGV[2] jobs to admit     ARGV[3] the tenant's quota (0: none)
 -- ARGV[4]  the claim's id    ARGV[5] how long the claim lasts (ms)
@@ -23,7 +23,7 @@ for i = 1, #claims, 2 do
     claimed = claimed + tonumber(left)
   end
 end
-local held = (tonumber(redis.call('HGET', KEYS[1], tenant)) or 0) + claimed
+local held = redis.call('ZCARD', KEYS[1]) + claimed
 if quota > 0 and held + n > quota then return {0, held} end
 redis.call('HSET', KEYS[2], ARGV[4], tenant .. '|' .. n .. '|' .. (now + tonumber(ARGV[5])))
 return {1, held + n}

@@ -12,7 +12,7 @@
 -- KEYS[4]  the pending webhook events
 -- KEYS[5]  the hash of the webhook event a final move records (for a move that is not final:
 --          KEYS[1] again, unused)
--- KEYS[6]  unfinished jobs per tenant (a hash: tenant → count; a job's first final move takes it off)
+-- KEYS[6]  its tenant's unfinished jobs (a sorted set of ids, for its backlog quota; a final move takes it off)
 -- KEYS[7]  the job's batch hash          } only for a job in a batch (then #KEYS is 9; a job's
 -- KEYS[8]  the batch's job list           } batch is fixed when it is created, and the script
 -- KEYS[9]  the batch.completed event hash } checks that the keys are given exactly when it has one)
@@ -75,12 +75,8 @@ else
   redis.call('ZADD', KEYS[2], ARGV[5], id)
 end
 local retention = tonumber(ARGV[4])
--- Its tenant's backlog quota counts it no more (never below zero: jobs recorded before the count
--- existed finish too).
-if FINAL[nextStage] and not FINAL[current] then
-  local tenant = redis.call('HGET', KEYS[1], 'tenant')
-  if tenant and (tonumber(redis.call('HGET', KEYS[6], tenant)) or 0) > 0 then redis.call('HINCRBY', KEYS[6], tenant, -1) end
-end
+-- Its tenant's backlog quota counts it no more (a job followed for its cost is not waiting work).
+if FINAL[nextStage] then redis.call('ZREM', KEYS[6], id) end
 if FINAL[nextStage] then
   redis.call('HSET', KEYS[1], 'finished_at', ARGV[3])
   redis.call('PEXPIRE', KEYS[1], retention)
