@@ -79,7 +79,10 @@ export async function tidyBacklogs(ctx: StoreContext, maxChecks = 5_000, pageSiz
   const unfinished = unfinishedJobsKey(prefix);
   let checked = 0;
   let removed = 0;
-  for (const tenant of await redis.smembers(backlogTenantsKey(prefix))) {
+  const tenants = await redis.smembers(backlogTenantsKey(prefix));
+  // From a tenant drawn at random, so that large backlogs early in the list do not keep the rest unchecked.
+  const from = Math.floor(Math.random() * tenants.length);
+  for (const tenant of [...tenants.slice(from), ...tenants.slice(0, from)]) {
     const key = tenantBacklogKey(prefix, tenant);
     for (let start = 0; checked < maxChecks; start += pageSize) {
       const ids = await redis.zrange(key, String(start), String(start + pageSize - 1));
