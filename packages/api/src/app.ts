@@ -115,6 +115,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     credits: async () => (await readCredits(redis, prefix))?.balance,
     pause: () => ctx.pause.state(),
     queueCounts: () => readQueueDepths([renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])]),
+    tenantBacklogs: () => ctx.store.unfinishedJobsByTenant(),
   });
 
   const server = limitedHttpServer(config.api.http, (reason) => metrics.requestsRefused.inc({ reason }));

@@ -98,6 +98,9 @@ describe('the backlog quota', () => {
       { tenant: 'globex', unfinished_jobs: 4, backlog_quota: 4, enqueue_rate: null },
     ]);
     expect((await api.call('GET', '/v1/admin/tenants')).status).toBe(403);
+    const metrics = (await api.call('GET', '/metrics', { tenant: null })).text;
+    expect(metrics).toContain(`renderq_tenant_unfinished_jobs{tenant="acme"} ${admitted.acme}`);
+    expect(metrics).toContain('renderq_tenant_unfinished_jobs{tenant="globex"} 4');
     expect((await api.call('GET', '/v1/tenant', { tenant: null })).status).toBe(401);
 
     // A batch larger than the quota could never fit: a 400, not a 429 to retry.

@@ -106,6 +106,27 @@ describe('metrics', () => {
     expect(text).toContain('renderq_segmind_submits_held_seconds 1.5');
   });
 
+  it('names the 20 tenants with the largest backlogs and sums the rest, so the series stay bounded', async () => {
+    // 30 tenants with 1..30 unfinished jobs, and one with none.
+    const backlogs = new Map([...Array.from({ length: 30 }, (_, i) => [`t${i + 1}`, i + 1] as const), ['idle', 0]]);
+    const metrics = createMetrics({ processMetrics: false, role: 'api', tenantBacklogs: async () => backlogs });
+    const series = (await metrics.registry.metrics())
+      .split('\n')
+      .filter((line) => line.startsWith('renderq_tenant_unfinished_jobs{'));
+    expect(series).toHaveLength(21);
+    expect(series).toContain('renderq_tenant_unfinished_jobs{tenant="t30"} 30');
+    expect(series).toContain('renderq_tenant_unfinished_jobs{tenant="t11"} 11');
+    expect(series.some((line) => line.includes('"t10"') || line.includes('"idle"'))).toBe(false);
+    // t1..t10: 55 jobs.
+    expect(series).toContain('renderq_tenant_unfinished_jobs{tenant="(others)"} 55');
+    // A tenant whose jobs all finished leaves no series behind.
+    backlogs.clear();
+    backlogs.set('t30', 2);
+    expect((await metrics.registry.metrics()).match(/^renderq_tenant_unfinished_jobs\{/gm)).toHaveLength(1);
+    const worker = await createMetrics({ processMetrics: false, role: 'worker', tenantBacklogs: async () => backlogs });
+    expect(await worker.registry.metrics()).not.toContain('renderq_tenant_unfinished_jobs');
+  });
+
   it('exposes the API’s batch uploads in the API only: a worker cannot know them', async () => {
     const api = await createMetrics({ processMetrics: false, role: 'api' }).registry.metrics();
     const worker = await createMetrics({ processMetrics: false, role: 'worker' }).registry.metrics();
@@ -140,8 +161,8 @@ describe('docs/metrics.md', () => {
     createMetrics({ processMetrics: false })
       .registry.getMetricsAsArray()
       .map((metric) => metric as unknown as { name: string; labelNames: readonly string[] });
-  /** Labels whose values are open: the model (any, in the opt-in mode), the HTTP status, BullMQ's job states. */
-  const OPEN_LABELS = new Set(['model', 'status_code', 'state']);
+  /** Labels whose values are open: the model (any, in the opt-in mode), the HTTP status, BullMQ's job states, the tenant (20 named at most). */
+  const OPEN_LABELS = new Set(['model', 'status_code', 'state', 'tenant']);
 
   it('lists every metric the code registers, and none it does not', () => {
     const names = registered().map((metric) => metric.name);

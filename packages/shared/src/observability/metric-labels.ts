@@ -30,7 +30,7 @@ const REFUSAL_REASONS = [
 /**
  * Every value of each closed label, by metric: the metrics take no other (their types say so), and
  * docs/metrics.md lists exactly these (a test compares). Open labels — `model`, an HTTP `status_code`,
- * BullMQ's `state` — are not here.
+ * BullMQ's `state`, a `tenant` — are not here.
  */
 export const LABEL_VALUES = {
   renderq_jobs_finished_total: { status: JobStatus.exclude(['queued', 'running']).options },

@@ -23,6 +23,8 @@ export interface MetricSources {
   readonly pause?: () => Promise<{ readonly paused: boolean; readonly reason?: PauseReason }>;
   /** The shared Segmind submit budget: its rate, and how long a 429 still holds every submit; undefined before any submit. */
   readonly submitBudget?: () => Promise<{ readonly perSecond: number; readonly heldForMs: number } | undefined>;
+  /** Each tenant's unfinished jobs, as its backlog quota counts them. */
+  readonly tenantBacklogs?: () => Promise<ReadonlyMap<string, number>>;
 }
 
 /** Queue depths read for one scrape serve every gauge that needs them. */

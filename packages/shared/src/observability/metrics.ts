@@ -58,6 +58,8 @@ export function createMetrics(options: MetricsOptions = {}) {
     // A worker reads no uploads: it does not claim to know how many there are.
     batchUploadsInProgress: api.batchUploadsInProgress(options.role === 'worker' ? [] : registers),
     requestsRefused: api.requestsRefused(registers),
+    // Read from Redis, but only the API is given where: a worker does not claim to know.
+    tenantUnfinishedJobs: api.tenantUnfinishedJobs(options.role === 'worker' ? [] : registers, readings),
     /** Reads the shared gauges from `more` (added to, or replacing, the sources given when created). */
     readFrom(more: MetricSources): void {
       readings.readFrom(more);
