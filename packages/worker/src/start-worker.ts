@@ -135,6 +135,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       maxInflight: config.segmind.maxInflight,
       // 1 s doubling to 5 min: about half an hour of storage or download outage.
       maxStoreAttempts: 15,
+      lockDurationMs: config.worker.lockDurationMs,
     },
   };
   // A killed worker's jobs come back once its lock lapses and a stall check has seen them twice: within

@@ -25,6 +25,8 @@ interface PipelineSettings {
   readonly maxInflight: number;
   /** Store attempts before an output outage fails the job. @defaultValue 15 */
   readonly maxStoreAttempts: number;
+  /** The render queue's BullMQ lock (WORKER_LOCK_DURATION_MS), renewed just before a submit. */
+  readonly lockDurationMs: number;
 }
 
 export interface PipelineDeps {

@@ -14,16 +14,18 @@ import { jobLogger, type PipelineDeps, type RenderJob } from './pipeline-deps.js
 import { handleReadError, handleSubmitError, settleAmbiguous } from './submit-failures.js';
 
 export function submitStep(deps: PipelineDeps) {
-  return async (job: RenderJob): Promise<void> => {
+  return async (job: RenderJob, token?: string): Promise<void> => {
     const record = await deps.store.get(job.data.jobId);
     if (!record) return;
     const stage = record.stage;
     switch (stage.name) {
       case 'queued':
-        return submit(deps, job, record, () => startSubmit(deps, record));
+        return submit(deps, job, token, record, () => startSubmit(deps, record));
       case 'submitting':
         // Found mid-submit: its worker died, or the answer never came.
-        return submit(deps, job, record, () => settleAmbiguous(deps, record, 'the worker stopped during a submit'));
+        return submit(deps, job, token, record, () =>
+          settleAmbiguous(deps, record, 'the worker stopped during a submit'),
+        );
       case 'polling':
       case 'storing':
         // Submitted already; the hand-over to the poll queue may not have happened.
@@ -47,6 +49,7 @@ export function submitStep(deps: PipelineDeps) {
 async function submit(
   deps: PipelineDeps,
   job: RenderJob,
+  token: string | undefined,
   record: JobRecord,
   enterSubmit: () => Promise<boolean>,
 ): Promise<void> {
@@ -63,6 +66,14 @@ async function submit(
   if (heldMs > 0) {
     await deps.renderQueue.rateLimit(heldMs);
     throw Worker.RateLimitError();
+  }
+
+  // A worker stalled past its lock (a frozen Redis, a blocked event loop) has lost the job to another
+  // worker by now: submitting as well would make the other find it mid-submit. The lock is renewed
+  // instead, and the job given up when it is gone.
+  if (token && (await job.extendLock(token, deps.settings.lockDurationMs)) !== 1) {
+    jobLogger(deps, record).warn("lost the job's lock before its submit: left to the worker that holds it now");
+    throw new LockLostError(record.id);
   }
 
   if (!(await enterSubmit())) return;
@@ -108,6 +119,14 @@ async function submit(
   }
   submitted.debug('submitted to Segmind');
   await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt));
+}
+
+/** Thrown when a job's BullMQ lock lapsed before its submit: BullMQ must not count it as this worker's outcome. */
+class LockLostError extends Error {
+  constructor(jobId: string) {
+    super(`job ${jobId}: its lock lapsed before the submit; another worker holds it`);
+    this.name = 'LockLostError';
+  }
 }
 
 /** Moves a queued job into its submit; false when it moved on meanwhile (cancelled). */
