@@ -10,6 +10,7 @@ import type {
   Storage,
   StorageStatus,
   WebhookQueue,
+  WeightOf,
 } from '@renderq/shared';
 import type { Queue } from 'bullmq';
 import type { Keyring } from './http/access.js';
@@ -28,6 +29,8 @@ export interface ApiContext {
   /** Whether the latest storage check could write (readiness says so). */
   readonly storageStatus: () => StorageStatus;
   readonly store: JobStore;
+  /** Each tenant's weight in the fair share (TENANT_WEIGHTS; 1 for the rest). */
+  readonly weightOf: WeightOf;
   readonly renderQueue: Queue;
   readonly pollQueue: Queue;
   readonly pause: PauseControl;

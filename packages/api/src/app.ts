@@ -21,6 +21,7 @@ import {
   readQueueDepths,
   type Storage,
   watchStorage,
+  weightsOf,
 } from '@renderq/shared';
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
@@ -80,8 +81,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       queue: renderQueue,
       prefix,
       retentionMs: config.jobs.retentionMs,
+      fairShare: config.fairShare.on,
       ...(webhooks ? { events: webhooks.events } : {}),
     }),
+    weightOf: weightsOf(config.fairShare.weights),
     webhooks,
     urlGuard: new UrlGuard({ allowPrivate: config.webhooks.allowPrivate }),
     renderQueue,
@@ -114,8 +117,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   metrics.readFrom({
     credits: async () => (await readCredits(redis, prefix))?.balance,
     pause: () => ctx.pause.state(),
-    queueCounts: () => readQueueDepths([renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])]),
+    queueCounts: () =>
+      readQueueDepths([renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])], () =>
+        ctx.store.waitingForShare(),
+      ),
     tenantBacklogs: () => ctx.store.unfinishedJobsByTenant(),
+    fairShare: async () => (await ctx.store.fairTenants()).map((t) => ({ ...t, weight: ctx.weightOf(t.tenant) })),
   });
 
   const server = limitedHttpServer(config.api.http, (reason) => metrics.requestsRefused.inc({ reason }));

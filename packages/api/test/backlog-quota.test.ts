@@ -11,6 +11,7 @@ const env = {
   TENANT_BACKLOG_QUOTA: String(QUOTA),
   TENANT_BACKLOG_QUOTAS: 'globex:4',
   TENANT_ENQUEUE_RATE: '0',
+  TENANT_WEIGHTS: 'globex:3',
 };
 
 /** A created job's id, or a created batch's job ids. */
@@ -81,12 +82,16 @@ describe('the backlog quota', () => {
     expect(await api.store.unfinishedJobsOf('acme')).toBe(admitted.acme);
     expect(await api.redis.hlen(backlogClaimsKey(api.prefix))).toBe(0);
 
-    // Each tenant sees its own count and limits; operators see every tenant's.
+    // Each tenant sees its own count, limits and fair share; operators see every tenant's. No worker
+    // runs here: every job still waits for its share, acme at weight 1 beside globex at 3.
     expect((await api.call('GET', '/v1/tenant')).json()).toEqual({
       tenant: 'acme',
       unfinished_jobs: admitted.acme,
       backlog_quota: QUOTA,
       enqueue_rate: null,
+      weight: 1,
+      waiting_jobs: admitted.acme,
+      share_now: 0.25,
     });
     expect((await api.call('GET', '/v1/tenant', { tenant: 'globex' })).json()).toMatchObject({
       unfinished_jobs: 4,
@@ -94,13 +99,24 @@ describe('the backlog quota', () => {
     });
     const all = await api.call('GET', '/v1/admin/tenants', { tenant: 'operator' });
     expect(all.json().tenants).toEqual([
-      { tenant: 'acme', unfinished_jobs: admitted.acme, backlog_quota: QUOTA, enqueue_rate: null },
-      { tenant: 'globex', unfinished_jobs: 4, backlog_quota: 4, enqueue_rate: null },
+      expect.objectContaining({ tenant: 'acme', unfinished_jobs: admitted.acme, backlog_quota: QUOTA, weight: 1 }),
+      {
+        tenant: 'globex',
+        unfinished_jobs: 4,
+        backlog_quota: 4,
+        enqueue_rate: null,
+        weight: 3,
+        waiting_jobs: 4,
+        share_now: 0.75,
+      },
     ]);
     expect((await api.call('GET', '/v1/admin/tenants')).status).toBe(403);
     const metrics = (await api.call('GET', '/metrics', { tenant: null })).text;
     expect(metrics).toContain(`renderq_tenant_unfinished_jobs{tenant="acme"} ${admitted.acme}`);
     expect(metrics).toContain('renderq_tenant_unfinished_jobs{tenant="globex"} 4');
+    expect(metrics).toContain('renderq_tenant_waiting_jobs{tenant="globex"} 4');
+    expect(metrics).toContain('renderq_tenant_fair_share{tenant="globex"} 0.75');
+    expect(metrics).toMatch(/^renderq_queue_jobs\{queue="render",state="fair_share"\} \d+$/m);
     expect((await api.call('GET', '/v1/tenant', { tenant: null })).status).toBe(401);
 
     // A batch larger than the quota could never fit: a 400, not a 429 to retry.

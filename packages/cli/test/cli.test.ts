@@ -506,7 +506,9 @@ describe('renderq models, webhooks, cancel and admin', () => {
       expect(human.stdout).toContain('taking jobs: paused (operator: cli test)');
       // Every tenant's backlog for operators; a tenant's own for its key.
       const tenants = await renderq(system, ['admin', 'tenants'], admin);
-      expect(tenants.stdout).toMatch(/^tenant +unfinished jobs +backlog quota +enqueue rate$/m);
+      expect(tenants.stdout).toMatch(
+        /^tenant +weight +share now +waiting +unfinished jobs +backlog quota +enqueue rate$/m,
+      );
       const own = await renderq(system, ['tenant', '--json']);
       expect(own.json()).toMatchObject({ tenant: expect.any(String), unfinished_jobs: expect.any(Number) });
       expect(human.stdout).toMatch(/^webhooks +\d/m);

@@ -1,4 +1,4 @@
-/** What a tenant may hold and holds now: its backlog quota and enqueue rate, and its unfinished jobs. */
+/** What a tenant may hold and holds now: its backlog quota and enqueue rate, its unfinished jobs, its fair share. */
 import { z } from 'zod';
 
 export const TenantStatus = z
@@ -12,6 +12,18 @@ export const TenantStatus = z
       .object({ per_second: z.number(), burst: z.number() })
       .nullable()
       .describe('Jobs per second the tenant may enqueue, and at once after a quiet spell; null: no limit.'),
+    weight: z
+      .number()
+      .describe('Its weight in the fair share of the submit budget (1 unless TENANT_WEIGHTS gives another).'),
+    waiting_jobs: z
+      .number()
+      .describe('Of its unfinished jobs, those waiting for its fair share (not yet on the render queue).'),
+    share_now: z
+      .number()
+      .nullable()
+      .describe(
+        'The share of the submit budget it is due now: its weight over the weights of every tenant with jobs waiting; null while none of its jobs wait (or fair share is off).',
+      ),
   })
   .describe("A tenant's limits and what it holds against them (docs/tenants.md).");
 export type TenantStatus = z.infer<typeof TenantStatus>;

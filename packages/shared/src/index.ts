@@ -8,6 +8,7 @@ export type { BatchRecord } from './jobs/batch-record.js';
 export type { NewBatch } from './jobs/batches.js';
 export type { NewJob } from './jobs/create-jobs.js';
 export { readCredits, recordCredits } from './jobs/credits.js';
+export { type FairTenant, type WeightOf, weightsOf } from './jobs/fair-share.js';
 export { ID_PATTERNS, newId } from './jobs/ids.js';
 export { CancelledRequest, JobRecord, type PublicJob } from './jobs/job-record.js';
 export { JobStore } from './jobs/job-store.js';

@@ -15,7 +15,11 @@ export interface JobStoreFixture {
 }
 
 /** Registers the hooks; `use` receives each test's fixture before it runs. */
-export function useJobStore(name: string, use: (fixture: JobStoreFixture) => void): void {
+export function useJobStore(
+  name: string,
+  use: (fixture: JobStoreFixture) => void,
+  options: { readonly fairShare?: boolean } = {},
+): void {
   let server: RedisHandle;
   let redis: Redis;
   let queue: Queue<RenderJobData> | undefined;
@@ -30,7 +34,7 @@ export function useJobStore(name: string, use: (fixture: JobStoreFixture) => voi
   beforeEach(() => {
     const prefix = uniqueName(name);
     queue = new Queue<RenderJobData>(QUEUE_NAMES.render, queueOptions(redis, prefix));
-    use({ redis, prefix, queue, store: new JobStore({ redis, queue, prefix, retentionMs: 60_000 }) });
+    use({ redis, prefix, queue, store: new JobStore({ redis, queue, prefix, retentionMs: 60_000, ...options }) });
   });
   afterEach(async () => {
     await queue?.close();

@@ -127,6 +127,34 @@ describe('metrics', () => {
     expect(await worker.registry.metrics()).not.toContain('renderq_tenant_unfinished_jobs');
   });
 
+  it('names at most 20 tenants per worker in the per-tenant counters, the rest as (others)', async () => {
+    const metrics = createMetrics({ processMetrics: false, role: 'worker' });
+    for (let i = 0; i < 1_000; i++) {
+      metrics.tenantSubmits.inc({ tenant: metrics.tenantLabels.label(`t${i}`) });
+    }
+    metrics.tenantSubmits.inc({ tenant: metrics.tenantLabels.label('t3') });
+    const series = (await metrics.registry.metrics())
+      .split('\n')
+      .filter((line) => line.startsWith('renderq_tenant_submits_total{'));
+    expect(series).toHaveLength(21);
+    expect(series).toContain('renderq_tenant_submits_total{tenant="t3"} 2');
+    expect(series).toContain('renderq_tenant_submits_total{tenant="(others)"} 980');
+  });
+
+  it("gives each waiting tenant's due share by weight, and its waiting jobs, from the API", async () => {
+    const waiting = [
+      { tenant: 'batch', waiting: 1_500, weight: 3 },
+      { tenant: 'web', waiting: 2, weight: 1 },
+    ];
+    const metrics = createMetrics({ processMetrics: false, role: 'api', fairShare: async () => waiting });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('renderq_tenant_fair_share{tenant="batch"} 0.75');
+    expect(text).toContain('renderq_tenant_fair_share{tenant="web"} 0.25');
+    expect(text).toContain('renderq_tenant_waiting_jobs{tenant="batch"} 1500');
+    const worker = await createMetrics({ processMetrics: false, role: 'worker', fairShare: async () => waiting });
+    expect(await worker.registry.metrics()).not.toContain('renderq_tenant_fair_share');
+  });
+
   it('exposes the API’s batch uploads in the API only: a worker cannot know them', async () => {
     const api = await createMetrics({ processMetrics: false, role: 'api' }).registry.metrics();
     const worker = await createMetrics({ processMetrics: false, role: 'worker' }).registry.metrics();

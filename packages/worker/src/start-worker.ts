@@ -26,9 +26,11 @@ import {
   type StorageStatus,
   timedPhase,
   type WorkerConfig,
+  weightsOf,
 } from '@renderq/shared';
 import { Queue, Worker } from 'bullmq';
 import { watchCredits } from './credits-watcher.js';
+import { startFairRelease } from './fair-release.js';
 import { InflightCount } from './pipeline/inflight-count.js';
 import { OutputStore } from './pipeline/output-store.js';
 import type { PipelineDeps } from './pipeline/pipeline-deps.js';
@@ -74,7 +76,8 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   // What every process shares is read from Redis when scraped: a worker and the API tell the same.
   const metrics = createMetrics({
     role: 'worker',
-    queueCounts: () => readQueueDepths([renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])]),
+    queueCounts: () =>
+      readQueueDepths([renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])], () => store.waitingForShare()),
     credits: async () => (await readCredits(redis, prefix))?.balance,
     pause: () => pause.state(),
     // Read when scraped, by then the budget exists.
@@ -91,6 +94,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     queue: renderQueue,
     prefix,
     retentionMs: config.jobs.retentionMs,
+    fairShare: config.fairShare.on,
     ...(webhooks ? { events: webhooks.events } : {}),
   });
   let closing = false;
@@ -197,6 +201,13 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       ?.recover()
       .catch((error: unknown) => logger.warn({ err: error }, 'recovering unpublished webhook events failed'));
   }, RECOVERY_INTERVAL_MS);
+  const fairRelease = startFairRelease({
+    store,
+    renderQueue,
+    budget: deps.budget,
+    weightOf: weightsOf(config.fairShare.weights),
+    logger,
+  });
   const reconciler = startReconciler({
     redis,
     prefix,
@@ -226,6 +237,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       storageWatch.stop();
       clearInterval(recovery);
       reconciler.stop();
+      await fairRelease.stop();
       credits.stop();
       await timedPhase(logger, 'workers closed: steps in hand finished', () =>
         Promise.all([submitWorker.close(), pollWorker.close(), webhookWorker?.close()]),

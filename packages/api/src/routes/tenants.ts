@@ -19,7 +19,10 @@ export async function tenantRoutes(app: FastifyInstance, ctx: ApiContext): Promi
         response: { 200: TenantStatus, 401: ProblemSchema, 403: ProblemSchema },
       },
     },
-    async (request) => statusOf(ctx, request.tenant, await ctx.store.unfinishedJobsOf(request.tenant)),
+    async (request) => {
+      const [unfinished, waiting] = await Promise.all([ctx.store.unfinishedJobsOf(request.tenant), fairShareNow(ctx)]);
+      return statusOf(ctx, request.tenant, unfinished, waiting);
+    },
   );
 
   routes.get(
@@ -33,22 +36,41 @@ export async function tenantRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       },
     },
     async () => {
-      const counts = await ctx.store.unfinishedJobsByTenant();
+      const [counts, waiting] = await Promise.all([ctx.store.unfinishedJobsByTenant(), fairShareNow(ctx)]);
       // Tenants with a key, and any whose key was taken away while it still has jobs.
       const keyed = ctx.config.api.tenants?.map((entry) => entry.tenant) ?? [OPEN_TENANT];
       const names = new Set([...keyed, ...[...counts].filter(([, n]) => n > 0).map(([name]) => name)]);
-      return { tenants: [...names].sort().map((tenant) => statusOf(ctx, tenant, counts.get(tenant) ?? 0)) };
+      return { tenants: [...names].sort().map((tenant) => statusOf(ctx, tenant, counts.get(tenant) ?? 0, waiting)) };
     },
   );
 }
 
-function statusOf(ctx: ApiContext, tenant: string, unfinished: number): TenantStatus {
+/** The tenants with jobs waiting for their fair share now: how many wait, and the sum of their weights. */
+interface FairShareNow {
+  readonly waiting: ReadonlyMap<string, number>;
+  readonly totalWeight: number;
+}
+
+async function fairShareNow(ctx: ApiContext): Promise<FairShareNow> {
+  const tenants = await ctx.store.fairTenants();
+  return {
+    waiting: new Map(tenants.map((t) => [t.tenant, t.waiting])),
+    totalWeight: tenants.reduce((sum, t) => sum + ctx.weightOf(t.tenant), 0),
+  };
+}
+
+function statusOf(ctx: ApiContext, tenant: string, unfinished: number, share: FairShareNow): TenantStatus {
   const quota = backlogQuotaOf(ctx, tenant);
   const { perSecond, burst } = ctx.config.api.enqueueRate;
+  const weight = ctx.weightOf(tenant);
+  const waiting = share.waiting.get(tenant) ?? 0;
   return {
     tenant,
     unfinished_jobs: unfinished,
     backlog_quota: quota === 0 ? null : quota,
     enqueue_rate: perSecond === 0 ? null : { per_second: perSecond, burst },
+    weight,
+    waiting_jobs: waiting,
+    share_now: waiting > 0 && share.totalWeight > 0 ? weight / share.totalWeight : null,
   };
 }

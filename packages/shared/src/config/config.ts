@@ -269,6 +269,8 @@ function toConfig(env: Env, storage: StorageConfig) {
       hostFailureThreshold: env.WEBHOOK_HOST_FAILURE_THRESHOLD,
     },
     models: { allowUnknown: env.RENDERQ_ALLOW_UNKNOWN_MODELS },
+    /** Whether tenants share the submit budget by weight, and the weights other than 1 (API and workers). */
+    fairShare: { on: env.FAIR_SHARE, weights: env.TENANT_WEIGHTS },
     jobs: { retentionMs: env.JOB_RETENTION_DAYS * 24 * 3600 * 1000 },
     /** Values that must never appear in logs. */
     secrets: secrets.filter((s): s is string => typeof s === 'string' && s.length > 0),

@@ -129,27 +129,29 @@ const apiKeys = z
     return pairs;
   });
 
-/** tenant:jobs pairs, comma-separated: each tenant's own backlog quota. */
-const tenantQuotas = z
-  .string()
-  .optional()
-  .transform((value, ctx) => {
-    // No prototype: a tenant named `constructor` or `__proto__` is a tenant like any other.
-    const quotas: Record<string, number> = Object.create(null);
-    if (value === undefined || value.trim() === '') return quotas;
-    for (const [index, entry] of value.split(',').entries()) {
-      const match = /^\s*([A-Za-z0-9_.-]{1,64}):(\d{1,9})\s*$/.exec(entry);
-      if (!match) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `entry ${index + 1} must be tenant:jobs (a tenant name, then a whole number; 0: no quota)`,
-        });
-        return z.NEVER;
+/** tenant:number pairs, comma-separated: each tenant's own setting (`what` names the number). */
+const perTenant = (what: string, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      // No prototype: a tenant named `constructor` or `__proto__` is a tenant like any other.
+      const values: Record<string, number> = Object.create(null);
+      if (value === undefined || value.trim() === '') return values;
+      for (const [index, entry] of value.split(',').entries()) {
+        const match = /^\s*([A-Za-z0-9_.-]{1,64}):(\d{1,9})\s*$/.exec(entry);
+        const number = Number(match?.[2]);
+        if (!match || number < min || number > max) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `entry ${index + 1} must be tenant:${what} (a tenant name, then a whole number from ${min} to ${max})`,
+          });
+          return z.NEVER;
+        }
+        values[match[1] as string] = number;
       }
-      quotas[match[1] as string] = Number(match[2]);
-    }
-    return quotas;
-  });
+      return values;
+    });
 
 /** Operator keys, comma-separated; long, since they run the queue for every tenant. Never echoed. */
 const operatorKeys = z
@@ -349,7 +351,15 @@ export const EnvSchema = z
      */
     TENANT_BACKLOG_QUOTA: nonNegativeInt(50_000, 100_000_000),
     /** Per-tenant quotas instead of TENANT_BACKLOG_QUOTA, comma-separated tenant:jobs (0: none for that tenant). */
-    TENANT_BACKLOG_QUOTAS: tenantQuotas,
+    TENANT_BACKLOG_QUOTAS: perTenant('jobs', 0, 100_000_000),
+    /**
+     * Tenants share the Segmind submit budget by weight: while several have jobs waiting, each is
+     * given submits in proportion to its weight. false: jobs are submitted in the order they came
+     * (priority first), whoever sent them. @defaultValue true
+     */
+    FAIR_SHARE: booleanFlag(true),
+    /** Tenants' weights other than 1, comma-separated tenant:weight (1–1000). */
+    TENANT_WEIGHTS: perTenant('weight', 1, 1_000),
     /**
      * New jobs and batches are answered 503 while Redis uses more than this share of its maxmemory
      * (percent), so that work in flight still finds room; 0 turns the guard off. Without a maxmemory

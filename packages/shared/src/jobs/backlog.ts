@@ -3,7 +3,7 @@
  * set of their ids (tenantBacklogKey). A request claims room for its jobs before anything of it is
  * stored (claim-backlog-2.lua, one script call, so concurrent API processes never admit more than
  * the quota); recording the jobs moves them from the claim into the set (create-jobs-n.lua), and a
- * job's final move takes it out (transition-job-6-or-9.lua). What a request claimed and did not
+ * job's final move takes it out (transition-job-7-or-10.lua). What a request claimed and did not
  * record is let go when it ends, or lapses after CLAIM_TTL_MS should its process die first. A job
  * that left the unfinished jobs some other way (finished by a worker of a version before quotas,
  * its record lost) is taken out by `tidyBacklogs`, which the reconciler runs.

@@ -19,6 +19,7 @@ import {
   unfinishedJobsKey,
 } from '../redis/keys.js';
 import type { StoredInput } from '../storage/stored-objects.js';
+import { enterFairQueue } from './fair-share.js';
 import { newId } from './ids.js';
 import type { JobRecord } from './job-record.js';
 import { hashFromRecord } from './record-hash.js';
@@ -131,17 +132,25 @@ export class JobCreator {
     return records;
   }
 
-  /** Adds recorded jobs to the render queue, a few bulk adds in flight at once, and confirms them. */
+  /**
+   * Adds recorded jobs to the render queue — or, with fair share, to their tenants' ready sets —
+   * a few chunks in flight at once, and confirms them.
+   */
   async enqueue(records: readonly JobRecord[]): Promise<void> {
-    const { queue, chunkSize } = this.#ctx;
+    const { queue, chunkSize, fairShare } = this.#ctx;
     const chunks: JobRecord[][] = [];
     for (let start = 0; start < records.length; start += chunkSize) {
       chunks.push(records.slice(start, start + chunkSize));
     }
-    // A few bulk adds in flight at once keep Redis busy without one huge transaction.
+    // A few chunks in flight at once keep Redis busy without one huge transaction.
     const next = async (): Promise<void> => {
       const chunk = chunks.shift();
       if (!chunk) return;
+      if (fairShare) {
+        // Leaving the unenqueued jobs is part of the same script: nothing to confirm.
+        await enterFairQueue(this.#ctx, chunk);
+        return next();
+      }
       await queue.addBulk(
         chunk.map((record) => ({
           name: QUEUE_NAMES.render,

@@ -15,6 +15,7 @@ import type { BatchRecord } from './batch-record.js';
 import * as batches from './batches.js';
 import { followCancelled, settleCancelled } from './cancelled-requests.js';
 import { JobCreator, type NewJob } from './create-jobs.js';
+import * as fairShare from './fair-share.js';
 import * as reads from './job-reads.js';
 import type { CancelledRequest, JobRecord } from './job-record.js';
 import type { MoveName } from './lifecycle.js';
@@ -36,6 +37,8 @@ export interface JobStoreOptions {
   readonly chunkSize?: number;
   /** Where webhook events go; unset (no WEBHOOK_SECRET): finishing jobs records no events. */
   readonly events?: WebhookEventStore;
+  /** FAIR_SHARE: new jobs wait for their tenant's share before the render queue. @defaultValue false */
+  readonly fairShare?: boolean;
 }
 
 export class JobStore {
@@ -51,6 +54,7 @@ export class JobStore {
       retentionMs: options.retentionMs ?? 7 * 24 * 3600 * 1000,
       chunkSize: options.chunkSize ?? 500,
       events: options.events,
+      fairShare: options.fairShare ?? false,
     };
     this.#creator = new JobCreator(this.#ctx);
   }
@@ -75,8 +79,8 @@ export class JobStore {
    * small commands are better sent on a connection of their own (the webhook deliveries).
    */
   withConnection(redis: RedisConnection): JobStore {
-    const { queue, prefix, retentionMs, chunkSize, events } = this.#ctx;
-    return new JobStore({ redis, queue, prefix, retentionMs, chunkSize, ...(events ? { events } : {}) });
+    const { queue, prefix, retentionMs, chunkSize, events, fairShare } = this.#ctx;
+    return new JobStore({ redis, queue, prefix, retentionMs, chunkSize, fairShare, ...(events ? { events } : {}) });
   }
 
   get(id: string): Promise<JobRecord | undefined> {
@@ -150,11 +154,10 @@ export class JobStore {
   }
 
   /** Of these queued jobs, those whose creation has not settled (no one else may enqueue them). */
-  creationUnsettled(jobs: readonly { id: string; batchId: string | null }[]): Promise<Set<string>> {
+  creationUnsettled(jobs: readonly { id: string; batchId: string | null; tenant: string }[]): Promise<Set<string>> {
     return workingSet.creationUnsettled(this.#ctx, jobs);
   }
 
-  /** Enqueues (or drops) jobs recorded more than `olderThanMs` ago whose enqueue was never confirmed. */
   /** Claims room for `jobs` more of the tenant's jobs under its backlog quota (see backlog.ts). */
   claimBacklog(tenant: string, jobs: number, quota: number): Promise<backlog.BacklogClaim> {
     return backlog.claimBacklog(this.#ctx, tenant, jobs, quota);
@@ -180,7 +183,33 @@ export class JobStore {
     return backlog.unfinishedJobsByTenant(this.#ctx);
   }
 
-  recoverUnenqueued(olderThanMs = 30_000): Promise<number> {
-    return recoverUnenqueued(this.#ctx, olderThanMs);
+  /**
+   * Enqueues (or drops) jobs recorded more than `olderThanMs` ago whose enqueue was never
+   * confirmed, and adds to the render queue jobs released as long ago whose add was not.
+   */
+  async recoverUnenqueued(olderThanMs = 30_000): Promise<number> {
+    return (
+      (await recoverUnenqueued(this.#ctx, olderThanMs)) + (await fairShare.recoverReleased(this.#ctx, olderThanMs))
+    );
+  }
+
+  /** Releases up to `most` jobs waiting for their tenants' fair share onto the render queue (fair-share.ts). */
+  releaseFairShare(most: number, weightOf: fairShare.WeightOf): Promise<string[]> {
+    return fairShare.releaseFairShare(this.#ctx, most, weightOf);
+  }
+
+  /** The tenants with jobs waiting for their share, next served first. */
+  fairTenants(most?: number): Promise<fairShare.FairTenant[]> {
+    return fairShare.fairTenants(this.#ctx, most);
+  }
+
+  /** How many jobs wait for their tenants' shares, all tenants together. */
+  waitingForShare(): Promise<number> {
+    return fairShare.waitingJobs(this.#ctx);
+  }
+
+  /** How many of a tenant's jobs wait for its share. */
+  waitingForShareOf(tenant: string): Promise<number> {
+    return fairShare.waitingJobsOf(this.#ctx, tenant);
   }
 }

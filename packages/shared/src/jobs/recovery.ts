@@ -1,12 +1,13 @@
 /**
  * Crash recovery of job creation: jobs recorded whose BullMQ add was never confirmed (the
- * creating process died in between) are enqueued, or — in a batch that was never
- * committed, whose caller got an error — dropped. Adding a BullMQ job under an existing id
- * is a no-op, and a worker ignores jobs whose record is already final, so this is safe to
- * run at any time.
+ * creating process died in between) are enqueued (with fair share, entered in their tenant's
+ * ready set), or — in a batch that was never committed, whose caller got an error — dropped.
+ * Adding a BullMQ job under an existing id is a no-op, entering a job twice enters it once,
+ * and a worker ignores jobs whose record is already final, so this is safe to run at any time.
  */
 import { QUEUE_NAMES } from '../queues.js';
 import { batchKey, jobKey, tenantBacklogKey, unenqueuedKey, unfinishedJobsKey } from '../redis/keys.js';
+import { enterFairQueue } from './fair-share.js';
 import { readJob } from './job-reads.js';
 import { isFinal } from './stage.js';
 import type { StoreContext } from './store-context.js';
@@ -27,7 +28,8 @@ export async function recoverUnenqueued(ctx: StoreContext, olderThanMs: number):
         id,
       );
     } else if (record && !isFinal(record.stage.name)) {
-      await queue.add(QUEUE_NAMES.render, { jobId: id }, { jobId: id, priority: record.priority });
+      if (ctx.fairShare) await enterFairQueue(ctx, [record]);
+      else await queue.add(QUEUE_NAMES.render, { jobId: id }, { jobId: id, priority: record.priority });
     }
     await redis.zrem(unenqueuedKey(prefix), id);
   }

@@ -15,4 +15,6 @@ export interface StoreContext {
   readonly chunkSize: number;
   /** Where webhook events go; unset (no WEBHOOK_SECRET): finishing jobs records no events. */
   readonly events: WebhookEventStore | undefined;
+  /** FAIR_SHARE: new jobs wait in their tenant's ready set for their share (fair-share.ts), not on the render queue. */
+  readonly fairShare: boolean;
 }

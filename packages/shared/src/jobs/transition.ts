@@ -1,6 +1,6 @@
 /**
  * Moving a job between stages: only by a move declared in lifecycle.ts, atomically with
- * its batch's counters and the webhook events a final move causes (transition-job-6-or-9.lua).
+ * its batch's counters and the webhook events a final move causes (transition-job-7-or-10.lua).
  */
 import { randomUUID } from 'node:crypto';
 import { type FinishedStatus, isFinishedStatus, type JobError } from '@renderq/contract';
@@ -9,6 +9,7 @@ import {
   batchKey,
   eventKey,
   eventOutboxKey,
+  fairReadyKey,
   jobKey,
   pendingEventsKey,
   tenantBacklogKey,
@@ -75,6 +76,7 @@ export async function transition<M extends MoveName>(
     pendingEventsKey(prefix),
     jobEvent ? eventKey(prefix, jobEvent) : jobKey(prefix, id),
     tenantBacklogKey(prefix, tenant ?? ''),
+    fairReadyKey(prefix, tenant ?? ''),
     ...(batchId ? [batchKey(prefix, batchId), batchJobsKey(prefix, batchId), eventKey(prefix, batchEvent)] : []),
   ];
   const target: JobStage = to;

@@ -12,6 +12,7 @@ import {
   type QueueJobGlance,
   readQueueJobGlance,
 } from '../redis/queue-job-glance.js';
+import { waitingForShare } from './fair-share.js';
 import { pieceField } from './record-hash.js';
 import { STATUS_OF_STAGE, type StageName } from './stage.js';
 import type { StoreContext } from './store-context.js';
@@ -25,6 +26,8 @@ export interface UnfinishedJobGlance {
   readonly following: boolean;
   readonly priority: number;
   readonly batchId: string | null;
+  /** '' when the record is gone. */
+  readonly tenant: string;
   /** The render queue's BullMQ job under the same id (where a queued or submitting job lives). */
   readonly render: QueueJobGlance;
 }
@@ -58,7 +61,15 @@ export async function* unfinishedJobsToCheck(
     const pipeline = redis.pipeline();
     for (const id of ids) {
       // A request being followed is a long value: whole (an earlier layout) or in pieces.
-      pipeline.hmget(jobKey(prefix, id), 'stage', 'priority', 'batch_id', 'cancelled_request', FOLLOWING_PIECE);
+      pipeline.hmget(
+        jobKey(prefix, id),
+        'stage',
+        'priority',
+        'batch_id',
+        'cancelled_request',
+        FOLLOWING_PIECE,
+        'tenant',
+      );
       glanceAtQueueJob(pipeline, queue, id);
     }
     // XX: a job that finished meanwhile is not put back.
@@ -67,13 +78,14 @@ export async function* unfinishedJobsToCheck(
     if (more) pipeline.zrangebyscore(key, '-inf', now - olderThanMs, 'LIMIT', 0, pageSize);
     const answers = pipelineAnswers(await pipeline.exec());
     yield ids.map((id, i) => {
-      const [stage, priority, batchId, whole, piece] = answers[i * 3] as (string | null)[];
+      const [stage, priority, batchId, whole, piece, tenant] = answers[i * 3] as (string | null)[];
       return {
         id,
         stage: stage && stage in STATUS_OF_STAGE ? (stage as StageName) : undefined,
         following: stage === 'cancelled' && Boolean(whole || piece),
         priority: Number(priority) || PRIORITY.single,
         batchId: batchId || null,
+        tenant: tenant ?? '',
         render: readQueueJobGlance(answers[i * 3 + 1], answers[i * 3 + 2]),
       };
     });
@@ -87,13 +99,13 @@ export async function forgetUnfinished(ctx: StoreContext, ids: readonly string[]
 }
 
 /**
- * Of these queued jobs, those whose creation has not settled: still waiting for their
- * creator's BullMQ add (or for recovery), or in a batch that was never committed. No one
- * else may enqueue them. One round trip.
+ * Of these queued jobs, those that have no BullMQ job of their own yet, rightly: still waiting
+ * for their creator's BullMQ add (or for recovery), in a batch that was never committed, or
+ * waiting for their tenant's fair share (or for their release's add). No one else may enqueue them.
  */
 export async function creationUnsettled(
   ctx: StoreContext,
-  jobs: readonly { id: string; batchId: string | null }[],
+  jobs: readonly { id: string; batchId: string | null; tenant: string }[],
 ): Promise<Set<string>> {
   if (jobs.length === 0) return new Set();
   const batchIds = [...new Set(jobs.flatMap((job) => (job.batchId ? [job.batchId] : [])))];
@@ -102,9 +114,13 @@ export async function creationUnsettled(
   for (const batchId of batchIds) pipeline.exists(batchKey(ctx.prefix, batchId));
   const answers = pipelineAnswers(await pipeline.exec());
   const uncommitted = new Set(batchIds.filter((_, i) => answers[jobs.length + i] === 0));
+  const waiting = await waitingForShare(ctx, jobs);
   return new Set(
     jobs
-      .filter((job, i) => answers[i] !== null || (job.batchId !== null && uncommitted.has(job.batchId)))
+      .filter(
+        (job, i) =>
+          answers[i] !== null || (job.batchId !== null && uncommitted.has(job.batchId)) || waiting.has(job.id),
+      )
       .map((job) => job.id),
   );
 }

@@ -15,6 +15,7 @@ import * as api from './api-metrics.js';
 import * as jobs from './job-metrics.js';
 import { MetricReadings, type MetricSources } from './metric-sources.js';
 import * as segmind from './segmind-metrics.js';
+import * as tenants from './tenant-metrics.js';
 import * as webhooks from './webhook-metrics.js';
 
 export interface MetricsOptions extends MetricSources {
@@ -58,8 +59,15 @@ export function createMetrics(options: MetricsOptions = {}) {
     // A worker reads no uploads: it does not claim to know how many there are.
     batchUploadsInProgress: api.batchUploadsInProgress(options.role === 'worker' ? [] : registers),
     requestsRefused: api.requestsRefused(registers),
+    tenantQueueWait: tenants.tenantQueueWait(registers),
+    tenantSubmits: tenants.tenantSubmits(registers),
+    tenantSpend: tenants.tenantSpend(registers),
+    /** The label each tenant's samples carry in this process (bounded). */
+    tenantLabels: new tenants.TenantLabels(),
     // Read from Redis, but only the API is given where: a worker does not claim to know.
-    tenantUnfinishedJobs: api.tenantUnfinishedJobs(options.role === 'worker' ? [] : registers, readings),
+    tenantUnfinishedJobs: tenants.tenantUnfinishedJobs(options.role === 'worker' ? [] : registers, readings),
+    tenantWaitingJobs: tenants.tenantWaitingJobs(options.role === 'worker' ? [] : registers, readings),
+    tenantFairShare: tenants.tenantFairShare(options.role === 'worker' ? [] : registers, readings),
     /** Reads the shared gauges from `more` (added to, or replacing, the sources given when created). */
     readFrom(more: MetricSources): void {
       readings.readFrom(more);

@@ -8,6 +8,7 @@
  * only `:wait` misses prioritized and due-delayed jobs; this reads all three.
  */
 import type { Queue } from 'bullmq';
+import { QUEUE_NAMES } from '../queues.js';
 import type { QueueCounts } from './metric-sources.js';
 
 /**
@@ -23,12 +24,25 @@ export async function readyJobCount(queue: Queue, now: number = Date.now()): Pro
   return (counts.waiting ?? 0) + (counts.prioritized ?? 0) + dueDelayed;
 }
 
-/** Every state's count and the ready count of each queue, for `createMetrics`' `queueCounts`. */
-export function readQueueDepths(queues: readonly Queue[]): Promise<QueueCounts[]> {
+/**
+ * Every state's count and the ready count of each queue, for `createMetrics`' `queueCounts`. Jobs
+ * waiting for their tenant's fair share (`waitingForShare`) are the render queue's too: counted as
+ * state `fair_share` and as ready, since a worker takes them as soon as it has room.
+ */
+export function readQueueDepths(
+  queues: readonly Queue[],
+  waitingForShare?: () => Promise<number>,
+): Promise<QueueCounts[]> {
   return Promise.all(
     queues.map(async (queue) => {
-      const [counts, ready] = await Promise.all([queue.getJobCounts(), readyJobCount(queue)]);
-      return { queue: queue.name, counts, ready };
+      const share = queue.name === QUEUE_NAMES.render ? waitingForShare : undefined;
+      const [counts, ready, waiting] = await Promise.all([
+        queue.getJobCounts(),
+        readyJobCount(queue),
+        share ? share() : undefined,
+      ]);
+      if (waiting === undefined) return { queue: queue.name, counts, ready };
+      return { queue: queue.name, counts: { ...counts, fair_share: waiting }, ready: ready + waiting };
     }),
   );
 }

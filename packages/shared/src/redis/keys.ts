@@ -112,3 +112,22 @@ export function modelLatencyKey(prefix: string, model: string): string {
 export function segmindBudgetKey(prefix: string, apiKeyDigest: string): string {
   return `${prefix}:segmind-budget:${apiKeyDigest}:submit`;
 }
+/**
+ * A tenant's jobs waiting for their fair share of the submit budget, not yet on the render queue:
+ * a sorted set of ids scored by priority, then creation (see fair-share.ts).
+ */
+export function fairReadyKey(prefix: string, tenant: string): string {
+  return `${prefix}:fair:ready:${tenant}`;
+}
+/** Tenants with jobs waiting for their share, scored by their virtual pass: the lowest goes next. */
+export function fairTenantsKey(prefix: string): string {
+  return `${prefix}:fair:tenants`;
+}
+/** The fair share's clock (a hash: `vtime`, the pass last served; `seq`, the entry counter). */
+export function fairStateKey(prefix: string): string {
+  return `${prefix}:fair:state`;
+}
+/** Jobs released to the render queue whose BullMQ add is not yet confirmed (sorted by release time). */
+export function fairReleasedKey(prefix: string): string {
+  return `${prefix}:fair:released`;
+}

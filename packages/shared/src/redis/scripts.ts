@@ -15,11 +15,15 @@ import type { RedisConnection } from './create-redis.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** transition-job-6-or-9.lua: 6 keys, or 9 for a job in a batch. */
+    /** transition-job-7-or-10.lua: 7 keys, or 10 for a job in a batch. */
     renderqTransitionJob(
       numberOfKeys: number,
       ...keysAndArgs: string[]
     ): Result<[code: number, stage: string, batchFinished: number, events: string], Context>;
+    /** enter-fair-queue-n.lua: 3 keys and one per job. */
+    renderqEnterFairQueue(numberOfKeys: number, ...keysAndArgs: string[]): Result<number, Context>;
+    /** release-fair-share-n.lua: 3 keys and one per tenant named. */
+    renderqReleaseFairShare(numberOfKeys: number, ...keysAndArgs: string[]): Result<string[], Context>;
     /** create-jobs-n.lua: 4 keys (5 in a batch) and three per job. */
     renderqCreateJobs(numberOfKeys: number, ...keysAndArgs: string[]): Result<number, Context>;
     /** claim-backlog-2.lua */
@@ -113,10 +117,12 @@ const submitRate = () => readLua('prelude/submit-rate.lua');
 /** The scripts by command name (each a method of a connection once defined). */
 const SCRIPTS = {
   renderqTransitionJob: {
-    file: 'transition-job-6-or-9.lua',
+    file: 'transition-job-7-or-10.lua',
     jobPrelude: (jobs) => jobs.lifecycle + longValues(jobs),
   },
   renderqCreateJobs: { file: 'create-jobs-n.lua' },
+  renderqEnterFairQueue: { file: 'enter-fair-queue-n.lua' },
+  renderqReleaseFairShare: { file: 'release-fair-share-n.lua' },
   renderqClaimBacklog: { file: 'claim-backlog-2.lua', numberOfKeys: 2 },
   renderqDropUncommittedJob: { file: 'drop-uncommitted-job-3.lua', numberOfKeys: 3 },
   renderqFollowCancelled: { file: 'follow-cancelled-2.lua', numberOfKeys: 2, jobPrelude: longValues },

@@ -24,6 +24,7 @@ export async function followCancelledRequest(
   const log = jobLogger(deps, { ...record, segmind_request_id: request.request_id });
   const settle = async (cost: number | null, why: string) => {
     if (await deps.store.settleCancelled(record, request.request_id, cost)) {
+      if (cost !== null) deps.metrics.tenantSpend.inc({ tenant: deps.metrics.tenantLabels.label(record.tenant) }, cost);
       log.info({ cost }, `cancelled job's request settled: ${why}`);
     }
   };

@@ -73,6 +73,9 @@ export async function pollRequest(
     ...(metrics?.cost !== undefined ? { cost: metrics.cost } : {}),
   });
   if (!moved.ok) return;
+  if (metrics?.cost !== undefined) {
+    deps.metrics.tenantSpend.inc({ tenant: deps.metrics.tenantLabels.label(record.tenant) }, metrics.cost);
+  }
   deps.metrics.jobStageSeconds.observe(
     { model: record.model, stage: 'segmind' },
     (Date.now() - Date.parse(stage.submitted_at)) / 1000,

@@ -92,6 +92,7 @@ async function submit(
     return handleSubmitError(deps, job, record, error);
   }
   deps.budget.accepted();
+  deps.metrics.tenantSubmits.inc({ tenant: deps.metrics.tenantLabels.label(record.tenant) });
   const submittedAt = Date.now();
   const request = {
     request_id: answer.request_id,
@@ -133,10 +134,9 @@ class LockLostError extends Error {
 async function startSubmit(deps: PipelineDeps, record: JobRecord): Promise<boolean> {
   const moved = await deps.store.transition(record, 'submit', { name: 'submitting', since: new Date().toISOString() });
   if (!moved.ok) return false;
-  deps.metrics.jobStageSeconds.observe(
-    { model: record.model, stage: 'queue_wait' },
-    (Date.now() - Date.parse(record.created_at)) / 1000,
-  );
+  const waitedSeconds = (Date.now() - Date.parse(record.created_at)) / 1000;
+  deps.metrics.jobStageSeconds.observe({ model: record.model, stage: 'queue_wait' }, waitedSeconds);
+  deps.metrics.tenantQueueWait.observe({ tenant: deps.metrics.tenantLabels.label(record.tenant) }, waitedSeconds);
   return true;
 }
 

@@ -1,5 +1,5 @@
 -- Admits new jobs under their tenant's backlog quota (packages/shared/src/jobs/backlog.ts): the
--- tenant's unfinished jobs (kept by create-jobs-n.lua and transition-job-6-or-9.lua) and its
+-- tenant's unfinished jobs (kept by create-jobs-n.lua and transition-job-7-or-10.lua) and its
 -- claims not yet recorded must leave room for `n` more. A claim is what a request admitted and has
 -- not recorded yet; create-jobs-n.lua turns it into counted jobs as it records them, and the
 -- request deletes what is left when it is done. A claim whose request died lapses at its deadline.

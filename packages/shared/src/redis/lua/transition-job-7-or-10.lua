@@ -13,9 +13,10 @@
 -- KEYS[5]  the hash of the webhook event a final move records (for a move that is not final:
 --          KEYS[1] again, unused)
 -- KEYS[6]  its tenant's unfinished jobs (a sorted set of ids, for its backlog quota; a final move takes it off)
--- KEYS[7]  the job's batch hash          } only for a job in a batch (then #KEYS is 9; a job's
--- KEYS[8]  the batch's job list           } batch is fixed when it is created, and the script
--- KEYS[9]  the batch.completed event hash } checks that the keys are given exactly when it has one)
+-- KEYS[7]  its tenant's fair-share ready set (a job cancelled while waiting for its share leaves it)
+-- KEYS[8]  the job's batch hash           } only for a job in a batch (then #KEYS is 10; a job's
+-- KEYS[9]  the batch's job list           } batch is fixed when it is created, and the script
+-- KEYS[10] the batch.completed event hash } checks that the keys are given exactly when it has one)
 -- ARGV[1]  the move's name (a key of MOVES)
 -- ARGV[2]  the new stage as JSON
 -- ARGV[3]  now (ISO 8601)                 ARGV[4] retention of finished records (ms)
@@ -25,7 +26,7 @@
 --          refusal (the job is no longer in a `from` stage by then)
 -- ARGV[7]  '1' when webhooks are on: a job reaching a final stage then records its event (and
 --          its batch's batch.completed when it was the last), with the move itself
--- ARGV[8]  the id of the event in KEYS[5]  ARGV[9] the id of the event in KEYS[9] ('' without)
+-- ARGV[8]  the id of the event in KEYS[5]  ARGV[9] the id of the event in KEYS[10] ('' without)
 -- ARGV[10…] field, value pairs to set on the job
 -- Returns  {1, previous stage, batch finished now (0/1), comma-separated new event ids}
 --          | {0, current stage, 0, ''} (refused: the job is in no stage the move starts from)
@@ -45,10 +46,10 @@ if applied[1] == ARGV[6] then return {1, applied[2], tonumber(applied[3]), appli
 if not move.from[current] then return {0, current, 0, ''} end
 
 local batchId = redis.call('HGET', KEYS[1], 'batch_id') or ''
-if (batchId ~= '') ~= (#KEYS == 9) then
+if (batchId ~= '') ~= (#KEYS == 10) then
   return redis.error_reply('renderq: batch keys must be given exactly for a job in a batch')
 end
-local batch = KEYS[7]
+local batch = KEYS[8]
 
 local nextStage = move.to
 -- Its request is still at Segmind, which will charge for it: followed to the end for its cost.
@@ -76,7 +77,10 @@ else
 end
 local retention = tonumber(ARGV[4])
 -- Its tenant's backlog quota counts it no more (a job followed for its cost is not waiting work).
-if FINAL[nextStage] then redis.call('ZREM', KEYS[6], id) end
+if FINAL[nextStage] then
+  redis.call('ZREM', KEYS[6], id)
+  redis.call('ZREM', KEYS[7], id)
+end
 if FINAL[nextStage] then
   redis.call('HSET', KEYS[1], 'finished_at', ARGV[3])
   redis.call('PEXPIRE', KEYS[1], retention)
@@ -99,7 +103,7 @@ if batch and STATUS[current] ~= STATUS[nextStage] then
         redis.call('HSET', batch, 'status', 'completed')
       end
       redis.call('PEXPIRE', batch, retention)
-      redis.call('PEXPIRE', KEYS[8], retention)
+      redis.call('PEXPIRE', KEYS[9], retention)
       batchFinished = 1
     end
   end
@@ -127,7 +131,7 @@ if ARGV[7] == '1' and FINAL[nextStage] and not FINAL[current] then
   if batchFinished == 1 then
     local owner = redis.call('HMGET', batch, 'tenant', 'webhook_url', 'webhook_events')
     if owner[2] and owner[2] ~= '' and wanted(owner[3], 'batch.completed') then
-      recordEvent(KEYS[9], ARGV[9], 'batch', batchId, owner[1], 'batch.completed', owner[2])
+      recordEvent(KEYS[10], ARGV[9], 'batch', batchId, owner[1], 'batch.completed', owner[2])
     end
   end
 end

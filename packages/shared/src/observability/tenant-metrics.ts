@@ -1,0 +1,124 @@
+/**
+ * Per-tenant metrics, with bounded label values: each process gives its own `tenant` label to the
+ * first NAMED_TENANTS tenants it sees and counts the rest as tenant="(others)", so a deployment with
+ * 10,000 tenants is at most 21 series per metric and process. The gauges read from Redis when
+ * scraped (the API's) name the tenants with the most, and sum the others likewise.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { MetricReadings } from './metric-sources.js';
+
+/** Tenants a process or a scrape names. */
+export const NAMED_TENANTS = 20;
+/** No tenant can be called this (tenant names are letters, digits, `_`, `.` and `-`). */
+export const OTHER_TENANTS = '(others)';
+
+/** The label a tenant's samples carry in this process: its name while there is room, else "(others)". */
+export class TenantLabels {
+  readonly #named = new Set<string>();
+
+  label(tenant: string): string {
+    if (this.#named.has(tenant)) return tenant;
+    if (this.#named.size >= NAMED_TENANTS) return OTHER_TENANTS;
+    this.#named.add(tenant);
+    return tenant;
+  }
+}
+
+export const tenantQueueWait = (registers: Registry[]) =>
+  new Histogram({
+    name: 'renderq_tenant_queue_wait_seconds',
+    help:
+      'Time from a job’s creation to its submit, by tenant: what fair share decides. ' +
+      `The first ${NAMED_TENANTS} tenants a worker sees are named, the rest are tenant="${OTHER_TENANTS}".`,
+    labelNames: ['tenant'] as const,
+    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600],
+    registers,
+  });
+
+export const tenantSubmits = (registers: Registry[]) =>
+  new Counter({
+    name: 'renderq_tenant_submits_total',
+    help: `Submits Segmind accepted, by tenant (named as in renderq_tenant_queue_wait_seconds): each tenant's share of the submit budget.`,
+    labelNames: ['tenant'] as const,
+    registers,
+  });
+
+export const tenantSpend = (registers: Registry[]) =>
+  new Counter({
+    name: 'renderq_tenant_spend_usd_total',
+    help: 'What Segmind charged, in USD, by tenant (named as in renderq_tenant_queue_wait_seconds).',
+    labelNames: ['tenant'] as const,
+    registers,
+  });
+
+/** Names the `count` largest of `values` and sums the rest as "(others)"; a reading of none leaves the gauge as it was. */
+function setLargest(gauge: Gauge<'tenant'>, values: ReadonlyMap<string, number>): void {
+  const largest = [...values].filter(([, value]) => value > 0).sort(([, a], [, b]) => b - a);
+  gauge.reset();
+  for (const [tenant, value] of largest.slice(0, NAMED_TENANTS)) gauge.set({ tenant }, value);
+  if (largest.length > NAMED_TENANTS) {
+    gauge.set(
+      { tenant: OTHER_TENANTS },
+      largest.slice(NAMED_TENANTS).reduce((sum, [, value]) => sum + value, 0),
+    );
+  }
+}
+
+export const tenantUnfinishedJobs = (registers: Registry[], readings: MetricReadings) =>
+  new Gauge({
+    name: 'renderq_tenant_unfinished_jobs',
+    help:
+      `Each tenant's unfinished jobs (queued or running), as its backlog quota counts them: the ${NAMED_TENANTS} ` +
+      `with the most by name, the others summed as tenant="${OTHER_TENANTS}".`,
+    labelNames: ['tenant'] as const,
+    registers,
+    async collect() {
+      const read = readings.sources.tenantBacklogs;
+      if (!read) return;
+      // Redis not answering: the last reading stays.
+      const counts = await read().catch(() => undefined);
+      if (counts) setLargest(this, counts);
+    },
+  });
+
+export const tenantWaitingJobs = (registers: Registry[], readings: MetricReadings) =>
+  new Gauge({
+    name: 'renderq_tenant_waiting_jobs',
+    help:
+      `Each tenant's jobs waiting for its fair share of the submit budget (not yet on the render queue): the ${NAMED_TENANTS} ` +
+      `with the most by name, the others summed as tenant="${OTHER_TENANTS}".`,
+    labelNames: ['tenant'] as const,
+    registers,
+    async collect() {
+      const read = readings.sources.fairShare;
+      if (!read) return;
+      const tenants = await read().catch(() => undefined);
+      if (tenants) setLargest(this, new Map(tenants.map((t) => [t.tenant, t.waiting])));
+    },
+  });
+
+export const tenantFairShare = (registers: Registry[], readings: MetricReadings) =>
+  new Gauge({
+    name: 'renderq_tenant_fair_share',
+    help:
+      'The share of the submit budget each tenant waiting for its share is due now: its weight over the ' +
+      `weights of every tenant waiting (compare with its share of renderq_tenant_submits_total). The ${NAMED_TENANTS} ` +
+      `with the most jobs waiting by name, the others summed as tenant="${OTHER_TENANTS}".`,
+    labelNames: ['tenant'] as const,
+    registers,
+    async collect() {
+      const read = readings.sources.fairShare;
+      if (!read) return;
+      const tenants = await read().catch(() => undefined);
+      if (!tenants) return;
+      const total = tenants.reduce((sum, t) => sum + t.weight, 0);
+      const byWaiting = [...tenants].sort((a, b) => b.waiting - a.waiting);
+      const shares = new Map<string, number>();
+      for (const [i, t] of byWaiting.entries()) {
+        const label = i < NAMED_TENANTS ? t.tenant : OTHER_TENANTS;
+        shares.set(label, (shares.get(label) ?? 0) + t.weight / total);
+      }
+      this.reset();
+      for (const [tenant, share] of shares) this.set({ tenant }, share);
+    },
+  });
