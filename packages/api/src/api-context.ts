@@ -1,4 +1,5 @@
 /** What the routes share, built once per API process by buildApp. */
+
 import type {
   Config,
   JobStore,
@@ -16,6 +17,7 @@ import type { Queue } from 'bullmq';
 import type { Keyring } from './http/access.js';
 import type { UploadSlots } from './http/upload-slots.js';
 import type { EnqueueRate } from './services/enqueue-rate.js';
+import type { FairShareNow } from './services/fair-share-reading.js';
 import type { IdempotencyStore } from './services/idempotency.js';
 import type { RedisMemoryGuard } from './services/memory-guard.js';
 import type { UrlGuard } from './services/url-guard.js';
@@ -31,6 +33,8 @@ export interface ApiContext {
   readonly store: JobStore;
   /** Each tenant's weight in the fair share (TENANT_WEIGHTS; 1 for the rest). */
   readonly weightOf: WeightOf;
+  /** The tenants waiting for their fair share now (read at most once a second). */
+  readonly fairShareNow: () => Promise<FairShareNow>;
   readonly renderQueue: Queue;
   readonly pollQueue: Queue;
   readonly pause: PauseControl;

@@ -42,6 +42,7 @@ import { queueDashboard } from './routes/queue-dashboard.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { EnqueueRate } from './services/enqueue-rate.js';
+import { fairShareReading } from './services/fair-share-reading.js';
 import { IdempotencyStore } from './services/idempotency.js';
 import { RedisMemoryGuard } from './services/memory-guard.js';
 import { UrlGuard } from './services/url-guard.js';
@@ -69,6 +70,16 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const storageWatch = await watchStorage({ storage, intervalMs: config.storageCheckIntervalMs, logger });
   const webhooks = config.webhooks.secret ? openWebhookQueue(redis, prefix) : undefined;
   if (!webhooks) logger.warn('WEBHOOK_SECRET is unset: webhook_url is accepted but no webhooks are sent');
+  const store = new JobStore({
+    redis,
+    queue: renderQueue,
+    prefix,
+    retentionMs: config.jobs.retentionMs,
+    fairShare: config.fairShare.on,
+    ...(webhooks ? { events: webhooks.events } : {}),
+  });
+  const weightOf = weightsOf(config.fairShare.weights);
+  const fairShareNow = fairShareReading(store, weightOf);
   const ctx: ApiContext = {
     config,
     logger,
@@ -76,15 +87,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     metrics,
     storage,
     storageStatus: () => storageWatch.status(),
-    store: new JobStore({
-      redis,
-      queue: renderQueue,
-      prefix,
-      retentionMs: config.jobs.retentionMs,
-      fairShare: config.fairShare.on,
-      ...(webhooks ? { events: webhooks.events } : {}),
-    }),
-    weightOf: weightsOf(config.fairShare.weights),
+    store,
+    weightOf,
+    fairShareNow,
     webhooks,
     urlGuard: new UrlGuard({ allowPrivate: config.webhooks.allowPrivate }),
     renderQueue,
@@ -118,11 +123,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     credits: async () => (await readCredits(redis, prefix))?.balance,
     pause: () => ctx.pause.state(),
     queueCounts: () =>
-      readQueueDepths([renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])], () =>
-        ctx.store.waitingForShare(),
+      readQueueDepths([renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])], async () =>
+        [...(await fairShareNow()).waiting.values()].reduce((sum, n) => sum + n, 0),
       ),
-    tenantBacklogs: () => ctx.store.unfinishedJobsByTenant(),
-    fairShare: async () => (await ctx.store.fairTenants()).map((t) => ({ ...t, weight: ctx.weightOf(t.tenant) })),
+    tenantBacklogs: () => store.unfinishedJobsByTenant(),
+    fairShare: async () => (await fairShareNow()).tenants,
   });
 
   const server = limitedHttpServer(config.api.http, (reason) => metrics.requestsRefused.inc({ reason }));

@@ -2,6 +2,7 @@
 // past its quota, a batch is admitted whole or not at all, nothing of a refused request is stored,
 // and the count returns to zero as every job ends (completed, failed, cancelled — with its request
 // still followed at Segmind — or failed after an ambiguous submit).
+import type { AdminStatus } from '@renderq/contract';
 import { backlogClaimsKey } from '@renderq/shared/keys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Answer, startApi, type TestApi, VEGA } from './server.js';
@@ -111,6 +112,8 @@ describe('the backlog quota', () => {
       },
     ]);
     expect((await api.call('GET', '/v1/admin/tenants')).status).toBe(403);
+    const status = (await api.call('GET', '/v1/admin/status', { tenant: 'operator' })).json() as AdminStatus;
+    expect(status.queues.render?.fair_share).toBe(admitted.acme + 4);
     const metrics = (await api.call('GET', '/metrics', { tenant: null })).text;
     expect(metrics).toContain(`renderq_tenant_unfinished_jobs{tenant="acme"} ${admitted.acme}`);
     expect(metrics).toContain('renderq_tenant_unfinished_jobs{tenant="globex"} 4');

@@ -40,7 +40,9 @@ export const AdminStatus = z.object({
   storage: StorageState,
   queues: z
     .record(z.string(), z.record(z.string(), z.number()))
-    .describe('Jobs by state in each queue: render, poll, and webhooks when webhooks are on (WEBHOOK_SECRET).'),
+    .describe(
+      "Jobs by state in each queue: render (with `fair_share`, its jobs still waiting for their tenant's fair share), poll, and webhooks when webhooks are on (WEBHOOK_SECRET).",
+    ),
   credits: z.object({ balance: z.number(), observed_at: z.string() }).nullable(),
 });
 export type AdminStatus = z.infer<typeof AdminStatus>;

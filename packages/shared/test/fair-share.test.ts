@@ -6,7 +6,15 @@ import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { type JobStore, type NewJob, weightsOf } from '../src/index.js';
 import type { RenderJobData } from '../src/queues.js';
-import { fairReadyKey, fairReleasedKey, fairStateKey, fairTenantsKey, unenqueuedKey } from '../src/redis/keys.js';
+import {
+  fairPassesKey,
+  fairReadyKey,
+  fairReleasedKey,
+  fairStateKey,
+  fairTenantsKey,
+  unenqueuedKey,
+  unfinishedJobsKey,
+} from '../src/redis/keys.js';
 import { useJobStore } from './job-store-fixture.js';
 
 let redis: Redis;
@@ -38,12 +46,19 @@ async function batchOf(tenant: string, jobs: number): Promise<string[]> {
   return created.jobIds;
 }
 
-/** Releases `jobs` one call at a time (as the worker's loop does) and counts them by tenant. */
+/** Releases up to `ahead` jobs, then takes them off the render queue as workers would. */
+async function releaseNext(ahead: number, weights: Record<string, number> = {}): Promise<string[]> {
+  const ids = await store.releaseFairShare(ahead, weightsOf(weights));
+  await queue.drain();
+  return ids;
+}
+
+/** Releases `jobs` a few at a time (as the worker's loop does) and counts them by tenant. */
 async function release(jobs: number, weights: Record<string, number> = {}): Promise<Map<string, number>> {
   const byTenant = new Map<string, number>();
   const tenantOf = new Map<string, string>();
   for (let released = 0; released < jobs; ) {
-    const ids = await store.releaseFairShare(Math.min(3, jobs - released), weightsOf(weights));
+    const ids = await releaseNext(Math.min(3, jobs - released), weights);
     if (ids.length === 0) break;
     for (const id of ids) {
       const tenant = tenantOf.get(id) ?? (await store.get(id))?.tenant ?? '?';
@@ -92,8 +107,7 @@ describe('fair share', () => {
     await batchOf('heavy', 100);
     await release(40);
     const single = await store.create(job('light'));
-    const next = await store.releaseFairShare(1, weightsOf({}));
-    expect(next).toEqual([single.id]);
+    expect(await releaseNext(1)).toEqual([single.id]);
     // Having waited while idle earns the light tenant no run of its own: it alternates with heavy.
     await batchOf('light', 10);
     const served = await release(10);
@@ -101,11 +115,60 @@ describe('fair share', () => {
     expect(served.get('heavy')).toBe(5);
   });
 
+  it('gives a tenant that keeps one job waiting at a time its turn, not every turn', async () => {
+    await batchOf('heavy', 200);
+    const served = new Map<string, number>();
+    // "sly" posts its next job the moment its last one is released, so it always has exactly one waiting.
+    await store.create(job('sly'));
+    for (let i = 0; i < 40; i++) {
+      for (const id of await releaseNext(1)) {
+        const tenant = (await store.get(id))?.tenant ?? '?';
+        served.set(tenant, (served.get(tenant) ?? 0) + 1);
+        if (tenant === 'sly') await store.create(job('sly'));
+      }
+    }
+    expect(served.get('sly')).toBe(20);
+    expect(served.get('heavy')).toBe(20);
+  });
+
+  it('does not enter a job cancelled before it entered', async () => {
+    const [first] = await store.createBatch({ tenant: 'acme' }, [job('acme')]).then(async (created) => {
+      await created.enqueued;
+      return created.jobIds;
+    });
+    // As if the job were cancelled between its record and its entry (a batch cancelled at once).
+    await redis.zrem(fairReadyKey(prefix, 'acme'), first as string);
+    await store.transition(first as string, 'cancel', { name: 'cancelled' });
+    await redis.zadd(unenqueuedKey(prefix), 0, first as string);
+    const entered = await redis.renderqEnterFairQueue(
+      6,
+      unenqueuedKey(prefix),
+      unfinishedJobsKey(prefix),
+      fairTenantsKey(prefix),
+      fairStateKey(prefix),
+      fairPassesKey(prefix),
+      fairReadyKey(prefix, 'acme'),
+      JSON.stringify([first, 'acme', '10']),
+    );
+    expect(entered).toBe(0);
+    expect(await redis.zcard(fairReadyKey(prefix, 'acme'))).toBe(0);
+    expect(await redis.zcard(unenqueuedKey(prefix))).toBe(0);
+  });
+
+  it('puts back a tenant whose jobs wait without it among those served, and forgets passed passes', async () => {
+    await batchOf('acme', 3);
+    await redis.del(fairTenantsKey(prefix));
+    await redis.hset(fairPassesKey(prefix), 'long-gone', '-1');
+    expect(await releaseNext(5)).toEqual([]);
+    expect(await store.healFairShare()).toBe(1);
+    expect(await redis.hexists(fairPassesKey(prefix), 'long-gone')).toBe(0);
+    expect(await releaseNext(5)).toHaveLength(3);
+  });
+
   it("orders a tenant's own jobs by priority, then by arrival", async () => {
     const batch = await batchOf('acme', 3);
     const urgent = await store.create(job('acme', { priority: 1 }));
-    const released = await store.releaseFairShare(10, weightsOf({}));
-    expect(released).toEqual([urgent.id, ...batch]);
+    expect(await releaseNext(10)).toEqual([urgent.id, ...batch]);
   });
 
   it('takes a job cancelled while waiting out of its ready set, charging its tenant nothing', async () => {
@@ -114,8 +177,17 @@ describe('fair share', () => {
     await store.transition(second as string, 'cancel', { name: 'cancelled' });
     expect(await redis.zcard(fairReadyKey(prefix, 'acme'))).toBe(0);
     const other = await store.create(job('globex'));
-    expect(await store.releaseFairShare(5, weightsOf({}))).toEqual([other.id]);
+    expect(await releaseNext(5)).toEqual([other.id]);
     expect(await redis.zcard(fairTenantsKey(prefix))).toBe(0);
+  });
+
+  it('releases only what tops the render queue up to the jobs it should hold, counted in the same step', async () => {
+    const ids = await batchOf('acme', 10);
+    expect(await store.releaseFairShare(3, weightsOf({}))).toEqual(ids.slice(0, 3));
+    // Three wait on the render queue already: nothing more, however often it is asked.
+    expect(await store.releaseFairShare(3, weightsOf({}))).toEqual([]);
+    expect(await store.releaseFairShare(5, weightsOf({}))).toEqual(ids.slice(3, 5));
+    expect(await queue.getWaitingCount()).toBe(5);
   });
 
   it('enters a job once, however often entering it is repeated', async () => {
@@ -124,8 +196,8 @@ describe('fair share', () => {
     // Recovery finds nothing of the entered job among the unenqueued: it is not entered again.
     await store.recoverUnenqueued(0);
     expect(await redis.zcard(fairReadyKey(prefix, 'acme'))).toBe(1);
-    expect(await store.releaseFairShare(5, weightsOf({}))).toEqual([record.id]);
-    expect(await store.releaseFairShare(5, weightsOf({}))).toEqual([]);
+    expect(await releaseNext(5)).toEqual([record.id]);
+    expect(await releaseNext(5)).toEqual([]);
   });
 
   it('recovers a job whose creator died before entering it, and one whose releaser died before its add', async () => {
@@ -142,10 +214,14 @@ describe('fair share', () => {
 
     // Released by the script, never added: what a releaser that died in between leaves.
     const released = await redis.renderqReleaseFairShare(
-      4,
+      8,
       fairTenantsKey(prefix),
       fairStateKey(prefix),
       fairReleasedKey(prefix),
+      fairPassesKey(prefix),
+      queue.keys.wait as string,
+      queue.keys.active as string,
+      queue.keys.prioritized as string,
       fairReadyKey(prefix, 'acme'),
       '0',
       '1',
@@ -157,7 +233,7 @@ describe('fair share', () => {
     // The reconciler leaves it alone meanwhile: its add is recovery's.
     const glance = [{ id: recorded as string, batchId: null, tenant: 'acme' }];
     expect(await store.creationUnsettled(glance)).toEqual(new Set([recorded]));
-    await store.recoverUnenqueued(0);
+    await store.recoverReleased(0);
     expect(await queue.getJob(recorded as string)).toBeDefined();
     expect(await store.creationUnsettled(glance)).toEqual(new Set());
   });
@@ -165,7 +241,7 @@ describe('fair share', () => {
   it('lists the tenants waiting, next served first', async () => {
     await batchOf('a', 4);
     await batchOf('b', 2);
-    await store.releaseFairShare(1, weightsOf({}));
+    await releaseNext(1);
     const tenants = await store.fairTenants();
     expect(tenants.map((t) => [t.tenant, t.waiting])).toEqual([
       ['b', 2],

@@ -1,32 +1,57 @@
 /**
- * The fair-share release: keeps a few jobs waiting on the render queue — about half a second of
- * the submit budget — and fills it from the tenants' ready sets in fair-share order. Few are
- * released ahead because a released job has its place: the fewer ahead of the budget, the sooner
- * a newly busy tenant's job is served. Every worker runs one; two releasing at once only put a
- * few more jobs ahead. It runs whether or not this process's FAIR_SHARE is on, so jobs that an API
- * with fair share entered are never stranded.
+ * The fair-share release: keeps a few jobs on the render queue not yet submitted — about 0.4 s of
+ * the submit budget beyond the submits under way, plus one; no more than Segmind's in-flight cap
+ * has room for — and tops it up from the tenants' ready sets in fair-share order. Few are released ahead because a released job has its place: the fewer
+ * ahead of the budget, the sooner a newly busy tenant's job is served. Jobs a worker holds (waiting
+ * for their reserved submit slot, or mid-submit) count as well as waiting ones: a worker takes every
+ * waiting job it has room for at once, so waiting alone would say "empty" while many are held.
+ * Every worker runs one; the release script counts and releases in one step, so two at once never
+ * put more ahead. It runs whether or not this process's FAIR_SHARE is on, so jobs that an API with
+ * fair share entered are never stranded.
  */
 import type { JobStore, Logger } from '@renderq/shared';
-import type { Queue } from 'bullmq';
 import type { RateBudget } from './segmind/rate-budget.js';
 
 export interface FairReleaseOptions {
   readonly store: JobStore;
-  readonly renderQueue: Queue;
   readonly budget: RateBudget;
   readonly weightOf: (tenant: string) => number;
+  /** SEGMIND_RATE_LIMIT as submits a second, when the operator states it. */
+  readonly knownPerSecond?: number;
+  /** How long a submit holds a worker slot besides waiting for its turn (this worker's submits). */
+  readonly submitWork: SubmitWork;
+  /** Requests SEGMIND_MAX_INFLIGHT still has room for: releasing more than that only fills the queue. */
+  readonly inflightRoom: () => Promise<number>;
   readonly logger: Logger;
   /** How often it looks. @defaultValue 100 */
   readonly intervalMs?: number;
 }
 
-/** Seconds of the submit budget kept waiting on the render queue. */
-const LEAD_SECONDS = 0.5;
-const MIN_AHEAD = 2;
+/** Seconds of the submit budget kept on the render queue, besides the submits under way. */
+const LEAD_SECONDS = 0.4;
 const MAX_AHEAD = 200;
-/** The rate assumed before the budget has one. */
-const UNKNOWN_RATE_PER_SECOND = 10;
 const RATE_REFRESH_MS = 2_000;
+/** Released jobs whose add has not been confirmed this long are added again (their releaser failed). */
+const RELEASED_STALE_MS = 3_000;
+const RELEASED_CHECK_MS = 2_000;
+
+/**
+ * The time a submit holds its worker slot besides waiting for its reserved turn — reading input
+ * images and the submit call itself — averaged over this worker's recent submits. The jobs under
+ * way for that long are part of what the render queue must hold to keep the budget busy.
+ */
+export class SubmitWork {
+  #seconds = 0;
+
+  observe(seconds: number): void {
+    // Most weight on the last 20 or so submits: Segmind's latency drifts.
+    this.#seconds = this.#seconds === 0 ? seconds : 0.95 * this.#seconds + 0.05 * seconds;
+  }
+
+  get seconds(): number {
+    return this.#seconds;
+  }
+}
 
 export interface FairRelease {
   /** Stops looking, and waits for a release under way. */
@@ -36,26 +61,38 @@ export interface FairRelease {
 export function startFairRelease(options: FairReleaseOptions): FairRelease {
   const intervalMs = options.intervalMs ?? 100;
   let stopped = false;
-  let ahead = aheadFor(UNKNOWN_RATE_PER_SECOND);
+  // Until a limit is known or learned, the rate is not what jobs wait for: the most are kept ahead.
+  let perSecond = options.knownPerSecond;
   let rateReadAt = 0;
+  let releasedCheckedAt = 0;
   let warnedAt = 0;
 
-  const releaseDue = async (): Promise<void> => {
+  /** Tops the render queue up; true when it released any (the workers may be taking them fast). */
+  const releaseDue = async (): Promise<boolean> => {
     const now = Date.now();
     if (now - rateReadAt > RATE_REFRESH_MS) {
       rateReadAt = now;
       const state = await options.budget.state(now);
-      ahead = aheadFor(state?.perSecond ?? UNKNOWN_RATE_PER_SECOND);
+      if (options.knownPerSecond || state?.learned) perSecond = state?.perSecond ?? options.knownPerSecond;
     }
-    const counts = await options.renderQueue.getJobCounts('waiting', 'prioritized');
-    const waiting = Object.values(counts).reduce((sum, n) => sum + n, 0);
-    if (waiting < ahead) await options.store.releaseFairShare(ahead - waiting, options.weightOf);
+    if (now - releasedCheckedAt > RELEASED_CHECK_MS) {
+      releasedCheckedAt = now;
+      await options.store.recoverReleased(RELEASED_STALE_MS);
+    }
+    const byRate =
+      perSecond === undefined ? MAX_AHEAD : Math.ceil(perSecond * (LEAD_SECONDS + options.submitWork.seconds)) + 1;
+    // With Segmind's in-flight cap reached, one job waits ready for the next free place.
+    const byInflight = Math.max(0, await options.inflightRoom()) + 1;
+    // The script counts what the render queue holds and releases only the difference.
+    const ahead = Math.min(MAX_AHEAD, byRate, byInflight);
+    return (await options.store.releaseFairShare(ahead, options.weightOf)).length > 0;
   };
 
   const running = (async () => {
     while (!stopped) {
       try {
-        await releaseDue();
+        // Released some: look again at once, as the workers may be taking jobs faster than one look per interval.
+        if (await releaseDue()) continue;
       } catch (error) {
         // Redis away: the loop looks again; one warning a minute is enough.
         if (Date.now() - warnedAt > 60_000) {
@@ -73,8 +110,4 @@ export function startFairRelease(options: FairReleaseOptions): FairRelease {
       await running;
     },
   };
-}
-
-function aheadFor(perSecond: number): number {
-  return Math.min(MAX_AHEAD, Math.max(MIN_AHEAD, Math.ceil(perSecond * LEAD_SECONDS)));
 }

@@ -64,6 +64,9 @@ export function startReconciler(options: ReconcilerOptions): RunningReconciler {
       // Jobs finished by a worker of a version before backlog quotas, or lost: off their tenants' counts.
       const tidied = await options.store.tidyBacklogs(passOptions.pageSize * passOptions.maxPages);
       if (tidied > 0) logger.info({ jobs: tidied }, "took finished jobs off their tenants' backlog counts");
+      const healed = await options.store.healFairShare();
+      if (healed > 0)
+        logger.warn({ tenants: healed }, 'put tenants with jobs waiting back among those served by fair share');
       const events = options.webhooks
         ? await reconcileLostEvents({ ...options, webhooks: options.webhooks }, passOptions)
         : emptyReport();

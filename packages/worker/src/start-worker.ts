@@ -30,7 +30,7 @@ import {
 } from '@renderq/shared';
 import { Queue, Worker } from 'bullmq';
 import { watchCredits } from './credits-watcher.js';
-import { startFairRelease } from './fair-release.js';
+import { SubmitWork, startFairRelease } from './fair-release.js';
 import { InflightCount } from './pipeline/inflight-count.js';
 import { OutputStore } from './pipeline/output-store.js';
 import type { PipelineDeps } from './pipeline/pipeline-deps.js';
@@ -107,6 +107,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       apiKey: config.segmind.apiKey,
       ...(config.segmind.rateLimit ? { knownLimit: config.segmind.rateLimit } : {}),
     }),
+    submitWork: new SubmitWork(),
     // Segmind requests submitted and not yet finished, across all workers: the poll queue's jobs.
     inflight: new InflightCount(async () => {
       const counts = await pollQueue.getJobCounts('active', 'waiting', 'delayed', 'prioritized');
@@ -203,10 +204,14 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
   }, RECOVERY_INTERVAL_MS);
   const fairRelease = startFairRelease({
     store,
-    renderQueue,
+    submitWork: deps.submitWork,
+    inflightRoom: () => deps.inflight.room(config.segmind.maxInflight),
     budget: deps.budget,
     weightOf: weightsOf(config.fairShare.weights),
     logger,
+    ...(config.segmind.rateLimit
+      ? { knownPerSecond: (config.segmind.rateLimit.count * 1000) / config.segmind.rateLimit.windowMs }
+      : {}),
   });
   const reconciler = startReconciler({
     redis,

@@ -119,9 +119,10 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
       },
     },
     async () => {
-      const [pause, render, poll, webhooks, credits] = await Promise.all([
+      const [pause, render, waitingForShare, poll, webhooks, credits] = await Promise.all([
         ctx.pause.state(),
         ctx.renderQueue.getJobCounts(),
+        ctx.fairShareNow(),
         ctx.pollQueue.getJobCounts(),
         // Without WEBHOOK_SECRET no webhook is sent, and there is no queue to show.
         ctx.webhooks?.queue.getJobCounts(),
@@ -132,7 +133,11 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
         pause,
         storage: storage.ok ? { usable: true, problem: null } : { usable: false, problem: storage.problem },
         queues: {
-          [QUEUE_NAMES.render]: render,
+          // Jobs waiting for their tenant's fair share are the render queue's too (docs/tenants.md).
+          [QUEUE_NAMES.render]: {
+            ...render,
+            fair_share: [...waitingForShare.waiting.values()].reduce((sum, n) => sum + n, 0),
+          },
           [QUEUE_NAMES.poll]: poll,
           ...(webhooks ? { [QUEUE_NAMES.webhooks]: webhooks } : {}),
         },

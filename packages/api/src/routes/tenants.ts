@@ -5,6 +5,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../api-context.js';
 import { OPEN_TENANT } from '../http/access.js';
 import { backlogQuotaOf } from '../services/backlog-quota.js';
+import type { FairShareNow } from '../services/fair-share-reading.js';
 
 export async function tenantRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -20,7 +21,7 @@ export async function tenantRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       },
     },
     async (request) => {
-      const [unfinished, waiting] = await Promise.all([ctx.store.unfinishedJobsOf(request.tenant), fairShareNow(ctx)]);
+      const [unfinished, waiting] = await Promise.all([ctx.store.unfinishedJobsOf(request.tenant), ctx.fairShareNow()]);
       return statusOf(ctx, request.tenant, unfinished, waiting);
     },
   );
@@ -36,27 +37,13 @@ export async function tenantRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       },
     },
     async () => {
-      const [counts, waiting] = await Promise.all([ctx.store.unfinishedJobsByTenant(), fairShareNow(ctx)]);
+      const [counts, waiting] = await Promise.all([ctx.store.unfinishedJobsByTenant(), ctx.fairShareNow()]);
       // Tenants with a key, and any whose key was taken away while it still has jobs.
       const keyed = ctx.config.api.tenants?.map((entry) => entry.tenant) ?? [OPEN_TENANT];
       const names = new Set([...keyed, ...[...counts].filter(([, n]) => n > 0).map(([name]) => name)]);
       return { tenants: [...names].sort().map((tenant) => statusOf(ctx, tenant, counts.get(tenant) ?? 0, waiting)) };
     },
   );
-}
-
-/** The tenants with jobs waiting for their fair share now: how many wait, and the sum of their weights. */
-interface FairShareNow {
-  readonly waiting: ReadonlyMap<string, number>;
-  readonly totalWeight: number;
-}
-
-async function fairShareNow(ctx: ApiContext): Promise<FairShareNow> {
-  const tenants = await ctx.store.fairTenants();
-  return {
-    waiting: new Map(tenants.map((t) => [t.tenant, t.waiting])),
-    totalWeight: tenants.reduce((sum, t) => sum + ctx.weightOf(t.tenant), 0),
-  };
 }
 
 function statusOf(ctx: ApiContext, tenant: string, unfinished: number, share: FairShareNow): TenantStatus {

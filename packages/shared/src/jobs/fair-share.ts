@@ -11,7 +11,16 @@
  * (recovery adds it, and adding under an existing id is a no-op).
  */
 import { QUEUE_NAMES } from '../queues.js';
-import { fairReadyKey, fairReleasedKey, fairStateKey, fairTenantsKey, unenqueuedKey } from '../redis/keys.js';
+import {
+  backlogTenantsKey,
+  fairPassesKey,
+  fairReadyKey,
+  fairReleasedKey,
+  fairStateKey,
+  fairTenantsKey,
+  unenqueuedKey,
+  unfinishedJobsKey,
+} from '../redis/keys.js';
 import { pipelineAnswers } from '../redis/queue-job-glance.js';
 import type { StoreContext } from './store-context.js';
 
@@ -29,7 +38,13 @@ export type WeightOf = (tenant: string) => number;
 export async function enterFairQueue(ctx: StoreContext, jobs: readonly FairEntry[]): Promise<number> {
   if (jobs.length === 0) return 0;
   const { redis, prefix } = ctx;
-  const keys = [unenqueuedKey(prefix), fairTenantsKey(prefix), fairStateKey(prefix)];
+  const keys = [
+    unenqueuedKey(prefix),
+    unfinishedJobsKey(prefix),
+    fairTenantsKey(prefix),
+    fairStateKey(prefix),
+    fairPassesKey(prefix),
+  ];
   return redis.renderqEnterFairQueue(
     keys.length + jobs.length,
     ...keys,
@@ -39,38 +54,81 @@ export async function enterFairQueue(ctx: StoreContext, jobs: readonly FairEntry
 }
 
 /**
- * Releases up to `most` jobs in fair-share order onto the render queue, and returns their ids.
- * Each call serves at most `most` tenants (it names the lowest passes it saw); it may stop early
- * when another tenant's turn comes first, which the next call serves.
+ * Releases jobs in fair-share order onto the render queue until it holds `ahead` jobs not yet
+ * submitted (waiting, or held by a worker), and returns their ids. Each call serves at most
+ * `ahead` tenants (it names the lowest passes it saw); it may stop early when another tenant's
+ * turn comes first, which the next call serves.
  */
-export async function releaseFairShare(ctx: StoreContext, most: number, weightOf: WeightOf): Promise<string[]> {
+export async function releaseFairShare(ctx: StoreContext, ahead: number, weightOf: WeightOf): Promise<string[]> {
   const { redis, prefix, queue } = ctx;
-  const tenants = await redis.zrange(fairTenantsKey(prefix), 0, String(most - 1));
+  const tenants = await redis.zrange(fairTenantsKey(prefix), 0, String(ahead - 1));
   if (tenants.length === 0) return [];
-  const keys = [fairTenantsKey(prefix), fairStateKey(prefix), fairReleasedKey(prefix)];
+  const keys = [
+    fairTenantsKey(prefix),
+    fairStateKey(prefix),
+    fairReleasedKey(prefix),
+    fairPassesKey(prefix),
+    queue.keys.wait as string,
+    queue.keys.active as string,
+    queue.keys.prioritized as string,
+  ];
   const ids = await redis.renderqReleaseFairShare(
     keys.length + tenants.length,
     ...keys,
     ...tenants.map((tenant) => fairReadyKey(prefix, tenant)),
     String(Date.now()),
-    String(most),
+    String(ahead),
     ...tenants.flatMap((tenant) => [tenant, String(weightOf(tenant))]),
   );
-  if (ids.length === 0) return ids;
-  // No BullMQ priority: the order of release is the order of service.
-  await queue.addBulk(ids.map((id) => ({ name: QUEUE_NAMES.render, data: { jobId: id }, opts: { jobId: id } })));
-  await redis.zrem(fairReleasedKey(prefix), ...ids);
+  await addReleased(ctx, ids);
   return ids;
 }
 
-/** Adds to the render queue the jobs released more than `olderThanMs` ago whose add was never confirmed. */
+/** Adds released jobs to the render queue and confirms them (an add under an existing id adds nothing). */
+async function addReleased(ctx: StoreContext, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  // No BullMQ priority: the order of release is the order of service.
+  await ctx.queue.addBulk(ids.map((id) => ({ name: QUEUE_NAMES.render, data: { jobId: id }, opts: { jobId: id } })));
+  await ctx.redis.zrem(fairReleasedKey(ctx.prefix), ...ids);
+}
+
+/**
+ * Adds to the render queue the jobs released more than `olderThanMs` ago whose add was never
+ * confirmed (the releaser died, or Redis failed the add). Until then they count as held by the
+ * render queue, so the release loop runs this every few seconds.
+ */
 export async function recoverReleased(ctx: StoreContext, olderThanMs: number): Promise<number> {
-  const { redis, prefix, queue } = ctx;
+  const { redis, prefix } = ctx;
   const ids = await redis.zrangebyscore(fairReleasedKey(prefix), '-inf', Date.now() - olderThanMs, 'LIMIT', 0, 1000);
-  if (ids.length === 0) return 0;
-  await queue.addBulk(ids.map((id) => ({ name: QUEUE_NAMES.render, data: { jobId: id }, opts: { jobId: id } })));
-  await redis.zrem(fairReleasedKey(prefix), ...ids);
+  await addReleased(ctx, ids);
   return ids.length;
+}
+
+/**
+ * Puts back among the tenants being served any tenant with jobs waiting that is missing from them
+ * (the scripts keep the two together; this heals what they cannot, such as a key deleted by hand),
+ * and forgets passes the clock has gone past. Run by the reconciler; returns the tenants put back.
+ */
+export async function healFairShare(ctx: StoreContext): Promise<number> {
+  const { redis, prefix } = ctx;
+  const tenants = await redis.smembers(backlogTenantsKey(prefix));
+  const pipeline = redis.pipeline();
+  for (const tenant of tenants) {
+    pipeline.zcard(fairReadyKey(prefix, tenant));
+    pipeline.zscore(fairTenantsKey(prefix), tenant);
+  }
+  pipeline.hget(fairStateKey(prefix), 'vtime');
+  pipeline.hgetall(fairPassesKey(prefix));
+  const answers = pipelineAnswers(await pipeline.exec());
+  const vtime = String(answers[2 * tenants.length] ?? '0');
+  const passes = (answers[2 * tenants.length + 1] ?? {}) as Record<string, string>;
+  const missing = tenants.filter((_, i) => Number(answers[2 * i]) > 0 && answers[2 * i + 1] === null);
+  const passed = Object.keys(passes).filter((tenant) => Number(passes[tenant]) <= Number(vtime));
+  const fix = redis.pipeline();
+  for (const tenant of missing) fix.zadd(fairTenantsKey(prefix), 'NX', vtime, tenant);
+  if (passed.length > 0) fix.hdel(fairPassesKey(prefix), ...passed);
+  if (missing.length > 0 || passed.length > 0) await fix.exec();
+  return missing.length;
 }
 
 /** Of these jobs, those waiting for their share or released and not yet confirmed: no BullMQ job is theirs yet. */

@@ -188,9 +188,24 @@ export class JobStore {
    * confirmed, and adds to the render queue jobs released as long ago whose add was not.
    */
   async recoverUnenqueued(olderThanMs = 30_000): Promise<number> {
-    return (
-      (await recoverUnenqueued(this.#ctx, olderThanMs)) + (await fairShare.recoverReleased(this.#ctx, olderThanMs))
-    );
+    // Each independently: a failure of one leaves the other's work done.
+    const [unenqueued, released] = await Promise.allSettled([
+      recoverUnenqueued(this.#ctx, olderThanMs),
+      fairShare.recoverReleased(this.#ctx, olderThanMs),
+    ]);
+    if (unenqueued.status === 'rejected') throw unenqueued.reason;
+    if (released.status === 'rejected') throw released.reason;
+    return unenqueued.value + released.value;
+  }
+
+  /** Adds to the render queue jobs released more than `olderThanMs` ago whose add was never confirmed. */
+  recoverReleased(olderThanMs: number): Promise<number> {
+    return fairShare.recoverReleased(this.#ctx, olderThanMs);
+  }
+
+  /** Puts back a tenant with jobs waiting that is missing from those served; forgets stale passes. */
+  healFairShare(): Promise<number> {
+    return fairShare.healFairShare(this.#ctx);
   }
 
   /** Releases up to `most` jobs waiting for their tenants' fair share onto the render queue (fair-share.ts). */

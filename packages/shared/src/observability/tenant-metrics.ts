@@ -8,9 +8,9 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { MetricReadings } from './metric-sources.js';
 
 /** Tenants a process or a scrape names. */
-export const NAMED_TENANTS = 20;
+const NAMED_TENANTS = 20;
 /** No tenant can be called this (tenant names are letters, digits, `_`, `.` and `-`). */
-export const OTHER_TENANTS = '(others)';
+const OTHER_TENANTS = '(others)';
 
 /** The label a tenant's samples carry in this process: its name while there is room, else "(others)". */
 export class TenantLabels {
@@ -64,61 +64,55 @@ function setLargest(gauge: Gauge<'tenant'>, values: ReadonlyMap<string, number>)
   }
 }
 
-export const tenantUnfinishedJobs = (registers: Registry[], readings: MetricReadings) =>
-  new Gauge({
-    name: 'renderq_tenant_unfinished_jobs',
-    help:
-      `Each tenant's unfinished jobs (queued or running), as its backlog quota counts them: the ${NAMED_TENANTS} ` +
-      `with the most by name, the others summed as tenant="${OTHER_TENANTS}".`,
+/**
+ * A gauge per tenant read from Redis when scraped: `read` gives each tenant's value (undefined
+ * when nothing can be read, which leaves the last reading). The largest are named, the rest summed.
+ */
+function largestByTenant(
+  registers: Registry[],
+  name: string,
+  help: string,
+  read: () => Promise<ReadonlyMap<string, number> | undefined> | undefined,
+): Gauge<'tenant'> {
+  return new Gauge({
+    name,
+    help: `${help}: the ${NAMED_TENANTS} with the most by name, the others summed as tenant="${OTHER_TENANTS}".`,
     labelNames: ['tenant'] as const,
     registers,
     async collect() {
-      const read = readings.sources.tenantBacklogs;
-      if (!read) return;
       // Redis not answering: the last reading stays.
-      const counts = await read().catch(() => undefined);
-      if (counts) setLargest(this, counts);
+      const values = await read()?.catch(() => undefined);
+      if (values) setLargest(this, values);
     },
   });
+}
+
+export const tenantUnfinishedJobs = (registers: Registry[], readings: MetricReadings) =>
+  largestByTenant(
+    registers,
+    'renderq_tenant_unfinished_jobs',
+    "Each tenant's unfinished jobs (queued or running), as its backlog quota counts them",
+    () => readings.sources.tenantBacklogs?.(),
+  );
 
 export const tenantWaitingJobs = (registers: Registry[], readings: MetricReadings) =>
-  new Gauge({
-    name: 'renderq_tenant_waiting_jobs',
-    help:
-      `Each tenant's jobs waiting for its fair share of the submit budget (not yet on the render queue): the ${NAMED_TENANTS} ` +
-      `with the most by name, the others summed as tenant="${OTHER_TENANTS}".`,
-    labelNames: ['tenant'] as const,
+  largestByTenant(
     registers,
-    async collect() {
-      const read = readings.sources.fairShare;
-      if (!read) return;
-      const tenants = await read().catch(() => undefined);
-      if (tenants) setLargest(this, new Map(tenants.map((t) => [t.tenant, t.waiting])));
-    },
-  });
+    'renderq_tenant_waiting_jobs',
+    "Each tenant's jobs waiting for its fair share of the submit budget (not yet on the render queue)",
+    () => readings.sources.fairShare?.().then((tenants) => new Map(tenants.map((t) => [t.tenant, t.waiting]))),
+  );
 
+/** Each waiting tenant's due share, named as renderq_tenant_waiting_jobs names them. */
 export const tenantFairShare = (registers: Registry[], readings: MetricReadings) =>
-  new Gauge({
-    name: 'renderq_tenant_fair_share',
-    help:
-      'The share of the submit budget each tenant waiting for its share is due now: its weight over the ' +
-      `weights of every tenant waiting (compare with its share of renderq_tenant_submits_total). The ${NAMED_TENANTS} ` +
-      `with the most jobs waiting by name, the others summed as tenant="${OTHER_TENANTS}".`,
-    labelNames: ['tenant'] as const,
+  largestByTenant(
     registers,
-    async collect() {
-      const read = readings.sources.fairShare;
-      if (!read) return;
-      const tenants = await read().catch(() => undefined);
-      if (!tenants) return;
-      const total = tenants.reduce((sum, t) => sum + t.weight, 0);
-      const byWaiting = [...tenants].sort((a, b) => b.waiting - a.waiting);
-      const shares = new Map<string, number>();
-      for (const [i, t] of byWaiting.entries()) {
-        const label = i < NAMED_TENANTS ? t.tenant : OTHER_TENANTS;
-        shares.set(label, (shares.get(label) ?? 0) + t.weight / total);
-      }
-      this.reset();
-      for (const [tenant, share] of shares) this.set({ tenant }, share);
-    },
-  });
+    'renderq_tenant_fair_share',
+    'The share of the submit budget each tenant waiting for its share is due now: its weight over the weights of ' +
+      'every tenant waiting (compare with its share of renderq_tenant_submits_total)',
+    () =>
+      readings.sources.fairShare?.().then((tenants) => {
+        const total = tenants.reduce((sum, t) => sum + t.weight, 0);
+        return new Map(tenants.map((t) => [t.tenant, t.weight / total]));
+      }),
+  );

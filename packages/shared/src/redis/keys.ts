@@ -127,6 +127,10 @@ export function fairTenantsKey(prefix: string): string {
 export function fairStateKey(prefix: string): string {
   return `${prefix}:fair:state`;
 }
+/** The pass each tenant left the tenants being served with (a hash), where it rejoins unless the clock passed it. */
+export function fairPassesKey(prefix: string): string {
+  return `${prefix}:fair:passes`;
+}
 /** Jobs released to the render queue whose BullMQ add is not yet confirmed (sorted by release time). */
 export function fairReleasedKey(prefix: string): string {
   return `${prefix}:fair:released`;

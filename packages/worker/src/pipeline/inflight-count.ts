@@ -33,6 +33,12 @@ export class InflightCount {
     return true;
   }
 
+  /** How many more submits `max` has room for now (read again when stale; nothing is reserved). */
+  async room(max: number, now = Date.now()): Promise<number> {
+    if (now - this.#readAt >= this.#refreshMs) await this.#refresh(now);
+    return max - this.#known;
+  }
+
   #refresh(now: number): Promise<void> {
     this.#reading ??= this.#read()
       .then((count) => {

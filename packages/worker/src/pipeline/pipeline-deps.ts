@@ -13,6 +13,7 @@ import type {
   StoredInput,
 } from '@renderq/shared';
 import type { Job, Queue } from 'bullmq';
+import type { SubmitWork } from '../fair-release.js';
 import type { RateBudget } from '../segmind/rate-budget.js';
 import type { SegmindClient } from '../segmind/segmind-client.js';
 import type { InflightCount } from './inflight-count.js';
@@ -36,6 +37,8 @@ export interface PipelineDeps {
   readonly budget: RateBudget;
   /** Requests at Segmind across all workers, for SEGMIND_MAX_INFLIGHT. */
   readonly inflight: InflightCount;
+  /** How long this worker's submits hold a worker slot besides their slot wait (for the fair-share release). */
+  readonly submitWork: SubmitWork;
   readonly outputs: OutputStore;
   readonly schedule: PollSchedule;
   readonly pause: PauseControl;

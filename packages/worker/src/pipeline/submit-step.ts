@@ -53,6 +53,7 @@ async function submit(
   record: JobRecord,
   enterSubmit: () => Promise<boolean>,
 ): Promise<void> {
+  const startedAt = Date.now();
   // Read before the job moves: a worker that dies or fails reading leaves it queued, never mid-submit.
   let images: Record<string, string>;
   try {
@@ -62,7 +63,9 @@ async function submit(
   }
 
   // Segmind's rate limit: a slot from the budget every worker shares, or back to wait until there is one.
+  const slotFrom = Date.now();
   const heldMs = await takeSubmitSlot(deps);
+  const slotWaitMs = Date.now() - slotFrom;
   if (heldMs > 0) {
     await deps.renderQueue.rateLimit(heldMs);
     throw Worker.RateLimitError();
@@ -92,6 +95,7 @@ async function submit(
     return handleSubmitError(deps, job, record, error);
   }
   deps.budget.accepted();
+  deps.submitWork.observe((Date.now() - startedAt - slotWaitMs) / 1000);
   deps.metrics.tenantSubmits.inc({ tenant: deps.metrics.tenantLabels.label(record.tenant) });
   const submittedAt = Date.now();
   const request = {
@@ -136,7 +140,10 @@ async function startSubmit(deps: PipelineDeps, record: JobRecord): Promise<boole
   if (!moved.ok) return false;
   const waitedSeconds = (Date.now() - Date.parse(record.created_at)) / 1000;
   deps.metrics.jobStageSeconds.observe({ model: record.model, stage: 'queue_wait' }, waitedSeconds);
-  deps.metrics.tenantQueueWait.observe({ tenant: deps.metrics.tenantLabels.label(record.tenant) }, waitedSeconds);
+  // Once per job: a job put back after its first try (Segmind's in-flight cap) has waited already.
+  if (record.started_at === null) {
+    deps.metrics.tenantQueueWait.observe({ tenant: deps.metrics.tenantLabels.label(record.tenant) }, waitedSeconds);
+  }
   return true;
 }
 
