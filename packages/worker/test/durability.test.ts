@@ -119,6 +119,60 @@ describe('Redis restarted mid-run', () => {
   }, 180_000);
 });
 
+describe('three tenants mid-backlog through a killed worker and a Redis restart', () => {
+  it('loses nothing, submits nothing twice, and still shares the submits between the tenants', async () => {
+    // 10 submits a second; each tenant's 60 jobs keep all three backlogged for about 18 s.
+    stack = await startStack(
+      {
+        latencyScale: 0.1,
+        submitRateLimit: { max: 10, windowMs: 1_000, windows: 'clock', resetLateMs: { min: 0, max: 0 } },
+      },
+      { fairShare: true },
+    );
+    const s = stack;
+    const env = { SEGMIND_RATE_LIMIT: '10/s', WORKER_CONCURRENCY: '10' };
+    const doomed = await s.startWorker(env);
+    await s.startWorker(env);
+    const tenants = ['a', 'b', 'c'];
+    // Created one tenant after another: first come, first served would give a's 60 jobs first.
+    const ids: string[] = [];
+    for (const tenant of tenants) {
+      const jobs = Array.from({ length: 60 }, (_, i) => ({
+        ...jobFor('segmind-vega-rt-v1', `${tenant}-${i}`),
+        tenant,
+      }));
+      ids.push(...(await s.createJobs(jobs)));
+    }
+    await until(async () => s.emulator.stats().submits.accepted >= 30, 'some submits');
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+    await s.redisServer.restart();
+    const restartedAt = Date.now();
+    await s.startWorker(env);
+
+    const records = await s.waitForJobs(ids, 150_000);
+    // Nothing lost: every job finished; a job the killed worker held mid-submit is failed as ambiguous
+    // (the default policy), never submitted again.
+    const failed = records.filter((r) => r.stage.name === 'failed');
+    expect(failed.every((r) => r.error?.code === 'segmind_ambiguous_submit')).toBe(true);
+    expect(records.filter((r) => r.stage.name === 'completed').length).toBe(ids.length - failed.length);
+    const perJob = Object.values(s.emulator.stats().submits.byMarker);
+    expect(perJob.every((n) => n === 1)).toBe(true);
+    expect(perJob.length).toBe(ids.length);
+    // Shares afterwards: while all three still had jobs waiting, each got a good part of the submits.
+    const started = records.filter((r) => r.started_at !== null && Date.parse(r.started_at) > restartedAt + 3_000);
+    const lastOf = (tenant: string) =>
+      Math.max(...started.filter((r) => r.tenant === tenant).map((r) => Date.parse(r.started_at as string)));
+    const allWaiting = Math.min(...tenants.map(lastOf));
+    const inWindow = started.filter((r) => Date.parse(r.started_at as string) < allWaiting);
+    expect(inWindow.length).toBeGreaterThan(20);
+    for (const tenant of tenants) {
+      expect(inWindow.filter((r) => r.tenant === tenant).length, tenant).toBeGreaterThanOrEqual(0.2 * inWindow.length);
+    }
+    expect(await s.store.waitingForShare()).toBe(0);
+  }, 240_000);
+});
+
 describe('an S3 outage', () => {
   it('is waited out: outputs are stored once S3 is back, and every job completes', async () => {
     stack = await startStack({ latencyScale: 0.02 });

@@ -1,19 +1,15 @@
 // A worker that stalls past its job's lock (a frozen Redis, a blocked event loop) has lost the
 // job to another worker: it must not submit it as well, or the other would find the job
 // mid-submit and settle it as ambiguous while this one's request runs at Segmind.
-import { createMetrics, createRedis, JobStore, PauseControl, QUEUE_NAMES, queueOptions } from '@renderq/shared';
+import { createRedis, QUEUE_NAMES, queueOptions } from '@renderq/shared';
 import { type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InflightCount } from '../src/pipeline/inflight-count.js';
-import type { OutputStore } from '../src/pipeline/output-store.js';
 import type { PipelineDeps, RenderJob } from '../src/pipeline/pipeline-deps.js';
-import { PollSchedule } from '../src/pipeline/poll-schedule.js';
 import { submitStep } from '../src/pipeline/submit-step.js';
-import { RateBudget } from '../src/segmind/rate-budget.js';
 import type { SegmindClient } from '../src/segmind/segmind-client.js';
+import { inProcessDeps } from './in-process-deps.js';
 
 let server: RedisHandle;
 let redis: Redis;
@@ -28,34 +24,14 @@ beforeAll(async () => {
   const prefix = uniqueName('lock');
   queue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
   worker = new Worker(QUEUE_NAMES.render, null, { connection: redis, prefix, autorun: false });
-  deps = {
-    store: new JobStore({ redis, queue, prefix }),
+  deps = inProcessDeps(redis, prefix, queue, {
     segmind: {
       submit: async (model: string) => {
         submitted.push(model);
         return { request_id: 'req', status_url: 'https://segmind.test/s', response_url: 'https://segmind.test/r' };
       },
     } as unknown as SegmindClient,
-    budget: new RateBudget({ redis, prefix, apiKey: 'unused' }),
-    inflight: new InflightCount(async () => 0),
-    outputs: {} as OutputStore,
-    schedule: new PollSchedule({ redis, prefix, maxIntervalMs: 1_000 }),
-    pause: new PauseControl(redis, prefix, queue),
-    renderQueue: queue,
-    pollQueue: queue,
-    metrics: createMetrics({ processMetrics: false }),
-    logger: pino({ level: 'silent' }),
-    settings: {
-      ambiguousSubmitPolicy: 'fail',
-      jobDeadlineMs: 60_000,
-      maxInflight: 100,
-      maxStoreAttempts: 3,
-      lockDurationMs: 30_000,
-    },
-    recordCredits: async () => {},
-    closing: () => false,
-    readInputs: async () => ({}),
-  };
+  });
 });
 
 afterAll(async () => {

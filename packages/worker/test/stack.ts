@@ -51,7 +51,10 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise<Stack> {
+export async function startStack(
+  emulatorOptions: EmulatorOptions = {},
+  { fairShare = false }: { readonly fairShare?: boolean } = {},
+): Promise<Stack> {
   const [redisServer, s3, emulator] = await Promise.all([
     startRedis({ own: true }),
     startS3(),
@@ -61,7 +64,8 @@ export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise
   const redis = createRedis(redisServer.url, 'worker');
   redis.on('error', () => {});
   const renderQueue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
-  const store = new JobStore({ redis, queue: renderQueue, prefix });
+  // With fair share, jobs are created as the API makes them: into their tenants' ready sets.
+  const store = new JobStore({ redis, queue: renderQueue, prefix, fairShare });
   const webhooks = openWebhookQueue(redis, prefix);
   const storageEnv = s3.env('outputs');
   const storage = openStorage(loadConfig(storageEnv).storage);
@@ -121,7 +125,7 @@ export async function startStack(emulatorOptions: EmulatorOptions = {}): Promise
     },
     async createJobs(jobs) {
       if (jobs.length === 1) return [(await store.create(jobs[0] as NewJob)).id];
-      const { jobIds, enqueued } = await store.createBatch({ tenant: 'test' }, jobs);
+      const { jobIds, enqueued } = await store.createBatch({ tenant: jobs[0]?.tenant ?? 'test' }, jobs);
       await enqueued;
       return jobIds;
     },

@@ -5,28 +5,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  createMetrics,
-  createRedis,
-  FileStorage,
-  JobStore,
-  PauseControl,
-  QUEUE_NAMES,
-  queueOptions,
-} from '@renderq/shared';
+import { createMetrics, createRedis, FileStorage, QUEUE_NAMES, queueOptions } from '@renderq/shared';
 import { type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InflightCount } from '../src/pipeline/inflight-count.js';
 import { OutputStore } from '../src/pipeline/output-store.js';
 import type { PipelineDeps, PollJob } from '../src/pipeline/pipeline-deps.js';
 import { pollQueueStep } from '../src/pipeline/poll-queue-step.js';
-import { PollSchedule } from '../src/pipeline/poll-schedule.js';
-import { RateBudget } from '../src/segmind/rate-budget.js';
-import type { SegmindClient } from '../src/segmind/segmind-client.js';
+import { inProcessDeps } from './in-process-deps.js';
 import { SMALL_PNG } from './stack.js';
 
 let server: RedisHandle;
@@ -43,29 +31,10 @@ beforeAll(async () => {
   queue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
   const storage = new FileStorage(dir);
   const metrics = createMetrics({ processMetrics: false });
-  deps = {
-    store: new JobStore({ redis, queue, prefix }),
-    segmind: {} as SegmindClient,
-    budget: new RateBudget({ redis, prefix, apiKey: 'unused' }),
-    inflight: new InflightCount(async () => 0),
-    outputs: new OutputStore({ storage, dispatcher: new Agent(), metrics, maxBytes: 1 << 20, timeoutMs: 5_000 }),
-    schedule: new PollSchedule({ redis, prefix, maxIntervalMs: 1_000 }),
-    pause: new PauseControl(redis, prefix, queue),
-    renderQueue: queue,
-    pollQueue: queue,
+  deps = inProcessDeps(redis, prefix, queue, {
     metrics,
-    logger: pino({ level: 'silent' }),
-    settings: {
-      ambiguousSubmitPolicy: 'fail',
-      jobDeadlineMs: 60_000,
-      maxInflight: 100,
-      maxStoreAttempts: 3,
-      lockDurationMs: 30_000,
-    },
-    recordCredits: async () => {},
-    closing: () => false,
-    readInputs: async () => ({}),
-  };
+    outputs: new OutputStore({ storage, dispatcher: new Agent(), metrics, maxBytes: 1 << 20, timeoutMs: 5_000 }),
+  });
 });
 
 afterAll(async () => {
