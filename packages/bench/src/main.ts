@@ -16,6 +16,7 @@ import {
 } from './processes.js';
 import { endToEnd } from './sections/end-to-end.js';
 import { enqueue } from './sections/enqueue.js';
+import { fairness } from './sections/fairness.js';
 import { inflight } from './sections/inflight.js';
 import { polls } from './sections/polls.js';
 import { rateLimits } from './sections/rate-limits.js';
@@ -50,6 +51,16 @@ const sections: Section[] = [
         quick
           ? { phaseMs: 16_000, idleMs: 15_000, minuteWindowMs: 6_000, minuteWindows: 5 }
           : { phaseMs: 30_000, idleMs: 60_000, minuteWindowMs: 60_000, minuteWindows: 4 },
+      ),
+  },
+  {
+    name: 'fairness',
+    run: (stack) =>
+      fairness(
+        stack,
+        quick
+          ? { windowMs: 15_000, heavy: 300, each: 100, trickleSeconds: 10, offCapMs: 40_000 }
+          : { windowMs: 60_000, heavy: 1_500, each: 300, trickleSeconds: 30, offCapMs: 120_000 },
       ),
   },
   { name: 'recovery', run: (stack) => recovery(stack) },

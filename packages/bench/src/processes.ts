@@ -235,6 +235,12 @@ export async function startWorker(env: Record<string, string>): Promise<WorkerCh
 }
 
 export const API_KEY = 'bench-key-0123456789';
+/** The keys of the tenants the fairness section posts as (tenant a, b, c). */
+export const TENANT_KEYS = {
+  a: 'bench-key-tenant-a-0123',
+  b: 'bench-key-tenant-b-0123',
+  c: 'bench-key-tenant-c-0123',
+} as const;
 
 export interface ApiChild {
   readonly url: string;
@@ -243,7 +249,7 @@ export interface ApiChild {
 }
 
 /** The API as `pnpm start:api` runs it; the tenant's enqueue rate is charged but never reached. */
-export async function startApi(stack: Stack, prefix: string): Promise<ApiChild> {
+export async function startApi(stack: Stack, prefix: string, extra: Record<string, string> = {}): Promise<ApiChild> {
   const port = await freePort();
   const child = track(
     spawn(process.execPath, [...profilerFlags(), mainOf('@renderq/api')], {
@@ -251,7 +257,9 @@ export async function startApi(stack: Stack, prefix: string): Promise<ApiChild> 
         PATH: process.env.PATH ?? '',
         REDIS_URL: stack.redis.url,
         RENDERQ_PREFIX: prefix,
-        RENDERQ_API_KEYS: `bench:${API_KEY}`,
+        RENDERQ_API_KEYS: [`bench:${API_KEY}`, ...Object.entries(TENANT_KEYS).map(([t, key]) => `${t}:${key}`)].join(
+          ',',
+        ),
         STORAGE_URL: `file://${stack.storageDir}/${prefix}`,
         PORT: String(port),
         LOG_LEVEL: 'error',
@@ -259,6 +267,7 @@ export async function startApi(stack: Stack, prefix: string): Promise<ApiChild> 
         TENANT_ENQUEUE_BURST: '100000000',
         // The enqueue section leaves 80,000 of one tenant's jobs waiting: more than the default quota.
         TENANT_BACKLOG_QUOTA: '0',
+        ...extra,
       },
       // Its log goes to stderr: stdout is the table's (or the JSON's).
       stdio: ['ignore', 2, 2],

@@ -48,13 +48,18 @@ export async function waitBatchFinished(store: JobStore, batchId: string, timeou
   }
 }
 
-/** POST /v1/batches; returns the batch id once the API has accepted it. */
-export async function postBatch(apiUrl: string, count: number): Promise<string> {
+/** POST /v1/batches (as the bench tenant unless another key is given); returns the batch id once accepted. */
+export async function postBatch(
+  apiUrl: string,
+  count: number,
+  { key = API_KEY, priority }: { readonly key?: string; readonly priority?: number } = {},
+): Promise<string> {
   const response = await fetch(`${apiUrl}/v1/batches`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body: JSON.stringify({
       jobs: Array.from({ length: count }, (_, i) => ({ model: BENCH_MODEL, input: benchInput(i) })),
+      ...(priority ? { priority } : {}),
     }),
   });
   const body = (await response.json()) as { id?: string };
