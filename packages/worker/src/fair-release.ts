@@ -1,13 +1,14 @@
 /**
- * The fair-share release: keeps a few jobs on the render queue not yet submitted — about 0.4 s of
- * the submit budget beyond the submits under way, plus one; no more than Segmind's in-flight cap
- * has room for — and tops it up from the tenants' ready sets in fair-share order. Few are released ahead because a released job has its place: the fewer
- * ahead of the budget, the sooner a newly busy tenant's job is served. Jobs a worker holds (waiting
- * for their reserved submit slot, or mid-submit) count as well as waiting ones: a worker takes every
- * waiting job it has room for at once, so waiting alone would say "empty" while many are held.
- * Every worker runs one; the release script counts and releases in one step, so two at once never
- * put more ahead. It runs whether or not this process's FAIR_SHARE is on, so jobs that an API with
- * fair share entered are never stranded.
+ * The fair-share release: keeps a few jobs on the render queue not yet submitted — the submits
+ * under way and about 0.2 s of the submit budget beyond them, at least one of each; no more than
+ * Segmind's in-flight cap has room for — and tops it up from the tenants' ready sets in fair-share
+ * order. Few are released ahead because a released job has its place: the fewer ahead of the
+ * budget, the sooner a newly busy tenant's job is served. Jobs a worker holds (waiting for their
+ * reserved submit slot, or mid-submit) count as well as waiting ones: a worker takes every waiting
+ * job it has room for at once, so waiting alone would say "empty" while many are held. Every worker
+ * runs one; the release script counts and releases in one step, so two at once never put more
+ * ahead. It runs whether or not this process's FAIR_SHARE is on, so jobs that an API with fair
+ * share entered are never stranded.
  */
 import type { JobStore, Logger } from '@renderq/shared';
 import type { RateBudget } from './segmind/rate-budget.js';
@@ -27,8 +28,12 @@ export interface FairReleaseOptions {
   readonly intervalMs?: number;
 }
 
-/** Seconds of the submit budget kept on the render queue, besides the submits under way. */
-const LEAD_SECONDS = 0.4;
+/**
+ * Seconds of the submit budget kept on the render queue beyond the submits under way. Every job
+ * kept is one a newly busy tenant waits behind; the loop tops up within a tenth of a second, well
+ * inside this lead.
+ */
+const LEAD_SECONDS = 0.2;
 const MAX_AHEAD = 200;
 const RATE_REFRESH_MS = 2_000;
 /** Released jobs whose add has not been confirmed this long are added again (their releaser failed). */
@@ -79,8 +84,12 @@ export function startFairRelease(options: FairReleaseOptions): FairRelease {
       releasedCheckedAt = now;
       await options.store.recoverReleased(RELEASED_STALE_MS);
     }
+    // The submits under way, and a lead beyond them: at 5/s with quick submits, 1 + 1.
     const byRate =
-      perSecond === undefined ? MAX_AHEAD : Math.ceil(perSecond * (LEAD_SECONDS + options.submitWork.seconds)) + 1;
+      perSecond === undefined
+        ? MAX_AHEAD
+        : Math.max(1, Math.round(perSecond * options.submitWork.seconds)) +
+          Math.max(1, Math.round(perSecond * LEAD_SECONDS));
     // With Segmind's in-flight cap reached, one job waits ready for the next free place.
     const byInflight = Math.max(0, await options.inflightRoom()) + 1;
     // The script counts what the render queue holds and releases only the difference.
