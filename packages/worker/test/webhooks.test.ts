@@ -177,7 +177,10 @@ describe('webhook delivery', () => {
     await receiver.waitFor(700, () => true, 90_000);
     const after = await rss();
     expect(before).toBeGreaterThan(0);
-    expect(after - before).toBeLessThan(40 * 1024 * 1024);
+    // RSS moves with the collector: 26–40 MB of growth here on Node 24 on a quiet machine, 47 MB in a
+    // loaded .ci/run. The bound catches memory kept per delivery from about 130 KB up (500 attempts);
+    // a leaked socket is caught surely by maxOpen below.
+    expect(after - before).toBeLessThan(64 * 1024 * 1024);
     // Sockets are closed after each timeout: never more open than deliveries in flight (50), give or
     // take a few whose close the receiver has not yet seen; leaked sockets would number hundreds.
     expect(receiver.maxOpen()).toBeLessThanOrEqual(60);
