@@ -22,7 +22,7 @@ export interface FairReleaseOptions {
   /** How long a submit holds a worker slot besides waiting for its turn (this worker's submits). */
   readonly submitWork: SubmitWork;
   /** Requests SEGMIND_MAX_INFLIGHT still has room for: releasing more than that only fills the queue. */
-  readonly inflightRoom: () => Promise<number>;
+  readonly inflightRoom: () => number;
   readonly logger: Logger;
   /** How often it looks. @defaultValue 100 */
   readonly intervalMs?: number;
@@ -91,7 +91,7 @@ export function startFairRelease(options: FairReleaseOptions): FairRelease {
         : Math.max(1, Math.round(perSecond * options.submitWork.seconds)) +
           Math.max(1, Math.round(perSecond * LEAD_SECONDS));
     // With Segmind's in-flight cap reached, one job waits ready for the next free place.
-    const byInflight = Math.max(0, await options.inflightRoom()) + 1;
+    const byInflight = Math.max(0, options.inflightRoom()) + 1;
     // The script counts what the render queue holds and releases only the difference.
     const ahead = Math.min(MAX_AHEAD, byRate, byInflight);
     return (await options.store.releaseFairShare(ahead, options.weightOf)).length > 0;

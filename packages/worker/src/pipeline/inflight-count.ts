@@ -33,9 +33,12 @@ export class InflightCount {
     return true;
   }
 
-  /** How many more submits `max` has room for now (read again when stale; nothing is reserved). */
-  async room(max: number, now = Date.now()): Promise<number> {
-    if (now - this.#readAt >= this.#refreshMs) await this.#refresh(now);
+  /**
+   * How many more submits `max` had room for at the last read, with this process's reservations
+   * since. It never reads itself: a read drops the reservations whose submits are still on their way
+   * to the poll queue, so only `reserve` may read, or concurrent submits could pass the cap.
+   */
+  room(max: number): number {
     return max - this.#known;
   }
 
