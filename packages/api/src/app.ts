@@ -45,6 +45,7 @@ import { EnqueueRate } from './services/enqueue-rate.js';
 import { fairShareReading } from './services/fair-share-reading.js';
 import { IdempotencyStore } from './services/idempotency.js';
 import { RedisMemoryGuard } from './services/memory-guard.js';
+import { budgetUse } from './services/tenant-spend.js';
 import { UrlGuard } from './services/url-guard.js';
 
 export interface AppDependencies {
@@ -128,6 +129,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       ),
     tenantBacklogs: () => store.unfinishedJobsByTenant(),
     fairShare: async () => (await fairShareNow()).tenants,
+    tenantBudgets: () => budgetUse(ctx),
   });
 
   const server = limitedHttpServer(config.api.http, (reason) => metrics.requestsRefused.inc({ reason }));

@@ -93,6 +93,20 @@ describe('the backlog quota', () => {
       weight: 1,
       waiting_jobs: admitted.acme,
       share_now: 0.25,
+      spend: {
+        day: {
+          start: expect.any(String),
+          reserved_usd: Math.round(admitted.acme * 2_000) / 1e6,
+          settled_usd: 0,
+          budget_usd: null,
+        },
+        month: {
+          start: expect.any(String),
+          reserved_usd: Math.round(admitted.acme * 2_000) / 1e6,
+          settled_usd: 0,
+          budget_usd: null,
+        },
+      },
     });
     expect((await api.call('GET', '/v1/tenant', { tenant: 'globex' })).json()).toMatchObject({
       unfinished_jobs: 4,
@@ -109,6 +123,7 @@ describe('the backlog quota', () => {
         weight: 3,
         waiting_jobs: 4,
         share_now: 0.75,
+        spend: expect.objectContaining({ day: expect.objectContaining({ reserved_usd: 0.008 }) }),
       },
     ]);
     expect((await api.call('GET', '/v1/admin/tenants')).status).toBe(403);

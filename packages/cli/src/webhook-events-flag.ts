@@ -1,17 +1,22 @@
 /**
  * `--webhook-events` as the contract's event types: a single job's may name the
- * `job.*` events, a batch's also `batch.completed`. A name the job or batch
- * cannot have is a usage error, said before anything is sent.
+ * `job.*` events and `tenant.budget_warning`, a batch's also `batch.completed`. A name
+ * the job or batch cannot have is a usage error, said before anything is sent.
  */
-import type { JobEventType, WebhookEventType } from '@renderq/client';
+import type { SingleJobEventType, WebhookEventType } from '@renderq/client';
 import { UsageError } from './errors.js';
 
 // Records rather than arrays: the compiler then checks each list holds every event of its type and no other.
-const JOB_EVENTS: Record<JobEventType, true> = { 'job.completed': true, 'job.failed': true, 'job.cancelled': true };
+const JOB_EVENTS: Record<SingleJobEventType, true> = {
+  'job.completed': true,
+  'job.failed': true,
+  'job.cancelled': true,
+  'tenant.budget_warning': true,
+};
 const BATCH_EVENTS: Record<WebhookEventType, true> = { ...JOB_EVENTS, 'batch.completed': true };
 
 /** The events a single job's webhook gets. */
-export function jobEventsFlag(names: readonly string[]): JobEventType[] {
+export function jobEventsFlag(names: readonly string[]): SingleJobEventType[] {
   return eventsFlag(names, JOB_EVENTS, 'a single job');
 }
 

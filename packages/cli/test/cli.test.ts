@@ -507,7 +507,7 @@ describe('renderq models, webhooks, cancel and admin', () => {
       // Every tenant's backlog for operators; a tenant's own for its key.
       const tenants = await renderq(system, ['admin', 'tenants'], admin);
       expect(tenants.stdout).toMatch(
-        /^tenant +weight +share now +waiting +unfinished jobs +backlog quota +enqueue rate$/m,
+        /^tenant +weight +share now +waiting +unfinished jobs +backlog quota +enqueue rate +spent today +spent this month$/m,
       );
       const own = await renderq(system, ['tenant', '--json']);
       expect(own.json()).toMatchObject({ tenant: expect.any(String), unfinished_jobs: expect.any(Number) });

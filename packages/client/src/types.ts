@@ -2,7 +2,7 @@
  * The API's shapes (docs/api.md), as a caller and a webhook receiver see them: what the API answers
  * and webhooks carry is @renderq/contract's; what a caller sends is written here.
  */
-import type { JobEventType, JobStatus, WebhookEventType } from './contract.js';
+import type { JobStatus, SingleJobEventType, WebhookEventType } from './contract.js';
 
 /** What `GET /v1/jobs` filters by; every filter is optional. */
 export interface JobFilters {
@@ -26,7 +26,7 @@ export interface NewJob {
   readonly model: string;
   readonly input: Record<string, unknown>;
   readonly webhook_url?: string;
-  readonly webhook_events?: readonly JobEventType[];
+  readonly webhook_events?: readonly SingleJobEventType[];
   readonly metadata?: Record<string, unknown>;
   /** 1 runs first. */
   readonly priority?: number;

@@ -5,5 +5,15 @@ import { z } from 'zod';
 export const JobEventType = z.enum(['job.completed', 'job.failed', 'job.cancelled']);
 export type JobEventType = z.infer<typeof JobEventType>;
 
-export const WebhookEventType = z.enum([...JobEventType.options, 'batch.completed']);
+/**
+ * A tenant's own events, carried by the webhook of the request that caused them:
+ * `tenant.budget_warning`, its spend reached 80 % of a budget (docs/tenants.md).
+ */
+const TenantEventType = z.enum(['tenant.budget_warning']);
+
+/** What a single job's `webhook_events` may name. */
+export const SingleJobEventType = z.enum([...JobEventType.options, ...TenantEventType.options]);
+export type SingleJobEventType = z.infer<typeof SingleJobEventType>;
+
+export const WebhookEventType = z.enum([...JobEventType.options, 'batch.completed', ...TenantEventType.options]);
 export type WebhookEventType = z.infer<typeof WebhookEventType>;

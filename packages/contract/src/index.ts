@@ -7,12 +7,14 @@
 /** @public — no package here uses it, but @renderq/client exports it. */
 export type { BatchCounts } from './batch.js';
 export { Batch, BatchStatus, CreatedBatch, MAX_BATCH_JOBS } from './batch.js';
-export { JobEventType, WebhookEventType } from './event-types.js';
+export { JobEventType, SingleJobEventType, WebhookEventType } from './event-types.js';
 export { ErrorCode, Job, JobError, JobInputFile, JobOutput, JobPage, JobStatus } from './job.js';
 export { AdminStatus, Model, PauseReason, PauseState } from './operations.js';
 export { Problem, ProblemIssue } from './problem.js';
 export { type FinishedStatus, isFinishedStatus } from './statuses.js';
-export { TenantList, TenantStatus } from './tenant.js';
+/** @public — no package here uses it, but @renderq/client exports it (the body of a budget warning). */
+export type { BudgetWarning } from './tenant.js';
+export { TenantList, TenantSpend, TenantStatus } from './tenant.js';
 export {
   AttemptOutcome,
   DeliveryAttempt,

@@ -5,6 +5,9 @@ export const Model = z.object({
   name: z.string(),
   title: z.string(),
   kind: z.enum(['text-to-image', 'image-to-image']),
+  price_usd: z
+    .number()
+    .describe("USD per image a job reserves against its tenant's spend budget until Segmind says what it cost."),
   /** The JSON Schema of the model's `input`. */
   input_schema: z.record(z.string(), z.unknown()),
 });

@@ -1,5 +1,28 @@
-/** What a tenant may hold and holds now: its backlog quota and enqueue rate, its unfinished jobs, its fair share. */
+/**
+ * What a tenant may hold and holds now: its backlog quota and enqueue rate, its unfinished jobs, its
+ * fair share, its spend against its budgets.
+ */
 import { z } from 'zod';
+
+const PeriodSpend = z.object({
+  start: z.string().describe('The period: its UTC day (YYYY-MM-DD) or month (YYYY-MM).'),
+  reserved_usd: z
+    .number()
+    .describe("Reserved by its jobs admitted in the period that Segmind has not yet billed, at the catalogue's price."),
+  settled_usd: z
+    .number()
+    .describe(
+      'What Segmind charged for its jobs admitted in the period (and what it may have charged without saying).',
+    ),
+  budget_usd: z.number().nullable().describe('The most reserved and settled together may reach; null: no budget.'),
+});
+
+export const TenantSpend = z
+  .object({ day: PeriodSpend, month: PeriodSpend })
+  .describe(
+    "The tenant's spend today and this month (UTC), against its budgets; a job counts in the day it was admitted.",
+  );
+export type TenantSpend = z.infer<typeof TenantSpend>;
 
 export const TenantStatus = z
   .object({
@@ -24,9 +47,22 @@ export const TenantStatus = z
       .describe(
         'The share of the submit budget it is due now: its weight over the weights of every tenant with jobs waiting; null while none of its jobs wait (or fair share is off).',
       ),
+    spend: TenantSpend,
   })
   .describe("A tenant's limits and what it holds against them (docs/tenants.md).");
 export type TenantStatus = z.infer<typeof TenantStatus>;
+
+/** The body of a `tenant.budget_warning` webhook. */
+export const BudgetWarning = z
+  .object({
+    tenant: z.string(),
+    period: z.enum(['day', 'month']),
+    period_start: z.string().describe('The UTC day (YYYY-MM-DD) or month (YYYY-MM).'),
+    budget_usd: z.number(),
+    spent_usd: z.number().describe('Reserved and settled together once the request that crossed 80 % was admitted.'),
+  })
+  .describe("A tenant's spend reached 80 % of a budget: sent once per period.");
+export type BudgetWarning = z.infer<typeof BudgetWarning>;
 
 export const TenantList = z.object({
   tenants: z.array(TenantStatus).describe('Every tenant with a key, and any other with unfinished jobs, by name.'),

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { Batch } from './batch.js';
 import { JobEventType, WebhookEventType } from './event-types.js';
 import { Job } from './job.js';
+import { BudgetWarning } from './tenant.js';
 
 /**
  * Where an event's delivery stands. `pending`: attempts remain; `delivered`: a 2xx
@@ -49,9 +50,10 @@ export const WebhookDeliveries = z
   .describe('The webhook events of a job or batch, with their delivery attempts.');
 export type WebhookDeliveries = z.infer<typeof WebhookDeliveries>;
 
-/** The body of a webhook renderq sends: `data` is the job or batch as the API shows it. */
+/** The body of a webhook renderq sends: `data` is the job or batch as the API shows it, or a budget warning. */
 export const WebhookPayload = z.union([
   z.object({ type: JobEventType, timestamp: z.string(), data: Job }),
   z.object({ type: z.literal('batch.completed'), timestamp: z.string(), data: Batch }),
+  z.object({ type: z.literal('tenant.budget_warning'), timestamp: z.string(), data: BudgetWarning }),
 ]);
 export type WebhookPayload = z.infer<typeof WebhookPayload>;

@@ -4,6 +4,7 @@ export { canonicalJson, writeCanonicalJson } from './canonical-json.js';
 export { type Config, loadConfig, loadConfigOrExit, type Tenant, type WorkerConfig } from './config/config.js';
 export { SETTING_NAMES } from './config/env-schema.js';
 export { FailJobError, RetryLaterError, StopTakingJobsError } from './errors.js';
+export type { AdmissionClaim } from './jobs/admission.js';
 export type { BatchRecord } from './jobs/batch-record.js';
 export type { NewBatch } from './jobs/batches.js';
 export type { NewJob } from './jobs/create-jobs.js';
@@ -14,12 +15,14 @@ export { CancelledRequest, JobRecord, type PublicJob } from './jobs/job-record.j
 export { JobStore } from './jobs/job-store.js';
 export { type FinishingMove, failMoveFrom } from './jobs/lifecycle.js';
 export { PauseControl } from './jobs/pause-control.js';
+export { spendPeriodsAt, usdToMicros } from './jobs/spend.js';
 export { assertNever, isFinal, JobStage } from './jobs/stage.js';
 export { type JobListFilters, TENANT_INDEX_ENTRY } from './jobs/tenant-index.js';
 export type { JobChanges, StageOfMove, TransitionResult } from './jobs/transition.js';
 export { type PublicBatch, publicBatch, publicJob } from './jobs/views.js';
 export type { UnfinishedJobGlance } from './jobs/working-set.js';
 export { describeModel, findModel, listModels, validateModelInput } from './models/catalogue.js';
+export { priceOf, reservationOf } from './models/prices.js';
 export {
   addressRefusal,
   assertPublicUrl,

@@ -88,6 +88,26 @@ describe('loadConfig', () => {
     expect(errorOf({ TENANT_BACKLOG_QUOTAS: 'acme:5,globex' }).message).toContain('entry 2 must be tenant:jobs');
   });
 
+  it('reads spend budgets and model prices in USD, and names what is malformed', () => {
+    const config = loadConfig({
+      TENANT_DAILY_BUDGET_USD: '25',
+      TENANT_DAILY_BUDGETS_USD: 'acme:250.50,trial:0',
+      TENANT_MONTHLY_BUDGETS_USD: 'acme:5000',
+      MODEL_PRICES_USD: 'segmind-vega:0.0025, flux-schnell:0.003',
+    });
+    expect(config.api.spendBudgets.daily.perTenant).toBe(25);
+    expect({ ...config.api.spendBudgets.daily.tenants }).toEqual({ acme: 250.5, trial: 0 });
+    expect(config.api.spendBudgets.monthly.perTenant).toBe(0);
+    expect({ ...config.api.spendBudgets.monthly.tenants }).toEqual({ acme: 5_000 });
+    expect({ ...config.models.pricesUsd }).toEqual({ 'segmind-vega': 0.0025, 'flux-schnell': 0.003 });
+    expect(errorOf({ TENANT_DAILY_BUDGET_USD: '$25' }).message).toContain('must be an amount in USD such as 25 or 12.50');
+    // Millionths are what the ledger counts: a seventh decimal would be rounded away unseen.
+    expect(errorOf({ MODEL_PRICES_USD: 'segmind-vega:0.0000001' }).message).toContain(
+      'entry 1 must be model:usd (a model name, then an amount in USD from 0 to 1000)',
+    );
+    expect(errorOf({ TENANT_MONTHLY_BUDGETS_USD: 'acme:-5' }).message).toContain('entry 1 must be tenant:usd');
+  });
+
   it('parses an S3 storage URL with endpoint, path style and region', () => {
     const config = loadConfig({
       STORAGE_URL: 's3://outputs-bucket/renders/2026',

@@ -47,12 +47,16 @@ export interface RunningReconciler {
   runOnce(): Promise<ReconcileReport>;
 }
 
+/** Spend ledgers gain a few fields a day: a pass an hour keeps them short. */
+const SPEND_TIDY_PERIOD_MS = 60 * 60_000;
+
 export function startReconciler(options: ReconcilerOptions): RunningReconciler {
   const { redis, logger, staleMs } = options;
   const lockKey = reconcilerLockKey(options.prefix);
   const periodMs = Math.max(1_000, Math.round(staleMs / 2));
   const passOptions = { staleMs, pageSize: options.pageSize ?? 1_000, maxPages: options.maxPages ?? 5 };
   let running = false;
+  let spendTidiedAt = 0;
 
   const runOnce = async (): Promise<ReconcileReport> => {
     const skipped = { ran: false, jobs: emptyReport(), events: emptyReport() };
@@ -64,6 +68,10 @@ export function startReconciler(options: ReconcilerOptions): RunningReconciler {
       // Jobs finished by a worker of a version before backlog quotas, or lost: off their tenants' counts.
       const tidied = await options.store.tidyBacklogs(passOptions.pageSize * passOptions.maxPages);
       if (tidied > 0) logger.info({ jobs: tidied }, "took finished jobs off their tenants' backlog counts");
+      if (Date.now() - spendTidiedAt >= SPEND_TIDY_PERIOD_MS) {
+        spendTidiedAt = Date.now();
+        await options.store.tidySpendLedgers();
+      }
       const healed = await options.store.healFairShare();
       if (healed > 0)
         logger.warn({ tenants: healed }, 'put tenants with jobs waiting back among those served by fair share');

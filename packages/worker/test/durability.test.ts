@@ -120,7 +120,8 @@ describe('Redis restarted mid-run', () => {
 });
 
 describe('three tenants mid-backlog through a killed worker and a Redis restart', () => {
-  it('loses nothing, submits nothing twice, and still shares the submits between the tenants', async () => {
+  const SPEND_DAY = '2026-01-15';
+  it('loses nothing, submits nothing twice, still shares the submits between the tenants, and settles every reservation', async () => {
     // 10 submits a second; each tenant's 60 jobs keep all three backlogged for about 18 s.
     stack = await startStack(
       {
@@ -137,9 +138,12 @@ describe('three tenants mid-backlog through a killed worker and a Redis restart'
     // Created one tenant after another: first come, first served would give a's 60 jobs first.
     const ids: string[] = [];
     for (const tenant of tenants) {
+      // Each reserves the model's price (the emulator charges the same), in a day of its own.
       const jobs = Array.from({ length: 60 }, (_, i) => ({
         ...jobFor('segmind-vega-rt-v1', `${tenant}-${i}`),
         tenant,
+        reserveMicros: 1_500,
+        spendDay: SPEND_DAY,
       }));
       ids.push(...(await s.createJobs(jobs)));
     }
@@ -170,6 +174,15 @@ describe('three tenants mid-backlog through a killed worker and a Redis restart'
       expect(inWindow.filter((r) => r.tenant === tenant).length, tenant).toBeGreaterThanOrEqual(0.2 * inWindow.length);
     }
     expect(await s.store.waitingForShare()).toBe(0);
+    // Reservations settle: none is left reserved, and each tenant's settled spend is what Segmind
+    // charged its 60 jobs (a job failed as ambiguous counts its reservation as spent).
+    const spend = await s.store.spendOf(tenants, { day: SPEND_DAY, month: SPEND_DAY.slice(0, 7) });
+    for (const tenant of tenants) {
+      expect(spend.get(tenant), tenant).toEqual({
+        day: { reservedUsd: 0, settledUsd: 0.09 },
+        month: { reservedUsd: 0, settledUsd: 0.09 },
+      });
+    }
   }, 240_000);
 });
 

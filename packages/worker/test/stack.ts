@@ -65,8 +65,9 @@ export async function startStack(
   redis.on('error', () => {});
   const renderQueue = new Queue(QUEUE_NAMES.render, queueOptions(redis, prefix));
   // With fair share, jobs are created as the API makes them: into their tenants' ready sets.
-  const store = new JobStore({ redis, queue: renderQueue, prefix, fairShare });
   const webhooks = openWebhookQueue(redis, prefix);
+  // Records webhook events as the API does (a budget warning at admission).
+  const store = new JobStore({ redis, queue: renderQueue, prefix, fairShare, events: webhooks.events });
   const storageEnv = s3.env('outputs');
   const storage = openStorage(loadConfig(storageEnv).storage);
   const workers: WorkerProcess[] = [];

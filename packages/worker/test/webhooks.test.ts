@@ -83,6 +83,45 @@ describe('webhook delivery', () => {
     expect(again[4]?.headers['webhook-id']).toBe(`evt_${id}_completed`);
   }, 90_000);
 
+  it("sends a tenant's budget warning once per period at 80 %, signed, with the spend recorded when it crossed", async () => {
+    stack = await startStack({ latencyScale: 0.01 });
+    receiver = await startWebhookReceiver(() => 200);
+    await stack.startWorker(COMPRESSED);
+    const s = stack;
+    const day = '2026-01-15';
+    // Claims held open count against the budget as recorded jobs do: $0.01 a day.
+    const admit = (reserveMicros: number) =>
+      s.store.claimAdmission({
+        tenant: 'acme',
+        jobs: 1,
+        quota: 0,
+        reserveMicros,
+        day,
+        dailyBudgetMicros: 10_000,
+        monthlyBudgetMicros: 0,
+        warningUrl: `${receiver?.url}/budget`,
+      });
+    expect(await admit(5_000)).toMatchObject({ admitted: true, warnings: [] });
+    expect(await admit(3_500)).toMatchObject({ admitted: true, warnings: [`evt_acme_budget_warning_${day}`] });
+    expect(await admit(1_000)).toMatchObject({ admitted: true, warnings: [] });
+    expect(await admit(1_000)).toMatchObject({ admitted: false, refusedBy: 'day', spentMicros: 9_500 });
+    const [hook] = await receiver.waitFor(1);
+    const headers = {
+      'webhook-id': String(hook?.headers['webhook-id']),
+      'webhook-timestamp': String(hook?.headers['webhook-timestamp']),
+      'webhook-signature': String(hook?.headers['webhook-signature']),
+    };
+    expect(headers['webhook-id']).toBe(`evt_acme_budget_warning_${day}`);
+    expect(new Webhook(s.webhookSecret).verify(hook?.body as string, headers)).toEqual({
+      type: 'tenant.budget_warning',
+      timestamp: expect.any(String),
+      data: { tenant: 'acme', period: 'day', period_start: day, budget_usd: 0.01, spent_usd: 0.0085 },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(receiver.received).toHaveLength(1);
+    expect(await s.events.get(`evt_acme_budget_warning_${day}`)).toMatchObject({ status: 'delivered', attempts: 1 });
+  });
+
   it('stops at 410 Gone, does not follow redirects, and gives up when the schedule runs out', async () => {
     stack = await startStack({ latencyScale: 0.01 });
     receiver = await startWebhookReceiver((hook) => {

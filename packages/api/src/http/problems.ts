@@ -10,6 +10,7 @@ const PROBLEMS = {
   validation_failed: { status: 400, title: 'The request is not valid' },
   malformed_json: { status: 400, title: 'The body is not valid JSON' },
   unauthorized: { status: 401, title: 'A valid API key is required' },
+  budget_exceeded: { status: 402, title: "The tenant's spend budget has no room for this" },
   forbidden: { status: 403, title: 'This key may not use this route' },
   not_found: { status: 404, title: 'Not found' },
   route_not_found: { status: 404, title: 'No such route' },
@@ -52,13 +53,14 @@ export class Problem extends Error {
 }
 
 /**
- * A refusal that passes with time (rate limit, every slot busy): answered with
+ * A refusal that passes with time (rate limit, every slot busy, a budget until its period ends or
+ * jobs end unbilled): answered with
  * Retry-After, and never kept as the answer to an Idempotency-Key, so a retry is
  * handled afresh.
  */
 export class RetryLaterProblem extends Problem {
   constructor(
-    code: 'too_many_requests' | 'service_unavailable',
+    code: 'too_many_requests' | 'service_unavailable' | 'budget_exceeded',
     detail: string,
     /** Whole seconds, at least 1. */
     readonly retryAfterSeconds: number,

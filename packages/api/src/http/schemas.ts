@@ -5,7 +5,7 @@
  * is checked against its model's own schema in the route, so its errors carry
  * paths such as `input.samples`.
  */
-import { JobEventType, JobStatus, WebhookEventType } from '@renderq/contract';
+import { JobStatus, SingleJobEventType, WebhookEventType } from '@renderq/contract';
 import { ID_PATTERNS } from '@renderq/shared';
 import { z } from 'zod';
 
@@ -22,16 +22,16 @@ const webhookUrl = z
 const unique = (values: readonly string[]) => new Set(values).size === values.length;
 
 const jobWebhookEvents = z
-  .array(JobEventType)
+  .array(SingleJobEventType)
   .min(1)
   .refine(unique, 'must not repeat an event')
-  .describe('The events to send; all of them when left out.');
+  .describe("The events to send (the job's and tenant.budget_warning); all of them when left out.");
 
 const batchWebhookEvents = z
   .array(WebhookEventType)
   .min(1)
   .refine(unique, 'must not repeat an event')
-  .describe("The events to send (its jobs' and batch.completed); all of them when left out.");
+  .describe("The events to send (its jobs', batch.completed and tenant.budget_warning); all of them when left out.");
 
 const priority = z
   .number()

@@ -19,7 +19,7 @@ import { MAX_JSON_BATCH_BYTES, MAX_NDJSON_BATCH_BYTES, MAX_NDJSON_LINE_BYTES } f
 import { Problem } from '../http/problems.js';
 import { BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest, creationHeaders } from '../http/schemas.js';
 import { uploadGate } from '../http/upload-gate.js';
-import { withBacklogRoom } from '../services/backlog-quota.js';
+import { withAdmission } from '../services/admission.js';
 import { compactBatchAnswer, createdBatch, madeBatch } from '../services/batch-answer.js';
 import { recordBatch } from '../services/batch-creation.js';
 import { checkBatchJobs } from '../services/batch-validation.js';
@@ -87,9 +87,14 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         const { jobs, issues } = await checkBatchJobs(ctx, request.tenant, batch);
         if (issues.length > 0) throw invalidBatch(issues);
         // All of the batch or none of it, before anything is recorded or stored.
-        const recorded = await withBacklogRoom(ctx, request.tenant, jobs.length, async (claim) => {
-          ctx.memoryGuard.admit(jobs.length, bodyBytes(request));
-          await ctx.enqueueRate.charge(request.tenant, jobs.length);
+        const admission = {
+          tenant: request.tenant,
+          jobs,
+          bodyBytes: bodyBytes(request),
+          webhookUrl: batch.webhook_url,
+          webhookEvents: batch.webhook_events,
+        };
+        const recorded = await withAdmission(ctx, admission, async (admitted) => {
           const prepared = await storeBatchInputs(ctx, jobs);
           return recordBatch(
             ctx,
@@ -102,7 +107,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
               webhookEvents: batch.webhook_events ?? null,
               ...(batch.priority ? { priority: batch.priority } : {}),
             },
-            claim ? prepared.map((job) => ({ ...job, claim })) : prepared,
+            prepared.map((job, i) => ({ ...job, ...admitted[i] })),
           );
         });
         return { status: 202, body: createdBatch(recorded.batch, recorded.jobIds) };

@@ -19,7 +19,7 @@ import {
   OutputQuery,
 } from '../http/schemas.js';
 import { hasLargeBody, uploadGate } from '../http/upload-gate.js';
-import { withBacklogRoom } from '../services/backlog-quota.js';
+import { withAdmission } from '../services/admission.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { linkedJob, sendStored } from '../services/downloads.js';
 import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-request.js';
@@ -76,9 +76,14 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         const refused = await ctx.urlGuard.check(urlsOfJob(validated.input, body.webhook_url));
         if (refused.length > 0)
           throw new Problem('validation_failed', 'the job names a URL renderq will not call', refused);
-        const record = await withBacklogRoom(ctx, request.tenant, 1, async (claim) => {
-          ctx.memoryGuard.admit(1, bodyBytes(request));
-          await ctx.enqueueRate.charge(request.tenant, 1);
+        const admission = {
+          tenant: request.tenant,
+          jobs: [validated],
+          bodyBytes: bodyBytes(request),
+          webhookUrl: body.webhook_url,
+          webhookEvents: body.webhook_events,
+        };
+        const record = await withAdmission(ctx, admission, async ([admitted]) => {
           // Accepted: inline images are stored under the job's id (an Idempotency-Key's claim names it).
           const id = claimedId ?? newId('job');
           const { input, inputs } = await storeJobInputs(ctx, id, validated.model, validated.input);
@@ -93,7 +98,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
               webhookUrl: body.webhook_url ?? null,
               webhookEvents: body.webhook_events ?? null,
               ...(body.priority ? { priority: body.priority } : {}),
-              ...(claim ? { claim } : {}),
+              ...admitted,
             }),
           );
         });

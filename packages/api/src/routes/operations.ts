@@ -1,6 +1,6 @@
 /** Models, health, readiness, metrics, and the operator's status, pause and resume. */
 import { AdminStatus, Model, PauseState, Problem as ProblemSchema } from '@renderq/contract';
-import { describeModel, listModels, pingWithin, QUEUE_NAMES, readCredits } from '@renderq/shared';
+import { describeModel, listModels, pingWithin, priceOf, QUEUE_NAMES, readCredits } from '@renderq/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -11,14 +11,15 @@ const READY_DEADLINE_MS = 1_500;
 
 export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
-  const models = listModels().map(describeModel);
+  const prices = ctx.config.models.pricesUsd;
+  const models = listModels().map((model) => describeModel(model, priceOf(model.name, prices)));
 
   routes.get(
     '/v1/models',
     {
       config: { access: 'tenant' },
       schema: {
-        summary: 'The model catalogue, with the JSON Schema of each model’s input',
+        summary: 'The model catalogue, with each model’s price per image and the JSON Schema of its input',
         tags: ['models'],
         response: { 200: z.object({ models: z.array(Model), allow_unknown_models: z.boolean() }) },
       },

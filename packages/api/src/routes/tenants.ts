@@ -1,11 +1,15 @@
-/** A tenant's limits and what it holds against them: its own (`GET /v1/tenant`), and every tenant's for operators. */
-import { Problem as ProblemSchema, TenantList, TenantStatus } from '@renderq/contract';
+/**
+ * A tenant's limits and what it holds against them (jobs, fair share, spend): its own
+ * (`GET /v1/tenant`), and every tenant's for operators.
+ */
+import { Problem as ProblemSchema, TenantList, type TenantSpend, TenantStatus } from '@renderq/contract';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../api-context.js';
 import { OPEN_TENANT } from '../http/access.js';
-import { backlogQuotaOf } from '../services/backlog-quota.js';
+import { backlogQuotaOf } from '../services/admission.js';
 import type { FairShareNow } from '../services/fair-share-reading.js';
+import { spendStatusOf } from '../services/tenant-spend.js';
 
 export async function tenantRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -15,14 +19,18 @@ export async function tenantRoutes(app: FastifyInstance, ctx: ApiContext): Promi
     {
       config: { access: 'tenant' },
       schema: {
-        summary: "The calling tenant's backlog quota, enqueue rate and unfinished jobs",
+        summary: "The calling tenant's backlog quota, enqueue rate, unfinished jobs, fair share and spend",
         tags: ['tenants'],
         response: { 200: TenantStatus, 401: ProblemSchema, 403: ProblemSchema },
       },
     },
     async (request) => {
-      const [unfinished, waiting] = await Promise.all([ctx.store.unfinishedJobsOf(request.tenant), ctx.fairShareNow()]);
-      return statusOf(ctx, request.tenant, unfinished, waiting);
+      const [unfinished, waiting, spend] = await Promise.all([
+        ctx.store.unfinishedJobsOf(request.tenant),
+        ctx.fairShareNow(),
+        spendStatusOf(ctx, [request.tenant]),
+      ]);
+      return statusOf(ctx, request.tenant, unfinished, waiting, spend.get(request.tenant) as TenantSpend);
     },
   );
 
@@ -31,7 +39,7 @@ export async function tenantRoutes(app: FastifyInstance, ctx: ApiContext): Promi
     {
       config: { access: 'operator' },
       schema: {
-        summary: "Every tenant's backlog quota, enqueue rate and unfinished jobs",
+        summary: "Every tenant's backlog quota, enqueue rate, unfinished jobs, fair share and spend",
         tags: ['tenants'],
         response: { 200: TenantList, 401: ProblemSchema, 403: ProblemSchema },
       },
@@ -40,13 +48,24 @@ export async function tenantRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       const [counts, waiting] = await Promise.all([ctx.store.unfinishedJobsByTenant(), ctx.fairShareNow()]);
       // Tenants with a key, and any whose key was taken away while it still has jobs.
       const keyed = ctx.config.api.tenants?.map((entry) => entry.tenant) ?? [OPEN_TENANT];
-      const names = new Set([...keyed, ...[...counts].filter(([, n]) => n > 0).map(([name]) => name)]);
-      return { tenants: [...names].sort().map((tenant) => statusOf(ctx, tenant, counts.get(tenant) ?? 0, waiting)) };
+      const names = [...new Set([...keyed, ...[...counts].filter(([, n]) => n > 0).map(([name]) => name)])].sort();
+      const spend = await spendStatusOf(ctx, names);
+      return {
+        tenants: names.map((tenant) =>
+          statusOf(ctx, tenant, counts.get(tenant) ?? 0, waiting, spend.get(tenant) as TenantSpend),
+        ),
+      };
     },
   );
 }
 
-function statusOf(ctx: ApiContext, tenant: string, unfinished: number, share: FairShareNow): TenantStatus {
+function statusOf(
+  ctx: ApiContext,
+  tenant: string,
+  unfinished: number,
+  share: FairShareNow,
+  spend: TenantSpend,
+): TenantStatus {
   const quota = backlogQuotaOf(ctx, tenant);
   const { perSecond, burst } = ctx.config.api.enqueueRate;
   const weight = ctx.weightOf(tenant);
@@ -59,5 +78,6 @@ function statusOf(ctx: ApiContext, tenant: string, unfinished: number, share: Fa
     weight,
     waiting_jobs: waiting,
     share_now: waiting > 0 && share.totalWeight > 0 ? weight / share.totalWeight : null,
+    spend,
   };
 }

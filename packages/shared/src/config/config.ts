@@ -224,6 +224,11 @@ function toConfig(env: Env, storage: StorageConfig) {
       enqueueRate: { perSecond: env.TENANT_ENQUEUE_RATE, burst: env.TENANT_ENQUEUE_BURST },
       /** Unfinished jobs each tenant may have (0: no quota), and tenants' own quotas. */
       backlogQuota: { perTenant: env.TENANT_BACKLOG_QUOTA, tenants: env.TENANT_BACKLOG_QUOTAS },
+      /** What each tenant may spend a UTC day and month, in USD (0: no budget), and tenants' own budgets. */
+      spendBudgets: {
+        daily: { perTenant: env.TENANT_DAILY_BUDGET_USD, tenants: env.TENANT_DAILY_BUDGETS_USD },
+        monthly: { perTenant: env.TENANT_MONTHLY_BUDGET_USD, tenants: env.TENANT_MONTHLY_BUDGETS_USD },
+      },
       /** Percent of Redis' maxmemory past which new work is refused (0: never). */
       memoryGuardPercent: env.REDIS_MEMORY_GUARD_PERCENT,
     },
@@ -268,7 +273,8 @@ function toConfig(env: Env, storage: StorageConfig) {
       concurrency: env.WEBHOOK_CONCURRENCY,
       hostFailureThreshold: env.WEBHOOK_HOST_FAILURE_THRESHOLD,
     },
-    models: { allowUnknown: env.RENDERQ_ALLOW_UNKNOWN_MODELS },
+    /** Models outside the catalogue accepted, and prices per image (USD) in place of the catalogue's. */
+    models: { allowUnknown: env.RENDERQ_ALLOW_UNKNOWN_MODELS, pricesUsd: env.MODEL_PRICES_USD },
     /** Whether tenants share the submit budget by weight, and the weights other than 1 (API and workers). */
     fairShare: { on: env.FAIR_SHARE, weights: env.TENANT_WEIGHTS },
     jobs: { retentionMs: env.JOB_RETENTION_DAYS * 24 * 3600 * 1000 },

@@ -129,8 +129,15 @@ const apiKeys = z
     return pairs;
   });
 
-/** tenant:number pairs, comma-separated: each tenant's own setting (`what` names the number). */
-const perTenant = (what: string, min: number, max: number) =>
+/** A USD amount with at most six decimals (millionths, what the spend ledger counts in). */
+const USD = /^\d{1,9}(?:\.\d{1,6})?$/;
+const WHOLE = /^\d{1,9}$/;
+
+/**
+ * name:number pairs, comma-separated: each tenant's (or model's) own setting. `what` names the
+ * number; `usd` takes amounts in USD rather than whole numbers.
+ */
+const perName = (what: string, min: number, max: number, options: { usd?: boolean; names?: string } = {}) =>
   z
     .string()
     .optional()
@@ -138,19 +145,46 @@ const perTenant = (what: string, min: number, max: number) =>
       // No prototype: a tenant named `constructor` or `__proto__` is a tenant like any other.
       const values: Record<string, number> = Object.create(null);
       if (value === undefined || value.trim() === '') return values;
+      const names = options.names ?? 'tenant';
+      const namePattern = names === 'tenant' ? /^[A-Za-z0-9_.-]{1,64}$/ : /^[a-z0-9][a-z0-9._-]{0,127}$/i;
       for (const [index, entry] of value.split(',').entries()) {
-        const match = /^\s*([A-Za-z0-9_.-]{1,64}):(\d{1,9})\s*$/.exec(entry);
-        const number = Number(match?.[2]);
-        if (!match || number < min || number > max) {
+        const colon = entry.lastIndexOf(':');
+        const name = entry.slice(0, colon).trim();
+        const amount = entry.slice(colon + 1).trim();
+        const number = Number(amount);
+        if (
+          colon < 0 ||
+          !namePattern.test(name) ||
+          !(options.usd ? USD : WHOLE).test(amount) ||
+          number < min ||
+          number > max
+        ) {
+          const kind = options.usd ? `an amount in USD from ${min} to ${max}` : `a whole number from ${min} to ${max}`;
           ctx.addIssue({
             code: 'custom',
-            message: `entry ${index + 1} must be tenant:${what} (a tenant name, then a whole number from ${min} to ${max})`,
+            message: `entry ${index + 1} must be ${names}:${what} (a ${names} name, then ${kind})`,
           });
           return z.NEVER;
         }
-        values[match[1] as string] = number;
+        values[name] = number;
       }
       return values;
+    });
+
+const perTenant = (what: string, min: number, max: number) => perName(what, min, max);
+
+/** A USD amount, 0 allowed (none). */
+const usdAmount = (defaultValue: number) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === '') return defaultValue;
+      if (!USD.test(value.trim())) {
+        ctx.addIssue({ code: 'custom', message: `must be an amount in USD such as 25 or 12.50 (got "${value}")` });
+        return z.NEVER;
+      }
+      return Number(value);
     });
 
 /** Operator keys, comma-separated; long, since they run the queue for every tenant. Never echoed. */
@@ -360,6 +394,24 @@ export const EnvSchema = z
     FAIR_SHARE: booleanFlag(true),
     /** Tenants' weights other than 1, comma-separated tenant:weight (1–1000). */
     TENANT_WEIGHTS: perTenant('weight', 1, 1_000),
+    /**
+     * What each tenant may spend at Segmind in a UTC day, in USD: a job or a whole batch whose
+     * reservation (its model's price per image, times its images) would take the day's spend past
+     * it is answered 402 before anything is stored. 0: no daily budget. @defaultValue 0
+     */
+    TENANT_DAILY_BUDGET_USD: usdAmount(0),
+    /** Per-tenant daily budgets instead of TENANT_DAILY_BUDGET_USD, comma-separated tenant:usd (0: none for that tenant). */
+    TENANT_DAILY_BUDGETS_USD: perName('usd', 0, 1_000_000_000, { usd: true }),
+    /** Like TENANT_DAILY_BUDGET_USD, for a UTC calendar month. 0: no monthly budget. @defaultValue 0 */
+    TENANT_MONTHLY_BUDGET_USD: usdAmount(0),
+    /** Per-tenant monthly budgets instead of TENANT_MONTHLY_BUDGET_USD, comma-separated tenant:usd (0: none for that tenant). */
+    TENANT_MONTHLY_BUDGETS_USD: perName('usd', 0, 1_000_000_000, { usd: true }),
+    /**
+     * Prices per image in USD that jobs reserve against their tenants' budgets, comma-separated
+     * model:usd, in place of the catalogue's (GET /v1/models shows the prices in use). A model
+     * outside the catalogue has no price unless given here.
+     */
+    MODEL_PRICES_USD: perName('usd', 0, 1_000, { usd: true, names: 'model' }),
     /**
      * New jobs and batches are answered 503 while Redis uses more than this share of its maxmemory
      * (percent), so that work in flight still finds room; 0 turns the guard off. Without a maxmemory

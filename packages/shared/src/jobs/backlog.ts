@@ -1,59 +1,13 @@
 /**
- * Each tenant's backlog quota: at most so many unfinished jobs (queued or running), kept as the
- * set of their ids (tenantBacklogKey). A request claims room for its jobs before anything of it is
- * stored (claim-backlog-2.lua, one script call, so concurrent API processes never admit more than
- * the quota); recording the jobs moves them from the claim into the set (create-jobs-n.lua), and a
- * job's final move takes it out (transition-job-7-or-10.lua). What a request claimed and did not
- * record is let go when it ends, or lapses after CLAIM_TTL_MS should its process die first. A job
+ * Each tenant's backlog, which its quota counts: its unfinished jobs (queued or running), kept as
+ * the set of their ids (tenantBacklogKey). A request claims room for its jobs before anything of it
+ * is stored (admission.ts); recording the jobs moves them from the claim into the set
+ * (create-jobs-n.lua), and a job's final move takes it out (transition-job-8-or-11.lua). A job
  * that left the unfinished jobs some other way (finished by a worker of a version before quotas,
  * its record lost) is taken out by `tidyBacklogs`, which the reconciler runs.
  */
-import { randomUUID } from 'node:crypto';
-import { backlogClaimsKey, backlogTenantsKey, tenantBacklogKey, unfinishedJobsKey } from '../redis/keys.js';
+import { backlogTenantsKey, tenantBacklogKey, unfinishedJobsKey } from '../redis/keys.js';
 import type { StoreContext } from './store-context.js';
-
-/** Longer than any request's creation takes (a 10,000-job batch records in seconds). */
-const CLAIM_TTL_MS = 10 * 60_000;
-
-export type BacklogClaim =
-  | { readonly admitted: true; readonly id: string; readonly held: number }
-  /** `held`: the tenant's unfinished jobs and open claims, which left no room. */
-  | { readonly admitted: false; readonly held: number };
-
-/** Claims room for `jobs` more of `tenant`'s jobs under `quota` (0: no quota, always admitted). */
-export async function claimBacklog(
-  ctx: StoreContext,
-  tenant: string,
-  jobs: number,
-  quota: number,
-): Promise<BacklogClaim> {
-  const id = randomUUID();
-  const answer = ctx.redis.renderqClaimBacklog(
-    tenantBacklogKey(ctx.prefix, tenant),
-    backlogClaimsKey(ctx.prefix),
-    tenant,
-    String(jobs),
-    String(quota),
-    id,
-    String(CLAIM_TTL_MS),
-  );
-  let admitted: number;
-  let held: number;
-  try {
-    [admitted, held] = await answer;
-  } catch (error) {
-    // The script may still run after a timeout: commands on a connection run in order, so this
-    // lands after it and the room is not held for the claim's whole life.
-    await releaseBacklogClaim(ctx, id).catch(() => undefined);
-    throw error;
-  }
-  return admitted === 1 ? { admitted: true, id, held } : { admitted: false, held };
-}
-
-/** Lets go of what a claim holds and was not recorded (nothing, once every job it admitted is). */
-export async function releaseBacklogClaim(ctx: StoreContext, id: string): Promise<void> {
-  await ctx.redis.hdel(backlogClaimsKey(ctx.prefix), id);
-}
 
 /** A tenant's unfinished jobs, as its quota counts them. */
 export function unfinishedJobsOf(ctx: StoreContext, tenant: string): Promise<number> {

@@ -1,14 +1,15 @@
 /**
  * A cancelled job follows the request it had at Segmind until Segmind finishes it, so
  * that what Segmind charged for it is known: the job stays `cancelled` throughout, and
- * settling records its cost (on the job and its batch) without any webhook event. The
- * transition script starts following when a job is cancelled while polling;
- * follow-cancelled-2.lua starts it for a job cancelled during its submit and records each
- * poll; settle-cancelled-2-or-3.lua ends it.
+ * settling records its cost (on the job, its batch and its tenant's spend) without any
+ * webhook event. The transition script starts following when a job is cancelled while
+ * polling; follow-cancelled-2.lua starts it for a job cancelled during its submit and
+ * records each poll; settle-cancelled-3-or-4.lua ends it.
  */
 
-import { batchKey, jobKey, unfinishedJobsKey } from '../redis/keys.js';
+import { batchKey, jobKey, tenantSpendKey, unfinishedJobsKey } from '../redis/keys.js';
 import type { CancelledRequest, JobRecord } from './job-record.js';
+import { spendPeriodsAt } from './spend.js';
 import type { StoreContext } from './store-context.js';
 
 /**
@@ -47,6 +48,7 @@ export async function settleCancelled(
   const keys = [
     jobKey(ctx.prefix, record.id),
     unfinishedJobsKey(ctx.prefix),
+    tenantSpendKey(ctx.prefix, record.tenant),
     ...(record.batch_id ? [batchKey(ctx.prefix, record.batch_id)] : []),
   ];
   const done = await ctx.redis.renderqSettleCancelled(
@@ -54,6 +56,7 @@ export async function settleCancelled(
     ...keys,
     requestId,
     cost === null ? '' : String(cost),
+    spendPeriodsAt(Date.now()).day,
   );
   return done === 1;
 }

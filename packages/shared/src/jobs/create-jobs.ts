@@ -1,8 +1,8 @@
 /**
  * Creating jobs, and the outbox that makes it safe: a job is never recorded but never
  * run, nor running without a record. The records, their entries in the "unenqueued" set,
- * among the unfinished jobs and in their tenant's index are written by one script call
- * (create-jobs-n.lua), then the BullMQ jobs are added under the same ids, then the
+ * among the unfinished jobs and in their tenant's index, and their reservations of their
+ * tenants' spend are written by one script call (create-jobs-n.lua), then the BullMQ jobs are added under the same ids, then the
  * unenqueued entries are removed. recovery.ts finishes whatever a crash interrupted.
  */
 
@@ -15,6 +15,7 @@ import {
   jobKey,
   tenantBacklogKey,
   tenantJobsKey,
+  tenantSpendKey,
   unenqueuedKey,
   unfinishedJobsKey,
 } from '../redis/keys.js';
@@ -23,6 +24,7 @@ import { enterFairQueue } from './fair-share.js';
 import { newId } from './ids.js';
 import type { JobRecord } from './job-record.js';
 import { hashFromRecord } from './record-hash.js';
+import { spendPeriodsAt } from './spend.js';
 import type { StoreContext } from './store-context.js';
 import { tenantIndexEntry } from './tenant-index.js';
 
@@ -41,8 +43,12 @@ export interface NewJob {
   readonly webhookEvents?: readonly WebhookEventType[] | null;
   /** BullMQ priority, 1 first. @defaultValue PRIORITY.single (PRIORITY.batch inside a batch) */
   readonly priority?: number;
-  /** The backlog claim that admitted the job (claimBacklog), which recording it uses up. */
+  /** The admission claim that admitted the job (admission.ts), which recording it uses up. */
   readonly claim?: string;
+  /** What the job reserves of its tenant's spend, in millionths of a USD. @defaultValue 0 */
+  readonly reserveMicros?: number;
+  /** The UTC day (YYYY-MM-DD) its spend counts in. @defaultValue the day it is recorded */
+  readonly spendDay?: string;
 }
 
 interface PendingCreate {
@@ -91,6 +97,7 @@ export class JobCreator {
     const { redis, prefix, chunkSize } = this.#ctx;
     const nowMs = Date.now();
     const now = new Date(nowMs).toISOString();
+    const today = spendPeriodsAt(nowMs).day;
     const records = jobs.map((job) => newRecord(job, batchId, job.priority ?? priority, now));
     const leading = [
       unenqueuedKey(prefix),
@@ -106,16 +113,20 @@ export class JobCreator {
         jobKey(prefix, record.id),
         tenantJobsKey(prefix, record.tenant),
         tenantBacklogKey(prefix, record.tenant),
+        tenantSpendKey(prefix, record.tenant),
       ]);
-      const encoded = chunk.map((record, i) =>
-        JSON.stringify([
+      const encoded = chunk.map((record, i) => {
+        const job = jobs[start + i];
+        return JSON.stringify([
           record.id,
           record.tenant,
-          jobs[start + i]?.claim ?? '',
+          job?.claim ?? '',
           tenantIndexEntry(nowMs, record.id),
+          String(job?.reserveMicros ?? 0),
+          job?.spendDay ?? today,
           ...Object.entries(hashFromRecord(record)).flat(),
-        ]),
-      );
+        ]);
+      });
       calls.push(
         redis.renderqCreateJobs(
           leading.length + keys.length,

@@ -10,6 +10,7 @@ import type { RenderJobData } from '../queues.js';
 import type { RedisConnection } from '../redis/create-redis.js';
 import { defineScripts } from '../redis/scripts.js';
 import type { WebhookEventStore } from '../webhooks/event-store.js';
+import * as admission from './admission.js';
 import * as backlog from './backlog.js';
 import type { BatchRecord } from './batch-record.js';
 import * as batches from './batches.js';
@@ -21,6 +22,7 @@ import type { CancelledRequest, JobRecord } from './job-record.js';
 import type { MoveName } from './lifecycle.js';
 import { jobLua } from './lifecycle-lua.js';
 import { recoverUnenqueued } from './recovery.js';
+import * as spend from './spend.js';
 import type { StoreContext } from './store-context.js';
 import { type JobListPage, type JobListRequest, listTenantJobs } from './tenant-index.js';
 import { type JobChanges, type JobRef, type StageOfMove, type TransitionResult, transition } from './transition.js';
@@ -158,14 +160,24 @@ export class JobStore {
     return workingSet.creationUnsettled(this.#ctx, jobs);
   }
 
-  /** Claims room for `jobs` more of the tenant's jobs under its backlog quota (see backlog.ts). */
-  claimBacklog(tenant: string, jobs: number, quota: number): Promise<backlog.BacklogClaim> {
-    return backlog.claimBacklog(this.#ctx, tenant, jobs, quota);
+  /** Admits a request's jobs under its tenant's backlog quota and spend budgets, or says which refused (admission.ts). */
+  claimAdmission(request: admission.AdmissionRequest): Promise<admission.AdmissionClaim> {
+    return admission.claimAdmission(this.#ctx, request);
   }
 
-  /** Lets go of what a backlog claim holds and its request did not record. */
-  releaseBacklogClaim(id: string): Promise<void> {
-    return backlog.releaseBacklogClaim(this.#ctx, id);
+  /** Lets go of what an admission claim holds and its request did not record. */
+  releaseAdmission(id: string): Promise<void> {
+    return admission.releaseAdmission(this.#ctx, id);
+  }
+
+  /** Each tenant's spend in the day and month of `periods` (spend.ts). */
+  spendOf(tenants: readonly string[], periods: spend.SpendPeriods): Promise<Map<string, spend.TenantSpend>> {
+    return spend.spendOf(this.#ctx, tenants, periods);
+  }
+
+  /** Deletes spend ledger fields of days and months long past; how many. */
+  tidySpendLedgers(): Promise<number> {
+    return spend.tidySpendLedgers(this.#ctx);
   }
 
   /** The tenant's unfinished jobs, as its backlog quota counts them. */

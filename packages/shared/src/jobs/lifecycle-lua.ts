@@ -5,13 +5,22 @@
  * The job store hands them, with the record's layout, to the script registry.
  */
 import type { JobLua } from '../redis/scripts.js';
-import { CANCEL_FOLLOWS_REQUEST_FROM, MOVE_NAMES, TRANSITIONS } from './lifecycle.js';
+import {
+  CANCEL_FOLLOWS_REQUEST_FROM,
+  MAYBE_BILLED_WITHOUT_REQUEST,
+  MOVE_NAMES,
+  TRANSITIONS,
+  UNBILLED_WITH_REQUEST,
+} from './lifecycle.js';
 import { recordLayoutLua } from './record-hash.js';
 import { isFinal, STAGE_NAMES, STATUS_OF_STAGE } from './stage.js';
 
 const set = (names: readonly string[]) => `{ ${names.map((name) => `['${name}'] = true`).join(', ')} }`;
 
-/** Defines STATUS (stage → public status), FINAL, MOVES (name → { to, from }) and FOLLOWS_REQUEST. */
+/**
+ * Defines STATUS (stage → public status), FINAL, MOVES (name → { to, from }), FOLLOWS_REQUEST,
+ * MAYBE_BILLED and UNBILLED (error codes).
+ */
 export function lifecycleLua(): string {
   const status = STAGE_NAMES.map((stage) => `['${stage}'] = '${STATUS_OF_STAGE[stage]}'`).join(', ');
   const moves = MOVE_NAMES.map((name) => {
@@ -24,6 +33,8 @@ export function lifecycleLua(): string {
     `local FINAL = ${set(STAGE_NAMES.filter(isFinal))}`,
     `local MOVES = {\n${moves}\n}`,
     `local FOLLOWS_REQUEST = ${set(CANCEL_FOLLOWS_REQUEST_FROM)}`,
+    `local MAYBE_BILLED = ${set(MAYBE_BILLED_WITHOUT_REQUEST)}`,
+    `local UNBILLED = ${set(UNBILLED_WITH_REQUEST)}`,
     '',
   ].join('\n');
 }

@@ -5,6 +5,7 @@
  * (lifecycle-lua.ts), and docs/architecture.md's lifecycle table is checked against it.
  * To add a stage or a move, change stage.ts and this table; callers name the move.
  */
+import type { ErrorCode } from '@renderq/contract';
 import type { StageName } from './stage.js';
 
 export interface Move {
@@ -63,6 +64,15 @@ export type FinishingMove = MovesTo<'completed' | 'failed' | 'cancelled'>;
  * followed to the end for what Segmind charges (the transition script does this).
  */
 export const CANCEL_FOLLOWS_REQUEST_FROM: readonly StageName[] = ['polling'];
+
+/**
+ * Failures after which Segmind may have billed a job that never said what it cost, so that its
+ * reservation of its tenant's spend counts as spent rather than let go (the transition script):
+ * a submit whose answer never came may have started a request; and a request Segmind accepted
+ * runs and bills unless Segmind itself reports it FAILED (which charges nothing).
+ */
+export const MAYBE_BILLED_WITHOUT_REQUEST: readonly ErrorCode[] = ['segmind_ambiguous_submit'];
+export const UNBILLED_WITH_REQUEST: readonly ErrorCode[] = ['segmind_failed'];
 
 /** Whether `move` may take a job in `stage` to `to`. */
 function isLegalMove(move: MoveName, stage: StageName, to: StageName): boolean {

@@ -6,9 +6,10 @@
  * and a worker ignores jobs whose record is already final, so this is safe to run at any time.
  */
 import { QUEUE_NAMES } from '../queues.js';
-import { batchKey, jobKey, tenantBacklogKey, unenqueuedKey, unfinishedJobsKey } from '../redis/keys.js';
+import { batchKey, jobKey, tenantBacklogKey, tenantSpendKey, unenqueuedKey, unfinishedJobsKey } from '../redis/keys.js';
 import { enterFairQueue } from './fair-share.js';
 import { readJob } from './job-reads.js';
+import { spendPeriodsAt } from './spend.js';
 import { isFinal } from './stage.js';
 import type { StoreContext } from './store-context.js';
 
@@ -25,7 +26,9 @@ export async function recoverUnenqueued(ctx: StoreContext, olderThanMs: number):
         jobKey(prefix, id),
         unfinishedJobsKey(prefix),
         tenantBacklogKey(prefix, record.tenant),
+        tenantSpendKey(prefix, record.tenant),
         id,
+        spendPeriodsAt(Date.now()).day,
       );
     } else if (record && !isFinal(record.stage.name)) {
       if (ctx.fairShare) await enterFairQueue(ctx, [record]);

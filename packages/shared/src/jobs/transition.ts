@@ -1,6 +1,7 @@
 /**
  * Moving a job between stages: only by a move declared in lifecycle.ts, atomically with
- * its batch's counters and the webhook events a final move causes (transition-job-7-or-10.lua).
+ * its batch's counters, its tenant's spend and the webhook events a final move causes
+ * (transition-job-8-or-11.lua).
  */
 import { randomUUID } from 'node:crypto';
 import { type FinishedStatus, isFinishedStatus, type JobError } from '@renderq/contract';
@@ -13,6 +14,7 @@ import {
   jobKey,
   pendingEventsKey,
   tenantBacklogKey,
+  tenantSpendKey,
   unfinishedJobsKey,
 } from '../redis/keys.js';
 import type { StoredOutput } from '../storage/stored-objects.js';
@@ -77,6 +79,7 @@ export async function transition<M extends MoveName>(
     jobEvent ? eventKey(prefix, jobEvent) : jobKey(prefix, id),
     tenantBacklogKey(prefix, tenant ?? ''),
     fairReadyKey(prefix, tenant ?? ''),
+    tenantSpendKey(prefix, tenant ?? ''),
     ...(batchId ? [batchKey(prefix, batchId), batchJobsKey(prefix, batchId), eventKey(prefix, batchEvent)] : []),
   ];
   const target: JobStage = to;

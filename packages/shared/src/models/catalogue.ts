@@ -100,15 +100,20 @@ export interface ModelDescription {
   readonly name: string;
   readonly title: string;
   readonly kind: ModelKind;
+  readonly price_usd: number;
   readonly input_schema: Record<string, unknown>;
 }
 
-/** A model as `/v1/models` and OpenAPI show it: the JSON Schema of what a caller may send. */
-export function describeModel(model: ModelDefinition): ModelDescription {
+/**
+ * A model as `/v1/models` and OpenAPI show it: its price per image (`priceUsd`, the catalogue's
+ * unless the configuration gives another) and the JSON Schema of what a caller may send.
+ */
+export function describeModel(model: ModelDefinition, priceUsd = model.priceUsd): ModelDescription {
   return {
     name: model.name,
     title: model.title,
     kind: model.kind,
+    price_usd: priceUsd,
     input_schema: z.toJSONSchema(model.input, { io: 'input' }) as Record<string, unknown>,
   };
 }

@@ -14,6 +14,12 @@ export interface ModelDefinition {
   readonly imageFields: readonly string[];
   /** How many images a (validated) input asks for. */
   readonly outputCount: (input: Record<string, unknown>) => number;
+  /**
+   * USD per image made: what a job reserves against its tenant's spend budget until Segmind says
+   * what it cost. An estimate at or above Segmind's price keeps budgets from being overrun;
+   * MODEL_PRICES_USD replaces it.
+   */
+  readonly priceUsd: number;
   /** A valid input: the example of Segmind's own page for the model (OpenAPI shows it). */
   readonly example: Record<string, unknown>;
 }

@@ -27,6 +27,7 @@ export const sd15Img2Img: ModelDefinition = {
   input: Sd15Img2ImgInput,
   imageFields: ['image'],
   outputCount: (input) => Number(input.samples ?? 1),
+  priceUsd: 0.002,
   // The page's image is a path on its own site; any image URL (or base64) will do.
   example: {
     image: 'https://segmind-sd-models.s3.amazonaws.com/outputs/ssd_img2img_input.jpeg',

@@ -19,6 +19,7 @@ export const segmindVegaRtV1: ModelDefinition = {
   input: SegmindVegaRtV1Input,
   imageFields: [],
   outputCount: () => 1,
+  priceUsd: 0.0015,
   example: {
     prompt:
       'backlight, wilderness woman hunting in jungle hiding behind leaves, face paintings closeup face portrait, ' +

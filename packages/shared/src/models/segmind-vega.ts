@@ -23,6 +23,7 @@ export const segmindVega: ModelDefinition = {
   input: SegmindVegaInput,
   imageFields: [],
   outputCount: (input) => Number(input.samples ?? 1),
+  priceUsd: 0.002,
   example: {
     prompt:
       'cinematic photo detailed closeup portraid of a Beautiful cyberpunk woman, robotic parts, cables, lights, ' +

@@ -24,6 +24,7 @@ export const ssdImg2Img: ModelDefinition = {
   input: SsdImg2ImgInput,
   imageFields: ['image'],
   outputCount: (input) => Number(input.samples ?? 1),
+  priceUsd: 0.003,
   // The page sends this image as base64; renderq takes its URL as well.
   example: {
     image: 'https://segmind-sd-models.s3.amazonaws.com/outputs/ssd_img2img_input.jpeg',

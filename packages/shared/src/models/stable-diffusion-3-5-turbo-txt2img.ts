@@ -60,6 +60,7 @@ export const stableDiffusion35TurboTxt2Img: ModelDefinition = {
   input: StableDiffusion35TurboInput,
   imageFields: [],
   outputCount: (input) => Number(input.batch_size ?? 1),
+  priceUsd: 0.005,
   example: {
     prompt:
       "A panda in a glowing tech-infused jacket, standing in front of a bustling cyberpunk market, his T-shirt displaying 'Segmind'. " +

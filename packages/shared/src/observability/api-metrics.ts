@@ -9,6 +9,7 @@ export const requestsRefused = (registers: Registry[]) =>
     name: 'renderq_requests_refused_total',
     help:
       'Requests and connections the API refused to protect itself, by reason: enqueue_rate and backlog_quota (429), ' +
+      'spend_budget (402), ' +
       'upload_slots_per_tenant (429), upload_slots and redis_memory (503), max_connections and max_connections_per_ip (503), ' +
       'headers_timeout, request_timeout, idle_timeout (408).',
     labelNames: ['reason'] as const,

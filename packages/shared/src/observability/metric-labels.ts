@@ -20,12 +20,16 @@ const REFUSAL_REASONS = [
   'upload_slots_per_tenant',
   'redis_memory',
   'backlog_quota',
+  'spend_budget',
   'max_connections',
   'max_connections_per_ip',
   'headers_timeout',
   'request_timeout',
   'idle_timeout',
 ] as const;
+
+/** The periods a spend budget is kept over (UTC). */
+export const BUDGET_PERIODS = ['day', 'month'] as const;
 
 /**
  * Every value of each closed label, by metric: the metrics take no other (their types say so), and
@@ -45,6 +49,7 @@ export const LABEL_VALUES = {
   renderq_webhook_deliveries_total: { outcome: AttemptOutcome.options },
   renderq_webhook_events_finished_total: { status: EventStatus.exclude(['pending']).options },
   renderq_requests_refused_total: { reason: REFUSAL_REASONS },
+  renderq_tenant_budget_used_ratio: { period: BUDGET_PERIODS },
 } as const;
 type Closed = typeof LABEL_VALUES;
 /** A metric's labels: its closed ones take only their listed values, `model` and `status_code` any string. */

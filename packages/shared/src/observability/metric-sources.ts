@@ -25,6 +25,10 @@ export interface MetricSources {
   readonly submitBudget?: () => Promise<{ readonly perSecond: number; readonly heldForMs: number } | undefined>;
   /** Each tenant's unfinished jobs, as its backlog quota counts them. */
   readonly tenantBacklogs?: () => Promise<ReadonlyMap<string, number>>;
+  /** Each tenant with a spend budget: its spend (reserved and settled) over the budget, by period. */
+  readonly tenantBudgets?: () => Promise<
+    readonly { readonly tenant: string; readonly period: 'day' | 'month'; readonly ratio: number }[]
+  >;
   /** The tenants with jobs waiting for their fair share: how many wait, and each one's weight. */
   readonly fairShare?: () => Promise<
     readonly { readonly tenant: string; readonly waiting: number; readonly weight: number }[]

@@ -68,6 +68,7 @@ export function createMetrics(options: MetricsOptions = {}) {
     tenantUnfinishedJobs: tenants.tenantUnfinishedJobs(options.role === 'worker' ? [] : registers, readings),
     tenantWaitingJobs: tenants.tenantWaitingJobs(options.role === 'worker' ? [] : registers, readings),
     tenantFairShare: tenants.tenantFairShare(options.role === 'worker' ? [] : registers, readings),
+    tenantBudgetUsed: tenants.tenantBudgetUsed(options.role === 'worker' ? [] : registers, readings),
     /** Reads the shared gauges from `more` (added to, or replacing, the sources given when created). */
     readFrom(more: MetricSources): void {
       readings.readFrom(more);

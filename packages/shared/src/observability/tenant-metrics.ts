@@ -5,6 +5,7 @@
  * scraped (the API's) name the tenants with the most, and sum the others likewise.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { BUDGET_PERIODS } from './metric-labels.js';
 import type { MetricReadings } from './metric-sources.js';
 
 /** Tenants a process or a scrape names. */
@@ -116,3 +117,30 @@ export const tenantFairShare = (registers: Registry[], readings: MetricReadings)
         return new Map(tenants.map((t) => [t.tenant, t.weight / total]));
       }),
   );
+
+/**
+ * Each tenant's spend over its budget, by period (day, month): the NAMED_TENANTS nearest their
+ * budgets by name, and the highest of the others as tenant="(others)". 0.8 is where a tenant's
+ * `tenant.budget_warning` is sent; 1 is where its new work is refused.
+ */
+export const tenantBudgetUsed = (registers: Registry[], readings: MetricReadings) =>
+  new Gauge({
+    name: 'renderq_tenant_budget_used_ratio',
+    help:
+      "Each tenant's spend (reserved and settled) over its spend budget, by period (day or month, UTC): the " +
+      `${NAMED_TENANTS} nearest their budgets by name, the highest of the others as tenant="${OTHER_TENANTS}".`,
+    labelNames: ['tenant', 'period'] as const,
+    registers,
+    async collect() {
+      // Redis not answering: the last reading stays.
+      const values = await readings.sources.tenantBudgets?.().catch(() => undefined);
+      if (!values) return;
+      this.reset();
+      for (const period of BUDGET_PERIODS) {
+        const nearest = values.filter((v) => v.period === period).sort((a, b) => b.ratio - a.ratio);
+        for (const { tenant, ratio } of nearest.slice(0, NAMED_TENANTS)) this.set({ tenant, period }, ratio);
+        const others = nearest[NAMED_TENANTS];
+        if (others) this.set({ tenant: OTHER_TENANTS, period }, others.ratio);
+      }
+    },
+  });

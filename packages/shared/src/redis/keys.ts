@@ -34,9 +34,19 @@ export function tenantBacklogKey(prefix: string, tenant: string): string {
 export function backlogTenantsKey(prefix: string): string {
   return `${prefix}:backlog:tenants`;
 }
-/** Backlog quota admitted to requests and not yet recorded (a hash: claim id → tenant, jobs left, deadline). */
+/**
+ * What requests were admitted for and have not recorded yet, against backlog quotas and spend
+ * budgets (a hash: claim id → tenant, jobs and reservation left, deadline, day; see admission.ts).
+ */
 export function backlogClaimsKey(prefix: string): string {
   return `${prefix}:backlog:claims`;
+}
+/**
+ * A tenant's spend ledger: what its jobs reserve and what Segmind charged for them, by UTC day and
+ * month, in millionths of a USD (a hash; see spend.ts).
+ */
+export function tenantSpendKey(prefix: string, tenant: string): string {
+  return `${prefix}:spend:tenant:${tenant}`;
 }
 /** Held by the one worker reconciling lost jobs and events this period. */
 export function reconcilerLockKey(prefix: string): string {

@@ -15,7 +15,7 @@ import type { RedisConnection } from './create-redis.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** transition-job-7-or-10.lua: 7 keys, or 10 for a job in a batch. */
+    /** transition-job-8-or-11.lua: 8 keys, or 11 for a job in a batch. */
     renderqTransitionJob(
       numberOfKeys: number,
       ...keysAndArgs: string[]
@@ -24,24 +24,20 @@ declare module 'ioredis' {
     renderqEnterFairQueue(numberOfKeys: number, ...keysAndArgs: string[]): Result<number, Context>;
     /** release-fair-share-n.lua: 3 keys and one per tenant named. */
     renderqReleaseFairShare(numberOfKeys: number, ...keysAndArgs: string[]): Result<string[], Context>;
-    /** create-jobs-n.lua: 4 keys (5 in a batch) and three per job. */
+    /** create-jobs-n.lua: 4 keys (5 in a batch) and four per job. */
     renderqCreateJobs(numberOfKeys: number, ...keysAndArgs: string[]): Result<number, Context>;
-    /** claim-backlog-2.lua */
-    renderqClaimBacklog(
-      tenantBacklog: string,
-      claims: string,
-      tenant: string,
-      jobs: string,
-      quota: string,
-      claimId: string,
-      ttlMs: string,
-    ): Result<[admitted: number, held: number], Context>;
-    /** drop-uncommitted-job-3.lua */
+    /** claim-admission-7.lua: 7 keys, then its ARGV (see the script's header). */
+    renderqClaimAdmission(
+      ...keysAndArgs: string[]
+    ): Result<[admitted: number, held: number, refusedBy: string, spent: number, warnings: string], Context>;
+    /** drop-uncommitted-job-4.lua */
     renderqDropUncommittedJob(
       job: string,
       unfinished: string,
       tenantBacklog: string,
+      tenantSpend: string,
       id: string,
+      today: string,
     ): Result<number, Context>;
     /** follow-cancelled-2.lua */
     renderqFollowCancelled(
@@ -51,7 +47,7 @@ declare module 'ioredis' {
       mode: 'start' | 'poll',
       nowMs: string,
     ): Result<number, Context>;
-    /** settle-cancelled-2-or-3.lua: 2 keys, 3 for a job in a batch. */
+    /** settle-cancelled-3-or-4.lua: 3 keys, 4 for a job in a batch. */
     renderqSettleCancelled(numberOfKeys: number, ...keysAndArgs: string[]): Result<number, Context>;
     /** get-owned-1.lua */
     renderqGetOwned(key: string, tenant: string): Result<string[] | null, Context>;
@@ -90,7 +86,7 @@ declare module 'ioredis' {
 
 /** Lua generated from the job store's TypeScript, put ahead of the job scripts. */
 export interface JobLua {
-  /** STATUS, FINAL, MOVES and FOLLOWS_REQUEST: the lifecycle's tables (jobs/lifecycle-lua.ts). */
+  /** STATUS, FINAL, MOVES, FOLLOWS_REQUEST and MAYBE_BILLED: the lifecycle's tables (jobs/lifecycle-lua.ts). */
   readonly lifecycle: string;
   /** PIECE_BYTES, MAX_PIECED_BYTES and PIECED: how a record keeps long values (jobs/record-hash.ts). */
   readonly recordLayout: string;
@@ -114,19 +110,35 @@ const longValues = (jobs: JobLua) => jobs.recordLayout + readLua('prelude/long-v
 /** The Segmind submit budget's rate, shared by its two scripts. */
 const submitRate = () => readLua('prelude/submit-rate.lua');
 
+/** A tenant's spend ledger: reservations and settled spend, by day and month. */
+const spendLedger = () => readLua('prelude/spend-ledger.lua');
+
+/** How an open admission claim is written. */
+const admissionClaims = () => readLua('prelude/admission-claims.lua');
+
+/** recordEvent: a webhook event with its outbox and pending entries. */
+const webhookEvents = () => readLua('prelude/webhook-events.lua');
+
 /** The scripts by command name (each a method of a connection once defined). */
 const SCRIPTS = {
   renderqTransitionJob: {
-    file: 'transition-job-7-or-10.lua',
-    jobPrelude: (jobs) => jobs.lifecycle + longValues(jobs),
+    file: 'transition-job-8-or-11.lua',
+    jobPrelude: (jobs) => jobs.lifecycle + longValues(jobs) + spendLedger() + webhookEvents(),
   },
-  renderqCreateJobs: { file: 'create-jobs-n.lua' },
+  renderqCreateJobs: { file: 'create-jobs-n.lua', prelude: () => spendLedger() + admissionClaims() },
   renderqEnterFairQueue: { file: 'enter-fair-queue-n.lua' },
   renderqReleaseFairShare: { file: 'release-fair-share-n.lua' },
-  renderqClaimBacklog: { file: 'claim-backlog-2.lua', numberOfKeys: 2 },
-  renderqDropUncommittedJob: { file: 'drop-uncommitted-job-3.lua', numberOfKeys: 3 },
+  renderqClaimAdmission: {
+    file: 'claim-admission-7.lua',
+    numberOfKeys: 7,
+    prelude: () => admissionClaims() + webhookEvents(),
+  },
+  renderqDropUncommittedJob: { file: 'drop-uncommitted-job-4.lua', numberOfKeys: 4, prelude: spendLedger },
   renderqFollowCancelled: { file: 'follow-cancelled-2.lua', numberOfKeys: 2, jobPrelude: longValues },
-  renderqSettleCancelled: { file: 'settle-cancelled-2-or-3.lua', jobPrelude: longValues },
+  renderqSettleCancelled: {
+    file: 'settle-cancelled-3-or-4.lua',
+    jobPrelude: (jobs) => longValues(jobs) + spendLedger(),
+  },
   renderqGetOwned: { file: 'get-owned-1.lua', numberOfKeys: 1 },
   renderqCancelBatch: { file: 'cancel-batch-1.lua', numberOfKeys: 1 },
   renderqRedeliverEvent: { file: 'redeliver-event-2.lua', numberOfKeys: 2 },

@@ -41,7 +41,7 @@ function eventFromHash(hash: Record<string, string>): WebhookEventRecord {
   return {
     id: hash.id ?? '',
     type: WebhookEventType.parse(hash.type),
-    subject: { kind: hash.subject_kind === 'batch' ? 'batch' : 'job', id: hash.subject_id ?? '' },
+    subject: { kind: subjectKind(hash.subject_kind), id: hash.subject_id ?? '' },
     tenant: hash.tenant ?? '',
     url: hash.url ?? '',
     created_at: hash.created_at ?? '',
@@ -49,5 +49,10 @@ function eventFromHash(hash: Record<string, string>): WebhookEventRecord {
     attempts: Number(hash.attempts ?? 0),
     round_attempts: Number(hash.attempts ?? 0) - Number(hash.run_start ?? 0),
     next_attempt_at: hash.status === 'pending' && hash.next_attempt_at ? hash.next_attempt_at : null,
+    data: hash.data ?? null,
   };
+}
+
+function subjectKind(kind: string | undefined): WebhookEventRecord['subject']['kind'] {
+  return kind === 'batch' || kind === 'tenant' ? kind : 'job';
 }

@@ -12,7 +12,8 @@ export const JOB_EVENT_TYPES = JobEventType.options;
 export interface WebhookEventRecord {
   readonly id: string;
   readonly type: WebhookEventType;
-  readonly subject: { readonly kind: 'job' | 'batch'; readonly id: string };
+  /** A tenant is the subject of its budget warnings. */
+  readonly subject: { readonly kind: 'job' | 'batch' | 'tenant'; readonly id: string };
   readonly tenant: string;
   readonly url: string;
   readonly created_at: string;
@@ -22,6 +23,8 @@ export interface WebhookEventRecord {
   readonly round_attempts: number;
   /** When the next attempt is due while `pending` (ISO 8601), else null. */
   readonly next_attempt_at: string | null;
+  /** The body's `data` as recorded with the event, for an event about no job or batch (JSON). */
+  readonly data: string | null;
 }
 
 /** The event a subject's finishing causes; the same every time it is asked. */
@@ -32,4 +35,12 @@ export function eventIdFor(subjectId: string, type: WebhookEventType): string {
 /** The event a job's final status causes. */
 export function jobEventType(status: 'completed' | 'failed' | 'cancelled'): WebhookEventType {
   return `job.${status}`;
+}
+
+/**
+ * A tenant's budget warning for a period, `start` its day (YYYY-MM-DD) or month (YYYY-MM): once
+ * per tenant and period.
+ */
+export function budgetWarningEventId(tenant: string, start: string): string {
+  return `evt_${tenant}_budget_warning_${start}`;
 }

@@ -3,7 +3,7 @@
 -- following when a job is cancelled while polling; this starts it for a job cancelled during its
 -- submit (the submit's answer came after the cancel). A job following a request is kept among the
 -- unfinished jobs (scored by its last poll), so the reconciler queues its follow-up again should
--- that be lost; settle-cancelled-2-or-3.lua ends it. The request is a long value, read and written
+-- that be lost; settle-cancelled-3-or-4.lua ends it. The request is a long value, read and written
 -- with getLong and setLong (prelude/long-values.lua).
 --
 -- KEYS[1]  the job hash

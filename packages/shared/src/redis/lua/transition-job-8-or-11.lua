@@ -1,7 +1,7 @@
 -- Moves a job between stages (packages/shared/src/jobs/transition.ts). One script, so that the
 -- stage check, the record update, the batch counters and the webhook events change together: two
 -- workers can never both finish a job, and a batch finishes exactly once.
--- Runs after the lifecycle's tables (STATUS, FINAL, MOVES, FOLLOWS_REQUEST), generated from
+-- Runs after the lifecycle's tables (STATUS, FINAL, MOVES, FOLLOWS_REQUEST, MAYBE_BILLED, UNBILLED), generated from
 -- packages/shared/src/jobs/lifecycle.ts: a move not in MOVES, or from a stage it does not list,
 -- is refused. Long values (the stage, outputs, error, webhook URL) are read and written with
 -- getLong and setLong (prelude/long-values.lua), which keep them in pieces.
@@ -14,9 +14,10 @@
 --          KEYS[1] again, unused)
 -- KEYS[6]  its tenant's unfinished jobs (a sorted set of ids, for its backlog quota; a final move takes it off)
 -- KEYS[7]  its tenant's fair-share ready set (a job cancelled while waiting for its share leaves it)
--- KEYS[8]  the job's batch hash           } only for a job in a batch (then #KEYS is 10; a job's
--- KEYS[9]  the batch's job list           } batch is fixed when it is created, and the script
--- KEYS[10] the batch.completed event hash } checks that the keys are given exactly when it has one)
+-- KEYS[8]  its tenant's spend ledger (prelude/spend-ledger.lua)
+-- KEYS[9]  the job's batch hash           } only for a job in a batch (then #KEYS is 11; a job's
+-- KEYS[10] the batch's job list           } batch is fixed when it is created, and the script
+-- KEYS[11] the batch.completed event hash } checks that the keys are given exactly when it has one)
 -- ARGV[1]  the move's name (a key of MOVES)
 -- ARGV[2]  the new stage as JSON
 -- ARGV[3]  now (ISO 8601)                 ARGV[4] retention of finished records (ms)
@@ -26,14 +27,16 @@
 --          refusal (the job is no longer in a `from` stage by then)
 -- ARGV[7]  '1' when webhooks are on: a job reaching a final stage then records its event (and
 --          its batch's batch.completed when it was the last), with the move itself
--- ARGV[8]  the id of the event in KEYS[5]  ARGV[9] the id of the event in KEYS[10] ('' without)
+-- ARGV[8]  the id of the event in KEYS[5]  ARGV[9] the id of the event in KEYS[11] ('' without)
 -- ARGV[10…] field, value pairs to set on the job
 -- Returns  {1, previous stage, batch finished now (0/1), comma-separated new event ids}
 --          | {0, current stage, 0, ''} (refused: the job is in no stage the move starts from)
 --          | {-1, '', 0, ''} (no such job)
 --
 -- A move that changes the job's cost adds the difference to its batch's `cost`
--- (HINCRBYFLOAT), so a batch's cost is always the sum of its jobs'. A job cancelled from a
+-- (HINCRBYFLOAT), so a batch's cost is always the sum of its jobs', and to its tenant's settled
+-- spend, ending the job's reservation. A final move ends the reservation too: let go, or counted as
+-- spent when Segmind may have billed the job (below). A job cancelled from a
 -- stage in FOLLOWS_REQUEST keeps its request as `cancelled_request`, and its place among the
 -- unfinished jobs: the worker follows the request to the end for its cost
 -- (follow-cancelled-2.lua), and the reconciler finds it should that follow-up be lost.
@@ -46,10 +49,10 @@ if applied[1] == ARGV[6] then return {1, applied[2], tonumber(applied[3]), appli
 if not move.from[current] then return {0, current, 0, ''} end
 
 local batchId = redis.call('HGET', KEYS[1], 'batch_id') or ''
-if (batchId ~= '') ~= (#KEYS == 10) then
+if (batchId ~= '') ~= (#KEYS == 11) then
   return redis.error_reply('renderq: batch keys must be given exactly for a job in a batch')
 end
-local batch = KEYS[8]
+local batch = KEYS[9]
 
 local nextStage = move.to
 -- Its request is still at Segmind, which will charge for it: followed to the end for its cost.
@@ -81,6 +84,25 @@ if FINAL[nextStage] then
   redis.call('ZREM', KEYS[6], id)
   redis.call('ZREM', KEYS[7], id)
 end
+local today = string.sub(ARGV[3], 1, 10)
+if costChanged then
+  local costAfter = tonumber(redis.call('HGET', KEYS[1], 'cost')) or 0
+  settleSpend(KEYS[1], KEYS[8], today, toMicros(costAfter) - toMicros(costBefore))
+  endReservation(KEYS[1], KEYS[8], today, false)
+end
+-- A job following its request keeps its reservation until the request is settled (settle-cancelled).
+-- What is still reserved at the end counts as spent when Segmind may have billed it: a completed job
+-- (Segmind made it, whatever it said), or a failure MAYBE_BILLED, or one after Segmind accepted the
+-- request that is not UNBILLED.
+if FINAL[nextStage] and not following then
+  local billed = nextStage == 'completed'
+  if nextStage == 'failed' then
+    local code = (cjson.decode(ARGV[2]).error or {}).code or ''
+    local accepted = (redis.call('HGET', KEYS[1], 'segmind_request_id') or '') ~= ''
+    billed = MAYBE_BILLED[code] == true or (accepted and UNBILLED[code] ~= true)
+  end
+  endReservation(KEYS[1], KEYS[8], today, billed)
+end
 if FINAL[nextStage] then
   redis.call('HSET', KEYS[1], 'finished_at', ARGV[3])
   redis.call('PEXPIRE', KEYS[1], retention)
@@ -103,7 +125,7 @@ if batch and STATUS[current] ~= STATUS[nextStage] then
         redis.call('HSET', batch, 'status', 'completed')
       end
       redis.call('PEXPIRE', batch, retention)
-      redis.call('PEXPIRE', KEYS[9], retention)
+      redis.call('PEXPIRE', KEYS[10], retention)
       batchFinished = 1
     end
   end
@@ -112,26 +134,20 @@ local events = {}
 local function wanted(filter, eventType)
   return not filter or filter == '' or string.find(',' .. filter .. ',', ',' .. eventType .. ',', 1, true) ~= nil
 end
-local function recordEvent(eventKey, eventId, subjectKind, subjectId, tenant, eventType, url)
-  if redis.call('EXISTS', eventKey) == 1 then return end
-  redis.call('HSET', eventKey, 'id', eventId, 'type', eventType, 'subject_kind', subjectKind, 'subject_id', subjectId,
-    'tenant', tenant, 'url', url, 'created_at', ARGV[3], 'status', 'pending', 'attempts', 0, 'run_start', 0,
-    'next_attempt_at', ARGV[3])
-  redis.call('PEXPIRE', eventKey, retention)
-  redis.call('ZADD', KEYS[3], ARGV[5], eventId)
-  redis.call('ZADD', KEYS[4], ARGV[5], eventId)
-  table.insert(events, eventId)
+local function record(eventKey, eventId, subjectKind, subjectId, tenant, eventType, url)
+  local event = { id = eventId, type = eventType, subjectKind = subjectKind, subjectId = subjectId, tenant = tenant, url = url }
+  if recordEvent(eventKey, KEYS[3], KEYS[4], ARGV[3], ARGV[5], retention, event) then table.insert(events, eventId) end
 end
 if ARGV[7] == '1' and FINAL[nextStage] and not FINAL[current] then
   local job = redis.call('HMGET', KEYS[1], 'id', 'tenant', 'webhook_events')
   local url = getLong(KEYS[1], 'webhook_url')
   if url and url ~= '' and wanted(job[3], 'job.' .. nextStage) then
-    recordEvent(KEYS[5], ARGV[8], 'job', job[1], job[2], 'job.' .. nextStage, url)
+    record(KEYS[5], ARGV[8], 'job', job[1], job[2], 'job.' .. nextStage, url)
   end
   if batchFinished == 1 then
     local owner = redis.call('HMGET', batch, 'tenant', 'webhook_url', 'webhook_events')
     if owner[2] and owner[2] ~= '' and wanted(owner[3], 'batch.completed') then
-      recordEvent(KEYS[10], ARGV[9], 'batch', batchId, owner[1], 'batch.completed', owner[2])
+      record(KEYS[11], ARGV[9], 'batch', batchId, owner[1], 'batch.completed', owner[2])
     end
   end
 end
