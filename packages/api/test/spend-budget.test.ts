@@ -135,6 +135,8 @@ describe('spend budgets', () => {
       failedAtSegmind,
       cancelQueued,
       cancelRunning,
+      cancelStoring,
+      cancelSubmitting,
       ...rest
     ] = ids as string[];
     const submit = (id: string) =>
@@ -177,17 +179,41 @@ describe('spend budgets', () => {
     await submit(cancelRunning as string);
     await accept(cancelRunning as string);
     expect((await api.call('POST', `/v1/jobs/${cancelRunning}/cancel`)).status).toBe(200);
+    // Cancelled once Segmind had finished it, no cost said: spent.
+    await submit(cancelStoring as string);
+    await accept(cancelStoring as string);
+    await api.store.transition(
+      cancelStoring as string,
+      'result',
+      { ...storing, request_id: `req-${cancelStoring}` },
+      {},
+    );
+    expect((await api.call('POST', `/v1/jobs/${cancelStoring}/cancel`)).status).toBe(200);
+    // Cancelled during its submit (let go), then Segmind took the request after all and its cost
+    // stayed unknown: what it reserved is spent.
+    await submit(cancelSubmitting as string);
+    expect((await api.call('POST', `/v1/jobs/${cancelSubmitting}/cancel`)).status).toBe(200);
+    const late = {
+      request_id: `req-${cancelSubmitting}`,
+      status_url: 'https://segmind.test/s',
+      response_url: 'https://segmind.test/r',
+      submitted_at: new Date().toISOString(),
+      polls: 0,
+    };
+    expect(await api.store.followCancelled(cancelSubmitting as string, late, 'start')).toBe(true);
+    const lateRecord = await api.store.get(cancelSubmitting as string);
+    expect(await api.store.settleCancelled(lateRecord!, late.request_id, null)).toBe(true);
     // Still followed at Segmind: its reservation stands until the request is settled.
-    const settled = PRICE + 0.0015 + PRICE + PRICE;
+    const settled = PRICE + 0.0015 + PRICE + PRICE + PRICE + PRICE;
     expect((await spend()).day).toMatchObject({
-      reserved_usd: cents((admitted.acme - 8) * PRICE),
+      reserved_usd: cents((admitted.acme - 10) * PRICE),
       settled_usd: cents(settled),
     });
     const record = await api.store.get(cancelRunning as string);
     expect(await api.store.settleCancelled(record!, `req-${cancelRunning}`, 0.0025)).toBe(true);
 
     // Room again: the budget frees what was let go, and no more.
-    const free = DAILY - (admitted.acme - 9) * PRICE - settled - 0.0025;
+    const free = DAILY - (admitted.acme - 11) * PRICE - settled - 0.0025;
     const again = await Promise.all(apis.map((a) => a.call('POST', '/v1/jobs', { body: VEGA })));
     expect(again.filter((a) => a.status === 202).length).toBe(Math.min(4, Math.floor(cents(free) / PRICE + 1e-9)));
     for (const answer of again) if (answer.status === 202) rest.push(...jobIdsOf(answer.json()));

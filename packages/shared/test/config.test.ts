@@ -100,7 +100,9 @@ describe('loadConfig', () => {
     expect(config.api.spendBudgets.monthly.perTenant).toBe(0);
     expect({ ...config.api.spendBudgets.monthly.tenants }).toEqual({ acme: 5_000 });
     expect({ ...config.models.pricesUsd }).toEqual({ 'segmind-vega': 0.0025, 'flux-schnell': 0.003 });
-    expect(errorOf({ TENANT_DAILY_BUDGET_USD: '$25' }).message).toContain('must be an amount in USD such as 25 or 12.50');
+    expect(errorOf({ TENANT_DAILY_BUDGET_USD: '$25' }).message).toContain(
+      'must be an amount in USD such as 25 or 12.50',
+    );
     // Millionths are what the ledger counts: a seventh decimal would be rounded away unseen.
     expect(errorOf({ MODEL_PRICES_USD: 'segmind-vega:0.0000001' }).message).toContain(
       'entry 1 must be model:usd (a model name, then an amount in USD from 0 to 1000)',

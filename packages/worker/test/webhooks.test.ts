@@ -101,10 +101,21 @@ describe('webhook delivery', () => {
         monthlyBudgetMicros: 0,
         warningUrl: `${receiver?.url}/budget`,
       });
+    const warningId = `evt_acme_budget_warning_${day}`;
     expect(await admit(5_000)).toMatchObject({ admitted: true, warnings: [] });
-    expect(await admit(3_500)).toMatchObject({ admitted: true, warnings: [`evt_acme_budget_warning_${day}`] });
+    // A crossing whose jobs were never recorded (refused after admission) withdraws its warning…
+    const refused = await admit(3_500);
+    expect(refused).toMatchObject({ admitted: true, warnings: [warningId] });
+    if (!refused.admitted) throw new Error('admitted');
+    await s.store.endAdmission({ tenant: 'acme', day }, refused, false);
+    expect(await s.events.get(warningId)).toBeUndefined();
+    // …and the next request that crosses it warns, once.
+    const crossing = await admit(3_500);
+    expect(crossing).toMatchObject({ admitted: true, warnings: [warningId] });
     expect(await admit(1_000)).toMatchObject({ admitted: true, warnings: [] });
     expect(await admit(1_000)).toMatchObject({ admitted: false, refusedBy: 'day', spentMicros: 9_500 });
+    if (!crossing.admitted) throw new Error('admitted');
+    await s.store.endAdmission({ tenant: 'acme', day }, crossing, true);
     const [hook] = await receiver.waitFor(1);
     const headers = {
       'webhook-id': String(hook?.headers['webhook-id']),

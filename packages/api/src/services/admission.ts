@@ -78,6 +78,7 @@ export async function withAdmission<T>(
   }
   for (const period of ['day', 'month'] as const) {
     if (budgets[period] > 0 && total > usdToMicros(budgets[period])) {
+      ctx.metrics.requestsRefused.inc({ reason: 'spend_budget' });
       throw new Problem(
         'budget_exceeded',
         `the request reserves ${usd(total)}, more than tenant ${tenant}'s whole ${PERIOD_WORD[period]} budget of ` +
@@ -86,9 +87,9 @@ export async function withAdmission<T>(
     }
   }
   const day = spendPeriodsAt(Date.now()).day;
-  let claimId: string | undefined;
+  let claim: Extract<AdmissionClaim, { admitted: true }> | undefined;
   if (quota > 0 || budgeted) {
-    const claim = await ctx.store.claimAdmission({
+    const answer = await ctx.store.claimAdmission({
       tenant,
       jobs: jobs.length,
       quota,
@@ -98,19 +99,23 @@ export async function withAdmission<T>(
       monthlyBudgetMicros: usdToMicros(budgets.month),
       warningUrl: wantsBudgetWarnings(request) ? (request.webhookUrl ?? null) : null,
     });
-    if (!claim.admitted) throw refusal(ctx, request, quota, budgets, total, day, claim);
-    claimId = claim.id;
+    if (!answer.admitted) throw refusal(ctx, request, quota, budgets, total, day, answer);
+    claim = answer;
   }
+  const claimId = claim?.id;
+  let recorded = false;
   try {
     ctx.memoryGuard.admit(jobs.length, request.bodyBytes);
     await ctx.enqueueRate.charge(tenant, jobs.length);
-    return await create(
+    const created = await create(
       micros.map((reserveMicros) => ({ ...(claimId ? { claim: claimId } : {}), reserveMicros, spendDay: day })),
     );
+    recorded = true;
+    return created;
   } finally {
-    if (claimId) {
-      await ctx.store.releaseAdmission(claimId).catch(() => {
-        // Left to lapse at its deadline: it holds room only until then.
+    if (claim) {
+      await ctx.store.endAdmission({ tenant, day }, claim, recorded).catch(() => {
+        // Left to lapse at its deadline: it holds room only until then (a warning stays in the outbox).
       });
     }
   }

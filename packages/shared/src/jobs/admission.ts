@@ -5,7 +5,8 @@
  * (claim-admission-7.lua), so that concurrent API processes never admit past a quota, nor past a
  * budget by more than the price estimate's error. What it admits is held as a claim until recorded
  * (create-jobs-n.lua turns the claim into counted jobs and reservations); the request lets go of
- * what is left when it ends, and a claim whose process died lapses after CLAIM_TTL_MS.
+ * what is left when it ends (endAdmission), and a claim whose process died lapses after
+ * CLAIM_TTL_MS.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -44,7 +45,7 @@ export type AdmissionClaim =
       readonly id: string;
       /** The tenant's unfinished jobs and open claims, with these. */
       readonly held: number;
-      /** The budget warnings it recorded (on their way to the webhooks queue). */
+      /** The budget warnings it recorded, sent once its jobs are (endAdmission). */
       readonly warnings: readonly string[];
     }
   | {
@@ -91,19 +92,44 @@ export async function claimAdmission(ctx: StoreContext, request: AdmissionReques
   } catch (error) {
     // The script may still run after a timeout: commands on a connection run in order, so this
     // lands after it and the room is not held for the claim's whole life.
-    await releaseAdmission(ctx, id).catch(() => undefined);
+    await redis.hdel(backlogClaimsKey(prefix), id).catch(() => undefined);
     throw error;
   }
   const [admitted, held, refusedBy, spent, warnings] = result;
-  if (admitted === 1) {
-    const recorded = warnings ? warnings.split(',') : [];
-    if (recorded.length > 0) await ctx.events?.publish(recorded);
-    return { admitted: true, id, held, warnings: recorded };
-  }
+  if (admitted === 1) return { admitted: true, id, held, warnings: warnings ? warnings.split(',') : [] };
   return { admitted: false, refusedBy: refusedBy as 'quota' | 'day' | 'month', held, spentMicros: spent };
 }
 
-/** Lets go of what a claim holds and was not recorded (nothing, once every job it admitted is). */
-export async function releaseAdmission(ctx: StoreContext, id: string): Promise<void> {
-  await ctx.redis.hdel(backlogClaimsKey(ctx.prefix), id);
+/**
+ * Ends an admitted request's claim: lets go of what it holds and was not recorded (nothing, once
+ * every job it admitted is), and sends the budget warnings it recorded — or, when its jobs were not
+ * recorded (the memory guard, the enqueue rate or storage refused them), withdraws them, so that the
+ * crossing is warned of by a request that really adds to the spend.
+ */
+export async function endAdmission(
+  ctx: StoreContext,
+  request: Pick<AdmissionRequest, 'tenant' | 'day'>,
+  claim: Extract<AdmissionClaim, { admitted: true }>,
+  recorded: boolean,
+): Promise<void> {
+  const { redis, prefix } = ctx;
+  if (recorded || claim.warnings.length === 0) {
+    await redis.hdel(backlogClaimsKey(prefix), claim.id);
+    if (claim.warnings.length > 0) await ctx.events?.publish(claim.warnings);
+    return;
+  }
+  const month = request.day.slice(0, 7);
+  const periods = new Map([
+    [budgetWarningEventId(request.tenant, request.day), `warned:day:${request.day}`],
+    [budgetWarningEventId(request.tenant, month), `warned:month:${month}`],
+  ]);
+  const multi = redis.multi().hdel(backlogClaimsKey(prefix), claim.id);
+  for (const id of claim.warnings) {
+    multi
+      .del(eventKey(prefix, id))
+      .zrem(eventOutboxKey(prefix), id)
+      .zrem(pendingEventsKey(prefix), id)
+      .hdel(tenantSpendKey(prefix, request.tenant), periods.get(id) ?? '');
+  }
+  await multi.exec();
 }

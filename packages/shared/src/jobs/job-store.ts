@@ -165,9 +165,13 @@ export class JobStore {
     return admission.claimAdmission(this.#ctx, request);
   }
 
-  /** Lets go of what an admission claim holds and its request did not record. */
-  releaseAdmission(id: string): Promise<void> {
-    return admission.releaseAdmission(this.#ctx, id);
+  /** Ends an admitted request's claim, sending or withdrawing its budget warnings (admission.ts). */
+  endAdmission(
+    request: Pick<admission.AdmissionRequest, 'tenant' | 'day'>,
+    claim: Extract<admission.AdmissionClaim, { admitted: true }>,
+    recorded: boolean,
+  ): Promise<void> {
+    return admission.endAdmission(this.#ctx, request, claim, recorded);
   }
 
   /** Each tenant's spend in the day and month of `periods` (spend.ts). */

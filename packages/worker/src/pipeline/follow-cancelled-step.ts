@@ -7,7 +7,7 @@
 import { type CancelledRequest, FailJobError, type JobRecord, StopTakingJobsError } from '@renderq/shared';
 import { DelayedError } from 'bullmq';
 import type { ResultAnswer, StatusAnswer } from '../segmind/answers.js';
-import { jobLogger, type PipelineDeps, type PollJob } from './pipeline-deps.js';
+import { countSpend, jobLogger, type PipelineDeps, type PollJob } from './pipeline-deps.js';
 
 /**
  * One pass: poll the request, and once Segmind has finished it, record what it cost (from
@@ -24,7 +24,7 @@ export async function followCancelledRequest(
   const log = jobLogger(deps, { ...record, segmind_request_id: request.request_id });
   const settle = async (cost: number | null, why: string) => {
     if (await deps.store.settleCancelled(record, request.request_id, cost)) {
-      if (cost !== null) deps.metrics.tenantSpend.inc({ tenant: deps.metrics.tenantLabels.label(record.tenant) }, cost);
+      if (cost !== null) countSpend(deps, record, cost);
       log.info({ cost }, `cancelled job's request settled: ${why}`);
     }
   };

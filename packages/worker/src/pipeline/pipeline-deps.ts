@@ -101,6 +101,11 @@ export function jobLogger(deps: PipelineDeps, record: JobRecord): JobLog {
   return new JobLog(deps.logger, record);
 }
 
+/** Counts what Segmind charged for a job in its tenant's spend (the metric; the ledger is Redis's). */
+export function countSpend(deps: PipelineDeps, record: JobRecord, cost: number): void {
+  deps.metrics.tenantSpend.inc({ tenant: deps.metrics.tenantLabels.label(record.tenant) }, cost);
+}
+
 /**
  * Finishes a job by `move`, and counts it. Returns false when the job had moved on
  * (cancelled meanwhile): the caller's work is then discarded.

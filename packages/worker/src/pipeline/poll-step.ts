@@ -9,7 +9,7 @@ import { FailJobError, type JobRecord, type JobStage, StopTakingJobsError } from
 import { DelayedError } from 'bullmq';
 import type { ResultAnswer, StatusAnswer } from '../segmind/answers.js';
 import { outputSources } from './output-sources.js';
-import { failedStage, finish, jobLogger, type PipelineDeps, type PollJob } from './pipeline-deps.js';
+import { countSpend, failedStage, finish, jobLogger, type PipelineDeps, type PollJob } from './pipeline-deps.js';
 import { type StoringStage, storeOutputs } from './store-step.js';
 
 type PollingStage = Extract<JobStage, { name: 'polling' }>;
@@ -56,25 +56,23 @@ export async function pollRequest(
   const sources = outputSources(answer);
   const polls = stage.polls + 1;
   deps.metrics.pollsPerJob.observe({ model: record.model }, polls);
+  const metrics = answer.metrics;
+  const cost = metrics?.cost !== undefined ? { cost: metrics.cost } : {};
   if (sources.length === 0) {
-    await finish(
-      deps,
-      record,
-      'fail_poll',
-      failedStage({ code: 'segmind_failed', message: 'Segmind completed without any output' }),
-    );
+    // Segmind said COMPLETED: what it charged for it is spent, output or not.
+    const failed = failedStage({ code: 'segmind_failed', message: 'Segmind completed without any output' });
+    if ((await finish(deps, record, 'fail_poll', failed, cost)) && metrics?.cost !== undefined) {
+      countSpend(deps, record, metrics.cost);
+    }
     return;
   }
-  const metrics = answer.metrics;
   if (metrics?.total_time !== undefined) await deps.schedule.observe(record.model, metrics.total_time * 1000);
   if (metrics?.remaining_credits !== undefined) await deps.recordCredits(metrics.remaining_credits);
   const storing: StoringStage = { name: 'storing', request_id: stage.request_id, sources, attempts: 0 };
-  const moved = await deps.store.transition(record, 'result', storing, {
-    ...(metrics?.cost !== undefined ? { cost: metrics.cost } : {}),
-  });
+  const moved = await deps.store.transition(record, 'result', storing, cost);
   if (!moved.ok) return;
   if (metrics?.cost !== undefined) {
-    deps.metrics.tenantSpend.inc({ tenant: deps.metrics.tenantLabels.label(record.tenant) }, metrics.cost);
+    countSpend(deps, record, metrics.cost);
   }
   deps.metrics.jobStageSeconds.observe(
     { model: record.model, stage: 'segmind' },

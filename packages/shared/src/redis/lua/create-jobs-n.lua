@@ -33,7 +33,7 @@ for i = 3, #ARGV do
   redis.call('SADD', KEYS[3], tenant)
   if redis.call('ZADD', KEYS[2], ARGV[1], id) == 1 then
     local micros, day = tonumber(job[5]), job[6]
-    redis.call('HSET', KEYS[k], 'reserved_micros', micros, 'spend_day', day)
+    redis.call('HSET', KEYS[k], 'reserved_micros', micros, 'reservation_micros', micros, 'spend_day', day)
     addSpend(KEYS[k + 3], day, 'reserved', micros)
     local open = claim ~= '' and parseClaim(redis.call('HGET', KEYS[4], claim) or '')
     if open and open.jobs > 1 then

@@ -1,7 +1,8 @@
 -- Records what Segmind charged for the request a cancelled job was following, on the job, (with
 -- HINCRBYFLOAT) its batch and its tenant's settled spend, ends the job's reservation, and stops
 -- following it (packages/shared/src/jobs/cancelled-requests.ts). When what it cost stays unknown,
--- the reservation counts as spent: Segmind ran the request and may have billed it. The job stays
+-- what the job reserved counts as spent (even if its reservation was let go at a cancel during the
+-- submit): Segmind ran the request and may have billed it. The job stays
 -- cancelled; no webhook event is recorded. The request is a long value, read and written with
 -- getLong and setLong (prelude/long-values.lua).
 --
@@ -24,6 +25,9 @@ if known and (redis.call('HGET', KEYS[1], 'cost') or '') == '' then
   if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1 then
     redis.call('HINCRBYFLOAT', KEYS[4], 'cost', ARGV[2])
   end
+elseif not known and (tonumber(redis.call('HGET', KEYS[1], 'reserved_micros')) or 0) == 0 then
+  -- Cancelled during its submit, its reservation let go then; Segmind took the request after all.
+  settleSpend(KEYS[1], KEYS[3], ARGV[3], tonumber(redis.call('HGET', KEYS[1], 'reservation_micros')) or 0)
 end
 endReservation(KEYS[1], KEYS[3], ARGV[3], not known)
 return 1

@@ -91,14 +91,14 @@ if costChanged then
   endReservation(KEYS[1], KEYS[8], today, false)
 end
 -- A job following its request keeps its reservation until the request is settled (settle-cancelled).
--- What is still reserved at the end counts as spent when Segmind may have billed it: a completed job
--- (Segmind made it, whatever it said), or a failure MAYBE_BILLED, or one after Segmind accepted the
--- request that is not UNBILLED.
+-- What is still reserved at the end counts as spent when Segmind may have billed it: a job whose
+-- request Segmind accepted (it runs and bills; completed, or cancelled once Segmind finished it),
+-- unless it failed UNBILLED; or a failure MAYBE_BILLED without an accepted request.
 if FINAL[nextStage] and not following then
-  local billed = nextStage == 'completed'
+  local accepted = (redis.call('HGET', KEYS[1], 'segmind_request_id') or '') ~= ''
+  local billed = accepted or nextStage == 'completed'
   if nextStage == 'failed' then
     local code = (cjson.decode(ARGV[2]).error or {}).code or ''
-    local accepted = (redis.call('HGET', KEYS[1], 'segmind_request_id') or '') ~= ''
     billed = MAYBE_BILLED[code] == true or (accepted and UNBILLED[code] ~= true)
   end
   endReservation(KEYS[1], KEYS[8], today, billed)

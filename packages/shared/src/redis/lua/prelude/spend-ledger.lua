@@ -1,8 +1,9 @@
 -- A tenant's spend ledger (packages/shared/src/jobs/spend.ts): one hash per tenant of whole
 -- millionths of a USD (so that sums are exact and a reservation returns to zero), in the fields
 -- `reserved:day:YYYY-MM-DD`, `settled:day:YYYY-MM-DD`, `reserved:month:YYYY-MM` and
--- `settled:month:YYYY-MM`. A job keeps in its own hash what it reserved (`reserved_micros`) and
--- the UTC day its spend counts in (`spend_day`, the day it was admitted). A job recorded before
+-- `settled:month:YYYY-MM`. A job keeps in its own hash what it still reserves (`reserved_micros`),
+-- what it reserved at first (`reservation_micros`) and the UTC day its spend counts in (`spend_day`,
+-- the day it was admitted). A job recorded before
 -- the ledger existed counts in the day given as `today`.
 local function toMicros(usd)
   return math.floor((tonumber(usd) or 0) * 1000000 + 0.5)
@@ -26,7 +27,8 @@ local function settleSpend(job, ledger, today, micros)
 end
 
 -- Ends a job's reservation: let go, or, when `asSpent`, counted as spent (a request Segmind may
--- have billed without saying what it cost). Once only: the job's reservation is zero afterwards.
+-- have billed without saying what it cost). Once only: the job's reservation is zero afterwards
+-- (`reserved_micros`), while `reservation_micros` keeps what it reserved at first.
 local function endReservation(job, ledger, today, asSpent)
   local micros = tonumber(redis.call('HGET', job, 'reserved_micros')) or 0
   if micros == 0 then return end
