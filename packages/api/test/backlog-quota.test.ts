@@ -5,7 +5,7 @@
 import type { AdminStatus } from '@renderq/contract';
 import { backlogClaimsKey } from '@renderq/shared/keys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Answer, startApi, type TestApi, VEGA } from './server.js';
+import { type Answer, closeApis, jobIdsOf, startApis, type TestApi, VEGA } from './server.js';
 
 const QUOTA = 25;
 const env = {
@@ -15,24 +15,12 @@ const env = {
   TENANT_WEIGHTS: 'globex:3',
 };
 
-/** A created job's id, or a created batch's job ids. */
-function jobIdsOf(body: Record<string, unknown>): string[] {
-  const jobs = body.jobs as { id: string }[] | undefined;
-  return jobs ? jobs.map((job) => job.id) : [body.id as string];
-}
-
 describe('the backlog quota', () => {
   let apis: TestApi[] = [];
   beforeAll(async () => {
-    const first = await startApi(env);
-    const shareWith = { redisServer: first.redisServer, prefix: first.prefix };
-    apis = [first, ...(await Promise.all([1, 2, 3].map(() => startApi(env, { shareWith }))))];
+    apis = await startApis(4, env);
   });
-  afterAll(async () => {
-    // The first closes last: it owns the Redis server.
-    for (const api of apis.slice(1)) await api.close();
-    await apis[0]?.close();
-  });
+  afterAll(() => closeApis(apis));
 
   it('admits no tenant past its quota under concurrent enqueue from four API processes, and frees it as jobs end', async () => {
     const [api] = apis as [TestApi];
@@ -158,23 +146,7 @@ describe('the backlog quota', () => {
       error: { code: 'segmind_ambiguous_submit', message: 'no answer' },
     });
     expect((await api.call('POST', `/v1/jobs/${cancelQueued}/cancel`)).status).toBe(200);
-    await api.store.transition(cancelRunning as string, 'submit', {
-      name: 'submitting',
-      since: new Date().toISOString(),
-    });
-    await api.store.transition(
-      cancelRunning as string,
-      'submitted',
-      {
-        name: 'polling',
-        request_id: 'req-running',
-        status_url: 'https://segmind.test/s',
-        response_url: 'https://segmind.test/r',
-        submitted_at: new Date().toISOString(),
-        polls: 0,
-      },
-      { segmind_request_id: 'req-running' },
-    );
+    await api.start(cancelRunning as string);
     expect((await api.call('POST', `/v1/jobs/${cancelRunning}/cancel`)).status).toBe(200);
     expect(await api.store.unfinishedJobsOf('acme')).toBe(admitted.acme - 5);
 

@@ -45,6 +45,8 @@ export interface TestApi {
       raw?: string | Buffer;
     },
   ): Promise<Answer>;
+  /** Submits a job as a worker would, and Segmind accepts it: polling request `req-JOBID`. */
+  start(jobId: string): Promise<void>;
   /** Moves a job to completed with `count` stored outputs, as a worker would. */
   complete(jobId: string, count?: number): Promise<StoredOutput[]>;
   close(): Promise<void>;
@@ -95,6 +97,23 @@ export async function startApi(
   const webhooks = config.webhooks.secret ? openWebhookQueue(redis, prefix) : undefined;
   const store = new JobStore({ redis, queue, prefix, ...(webhooks ? { events: webhooks.events } : {}) });
 
+  const start = async (jobId: string): Promise<void> => {
+    await store.transition(jobId, 'submit', { name: 'submitting', since: new Date().toISOString() });
+    await store.transition(
+      jobId,
+      'submitted',
+      {
+        name: 'polling',
+        request_id: `req-${jobId}`,
+        status_url: 'https://segmind.test/s',
+        response_url: 'https://segmind.test/r',
+        submitted_at: new Date().toISOString(),
+        polls: 0,
+      },
+      { segmind_request_id: `req-${jobId}` },
+    );
+  };
+
   return {
     url,
     app,
@@ -115,21 +134,9 @@ export async function startApi(
       const text = await response.text();
       return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
     },
+    start,
     async complete(jobId, count = 1) {
-      await store.transition(jobId, 'submit', { name: 'submitting', since: new Date().toISOString() });
-      await store.transition(
-        jobId,
-        'submitted',
-        {
-          name: 'polling',
-          request_id: `req-${jobId}`,
-          status_url: 'https://segmind.test/s',
-          response_url: 'https://segmind.test/r',
-          submitted_at: new Date().toISOString(),
-          polls: 0,
-        },
-        { segmind_request_id: `req-${jobId}` },
-      );
+      await start(jobId);
       await store.transition(jobId, 'result', {
         name: 'storing',
         request_id: `req-${jobId}`,
@@ -165,3 +172,22 @@ export async function startApi(
 }
 
 export const VEGA = { model: 'segmind-vega', input: { prompt: 'a lighthouse at dusk' } };
+
+/** Several API processes over one Redis and prefix, as a deployment runs them; the first owns the Redis. */
+export async function startApis(count: number, env: Record<string, string>): Promise<TestApi[]> {
+  const first = await startApi(env);
+  const shareWith = { redisServer: first.redisServer, prefix: first.prefix };
+  return [first, ...(await Promise.all(Array.from({ length: count - 1 }, () => startApi(env, { shareWith }))))];
+}
+
+/** Closes APIs started by startApis, the one owning the Redis last. */
+export async function closeApis(apis: readonly TestApi[]): Promise<void> {
+  for (const api of apis.slice(1)) await api.close();
+  await apis[0]?.close();
+}
+
+/** A created job's id, or a created batch's job ids. */
+export function jobIdsOf(body: Record<string, unknown>): string[] {
+  const jobs = body.jobs as { id: string }[] | undefined;
+  return jobs ? jobs.map((job) => job.id) : [body.id as string];
+}

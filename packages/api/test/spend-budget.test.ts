@@ -5,7 +5,7 @@
 import type { TenantList, TenantSpend } from '@renderq/contract';
 import { eventKey } from '@renderq/shared/keys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Answer, startApi, type TestApi, VEGA } from './server.js';
+import { type Answer, closeApis, jobIdsOf, startApi, startApis, type TestApi, VEGA } from './server.js';
 
 const PRICE = 0.002; // segmind-vega, per image
 const DAILY = 0.05; // 25 one-image jobs
@@ -19,25 +19,15 @@ const env = {
 };
 const HOOK = 'http://127.0.0.1:9/hook';
 
-function jobIdsOf(body: Record<string, unknown>): string[] {
-  const jobs = body.jobs as { id: string }[] | undefined;
-  return jobs ? jobs.map((job) => job.id) : [body.id as string];
-}
-
 /** Rounds away the float error of summing USD amounts. */
 const cents = (usd: number) => Math.round(usd * 1e6) / 1e6;
 
 describe('spend budgets', () => {
   let apis: TestApi[] = [];
   beforeAll(async () => {
-    const first = await startApi(env);
-    const shareWith = { redisServer: first.redisServer, prefix: first.prefix };
-    apis = [first, ...(await Promise.all([1, 2, 3].map(() => startApi(env, { shareWith }))))];
+    apis = await startApis(4, env);
   });
-  afterAll(async () => {
-    for (const api of apis.slice(1)) await api.close();
-    await apis[0]?.close();
-  });
+  afterAll(() => closeApis(apis));
 
   const spend = async (tenant: 'acme' | 'globex' = 'acme') =>
     (await (apis[0] as TestApi).call('GET', '/v1/tenant', { tenant })).json().spend as TenantSpend;
@@ -141,25 +131,10 @@ describe('spend budgets', () => {
     ] = ids as string[];
     const submit = (id: string) =>
       api.store.transition(id, 'submit', { name: 'submitting', since: new Date().toISOString() });
-    const accept = (id: string) =>
-      api.store.transition(
-        id,
-        'submitted',
-        {
-          name: 'polling',
-          request_id: `req-${id}`,
-          status_url: 'https://segmind.test/s',
-          response_url: 'https://segmind.test/r',
-          submitted_at: new Date().toISOString(),
-          polls: 0,
-        },
-        { segmind_request_id: `req-${id}` },
-      );
     const fail = (id: string, move: 'fail_queued' | 'fail_submit' | 'fail_poll', code: string) =>
       api.store.transition(id, move, { name: 'failed', error: { code, message: code } } as never);
     await api.complete(done as string); // Segmind said $0.002: settled
-    await submit(cheaper as string);
-    await accept(cheaper as string);
+    await api.start(cheaper as string);
     // Segmind said $0.0015 (less than the price reserved): settled at that, the rest let go.
     const storing = { name: 'storing' as const, request_id: `req-${cheaper}`, sources: [] as string[], attempts: 0 };
     await api.store.transition(cheaper as string, 'result', storing, { cost: 0.0015 });
@@ -169,19 +144,15 @@ describe('spend budgets', () => {
     await fail(ambiguous as string, 'fail_submit', 'segmind_ambiguous_submit'); // may be billed: spent
     await submit(rejected as string);
     await fail(rejected as string, 'fail_submit', 'segmind_rejected'); // refused: let go
-    await submit(expired as string);
-    await accept(expired as string);
+    await api.start(expired as string);
     await fail(expired as string, 'fail_poll', 'segmind_expired'); // ran, cost unknown: spent
-    await submit(failedAtSegmind as string);
-    await accept(failedAtSegmind as string);
+    await api.start(failedAtSegmind as string);
     await fail(failedAtSegmind as string, 'fail_poll', 'segmind_failed'); // Segmind charges nothing: let go
     expect((await api.call('POST', `/v1/jobs/${cancelQueued}/cancel`)).status).toBe(200); // let go
-    await submit(cancelRunning as string);
-    await accept(cancelRunning as string);
+    await api.start(cancelRunning as string);
     expect((await api.call('POST', `/v1/jobs/${cancelRunning}/cancel`)).status).toBe(200);
     // Cancelled once Segmind had finished it, no cost said: spent.
-    await submit(cancelStoring as string);
-    await accept(cancelStoring as string);
+    await api.start(cancelStoring as string);
     await api.store.transition(
       cancelStoring as string,
       'result',
