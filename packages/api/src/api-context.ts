@@ -19,7 +19,9 @@ import type { UploadSlots } from './http/upload-slots.js';
 import type { EnqueueRate } from './services/enqueue-rate.js';
 import type { FairShareNow } from './services/fair-share-reading.js';
 import type { IdempotencyStore } from './services/idempotency.js';
+import type { JobChanges } from './services/job-changes.js';
 import type { RedisMemoryGuard } from './services/memory-guard.js';
+import type { ChangeViews, StreamCounts } from './services/stream-state.js';
 import type { UrlGuard } from './services/url-guard.js';
 
 export interface ApiContext {
@@ -52,6 +54,12 @@ export interface ApiContext {
   readonly memoryGuard: RedisMemoryGuard;
   /** The uploads (batches, large single jobs) this process reads at once. */
   readonly uploadSlots: UploadSlots;
+  /** Jobs' changes of stage as they happen, fanned out to this process's event streams and waiting requests. */
+  readonly jobChanges: JobChanges;
+  /** A change's job view, read once per process for every stream showing it. */
+  readonly changeViews: ChangeViews;
+  /** Open event streams per tenant in this process (EVENT_STREAMS_PER_TENANT). */
+  readonly streamCounts: StreamCounts;
   /** Work that outlives its request (a batch's enqueue): shutdown waits for it. */
   readonly background: Set<Promise<unknown>>;
 }

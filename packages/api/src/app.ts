@@ -8,6 +8,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import {
   type Config,
   JobStore,
+  jobChangesChannel,
   type Logger,
   type Metrics,
   OutputLinks,
@@ -36,6 +37,7 @@ import { logRequests } from './http/request-log.js';
 import { validatorCompiler } from './http/request-validation.js';
 import { UploadSlots } from './http/upload-slots.js';
 import { batchRoutes } from './routes/batches.js';
+import { jobEventRoutes } from './routes/job-events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { operationRoutes } from './routes/operations.js';
 import { queueDashboard } from './routes/queue-dashboard.js';
@@ -44,7 +46,9 @@ import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { EnqueueRate } from './services/enqueue-rate.js';
 import { fairShareReading } from './services/fair-share-reading.js';
 import { IdempotencyStore } from './services/idempotency.js';
+import { JobChanges } from './services/job-changes.js';
 import { RedisMemoryGuard } from './services/memory-guard.js';
+import { ChangeViews, StreamCounts } from './services/stream-state.js';
 import { budgetUse } from './services/tenant-spend.js';
 import { UrlGuard } from './services/url-guard.js';
 
@@ -81,6 +85,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   const weightOf = weightsOf(config.fairShare.weights);
   const fairShareNow = fairShareReading(store, weightOf);
+  const links = await OutputLinks.fromConfig(redis, config, storage);
   const ctx: ApiContext = {
     config,
     logger,
@@ -96,7 +101,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     renderQueue,
     pollQueue,
     pause: new PauseControl(redis, prefix, renderQueue),
-    links: await OutputLinks.fromConfig(redis, config, storage),
+    links,
     // A request makes at most a handful of Redis calls, each bounded by the command timeout.
     idempotency: new IdempotencyStore(redis, prefix, 4 * config.redis.commandTimeoutMs + 5_000),
     keys: new Keyring(config.api.tenants, config.api.operatorKeys),
@@ -114,6 +119,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       perTenant: config.api.batchUploads.perTenant,
       waitMs: config.api.batchUploads.waitMs,
     }),
+    jobChanges: new JobChanges(redis, jobChangesChannel(prefix), logger),
+    changeViews: new ChangeViews(store, links),
+    streamCounts: new StreamCounts(config.api.eventStreamsPerTenant),
     background: new Set(),
   };
 
@@ -192,12 +200,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
 
   await app.register(async (scope) => jobRoutes(scope, ctx));
+  await app.register(async (scope) => jobEventRoutes(scope, ctx));
   await app.register(async (scope) => batchRoutes(scope, ctx));
   await app.register(async (scope) => webhookDeliveryRoutes(scope, ctx));
   await app.register(async (scope) => operationRoutes(scope, ctx));
   await app.register(async (scope) => tenantRoutes(scope, ctx));
   await app.register(async (scope) => queueDashboard(scope, ctx));
 
+  // Event streams and waiting requests end first: the server's close waits for their connections.
+  app.addHook('preClose', () => ctx.jobChanges.close());
   app.addHook('onClose', async () => {
     // Batches accepted but still being enqueued finish before their connection closes.
     await Promise.allSettled([...ctx.background]);

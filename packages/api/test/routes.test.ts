@@ -625,6 +625,7 @@ describe('operations', () => {
         'POST /v1/jobs',
         'GET /v1/jobs',
         'GET /v1/jobs/{id}',
+        'GET /v1/jobs/{id}/events',
         'GET /v1/jobs/{id}/inputs/{field}',
         'GET /healthz',
         'GET /metrics',

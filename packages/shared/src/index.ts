@@ -51,6 +51,8 @@ export {
   creditsCheckLockKey,
   enqueueBucketKey,
   idempotencyKey,
+  jobChangesChannel,
+  jobEventsKey,
   modelLatencyKey,
   reconcilerLockKey,
   redeliveryCooldownKey,

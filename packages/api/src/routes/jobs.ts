@@ -26,6 +26,13 @@ import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-req
 import { filtersOf, readCursor, writeCursor } from '../services/job-cursor.js';
 import { bodyBytes } from '../services/memory-guard.js';
 import { ownJob } from '../services/ownership.js';
+import {
+  MAX_WAIT_SECONDS,
+  PREFER_HEADERS,
+  preferredWait,
+  waitedCreation,
+  waitForFinish,
+} from '../services/prefer-wait.js';
 import { storeJobInputs, withStoredInputs } from '../services/stored-inputs.js';
 import { urlsOfJob } from '../services/url-guard.js';
 
@@ -46,17 +53,22 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       config: { access: 'tenant' },
       // A large body (an inline image) takes an upload slot and must keep up a floor speed, as a batch does.
       ...uploadGate(ctx, hasLargeBody),
+      // After the job is made (or an Idempotency-Key's replay answered), so both wait alike.
+      onSend: async (request, reply, payload) => waitedCreation(ctx, request, reply, payload),
       schema: {
         summary: 'Create a job',
         description:
           'An input image may be an http(s) URL (kept as given) or sent inline as base64 or a data: URI: ' +
           'it is then stored with the job, which shows it as {url, sha256, content_type, size}. ' +
-          'Bodies of up to 32 MiB.',
+          `Bodies of up to 32 MiB. With \`Prefer: wait=N\` (N at most ${MAX_WAIT_SECONDS}) the answer waits up to N ` +
+          'seconds for the job to finish: 200 with the finished job, or 202 with the job as it is then, and ' +
+          '`Preference-Applied: wait=N`.',
         tags: ['jobs'],
         body: JobRequest,
         bodyExamples: JOB_EXAMPLES,
-        headers: creationHeaders('job'),
+        headers: creationHeaders('job').extend(PREFER_HEADERS.shape),
         response: {
+          200: Job,
           202: Job,
           400: ProblemSchema,
           409: ProblemSchema,
@@ -159,12 +171,21 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       config: { access: 'tenant' },
       schema: {
         summary: 'Read a job',
+        description:
+          `With \`Prefer: wait=N\` (N at most ${MAX_WAIT_SECONDS}), the answer waits up to N seconds for the job to ` +
+          'finish and says so with `Preference-Applied: wait=N`: the finished job, or the job as it is then.',
         tags: ['jobs'],
         params: JobIdParams,
+        headers: PREFER_HEADERS,
         response: { 200: Job, 404: ProblemSchema },
       },
     },
-    async (request) => publicJob(await ownJob(ctx, request.tenant, request.params.id), ctx.links),
+    async (request, reply) => {
+      const read = () => ownJob(ctx, request.tenant, request.params.id);
+      const wait = preferredWait(request);
+      const record = wait === undefined ? await read() : await waitForFinish(ctx, reply, request.params.id, wait, read);
+      return publicJob(record, ctx.links);
+    },
   );
 
   routes.post(

@@ -229,6 +229,8 @@ function toConfig(env: Env, storage: StorageConfig) {
         daily: { perTenant: env.TENANT_DAILY_BUDGET_USD, tenants: env.TENANT_DAILY_BUDGETS_USD },
         monthly: { perTenant: env.TENANT_MONTHLY_BUDGET_USD, tenants: env.TENANT_MONTHLY_BUDGETS_USD },
       },
+      /** Event streams one tenant may hold open on one API process. */
+      eventStreamsPerTenant: env.EVENT_STREAMS_PER_TENANT,
       /** Percent of Redis' maxmemory past which new work is refused (0: never). */
       memoryGuardPercent: env.REDIS_MEMORY_GUARD_PERCENT,
     },

@@ -426,6 +426,11 @@ export const EnvSchema = z
     HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(5_000, 3_600_000),
     /** A connection with no traffic either way for this long is closed (a stalled body gets a 408). @defaultValue 30000 */
     HTTP_IDLE_TIMEOUT_MS: positiveInt(30_000, 3_600_000),
+    /**
+     * Event streams (`GET /v1/jobs/{id}/events`) one tenant may hold open on one API process; one
+     * more is answered 429. @defaultValue 1000
+     */
+    EVENT_STREAMS_PER_TENANT: positiveInt(1_000, 1_000_000),
     /** Open connections per API process; one more is answered 503 and closed. @defaultValue 10000 */
     HTTP_MAX_CONNECTIONS: positiveInt(10_000, 1_000_000),
     /**

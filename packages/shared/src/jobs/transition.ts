@@ -1,7 +1,7 @@
 /**
  * Moving a job between stages: only by a move declared in lifecycle.ts, atomically with
- * its batch's counters, its tenant's spend and the webhook events a final move causes
- * (transition-job-8-or-11.lua).
+ * its batch's counters, its tenant's spend, its change events and the webhook events a final
+ * move causes (transition-job-9-or-12.lua).
  */
 import { randomUUID } from 'node:crypto';
 import { type FinishedStatus, isFinishedStatus, type JobError } from '@renderq/contract';
@@ -11,6 +11,8 @@ import {
   eventKey,
   eventOutboxKey,
   fairReadyKey,
+  jobChangesChannel,
+  jobEventsKey,
   jobKey,
   pendingEventsKey,
   tenantBacklogKey,
@@ -80,6 +82,7 @@ export async function transition<M extends MoveName>(
     tenantBacklogKey(prefix, tenant ?? ''),
     fairReadyKey(prefix, tenant ?? ''),
     tenantSpendKey(prefix, tenant ?? ''),
+    jobEventsKey(prefix, id),
     ...(batchId ? [batchKey(prefix, batchId), batchJobsKey(prefix, batchId), eventKey(prefix, batchEvent)] : []),
   ];
   const target: JobStage = to;
@@ -96,6 +99,7 @@ export async function transition<M extends MoveName>(
     ctx.events ? '1' : '0',
     jobEvent,
     batchEvent,
+    jobChangesChannel(prefix),
     // A failed stage carries its error; the record's `error` field is what callers see.
     ...changeFields(target.name === 'failed' ? { ...changes, error: target.error } : changes),
   );

@@ -7,6 +7,18 @@
 export function jobKey(prefix: string, id: string): string {
   return `${prefix}:job:${id}`;
 }
+/** A job's changes of stage, in order (a capped stream; its entry ids are the event ids of its event stream). */
+export function jobEventsKey(prefix: string, id: string): string {
+  return `${prefix}:job:${id}:events`;
+}
+/**
+ * The channel every change of a job's stage is published on ("job id|event id|stage"): each API
+ * process subscribes once and fans the changes out to its event streams and waiting requests.
+ * A channel, not a key: Redis Cluster delivers it to subscribers on any node.
+ */
+export function jobChangesChannel(prefix: string): string {
+  return `${prefix}:job-changes`;
+}
 export function batchKey(prefix: string, id: string): string {
   return `${prefix}:batch:${id}`;
 }

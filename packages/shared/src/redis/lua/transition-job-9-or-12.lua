@@ -15,9 +15,10 @@
 -- KEYS[6]  its tenant's unfinished jobs (a sorted set of ids, for its backlog quota; a final move takes it off)
 -- KEYS[7]  its tenant's fair-share ready set (a job cancelled while waiting for its share leaves it)
 -- KEYS[8]  its tenant's spend ledger (prelude/spend-ledger.lua)
--- KEYS[9]  the job's batch hash           } only for a job in a batch (then #KEYS is 11; a job's
--- KEYS[10] the batch's job list           } batch is fixed when it is created, and the script
--- KEYS[11] the batch.completed event hash } checks that the keys are given exactly when it has one)
+-- KEYS[9]  the job's change events (a capped stream: each change of stage, in order)
+-- KEYS[10] the job's batch hash           } only for a job in a batch (then #KEYS is 12; a job's
+-- KEYS[11] the batch's job list           } batch is fixed when it is created, and the script
+-- KEYS[12] the batch.completed event hash } checks that the keys are given exactly when it has one)
 -- ARGV[1]  the move's name (a key of MOVES)
 -- ARGV[2]  the new stage as JSON
 -- ARGV[3]  now (ISO 8601)                 ARGV[4] retention of finished records (ms)
@@ -27,8 +28,9 @@
 --          refusal (the job is no longer in a `from` stage by then)
 -- ARGV[7]  '1' when webhooks are on: a job reaching a final stage then records its event (and
 --          its batch's batch.completed when it was the last), with the move itself
--- ARGV[8]  the id of the event in KEYS[5]  ARGV[9] the id of the event in KEYS[11] ('' without)
--- ARGV[10…] field, value pairs to set on the job
+-- ARGV[8]  the id of the event in KEYS[5]  ARGV[9] the id of the event in KEYS[12] ('' without)
+-- ARGV[10] the channel a change of stage is published on ('' for none), as "job id|event id|stage"
+-- ARGV[11…] field, value pairs to set on the job
 -- Returns  {1, previous stage, batch finished now (0/1), comma-separated new event ids}
 --          | {0, current stage, 0, ''} (refused: the job is in no stage the move starts from)
 --          | {-1, '', 0, ''} (no such job)
@@ -49,10 +51,10 @@ if applied[1] == ARGV[6] then return {1, applied[2], tonumber(applied[3]), appli
 if not move.from[current] then return {0, current, 0, ''} end
 
 local batchId = redis.call('HGET', KEYS[1], 'batch_id') or ''
-if (batchId ~= '') ~= (#KEYS == 11) then
+if (batchId ~= '') ~= (#KEYS == 12) then
   return redis.error_reply('renderq: batch keys must be given exactly for a job in a batch')
 end
-local batch = KEYS[9]
+local batch = KEYS[10]
 
 local nextStage = move.to
 -- Its request is still at Segmind, which will charge for it: followed to the end for its cost.
@@ -64,7 +66,7 @@ local costBefore = tonumber(redis.call('HGET', KEYS[1], 'cost')) or 0
 local costChanged = false
 redis.call('HSET', KEYS[1], 'stage', nextStage)
 setLong(KEYS[1], 'stage_data', ARGV[2])
-for i = 10, #ARGV, 2 do
+for i = 11, #ARGV, 2 do
   if PIECED[ARGV[i]] then setLong(KEYS[1], ARGV[i], ARGV[i + 1]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
   if ARGV[i] == 'cost' then costChanged = true end
 end
@@ -108,6 +110,14 @@ if FINAL[nextStage] then
   redis.call('PEXPIRE', KEYS[1], retention)
 end
 
+-- A change of stage is an event in the job's stream, and a message API processes fan out to the
+-- job's event streams and to requests waiting for it (packages/api/src/services/job-changes.ts).
+if nextStage ~= current then
+  local entry = redis.call('XADD', KEYS[9], 'MAXLEN', '~', 64, '*', 'stage', nextStage, 'status', STATUS[nextStage])
+  if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], id .. '|' .. entry .. '|' .. nextStage) end
+  if FINAL[nextStage] then redis.call('PEXPIRE', KEYS[9], retention) end
+end
+
 local batchFinished = 0
 if costChanged and batch and redis.call('EXISTS', batch) == 1 then
   local delta = (tonumber(redis.call('HGET', KEYS[1], 'cost')) or 0) - costBefore
@@ -125,7 +135,7 @@ if batch and STATUS[current] ~= STATUS[nextStage] then
         redis.call('HSET', batch, 'status', 'completed')
       end
       redis.call('PEXPIRE', batch, retention)
-      redis.call('PEXPIRE', KEYS[10], retention)
+      redis.call('PEXPIRE', KEYS[11], retention)
       batchFinished = 1
     end
   end
@@ -147,7 +157,7 @@ if ARGV[7] == '1' and FINAL[nextStage] and not FINAL[current] then
   if batchFinished == 1 then
     local owner = redis.call('HMGET', batch, 'tenant', 'webhook_url', 'webhook_events')
     if owner[2] and owner[2] ~= '' and wanted(owner[3], 'batch.completed') then
-      record(KEYS[11], ARGV[9], 'batch', batchId, owner[1], 'batch.completed', owner[2])
+      record(KEYS[12], ARGV[9], 'batch', batchId, owner[1], 'batch.completed', owner[2])
     end
   end
 end

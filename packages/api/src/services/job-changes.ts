@@ -1,0 +1,108 @@
+/**
+ * Jobs' changes of stage as they happen, for this API process: one subscription to the channel the
+ * transition script publishes every change on, fanned out here to each event stream and waiting
+ * request of the job — so a change costs this process one message, however many wait for it, and
+ * no Redis read per subscriber. A message lost while the subscription reconnects is made up for by
+ * a `resync`, after which each listener reads what it missed once.
+ */
+import { closeRedis, connectionCopy, type Logger, type RedisConnection } from '@renderq/shared';
+
+export type JobChange =
+  | { readonly kind: 'change'; readonly jobId: string; readonly eventId: string; readonly stage: string }
+  /** The subscription was down for a while: changes may have been missed. */
+  | { readonly kind: 'resync' }
+  /** The process is closing: streams end and waiting requests answer now. */
+  | { readonly kind: 'closing' };
+
+type Listener = (change: JobChange) => void;
+
+export class JobChanges {
+  readonly #redis: RedisConnection;
+  readonly #channel: string;
+  readonly #logger: Logger;
+  readonly #listeners = new Map<string, Set<Listener>>();
+  #subscriber: RedisConnection | undefined;
+  #subscribed: Promise<void> | undefined;
+
+  constructor(redis: RedisConnection, channel: string, logger: Logger) {
+    this.#redis = redis;
+    this.#channel = channel;
+    this.#logger = logger;
+  }
+
+  /** Listeners now, all jobs together (what a bench or a test reads). */
+  get listeners(): number {
+    let count = 0;
+    for (const set of this.#listeners.values()) count += set.size;
+    return count;
+  }
+
+  /**
+   * Calls `listener` with each change of the job (and each resync) until the returned function is
+   * called. Resolves once the subscription is in place: a change made after that is seen.
+   */
+  async listen(jobId: string, listener: Listener): Promise<() => void> {
+    let set = this.#listeners.get(jobId);
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(jobId, set);
+    }
+    set.add(listener);
+    const stop = () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#listeners.get(jobId) === set) this.#listeners.delete(jobId);
+    };
+    try {
+      await this.#subscribe();
+    } catch (error) {
+      stop();
+      throw error;
+    }
+    return stop;
+  }
+
+  async close(): Promise<void> {
+    this.#broadcast({ kind: 'closing' });
+    const subscriber = this.#subscriber;
+    this.#subscriber = undefined;
+    this.#subscribed = undefined;
+    if (subscriber) await closeRedis(subscriber);
+  }
+
+  #subscribe(): Promise<void> {
+    if (!this.#subscribed) {
+      const subscriber = connectionCopy(this.#redis, false, 'renderq-api-job-changes');
+      this.#subscriber = subscriber;
+      let connectedOnce = false;
+      subscriber.on('message', (_channel: string, message: string) => this.#deliver(message));
+      // ioredis subscribes again after a reconnect; what was published meanwhile is gone.
+      subscriber.on('ready', () => {
+        if (connectedOnce) this.#broadcast({ kind: 'resync' });
+        connectedOnce = true;
+      });
+      subscriber.on('error', (error: Error) => this.#logger.warn({ err: error }, 'job changes subscription failed'));
+      this.#subscribed = subscriber.subscribe(this.#channel).then(
+        () => undefined,
+        (error: unknown) => {
+          this.#subscribed = undefined;
+          this.#subscriber = undefined;
+          void closeRedis(subscriber);
+          throw error;
+        },
+      );
+    }
+    return this.#subscribed;
+  }
+
+  #deliver(message: string): void {
+    const [jobId = '', eventId = '', stage = ''] = message.split('|');
+    const set = this.#listeners.get(jobId);
+    if (!set) return;
+    const change: JobChange = { kind: 'change', jobId, eventId, stage };
+    for (const listener of [...set]) listener(change);
+  }
+
+  #broadcast(change: JobChange): void {
+    for (const set of this.#listeners.values()) for (const listener of [...set]) listener(change);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * What this process's event streams share: how many each tenant holds open (EVENT_STREAMS_PER_TENANT),
+ * and each change's job view, read once however many streams show it.
+ */
+import { type JobStore, type OutputLinks, type PublicJob, publicJob } from '@renderq/shared';
+import { RetryLaterProblem } from '../http/problems.js';
+
+/** How long a change's view is kept for other streams of the same job in this process. */
+const VIEW_REUSE_MS = 2_000;
+
+/** Open streams per tenant in this process, each tenant up to its cap. */
+export class StreamCounts {
+  readonly #open = new Map<string, number>();
+  readonly #perTenant: number;
+
+  constructor(perTenant: number) {
+    this.#perTenant = perTenant;
+  }
+
+  /** Counts one more stream of `tenant`, or refuses it with a 429; the returned function counts it closed. */
+  open(tenant: string): () => void {
+    const open = this.#open.get(tenant) ?? 0;
+    if (open >= this.#perTenant) {
+      throw new RetryLaterProblem(
+        'too_many_requests',
+        `tenant ${tenant} has ${open} event streams open on this API process and may have at most ` +
+          `${this.#perTenant} (EVENT_STREAMS_PER_TENANT): close some, or follow batches rather than their jobs`,
+        5,
+      );
+    }
+    this.#open.set(tenant, open + 1);
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      const left = (this.#open.get(tenant) ?? 1) - 1;
+      if (left === 0) this.#open.delete(tenant);
+      else this.#open.set(tenant, left);
+    };
+  }
+}
+
+/** One read of a job's view per change and process, shared by every stream showing it. */
+export class ChangeViews {
+  readonly #views = new Map<string, Promise<PublicJob | undefined>>();
+
+  readonly #store: JobStore;
+  readonly #links: OutputLinks;
+
+  constructor(store: JobStore, links: OutputLinks) {
+    this.#store = store;
+    this.#links = links;
+  }
+
+  of(jobId: string, eventId: string): Promise<PublicJob | undefined> {
+    const key = `${jobId}|${eventId}`;
+    let view = this.#views.get(key);
+    if (!view) {
+      view = this.#store.get(jobId).then((record) => record && publicJob(record, this.#links));
+      this.#views.set(key, view);
+      setTimeout(() => this.#views.delete(key), VIEW_REUSE_MS).unref();
+    }
+    return view;
+  }
+}

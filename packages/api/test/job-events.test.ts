@@ -1,0 +1,179 @@
+// A job's event stream (Server-Sent Events) and requests that wait for a job (`Prefer: wait`),
+// driven by moving a job through its stages as a worker would.
+import type { RedisHandle } from '@renderq/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KEYS, startApi, type TestApi, VEGA } from './server.js';
+
+interface SseEvent {
+  readonly id: string;
+  readonly event: string;
+  readonly data: { stage: string; status?: string; job: { id: string; status: string } };
+}
+
+/** Reads events from an event stream until `stop` says so or the stream ends. */
+async function readEvents(
+  response: Response,
+  stop: (events: readonly SseEvent[]) => boolean = () => false,
+): Promise<{ events: SseEvent[]; ended: boolean; comments: number }> {
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  const events: SseEvent[] = [];
+  let buffer = '';
+  let comments = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return { events, ended: true, comments };
+    buffer += decoder.decode(value, { stream: true });
+    let end = buffer.indexOf('\n\n');
+    while (end >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      if (block.startsWith(':')) comments++;
+      else {
+        const field = (name: string) =>
+          block
+            .split('\n')
+            .find((line) => line.startsWith(`${name}: `))
+            ?.slice(name.length + 2) ?? '';
+        events.push({ id: field('id'), event: field('event'), data: JSON.parse(field('data')) });
+      }
+      end = buffer.indexOf('\n\n');
+    }
+    if (stop(events)) {
+      await reader.cancel();
+      return { events, ended: false, comments };
+    }
+  }
+}
+
+describe('job event streams and Prefer: wait', () => {
+  let api: TestApi & { redisServer: RedisHandle };
+  beforeAll(async () => {
+    api = await startApi({ EVENT_STREAMS_PER_TENANT: '3' });
+  });
+  afterAll(async () => api?.close());
+
+  const open = (id: string, headers: Record<string, string> = {}, tenant: keyof typeof KEYS = 'acme') =>
+    fetch(`${api.url}/v1/jobs/${id}/events`, { headers: { authorization: `Bearer ${KEYS[tenant]}`, ...headers } });
+  const newJob = async () => (await api.call('POST', '/v1/jobs', { body: VEGA })).json().id as string;
+
+  it('gives a snapshot then each change; a dropped connection resumes with Last-Event-ID exactly after what it saw', async () => {
+    const id = await newJob();
+    const first = await open(id);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const seen = readEvents(first, (events) => events.length === 3);
+    await api.start(id); // submitting, then polling
+    const before = await seen;
+    expect(before.events.map((e) => e.event)).toEqual(['snapshot', 'submitting', 'polling']);
+    expect(before.events[0]?.data).toMatchObject({ stage: 'queued', job: { id, status: 'queued' } });
+    expect(before.events[2]?.data).toMatchObject({ stage: 'polling', status: 'running', job: { status: 'running' } });
+
+    // Dropped; meanwhile the job moves on (a poll is no change of stage), and finishes later.
+    await api.store.transition(id, 'poll', { ...(await pollingStage(api, id)), polls: 1 }, {});
+    await api.store.transition(
+      id,
+      'result',
+      { name: 'storing', request_id: `req-${id}`, sources: [], attempts: 0 },
+      {},
+    );
+    const second = await open(id, { 'last-event-id': before.events[2]?.id as string });
+    const rest = readEvents(second);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await api.store.transition(id, 'complete', { name: 'completed' }, { outputs: [] });
+    const after = await rest;
+    expect(after.ended).toBe(true);
+    expect(after.events.map((e) => e.event)).toEqual(['storing', 'completed']);
+    expect(after.events[1]?.data).toMatchObject({
+      stage: 'completed',
+      status: 'completed',
+      job: { status: 'completed' },
+    });
+    const ids = [...before.events, ...after.events].map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort(byEventId)).toEqual(ids);
+
+    // A finished job's stream: its snapshot, and the end; resumed after its last event: nothing, and the end.
+    const done = await readEvents(await open(id));
+    expect(done).toMatchObject({ ended: true, events: [{ event: 'snapshot', data: { stage: 'completed' } }] });
+    const resumed = await readEvents(await open(id, { 'last-event-id': ids.at(-1) as string }));
+    expect(resumed).toEqual({ ended: true, events: [], comments: 0 });
+  });
+
+  it("refuses another tenant's job, a Last-Event-ID it never gave, and streams past the tenant's cap", async () => {
+    const id = await newJob();
+    expect((await open(id, {}, 'globex')).status).toBe(404);
+    const bad = await open(id, { 'last-event-id': '../../etc' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { detail: string }).detail).toMatch(/Last-Event-ID/);
+    const streams = await Promise.all([open(id), open(id), open(id)]);
+    expect(streams.map((s) => s.status)).toEqual([200, 200, 200]);
+    const over = await open(id);
+    expect(over.status).toBe(429);
+    expect(((await over.json()) as { detail: string }).detail).toMatch(/at most 3 \(EVENT_STREAMS_PER_TENANT\)/);
+    // A closed stream frees its place.
+    await streams[0]?.body?.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const again = await open(id);
+    expect(again.status).toBe(200);
+    for (const stream of [...streams.slice(1), again]) await stream.body?.cancel();
+  });
+
+  it('ends its streams and waiting reads when the process closes, so that closing does not wait for them', async () => {
+    const other = await startApi({}, { shareWith: { redisServer: api.redisServer, prefix: api.prefix } });
+    const id = await newJob();
+    const stream = await fetch(`${other.url}/v1/jobs/${id}/events`, {
+      headers: { authorization: `Bearer ${KEYS.acme}` },
+    });
+    const reading = readEvents(stream);
+    const waiting = other.call('GET', `/v1/jobs/${id}`, { headers: { prefer: 'wait=60' } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    await other.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await reading).toMatchObject({ ended: true, events: [{ event: 'snapshot' }] });
+    expect((await waiting).json()).toMatchObject({ id, status: 'queued' });
+  });
+
+  it('answers a waiting read when the job finishes, and with the job as it is when the wait is over', async () => {
+    const id = await newJob();
+    setTimeout(() => void api.complete(id), 700);
+    const started = Date.now();
+    const finished = await api.call('GET', `/v1/jobs/${id}`, { headers: { prefer: 'wait=10' } });
+    const took = Date.now() - started;
+    expect(finished.status).toBe(200);
+    expect(finished.headers.get('preference-applied')).toBe('wait=10');
+    expect(finished.json()).toMatchObject({ id, status: 'completed' });
+    expect(took).toBeGreaterThanOrEqual(650);
+    expect(took).toBeLessThan(5_000);
+
+    const waiting = await newJob();
+    const begun = Date.now();
+    const unfinished = await api.call('GET', `/v1/jobs/${waiting}`, { headers: { prefer: 'respond-async, wait=1' } });
+    expect(Date.now() - begun).toBeGreaterThanOrEqual(950);
+    expect(unfinished.status).toBe(200);
+    expect(unfinished.headers.get('preference-applied')).toBe('wait=1');
+    expect(unfinished.json()).toMatchObject({ id: waiting, status: 'queued' });
+
+    // Creating with a wait: 202 and the job as it is, since no worker runs here.
+    const created = await api.call('POST', '/v1/jobs', { body: VEGA, headers: { prefer: 'wait=1' } });
+    expect(created.status).toBe(202);
+    expect(created.headers.get('preference-applied')).toBe('wait=1');
+    expect(created.json()).toMatchObject({ status: 'queued' });
+    // No preference, no wait.
+    const plain = await api.call('GET', `/v1/jobs/${waiting}`);
+    expect(plain.headers.get('preference-applied')).toBeNull();
+  });
+});
+
+async function pollingStage(api: TestApi, id: string) {
+  const record = await api.store.get(id);
+  if (record?.stage.name !== 'polling') throw new Error(`job ${id} is not polling`);
+  return record.stage;
+}
+
+function byEventId(a: string, b: string): number {
+  const [aMs = 0, aSeq = 0] = a.split('-').map(Number);
+  const [bMs = 0, bSeq = 0] = b.split('-').map(Number);
+  return aMs - bMs || aSeq - bSeq;
+}
