@@ -58,8 +58,18 @@ function send(method: string, path: string, authorization: string | undefined): 
       (res) => {
         let text = '';
         res.setEncoding('utf8');
+        const answer = () => ({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: text });
+        // An event stream of an unfinished job goes on: its first event shows the handler was reached.
+        if (res.headers['content-type']?.startsWith('text/event-stream')) {
+          res.once('data', (chunk) => {
+            text += chunk;
+            resolve(answer());
+            req.destroy();
+          });
+          return;
+        }
         res.on('data', (chunk) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: text }));
+        res.on('end', () => resolve(answer()));
       },
     );
     req.on('error', reject);

@@ -634,6 +634,7 @@ describe('operations', () => {
         'POST /v1/batches',
         'GET /v1/batches/{id}',
         'GET /v1/batches/{id}/jobs',
+        'GET /v1/batches/{id}/events',
         'POST /v1/batches/{id}/cancel',
         'GET /v1/jobs/{id}/webhook-deliveries',
         'POST /v1/jobs/{id}/webhook-deliveries/redeliver',

@@ -48,6 +48,7 @@ export {
   type RedisConnection,
 } from './redis/create-redis.js';
 export {
+  batchEventsKey,
   creditsCheckLockKey,
   enqueueBucketKey,
   idempotencyKey,

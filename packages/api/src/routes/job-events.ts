@@ -1,4 +1,7 @@
-/** A job's events as Server-Sent Events: a snapshot, then each change of its stage (event-streams.ts). */
+/**
+ * A job's and a batch's events as Server-Sent Events: a snapshot, then each change — a job's change of
+ * stage, a batch's job finishing — until the final one (event-streams.ts).
+ */
 import { PassThrough } from 'node:stream';
 import { Problem as ProblemSchema } from '@renderq/contract';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -6,9 +9,26 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { Problem } from '../http/problems.js';
-import { JobIdParams } from '../http/schemas.js';
-import { EVENT_ID, streamJobEvents } from '../services/event-streams.js';
-import { ownJob } from '../services/ownership.js';
+import { BatchIdParams, JobIdParams } from '../http/schemas.js';
+import { batchSubject, EVENT_ID, jobSubject, type Subject, streamEvents } from '../services/event-streams.js';
+import { ownBatch, ownJob } from '../services/ownership.js';
+
+const RESUME_HEADERS = z.object({
+  'last-event-id': z
+    .string()
+    .optional()
+    .describe('The id of the last event seen: resume after it (ids look like `1733480012345-0`).'),
+});
+
+const STREAM_RESPONSES = {
+  200: {
+    description: 'An event stream (text/event-stream).',
+    content: { 'text/event-stream': { schema: z.string().describe('Server-Sent Events.') } },
+  },
+  400: ProblemSchema,
+  404: ProblemSchema,
+  429: ProblemSchema,
+};
 
 export async function jobEventRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -17,6 +37,8 @@ export async function jobEventRoutes(app: FastifyInstance, ctx: ApiContext): Pro
     '/v1/jobs/:id/events',
     {
       config: { access: 'tenant' },
+      // A stream has no end to measure: no HEAD.
+      exposeHeadRoute: false,
       schema: {
         summary: "Follow a job's changes as they happen (Server-Sent Events)",
         description:
@@ -27,47 +49,72 @@ export async function jobEventRoutes(app: FastifyInstance, ctx: ApiContext): Pro
           'EVENT_STREAMS_PER_TENANT open streams on one API process.',
         tags: ['jobs'],
         params: JobIdParams,
-        headers: z.object({
-          'last-event-id': z
-            .string()
-            .optional()
-            .describe('The id of the last event seen: resume after it (ids look like `1733480012345-0`).'),
-        }),
-        response: {
-          200: {
-            description: 'An event stream (text/event-stream).',
-            content: { 'text/event-stream': { schema: z.string().describe('Server-Sent Events.') } },
-          },
-          400: ProblemSchema,
-          404: ProblemSchema,
-          429: ProblemSchema,
-        },
+        headers: RESUME_HEADERS,
+        response: STREAM_RESPONSES,
       },
     },
     async (request, reply) => {
-      const lastEventId = request.headers['last-event-id'];
-      if (lastEventId !== undefined && !EVENT_ID.test(lastEventId)) {
-        throw new Problem(
-          'validation_failed',
-          'Last-Event-ID must be an event id this stream gave, such as 1733480012345-0',
-        );
-      }
+      const lastEventId = resumeAfter(request.headers['last-event-id']);
       const record = await ownJob(ctx, request.tenant, request.params.id);
-      const close = ctx.streamCounts.open(request.tenant);
-      const out = new PassThrough();
-      // The caller going away ends the stream (and what it listens to).
-      reply.raw.once('close', () => out.destroy());
-      void streamJobEvents({ ctx, record, out, lastEventId, onEnd: close });
-      return sendEventStream(reply, out);
+      return sendEventStream(ctx, request.tenant, reply, jobSubject(ctx, record), lastEventId);
+    },
+  );
+
+  routes.get(
+    '/v1/batches/:id/events',
+    {
+      config: { access: 'tenant' },
+      exposeHeadRoute: false,
+      schema: {
+        summary: "Follow a batch's jobs as they finish (Server-Sent Events)",
+        description:
+          'First a `snapshot` event with the batch, then one event per job as it finishes (`job.completed`, ' +
+          '`job.failed` or `job.cancelled`, each `{job_id, status, batch}`), then `batch.completed` with the batch, ' +
+          'and the end. Resume with `Last-Event-ID` as for a job: each job finishing is one event, once.',
+        tags: ['batches'],
+        params: BatchIdParams,
+        headers: RESUME_HEADERS,
+        response: STREAM_RESPONSES,
+      },
+    },
+    async (request, reply) => {
+      const lastEventId = resumeAfter(request.headers['last-event-id']);
+      const batch = await ownBatch(ctx, request.tenant, request.params.id);
+      return sendEventStream(ctx, request.tenant, reply, batchSubject(ctx, batch), lastEventId);
     },
   );
 }
 
-/** Sends `out` as the answer: an event stream, not a body the route's schema describes. */
-function sendEventStream(reply: FastifyReply, out: PassThrough): FastifyReply {
-  return reply
-    .header('content-type', 'text/event-stream; charset=utf-8')
-    .header('cache-control', 'no-cache')
-    .header('x-accel-buffering', 'no')
-    .send(out);
+function resumeAfter(lastEventId: string | undefined): string | undefined {
+  if (lastEventId !== undefined && !EVENT_ID.test(lastEventId)) {
+    throw new Problem(
+      'validation_failed',
+      'Last-Event-ID must be an event id this stream gave, such as 1733480012345-0',
+    );
+  }
+  return lastEventId;
+}
+
+/** Answers with the subject's event stream, counted against the tenant's streams while it is open. */
+function sendEventStream(
+  ctx: ApiContext,
+  tenant: string,
+  reply: FastifyReply,
+  subject: Subject,
+  lastEventId: string | undefined,
+): FastifyReply {
+  const close = ctx.streamCounts.open(tenant);
+  const out = new PassThrough();
+  // The caller going away ends the stream (and what it listens to).
+  reply.raw.once('close', () => out.destroy());
+  void streamEvents({ ctx, subject, out, lastEventId, onEnd: close });
+  return (
+    reply
+      .header('content-type', 'text/event-stream; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .header('x-accel-buffering', 'no')
+      // A stream holds its connection to the end: closed with it, so that a closing server waits for none.
+      .header('connection', 'close')
+      .send(out)
+  );
 }

@@ -1,13 +1,22 @@
 /**
- * A job's event stream (`GET /v1/jobs/{id}/events`, Server-Sent Events): a snapshot of the job
- * first — or, resuming with `Last-Event-ID`, exactly the changes after that event, read once from
- * the job's capped change stream — then each change of its stage as it happens, fanned out by
- * job-changes.ts, with the job's view; a comment every 15 s keeps proxies from closing it; it ends
- * after the job's final event. Event ids are the change stream's entry ids, so they increase.
- * A change's view is read once per process, however many streams show it.
+ * Event streams (Server-Sent Events) of a job (`GET /v1/jobs/{id}/events`) or a batch
+ * (`GET /v1/batches/{id}/events`): a snapshot first — or, resuming with `Last-Event-ID`, exactly
+ * the events after that one, read once from the subject's change stream — then each change as it
+ * happens, fanned out by job-changes.ts; a comment every 15 s keeps proxies from closing it; the
+ * stream ends after the final event. Event ids are the change stream's entry ids, so they increase.
+ * A change's view is read once per process, however many streams show it (stream-state.ts).
  */
 import type { PassThrough } from 'node:stream';
-import { isFinal, type JobRecord, type JobStage, jobEventsKey, publicJob } from '@renderq/shared';
+import {
+  type BatchRecord,
+  batchEventsKey,
+  isFinal,
+  type JobRecord,
+  type JobStage,
+  jobEventsKey,
+  publicBatch,
+  publicJob,
+} from '@renderq/shared';
 import type { ApiContext } from '../api-context.js';
 import type { JobChange } from './job-changes.js';
 
@@ -23,9 +32,68 @@ function after(a: string, b: string): boolean {
   return aMs > bMs || (aMs === bMs && aSeq > bSeq);
 }
 
+/** One change, as its stream entry or its message has it: a job's stage, or a batch job's final status. */
+interface Change {
+  readonly eventId: string;
+  readonly stage: string;
+  readonly job: string;
+}
+
+/** What an event stream of one kind of subject shows. */
+export interface Subject {
+  readonly id: string;
+  /** Its change stream's key. */
+  readonly changes: string;
+  /** The snapshot's data, and whether the subject has finished. */
+  snapshot(): Promise<{ readonly data: unknown; readonly final: boolean }>;
+  /** The event a change makes. */
+  event(change: Change): Promise<{ readonly name: string; readonly data: unknown; readonly final: boolean }>;
+  /** A change from a stream entry's fields. */
+  fromEntry(eventId: string, fields: readonly string[]): Change;
+}
+
+const field = (fields: readonly string[], name: string) => fields[fields.indexOf(name) + 1] ?? '';
+
+export function jobSubject(ctx: ApiContext, record: JobRecord): Subject {
+  return {
+    id: record.id,
+    changes: jobEventsKey(ctx.config.redis.prefix, record.id),
+    async snapshot() {
+      const current = (await ctx.store.get(record.id)) ?? record;
+      const job = await publicJob(current, ctx.links);
+      return { data: { stage: current.stage.name, job }, final: isFinal(current.stage.name) };
+    },
+    async event({ eventId, stage }) {
+      const job = await ctx.changeViews.job(record.id, eventId);
+      return { name: stage, data: { stage, status: job?.status, job }, final: isFinal(stage as JobStage['name']) };
+    },
+    fromEntry: (eventId, fields) => ({ eventId, stage: field(fields, 'stage'), job: '' }),
+  };
+}
+
+export function batchSubject(ctx: ApiContext, batch: BatchRecord): Subject {
+  return {
+    id: batch.id,
+    changes: batchEventsKey(ctx.config.redis.prefix, batch.id),
+    async snapshot() {
+      const current = (await ctx.store.getBatch(batch.id)) ?? batch;
+      return { data: { batch: publicBatch(current) }, final: current.finished_at !== null };
+    },
+    async event({ eventId, stage, job }) {
+      const view = await ctx.changeViews.batch(batch.id, eventId);
+      if (stage === 'batch.completed') return { name: stage, data: { batch: view }, final: true };
+      return { name: `job.${stage}`, data: { job_id: job, status: stage, batch: view }, final: false };
+    },
+    fromEntry: (eventId, fields) => {
+      const status = field(fields, 'status');
+      return { eventId, stage: status, job: status === 'batch.completed' ? '' : field(fields, 'job') };
+    },
+  };
+}
+
 interface StreamOptions {
   readonly ctx: ApiContext;
-  readonly record: JobRecord;
+  readonly subject: Subject;
   readonly out: PassThrough;
   /** The last event the caller saw (`Last-Event-ID`), when it resumes. */
   readonly lastEventId: string | undefined;
@@ -33,9 +101,9 @@ interface StreamOptions {
   readonly onEnd: () => void;
 }
 
-/** Writes a job's events to `out` until its final event, or until `out` is closed. */
-export async function streamJobEvents(options: StreamOptions): Promise<void> {
-  const { ctx, record, out } = options;
+/** Writes a subject's events to `out` until its final event, or until `out` is closed. */
+export async function streamEvents(options: StreamOptions): Promise<void> {
+  const { ctx, subject, out } = options;
   let lastSent = options.lastEventId ?? '0-0';
   let ended = false;
   let live = false;
@@ -59,17 +127,17 @@ export async function streamJobEvents(options: StreamOptions): Promise<void> {
   };
   out.once('close', end);
 
-  const sendChange = async (eventId: string, stage: string) => {
-    if (ended || !after(eventId, lastSent)) return;
-    lastSent = eventId;
-    const job = await ctx.changeViews.of(record.id, eventId);
-    write(eventId, stage, { stage, status: job?.status, job });
-    if (isFinal(stage as JobStage['name'])) end();
+  const send = async (change: Change) => {
+    if (ended || !after(change.eventId, lastSent)) return;
+    lastSent = change.eventId;
+    const event = await subject.event(change);
+    write(change.eventId, event.name, event.data);
+    if (event.final) end();
   };
   /** What the change stream holds after the last event sent: read on resuming and after a resync. */
   const catchUp = async () => {
-    const entries = await ctx.redis.xrange(jobEventsKey(ctx.config.redis.prefix, record.id), `(${lastSent}`, '+');
-    for (const [eventId, fields] of entries) await sendChange(eventId, fields[fields.indexOf('stage') + 1] ?? '');
+    const entries = await ctx.redis.xrange(subject.changes, `(${lastSent}`, '+');
+    for (const [eventId, fields] of entries) await send(subject.fromEntry(eventId, fields));
   };
   const handle = (change: JobChange) => {
     if (change.kind === 'closing') return end();
@@ -77,41 +145,33 @@ export async function streamJobEvents(options: StreamOptions): Promise<void> {
       held.push(change);
       return;
     }
-    queue = queue
-      .then(() => (change.kind === 'change' ? sendChange(change.eventId, change.stage) : catchUp()))
-      .catch(() => end());
+    queue = queue.then(() => (change.kind === 'change' ? send(change) : catchUp())).catch(() => end());
   };
 
   try {
-    stop = await ctx.jobChanges.listen(record.id, handle);
+    stop = await ctx.jobChanges.listen(subject.id, handle);
     if (ended) return stop();
     if (options.lastEventId !== undefined) {
       await catchUp();
     } else {
-      const [latest] = await ctx.redis.xrevrange(
-        jobEventsKey(ctx.config.redis.prefix, record.id),
-        '+',
-        '-',
-        'COUNT',
-        1,
-      );
-      const current = (await ctx.store.get(record.id)) ?? record;
-      lastSent = latest?.[0] ?? '0-0';
-      write(lastSent, 'snapshot', { stage: current.stage.name, job: await publicJob(current, ctx.links) });
-      if (isFinal(current.stage.name)) return end();
+      // The latest event first, then the subject: a change in between shows twice, never not at all.
+      lastSent = await latestEventId(ctx, subject.changes);
+      const snapshot = await subject.snapshot();
+      write(lastSent, 'snapshot', snapshot.data);
+      if (snapshot.final) return end();
     }
     live = true;
     for (const change of held.splice(0)) handle(change);
     await queue;
-    // Resumed after the final event, or the job finished with no change left to send: done.
-    const now = await ctx.store.get(record.id);
-    if (!now || (isFinal(now.stage.name) && !after(await latestEventId(ctx, record.id), lastSent))) end();
+    // Resumed after the final event: nothing more will come.
+    if (!ended && !after(await latestEventId(ctx, subject.changes), lastSent) && (await subject.snapshot()).final)
+      end();
   } catch {
     end();
   }
 }
 
-async function latestEventId(ctx: ApiContext, jobId: string): Promise<string> {
-  const [latest] = await ctx.redis.xrevrange(jobEventsKey(ctx.config.redis.prefix, jobId), '+', '-', 'COUNT', 1);
+async function latestEventId(ctx: ApiContext, key: string): Promise<string> {
+  const [latest] = await ctx.redis.xrevrange(key, '+', '-', 'COUNT', 1);
   return latest?.[0] ?? '0-0';
 }

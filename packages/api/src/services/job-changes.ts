@@ -1,14 +1,23 @@
 /**
- * Jobs' changes of stage as they happen, for this API process: one subscription to the channel the
- * transition script publishes every change on, fanned out here to each event stream and waiting
- * request of the job — so a change costs this process one message, however many wait for it, and
+ * Jobs' changes of stage (and their batches' finishing jobs) as they happen, for this API process:
+ * one subscription to the channel the transition script publishes every change on, fanned out here
+ * to each event stream and waiting request of the job or batch — so a change costs this process one message, however many wait for it, and
  * no Redis read per subscriber. A message lost while the subscription reconnects is made up for by
  * a `resync`, after which each listener reads what it missed once.
  */
-import { closeRedis, connectionCopy, type Logger, type RedisConnection } from '@renderq/shared';
+import { connectionCopy, type Logger, type RedisConnection } from '@renderq/shared';
 
 export type JobChange =
-  | { readonly kind: 'change'; readonly jobId: string; readonly eventId: string; readonly stage: string }
+  | {
+      readonly kind: 'change';
+      /** The job, or the batch whose job finished (or which finished). */
+      readonly subject: string;
+      readonly eventId: string;
+      /** A job's new stage; for a batch, its job's final status, or `batch.completed`. */
+      readonly stage: string;
+      /** For a batch: the job that finished ('' otherwise). */
+      readonly job: string;
+    }
   /** The subscription was down for a while: changes may have been missed. */
   | { readonly kind: 'resync' }
   /** The process is closing: streams end and waiting requests answer now. */
@@ -38,19 +47,20 @@ export class JobChanges {
   }
 
   /**
-   * Calls `listener` with each change of the job (and each resync) until the returned function is
-   * called. Resolves once the subscription is in place: a change made after that is seen.
+   * Calls `listener` with each change of the job or batch `subject` names (and each resync) until the
+   * returned function is called. Resolves once the subscription is in place: a change made after
+   * that is seen.
    */
-  async listen(jobId: string, listener: Listener): Promise<() => void> {
-    let set = this.#listeners.get(jobId);
+  async listen(subject: string, listener: Listener): Promise<() => void> {
+    let set = this.#listeners.get(subject);
     if (!set) {
       set = new Set();
-      this.#listeners.set(jobId, set);
+      this.#listeners.set(subject, set);
     }
     set.add(listener);
     const stop = () => {
       set.delete(listener);
-      if (set.size === 0 && this.#listeners.get(jobId) === set) this.#listeners.delete(jobId);
+      if (set.size === 0 && this.#listeners.get(subject) === set) this.#listeners.delete(subject);
     };
     try {
       await this.#subscribe();
@@ -66,7 +76,8 @@ export class JobChanges {
     const subscriber = this.#subscriber;
     this.#subscriber = undefined;
     this.#subscribed = undefined;
-    if (subscriber) await closeRedis(subscriber);
+    // Nothing to finish on a subscription: cut at once (a QUIT can wait on a subscriber connection).
+    subscriber?.disconnect();
   }
 
   #subscribe(): Promise<void> {
@@ -86,7 +97,7 @@ export class JobChanges {
         (error: unknown) => {
           this.#subscribed = undefined;
           this.#subscriber = undefined;
-          void closeRedis(subscriber);
+          subscriber.disconnect();
           throw error;
         },
       );
@@ -95,10 +106,10 @@ export class JobChanges {
   }
 
   #deliver(message: string): void {
-    const [jobId = '', eventId = '', stage = ''] = message.split('|');
-    const set = this.#listeners.get(jobId);
+    const [subject = '', eventId = '', stage = '', job = ''] = message.split('|');
+    const set = this.#listeners.get(subject);
     if (!set) return;
-    const change: JobChange = { kind: 'change', jobId, eventId, stage };
+    const change: JobChange = { kind: 'change', subject, eventId, stage, job };
     for (const listener of [...set]) listener(change);
   }
 

@@ -52,6 +52,8 @@ export async function waitForFinish(
   };
   // Listening first, then reading: a change between the two is not missed.
   const stop = await ctx.jobChanges.listen(jobId, (change) => {
+    // Closing: answered now, on a connection that closes with it, so that the server's close waits for none.
+    if (change.kind === 'closing') reply.header('connection', 'close');
     if (change.kind === 'closing' || (change.kind === 'change' && isFinal(change.stage as JobStage['name']))) end();
     else if (change.kind === 'resync') wake();
   });

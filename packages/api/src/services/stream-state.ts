@@ -2,7 +2,14 @@
  * What this process's event streams share: how many each tenant holds open (EVENT_STREAMS_PER_TENANT),
  * and each change's job view, read once however many streams show it.
  */
-import { type JobStore, type OutputLinks, type PublicJob, publicJob } from '@renderq/shared';
+import {
+  type JobStore,
+  type OutputLinks,
+  type PublicBatch,
+  type PublicJob,
+  publicBatch,
+  publicJob,
+} from '@renderq/shared';
 import { RetryLaterProblem } from '../http/problems.js';
 
 /** How long a change's view is kept for other streams of the same job in this process. */
@@ -40,10 +47,9 @@ export class StreamCounts {
   }
 }
 
-/** One read of a job's view per change and process, shared by every stream showing it. */
+/** One read of a job's or batch's view per change and process, shared by every stream showing it. */
 export class ChangeViews {
-  readonly #views = new Map<string, Promise<PublicJob | undefined>>();
-
+  readonly #views = new Map<string, Promise<unknown>>();
   readonly #store: JobStore;
   readonly #links: OutputLinks;
 
@@ -52,11 +58,22 @@ export class ChangeViews {
     this.#links = links;
   }
 
-  of(jobId: string, eventId: string): Promise<PublicJob | undefined> {
-    const key = `${jobId}|${eventId}`;
-    let view = this.#views.get(key);
+  job(jobId: string, eventId: string): Promise<PublicJob | undefined> {
+    return this.#once(`${jobId}|${eventId}`, () =>
+      this.#store.get(jobId).then((record) => record && publicJob(record, this.#links)),
+    );
+  }
+
+  batch(batchId: string, eventId: string): Promise<PublicBatch | undefined> {
+    return this.#once(`${batchId}|${eventId}`, () =>
+      this.#store.getBatch(batchId).then((batch) => batch && publicBatch(batch)),
+    );
+  }
+
+  #once<T>(key: string, read: () => Promise<T>): Promise<T> {
+    let view = this.#views.get(key) as Promise<T> | undefined;
     if (!view) {
-      view = this.#store.get(jobId).then((record) => record && publicJob(record, this.#links));
+      view = read();
       this.#views.set(key, view);
       setTimeout(() => this.#views.delete(key), VIEW_REUSE_MS).unref();
     }

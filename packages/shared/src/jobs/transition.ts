@@ -1,11 +1,12 @@
 /**
  * Moving a job between stages: only by a move declared in lifecycle.ts, atomically with
  * its batch's counters, its tenant's spend, its change events and the webhook events a final
- * move causes (transition-job-9-or-12.lua).
+ * move causes (transition-job-9-or-13.lua).
  */
 import { randomUUID } from 'node:crypto';
 import { type FinishedStatus, isFinishedStatus, type JobError } from '@renderq/contract';
 import {
+  batchEventsKey,
   batchJobsKey,
   batchKey,
   eventKey,
@@ -83,7 +84,14 @@ export async function transition<M extends MoveName>(
     fairReadyKey(prefix, tenant ?? ''),
     tenantSpendKey(prefix, tenant ?? ''),
     jobEventsKey(prefix, id),
-    ...(batchId ? [batchKey(prefix, batchId), batchJobsKey(prefix, batchId), eventKey(prefix, batchEvent)] : []),
+    ...(batchId
+      ? [
+          batchKey(prefix, batchId),
+          batchJobsKey(prefix, batchId),
+          eventKey(prefix, batchEvent),
+          batchEventsKey(prefix, batchId),
+        ]
+      : []),
   ];
   const target: JobStage = to;
   const now = Date.now();

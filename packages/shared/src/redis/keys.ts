@@ -12,12 +12,17 @@ export function jobEventsKey(prefix: string, id: string): string {
   return `${prefix}:job:${id}:events`;
 }
 /**
- * The channel every change of a job's stage is published on ("job id|event id|stage"): each API
+ * The channel every change of a job's stage, and of its batch, is published on (see the transition
+ * script for the messages): each API
  * process subscribes once and fans the changes out to its event streams and waiting requests.
  * A channel, not a key: Redis Cluster delivers it to subscribers on any node.
  */
 export function jobChangesChannel(prefix: string): string {
   return `${prefix}:job-changes`;
+}
+/** A batch's jobs' final moves and its own finish, in order (a stream; the ids of its event stream). */
+export function batchEventsKey(prefix: string, id: string): string {
+  return `${prefix}:batch:${id}:events`;
 }
 export function batchKey(prefix: string, id: string): string {
   return `${prefix}:batch:${id}`;

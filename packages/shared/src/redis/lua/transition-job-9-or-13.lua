@@ -16,9 +16,10 @@
 -- KEYS[7]  its tenant's fair-share ready set (a job cancelled while waiting for its share leaves it)
 -- KEYS[8]  its tenant's spend ledger (prelude/spend-ledger.lua)
 -- KEYS[9]  the job's change events (a capped stream: each change of stage, in order)
--- KEYS[10] the job's batch hash           } only for a job in a batch (then #KEYS is 12; a job's
+-- KEYS[10] the job's batch hash           } only for a job in a batch (then #KEYS is 13; a job's
 -- KEYS[11] the batch's job list           } batch is fixed when it is created, and the script
 -- KEYS[12] the batch.completed event hash } checks that the keys are given exactly when it has one)
+-- KEYS[13] the batch's change events (a stream: each job's final move, then the batch's finish)
 -- ARGV[1]  the move's name (a key of MOVES)
 -- ARGV[2]  the new stage as JSON
 -- ARGV[3]  now (ISO 8601)                 ARGV[4] retention of finished records (ms)
@@ -29,7 +30,9 @@
 -- ARGV[7]  '1' when webhooks are on: a job reaching a final stage then records its event (and
 --          its batch's batch.completed when it was the last), with the move itself
 -- ARGV[8]  the id of the event in KEYS[5]  ARGV[9] the id of the event in KEYS[12] ('' without)
--- ARGV[10] the channel a change of stage is published on ('' for none), as "job id|event id|stage"
+-- ARGV[10] the channel changes are published on ('' for none): "job id|event id|stage|" for a change
+--          of the job's stage; "batch id|event id|final status|job id" for its batch's job finishing,
+--          and "batch id|event id|batch.completed|" for the batch finishing
 -- ARGV[11…] field, value pairs to set on the job
 -- Returns  {1, previous stage, batch finished now (0/1), comma-separated new event ids}
 --          | {0, current stage, 0, ''} (refused: the job is in no stage the move starts from)
@@ -51,7 +54,7 @@ if applied[1] == ARGV[6] then return {1, applied[2], tonumber(applied[3]), appli
 if not move.from[current] then return {0, current, 0, ''} end
 
 local batchId = redis.call('HGET', KEYS[1], 'batch_id') or ''
-if (batchId ~= '') ~= (#KEYS == 12) then
+if (batchId ~= '') ~= (#KEYS == 13) then
   return redis.error_reply('renderq: batch keys must be given exactly for a job in a batch')
 end
 local batch = KEYS[10]
@@ -114,7 +117,7 @@ end
 -- job's event streams and to requests waiting for it (packages/api/src/services/job-changes.ts).
 if nextStage ~= current then
   local entry = redis.call('XADD', KEYS[9], 'MAXLEN', '~', 64, '*', 'stage', nextStage, 'status', STATUS[nextStage])
-  if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], id .. '|' .. entry .. '|' .. nextStage) end
+  if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], id .. '|' .. entry .. '|' .. nextStage .. '|') end
   if FINAL[nextStage] then redis.call('PEXPIRE', KEYS[9], retention) end
 end
 
@@ -140,6 +143,17 @@ if batch and STATUS[current] ~= STATUS[nextStage] then
     end
   end
 end
+-- A batch's stream has its jobs' final moves and its finish, for the batch's event streams.
+if batch and FINAL[nextStage] and not FINAL[current] then
+  local entry = redis.call('XADD', KEYS[13], 'MAXLEN', '~', 20000, '*', 'job', id, 'status', STATUS[nextStage])
+  if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], batchId .. '|' .. entry .. '|' .. STATUS[nextStage] .. '|' .. id) end
+  if batchFinished == 1 then
+    local last = redis.call('XADD', KEYS[13], 'MAXLEN', '~', 20000, '*', 'batch', batchId, 'status', 'batch.completed')
+    if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], batchId .. '|' .. last .. '|batch.completed|') end
+    redis.call('PEXPIRE', KEYS[13], retention)
+  end
+end
+
 local events = {}
 local function wanted(filter, eventType)
   return not filter or filter == '' or string.find(',' .. filter .. ',', ',' .. eventType .. ',', 1, true) ~= nil
