@@ -1,5 +1,6 @@
 /**
- * Following a job or a batch until it finishes, shown as it goes: on a terminal
+ * Following a job or a batch until it finishes — read every so often (`wait`), or from its event
+ * stream as it changes (`watch`) — shown as it goes: on a terminal
  * a progress bar (a job: its status moves; a batch: finished of total, how many
  * completed and failed, jobs per second and the time left), without one a line
  * on stderr when something changes, and nothing with `--json`. `--timeout` and
@@ -31,34 +32,72 @@ interface Display<T> {
   stop(): void;
 }
 
-export function followJob(client: RenderqClient, output: Output, id: string, options: FollowOptions): Promise<Job> {
-  return follow(
-    id,
-    () => client.getJob(id),
-    (job) => isFinishedStatus(job.status),
-    jobDisplay(output, id),
-    options,
-  );
+/** Where readings come from: asked for every `intervalMs`, or the views the event stream carries. */
+export type Source = 'poll' | 'stream';
+
+export function followJob(
+  client: RenderqClient,
+  output: Output,
+  id: string,
+  options: FollowOptions,
+  source: Source = 'poll',
+): Promise<Job> {
+  const readings =
+    source === 'poll'
+      ? polled(() => client.getJob(id), options.intervalMs)
+      : streamed(client, 'job', id, (data) => data.job as Job | undefined);
+  return follow(id, readings, (job) => isFinishedStatus(job.status), jobDisplay(output, id), options);
 }
 
-export function followBatch(client: RenderqClient, output: Output, id: string, options: FollowOptions): Promise<Batch> {
-  return follow(
-    id,
-    () => client.getBatch(id),
-    (batch) => batch.finished_at !== null,
-    batchDisplay(output, id),
-    options,
-  );
+export function followBatch(
+  client: RenderqClient,
+  output: Output,
+  id: string,
+  options: FollowOptions,
+  source: Source = 'poll',
+): Promise<Batch> {
+  const readings =
+    source === 'poll'
+      ? polled(() => client.getBatch(id), options.intervalMs)
+      : streamed(client, 'batch', id, (data) => data.batch as Batch | undefined);
+  return follow(id, readings, (batch) => batch.finished_at !== null, batchDisplay(output, id), options);
 }
+
+type Readings<T> = (signal: AbortSignal) => AsyncIterable<T>;
 
 /**
- * Reads every `intervalMs` until `done`, or until `--timeout` (WaitTimedOutError) or Ctrl-C
- * (InterruptedError). Not the client's waitFor*: its pause between reads leaves a listener on
- * the signal every time, and a long wait would gather thousands.
+ * Reads every `intervalMs`. Not the client's waitFor*: its pause between reads leaves a listener
+ * on the signal every time, and a long wait would gather thousands.
  */
+function polled<T>(read: () => Promise<T>, intervalMs: number): Readings<T> {
+  return async function* (signal) {
+    for (;;) {
+      signal.throwIfAborted();
+      yield await read();
+      await delay(intervalMs, undefined, { signal });
+    }
+  };
+}
+
+/** The job or batch as each event of its stream shows it (a batch's job events carry the batch's counts). */
+function streamed<T>(
+  client: RenderqClient,
+  kind: 'job' | 'batch',
+  id: string,
+  view: (data: Record<string, unknown>) => T | undefined,
+): Readings<T> {
+  return async function* (signal) {
+    for await (const event of client.events(kind, id, { signal })) {
+      const reading = view(event.data);
+      if (reading !== undefined) yield reading;
+    }
+  };
+}
+
+/** Shows each reading until `done`, or until `--timeout` (WaitTimedOutError) or Ctrl-C (InterruptedError). */
 async function follow<T>(
   id: string,
-  read: () => Promise<T>,
+  readings: Readings<T>,
   done: (reading: T) => boolean,
   display: Display<T>,
   options: FollowOptions,
@@ -66,13 +105,11 @@ async function follow<T>(
   const timeout = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
   const signal = timeout ? AbortSignal.any([options.interrupt, timeout]) : options.interrupt;
   try {
-    for (;;) {
-      signal.throwIfAborted();
-      const reading = await read();
+    for await (const reading of readings(signal)) {
       display.show(reading);
       if (done(reading)) return reading;
-      await delay(options.intervalMs, undefined, { signal });
     }
+    throw new Error(`the event stream of ${id} ended before it finished`);
   } catch (error) {
     const status = display.lastStatus();
     const still = status ? ` (still ${status})` : '';

@@ -138,6 +138,17 @@ Examples:
     .action((id: string, flags, command: Command) => run(command, waitCommand(id, flags)));
 
   program
+    .command('watch')
+    .description(
+      'follow a job or a batch from its event stream as it changes, until it finishes (like wait, without polling)',
+    )
+    .argument('<id>', 'job_… or bat_…')
+    .addOption(timeoutOption())
+    .action((id: string, flags, command: Command) =>
+      run(command, waitCommand(id, { interval: 1_000, ...flags }, 'stream')),
+    );
+
+  program
     .command('download')
     .description("save a job's outputs, or every completed job's of a batch, into DIR (each sha256 checked)")
     .argument('<id>', 'job_… or bat_…')

@@ -220,6 +220,25 @@ describe('renderq submit, wait and download', () => {
     expect(downloaded.stdout.match(/sha256 ok/g)).toHaveLength(3);
   }, 60_000);
 
+  it('watches a job and a batch from their event streams until they finish', async () => {
+    const file = path.join(system.dir, 'watched.json');
+    const jobs = [0, 1].map((i) => ({ model: 'segmind-vega-rt-v1', input: { prompt: `a watched harbour ${i}` } }));
+    await writeFile(file, JSON.stringify({ jobs }));
+    const { batch } = (await renderq(system, ['submit', file, '--json'])).json<{ batch: Batch }>();
+    const watched = await renderq(system, ['watch', batch.id, '--json']);
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(watched.json<{ batch: Batch }>().batch).toMatchObject({ status: 'completed', counts: { completed: 2 } });
+
+    const job = (
+      await renderq(system, ['submit', '--model', 'segmind-vega-rt-v1', '-i', 'prompt=a watched lighthouse', '--json'])
+    ).json<{ job: { id: string } }>().job;
+    const seen = await renderq(system, ['watch', job.id]);
+    expect(seen.code, seen.stderr).toBe(0);
+    expect(seen.stdout).toContain(`${job.id}  completed`);
+    // Without a terminal: a line on stderr as its status moves, ending with the final one.
+    expect(seen.stderr).toMatch(new RegExp(`${job.id}: completed`));
+  }, 60_000);
+
   it('keeps no file whose bytes differ from the record (exit 5), and fetches it again once they match', async () => {
     const created = await renderq(system, [
       'submit',

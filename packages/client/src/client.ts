@@ -24,6 +24,16 @@ export interface RenderqClientOptions {
   readonly fetch?: typeof fetch;
 }
 
+/** One event of a job's or a batch's event stream (docs/api.md, "Following a job"). */
+export interface StreamEvent {
+  /** Increasing; what the stream resumes after. */
+  readonly id: string;
+  /** `snapshot`; a job's new stage (`polling`, `completed`, …); a batch's `job.completed`, …, `batch.completed`. */
+  readonly event: string;
+  /** `{stage, status, job}` for a job; `{job_id, status, batch}` or `{batch}` for a batch. */
+  readonly data: Record<string, unknown>;
+}
+
 export interface WaitOptions<T> {
   /** Called with each reading while waiting. */
   readonly onProgress?: (current: T) => void;
@@ -35,6 +45,7 @@ export interface WaitOptions<T> {
 }
 
 interface RequestOptions {
+  readonly signal?: AbortSignal;
   /** Sent as JSON. */
   readonly body?: unknown;
   /** Sent as it is (NDJSON streams). */
@@ -126,6 +137,66 @@ export class RenderqClient {
       },
       retry: false,
     });
+  }
+
+  /**
+   * Creates a job and answers once it has finished, or once `waitSeconds` have passed (with the job
+   * as it is then): `Prefer: wait` on the create, then on reads, so nothing polls.
+   */
+  async run(
+    job: NewJob,
+    { waitSeconds = 60, idempotencyKey }: { readonly waitSeconds?: number; readonly idempotencyKey?: string } = {},
+  ): Promise<Job> {
+    const deadline = Date.now() + waitSeconds * 1_000;
+    const prefer = () => ({ prefer: `wait=${Math.max(0, Math.min(60, Math.ceil((deadline - Date.now()) / 1_000)))}` });
+    let current: Job = await this.#json('POST', '/v1/jobs', {
+      body: job,
+      headers: { 'idempotency-key': idempotencyKey ?? randomUUID(), ...prefer() },
+    });
+    while (!isFinishedStatus(current.status) && Date.now() < deadline) {
+      current = await this.#json('GET', `/v1/jobs/${encodeURIComponent(current.id)}`, { headers: prefer() });
+    }
+    return current;
+  }
+
+  /**
+   * A job's or a batch's events as they happen: a snapshot, then each change, until its final
+   * event. A dropped connection is resumed with `Last-Event-ID`, so no event is lost or repeated.
+   */
+  async *events(
+    kind: 'job' | 'batch',
+    id: string,
+    { signal }: { readonly signal?: AbortSignal } = {},
+  ): AsyncGenerator<StreamEvent> {
+    const path = `/v1/${kind === 'job' ? 'jobs' : 'batches'}/${encodeURIComponent(id)}/events`;
+    let lastId: string | undefined;
+    for (let dropped = 0; ; ) {
+      let response: Response;
+      try {
+        response = await this.#request('GET', path, {
+          headers: { accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
+          ...(signal ? { signal } : {}),
+        });
+      } catch (error) {
+        if (error instanceof RenderqApiError || signal?.aborted || ++dropped > this.#retries) throw error;
+        await sleep(backoffMs(dropped), signal);
+        continue;
+      }
+      let finished = false;
+      try {
+        for await (const event of readEventStream(response)) {
+          lastId = event.id;
+          dropped = 0;
+          finished = isFinalEvent(kind, event);
+          yield event;
+        }
+      } catch (error) {
+        if (signal?.aborted || ++dropped > this.#retries) throw error;
+      }
+      // The server ends a stream after its final event; one that ends sooner (a restart) is resumed.
+      if (finished) return;
+      await sleep(backoffMs(Math.max(1, dropped)), signal);
+    }
   }
 
   getBatch(id: string): Promise<Batch> {
@@ -244,6 +315,7 @@ export class RenderqClient {
           method,
           headers,
           body: body ?? null,
+          ...(options.signal ? { signal: options.signal } : {}),
           ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
         } as RequestInit);
       } catch (error) {
@@ -257,6 +329,39 @@ export class RenderqClient {
       await sleep(failure.retryAfterMs ?? backoffMs(attempt));
     }
   }
+}
+
+/** The events of an event stream's body, as they arrive. */
+async function* readEventStream(response: Response): AsyncGenerator<StreamEvent> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const fields = new Map<string, string>();
+      for (const line of block.split('\n')) {
+        const colon = line.indexOf(': ');
+        if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 2));
+      }
+      // A comment (the keep-alive) has no fields.
+      const data = fields.get('data');
+      if (data !== undefined) {
+        yield { id: fields.get('id') ?? '', event: fields.get('event') ?? 'message', data: JSON.parse(data) };
+      }
+    }
+  }
+}
+
+/** Whether the server ends the stream after this event. */
+function isFinalEvent(kind: 'job' | 'batch', event: StreamEvent): boolean {
+  if (kind === 'batch') {
+    const batch = event.data.batch as { finished_at?: string | null } | undefined;
+    return event.event === 'batch.completed' || (event.event === 'snapshot' && !!batch?.finished_at);
+  }
+  const job = event.data.job as { status?: string } | undefined;
+  return isFinishedStatus(event.event) || (event.event === 'snapshot' && !!job?.status && isFinishedStatus(job.status));
 }
 
 function backoffMs(attempt: number): number {

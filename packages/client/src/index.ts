@@ -1,5 +1,5 @@
 /** @renderq/client: call the renderq API, and verify the webhooks it sends. */
-export { RenderqClient, type RenderqClientOptions, type WaitOptions } from './client.js';
+export { RenderqClient, type RenderqClientOptions, type StreamEvent, type WaitOptions } from './client.js';
 export type {
   AttemptOutcome,
   Batch,

@@ -2,7 +2,7 @@
 import type { Batch, Job } from '@renderq/client';
 import { type CommandContext, followOptions, type WaitFlags } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { followBatch, followJob } from '../follow.js';
+import { followBatch, followJob, type Source } from '../follow.js';
 import { batchLines, jobLines } from '../format.js';
 import { kindOfId } from '../ids.js';
 
@@ -14,12 +14,17 @@ export async function readRecord(context: CommandContext, id: string): Promise<J
     : { batch: await context.client.getBatch(id) };
 }
 
-export function followRecord(context: CommandContext, id: string, flags: WaitFlags): Promise<JobOrBatch> {
+export function followRecord(
+  context: CommandContext,
+  id: string,
+  flags: WaitFlags,
+  source: Source = 'poll',
+): Promise<JobOrBatch> {
   const options = followOptions(context, flags);
   return context.following(async () =>
     kindOfId(id) === 'job'
-      ? { job: await followJob(context.client, context.output, id, options) }
-      : { batch: await followBatch(context.client, context.output, id, options) },
+      ? { job: await followJob(context.client, context.output, id, options, source) }
+      : { batch: await followBatch(context.client, context.output, id, options, source) },
   );
 }
 
