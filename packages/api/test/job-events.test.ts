@@ -1,5 +1,6 @@
 // A job's event stream (Server-Sent Events) and requests that wait for a job (`Prefer: wait`),
 // driven by moving a job through its stages as a worker would.
+import { jobEventsKey } from '@renderq/shared/keys';
 import type { RedisHandle } from '@renderq/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS, startApi, type TestApi, VEGA } from './server.js';
@@ -57,7 +58,7 @@ describe('job event streams and Prefer: wait', () => {
     fetch(`${api.url}/v1/jobs/${id}/events`, { headers: { authorization: `Bearer ${KEYS[tenant]}`, ...headers } });
   const newJob = async () => (await api.call('POST', '/v1/jobs', { body: VEGA })).json().id as string;
 
-  it('gives a snapshot then each change; a dropped connection resumes with Last-Event-ID exactly after what it saw', async () => {
+  it('gives a snapshot then each change (each with its own status); a dropped connection resumes with Last-Event-ID exactly after what it saw', async () => {
     const id = await newJob();
     const first = await open(id);
     expect(first.status).toBe(200);
@@ -96,8 +97,12 @@ describe('job event streams and Prefer: wait', () => {
     // A finished job's stream: its snapshot, and the end; resumed after its last event: nothing, and the end.
     const done = await readEvents(await open(id));
     expect(done).toMatchObject({ ended: true, events: [{ event: 'snapshot', data: { stage: 'completed' } }] });
-    const resumed = await readEvents(await open(id, { 'last-event-id': ids.at(-1) as string }));
-    expect(resumed).toEqual({ ended: true, events: [], comments: 0 });
+    // Resumed after its last event: 204, nothing more will come (an EventSource stops there).
+    const resumed = await open(id, { 'last-event-id': ids.at(-1) as string });
+    expect(resumed.status).toBe(204);
+    // An id the stream never gave (ahead of its latest event): a snapshot, as a first connection.
+    const ahead = await readEvents(await open(id, { 'last-event-id': '99999999999999-0' }));
+    expect(ahead).toMatchObject({ ended: true, events: [{ event: 'snapshot', data: { stage: 'completed' } }] });
   });
 
   it("refuses another tenant's job, a Last-Event-ID it never gave, and streams past the tenant's cap", async () => {
@@ -170,6 +175,31 @@ describe('job event streams and Prefer: wait', () => {
     expect(all.filter((e) => e.event === 'job.completed').length).toBe(100);
     const eventIds = all.map((e) => e.id);
     expect([...eventIds].sort(byEventId)).toEqual(eventIds);
+  });
+
+  it('sends a change whose message was lost at the next keep-alive, and ends', async () => {
+    // Keep-alives every 500 ms (half the idle timeout).
+    const quick = await startApi(
+      { HTTP_IDLE_TIMEOUT_MS: '1000' },
+      { shareWith: { redisServer: api.redisServer, prefix: api.prefix } },
+    );
+    try {
+      const id = await newJob();
+      const stream = await fetch(`${quick.url}/v1/jobs/${id}/events`, {
+        headers: { authorization: `Bearer ${KEYS.acme}` },
+      });
+      const reading = readEvents(stream);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // A change in the job's change stream with no message published (a worker of an earlier version, a
+      // subscription that was reconnecting).
+      await api.redis.xadd(jobEventsKey(api.prefix, id), '*', 'stage', 'cancelled', 'status', 'cancelled');
+      const read = await reading;
+      expect(read.ended).toBe(true);
+      expect(read.events.map((e) => e.event)).toEqual(['snapshot', 'cancelled']);
+      expect(read.comments).toBeGreaterThan(0);
+    } finally {
+      await quick.close();
+    }
   });
 
   it('answers a waiting read when the job finishes, and with the job as it is when the wait is over', async () => {

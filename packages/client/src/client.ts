@@ -175,6 +175,8 @@ export class RenderqClient {
       try {
         response = await this.#request('GET', path, {
           headers: { accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
+          // This loop is the retry: a second one inside would multiply the attempts.
+          retry: false,
           ...(signal ? { signal } : {}),
         });
       } catch (error) {
@@ -182,19 +184,26 @@ export class RenderqClient {
         await sleep(backoffMs(dropped), signal);
         continue;
       }
+      // 204: resumed after the final event, nothing more will come.
+      if (response.status === 204) return;
       let finished = false;
+      let gave = false;
       try {
         for await (const event of readEventStream(response)) {
           lastId = event.id;
-          dropped = 0;
+          gave = true;
           finished = isFinalEvent(kind, event);
           yield event;
         }
       } catch (error) {
         if (signal?.aborted || ++dropped > this.#retries) throw error;
       }
-      // The server ends a stream after its final event; one that ends sooner (a restart) is resumed.
+      // The server ends a stream after its final event; one that ends sooner (a restart) is resumed,
+      // and one that gave nothing counts as a failed attempt, so that no loop goes on for ever.
       if (finished) return;
+      if (gave) dropped = 0;
+      else if (++dropped > this.#retries)
+        throw new Error(`the event stream of ${kind} ${id} keeps ending without events`);
       await sleep(backoffMs(Math.max(1, dropped)), signal);
     }
   }

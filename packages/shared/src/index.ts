@@ -16,7 +16,7 @@ export { JobStore } from './jobs/job-store.js';
 export { type FinishingMove, failMoveFrom } from './jobs/lifecycle.js';
 export { PauseControl } from './jobs/pause-control.js';
 export { spendPeriodsAt, usdToMicros } from './jobs/spend.js';
-export { assertNever, isFinal, JobStage } from './jobs/stage.js';
+export { assertNever, isFinal, JobStage, statusOf } from './jobs/stage.js';
 export { type JobListFilters, TENANT_INDEX_ENTRY } from './jobs/tenant-index.js';
 export type { JobChanges, StageOfMove, TransitionResult } from './jobs/transition.js';
 export { type PublicBatch, publicBatch, publicJob } from './jobs/views.js';

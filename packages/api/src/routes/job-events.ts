@@ -95,19 +95,25 @@ function resumeAfter(lastEventId: string | undefined): string | undefined {
   return lastEventId;
 }
 
-/** Answers with the subject's event stream, counted against the tenant's streams while it is open. */
-function sendEventStream(
+/**
+ * Answers with the subject's event stream, counted against the tenant's streams while it is open;
+ * 204 when a resumed stream has nothing more to send (an EventSource then stops reconnecting).
+ * Redis failing before the first event is an error answer, not an empty stream.
+ */
+async function sendEventStream(
   ctx: ApiContext,
   tenant: string,
   reply: FastifyReply,
   subject: Subject,
   lastEventId: string | undefined,
-): FastifyReply {
+): Promise<FastifyReply> {
   const close = ctx.streamCounts.open(tenant);
   const out = new PassThrough();
   // The caller going away ends the stream (and what it listens to).
   reply.raw.once('close', () => out.destroy());
-  void streamEvents({ ctx, subject, out, lastEventId, onEnd: close });
+  const heartbeatMs = Math.min(15_000, Math.floor(ctx.config.api.http.idleTimeoutMs / 2));
+  const started = await streamEvents({ ctx, subject, out, lastEventId, heartbeatMs, onEnd: close });
+  if (started === 'nothing more') return reply.code(204).send();
   return (
     reply
       .header('content-type', 'text/event-stream; charset=utf-8')

@@ -16,11 +16,16 @@ import {
   jobEventsKey,
   publicBatch,
   publicJob,
+  statusOf,
 } from '@renderq/shared';
 import type { ApiContext } from '../api-context.js';
 import type { JobChange } from './job-changes.js';
 
 const HEARTBEAT_MS = 15_000;
+/** What a stream may hold unread by its client before it is ended (a batch's events come fast). */
+const MAX_UNREAD_BYTES = 1024 * 1024;
+/** Change stream entries read at a time when catching up (a batch's may hold 10,000). */
+const CATCH_UP_PAGE = 500;
 
 /** A stream entry id, `ms-seq`: what `Last-Event-ID` must be. */
 export const EVENT_ID = /^\d{1,15}-\d{1,15}$/;
@@ -64,8 +69,10 @@ export function jobSubject(ctx: ApiContext, record: JobRecord): Subject {
       return { data: { stage: current.stage.name, job }, final: isFinal(current.stage.name) };
     },
     async event({ eventId, stage }) {
+      // The status is the change's; the job is as it is when the event is sent.
       const job = await ctx.changeViews.job(record.id, eventId);
-      return { name: stage, data: { stage, status: job?.status, job }, final: isFinal(stage as JobStage['name']) };
+      const name = stage as JobStage['name'];
+      return { name: stage, data: { stage, status: statusOf(name), job }, final: isFinal(name) };
     },
     fromEntry: (eventId, fields) => ({ eventId, stage: field(fields, 'stage'), job: '' }),
   };
@@ -79,8 +86,8 @@ export function batchSubject(ctx: ApiContext, batch: BatchRecord): Subject {
       const current = (await ctx.store.getBatch(batch.id)) ?? batch;
       return { data: { batch: publicBatch(current) }, final: current.finished_at !== null };
     },
-    async event({ eventId, stage, job }) {
-      const view = await ctx.changeViews.batch(batch.id, eventId);
+    async event({ stage, job }) {
+      const view = await ctx.changeViews.batch(batch.id);
       if (stage === 'batch.completed') return { name: stage, data: { batch: view }, final: true };
       return { name: `job.${stage}`, data: { job_id: job, status: stage, batch: view }, final: false };
     },
@@ -97,12 +104,19 @@ interface StreamOptions {
   readonly out: PassThrough;
   /** The last event the caller saw (`Last-Event-ID`), when it resumes. */
   readonly lastEventId: string | undefined;
+  /** The keep-alive comment's period. @defaultValue 15 s */
+  readonly heartbeatMs?: number;
   /** Called once when the stream ends, however it ends. */
   readonly onEnd: () => void;
 }
 
-/** Writes a subject's events to `out` until its final event, or until `out` is closed. */
-export async function streamEvents(options: StreamOptions): Promise<void> {
+/**
+ * Starts a subject's event stream into `out`, which then goes on until the final event or until
+ * `out` is closed. Resolves once its first part is written — the snapshot, or what follows
+ * `Last-Event-ID` — to `'streaming'`, or to `'nothing more'` when a resumed stream has nothing
+ * left to send (its final event was seen); rejects when Redis cannot be read, with nothing sent.
+ */
+export async function streamEvents(options: StreamOptions): Promise<'streaming' | 'nothing more'> {
   const { ctx, subject, out } = options;
   let lastSent = options.lastEventId ?? '0-0';
   let ended = false;
@@ -111,21 +125,23 @@ export async function streamEvents(options: StreamOptions): Promise<void> {
   let queue = Promise.resolve();
 
   const write = (id: string, event: string, data: unknown) => {
-    if (!ended) out.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    if (ended) return;
+    out.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    // A reader this far behind is cut off rather than buffered for: it resumes with Last-Event-ID.
+    if (out.writableLength > MAX_UNREAD_BYTES) end(true);
   };
-  const heartbeat = setInterval(() => {
-    if (!ended) out.write(': keep-alive\n\n');
-  }, HEARTBEAT_MS);
   let stop: () => void = () => undefined;
-  const end = () => {
+  /** Ends the stream: after what was written, or (`cut`) at once, dropping what its reader has not taken. */
+  const end = (cut = false) => {
     if (ended) return;
     ended = true;
     clearInterval(heartbeat);
     stop();
-    out.end();
+    if (cut) out.destroy();
+    else out.end();
     options.onEnd();
   };
-  out.once('close', end);
+  out.once('close', () => end());
 
   const send = async (change: Change) => {
     if (ended || !after(change.eventId, lastSent)) return;
@@ -134,10 +150,16 @@ export async function streamEvents(options: StreamOptions): Promise<void> {
     write(change.eventId, event.name, event.data);
     if (event.final) end();
   };
-  /** What the change stream holds after the last event sent: read on resuming and after a resync. */
+  /** What the change stream holds after the last event sent, a page at a time. */
   const catchUp = async () => {
-    const entries = await ctx.redis.xrange(subject.changes, `(${lastSent}`, '+');
-    for (const [eventId, fields] of entries) await send(subject.fromEntry(eventId, fields));
+    for (;;) {
+      const entries = await ctx.redis.xrange(subject.changes, `(${lastSent}`, '+', 'COUNT', CATCH_UP_PAGE);
+      for (const [eventId, fields] of entries) await send(subject.fromEntry(eventId, fields));
+      if (ended || entries.length < CATCH_UP_PAGE) return;
+    }
+  };
+  const enqueue = (work: () => Promise<void>) => {
+    queue = queue.then(work).catch(() => end(true));
   };
   const handle = (change: JobChange) => {
     if (change.kind === 'closing') return end();
@@ -145,29 +167,50 @@ export async function streamEvents(options: StreamOptions): Promise<void> {
       held.push(change);
       return;
     }
-    queue = queue.then(() => (change.kind === 'change' ? send(change) : catchUp())).catch(() => end());
+    enqueue(() => (change.kind === 'change' ? send(change) : catchUp()));
   };
+  // Each keep-alive also reads what the change stream holds beyond the last event sent: a change
+  // whose message was lost (a reconnecting or moving subscription, a worker of an earlier version)
+  // is sent within a period, and the stream still ends. One read a period, not one per change.
+  const heartbeat = setInterval(() => {
+    if (ended) return;
+    out.write(': keep-alive\n\n');
+    if (live) enqueue(catchUp);
+  }, options.heartbeatMs ?? HEARTBEAT_MS);
 
   try {
     stop = await ctx.jobChanges.listen(subject.id, handle);
-    if (ended) return stop();
-    if (options.lastEventId !== undefined) {
+    if (ended) return 'streaming';
+    const latest = await latestEventId(ctx, subject.changes);
+    // An id this stream never gave (ahead of its latest event): as a first connection.
+    const resuming = options.lastEventId !== undefined && !after(options.lastEventId, latest);
+    if (resuming) {
       await catchUp();
     } else {
       // The latest event first, then the subject: a change in between shows twice, never not at all.
-      lastSent = await latestEventId(ctx, subject.changes);
+      lastSent = latest;
       const snapshot = await subject.snapshot();
       write(lastSent, 'snapshot', snapshot.data);
-      if (snapshot.final) return end();
+      if (snapshot.final) {
+        end();
+        return 'streaming';
+      }
     }
     live = true;
     for (const change of held.splice(0)) handle(change);
     await queue;
-    // Resumed after the final event: nothing more will come.
-    if (!ended && !after(await latestEventId(ctx, subject.changes), lastSent) && (await subject.snapshot()).final)
-      end();
-  } catch {
-    end();
+    if (ended) return 'streaming';
+    // The subject first, then its change stream: a final move in between is caught up, not missed.
+    if ((await subject.snapshot()).final) {
+      const before = lastSent;
+      await catchUp();
+      if (!ended) end();
+      if (resuming && lastSent === before) return 'nothing more';
+    }
+    return 'streaming';
+  } catch (error) {
+    end(true);
+    throw error;
   }
 }
 

@@ -32,6 +32,7 @@ export class JobChanges {
   readonly #listeners = new Map<string, Set<Listener>>();
   #subscriber: RedisConnection | undefined;
   #subscribed: Promise<void> | undefined;
+  #closed = false;
 
   constructor(redis: RedisConnection, channel: string, logger: Logger) {
     this.#redis = redis;
@@ -52,6 +53,11 @@ export class JobChanges {
    * that is seen.
    */
   async listen(subject: string, listener: Listener): Promise<() => void> {
+    // A request that comes to listen while the process closes is told at once.
+    if (this.#closed) {
+      listener({ kind: 'closing' });
+      return () => undefined;
+    }
     let set = this.#listeners.get(subject);
     if (!set) {
       set = new Set();
@@ -72,6 +78,7 @@ export class JobChanges {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     this.#broadcast({ kind: 'closing' });
     const subscriber = this.#subscriber;
     this.#subscriber = undefined;
@@ -86,10 +93,18 @@ export class JobChanges {
       this.#subscriber = subscriber;
       let connectedOnce = false;
       subscriber.on('message', (_channel: string, message: string) => this.#deliver(message));
-      // ioredis subscribes again after a reconnect; what was published meanwhile is gone.
+      // ioredis subscribes again after a reconnect (after its 'ready'); what was published meanwhile
+      // is gone. Listeners read what they missed once the channel is theirs again (and each stream
+      // also reads its change stream every keep-alive, which covers what this cannot see).
       subscriber.on('ready', () => {
-        if (connectedOnce) this.#broadcast({ kind: 'resync' });
-        connectedOnce = true;
+        if (!connectedOnce) {
+          connectedOnce = true;
+          return;
+        }
+        subscriber.subscribe(this.#channel).then(
+          () => this.#broadcast({ kind: 'resync' }),
+          () => undefined,
+        );
       });
       subscriber.on('error', (error: Error) => this.#logger.warn({ err: error }, 'job changes subscription failed'));
       this.#subscribed = subscriber.subscribe(this.#channel).then(

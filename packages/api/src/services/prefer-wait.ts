@@ -89,11 +89,17 @@ export async function waitedCreation(
   if (wait === undefined || reply.statusCode !== 202 || typeof payload !== 'string') return payload;
   const { id } = JSON.parse(payload) as { id?: unknown };
   if (typeof id !== 'string') return payload;
-  const record = await waitForFinish(ctx, reply, id, wait, async () => {
-    const found = await ctx.store.getOwned(request.tenant, id);
-    if (!found) throw new Error(`job ${id} is gone`);
-    return found;
-  });
-  if (isFinal(record.stage.name)) reply.code(200);
-  return JSON.stringify(await publicJob(record, ctx.links));
+  try {
+    const record = await waitForFinish(ctx, reply, id, wait, async () => {
+      const found = await ctx.store.getOwned(request.tenant, id);
+      if (!found) throw new Error(`job ${id} is gone`);
+      return found;
+    });
+    if (isFinal(record.stage.name)) reply.code(200);
+    return JSON.stringify(await publicJob(record, ctx.links));
+  } catch {
+    // The job was made: its answer stands, without the wait (a retry with the same key waits again).
+    reply.removeHeader('preference-applied');
+    return payload;
+  }
 }

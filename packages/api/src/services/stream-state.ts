@@ -12,8 +12,8 @@ import {
 } from '@renderq/shared';
 import { RetryLaterProblem } from '../http/problems.js';
 
-/** How long a change's view is kept for other streams of the same job in this process. */
-const VIEW_REUSE_MS = 2_000;
+/** How long a view is kept for other streams in this process (a job's per change; a batch's at all). */
+const VIEW_REUSE_MS = 500;
 
 /** Open streams per tenant in this process, each tenant up to its cap. */
 export class StreamCounts {
@@ -64,10 +64,9 @@ export class ChangeViews {
     );
   }
 
-  batch(batchId: string, eventId: string): Promise<PublicBatch | undefined> {
-    return this.#once(`${batchId}|${eventId}`, () =>
-      this.#store.getBatch(batchId).then((batch) => batch && publicBatch(batch)),
-    );
+  /** A batch's view, read at most once per VIEW_REUSE_MS however many of its jobs finish meanwhile. */
+  batch(batchId: string): Promise<PublicBatch | undefined> {
+    return this.#once(batchId, () => this.#store.getBatch(batchId).then((batch) => batch && publicBatch(batch)));
   }
 
   #once<T>(key: string, read: () => Promise<T>): Promise<T> {
@@ -75,6 +74,8 @@ export class ChangeViews {
     if (!view) {
       view = read();
       this.#views.set(key, view);
+      // A failed read is not kept: the next stream to ask reads again.
+      view.catch(() => this.#views.delete(key));
       setTimeout(() => this.#views.delete(key), VIEW_REUSE_MS).unref();
     }
     return view;
