@@ -1,5 +1,6 @@
 // A job's event stream (Server-Sent Events) and requests that wait for a job (`Prefer: wait`),
 // driven by moving a job through its stages as a worker would.
+
 import { jobEventsKey } from '@renderq/shared/keys';
 import type { RedisHandle } from '@renderq/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -227,9 +228,12 @@ describe('job event streams and Prefer: wait', () => {
     expect(created.status).toBe(202);
     expect(created.headers.get('preference-applied')).toBe('wait=1');
     expect(created.json()).toMatchObject({ status: 'queued' });
-    // No preference, no wait.
+    // No preference, no wait; a job not the caller's: a 404 that says nothing of a wait.
     const plain = await api.call('GET', `/v1/jobs/${waiting}`);
     expect(plain.headers.get('preference-applied')).toBeNull();
+    const notOwn = await api.call('GET', `/v1/jobs/${waiting}`, { tenant: 'globex', headers: { prefer: 'wait=5' } });
+    expect(notOwn.status).toBe(404);
+    expect(notOwn.headers.get('preference-applied')).toBeNull();
   });
 });
 

@@ -85,7 +85,9 @@ export async function jobEventRoutes(app: FastifyInstance, ctx: ApiContext): Pro
   );
 }
 
-function resumeAfter(lastEventId: string | undefined): string | undefined {
+function resumeAfter(header: string | undefined): string | undefined {
+  // An empty header is no header.
+  const lastEventId = header?.trim() === '' ? undefined : header?.trim();
   if (lastEventId !== undefined && !EVENT_ID.test(lastEventId)) {
     throw new Problem(
       'validation_failed',
@@ -112,7 +114,8 @@ async function sendEventStream(
   // The caller going away ends the stream (and what it listens to).
   reply.raw.once('close', () => out.destroy());
   const heartbeatMs = Math.min(15_000, Math.floor(ctx.config.api.http.idleTimeoutMs / 2));
-  const started = await streamEvents({ ctx, subject, out, lastEventId, heartbeatMs, onEnd: close });
+  const answerBuffered = () => reply.raw.writableLength;
+  const started = await streamEvents({ ctx, subject, out, lastEventId, heartbeatMs, answerBuffered, onEnd: close });
   if (started === 'nothing more') return reply.code(204).send();
   return (
     reply

@@ -104,6 +104,8 @@ interface StreamOptions {
   readonly out: PassThrough;
   /** The last event the caller saw (`Last-Event-ID`), when it resumes. */
   readonly lastEventId: string | undefined;
+  /** What the answer itself holds unsent (beyond `out`'s own buffer). */
+  readonly answerBuffered?: () => number;
   /** The keep-alive comment's period. @defaultValue 15 s */
   readonly heartbeatMs?: number;
   /** Called once when the stream ends, however it ends. */
@@ -128,7 +130,7 @@ export async function streamEvents(options: StreamOptions): Promise<'streaming' 
     if (ended) return;
     out.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     // A reader this far behind is cut off rather than buffered for: it resumes with Last-Event-ID.
-    if (out.writableLength > MAX_UNREAD_BYTES) end(true);
+    if (out.writableLength + out.readableLength + (options.answerBuffered?.() ?? 0) > MAX_UNREAD_BYTES) end(true);
   };
   let stop: () => void = () => undefined;
   /** Ends the stream: after what was written, or (`cut`) at once, dropping what its reader has not taken. */
@@ -185,6 +187,8 @@ export async function streamEvents(options: StreamOptions): Promise<'streaming' 
     // An id this stream never gave (ahead of its latest event): as a first connection.
     const resuming = options.lastEventId !== undefined && !after(options.lastEventId, latest);
     if (resuming) {
+      // A line at once, so that the answer's headers go out now, not at the first change or keep-alive.
+      out.write(`: resuming after ${lastSent}\n\n`);
       await catchUp();
     } else {
       // The latest event first, then the subject: a change in between shows twice, never not at all.

@@ -40,7 +40,6 @@ export async function waitForFinish(
   seconds: number,
   read: () => Promise<JobRecord>,
 ): Promise<JobRecord> {
-  reply.header('preference-applied', `wait=${seconds}`);
   let wake: () => void = () => undefined;
   let woken = new Promise<void>((resolve) => {
     wake = resolve;
@@ -62,6 +61,8 @@ export async function waitForFinish(
   try {
     for (;;) {
       const record = await read();
+      // Said once the job is known to be the caller's (a 404 says nothing of a wait).
+      reply.header('preference-applied', `wait=${seconds}`);
       if (over || isFinal(record.stage.name)) return record;
       await woken;
       woken = new Promise<void>((resolve) => {
