@@ -5,15 +5,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildApp } from '@renderq/api';
 import { type Emulator, startEmulator } from '@renderq/segmind-emulator';
-import { closeRedis, createMetrics, createRedis, loadConfig } from '@renderq/shared';
-import { freePort, type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
-import { spawnWorker, type WorkerChild } from '@renderq/worker/testing';
-import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
-import { pino } from 'pino';
+import { type RedisHandle, startRedis, uniqueName } from '@renderq/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type System, startSystem } from './system.js';
 
 const API_KEY = 'e2e-follow-key-0123456789';
 /** segmind-vega takes 4 s at Segmind's pace: 2 s here. */
@@ -21,9 +16,7 @@ const LATENCY_SCALE = 0.5;
 
 let redisServer: RedisHandle;
 let emulator: Emulator;
-let redis: Redis;
-let app: FastifyInstance;
-let worker: WorkerChild;
+let system: System;
 let dir: string;
 let baseUrl: string;
 
@@ -33,36 +26,20 @@ beforeAll(async () => {
     startEmulator({ latencyScale: LATENCY_SCALE, latencyJitter: 0, gpusPerModel: 100 }),
   ]);
   dir = await mkdtemp(path.join(tmpdir(), 'renderq-follow-'));
-  const port = await freePort();
-  const env = {
+  system = await startSystem({
     REDIS_URL: redisServer.url,
     RENDERQ_PREFIX: uniqueName('follow'),
     RENDERQ_API_KEYS: `e2e:${API_KEY}`,
     STORAGE_URL: `file://${dir}`,
-    PORT: String(port),
     SEGMIND_BASE_URL: emulator.url,
     SEGMIND_API_KEY: emulator.apiKey,
     LOG_LEVEL: 'warn',
-  };
-  redis = createRedis(redisServer.url, 'client');
-  app = await buildApp({
-    config: loadConfig(env),
-    logger: pino({ level: 'silent' }),
-    redis,
-    metrics: createMetrics({ processMetrics: false }),
   });
-  await app.listen({ host: '127.0.0.1', port });
-  worker = await spawnWorker({ env: { ...env, WORKER_METRICS_PORT: String(await freePort()) }, captureOutput: true });
-  baseUrl = `http://127.0.0.1:${port}`;
+  baseUrl = system.baseUrl;
 }, 60_000);
 
 afterAll(async () => {
-  if (worker?.child.exitCode === null) {
-    worker.child.kill('SIGTERM');
-    await worker.exited;
-  }
-  await app?.close();
-  await closeRedis(redis);
+  await system?.close();
   await Promise.all([emulator?.close(), redisServer?.stop()]);
   await rm(dir, { recursive: true, force: true });
 });

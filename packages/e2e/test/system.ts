@@ -1,0 +1,50 @@
+// renderq as the end-to-end tests run it: the API in this process (listening on a free port), a
+// worker as a child process, over the Redis, Segmind emulator and storage a test gives.
+import { buildApp } from '@renderq/api';
+import { closeRedis, createMetrics, createRedis, loadConfig } from '@renderq/shared';
+import { freePort } from '@renderq/testing';
+import { spawnWorker, type WorkerChild } from '@renderq/worker/testing';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+
+export interface System {
+  readonly baseUrl: string;
+  readonly app: FastifyInstance;
+  readonly redis: Redis;
+  readonly worker: WorkerChild;
+  /** Stops the worker, then the API (the Redis, emulator and storage are the test's). */
+  close(): Promise<void>;
+}
+
+/** Starts the API and a worker with `env` (REDIS_URL, SEGMIND_*, STORAGE_URL, keys…) and a free port each. */
+export async function startSystem(env: Record<string, string>): Promise<System> {
+  const port = await freePort();
+  const settings: Record<string, string> = { ...env, PORT: String(port) };
+  const redis = createRedis(settings.REDIS_URL ?? '', 'client') as Redis;
+  const app = await buildApp({
+    config: loadConfig(settings),
+    logger: pino({ level: 'silent' }),
+    redis,
+    metrics: createMetrics({ processMetrics: false }),
+  });
+  await app.listen({ host: '127.0.0.1', port });
+  const worker = await spawnWorker({
+    env: { ...settings, WORKER_METRICS_PORT: String(await freePort()) },
+    captureOutput: true,
+  });
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    app,
+    redis,
+    worker,
+    async close() {
+      if (worker.child.exitCode === null) {
+        worker.child.kill('SIGTERM');
+        await worker.exited;
+      }
+      await app.close();
+      await closeRedis(redis);
+    },
+  };
+}
