@@ -87,8 +87,12 @@ export function batchSubject(ctx: ApiContext, batch: BatchRecord): Subject {
       return { data: { batch: publicBatch(current) }, final: current.finished_at !== null };
     },
     async event({ stage, job }) {
+      if (stage === 'batch.completed') {
+        // The final event shows the batch finished: read now, never a view from before.
+        const finished = await ctx.store.getBatch(batch.id);
+        return { name: stage, data: { batch: finished && publicBatch(finished) }, final: true };
+      }
       const view = await ctx.changeViews.batch(batch.id);
-      if (stage === 'batch.completed') return { name: stage, data: { batch: view }, final: true };
       return { name: `job.${stage}`, data: { job_id: job, status: stage, batch: view }, final: false };
     },
     fromEntry: (eventId, fields) => {
