@@ -130,9 +130,10 @@ export async function streamEvents(options: StreamOptions): Promise<'streaming' 
   const held: JobChange[] = [];
   let queue = Promise.resolve();
 
-  const write = (id: string, event: string, data: unknown) => {
+  const write = (id: string, event: string, data: unknown) => writeText(formatEvent(id, event, data));
+  const writeText = (text: string) => {
     if (ended) return;
-    out.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    out.write(text);
     // A reader this far behind is cut off rather than buffered for: it resumes with Last-Event-ID.
     if (out.writableLength + out.readableLength + (options.answerBuffered?.() ?? 0) > MAX_UNREAD_BYTES) end(true);
   };
@@ -152,8 +153,12 @@ export async function streamEvents(options: StreamOptions): Promise<'streaming' 
   const send = async (change: Change) => {
     if (ended || !after(change.eventId, lastSent)) return;
     lastSent = change.eventId;
-    const event = await subject.event(change);
-    write(change.eventId, event.name, event.data);
+    // Made once per change and process, and written as it is to every stream of the subject.
+    const event = await ctx.changeViews.event(`${subject.id}|${change.eventId}`, async () => {
+      const made = await subject.event(change);
+      return { text: formatEvent(change.eventId, made.name, made.data), final: made.final };
+    });
+    writeText(event.text);
     if (event.final) end();
   };
   /** What the change stream holds after the last event sent, a page at a time. */
@@ -220,6 +225,10 @@ export async function streamEvents(options: StreamOptions): Promise<'streaming' 
     end(true);
     throw error;
   }
+}
+
+function formatEvent(id: string, event: string, data: unknown): string {
+  return `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
 async function latestEventId(ctx: ApiContext, key: string): Promise<string> {

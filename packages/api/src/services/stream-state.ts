@@ -1,6 +1,7 @@
 /**
  * What this process's event streams share: how many each tenant holds open (EVENT_STREAMS_PER_TENANT),
- * and each change's job view, read once however many streams show it.
+ * and each change's event (its job's view read, and the event written out, once however many
+ * streams send it).
  */
 import {
   type JobStore,
@@ -67,6 +68,11 @@ export class ChangeViews {
   /** A batch's view, read at most once per VIEW_REUSE_MS however many of its jobs finish meanwhile. */
   batch(batchId: string): Promise<PublicBatch | undefined> {
     return this.#once(batchId, () => this.#store.getBatch(batchId).then((batch) => batch && publicBatch(batch)));
+  }
+
+  /** A change's event as streams send it, made once per process however many streams send it. */
+  event(key: string, make: () => Promise<{ text: string; final: boolean }>): Promise<{ text: string; final: boolean }> {
+    return this.#once(`event|${key}`, make);
   }
 
   #once<T>(key: string, read: () => Promise<T>): Promise<T> {
