@@ -85,7 +85,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   const weightOf = weightsOf(config.fairShare.weights);
   const fairShareNow = fairShareReading(store, weightOf);
-  const links = await OutputLinks.fromConfig(redis, config, storage);
   const ctx: ApiContext = {
     config,
     logger,
@@ -101,7 +100,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     renderQueue,
     pollQueue,
     pause: new PauseControl(redis, prefix, renderQueue),
-    links,
+    links: await OutputLinks.fromConfig(redis, config, storage),
     // A request makes at most a handful of Redis calls, each bounded by the command timeout.
     idempotency: new IdempotencyStore(redis, prefix, 4 * config.redis.commandTimeoutMs + 5_000),
     keys: new Keyring(config.api.tenants, config.api.operatorKeys),
@@ -120,7 +119,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       waitMs: config.api.batchUploads.waitMs,
     }),
     jobChanges: new JobChanges(redis, jobChangesChannel(prefix), logger),
-    changeViews: new ChangeViews(store, links),
+    changeViews: new ChangeViews(store),
     streamCounts: new StreamCounts(config.api.eventStreamsPerTenant),
     background: new Set(),
   };

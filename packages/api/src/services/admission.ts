@@ -30,19 +30,25 @@ export interface AdmittedJob {
   readonly spendDay: string;
 }
 
+/** A per-tenant setting: the tenant's own value, else everyone's. */
+interface PerTenant {
+  readonly perTenant: number;
+  readonly tenants: Readonly<Record<string, number>>;
+}
+
+function valueFor(setting: PerTenant, tenant: string): number {
+  return Object.hasOwn(setting.tenants, tenant) ? (setting.tenants[tenant] as number) : setting.perTenant;
+}
+
 /** The quota that applies to `tenant` (0: none). */
 export function backlogQuotaOf(ctx: ApiContext, tenant: string): number {
-  const { perTenant, tenants } = ctx.config.api.backlogQuota;
-  return Object.hasOwn(tenants, tenant) ? (tenants[tenant] as number) : perTenant;
+  return valueFor(ctx.config.api.backlogQuota, tenant);
 }
 
 /** The budgets in USD that apply to `tenant` (0: none). */
 export function budgetsOf(ctx: ApiContext, tenant: string): { readonly day: number; readonly month: number } {
   const { daily, monthly } = ctx.config.api.spendBudgets;
-  return {
-    day: Object.hasOwn(daily.tenants, tenant) ? (daily.tenants[tenant] as number) : daily.perTenant,
-    month: Object.hasOwn(monthly.tenants, tenant) ? (monthly.tenants[tenant] as number) : monthly.perTenant,
-  };
+  return { day: valueFor(daily, tenant), month: valueFor(monthly, tenant) };
 }
 
 /**

@@ -68,9 +68,10 @@ export function jobSubject(ctx: ApiContext, record: JobRecord): Subject {
       const job = await publicJob(current, ctx.links);
       return { data: { stage: current.stage.name, job }, final: isFinal(current.stage.name) };
     },
-    async event({ eventId, stage }) {
-      // The status is the change's; the job is as it is when the event is sent.
-      const job = await ctx.changeViews.job(record.id, eventId);
+    async event({ stage }) {
+      // The status is the change's; the job is as it is when the event is made (once per change and process).
+      const current = await ctx.store.get(record.id);
+      const job = current && (await publicJob(current, ctx.links));
       const name = stage as JobStage['name'];
       return { name: stage, data: { stage, status: statusOf(name), job }, final: isFinal(name) };
     },

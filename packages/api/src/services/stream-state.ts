@@ -1,19 +1,12 @@
 /**
  * What this process's event streams share: how many each tenant holds open (EVENT_STREAMS_PER_TENANT),
- * and each change's event (its job's view read, and the event written out, once however many
+ * and each change's event (its subject's view read, and the event written out, once however many
  * streams send it).
  */
-import {
-  type JobStore,
-  type OutputLinks,
-  type PublicBatch,
-  type PublicJob,
-  publicBatch,
-  publicJob,
-} from '@renderq/shared';
+import { type JobStore, type PublicBatch, publicBatch } from '@renderq/shared';
 import { RetryLaterProblem } from '../http/problems.js';
 
-/** How long a view is kept for other streams in this process (a job's per change; a batch's at all). */
+/** How long an event or a batch's view is kept for other streams in this process. */
 const VIEW_REUSE_MS = 500;
 
 /** Open streams per tenant in this process, each tenant up to its cap. */
@@ -48,21 +41,13 @@ export class StreamCounts {
   }
 }
 
-/** One read of a job's or batch's view per change and process, shared by every stream showing it. */
+/** Each change's event made once per process, and a batch's view read at most once per VIEW_REUSE_MS. */
 export class ChangeViews {
   readonly #views = new Map<string, Promise<unknown>>();
   readonly #store: JobStore;
-  readonly #links: OutputLinks;
 
-  constructor(store: JobStore, links: OutputLinks) {
+  constructor(store: JobStore) {
     this.#store = store;
-    this.#links = links;
-  }
-
-  job(jobId: string, eventId: string): Promise<PublicJob | undefined> {
-    return this.#once(`${jobId}|${eventId}`, () =>
-      this.#store.get(jobId).then((record) => record && publicJob(record, this.#links)),
-    );
   }
 
   /** A batch's view, read at most once per VIEW_REUSE_MS however many of its jobs finish meanwhile. */
