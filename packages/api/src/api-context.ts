@@ -10,6 +10,7 @@ import type {
   RedisConnection,
   Storage,
   StorageStatus,
+  Traces,
   WebhookQueue,
   WeightOf,
 } from '@renderq/shared';
@@ -20,6 +21,7 @@ import type { EnqueueRate } from './services/enqueue-rate.js';
 import type { FairShareNow } from './services/fair-share-reading.js';
 import type { IdempotencyStore } from './services/idempotency.js';
 import type { JobChanges } from './services/job-changes.js';
+import type { JobEstimates } from './services/job-estimates.js';
 import type { RedisMemoryGuard } from './services/memory-guard.js';
 import type { ChangeViews, StreamCounts } from './services/stream-state.js';
 import type { UrlGuard } from './services/url-guard.js';
@@ -60,6 +62,10 @@ export interface ApiContext {
   readonly changeViews: ChangeViews;
   /** Open event streams per tenant in this process (EVENT_STREAMS_PER_TENANT). */
   readonly streamCounts: StreamCounts;
+  /** Where unfinished jobs stand: their places, expected starts and finishes. */
+  readonly estimates: JobEstimates;
+  /** Spans of the requests that create jobs, and the trace context their jobs keep (off: none). */
+  readonly traces: Traces;
   /** Work that outlives its request (a batch's enqueue): shutdown waits for it. */
   readonly background: Set<Promise<unknown>>;
 }

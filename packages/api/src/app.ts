@@ -5,6 +5,7 @@
  */
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { Tracer } from '@opentelemetry/api';
 import {
   type Config,
   JobStore,
@@ -21,6 +22,7 @@ import {
   readCredits,
   readQueueDepths,
   type Storage,
+  Traces,
   watchStorage,
   weightsOf,
 } from '@renderq/shared';
@@ -34,6 +36,7 @@ import { openapiTransform } from './http/openapi.js';
 import { installProblemHandling, sendProblem } from './http/problem-handler.js';
 import { Problem } from './http/problems.js';
 import { logRequests } from './http/request-log.js';
+import { traceRequests } from './http/request-tracing.js';
 import { validatorCompiler } from './http/request-validation.js';
 import { UploadSlots } from './http/upload-slots.js';
 import { batchRoutes } from './routes/batches.js';
@@ -47,6 +50,7 @@ import { EnqueueRate } from './services/enqueue-rate.js';
 import { fairShareReading } from './services/fair-share-reading.js';
 import { IdempotencyStore } from './services/idempotency.js';
 import { JobChanges } from './services/job-changes.js';
+import { JobEstimates } from './services/job-estimates.js';
 import { RedisMemoryGuard } from './services/memory-guard.js';
 import { ChangeViews, StreamCounts } from './services/stream-state.js';
 import { budgetUse } from './services/tenant-spend.js';
@@ -59,6 +63,8 @@ export interface AppDependencies {
   readonly metrics: Metrics;
   /** @defaultValue the store STORAGE_URL names */
   readonly storage?: Storage;
+  /** The process's tracer (startTracing); undefined: tracing is off. */
+  readonly tracer?: Tracer;
 }
 
 /** Bodies of single jobs may carry a base64 input image. */
@@ -85,6 +91,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   const weightOf = weightsOf(config.fairShare.weights);
   const fairShareNow = fairShareReading(store, weightOf);
+  const links = await OutputLinks.fromConfig(redis, config, storage);
+  const pause = new PauseControl(redis, prefix, renderQueue);
   const ctx: ApiContext = {
     config,
     logger,
@@ -99,8 +107,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     urlGuard: new UrlGuard({ allowPrivate: config.webhooks.allowPrivate }),
     renderQueue,
     pollQueue,
-    pause: new PauseControl(redis, prefix, renderQueue),
-    links: await OutputLinks.fromConfig(redis, config, storage),
+    pause: pause,
+    links,
     // A request makes at most a handful of Redis calls, each bounded by the command timeout.
     idempotency: new IdempotencyStore(redis, prefix, 4 * config.redis.commandTimeoutMs + 5_000),
     keys: new Keyring(config.api.tenants, config.api.operatorKeys),
@@ -119,8 +127,19 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       waitMs: config.api.batchUploads.waitMs,
     }),
     jobChanges: new JobChanges(redis, jobChangesChannel(prefix), logger),
-    changeViews: new ChangeViews(store),
+    changeViews: new ChangeViews(store, links),
     streamCounts: new StreamCounts(config.api.eventStreamsPerTenant),
+    estimates: new JobEstimates({
+      redis,
+      prefix,
+      prioritizedKey: renderQueue.keys.prioritized ?? `${prefix}:${QUEUE_NAMES.render}:prioritized`,
+      fairShare: config.fairShare.on,
+      // A reading of its own: a burst of creations must not leave the tenant views a second behind.
+      fairShareNow: fairShareReading(store, weightOf),
+      weightOf,
+      pause: pause,
+    }),
+    traces: new Traces(deps.tracer),
     background: new Set(),
   };
 
@@ -160,6 +179,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     // Requests the HTTP parser refuses (absurd headers, broken framing) or that arrive too slowly still get problem+json.
     clientErrorHandler: server.onClientError,
   });
+  // First, so that the span covers the whole request, its key check included.
+  traceRequests(app, ctx.traces);
   installAccessControl(app, ctx.keys);
   logRequests(app);
   // Only JSON (and NDJSON for batches): anything else is a 415, not a string body.

@@ -1,5 +1,13 @@
 /** `pnpm start:api`: the enqueue API as a process of its own. */
-import { bootProcess, closeRedis, createMetrics, exitOnSignals, listenProblem, openStorage } from '@renderq/shared';
+import {
+  bootProcess,
+  closeRedis,
+  createMetrics,
+  exitOnSignals,
+  listenProblem,
+  openStorage,
+  startTracing,
+} from '@renderq/shared';
 import { buildApp } from './app.js';
 
 const { config, logger, redis } = bootProcess('renderq-api', 'api', process.env);
@@ -9,7 +17,9 @@ if (!config.api.tenants) {
 const storage = openStorage(config.storage);
 // Queue depths, credits and the pause are read from Redis when Prometheus scrapes (buildApp wires them).
 const metrics = createMetrics({ role: 'api' });
-const app = await buildApp({ config, logger, redis, metrics, storage });
+// Off unless OTEL_* name an exporter (docs/observability.md).
+const tracing = await startTracing(config.tracing, 'renderq-api');
+const app = await buildApp({ config, logger, redis, metrics, storage, tracer: tracing.tracer });
 
 try {
   await app.listen({ host: config.api.host, port: config.api.port });
@@ -25,4 +35,6 @@ exitOnSignals(logger, async () => {
   await app.close();
   await storage.close();
   await closeRedis(redis);
+  // Last: the spans of the requests that just finished go out with it.
+  await tracing.shutdown();
 });

@@ -125,6 +125,37 @@ describe('job event streams and Prefer: wait', () => {
     for (const stream of [...streams.slice(1), again]) await stream.body?.cancel();
   });
 
+  it("opens with the signed link the job or batch gives, without a key, and refuses a link that is not that one's", async () => {
+    const job = (await api.call('POST', '/v1/jobs', { body: VEGA })).json() as { id: string; events_url: string };
+    const other = await newJob();
+    const url = new URL(job.events_url);
+    expect(url.pathname).toBe(`/v1/jobs/${job.id}/events`);
+    const linked = await fetch(`${api.url}${url.pathname}${url.search}`);
+    expect(linked.status).toBe(200);
+    const { events } = await readEvents(linked, (seen) => seen.length === 1);
+    expect(events[0]).toMatchObject({ event: 'snapshot', data: { job: { id: job.id, status: 'queued' } } });
+
+    // Another job's path, a changed expiry, no signature: each a 401 that tells nothing.
+    const refused = [
+      `${api.url}/v1/jobs/${other}/events${url.search}`,
+      `${api.url}${url.pathname}?expires=${Number(url.searchParams.get('expires')) + 1}&signature=${url.searchParams.get('signature')}`,
+      `${api.url}${url.pathname}`,
+      `${api.url}${url.pathname}?expires=${url.searchParams.get('expires')}&signature=${'A'.repeat(43)}`,
+    ];
+    for (const attempt of refused) expect((await fetch(attempt)).status).toBe(401);
+    // An output link's signature is not an event link's.
+    const batch = (await api.call('POST', '/v1/batches', { body: { jobs: [VEGA] } })).json() as {
+      id: string;
+      events_url: string;
+    };
+    const batchUrl = new URL(batch.events_url);
+    expect(batchUrl.pathname).toBe(`/v1/batches/${batch.id}/events`);
+    const batchStream = await fetch(`${api.url}${batchUrl.pathname}${batchUrl.search}`);
+    expect(batchStream.status).toBe(200);
+    await batchStream.body?.cancel();
+    expect((await fetch(`${api.url}/v1/jobs/${job.id}/events${batchUrl.search}`)).status).toBe(401);
+  });
+
   it('ends its streams and waiting reads when the process closes, so that closing does not wait for them', async () => {
     const other = await startApi({}, { shareWith: { redisServer: api.redisServer, prefix: api.prefix } });
     const id = await newJob();

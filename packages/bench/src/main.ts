@@ -22,6 +22,7 @@ import { polls } from './sections/polls.js';
 import { rateLimits } from './sections/rate-limits.js';
 import { recovery } from './sections/recovery.js';
 import { streams } from './sections/streams.js';
+import { tracing } from './sections/tracing.js';
 import { webhooks } from './sections/webhooks.js';
 import { type Row, renderJson, renderTable } from './table.js';
 
@@ -67,6 +68,7 @@ const sections: Section[] = [
   { name: 'recovery', run: (stack) => recovery(stack) },
   { name: 'streams', run: (stack) => streams(stack, quick ? 200 : 1_000, quick ? 2_000 : 10_000) },
   { name: 'webhooks', run: (stack) => webhooks(stack, quick ? 1_000 : 5_000, quick ? 3 : 10) },
+  { name: 'tracing', run: (stack) => tracing(stack, quick ? 600 : 3_000, quick ? 2 : 5) },
 ];
 
 const log = (line: string) => process.stderr.write(`${line}\n`);

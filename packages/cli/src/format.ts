@@ -9,6 +9,7 @@ export function jobLines(out: Output, job: Job): string[] {
   if (job.batch_id) facts.push(`batch ${job.batch_id}`);
   if (job.finished_at) facts.push(`took ${seconds(Date.parse(job.finished_at) - Date.parse(job.created_at))}`);
   if (job.cost !== null) facts.push(`cost ${job.cost}`);
+  if (job.trace_id) facts.push(`trace ${job.trace_id}`);
   lines.push(`  ${facts.join('  ')}`);
   for (const [index, output] of job.outputs.entries()) {
     lines.push(`  output ${index}: ${output.content_type}, ${bytes(output.size)}, sha256 ${output.sha256}`);

@@ -98,6 +98,7 @@ export function buildProgram(select: (invocation: Invocation) => void, output: P
     .option('--format <format>', 'FILE is json or ndjson (default: from its extension)')
     .option('-w, --wait', 'follow it until it finishes (exit 1 unless it all completed)')
     .option('-d, --download <dir>', 'then save its outputs into DIR (implies --wait)')
+    .option('--trace', 'start an OpenTelemetry trace for it and print its trace id')
     .addOption(intervalOption())
     .addOption(timeoutOption())
     .addHelpText(

@@ -22,6 +22,7 @@ interface Job {
   readonly metadata: Record<string, unknown> | null;
   readonly outputs: readonly Output[];
   readonly error: { code: string; message: string } | null;
+  readonly trace_id?: string | null;
 }
 interface Batch {
   readonly id: string;
@@ -167,6 +168,16 @@ describe('renderq submit, wait and download', () => {
     expect(second.code).toBe(0);
     expect(second.json<Downloaded>().files).toMatchObject([{ already_there: true, sha256: job?.outputs[0]?.sha256 }]);
   }, 60_000);
+
+  it('--trace sends a traceparent and says, on stderr, that this renderq does not trace (its OTEL_* are unset)', async () => {
+    const run = await renderq(system, ['submit', '-m', 'segmind-vega', '-i', 'prompt=x', '--trace']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^job_\w+ {2}queued/);
+    expect(run.stderr).toContain('no trace: tracing is off on this renderq');
+    // With --json the job says it (trace_id null), and stdout holds nothing else.
+    const json = await renderq(system, ['submit', '-m', 'segmind-vega', '-i', 'prompt=x', '--trace', '--json']);
+    expect(json.json<{ job: Job }>().job.trace_id).toBeNull();
+  }, 30_000);
 
   it('without --json: the result on stdout, progress lines on stderr, no colour or bars when not a terminal', async () => {
     const run = await renderq(system, [

@@ -44,6 +44,26 @@ export interface WaitOptions<T> {
   readonly signal?: AbortSignal;
 }
 
+/** What a create may carry besides its body. */
+export interface CreateOptions {
+  /** A retry with the same key and body returns the same job or batch (24 h). @defaultValue a fresh UUID */
+  readonly idempotencyKey?: string;
+  /** Your span's W3C `traceparent`: the job's steps are traced under it (when renderq traces). */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+}
+
+function traceHeaders(options: CreateOptions): Record<string, string> {
+  return {
+    ...(options.traceparent ? { traceparent: options.traceparent } : {}),
+    ...(options.tracestate ? { tracestate: options.tracestate } : {}),
+  };
+}
+
+function creationHeaders(options: CreateOptions): Record<string, string> {
+  return { 'idempotency-key': options.idempotencyKey ?? randomUUID(), ...traceHeaders(options) };
+}
+
 interface RequestOptions {
   readonly signal?: AbortSignal;
   /** Sent as JSON. */
@@ -68,11 +88,8 @@ export class RenderqClient {
     this.#fetch = options.fetch ?? globalThis.fetch;
   }
 
-  createJob(job: NewJob, options: { readonly idempotencyKey?: string } = {}): Promise<Job> {
-    return this.#json('POST', '/v1/jobs', {
-      body: job,
-      headers: { 'idempotency-key': options.idempotencyKey ?? randomUUID() },
-    });
+  createJob(job: NewJob, options: CreateOptions = {}): Promise<Job> {
+    return this.#json('POST', '/v1/jobs', { body: job, headers: creationHeaders(options) });
   }
 
   getJob(id: string): Promise<Job> {
@@ -107,17 +124,14 @@ export class RenderqClient {
   }
 
   /** Up to 10,000 jobs in one request, all or nothing; the answer names each job's id by its index. */
-  createBatch(batch: NewBatch, options: { readonly idempotencyKey?: string } = {}): Promise<CreatedBatch> {
-    return this.#json('POST', '/v1/batches', {
-      body: batch,
-      headers: { 'idempotency-key': options.idempotencyKey ?? randomUUID() },
-    });
+  createBatch(batch: NewBatch, options: CreateOptions = {}): Promise<CreatedBatch> {
+    return this.#json('POST', '/v1/batches', { body: batch, headers: creationHeaders(options) });
   }
 
   /** A batch sent as NDJSON, one line per job, streamed from `jobs` rather than built in memory. */
   createBatchStream(
     jobs: Iterable<NewBatchJob> | AsyncIterable<NewBatchJob>,
-    options: Omit<NewBatch, 'jobs' | 'metadata'> & { readonly idempotencyKey?: string } = {},
+    options: Omit<NewBatch, 'jobs' | 'metadata'> & CreateOptions = {},
   ): Promise<CreatedBatch> {
     const query = new URLSearchParams();
     if (options.webhook_url) query.set('webhook_url', options.webhook_url);
@@ -133,6 +147,7 @@ export class RenderqClient {
       raw: body,
       headers: {
         'content-type': 'application/x-ndjson',
+        ...traceHeaders(options),
         ...(options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {}),
       },
       retry: false,
@@ -145,13 +160,13 @@ export class RenderqClient {
    */
   async run(
     job: NewJob,
-    { waitSeconds = 60, idempotencyKey }: { readonly waitSeconds?: number; readonly idempotencyKey?: string } = {},
+    { waitSeconds = 60, ...options }: CreateOptions & { readonly waitSeconds?: number } = {},
   ): Promise<Job> {
     const deadline = Date.now() + waitSeconds * 1_000;
     const prefer = () => ({ prefer: `wait=${Math.max(0, Math.min(60, Math.ceil((deadline - Date.now()) / 1_000)))}` });
     let current: Job = await this.#json('POST', '/v1/jobs', {
       body: job,
-      headers: { 'idempotency-key': idempotencyKey ?? randomUUID(), ...prefer() },
+      headers: { ...creationHeaders(options), ...prefer() },
     });
     while (!isFinishedStatus(current.status) && Date.now() < deadline) {
       current = await this.#json('GET', `/v1/jobs/${encodeURIComponent(current.id)}`, { headers: prefer() });

@@ -1,5 +1,11 @@
 /** @renderq/client: call the renderq API, and verify the webhooks it sends. */
-export { RenderqClient, type RenderqClientOptions, type StreamEvent, type WaitOptions } from './client.js';
+export {
+  type CreateOptions,
+  RenderqClient,
+  type RenderqClientOptions,
+  type StreamEvent,
+  type WaitOptions,
+} from './client.js';
 export type {
   AttemptOutcome,
   Batch,

@@ -44,6 +44,12 @@ export const Batch = z
       .describe('Segmind credits its jobs have cost so far (cancelled ones included); null until one is known.'),
     created_at: z.string(),
     finished_at: z.string().nullable(),
+    events_url: z
+      .string()
+      .describe(
+        'Its event stream (GET /v1/batches/{id}/events) as a signed link that needs no key, expiring after ' +
+          'OUTPUT_LINK_TTL_SECONDS.',
+      ),
   })
   .describe('A batch.');
 export type Batch = z.infer<typeof Batch>;

@@ -90,6 +90,41 @@ export const Job = z
     created_at: z.string(),
     started_at: z.string().nullable(),
     finished_at: z.string().nullable(),
+    queue_position: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        'While queued: how many of its tenant’s jobs go before it in the tenant’s share (0: it is next, or ' +
+          'already handed to a worker). Null once it has started.',
+      ),
+    estimated_start_at: z
+      .string()
+      .nullable()
+      .describe(
+        'While queued: when its submit is expected, from its place, its tenant’s share and Segmind’s learned ' +
+          'submit rate; null when that cannot be told (no rate learned yet, taking jobs paused) or once started.',
+      ),
+    estimated_finish_at: z
+      .string()
+      .nullable()
+      .describe(
+        'Until it finishes: when it is expected to, from its (expected) start and the model’s recent latencies ' +
+          'at Segmind (their median); null when that cannot be told.',
+      ),
+    events_url: z
+      .string()
+      .describe(
+        'Its event stream (GET /v1/jobs/{id}/events) as a signed link that needs no key — for a browser’s ' +
+          'EventSource — expiring after OUTPUT_LINK_TTL_SECONDS.',
+      ),
+    trace_id: z
+      .string()
+      .nullable()
+      .describe(
+        'The OpenTelemetry trace its steps are recorded in (the caller’s, when the creating request sent a ' +
+          '`traceparent`); null when renderq’s tracing is off.',
+      ),
   })
   .describe('A job.');
 export type Job = z.infer<typeof Job>;

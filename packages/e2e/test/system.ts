@@ -1,7 +1,7 @@
 // renderq as the end-to-end tests run it: the API in this process (listening on a free port), a
 // worker as a child process, over the Redis, Segmind emulator and storage a test gives.
 import { buildApp } from '@renderq/api';
-import { closeRedis, createMetrics, createRedis, loadConfig } from '@renderq/shared';
+import { closeRedis, createMetrics, createRedis, loadConfig, startTracing } from '@renderq/shared';
 import { freePort } from '@renderq/testing';
 import { spawnWorker, type WorkerChild } from '@renderq/worker/testing';
 import type { FastifyInstance } from 'fastify';
@@ -13,7 +13,7 @@ export interface System {
   readonly app: FastifyInstance;
   readonly redis: Redis;
   readonly worker: WorkerChild;
-  /** Stops the worker, then the API (the Redis, emulator and storage are the test's). */
+  /** Stops the worker, then the API, each sending its spans (the Redis, emulator and storage are the test's). */
   close(): Promise<void>;
 }
 
@@ -22,11 +22,15 @@ export async function startSystem(env: Record<string, string>): Promise<System> 
   const port = await freePort();
   const settings: Record<string, string> = { ...env, PORT: String(port) };
   const redis = createRedis(settings.REDIS_URL ?? '', 'client') as Redis;
+  const config = loadConfig(settings);
+  // OTEL_* in `env` trace this process's API as they trace the worker's.
+  const tracing = await startTracing(config.tracing, 'renderq-api');
   const app = await buildApp({
-    config: loadConfig(settings),
+    config,
     logger: pino({ level: 'silent' }),
     redis,
     metrics: createMetrics({ processMetrics: false }),
+    tracer: tracing.tracer,
   });
   await app.listen({ host: '127.0.0.1', port });
   const worker = await spawnWorker({
@@ -45,6 +49,7 @@ export async function startSystem(env: Record<string, string>): Promise<System> 
       }
       await app.close();
       await closeRedis(redis);
+      await tracing.shutdown();
     },
   };
 }

@@ -11,7 +11,7 @@ export type { NewJob } from './jobs/create-jobs.js';
 export { readCredits, recordCredits } from './jobs/credits.js';
 export { type FairTenant, type WeightOf, weightsOf } from './jobs/fair-share.js';
 export { ID_PATTERNS, newId } from './jobs/ids.js';
-export { CancelledRequest, JobRecord, type PublicJob } from './jobs/job-record.js';
+export { CancelledRequest, type JobEstimate, JobRecord, NO_ESTIMATE, type PublicJob } from './jobs/job-record.js';
 export { JobStore } from './jobs/job-store.js';
 export { type FinishingMove, failMoveFrom } from './jobs/lifecycle.js';
 export { PauseControl } from './jobs/pause-control.js';
@@ -35,6 +35,8 @@ export type { SegmindOperation } from './observability/metric-labels.js';
 export { createMetrics, type Metrics } from './observability/metrics.js';
 export { readQueueDepths } from './observability/queue-depths.js';
 export { REDACTED_VALUE } from './observability/redact-url.js';
+export { markFailed, Traces, traceLogFields, traceParentOf } from './observability/traces.js';
+export { startTracing } from './observability/tracing.js';
 export { bootProcess } from './process/boot.js';
 export { listenProblem } from './process/listen-problem.js';
 export { DEFAULT_SHUTDOWN_GRACE_MS, exitOnSignals, timedPhase } from './process/shutdown.js';
@@ -51,6 +53,7 @@ export {
   batchEventsKey,
   creditsCheckLockKey,
   enqueueBucketKey,
+  fairReadyKey,
   idempotencyKey,
   jobChangesChannel,
   jobEventsKey,
@@ -58,6 +61,7 @@ export {
   reconcilerLockKey,
   redeliveryCooldownKey,
   segmindBudgetKey,
+  submitRateKey,
   unfinishedJobsKey,
   webhookHostKey,
 } from './redis/keys.js';

@@ -206,6 +206,7 @@ describe('a record of the earlier layout (every field present, long values whole
       created_at: '2026-11-30T10:00:00.000Z',
       started_at: '2026-11-30T10:00:01.000Z',
       finished_at: null,
+      trace_parent: null,
     } satisfies JobRecord);
   });
 

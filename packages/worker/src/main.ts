@@ -6,6 +6,7 @@ import {
   listenProblem,
   openStorage,
   pingWithin,
+  startTracing,
   timedPhase,
 } from '@renderq/shared';
 import { startHealthServer } from './health-server.js';
@@ -17,7 +18,9 @@ const HEALTH_DEADLINE_MS = 1_500;
 // The worker's own rules (a Segmind key) are checked with the rest of its configuration.
 const { config, logger, redis } = bootProcess('renderq-worker', 'worker', process.env);
 const storage = openStorage(config.storage);
-const worker = await startWorker({ config, logger, redis, storage });
+// Off unless OTEL_* name an exporter (docs/observability.md).
+const tracing = await startTracing(config.tracing, 'renderq-worker');
+const worker = await startWorker({ config, logger, redis, storage, tracer: tracing.tracer });
 
 const server = await startHealthServer({
   host: config.api.host,
@@ -59,4 +62,6 @@ exitOnSignals(logger, async () => {
   });
   await timedPhase(logger, 'storage closed', () => storage.close());
   await timedPhase(logger, 'Redis closed', () => closeRedis(redis));
+  // Last: the spans of the steps that just finished go out with it.
+  await timedPhase(logger, 'traces sent', () => tracing.shutdown());
 });

@@ -4,6 +4,8 @@
  * creator died before enqueueing them, re-queueing jobs and webhook events whose BullMQ
  * job was lost, watching credits while paused).
  */
+
+import type { Tracer } from '@opentelemetry/api';
 import {
   closeRedis,
   connectionCopy,
@@ -24,6 +26,7 @@ import {
   recordCredits,
   type Storage,
   type StorageStatus,
+  Traces,
   timedPhase,
   type WorkerConfig,
   weightsOf,
@@ -41,6 +44,7 @@ import { startReconciler } from './reconciler.js';
 import { RateBudget } from './segmind/rate-budget.js';
 import { SegmindClient } from './segmind/segmind-client.js';
 import { gateOnStorage } from './storage-gate.js';
+import { startSubmitRateNote } from './submit-rate-note.js';
 import { startWebhookWorker } from './webhooks/webhook-worker.js';
 
 export interface RunningWorker {
@@ -58,12 +62,21 @@ export interface WorkerDependencies {
   /** A connection made with `createRedis(url, 'worker')`. */
   readonly redis: RedisConnection;
   readonly storage: Storage;
+  /** The process's tracer (startTracing); undefined: tracing is off. */
+  readonly tracer?: Tracer;
 }
 
 const RECOVERY_INTERVAL_MS = 30_000;
 
-export async function startWorker({ config, logger, redis, storage }: WorkerDependencies): Promise<RunningWorker> {
+export async function startWorker({
+  config,
+  logger,
+  redis,
+  storage,
+  tracer,
+}: WorkerDependencies): Promise<RunningWorker> {
   const prefix = config.redis.prefix;
+  const traces = new Traces(tracer);
   // The steps' own commands (moves, reads, budget draws) share writes. BullMQ's queues and workers keep
   // `redis`: an auto-pipelined batch copies every script defined on its connection, and BullMQ defines ~65.
   const steps = connectionCopy(redis, true, 'renderq-worker-steps');
@@ -131,6 +144,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
     pollQueue,
     metrics,
     logger,
+    traces,
     recordCredits: (balance) => recordCredits(steps, prefix, balance),
     closing: () => closing,
     readInputs: (inputs) => readStoredInputs(storage, inputs),
@@ -183,6 +197,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
         links: await OutputLinks.fromConfig(redis, config, storage),
         metrics,
         logger,
+        traces,
         workerOptions,
       })
     : undefined;
@@ -213,6 +228,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       ? { knownPerSecond: (config.segmind.rateLimit.count * 1000) / config.segmind.rateLimit.windowMs }
       : {}),
   });
+  const rateNote = startSubmitRateNote({ redis: steps, prefix, budget: deps.budget, logger });
   const reconciler = startReconciler({
     redis,
     prefix,
@@ -242,6 +258,7 @@ export async function startWorker({ config, logger, redis, storage }: WorkerDepe
       storageWatch.stop();
       clearInterval(recovery);
       reconciler.stop();
+      rateNote.stop();
       await fairRelease.stop();
       credits.stop();
       await timedPhase(logger, 'workers closed: steps in hand finished', () =>

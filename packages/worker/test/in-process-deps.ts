@@ -1,7 +1,7 @@
 // The pipeline's dependencies for tests that run a step in the test's own process, against a real
 // Redis and queue: the store, budget, schedule and settings a worker would have, with Segmind, the
 // outputs and anything else a test cares about given by the test.
-import { createMetrics, JobStore, PauseControl } from '@renderq/shared';
+import { createMetrics, JobStore, PauseControl, Traces } from '@renderq/shared';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -32,6 +32,7 @@ export function inProcessDeps(
     pollQueue: queue,
     metrics: createMetrics({ processMetrics: false }),
     logger: pino({ level: 'silent' }),
+    traces: new Traces(undefined),
     settings: {
       ambiguousSubmitPolicy: 'fail',
       jobDeadlineMs: 60_000,

@@ -2,12 +2,13 @@
  * One log line per request, written when the answer has gone: method, the URL with
  * every query value taken out except those of a few parameters known to be harmless
  * (an output link's signature, in whatever spelling a caller sends it, would otherwise
- * make the log a download), status, time taken, and who called (tenant or operator;
- * never a key).
+ * make the log a download), status, time taken, who called (tenant or operator;
+ * never a key), and a traced request's trace and span ids.
  */
-import { REDACTED_VALUE } from '@renderq/shared';
+import { REDACTED_VALUE, traceLogFields } from '@renderq/shared';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { pino } from 'pino';
+import { requestSpan } from './request-tracing.js';
 
 export function logRequests(app: FastifyInstance): void {
   app.addHook('onResponse', async (request, reply) => {
@@ -21,6 +22,7 @@ export function logRequests(app: FastifyInstance): void {
       status,
       ms: Math.round(reply.elapsedTime),
       caller: callerOf(request),
+      ...traceLogFields(requestSpan(request)),
     };
     request.log[level](fields, 'request');
   });

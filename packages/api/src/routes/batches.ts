@@ -9,7 +9,7 @@
 
 import { Readable } from 'node:stream';
 import { Batch, CreatedBatch, Job, type ProblemIssue, Problem as ProblemSchema } from '@renderq/contract';
-import { isFinal, newId, publicBatch, publicJob } from '@renderq/shared';
+import { isFinal, newId, publicBatch, traceParentOf } from '@renderq/shared';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../api-context.js';
@@ -17,6 +17,7 @@ import { readBatchBody } from '../http/batch-body.js';
 import { BATCH_EXAMPLES } from '../http/batch-examples.js';
 import { MAX_JSON_BATCH_BYTES, MAX_NDJSON_BATCH_BYTES, MAX_NDJSON_LINE_BYTES } from '../http/batch-limits.js';
 import { Problem } from '../http/problems.js';
+import { requestSpan } from '../http/request-tracing.js';
 import { BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest, creationHeaders } from '../http/schemas.js';
 import { uploadGate } from '../http/upload-gate.js';
 import { withAdmission } from '../services/admission.js';
@@ -25,6 +26,7 @@ import { recordBatch } from '../services/batch-creation.js';
 import { checkBatchJobs } from '../services/batch-validation.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-request.js';
+import { jobView } from '../services/job-views.js';
 import { bodyBytes } from '../services/memory-guard.js';
 import { ownBatch } from '../services/ownership.js';
 import { storeBatchInputs } from '../services/stored-inputs.js';
@@ -43,6 +45,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       bodyLimit: MAX_JSON_BATCH_BYTES,
       config: {
         access: 'tenant',
+        traced: true,
         acceptedTypes: ['application/json', 'application/x-ndjson'],
         bodyTooLargeHint: `send large batches as application/x-ndjson, one job per line (up to ${MAX_NDJSON_BATCH_BYTES} bytes)`,
       },
@@ -94,23 +97,31 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
           webhookUrl: batch.webhook_url,
           webhookEvents: batch.webhook_events,
         };
-        const recorded = await withAdmission(ctx, admission, async (admitted) => {
-          const prepared = await storeBatchInputs(ctx, jobs);
-          return recordBatch(
-            ctx,
-            request.log,
-            {
-              ...(claimedId ? { id: claimedId } : {}),
-              tenant: request.tenant,
-              metadata: batch.metadata ?? null,
-              webhookUrl: batch.webhook_url ?? null,
-              webhookEvents: batch.webhook_events ?? null,
-              ...(batch.priority ? { priority: batch.priority } : {}),
-            },
-            prepared.map((job, i) => ({ ...job, ...admitted[i] })),
-          );
-        });
-        return { status: 202, body: createdBatch(recorded.batch, recorded.jobIds) };
+        // One trace for the batch: every job's steps go under this request's span.
+        const traceParent = traceParentOf(requestSpan(request));
+        const enqueue = { 'renderq.tenant': request.tenant, 'renderq.jobs': jobs.length };
+        const recorded = await ctx.traces.run(traceParent, 'renderq.enqueue', enqueue, (span) =>
+          withAdmission(ctx, admission, async (admitted) => {
+            const prepared = await storeBatchInputs(ctx, jobs);
+            const made = await recordBatch(
+              ctx,
+              request.log,
+              {
+                ...(claimedId ? { id: claimedId } : {}),
+                tenant: request.tenant,
+                metadata: batch.metadata ?? null,
+                webhookUrl: batch.webhook_url ?? null,
+                webhookEvents: batch.webhook_events ?? null,
+                ...(batch.priority ? { priority: batch.priority } : {}),
+                traceParent,
+              },
+              prepared.map((job, i) => ({ ...job, ...admitted[i], traceParent })),
+            );
+            span.setAttribute('renderq.batch_id', made.batch.id);
+            return made;
+          }),
+        );
+        return { status: 202, body: createdBatch(ctx, recorded.batch, recorded.jobIds) };
       };
       if (key === undefined) return reply.code(202).send((await create()).body);
       return answerIdempotently(ctx, request, reply, key, {
@@ -134,7 +145,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
         response: { 200: Batch, 404: ProblemSchema },
       },
     },
-    async (request) => publicBatch(await ownBatch(ctx, request.tenant, request.params.id)),
+    async (request) => publicBatch(await ownBatch(ctx, request.tenant, request.params.id), ctx.links),
   );
 
   routes.get(
@@ -158,7 +169,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const batch = await ownBatch(ctx, request.tenant, request.params.id);
       const lines = async function* () {
         for await (const record of ctx.store.batchJobs(batch.id))
-          yield `${JSON.stringify(await publicJob(record, ctx.links))}\n`;
+          yield `${JSON.stringify(await jobView(ctx, record))}\n`;
       };
       // A stream of lines, as the 200's content type documents. The type provider would hold the answer to the
       // JSON it knows (a Job); fastify's own reply type takes any payload.
@@ -186,7 +197,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       for await (const record of ctx.store.batchJobs(batch.id)) {
         if (!isFinal(record.stage.name)) await cancelJob(ctx, record);
       }
-      return publicBatch(await ownBatch(ctx, request.tenant, batch.id));
+      return publicBatch(await ownBatch(ctx, request.tenant, batch.id), ctx.links);
     },
   );
 }

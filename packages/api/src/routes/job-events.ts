@@ -1,6 +1,7 @@
 /**
  * A job's and a batch's events as Server-Sent Events: a snapshot, then each change — a job's change of
- * stage, a batch's job finishing — until the final one (event-streams.ts).
+ * stage, a batch's job finishing — until the final one (event-streams.ts). With the tenant's key, or
+ * with the signed link the job or batch gives as `events_url` (a browser's EventSource sends no key).
  */
 import { PassThrough } from 'node:stream';
 import { Problem as ProblemSchema } from '@renderq/contract';
@@ -9,9 +10,9 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { Problem } from '../http/problems.js';
-import { BatchIdParams, JobIdParams } from '../http/schemas.js';
+import { BatchIdParams, JobIdParams, OutputQuery } from '../http/schemas.js';
 import { batchSubject, EVENT_ID, jobSubject, type Subject, streamEvents } from '../services/event-streams.js';
-import { ownBatch, ownJob } from '../services/ownership.js';
+import { linkedBatch, linkedJob } from '../services/ownership.js';
 
 const RESUME_HEADERS = z.object({
   'last-event-id': z
@@ -26,9 +27,14 @@ const STREAM_RESPONSES = {
     content: { 'text/event-stream': { schema: z.string().describe('Server-Sent Events.') } },
   },
   400: ProblemSchema,
+  401: ProblemSchema,
   404: ProblemSchema,
   429: ProblemSchema,
 };
+
+const LINK_NOTE =
+  ' With a tenant key, or with the signed link the job or batch gives as `events_url` (for an EventSource, ' +
+  'which cannot send a key); a link that expires while its stream is open does not end it.';
 
 export async function jobEventRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -36,7 +42,7 @@ export async function jobEventRoutes(app: FastifyInstance, ctx: ApiContext): Pro
   routes.get(
     '/v1/jobs/:id/events',
     {
-      config: { access: 'tenant' },
+      config: { access: 'tenant_or_link' },
       // A stream has no end to measure: no HEAD.
       exposeHeadRoute: false,
       schema: {
@@ -46,41 +52,49 @@ export async function jobEventRoutes(app: FastifyInstance, ctx: ApiContext): Pro
           '`polling`, `storing`, then `completed`, `failed` or `cancelled`), each `{stage, status, job}`; the stream ' +
           'ends after the final one. Each event has an increasing `id`: reconnect with `Last-Event-ID` to get exactly ' +
           'the events after it (no snapshot). A comment line every 15 s keeps the connection open. 429 past ' +
-          'EVENT_STREAMS_PER_TENANT open streams on one API process.',
+          'EVENT_STREAMS_PER_TENANT open streams on one API process.' +
+          LINK_NOTE,
         tags: ['jobs'],
         params: JobIdParams,
+        querystring: OutputQuery,
         headers: RESUME_HEADERS,
         response: STREAM_RESPONSES,
       },
     },
     async (request, reply) => {
       const lastEventId = resumeAfter(request.headers['last-event-id']);
-      const record = await ownJob(ctx, request.tenant, request.params.id);
-      return sendEventStream(ctx, request.tenant, reply, jobSubject(ctx, record), lastEventId);
+      const { id } = request.params;
+      const { expires, signature } = request.query;
+      const record = await linkedJob(ctx, request, id, () => ctx.links.verifyEvents(id, expires, signature));
+      return sendEventStream(ctx, record.tenant, reply, jobSubject(ctx, record), lastEventId);
     },
   );
 
   routes.get(
     '/v1/batches/:id/events',
     {
-      config: { access: 'tenant' },
+      config: { access: 'tenant_or_link' },
       exposeHeadRoute: false,
       schema: {
         summary: "Follow a batch's jobs as they finish (Server-Sent Events)",
         description:
           'First a `snapshot` event with the batch, then one event per job as it finishes (`job.completed`, ' +
           '`job.failed` or `job.cancelled`, each `{job_id, status, batch}`), then `batch.completed` with the batch, ' +
-          'and the end. Resume with `Last-Event-ID` as for a job: each job finishing is one event, once.',
+          'and the end. Resume with `Last-Event-ID` as for a job: each job finishing is one event, once.' +
+          LINK_NOTE,
         tags: ['batches'],
         params: BatchIdParams,
+        querystring: OutputQuery,
         headers: RESUME_HEADERS,
         response: STREAM_RESPONSES,
       },
     },
     async (request, reply) => {
       const lastEventId = resumeAfter(request.headers['last-event-id']);
-      const batch = await ownBatch(ctx, request.tenant, request.params.id);
-      return sendEventStream(ctx, request.tenant, reply, batchSubject(ctx, batch), lastEventId);
+      const { id } = request.params;
+      const { expires, signature } = request.query;
+      const batch = await linkedBatch(ctx, request, id, () => ctx.links.verifyEvents(id, expires, signature));
+      return sendEventStream(ctx, batch.tenant, reply, batchSubject(ctx, batch), lastEventId);
     },
   );
 }

@@ -3,12 +3,13 @@
  * the input images stored when they were created.
  */
 import { Job, JobPage, Problem as ProblemSchema } from '@renderq/contract';
-import { listModels, newId, publicJob, validateModelInput } from '@renderq/shared';
+import { listModels, newId, traceParentOf, validateModelInput } from '@renderq/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { Problem } from '../http/problems.js';
+import { requestSpan } from '../http/request-tracing.js';
 import {
   creationHeaders,
   InputParams,
@@ -21,11 +22,12 @@ import {
 import { hasLargeBody, uploadGate } from '../http/upload-gate.js';
 import { withAdmission } from '../services/admission.js';
 import { cancelJob } from '../services/cancel-job.js';
-import { linkedJob, sendStored } from '../services/downloads.js';
+import { sendStored } from '../services/downloads.js';
 import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-request.js';
 import { filtersOf, readCursor, writeCursor } from '../services/job-cursor.js';
+import { jobView, jobViews } from '../services/job-views.js';
 import { bodyBytes } from '../services/memory-guard.js';
-import { ownJob } from '../services/ownership.js';
+import { linkedJob, ownJob } from '../services/ownership.js';
 import {
   MAX_WAIT_SECONDS,
   PREFER_HEADERS,
@@ -50,7 +52,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
   routes.post(
     '/v1/jobs',
     {
-      config: { access: 'tenant' },
+      config: { access: 'tenant', traced: true },
       // A large body (an inline image) takes an upload slot and must keep up a floor speed, as a batch does.
       ...uploadGate(ctx, hasLargeBody),
       // After the job is made (or an Idempotency-Key's replay answered), so both wait alike.
@@ -95,27 +97,34 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
           webhookUrl: body.webhook_url,
           webhookEvents: body.webhook_events,
         };
-        const record = await withAdmission(ctx, admission, async ([admitted]) => {
-          // Accepted: inline images are stored under the job's id (an Idempotency-Key's claim names it).
-          const id = claimedId ?? newId('job');
-          const { input, inputs } = await storeJobInputs(ctx, id, validated.model, validated.input);
-          return withStoredInputs(ctx, inputs, () =>
-            ctx.store.create({
-              id,
-              tenant: request.tenant,
-              model: validated.model,
-              input,
-              inputs,
-              metadata: body.metadata ?? null,
-              webhookUrl: body.webhook_url ?? null,
-              webhookEvents: body.webhook_events ?? null,
-              ...(body.priority ? { priority: body.priority } : {}),
-              ...admitted,
-            }),
-          );
-        });
+        // The job's steps go under this request's span (the caller's trace, when it sent one).
+        const traceParent = traceParentOf(requestSpan(request));
+        const enqueue = { 'renderq.tenant': request.tenant, 'renderq.model': validated.model };
+        const record = await ctx.traces.run(traceParent, 'renderq.enqueue', enqueue, (span) =>
+          withAdmission(ctx, admission, async ([admitted]) => {
+            // Accepted: inline images are stored under the job's id (an Idempotency-Key's claim names it).
+            const id = claimedId ?? newId('job');
+            span.setAttribute('renderq.job_id', id);
+            const { input, inputs } = await storeJobInputs(ctx, id, validated.model, validated.input);
+            return withStoredInputs(ctx, inputs, () =>
+              ctx.store.create({
+                id,
+                tenant: request.tenant,
+                model: validated.model,
+                input,
+                inputs,
+                metadata: body.metadata ?? null,
+                webhookUrl: body.webhook_url ?? null,
+                webhookEvents: body.webhook_events ?? null,
+                ...(body.priority ? { priority: body.priority } : {}),
+                ...admitted,
+                traceParent,
+              }),
+            );
+          }),
+        );
         ctx.metrics.jobsEnqueued.inc({ model: record.model });
-        return { status: 202 as const, body: await publicJob(record, ctx.links) };
+        return { status: 202 as const, body: await jobView(ctx, record) };
       };
       if (key === undefined) {
         const answer = await create();
@@ -126,7 +135,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         newId: () => newId('job'),
         made: async (id) => {
           const made = await ctx.store.get(id);
-          return made && made.tenant === request.tenant ? publicJob(made, ctx.links) : undefined;
+          return made && made.tenant === request.tenant ? jobView(ctx, made) : undefined;
         },
         create,
       });
@@ -159,7 +168,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         ...(position ? { after: position.after } : {}),
       });
       return {
-        jobs: await Promise.all(page.records.map((record) => publicJob(record, ctx.links))),
+        jobs: await jobViews(ctx, page.records),
         next_cursor: page.next === null ? null : writeCursor(page.next, filters),
       };
     },
@@ -184,7 +193,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       const read = () => ownJob(ctx, request.tenant, request.params.id);
       const wait = preferredWait(request);
       const record = wait === undefined ? await read() : await waitForFinish(ctx, reply, request.params.id, wait, read);
-      return publicJob(record, ctx.links);
+      return jobView(ctx, record);
     },
   );
 
@@ -206,7 +215,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
         const current = moved.reason === 'wrong_stage' ? moved.current : 'gone';
         throw new Problem('conflict', `job ${record.id} has already finished (${current})`);
       }
-      return publicJob(await ownJob(ctx, request.tenant, record.id), ctx.links);
+      return jobView(ctx, await ownJob(ctx, request.tenant, record.id));
     },
   );
 

@@ -7,14 +7,14 @@ import { type BatchRecord, type PublicBatch, publicBatch } from '@renderq/shared
 import type { ApiContext } from '../api-context.js';
 import type { IdempotentCreation } from './idempotent-request.js';
 
-export function createdBatch(batch: BatchRecord, jobIds: readonly string[]) {
-  return withJobIds(publicBatch(batch), jobIds);
+export function createdBatch(ctx: ApiContext, batch: BatchRecord, jobIds: readonly string[]) {
+  return withJobIds(publicBatch(batch, ctx.links), jobIds);
 }
 
 /** The answer for batch `id` if it was created (and is the tenant's): an Idempotency-Key's claim named it. */
 export async function madeBatch(ctx: ApiContext, tenant: string, id: string) {
   const batch = await ctx.store.getBatchOwned(tenant, id);
-  return batch && createdBatch(batch, await ctx.store.batchJobIds(id, 0, batch.counts.total));
+  return batch && createdBatch(ctx, batch, await ctx.store.batchJobIds(id, 0, batch.counts.total));
 }
 
 export function compactBatchAnswer(ctx: ApiContext): NonNullable<IdempotentCreation['compact']> {

@@ -2,11 +2,10 @@
  * Downloads of what a job keeps in storage — its outputs and the input images stored
  * with it — for the tenant that owns the job, or for anyone holding a signed link.
  */
-import { type JobRecord, ObjectNotFoundError } from '@renderq/shared';
+import { ObjectNotFoundError } from '@renderq/shared';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../api-context.js';
 import { Problem } from '../http/problems.js';
-import { ownJob } from './ownership.js';
 
 /** A stored object (an output or an input image), streamed with its type, length and an ETag from its digest. */
 export async function sendStored(
@@ -46,24 +45,4 @@ export async function sendStored(
     if (error instanceof ObjectNotFoundError) throw new Problem('not_found', gone);
     throw error;
   }
-}
-
-/** The job a download names: the tenant's own, or any job when the link's signature proves access. */
-export async function linkedJob(
-  ctx: ApiContext,
-  request: FastifyRequest,
-  id: string,
-  signed: () => boolean,
-): Promise<JobRecord> {
-  const record = request.tenant
-    ? await ownJob(ctx, request.tenant, id)
-    : signed()
-      ? await ctx.store.get(id)
-      : undefined;
-  if (!record) {
-    throw request.tenant
-      ? new Problem('not_found', `no job ${id}`)
-      : new Problem('unauthorized', 'the link is not valid or has expired');
-  }
-  return record;
 }

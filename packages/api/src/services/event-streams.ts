@@ -15,11 +15,11 @@ import {
   type JobStage,
   jobEventsKey,
   publicBatch,
-  publicJob,
   statusOf,
 } from '@renderq/shared';
 import type { ApiContext } from '../api-context.js';
 import type { JobChange } from './job-changes.js';
+import { jobView } from './job-views.js';
 
 const HEARTBEAT_MS = 15_000;
 /** What a stream may hold unread by its client before it is ended (a batch's events come fast). */
@@ -65,13 +65,13 @@ export function jobSubject(ctx: ApiContext, record: JobRecord): Subject {
     changes: jobEventsKey(ctx.config.redis.prefix, record.id),
     async snapshot() {
       const current = (await ctx.store.get(record.id)) ?? record;
-      const job = await publicJob(current, ctx.links);
+      const job = await jobView(ctx, current);
       return { data: { stage: current.stage.name, job }, final: isFinal(current.stage.name) };
     },
     async event({ stage }) {
       // The status is the change's; the job is as it is when the event is made (once per change and process).
       const current = await ctx.store.get(record.id);
-      const job = current && (await publicJob(current, ctx.links));
+      const job = current && (await jobView(ctx, current));
       const name = stage as JobStage['name'];
       return { name: stage, data: { stage, status: statusOf(name), job }, final: isFinal(name) };
     },
@@ -85,13 +85,13 @@ export function batchSubject(ctx: ApiContext, batch: BatchRecord): Subject {
     changes: batchEventsKey(ctx.config.redis.prefix, batch.id),
     async snapshot() {
       const current = (await ctx.store.getBatch(batch.id)) ?? batch;
-      return { data: { batch: publicBatch(current) }, final: current.finished_at !== null };
+      return { data: { batch: publicBatch(current, ctx.links) }, final: current.finished_at !== null };
     },
     async event({ stage, job }) {
       if (stage === 'batch.completed') {
         // The final event shows the batch finished: read now, never a view from before.
         const finished = await ctx.store.getBatch(batch.id);
-        return { name: stage, data: { batch: finished && publicBatch(finished) }, final: true };
+        return { name: stage, data: { batch: finished && publicBatch(finished, ctx.links) }, final: true };
       }
       const view = await ctx.changeViews.batch(batch.id);
       return { name: `job.${stage}`, data: { job_id: job, status: stage, batch: view }, final: false };

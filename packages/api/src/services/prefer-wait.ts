@@ -3,10 +3,11 @@
  * most 60) for the job to finish, woken by the job's change (job-changes.ts) rather than by reading
  * Redis again and again, and says so with `Preference-Applied`.
  */
-import { isFinal, type JobRecord, type JobStage, publicJob } from '@renderq/shared';
+import { isFinal, type JobRecord, type JobStage } from '@renderq/shared';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
+import { jobView } from './job-views.js';
 
 export const MAX_WAIT_SECONDS = 60;
 
@@ -97,7 +98,7 @@ export async function waitedCreation(
       return found;
     });
     if (isFinal(record.stage.name)) reply.code(200);
-    return JSON.stringify(await publicJob(record, ctx.links));
+    return JSON.stringify(await jobView(ctx, record));
   } catch {
     // The job was made: its answer stands, without the wait (a retry with the same key waits again).
     reply.removeHeader('preference-applied');

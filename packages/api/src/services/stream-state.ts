@@ -3,7 +3,7 @@
  * and each change's event (its subject's view read, and the event written out, once however many
  * streams send it).
  */
-import { type JobStore, type PublicBatch, publicBatch } from '@renderq/shared';
+import { type JobStore, type OutputLinks, type PublicBatch, publicBatch } from '@renderq/shared';
 import { RetryLaterProblem } from '../http/problems.js';
 
 /** How long an event or a batch's view is kept for other streams in this process. */
@@ -45,14 +45,18 @@ export class StreamCounts {
 export class ChangeViews {
   readonly #views = new Map<string, Promise<unknown>>();
   readonly #store: JobStore;
+  readonly #links: OutputLinks;
 
-  constructor(store: JobStore) {
+  constructor(store: JobStore, links: OutputLinks) {
     this.#store = store;
+    this.#links = links;
   }
 
   /** A batch's view, read at most once per VIEW_REUSE_MS however many of its jobs finish meanwhile. */
   batch(batchId: string): Promise<PublicBatch | undefined> {
-    return this.#once(batchId, () => this.#store.getBatch(batchId).then((batch) => batch && publicBatch(batch)));
+    return this.#once(batchId, () =>
+      this.#store.getBatch(batchId).then((batch) => batch && publicBatch(batch, this.#links)),
+    );
   }
 
   /** A change's event as streams send it, made once per process however many streams send it. */

@@ -24,7 +24,7 @@ import type { Row } from '../table.js';
 
 const SECTION = 'end to end';
 
-interface RenderqRun {
+export interface RenderqRun {
   readonly seconds: number;
   readonly cpu: Record<string, number>;
   readonly commands: ReturnType<typeof commandsPerJob>;
@@ -33,8 +33,8 @@ interface RenderqRun {
 export async function endToEnd(stack: Stack, jobs: number): Promise<Row[]> {
   await stack.emulator.configure({ latencyScale: 0, latencyJitter: 0 });
   // Off first: a run that goes second finds the machine a little warmer.
-  const unfair = await renderqRun(stack, jobs, false);
-  const { seconds, cpu, commands } = await renderqRun(stack, jobs, true);
+  const unfair = await renderqRun(stack, jobs, { FAIR_SHARE: 'false' });
+  const { seconds, cpu, commands } = await renderqRun(stack, jobs, { FAIR_SHARE: 'true' });
   const raw = await rawFourPass(stack, jobs);
   const perJob = (ms: number | undefined) => (ms ?? Number.NaN) / jobs;
   const renderqCpu = perJob((cpu.api ?? 0) + (cpu.worker ?? 0) + (cpu.redis ?? 0));
@@ -102,10 +102,12 @@ export async function endToEnd(stack: Stack, jobs: number): Promise<Row[]> {
   ];
 }
 
-/** One batch through renderq after a warm-up: the wall time, CPU by process and Redis commands per job. */
-async function renderqRun(stack: Stack, jobs: number, fair: boolean): Promise<RenderqRun> {
+/**
+ * One batch through renderq after a warm-up: the wall time, CPU by process and Redis commands per
+ * job. `env` goes to both the API and the worker.
+ */
+export async function renderqRun(stack: Stack, jobs: number, env: Record<string, string>): Promise<RenderqRun> {
   const prefix = uniqueName('e2e');
-  const env = { FAIR_SHARE: String(fair) };
   const api = await startApi(stack, prefix, env);
   const worker = await startWorker(workerEnv(stack, prefix, env));
   const { store, redis, close } = openStore(stack.redis.url, prefix);

@@ -1,9 +1,11 @@
 /**
  * `renderq submit`: one job from flags (`--model`, `--input`…), or a JSON/NDJSON
  * FILE as one batch; `--wait` follows it to the end and `--download DIR` then
- * saves its outputs. Exits as `wait` and `download` would.
+ * saves its outputs. Exits as `wait` and `download` would. `--trace` sends a fresh W3C
+ * `traceparent`, so that the job's (or batch's) steps are traced under a trace id printed here.
  */
-import { type Batch, type NewBatch, RenderqApiError } from '@renderq/client';
+import { randomBytes } from 'node:crypto';
+import { type Batch, type CreateOptions, type NewBatch, RenderqApiError } from '@renderq/client';
 import { formatOf, readBatchFile } from '../batch-file.js';
 import type { Action, CommandContext, WaitFlags } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -26,12 +28,19 @@ export interface SubmitFlags extends WaitFlags {
   readonly format?: string;
   readonly wait?: boolean;
   readonly download?: string;
+  readonly trace?: boolean;
 }
 
 export function submitCommand(file: string | undefined, flags: SubmitFlags): Action {
   return async (context) => {
-    const created = file === undefined ? await createJob(context, flags) : await createBatch(context, file, flags);
+    const trace = flags.trace ? { traceId: randomBytes(16).toString('hex') } : undefined;
+    const traceparent = trace ? { traceparent: `00-${trace.traceId}-${randomBytes(8).toString('hex')}-01` } : {};
+    const created =
+      file === undefined
+        ? await createJob(context, flags, traceparent)
+        : await createBatch(context, file, flags, traceparent);
     const id = 'job' in created ? created.job.id : created.batch.id;
+    if (trace) noteTrace(context, created, trace.traceId);
     if (!flags.wait && flags.download === undefined) {
       context.output.result(created, () => recordLines(context, created));
       return EXIT.ok;
@@ -56,7 +65,16 @@ export function submitCommand(file: string | undefined, flags: SubmitFlags): Act
   };
 }
 
-async function createJob(context: CommandContext, flags: SubmitFlags): Promise<JobOrBatch> {
+/** The trace id to look for in the collector; a job's view says whether renderq traced it at all. */
+function noteTrace(context: CommandContext, created: JobOrBatch, traceId: string): void {
+  if ('job' in created && created.job.trace_id === null) {
+    context.output.note('no trace: tracing is off on this renderq (its OTEL_* settings)');
+  } else {
+    context.output.note(`trace ${traceId}`);
+  }
+}
+
+async function createJob(context: CommandContext, flags: SubmitFlags, trace: CreateOptions): Promise<JobOrBatch> {
   if (flags.format !== undefined) throw new UsageError('--format applies to a FILE of jobs');
   if (!flags.model) throw new UsageError('give --model (and --input), or a FILE of jobs to send as a batch');
   const job = await context.client.createJob(
@@ -68,12 +86,17 @@ async function createJob(context: CommandContext, flags: SubmitFlags): Promise<J
       ...(flags.metadata !== undefined ? { metadata: jsonObjectFlag('--metadata', flags.metadata) } : {}),
       ...(flags.priority !== undefined ? { priority: flags.priority } : {}),
     },
-    flags.idempotencyKey !== undefined ? { idempotencyKey: flags.idempotencyKey } : {},
+    { ...trace, ...(flags.idempotencyKey !== undefined ? { idempotencyKey: flags.idempotencyKey } : {}) },
   );
   return { job };
 }
 
-async function createBatch(context: CommandContext, file: string, flags: SubmitFlags): Promise<JobOrBatch> {
+async function createBatch(
+  context: CommandContext,
+  file: string,
+  flags: SubmitFlags,
+  trace: CreateOptions,
+): Promise<JobOrBatch> {
   const single = [
     flags.model !== undefined && '--model',
     (flags.input ?? []).length > 0 && '--input',
@@ -99,16 +122,17 @@ async function createBatch(context: CommandContext, file: string, flags: SubmitF
       ...(flags.metadata !== undefined ? { metadata: jsonObjectFlag('--metadata', flags.metadata) } : {}),
     };
     return {
-      batch: await context.client.createBatch(
-        batch,
-        flags.idempotencyKey !== undefined ? { idempotencyKey: flags.idempotencyKey } : {},
-      ),
+      batch: await context.client.createBatch(batch, {
+        ...trace,
+        ...(flags.idempotencyKey !== undefined ? { idempotencyKey: flags.idempotencyKey } : {}),
+      }),
     };
   }
   let created: Batch;
   try {
     created = await context.client.createBatchStream(source.jobs, {
       ...options,
+      ...trace,
       ...(flags.idempotencyKey !== undefined ? { idempotencyKey: flags.idempotencyKey } : {}),
     });
   } catch (error) {

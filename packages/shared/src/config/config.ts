@@ -13,6 +13,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseWithMessages } from '../validation.js';
 import { type Env, EnvSchema } from './env-schema.js';
+import { tracingConfig, tracingSecrets } from './otel-env.js';
 
 /** The kinds of process that parse the configuration, each with rules of its own. */
 export type ProcessRole = 'api' | 'worker';
@@ -168,6 +169,7 @@ function parseStorageUrl(env: Env): StorageConfig | string {
 
 /** Where each variable goes (and in which unit): the one place that says so. */
 function toConfig(env: Env, storage: StorageConfig) {
+  const tracing = tracingConfig(env);
   const tenants = env.RENDERQ_API_KEYS;
   const secrets = [
     env.SEGMIND_API_KEY,
@@ -177,6 +179,7 @@ function toConfig(env: Env, storage: StorageConfig) {
     env.OUTPUT_LINK_SECRET,
     ...(tenants ?? []).map((t) => t.key),
     ...env.RENDERQ_ADMIN_KEYS,
+    ...tracingSecrets(tracing),
   ];
   return {
     nodeEnv: env.NODE_ENV,
@@ -280,6 +283,8 @@ function toConfig(env: Env, storage: StorageConfig) {
     /** Whether tenants share the submit budget by weight, and the weights other than 1 (API and workers). */
     fairShare: { on: env.FAIR_SHARE, weights: env.TENANT_WEIGHTS },
     jobs: { retentionMs: env.JOB_RETENTION_DAYS * 24 * 3600 * 1000 },
+    /** OpenTelemetry traces (OTEL_*): off unless an exporter or OTLP endpoint is set. */
+    tracing,
     /** Values that must never appear in logs. */
     secrets: secrets.filter((s): s is string => typeof s === 'string' && s.length > 0),
   };

@@ -5,6 +5,7 @@
  */
 import { MAX_BATCH_JOBS, webhookSecretProblem } from '@renderq/contract';
 import { z } from 'zod';
+import { OTEL_ENV } from './otel-env.js';
 
 const booleanFlag = (defaultValue: boolean) =>
   z
@@ -438,6 +439,8 @@ export const EnvSchema = z
      * every connection comes from the proxy's address: limit there instead). @defaultValue 1000
      */
     HTTP_MAX_CONNECTIONS_PER_IP: nonNegativeInt(1_000, 1_000_000),
+    /** Traces: the standard OTEL_* variables (otel-env.ts). */
+    ...OTEL_ENV,
   })
   .superRefine((env, ctx) => {
     if ((env.AWS_ACCESS_KEY_ID === undefined) !== (env.AWS_SECRET_ACCESS_KEY === undefined)) {

@@ -20,6 +20,8 @@ export interface BatchRecord {
   readonly cost: number | null;
   readonly created_at: string;
   readonly finished_at: string | null;
+  /** The `traceparent` of the request that created it; null: not traced. */
+  readonly trace_parent: string | null;
 }
 
 const count = z.coerce.number().int().default(0);
@@ -53,6 +55,7 @@ const BatchHash = z.object({
   cost: z.string().optional(),
   created_at: z.string().default(''),
   finished_at: z.string().default(''),
+  trace_parent: z.string().default(''),
 });
 
 /**
@@ -84,6 +87,7 @@ export function batchFromHash(hash: Record<string, string>): BatchRecord {
     cost: parsed.cost ? roundCredits(Number(parsed.cost)) : null,
     created_at: parsed.created_at,
     finished_at: parsed.finished_at || null,
+    trace_parent: parsed.trace_parent || null,
   };
 }
 

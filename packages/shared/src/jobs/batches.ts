@@ -25,6 +25,8 @@ export interface NewBatch {
   /** The events the batch's webhook wants (job events of its jobs, and batch.completed); unset: all. */
   readonly webhookEvents?: readonly WebhookEventType[] | null;
   readonly priority?: number;
+  /** The `traceparent` of the request creating it, when traced (its batch.completed webhook goes under it). */
+  readonly traceParent?: string | null;
 }
 
 export interface CreatedBatch {
@@ -65,6 +67,7 @@ export async function createBatch(
     failed: '0',
     cancelled: '0',
     finished: '0',
+    ...(batch.traceParent ? { trace_parent: batch.traceParent } : {}),
   };
   // A batch's jobs send their events to the batch's webhook (none when it wants only batch.completed).
   const jobEvents = batch.webhookEvents?.filter((type) => (JOB_EVENT_TYPES as readonly string[]).includes(type));

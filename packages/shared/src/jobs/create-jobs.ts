@@ -49,6 +49,8 @@ export interface NewJob {
   readonly reserveMicros?: number;
   /** The UTC day (YYYY-MM-DD) its spend counts in. @defaultValue the day it is recorded */
   readonly spendDay?: string;
+  /** The `traceparent` of the request creating it, when traced: its steps' spans go under it. */
+  readonly traceParent?: string | null;
 }
 
 interface PendingCreate {
@@ -212,5 +214,6 @@ function newRecord(job: NewJob, batchId: string | null, priority: number, now: s
     created_at: now,
     started_at: null,
     finished_at: null,
+    trace_parent: job.traceParent ?? null,
   };
 }

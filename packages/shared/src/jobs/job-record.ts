@@ -5,6 +5,7 @@
 import { type Job, JobError, type JobInputFile, WebhookEventType } from '@renderq/contract';
 import { z } from 'zod';
 import { redactUrl } from '../observability/redact-url.js';
+import { traceIdOf } from '../observability/traces.js';
 import { StoredInput, StoredOutput } from '../storage/stored-objects.js';
 import { JobStage, statusOf } from './stage.js';
 
@@ -43,15 +44,24 @@ export const JobRecord = z.object({
   created_at: z.string(),
   started_at: z.string().nullable(),
   finished_at: z.string().nullable(),
+  /** The W3C `traceparent` of the request that created the job: its steps' spans go under it. Null: not traced. */
+  trace_parent: z.string().nullable(),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
 /** The public job and output: the contract's types, which the API, webhooks and the client share. */
 export type PublicJob = Job;
+
+/** What the API expects of a job not yet finished (docs/api.md); all null where nothing can be told. */
+export type JobEstimate = Pick<Job, 'queue_position' | 'estimated_start_at' | 'estimated_finish_at'>;
+export const NO_ESTIMATE: JobEstimate = { queue_position: null, estimated_start_at: null, estimated_finish_at: null };
+
 export function toPublicJob(
   record: JobRecord,
   outputUrl: (output: StoredOutput) => string,
   inputUrl: (input: StoredInput) => string = () => '',
+  estimate: JobEstimate = NO_ESTIMATE,
+  eventsUrl = '',
 ): PublicJob {
   const input: Record<string, unknown> = { ...record.input };
   for (const stored of record.inputs) {
@@ -84,5 +94,8 @@ export function toPublicJob(
     created_at: record.created_at,
     started_at: record.started_at,
     finished_at: record.finished_at,
+    ...estimate,
+    events_url: eventsUrl,
+    trace_id: traceIdOf(record.trace_parent),
   };
 }

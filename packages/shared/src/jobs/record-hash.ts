@@ -103,6 +103,7 @@ export function hashFromRecord(record: JobRecord): Record<string, string> {
   put(hash, 'created_at', record.created_at);
   put(hash, 'started_at', record.started_at ?? '');
   put(hash, 'finished_at', record.finished_at ?? '');
+  if (record.trace_parent !== null) put(hash, 'trace_parent', record.trace_parent);
   return hash;
 }
 
@@ -130,6 +131,7 @@ export function recordFromHash(hash: Record<string, string>): JobRecord {
     created_at: hash.created_at,
     started_at: hash.started_at || null,
     finished_at: hash.finished_at || null,
+    trace_parent: hash.trace_parent || null,
   });
 }
 

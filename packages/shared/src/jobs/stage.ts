@@ -19,6 +19,8 @@ export const JobStage = z.discriminatedUnion('name', [
     response_url: z.url(),
     submitted_at: isoTime,
     polls: z.number().int().min(0),
+    /** When the latest poll was answered (not yet final): the next poll's span starts there. */
+    checked_at: isoTime.optional(),
   }),
   /** The result is in hand; outputs are being downloaded and stored. */
   z.object({

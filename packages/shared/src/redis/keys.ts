@@ -132,6 +132,11 @@ export function idempotencyKey(prefix: string, tenant: string, keyHash: string):
   return `${prefix}:idempotency:${tenant}:${keyHash}`;
 }
 /** A model's last Segmind latencies in ms, newest first (a list), that polls are placed by. */
+/** Segmind's submit rate as the workers' budget has it now (JSON, refreshed every few seconds): what estimates divide by. */
+export function submitRateKey(prefix: string): string {
+  return `${prefix}:submit-rate`;
+}
+
 export function modelLatencyKey(prefix: string, model: string): string {
   return `${prefix}:model-latency-ms:${model}`;
 }

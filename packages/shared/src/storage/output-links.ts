@@ -65,6 +65,22 @@ export class OutputLinks {
     return `${publicBaseUrl}/v1/jobs/${jobId}/inputs/${encodeURIComponent(input.field)}?expires=${expires}&signature=${signature}`;
   }
 
+  /**
+   * The link to a job's or batch's event stream (`GET /v1/jobs/{id}/events`, `…/batches/{id}/events`),
+   * for a browser's EventSource, which cannot send a key. Always renderq's own link, never presigned.
+   */
+  eventsUrl(id: string, now = Date.now()): string {
+    const { ttlSeconds, publicBaseUrl } = this.#options;
+    const expires = Math.floor(now / 1000) + ttlSeconds;
+    const kind = id.startsWith('bat_') ? 'batches' : 'jobs';
+    return `${publicBaseUrl}/v1/${kind}/${id}/events?expires=${expires}&signature=${this.#sign(id, 'events', expires)}`;
+  }
+
+  /** Whether a link's query proves access to this job's or batch's event stream. */
+  verifyEvents(id: string, expires: unknown, signature: unknown, now = Date.now()): boolean {
+    return this.#verify(id, 'events', expires, signature, now);
+  }
+
   /** Whether a link's query proves access to this output (signed by us, not expired). */
   verify(jobId: string, index: number, expires: unknown, signature: unknown, now = Date.now()): boolean {
     return this.#verify(jobId, String(index), expires, signature, now);
@@ -83,7 +99,7 @@ export class OutputLinks {
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
-  /** `what` is an output's index or `inputs/FIELD`: a signature for one never fits the other. */
+  /** `what` is an output's index, `inputs/FIELD` or `events`: a signature for one never fits another. */
   #sign(jobId: string, what: number | string, expires: number): string {
     return createHmac('sha256', this.#secret).update(`${jobId}/${what}/${expires}`).digest('base64url');
   }

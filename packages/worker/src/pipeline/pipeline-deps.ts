@@ -1,4 +1,6 @@
 /** What the pipeline's steps work with, built once per worker process (start-worker.ts). */
+
+import type { Span } from '@opentelemetry/api';
 import type { JobError } from '@renderq/contract';
 import type {
   FinishingMove,
@@ -11,7 +13,9 @@ import type {
   PauseControl,
   StageOfMove,
   StoredInput,
+  Traces,
 } from '@renderq/shared';
+import { markFailed, traceLogFields } from '@renderq/shared';
 import type { Job, Queue } from 'bullmq';
 import type { SubmitWork } from '../fair-release.js';
 import type { RateBudget } from '../segmind/rate-budget.js';
@@ -46,6 +50,8 @@ export interface PipelineDeps {
   readonly pollQueue: Queue;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Each step's span, under the trace context the job's record keeps (nothing when tracing is off). */
+  readonly traces: Traces;
   readonly settings: PipelineSettings;
   /** Keeps the last balance Segmind reported, for operators and every process's metrics. */
   readonly recordCredits: (balance: number) => Promise<void>;
@@ -63,16 +69,19 @@ export type PollJob = Job<{ jobId: string }>;
 type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /**
- * A job's log lines: each carries its id, Segmind request id and model. Built per line, not as
- * a pino child per job, so that a level that is off costs nothing on the hot path.
+ * A job's log lines: each carries its id, Segmind request id and model, and when the step is
+ * traced its trace and span ids. Built per line, not as a pino child per job, so that a level that
+ * is off costs nothing on the hot path.
  */
 export class JobLog {
   readonly #logger: Logger;
   readonly #record: JobRecord;
+  readonly #span: Span | undefined;
 
-  constructor(logger: Logger, record: JobRecord) {
+  constructor(logger: Logger, record: JobRecord, span?: Span) {
     this.#logger = logger;
     this.#record = record;
+    this.#span = span;
   }
 
   debug(fields: object | string, message?: string): void {
@@ -91,14 +100,14 @@ export class JobLog {
   #write(level: LogLevel, fields: object | string, message?: string): void {
     if (!this.#logger.isLevelEnabled(level)) return;
     const { id, segmind_request_id, model } = this.#record;
-    const line = { job_id: id, request_id: segmind_request_id, model };
+    const line = { job_id: id, request_id: segmind_request_id, model, ...traceLogFields(this.#span) };
     if (typeof fields === 'string') this.#logger[level](line, fields);
     else this.#logger[level]({ ...line, ...fields }, message);
   }
 }
 
 export function jobLogger(deps: PipelineDeps, record: JobRecord): JobLog {
-  return new JobLog(deps.logger, record);
+  return new JobLog(deps.logger, record, deps.traces.spanOf(record.id));
 }
 
 /** Counts what Segmind charged for a job in its tenant's spend (the metric; the ledger is Redis's). */
@@ -128,6 +137,7 @@ export async function finish<M extends FinishingMove>(
   deps.metrics.jobDuration.observe({ model: record.model }, (Date.now() - Date.parse(record.created_at)) / 1000);
   if (stage.name === 'failed') {
     deps.metrics.jobsFailed.inc({ model: record.model, code: stage.error.code });
+    markFailed(deps.traces.spanOf(record.id), stage.error.code, stage.error.message);
     log.warn({ error: stage.error }, 'job failed');
   } else log.debug({ status: stage.name }, 'job finished');
   return true;

@@ -5,11 +5,11 @@
  * cancelled job's request for its cost (follow-cancelled-step.ts) — and then either
  * finishes the job or moves it back to delayed until the next pass.
  */
-import { assertNever } from '@renderq/shared';
+import { assertNever, type JobRecord } from '@renderq/shared';
 import { followCancelledRequest } from './follow-cancelled-step.js';
 import type { PipelineDeps, PollJob } from './pipeline-deps.js';
 import { pollRequest } from './poll-step.js';
-import { storeOutputs } from './store-step.js';
+import { type StoringStage, storeOutputs } from './store-step.js';
 
 export function pollQueueStep(deps: PipelineDeps) {
   return async (job: PollJob, token?: string): Promise<void> => {
@@ -17,10 +17,22 @@ export function pollQueueStep(deps: PipelineDeps) {
     if (!record) return;
     const stage = record.stage;
     switch (stage.name) {
-      case 'polling':
-        return pollRequest(deps, job, token, record, stage);
+      case 'polling': {
+        // The poll's span runs from the previous look (or the submit) to this answer: the spans of a
+        // job's polls add up to its time at Segmind.
+        const since = Date.parse(stage.checked_at ?? stage.submitted_at);
+        const storing = await deps.traces.run(
+          record.trace_parent,
+          'renderq.poll',
+          { 'renderq.job_id': record.id, 'renderq.model': record.model },
+          (span) => pollRequest(deps, job, token, record, stage, span),
+          { startMs: since, jobId: record.id },
+        );
+        if (storing) await store(deps, job, token, storing.record, storing.stage);
+        return;
+      }
       case 'storing':
-        return storeOutputs(deps, job, token, record, stage);
+        return store(deps, job, token, record, stage);
       case 'cancelled':
         // Cancelled while its request was at Segmind, which runs and bills it all the same (none if cancelled before).
         if (record.cancelled_request) return followCancelledRequest(deps, job, token, record, record.cancelled_request);
@@ -36,4 +48,18 @@ export function pollQueueStep(deps: PipelineDeps) {
         return assertNever(stage);
     }
   };
+}
+
+function store(deps: PipelineDeps, job: PollJob, token: string | undefined, record: JobRecord, stage: StoringStage) {
+  return deps.traces.run(
+    record.trace_parent,
+    'renderq.store',
+    {
+      'renderq.job_id': record.id,
+      'renderq.outputs': stage.sources.length,
+      'renderq.store_attempt': stage.attempts + 1,
+    },
+    (span) => storeOutputs(deps, job, token, record, stage, span),
+    { jobId: record.id },
+  );
 }

@@ -1,16 +1,17 @@
 /**
  * One poll of a request Segmind is working on, on the poll queue. Until Segmind has
  * finished it, the poll is counted on the job record and the job waits, holding no
- * worker slot, for the next (poll-schedule.ts says when). A completed request's outputs
- * are stored at once (store-step.ts); a request that failed, completed without outputs,
+ * worker slot, for the next (poll-schedule.ts says when). A completed request's job moves to
+ * storing and its outputs are stored at once (store-step.ts, by the caller); a request that failed, completed without outputs,
  * or is still unfinished at the deadline fails the job.
  */
+import type { Span } from '@opentelemetry/api';
 import { FailJobError, type JobRecord, type JobStage, StopTakingJobsError } from '@renderq/shared';
 import { DelayedError } from 'bullmq';
 import type { ResultAnswer, StatusAnswer } from '../segmind/answers.js';
 import { outputSources } from './output-sources.js';
 import { countSpend, failedStage, finish, jobLogger, type PipelineDeps, type PollJob } from './pipeline-deps.js';
-import { type StoringStage, storeOutputs } from './store-step.js';
+import type { StoringStage } from './store-step.js';
 
 type PollingStage = Extract<JobStage, { name: 'polling' }>;
 
@@ -20,7 +21,9 @@ export async function pollRequest(
   token: string | undefined,
   record: JobRecord,
   stage: PollingStage,
-) {
+  span: Span,
+): Promise<{ record: JobRecord; stage: StoringStage } | undefined> {
+  span.setAttributes({ 'renderq.poll': stage.polls + 1, 'segmind.request_id': stage.request_id });
   const submittedAt = Date.parse(stage.submitted_at);
   if (Date.now() > submittedAt + deps.settings.jobDeadlineMs) {
     await finish(
@@ -37,6 +40,7 @@ export async function pollRequest(
   const status = await ask(deps, record, () => deps.segmind.status(stage.status_url));
   if ('retryInMs' in status) return later(deps, job, token, record, stage, status.retryInMs);
   if ('failed' in status) return;
+  span.setAttribute('segmind.status', status.answer.status);
   switch (status.answer.status) {
     case 'QUEUED':
     case 'PROCESSING':
@@ -58,6 +62,7 @@ export async function pollRequest(
   deps.metrics.pollsPerJob.observe({ model: record.model }, polls);
   const metrics = answer.metrics;
   const cost = metrics?.cost !== undefined ? { cost: metrics.cost } : {};
+  span.setAttributes(segmindTimes(metrics));
   if (sources.length === 0) {
     // Segmind said COMPLETED: what it charged for it is spent, output or not.
     const failed = failedStage({ code: 'segmind_failed', message: 'Segmind completed without any output' });
@@ -78,7 +83,17 @@ export async function pollRequest(
     { model: record.model, stage: 'segmind' },
     (Date.now() - Date.parse(stage.submitted_at)) / 1000,
   );
-  return storeOutputs(deps, job, token, { ...record, stage: storing }, storing);
+  return { record: { ...record, stage: storing }, stage: storing };
+}
+
+/** What Segmind said of a finished request, as span attributes (seconds, and credits). */
+function segmindTimes(metrics: ResultAnswer['metrics']) {
+  const attributes: Record<string, number> = {};
+  if (metrics?.queue_time !== undefined) attributes['segmind.queue_time_s'] = metrics.queue_time;
+  if (metrics?.inference_time !== undefined) attributes['segmind.inference_time_s'] = metrics.inference_time;
+  if (metrics?.total_time !== undefined) attributes['segmind.total_time_s'] = metrics.total_time;
+  if (metrics?.cost !== undefined) attributes['renderq.cost'] = metrics.cost;
+  return attributes;
 }
 
 type Asked<T> = { answer: T } | { retryInMs: number | undefined } | { failed: true };
@@ -113,10 +128,16 @@ async function ask<T extends StatusAnswer | ResultAnswer>(
   }
 }
 
-async function failAtSegmind(deps: PipelineDeps, record: JobRecord, stage: PollingStage, answer: StatusAnswer) {
+async function failAtSegmind(
+  deps: PipelineDeps,
+  record: JobRecord,
+  stage: PollingStage,
+  answer: StatusAnswer,
+): Promise<undefined> {
   deps.metrics.pollsPerJob.observe({ model: record.model }, stage.polls + 1);
   const message = typeof answer.error === 'string' ? answer.error : JSON.stringify(answer.error ?? 'inference failed');
   await finish(deps, record, 'fail_poll', failedStage({ code: 'segmind_failed', message }));
+  return undefined;
 }
 
 /** Saves one more poll and waits, holding no slot, until the next. */
@@ -128,7 +149,7 @@ async function later(
   stage: PollingStage,
   delayMs?: number,
 ): Promise<never | undefined> {
-  const next: PollingStage = { ...stage, polls: stage.polls + 1 };
+  const next: PollingStage = { ...stage, polls: stage.polls + 1, checked_at: new Date().toISOString() };
   const moved = await deps.store.transition(record, 'poll', next);
   if (!moved.ok) return undefined;
   const wait = delayMs ?? (await deps.schedule.nextPollDelayMs(record.model, Date.parse(stage.submitted_at)));

@@ -4,6 +4,7 @@
  * tried again later, the job waiting as a delayed job that holds no worker slot, until
  * `maxStoreAttempts` is spent.
  */
+import type { Span } from '@opentelemetry/api';
 import { FailJobError, type JobRecord, type JobStage, type StoredOutput } from '@renderq/shared';
 import { DelayedError } from 'bullmq';
 import { failedStage, finish, jobLogger, type PipelineDeps, type PollJob } from './pipeline-deps.js';
@@ -16,6 +17,7 @@ export async function storeOutputs(
   token: string | undefined,
   record: JobRecord,
   stage: StoringStage,
+  span: Span,
 ) {
   const stored: StoredOutput[] = [];
   const started = performance.now();
@@ -45,6 +47,10 @@ export async function storeOutputs(
     throw new DelayedError();
   }
   deps.metrics.jobStageSeconds.observe({ model: record.model, stage: 'store' }, (performance.now() - started) / 1000);
+  span.setAttributes({
+    'renderq.output.bytes': stored.map((output) => output.size),
+    'renderq.output.sha256': stored.map((output) => output.sha256),
+  });
   const completed = await finish(deps, record, 'complete', { name: 'completed' }, { outputs: stored });
   if (!completed && (await deps.store.get(record.id))?.stage.name === 'cancelled') {
     // Cancelled while storing: nothing of it is kept. (Another run of this step that completed the job first

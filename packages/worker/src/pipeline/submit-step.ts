@@ -8,6 +8,7 @@
  * cancelled while its submit was under way is still followed to the end at Segmind,
  * for what Segmind charges for it.
  */
+import type { Span } from '@opentelemetry/api';
 import { assertNever, type JobRecord } from '@renderq/shared';
 import { Worker } from 'bullmq';
 import { jobLogger, type PipelineDeps, type RenderJob } from './pipeline-deps.js';
@@ -79,9 +80,49 @@ async function submit(
     throw new LockLostError(record.id);
   }
 
+  const firstTry = record.stage.name === 'queued' && record.started_at === null;
   if (!(await enterSubmit())) return;
+  const enteredAt = Date.now();
+  if (firstTry) traceQueueWait(deps, record, slotWaitMs, enteredAt);
+  const attributes = { 'renderq.job_id': record.id, 'renderq.model': record.model };
+  return deps.traces.run(
+    record.trace_parent,
+    'renderq.submit',
+    attributes,
+    (span) => submitNow(deps, job, record, images, startedAt + slotWaitMs, span),
+    { startMs: enteredAt, jobId: record.id },
+  );
+}
 
+/**
+ * The job's wait before its submit, as a span made afterwards: in the render queue since it was
+ * created, with how much of it went on waiting for a slot of Segmind's rate budget.
+ */
+function traceQueueWait(deps: PipelineDeps, record: JobRecord, slotWaitMs: number, endMs: number): void {
+  deps.traces.past(
+    record.trace_parent,
+    'renderq.queue_wait',
+    { startMs: Date.parse(record.created_at), endMs },
+    {
+      'renderq.job_id': record.id,
+      'renderq.tenant': record.tenant,
+      'renderq.priority': record.priority,
+      'renderq.rate_wait_ms': slotWaitMs,
+    },
+  );
+}
+
+/** The submit itself, once the job is in it: an in-flight place, Segmind's answer, the hand-over to polling. */
+async function submitNow(
+  deps: PipelineDeps,
+  job: RenderJob,
+  record: JobRecord,
+  images: Record<string, string>,
+  workFrom: number,
+  span: Span,
+): Promise<void> {
   if (!(await deps.inflight.reserve(deps.settings.maxInflight))) {
+    span.setAttribute('renderq.requeued', 'segmind_max_inflight');
     await deps.store.transition(record, 'requeue', { name: 'queued' });
     await deps.renderQueue.rateLimit(1_000);
     throw Worker.RateLimitError();
@@ -95,7 +136,8 @@ async function submit(
     return handleSubmitError(deps, job, record, error);
   }
   deps.budget.accepted();
-  deps.submitWork.observe((Date.now() - startedAt - slotWaitMs) / 1000);
+  span.setAttribute('segmind.request_id', answer.request_id);
+  deps.submitWork.observe((Date.now() - workFrom) / 1000);
   deps.metrics.tenantSubmits.inc({ tenant: deps.metrics.tenantLabels.label(record.tenant) });
   const submittedAt = Date.now();
   const request = {

@@ -20,30 +20,41 @@ export interface PayloadSources {
   readonly links: OutputLinks;
 }
 
-/** The body to send for `event`, or undefined when its subject is no longer kept. */
-export async function webhookPayload(sources: PayloadSources, event: WebhookEventRecord): Promise<string | undefined> {
-  const data = await subjectData(sources, event);
-  if (!data) return undefined;
-  return JSON.stringify({ type: event.type, timestamp: event.created_at, data });
+export interface Payload {
+  readonly body: string;
+  /** The trace context of the job or batch the event is about (its delivery's span goes under it); null: none. */
+  readonly traceParent: string | null;
 }
 
-async function subjectData(sources: PayloadSources, event: WebhookEventRecord): Promise<unknown> {
+/** The body to send for `event`, or undefined when its subject is no longer kept. */
+export async function webhookPayload(sources: PayloadSources, event: WebhookEventRecord): Promise<Payload | undefined> {
+  const subject = await subjectData(sources, event);
+  if (!subject) return undefined;
+  const body = JSON.stringify({ type: event.type, timestamp: event.created_at, data: subject.data });
+  return { body, traceParent: subject.traceParent };
+}
+
+type Subject = { readonly data: unknown; readonly traceParent: string | null } | undefined;
+
+async function subjectData(sources: PayloadSources, event: WebhookEventRecord): Promise<Subject> {
   switch (event.subject.kind) {
     case 'job':
       return jobData(sources, event.subject.id);
-    case 'batch':
-      return sources.store.getBatch(event.subject.id).then((batch) => batch && publicBatch(batch));
+    case 'batch': {
+      const batch = await sources.store.getBatch(event.subject.id);
+      return batch && { data: publicBatch(batch, sources.links), traceParent: batch.trace_parent };
+    }
     case 'tenant':
       // Recorded with the event: what the tenant's spend was when it crossed the mark.
-      return event.data === null ? undefined : JSON.parse(event.data);
+      return event.data === null ? undefined : { data: JSON.parse(event.data), traceParent: null };
   }
 }
 
-async function jobData(sources: PayloadSources, id: string): Promise<PublicJob | undefined> {
+async function jobData(sources: PayloadSources, id: string): Promise<Subject> {
   const record = await sources.store.get(id);
   if (!record) return undefined;
-  const job = await publicJob(record, sources.links);
-  return { ...job, input: compactInput(job.input, id) };
+  const job: PublicJob = await publicJob(record, sources.links);
+  return { data: { ...job, input: compactInput(job.input, id) }, traceParent: record.trace_parent };
 }
 
 function compactInput(input: Record<string, unknown>, jobId: string): Record<string, unknown> {

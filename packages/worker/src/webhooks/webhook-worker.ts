@@ -17,6 +17,7 @@ import {
   type OutputLinks,
   QUEUE_NAMES,
   type RedisConnection,
+  type Traces,
   WebhookEventStore,
   type WebhookJobData,
   type WebhookQueue,
@@ -35,6 +36,7 @@ export interface WebhookWorkerOptions {
   readonly links: OutputLinks;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  readonly traces: Traces;
   readonly workerOptions: Omit<WorkerOptions, 'concurrency'>;
 }
 
@@ -63,6 +65,7 @@ export function startWebhookWorker(options: WebhookWorkerOptions): RunningWebhoo
       payloads: { store: options.store.withConnection(redis), links: options.links },
       metrics,
       logger: logger.child({ component: 'webhooks' }),
+      traces: options.traces,
       secrets: options.secrets,
       retryDelaysMs: config.webhooks.retryDelaysMs,
     }),
