@@ -28,10 +28,10 @@ describe('queue positions and estimates', () => {
     (await api.call('POST', '/v1/jobs', { body: VEGA, tenant })).json() as unknown as View;
   const view = async (id: string, tenant: 'acme' | 'globex' = 'acme') =>
     (await api.call('GET', `/v1/jobs/${id}`, { tenant })).json() as unknown as View;
-  const noteRate = (perSecond: number, heldForMs = 0) =>
+  const noteRate = (perSecond: number, { heldForMs = 0, learned = true } = {}) =>
     api.redis.set(
       submitRateKey(api.prefix),
-      JSON.stringify({ per_second: perSecond, learned: true, held_for_ms: heldForMs }),
+      JSON.stringify({ per_second: perSecond, learned, held_until: heldForMs > 0 ? Date.now() + heldForMs : 0 }),
     );
 
   it("places queued jobs in their tenant's order and times them by its share of the submit rate", async () => {
@@ -40,6 +40,10 @@ describe('queue positions and estimates', () => {
     // No worker has noted a rate yet: places, but no times.
     expect(created.map((job) => job.queue_position)).toEqual([0, 1, 2, 3]);
     expect(created.every((job) => job.estimated_start_at === null && job.estimated_finish_at === null)).toBe(true);
+    // A rate still being sought (Segmind's limit not yet learned) tells nothing either.
+    await noteRate(20, { learned: false });
+    await sleep(REUSE_MS);
+    expect((await view(created[0]?.id ?? '')).estimated_start_at).toBeNull();
 
     await noteRate(2);
     await api.redis.rpush(modelLatencyKey(api.prefix, 'segmind-vega'), '4000', '6000', '5000');
@@ -49,8 +53,9 @@ describe('queue positions and estimates', () => {
     const starts = alone.map((job) => Date.parse(job.estimated_start_at ?? ''));
     // Alone, acme has all 2 submits a second: each job half a second after the one before it.
     for (let i = 1; i < starts.length; i++) {
-      expect((starts[i] as number) - (starts[i - 1] as number)).toBeGreaterThanOrEqual(450);
-      expect((starts[i] as number) - (starts[i - 1] as number)).toBeLessThanOrEqual(550);
+      // Each view is its own request, a moment apart: what they say of the next job is what they say of time.
+      expect((starts[i] as number) - (starts[i - 1] as number)).toBeGreaterThanOrEqual(400);
+      expect((starts[i] as number) - (starts[i - 1] as number)).toBeLessThanOrEqual(700);
     }
     expect((starts[0] as number) - Date.now()).toBeLessThanOrEqual(600);
     // Finish: the start plus the model's median latency.
@@ -65,8 +70,8 @@ describe('queue positions and estimates', () => {
     const shared = await Promise.all(created.map((job) => view(job.id)));
     const sharedStarts = shared.map((job) => Date.parse(job.estimated_start_at ?? ''));
     for (let i = 1; i < sharedStarts.length; i++) {
-      expect((sharedStarts[i] as number) - (sharedStarts[i - 1] as number)).toBeGreaterThanOrEqual(950);
-      expect((sharedStarts[i] as number) - (sharedStarts[i - 1] as number)).toBeLessThanOrEqual(1050);
+      expect((sharedStarts[i] as number) - (sharedStarts[i - 1] as number)).toBeGreaterThanOrEqual(900);
+      expect((sharedStarts[i] as number) - (sharedStarts[i - 1] as number)).toBeLessThanOrEqual(1200);
     }
 
     // The list shows the same places, in one round trip for the page.
@@ -76,7 +81,7 @@ describe('queue positions and estimates', () => {
     );
 
     // While a 429 holds every submit, no start can be told.
-    await noteRate(2, 30_000);
+    await noteRate(2, { heldForMs: 30_000 });
     await sleep(REUSE_MS);
     expect(await view(created[0]?.id ?? '')).toMatchObject({ queue_position: 0, estimated_start_at: null });
 

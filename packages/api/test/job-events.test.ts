@@ -132,8 +132,15 @@ describe('job event streams and Prefer: wait', () => {
     expect(url.pathname).toBe(`/v1/jobs/${job.id}/events`);
     const linked = await fetch(`${api.url}${url.pathname}${url.search}`);
     expect(linked.status).toBe(200);
+    // A browser's EventSource on another origin may read it; a stream opened with a key says nothing of the kind.
+    expect(linked.headers.get('access-control-allow-origin')).toBe('*');
     const { events } = await readEvents(linked, (seen) => seen.length === 1);
     expect(events[0]).toMatchObject({ event: 'snapshot', data: { job: { id: job.id, status: 'queued' } } });
+    // What it sends carries no fresh link: a link must not outlive its expiry by renewing itself.
+    expect(events[0]?.data.job).not.toHaveProperty('events_url');
+    const keyed = await open(job.id);
+    expect(keyed.headers.get('access-control-allow-origin')).toBeNull();
+    await keyed.body?.cancel();
 
     // Another job's path, a changed expiry, no signature: each a 401 that tells nothing.
     const refused = [
@@ -143,7 +150,7 @@ describe('job event streams and Prefer: wait', () => {
       `${api.url}${url.pathname}?expires=${url.searchParams.get('expires')}&signature=${'A'.repeat(43)}`,
     ];
     for (const attempt of refused) expect((await fetch(attempt)).status).toBe(401);
-    // An output link's signature is not an event link's.
+    // A batch's link opens the batch's stream, and no job's.
     const batch = (await api.call('POST', '/v1/batches', { body: { jobs: [VEGA] } })).json() as {
       id: string;
       events_url: string;

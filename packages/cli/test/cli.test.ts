@@ -173,7 +173,7 @@ describe('renderq submit, wait and download', () => {
     const run = await renderq(system, ['submit', '-m', 'segmind-vega', '-i', 'prompt=x', '--trace']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^job_\w+ {2}queued/);
-    expect(run.stderr).toContain('no trace: tracing is off on this renderq');
+    expect(run.stderr).toContain('no trace: renderq did not trace it');
     // With --json the job says it (trace_id null), and stdout holds nothing else.
     const json = await renderq(system, ['submit', '-m', 'segmind-vega', '-i', 'prompt=x', '--trace', '--json']);
     expect(json.json<{ job: Job }>().job.trace_id).toBeNull();

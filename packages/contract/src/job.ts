@@ -96,7 +96,7 @@ export const Job = z
       .nullable()
       .describe(
         'While queued: how many of its tenant’s jobs go before it in the tenant’s share (0: it is next, or ' +
-          'already handed to a worker). Null once it has started.',
+          'already handed to a worker; with FAIR_SHARE=false, every job ahead of it). Null once it has started.',
       ),
     estimated_start_at: z
       .string()
@@ -123,7 +123,7 @@ export const Job = z
       .nullable()
       .describe(
         'The OpenTelemetry trace its steps are recorded in (the caller’s, when the creating request sent a ' +
-          '`traceparent`); null when renderq’s tracing is off.',
+          '`traceparent`); null when it is not traced (renderq’s tracing off, or the request not sampled).',
       ),
   })
   .describe('A job.');

@@ -247,7 +247,13 @@ describe('one trace from the caller to its webhook', () => {
     );
     expect(Math.abs(summed - wallMs) / wallMs).toBeLessThanOrEqual(0.05);
 
-    // Log lines written inside a span carry its ids.
+    // The lines about the job carry the ids of the span they were written in: the worker's about its
+    // steps, the API's about the request that created it.
     expect(output()).toContain(`"trace_id":"${traceId}"`);
+    const requestLine = running
+      .apiOutput()
+      .split('\n')
+      .find((line) => line.includes('"url":"/v1/jobs"'));
+    expect(requestLine).toContain(`"trace_id":"${traceId}","span_id":"${request?.spanId}"`);
   }, 90_000);
 });

@@ -1,5 +1,6 @@
 // renderq as the end-to-end tests run it: the API in this process (listening on a free port), a
 // worker as a child process, over the Redis, Segmind emulator and storage a test gives.
+import { Writable } from 'node:stream';
 import { buildApp } from '@renderq/api';
 import { closeRedis, createMetrics, createRedis, loadConfig, startTracing } from '@renderq/shared';
 import { freePort } from '@renderq/testing';
@@ -10,6 +11,8 @@ import { pino } from 'pino';
 
 export interface System {
   readonly baseUrl: string;
+  /** What the API (in this process) logged, at `LOG_LEVEL` of `env` (silent when unset). */
+  readonly apiOutput: () => string;
   readonly app: FastifyInstance;
   readonly redis: Redis;
   readonly worker: WorkerChild;
@@ -23,11 +26,18 @@ export async function startSystem(env: Record<string, string>): Promise<System> 
   const settings: Record<string, string> = { ...env, PORT: String(port) };
   const redis = createRedis(settings.REDIS_URL ?? '', 'client') as Redis;
   const config = loadConfig(settings);
+  let apiLines = '';
+  const apiLog = new Writable({
+    write(chunk, _encoding, done) {
+      apiLines += String(chunk);
+      done();
+    },
+  });
   // OTEL_* in `env` trace this process's API as they trace the worker's.
   const tracing = await startTracing(config.tracing, 'renderq-api');
   const app = await buildApp({
     config,
-    logger: pino({ level: 'silent' }),
+    logger: pino({ level: settings.LOG_LEVEL ?? 'silent' }, apiLog),
     redis,
     metrics: createMetrics({ processMetrics: false }),
     tracer: tracing.tracer,
@@ -39,6 +49,7 @@ export async function startSystem(env: Record<string, string>): Promise<System> 
   });
   return {
     baseUrl: `http://127.0.0.1:${port}`,
+    apiOutput: () => apiLines,
     app,
     redis,
     worker,

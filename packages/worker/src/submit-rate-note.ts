@@ -16,8 +16,8 @@ interface SubmitRateNote {
   readonly per_second: number;
   /** Whether Segmind's limit is known or learned, rather than still being sought. */
   readonly learned: boolean;
-  /** How long a 429 still holds every submit, ms (0: none). */
-  readonly held_for_ms: number;
+  /** Until when (ms since the epoch) a 429 holds every submit; 0: none. */
+  readonly held_until: number;
 }
 
 export function startSubmitRateNote(options: {
@@ -28,12 +28,13 @@ export function startSubmitRateNote(options: {
 }): { stop(): void } {
   const key = submitRateKey(options.prefix);
   const write = async () => {
-    const state = await options.budget.state();
+    const now = Date.now();
+    const state = await options.budget.state(now);
     if (!state) return;
     const note: SubmitRateNote = {
       per_second: state.perSecond,
       learned: state.learned,
-      held_for_ms: state.heldForMs,
+      held_until: state.heldForMs > 0 ? now + state.heldForMs : 0,
     };
     await options.redis.set(key, JSON.stringify(note), 'PX', LAPSE_MS);
   };

@@ -9,7 +9,7 @@
 
 import { Readable } from 'node:stream';
 import { Batch, CreatedBatch, Job, type ProblemIssue, Problem as ProblemSchema } from '@renderq/contract';
-import { isFinal, newId, publicBatch, traceParentOf } from '@renderq/shared';
+import { isFinal, type JobRecord, newId, publicBatch, traceParentOf } from '@renderq/shared';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ApiContext } from '../api-context.js';
@@ -26,10 +26,13 @@ import { recordBatch } from '../services/batch-creation.js';
 import { checkBatchJobs } from '../services/batch-validation.js';
 import { cancelJob } from '../services/cancel-job.js';
 import { answerIdempotently, idempotencyKeyOf } from '../services/idempotent-request.js';
-import { jobView } from '../services/job-views.js';
+import { jobViews } from '../services/job-views.js';
 import { bodyBytes } from '../services/memory-guard.js';
 import { ownBatch } from '../services/ownership.js';
 import { storeBatchInputs } from '../services/stored-inputs.js';
+
+/** Jobs shown per round of reads while a batch's jobs are streamed. */
+const VIEW_PAGE = 100;
 
 /** The most issues one refusal lists; its detail still counts them all. */
 const MAX_LISTED_ERRORS = 200;
@@ -167,9 +170,18 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     },
     async (request, reply) => {
       const batch = await ownBatch(ctx, request.tenant, request.params.id);
+      // A page of jobs at a time: their places are read in one round trip.
       const lines = async function* () {
-        for await (const record of ctx.store.batchJobs(batch.id))
-          yield `${JSON.stringify(await jobView(ctx, record))}\n`;
+        let page: JobRecord[] = [];
+        const views = async function* () {
+          for (const view of await jobViews(ctx, page)) yield `${JSON.stringify(view)}\n`;
+          page = [];
+        };
+        for await (const record of ctx.store.batchJobs(batch.id)) {
+          page.push(record);
+          if (page.length === VIEW_PAGE) yield* views();
+        }
+        yield* views();
       };
       // A stream of lines, as the 200's content type documents. The type provider would hold the answer to the
       // JSON it knows (a Job); fastify's own reply type takes any payload.

@@ -66,7 +66,7 @@ export async function jobEventRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       const { id } = request.params;
       const { expires, signature } = request.query;
       const record = await linkedJob(ctx, request, id, () => ctx.links.verifyEvents(id, expires, signature));
-      return sendEventStream(ctx, record.tenant, reply, jobSubject(ctx, record), lastEventId);
+      return sendEventStream(ctx, record.tenant, reply, jobSubject(ctx, record), lastEventId, !request.tenant);
     },
   );
 
@@ -94,7 +94,7 @@ export async function jobEventRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       const { id } = request.params;
       const { expires, signature } = request.query;
       const batch = await linkedBatch(ctx, request, id, () => ctx.links.verifyEvents(id, expires, signature));
-      return sendEventStream(ctx, batch.tenant, reply, batchSubject(ctx, batch), lastEventId);
+      return sendEventStream(ctx, batch.tenant, reply, batchSubject(ctx, batch), lastEventId, !request.tenant);
     },
   );
 }
@@ -112,7 +112,8 @@ function resumeAfter(header: string | undefined): string | undefined {
 }
 
 /**
- * Answers with the subject's event stream, counted against the tenant's streams while it is open;
+ * Answers with the subject's event stream, counted against the tenant's streams while it is open
+ * (the job's or batch's tenant, when opened with its link);
  * 204 when a resumed stream has nothing more to send (an EventSource then stops reconnecting).
  * Redis failing before the first event is an error answer, not an empty stream.
  */
@@ -122,6 +123,7 @@ async function sendEventStream(
   reply: FastifyReply,
   subject: Subject,
   lastEventId: string | undefined,
+  viaLink: boolean,
 ): Promise<FastifyReply> {
   const close = ctx.streamCounts.open(tenant);
   const out = new PassThrough();
@@ -131,6 +133,9 @@ async function sendEventStream(
   const answerBuffered = () => reply.raw.writableLength;
   const started = await streamEvents({ ctx, subject, out, lastEventId, heartbeatMs, answerBuffered, onEnd: close });
   if (started === 'nothing more') return reply.code(204).send();
+  // A browser's EventSource on another origin reads a stream opened with its link (the link is the
+  // credential, no cookie is involved): any origin may. A stream opened with a key says nothing.
+  if (viaLink) reply.header('access-control-allow-origin', '*');
   return (
     reply
       .header('content-type', 'text/event-stream; charset=utf-8')

@@ -21,7 +21,8 @@ export function compactBatchAnswer(ctx: ApiContext): NonNullable<IdempotentCreat
   return {
     keep: (body) => ({ ...(body as PublicBatch), jobs: undefined }),
     restore: async (kept, id) => {
-      const batch = kept as PublicBatch;
+      // Its link signed afresh: the first answer's may have expired within the key's 24 h.
+      const batch = { ...(kept as PublicBatch), events_url: ctx.links.eventsUrl(id) };
       return withJobIds(batch, await ctx.store.batchJobIds(id, 0, batch.counts.total));
     },
   };

@@ -59,19 +59,28 @@ export interface Subject {
 
 const field = (fields: readonly string[], name: string) => fields[fields.indexOf(name) + 1] ?? '';
 
+/**
+ * A view as a stream sends it: without its `events_url`. A stream may be opened with that link and no
+ * key; a fresh link in what it sends would let the link renew itself past its expiry.
+ */
+function withoutEventsLink<T extends { readonly events_url: string }>(view: T): Omit<T, 'events_url'> {
+  const { events_url: _, ...rest } = view;
+  return rest;
+}
+
 export function jobSubject(ctx: ApiContext, record: JobRecord): Subject {
   return {
     id: record.id,
     changes: jobEventsKey(ctx.config.redis.prefix, record.id),
     async snapshot() {
       const current = (await ctx.store.get(record.id)) ?? record;
-      const job = await jobView(ctx, current);
+      const job = withoutEventsLink(await jobView(ctx, current));
       return { data: { stage: current.stage.name, job }, final: isFinal(current.stage.name) };
     },
     async event({ stage }) {
       // The status is the change's; the job is as it is when the event is made (once per change and process).
       const current = await ctx.store.get(record.id);
-      const job = current && (await jobView(ctx, current));
+      const job = current && withoutEventsLink(await jobView(ctx, current));
       const name = stage as JobStage['name'];
       return { name: stage, data: { stage, status: statusOf(name), job }, final: isFinal(name) };
     },
@@ -85,16 +94,21 @@ export function batchSubject(ctx: ApiContext, batch: BatchRecord): Subject {
     changes: batchEventsKey(ctx.config.redis.prefix, batch.id),
     async snapshot() {
       const current = (await ctx.store.getBatch(batch.id)) ?? batch;
-      return { data: { batch: publicBatch(current, ctx.links) }, final: current.finished_at !== null };
+      return {
+        data: { batch: withoutEventsLink(publicBatch(current, ctx.links)) },
+        final: current.finished_at !== null,
+      };
     },
     async event({ stage, job }) {
       if (stage === 'batch.completed') {
         // The final event shows the batch finished: read now, never a view from before.
         const finished = await ctx.store.getBatch(batch.id);
-        return { name: stage, data: { batch: finished && publicBatch(finished, ctx.links) }, final: true };
+        const view = finished && withoutEventsLink(publicBatch(finished, ctx.links));
+        return { name: stage, data: { batch: view }, final: true };
       }
       const view = await ctx.changeViews.batch(batch.id);
-      return { name: `job.${stage}`, data: { job_id: job, status: stage, batch: view }, final: false };
+      const batchView = view && withoutEventsLink(view);
+      return { name: `job.${stage}`, data: { job_id: job, status: stage, batch: batchView }, final: false };
     },
     fromEntry: (eventId, fields) => {
       const status = field(fields, 'status');

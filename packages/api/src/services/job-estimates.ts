@@ -20,6 +20,7 @@ import {
 import type { FairShareNow } from './fair-share-reading.js';
 
 const REUSE_MS = 1_000;
+const MAX_MODELS_KEPT = 256;
 
 export interface JobEstimatesOptions {
   readonly redis: RedisConnection;
@@ -48,9 +49,20 @@ export class JobEstimates {
     this.#options = options;
   }
 
-  /** Each record's estimate, in order; final jobs get none. */
+  /**
+   * Each record's estimate, in order; final jobs get none. Best effort: a read that fails gives no
+   * estimate rather than failing the view it is part of (a job just created, above all).
+   */
   async of(records: readonly JobRecord[]): Promise<JobEstimate[]> {
     if (records.every((record) => isDone(record))) return records.map(() => NO_ESTIMATE);
+    try {
+      return await this.#estimates(records);
+    } catch {
+      return records.map(() => NO_ESTIMATE);
+    }
+  }
+
+  async #estimates(records: readonly JobRecord[]): Promise<JobEstimate[]> {
     const now = Date.now();
     const [shared, places] = await Promise.all([this.#sharedReading(now), this.#places(records)]);
     const models = [...new Set(records.filter((r) => !isDone(r)).map((r) => r.model))];
@@ -140,7 +152,7 @@ export class JobEstimates {
       pause.state(),
       fairShare ? fairShareNow() : Promise.resolve(undefined),
     ]);
-    return { perSecond: rateOf(note), paused: paused.paused, share };
+    return { perSecond: rateOf(note, Date.now()), paused: paused.paused, share };
   }
 
   /** The median of the model's recent latencies at Segmind (the poll schedule's list), ms. */
@@ -149,6 +161,8 @@ export class JobEstimates {
     if (cached && now - cached.at <= REUSE_MS) return cached.reading;
     const reading = this.#options.redis.lrange(modelLatencyKey(this.#options.prefix, model), 0, -1).then(median);
     reading.catch(() => this.#latency.delete(model));
+    // Models outside the catalogue may be many (RENDERQ_ALLOW_UNKNOWN_MODELS): the readings kept stay few.
+    if (this.#latency.size >= MAX_MODELS_KEPT) this.#latency.clear();
     this.#latency.set(model, { at: now, reading });
     return reading;
   }
@@ -158,16 +172,17 @@ function isDone(record: JobRecord): boolean {
   return isFinal(record.stage.name);
 }
 
-function rateOf(note: string | null): number | undefined {
+function rateOf(note: string | null, now: number): number | undefined {
   if (note === null) return undefined;
   try {
-    const { per_second: perSecond, held_for_ms: heldForMs } = JSON.parse(note) as {
-      per_second?: unknown;
-      held_for_ms?: unknown;
-    };
-    if (typeof perSecond !== 'number' || !Number.isFinite(perSecond)) return undefined;
+    const {
+      per_second: perSecond,
+      learned,
+      held_until: heldUntil,
+    } = JSON.parse(note) as { per_second?: unknown; learned?: unknown; held_until?: unknown };
+    if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || learned !== true) return undefined;
     // While a 429 holds every submit the rate is not what comes next: no estimate rather than a wrong one.
-    return typeof heldForMs === 'number' && heldForMs > 0 ? undefined : perSecond;
+    return typeof heldUntil === 'number' && heldUntil > now ? undefined : perSecond;
   } catch {
     return undefined;
   }

@@ -65,13 +65,15 @@ export function submitCommand(file: string | undefined, flags: SubmitFlags): Act
   };
 }
 
-/** The trace id to look for in the collector; a job's view says whether renderq traced it at all. */
+/**
+ * The trace id to look for in the collector: a job's own (an Idempotency-Key replay answers the first
+ * request's); a batch's jobs are in the trace sent, if renderq traces them (a batch cannot say).
+ */
 function noteTrace(context: CommandContext, created: JobOrBatch, traceId: string): void {
-  if ('job' in created && created.job.trace_id === null) {
-    context.output.note('no trace: tracing is off on this renderq (its OTEL_* settings)');
-  } else {
-    context.output.note(`trace ${traceId}`);
-  }
+  if (!('job' in created)) context.output.note(`trace ${traceId} (if renderq traces: its OTEL_* settings)`);
+  else if (created.job.trace_id === null) {
+    context.output.note('no trace: renderq did not trace it (tracing off in its OTEL_* settings, or not sampled)');
+  } else context.output.note(`trace ${created.job.trace_id}`);
 }
 
 async function createJob(context: CommandContext, flags: SubmitFlags, trace: CreateOptions): Promise<JobOrBatch> {

@@ -174,8 +174,16 @@ export function tracingConfig(env: OtelEnv): TracingConfig {
   };
 }
 
-/** Collector headers carry credentials: they are kept out of logs with the other secrets. */
+/** Headers that carry a collector's credentials, by name (an API key, a token, a team key). */
+const CREDENTIAL_HEADER = /auth|key|token|secret|password|team|cookie/i;
+
+/**
+ * The collector's credentials, kept out of logs with the other secrets. Only headers named like one:
+ * every secret is cut from every log line, and a plain value (`x-scope-orgid=model`) would mangle them.
+ */
 export function tracingSecrets(config: TracingConfig): string[] {
   if (!config.enabled || config.exporter.kind !== 'otlp') return [];
-  return Object.values(config.exporter.headers);
+  return Object.entries(config.exporter.headers)
+    .filter(([name]) => CREDENTIAL_HEADER.test(name))
+    .map(([, value]) => value);
 }

@@ -13,6 +13,7 @@ import {
   defaultTextMapGetter,
   defaultTextMapSetter,
   INVALID_SPAN_CONTEXT,
+  isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -23,6 +24,7 @@ import {
 } from '@opentelemetry/api';
 
 const TRACE_PARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
+const STORED_PARENT = /^00-([\da-f]{32})-([\da-f]{16})-([\da-f]{2})$/;
 const NOT_RECORDING = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /** The trace id of a `traceparent`, or null. */
@@ -37,11 +39,11 @@ export function markFailed(span: Span | undefined, code: string, message: string
   span.setStatus({ code: SpanStatusCode.ERROR, message: `${code}: ${message}` });
 }
 
-/** The ids a log line carries to join it to its trace; none for a span that records nothing. */
+/** The ids a log line carries to join it to its trace (the span may have ended); none without a trace. */
 export function traceLogFields(span: Span | undefined): { trace_id?: string; span_id?: string } {
-  if (!span?.isRecording()) return {};
-  const { traceId, spanId } = span.spanContext();
-  return { trace_id: traceId, span_id: spanId };
+  const context = span?.spanContext();
+  if (!context || !isSpanContextValid(context)) return {};
+  return { trace_id: context.traceId, span_id: context.spanId };
 }
 
 /** The `traceparent` that makes a span the parent of what comes after it (another process's steps). */
@@ -104,13 +106,17 @@ export class Traces {
     failure?: { readonly code: string; readonly message: string },
   ): void {
     if (!this.#tracer || !parent) return;
-    const span = this.#tracer.startSpan(
-      name,
-      { kind: SpanKind.INTERNAL, startTime: times.startMs, attributes },
-      contextOf(parent),
-    );
-    if (failure) markFailed(span, failure.code, failure.message);
-    span.end(Math.max(times.startMs, times.endMs));
+    try {
+      const span = this.#tracer.startSpan(
+        name,
+        { kind: SpanKind.INTERNAL, startTime: times.startMs, attributes },
+        contextOf(parent),
+      );
+      if (failure) markFailed(span, failure.code, failure.message);
+      span.end(Math.max(times.startMs, times.endMs));
+    } catch {
+      // A span is never worth a job: whatever went wrong here, the step goes on.
+    }
   }
 
   /**
@@ -140,8 +146,8 @@ export class Traces {
     } catch (error) {
       // A step that hands a job back to BullMQ (delayed, rate-limited) throws on purpose: not a failure.
       if (!isHandBack(error)) {
-        span.recordException(error as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        span.recordException(error instanceof Error ? error : String(error));
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
       }
       throw error;
     } finally {
@@ -159,6 +165,17 @@ function isHandBack(error: unknown): boolean {
   );
 }
 
+/**
+ * The context of a stored `traceparent` (written by renderq, so always well formed; anything else
+ * is no parent). Read directly rather than through the propagator: a job's every span starts here.
+ */
 function contextOf(traceParent: string): Context {
-  return propagation.extract(ROOT_CONTEXT, { traceparent: traceParent }, defaultTextMapGetter);
+  const fields = STORED_PARENT.exec(traceParent);
+  if (!fields) return ROOT_CONTEXT;
+  return trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: fields[1] as string,
+    spanId: fields[2] as string,
+    traceFlags: Number.parseInt(fields[3] as string, 16),
+    isRemote: true,
+  });
 }

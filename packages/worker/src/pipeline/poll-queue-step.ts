@@ -54,11 +54,9 @@ function store(deps: PipelineDeps, job: PollJob, token: string | undefined, reco
   return deps.traces.run(
     record.trace_parent,
     'renderq.store',
-    {
-      'renderq.job_id': record.id,
-      'renderq.outputs': stage.sources.length,
-      'renderq.store_attempt': stage.attempts + 1,
-    },
+    stage.attempts > 0
+      ? { 'renderq.job_id': record.id, 'renderq.store_attempt': stage.attempts + 1 }
+      : { 'renderq.job_id': record.id },
     (span) => storeOutputs(deps, job, token, record, stage, span),
     { jobId: record.id },
   );

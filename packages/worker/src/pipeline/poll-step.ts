@@ -23,7 +23,7 @@ export async function pollRequest(
   stage: PollingStage,
   span: Span,
 ): Promise<{ record: JobRecord; stage: StoringStage } | undefined> {
-  span.setAttributes({ 'renderq.poll': stage.polls + 1, 'segmind.request_id': stage.request_id });
+  if (stage.polls > 0) span.setAttribute('renderq.poll', stage.polls + 1);
   const submittedAt = Date.parse(stage.submitted_at);
   if (Date.now() > submittedAt + deps.settings.jobDeadlineMs) {
     await finish(

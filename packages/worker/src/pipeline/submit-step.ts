@@ -103,12 +103,10 @@ function traceQueueWait(deps: PipelineDeps, record: JobRecord, slotWaitMs: numbe
     record.trace_parent,
     'renderq.queue_wait',
     { startMs: Date.parse(record.created_at), endMs },
-    {
-      'renderq.job_id': record.id,
-      'renderq.tenant': record.tenant,
-      'renderq.priority': record.priority,
-      'renderq.rate_wait_ms': slotWaitMs,
-    },
+    // Few attributes: each costs a little on every job (the job view has the rest).
+    slotWaitMs > 0
+      ? { 'renderq.job_id': record.id, 'renderq.tenant': record.tenant, 'renderq.rate_wait_ms': slotWaitMs }
+      : { 'renderq.job_id': record.id, 'renderq.tenant': record.tenant },
   );
 }
 
