@@ -132,7 +132,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     estimates: new JobEstimates({
       redis,
       prefix,
-      prioritizedKey: renderQueue.keys.prioritized ?? `${prefix}:${QUEUE_NAMES.render}:prioritized`,
       fairShare: config.fairShare.on,
       // A reading of its own: a burst of creations must not leave the tenant views a second behind.
       fairShareNow: fairShareReading(store, weightOf),
@@ -179,9 +178,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     // Requests the HTTP parser refuses (absurd headers, broken framing) or that arrive too slowly still get problem+json.
     clientErrorHandler: server.onClientError,
   });
-  // First, so that the span covers the whole request, its key check included.
-  traceRequests(app, ctx.traces);
   installAccessControl(app, ctx.keys);
+  // After the key check: a request without a valid key makes no span (nor fills anyone's trace).
+  traceRequests(app, ctx.traces);
   logRequests(app);
   // Only JSON (and NDJSON for batches): anything else is a 415, not a string body.
   app.removeContentTypeParser(['text/plain', 'application/json']);

@@ -100,3 +100,17 @@ describe('queue positions and estimates', () => {
     });
   }, 30_000);
 });
+
+describe('queue positions without fair share', () => {
+  let api: TestApi & { redisServer: RedisHandle };
+  beforeAll(async () => {
+    api = await startApi({ FAIR_SHARE: 'false' });
+  });
+  afterAll(async () => api?.close());
+
+  it("shows no place: it would count other tenants' jobs", async () => {
+    await api.call('POST', '/v1/jobs', { body: VEGA, tenant: 'globex' });
+    const job = (await api.call('POST', '/v1/jobs', { body: VEGA })).json();
+    expect(job).toMatchObject({ status: 'queued', queue_position: null, estimated_start_at: null });
+  });
+});

@@ -163,6 +163,17 @@ describe('job event streams and Prefer: wait', () => {
     expect((await fetch(`${api.url}/v1/jobs/${job.id}/events${batchUrl.search}`)).status).toBe(401);
   });
 
+  it("counts streams opened with links apart from the tenant's own, so that a leaked link cannot take them", async () => {
+    const job = (await api.call('POST', '/v1/jobs', { body: VEGA })).json() as { id: string; events_url: string };
+    const link = new URL(job.events_url);
+    const linked = await Promise.all([1, 2, 3].map(() => fetch(`${api.url}${link.pathname}${link.search}`)));
+    expect(linked.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect((await fetch(`${api.url}${link.pathname}${link.search}`)).status).toBe(429);
+    const keyed = await open(job.id);
+    expect(keyed.status).toBe(200);
+    await Promise.all([...linked, keyed].map((r) => r.body?.cancel()));
+  });
+
   it('ends its streams and waiting reads when the process closes, so that closing does not wait for them', async () => {
     const other = await startApi({}, { shareWith: { redisServer: api.redisServer, prefix: api.prefix } });
     const id = await newJob();

@@ -96,7 +96,8 @@ export const Job = z
       .nullable()
       .describe(
         'While queued: how many of its tenant’s jobs go before it in the tenant’s share (0: it is next, or ' +
-          'already handed to a worker; with FAIR_SHARE=false, every job ahead of it). Null once it has started.',
+          'already handed to a worker). Null once it has started, and with FAIR_SHARE=false (its place would count ' +
+          'other tenants’ jobs).',
       ),
     estimated_start_at: z
       .string()

@@ -1,6 +1,7 @@
 /**
  * Server spans for the routes that start jobs' traces (route config `traced`: POST /v1/jobs and
- * POST /v1/batches). A caller's W3C `traceparent`/`tracestate` continue its own trace. The span is
+ * POST /v1/batches), once the caller's key has been checked. A caller's W3C `traceparent`/`tracestate`
+ * continue its own trace. The span is
  * kept with the request (requestSpan): the jobs the request creates record it as their parent, and
  * its log line carries its ids. Other routes make no spans.
  */

@@ -125,7 +125,8 @@ async function sendEventStream(
   lastEventId: string | undefined,
   viaLink: boolean,
 ): Promise<FastifyReply> {
-  const close = ctx.streamCounts.open(tenant);
+  // Streams opened with links count apart: whoever holds a leaked link cannot take the tenant's own.
+  const close = ctx.streamCounts.open(viaLink ? `${tenant} (links)` : tenant);
   const out = new PassThrough();
   // The caller going away ends the stream (and what it listens to).
   reply.raw.once('close', () => out.destroy());

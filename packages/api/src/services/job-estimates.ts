@@ -25,8 +25,6 @@ const MAX_MODELS_KEPT = 256;
 export interface JobEstimatesOptions {
   readonly redis: RedisConnection;
   readonly prefix: string;
-  /** The render queue's BullMQ key of prioritized jobs: where a job waits without fair share. */
-  readonly prioritizedKey: string;
   readonly fairShare: boolean;
   readonly fairShareNow: () => Promise<FairShareNow>;
   readonly weightOf: WeightOf;
@@ -84,6 +82,8 @@ export class JobEstimates {
       startMs === undefined || latencyMs === undefined ? null : iso(Math.max(now, startMs + latencyMs));
     switch (stage.name) {
       case 'queued': {
+        // Without fair share a job's place counts every tenant's jobs: not for a tenant to see.
+        if (!this.#options.fairShare) return NO_ESTIMATE;
         const position = place ?? 0;
         const rate = this.#tenantRate(record.tenant, shared);
         // The jobs ahead, and this one, each take one submit of the tenant's share.
@@ -109,7 +109,7 @@ export class JobEstimates {
   /** The tenant's share of the submit rate: by weight among the tenants waiting, all of it when alone. */
   #tenantRate(tenant: string, shared: Shared): number | undefined {
     if (shared.perSecond === undefined || shared.perSecond <= 0) return undefined;
-    if (!this.#options.fairShare || !shared.share) return shared.perSecond;
+    if (!shared.share) return shared.perSecond;
     const weight = this.#options.weightOf(tenant);
     const others = shared.share.totalWeight - (shared.share.waiting.has(tenant) ? weight : 0);
     return (shared.perSecond * weight) / (others + weight);
@@ -118,12 +118,12 @@ export class JobEstimates {
   /** Each queued record's place (ZRANK) where it waits; undefined for the rest, and for one no longer there. */
   async #places(records: readonly JobRecord[]): Promise<(number | undefined)[]> {
     const queued = records.flatMap((record, i) => (record.stage.name === 'queued' ? [i] : []));
-    if (queued.length === 0) return records.map(() => undefined);
-    const { redis, prefix, fairShare, prioritizedKey } = this.#options;
+    if (queued.length === 0 || !this.#options.fairShare) return records.map(() => undefined);
+    const { redis, prefix } = this.#options;
     const pipeline = redis.pipeline();
     for (const i of queued) {
       const record = records[i] as JobRecord;
-      pipeline.zrank(fairShare ? fairReadyKey(prefix, record.tenant) : prioritizedKey, record.id);
+      pipeline.zrank(fairReadyKey(prefix, record.tenant), record.id);
     }
     const answers = (await pipeline.exec()) ?? [];
     const places: (number | undefined)[] = records.map(() => undefined);
