@@ -46,7 +46,10 @@ export async function tracing(stack: Stack, jobs: number, rounds: number): Promi
     const baselineName = `no OTEL_* (median of ${rounds} rounds)`;
     const runs = (setting: Setting) => cpu[setting].map((ms) => ms.toFixed(2)).join(', ');
     const noiseNote = `without OTEL_*: ${runs('none')} ms (spread ${(100 * spread).toFixed(1)} %)`;
-    const paired = (setting: Setting) => `${ratio(setting).toFixed(3)}× the same round's run without OTEL_* (median)`;
+    const paired = (setting: Setting) => {
+      const each = cpu[setting].map((ms, round) => (ms / (cpu.none[round] as number)).toFixed(3));
+      return `${ratio(setting).toFixed(3)}× the same round's run without OTEL_* (median of ${each.join(', ')})`;
+    };
     return [
       {
         section: SECTION,
