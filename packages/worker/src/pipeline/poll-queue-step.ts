@@ -24,7 +24,7 @@ export function pollQueueStep(deps: PipelineDeps) {
         const storing = await deps.traces.run(
           record.trace_parent,
           'renderq.poll',
-          { 'renderq.job_id': record.id, 'renderq.model': record.model },
+          { 'renderq.job_id': record.id },
           (span) => pollRequest(deps, job, token, record, stage, span),
           { startMs: since, jobId: record.id },
         );
