@@ -672,6 +672,17 @@ describe('operations', () => {
       const { model, input } = value as { model: string; input: unknown };
       expect(validateModelInput(model, input, { allowUnknown: false }).ok).toBe(true);
     }
+    // The streams are documented as such; the creates take the trace context, the waits `Prefer`.
+    for (const route of ['/v1/jobs/{id}/events', '/v1/batches/{id}/events']) {
+      expect(Object.keys(operation('get', route).responses['200']?.content ?? {})).toEqual(['text/event-stream']);
+    }
+    const headersOf = (method: string, route: string) =>
+      ((paths[route]?.[method] as { parameters?: { in: string; name: string }[] }).parameters ?? [])
+        .filter((p) => p.in === 'header')
+        .map((p) => p.name);
+    expect(headersOf('post', '/v1/jobs')).toEqual(expect.arrayContaining(['traceparent', 'tracestate', 'prefer']));
+    expect(headersOf('post', '/v1/batches')).toEqual(expect.arrayContaining(['traceparent', 'tracestate']));
+    expect(headersOf('get', '/v1/jobs/{id}/events')).toContain('last-event-id');
     expect(Object.keys(operation('get', '/metrics').responses['200']?.content ?? {})).toEqual(['text/plain']);
     expect(Object.keys(operation('get', '/v1/batches/{id}/jobs').responses['200']?.content ?? {})).toEqual([
       'application/x-ndjson',

@@ -117,4 +117,13 @@ export type JobListQuery = z.infer<typeof JobListQuery>;
 export const creationHeaders = (what: string) =>
   z.looseObject({
     'idempotency-key': z.string().optional().describe(`Retries with the same key and body create one ${what} (24 h).`),
+    // Never refused: a malformed trace context starts a new trace (W3C Trace Context says to ignore it).
+    traceparent: z
+      .string()
+      .optional()
+      .describe(
+        `W3C Trace Context: with renderq's tracing on, the ${what}'s steps are spans of this trace ` +
+          '(docs/observability.md). A malformed value is ignored.',
+      ),
+    tracestate: z.string().optional().describe('W3C Trace Context, with `traceparent`; kept on the request’s span.'),
   });
