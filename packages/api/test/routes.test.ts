@@ -677,7 +677,7 @@ describe('operations', () => {
       expect(Object.keys(operation('get', route).responses['200']?.content ?? {})).toEqual(['text/event-stream']);
     }
     const headersOf = (method: string, route: string) =>
-      ((paths[route]?.[method] as { parameters?: { in: string; name: string }[] }).parameters ?? [])
+      (((paths[route]?.[method] ?? {}) as { parameters?: { in: string; name: string }[] }).parameters ?? [])
         .filter((p) => p.in === 'header')
         .map((p) => p.name);
     expect(headersOf('post', '/v1/jobs')).toEqual(expect.arrayContaining(['traceparent', 'tracestate', 'prefer']));

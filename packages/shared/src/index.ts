@@ -33,7 +33,7 @@ export {
 export { createLogger, type Logger, logFormatFor, REDACTED } from './observability/logger.js';
 export type { SegmindOperation } from './observability/metric-labels.js';
 export { createMetrics, type Metrics } from './observability/metrics.js';
-export { readQueueDepths } from './observability/queue-depths.js';
+export { readQueueDepths, readyJobCount } from './observability/queue-depths.js';
 export { REDACTED_VALUE } from './observability/redact-url.js';
 export { markFailed, Traces, traceLogFields, traceParentOf } from './observability/traces.js';
 export { startTracing } from './observability/tracing.js';

@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       pollLagShare: 0.1,
       creditsCheckIntervalMs: 30_000,
       outputMaxBytes: 100 * 1024 * 1024,
+      stallMs: 60_000,
     });
     expect(config.segmind).toEqual({
       apiKey: undefined,

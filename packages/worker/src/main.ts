@@ -5,15 +5,12 @@ import {
   exitOnSignals,
   listenProblem,
   openStorage,
-  pingWithin,
   startTracing,
   timedPhase,
 } from '@renderq/shared';
 import { startHealthServer } from './health-server.js';
 import { startWorker } from './start-worker.js';
-
-/** How long /healthz and /readyz wait for Redis before answering 503. */
-const HEALTH_DEADLINE_MS = 1_500;
+import { workerHealth } from './worker-health.js';
 
 // The worker's own rules (a Segmind key) are checked with the rest of its configuration.
 const { config, logger, redis } = bootProcess('renderq-worker', 'worker', process.env);
@@ -26,11 +23,7 @@ const server = await startHealthServer({
   host: config.api.host,
   port: config.worker.metricsPort,
   metrics: worker.metrics,
-  // A Redis that stops answering makes the worker unable to work: say so within the probe's patience.
-  health: async () => {
-    const answer = await pingWithin(redis, HEALTH_DEADLINE_MS);
-    return answer.ok ? { redis: 'ready' } : { redis: redis.status, unavailable: answer.reason };
-  },
+  health: () => workerHealth(redis, worker),
   readiness: () => {
     const storage = worker.storageStatus();
     return storage.ok ? { storage: 'ready' } : { storage: storage.problem, unavailable: 'storage' };

@@ -32,6 +32,7 @@ import {
   weightsOf,
 } from '@renderq/shared';
 import { Queue, Worker } from 'bullmq';
+import { Consumer } from './consumer.js';
 import { watchCredits } from './credits-watcher.js';
 import { SubmitWork, startFairRelease } from './fair-release.js';
 import { InflightCount } from './pipeline/inflight-count.js';
@@ -40,6 +41,7 @@ import type { PipelineDeps } from './pipeline/pipeline-deps.js';
 import { pollQueueStep } from './pipeline/poll-queue-step.js';
 import { PollSchedule } from './pipeline/poll-schedule.js';
 import { submitStep } from './pipeline/submit-step.js';
+import { watchProgress } from './progress-watch.js';
 import { startReconciler } from './reconciler.js';
 import { RateBudget } from './segmind/rate-budget.js';
 import { SegmindClient } from './segmind/segmind-client.js';
@@ -51,6 +53,10 @@ export interface RunningWorker {
   readonly metrics: Metrics;
   /** Whether the latest storage check could write; the submit step waits while it cannot. */
   storageStatus(): StorageStatus;
+  /** Why a queue it consumes is stalled (jobs due, none taken for WORKER_STALL_SECONDS); empty when none is. */
+  stalled(): string[];
+  /** The consumer of each queue it works (render, poll, webhooks). */
+  readonly consumers: readonly Consumer[];
   /** Stops taking jobs, lets the steps in hand finish, and closes what it opened. */
   close(): Promise<void>;
 }
@@ -170,23 +176,32 @@ export async function startWorker({
     // second, not BullMQ's default 15 s: recovery after a Redis restart and shutdown are both that much quicker.
     runRetryDelay: 1_000,
   };
-  const submitWorker = new Worker(QUEUE_NAMES.render, submitStep(deps), {
-    ...workerOptions,
-    concurrency: config.worker.concurrency,
-    removeOnComplete: KEEP_COMPLETED.render,
-    autorun: false,
-    // Nothing wakes a worker waiting on an empty queue when a rate limit (a submit slot not yet due, a
-    // 429) lapses: it looks again after this many seconds rather than BullMQ's default 5.
-    drainDelay: 1,
-  });
-  const pollWorker = new Worker(QUEUE_NAMES.poll, pollQueueStep(deps), {
-    ...workerOptions,
-    concurrency: config.worker.pollConcurrency,
-    removeOnComplete: KEEP_COMPLETED.poll,
-  });
-  for (const worker of [submitWorker, pollWorker]) {
-    worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
-  }
+  const submitter = new Consumer(
+    QUEUE_NAMES.render,
+    () =>
+      new Worker(QUEUE_NAMES.render, submitStep(deps), {
+        ...workerOptions,
+        concurrency: config.worker.concurrency,
+        removeOnComplete: KEEP_COMPLETED.render,
+        autorun: false,
+        // Nothing wakes a worker waiting on an empty queue when a rate limit (a submit slot not yet due, a
+        // 429) lapses: it looks again after this many seconds rather than BullMQ's default 5.
+        drainDelay: 1,
+      }),
+    logger,
+  );
+  const poller = new Consumer(
+    QUEUE_NAMES.poll,
+    () =>
+      new Worker(QUEUE_NAMES.poll, pollQueueStep(deps), {
+        ...workerOptions,
+        concurrency: config.worker.pollConcurrency,
+        removeOnComplete: KEEP_COMPLETED.poll,
+        autorun: false,
+      }),
+    logger,
+  );
+  poller.start();
   const webhookWorker = webhooks
     ? startWebhookWorker({
         config,
@@ -206,8 +221,21 @@ export async function startWorker({
     storage,
     intervalMs: config.storageCheckIntervalMs,
     logger,
-    submitWorker,
+    submitter,
   });
+  const progress =
+    config.worker.stallMs > 0
+      ? watchProgress({
+          queues: [
+            { consumer: submitter, queue: renderQueue },
+            { consumer: poller, queue: pollQueue },
+            ...(webhookWorker && webhooks ? [{ consumer: webhookWorker.consumer, queue: webhooks.queue }] : []),
+          ],
+          stallMs: config.worker.stallMs,
+          metrics,
+          logger,
+        })
+      : undefined;
 
   const recovery = setInterval(() => {
     store
@@ -253,16 +281,19 @@ export async function startWorker({
   return {
     metrics,
     storageStatus: () => storageWatch.status(),
+    stalled: () => progress?.stalled() ?? [],
+    consumers: [submitter, poller, ...(webhookWorker ? [webhookWorker.consumer] : [])],
     close: async () => {
       closing = true;
       storageWatch.stop();
       clearInterval(recovery);
       reconciler.stop();
       rateNote.stop();
+      progress?.stop();
       await fairRelease.stop();
       credits.stop();
       await timedPhase(logger, 'workers closed: steps in hand finished', () =>
-        Promise.all([submitWorker.close(), pollWorker.close(), webhookWorker?.close()]),
+        Promise.all([submitter.close(), poller.close(), webhookWorker?.close()]),
       );
       await timedPhase(logger, 'queues closed', () =>
         Promise.all([renderQueue.close(), pollQueue.close(), webhooks?.queue.close()]),

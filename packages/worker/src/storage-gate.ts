@@ -6,32 +6,34 @@
  */
 import type { Logger, Storage, StorageStatus, StorageWatch } from '@renderq/shared';
 import { watchStorage } from '@renderq/shared';
-import type { Worker } from 'bullmq';
+import type { Consumer } from './consumer.js';
 
 export interface StorageGateOptions {
   readonly storage: Storage;
   readonly intervalMs: number;
   readonly logger: Logger;
-  /** Created with `autorun: false`: the gate starts it once storage is usable. */
-  readonly submitWorker: Worker;
+  /** Not yet started: the gate starts it once storage is usable. */
+  readonly submitter: Consumer;
 }
 
 export async function gateOnStorage({
   storage,
   intervalMs,
   logger,
-  submitWorker,
+  submitter,
 }: StorageGateOptions): Promise<StorageWatch> {
   let started = false;
   const open = (status: StorageStatus) => {
+    // The submitter's worker now: a stalled one may have been replaced since the last change.
+    const worker = submitter.worker;
     if (status.ok && !started) {
       started = true;
-      submitWorker.run().catch((error: unknown) => logger.error({ err: error }, 'the submit worker stopped'));
-    } else if (status.ok && submitWorker.isPaused()) {
-      void submitWorker.resume();
-    } else if (!status.ok && started && !submitWorker.isPaused()) {
+      submitter.start();
+    } else if (status.ok && worker.isPaused()) {
+      worker.resume();
+    } else if (!status.ok && started && !worker.isPaused()) {
       // Steps in hand finish; no new job is taken.
-      submitWorker.pause().catch((error: unknown) => logger.warn({ err: error }, 'pausing the submit worker failed'));
+      worker.pause().catch((error: unknown) => logger.warn({ err: error }, 'pausing the submit worker failed'));
       logger.warn('no job is submitted until storage is usable again');
     }
   };

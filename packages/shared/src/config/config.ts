@@ -254,6 +254,8 @@ function toConfig(env: Env, storage: StorageConfig) {
       pollLagShare: env.POLL_LAG_PERCENT / 100,
       creditsCheckIntervalMs: env.CREDITS_CHECK_INTERVAL_SECONDS * 1000,
       outputMaxBytes: env.OUTPUT_MAX_BYTES,
+      /** Due work untaken this long makes a consumer stalled (replaced, /healthz failing); 0: not watched. */
+      stallMs: env.WORKER_STALL_SECONDS * 1000,
     },
     segmind: {
       apiKey: env.SEGMIND_API_KEY,

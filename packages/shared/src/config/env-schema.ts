@@ -365,6 +365,12 @@ export const EnvSchema = z
      * plus 10 s. @defaultValue 2 × POLL_MAX_INTERVAL_SECONDS + 2 × WORKER_LOCK_DURATION_MS + 10 s (52000)
      */
     WORKER_RECONCILE_AFTER_MS: optionalPositiveInt(7 * 24 * 3_600_000),
+    /**
+     * How long a queue a worker consumes may have jobs it could take while it takes none before the
+     * worker counts as stalled: it replaces that queue's BullMQ worker (fresh connections) and
+     * /healthz fails until it takes jobs again. 0: not watched. @defaultValue 60
+     */
+    WORKER_STALL_SECONDS: nonNegativeInt(60, 86_400),
     /** Batch uploads (JSON or NDJSON) one API process reads at once; each may hold its body in memory. @defaultValue 4 */
     BATCH_UPLOAD_CONCURRENCY: positiveInt(4, 1000),
     /** Of those, how many one tenant may hold, so that one tenant cannot take them all. @defaultValue 2 */

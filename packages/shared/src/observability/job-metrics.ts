@@ -106,3 +106,19 @@ export const reconcilerRequeued = (registers: Registry[]) =>
     labelNames: ['kind'] as const,
     registers,
   }) as ClosedCounter<LabelsOf<'renderq_reconciler_requeued_total'>>;
+
+export const workerStalled = (registers: Registry[]) =>
+  new Gauge({
+    name: 'renderq_worker_stalled',
+    help: 'Per queue this worker consumes: 1 while jobs it could take have waited WORKER_STALL_SECONDS and it took none.',
+    labelNames: ['queue'] as const,
+    registers,
+  });
+
+export const workerRenewals = (registers: Registry[]) =>
+  new Counter({
+    name: 'renderq_worker_renewals_total',
+    help: 'BullMQ workers replaced (fresh connections) because they stopped taking jobs that were due.',
+    labelNames: ['queue'] as const,
+    registers,
+  }) as ClosedCounter<LabelsOf<'renderq_worker_renewals_total'>>;

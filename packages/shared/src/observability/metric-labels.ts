@@ -44,6 +44,8 @@ export const LABEL_VALUES = {
   renderq_queue_jobs: { queue: Object.values(QUEUE_NAMES) },
   renderq_queue_ready_jobs: { queue: Object.values(QUEUE_NAMES) },
   renderq_queue_paused: { reason: PauseReason.options },
+  renderq_worker_stalled: { queue: Object.values(QUEUE_NAMES) },
+  renderq_worker_renewals_total: { queue: Object.values(QUEUE_NAMES) },
   renderq_reconciler_requeued_total: { kind: RECONCILED_KINDS },
   renderq_segmind_ambiguous_submits_total: { policy: EnvSchema.shape.AMBIGUOUS_SUBMIT_POLICY.unwrap().options },
   renderq_webhook_deliveries_total: { outcome: AttemptOutcome.options },

@@ -55,6 +55,9 @@ export function createMetrics(options: MetricsOptions = {}) {
     segmindSubmitsHeld: segmind.segmindSubmitsHeld(registers, readings),
     pollsPerJob: segmind.pollsPerJob(registers),
     reconcilerRequeued: jobs.reconcilerRequeued(registers),
+    // A worker's own: the API consumes no queue.
+    workerStalled: jobs.workerStalled(options.role === 'api' ? [] : registers),
+    workerRenewals: jobs.workerRenewals(options.role === 'api' ? [] : registers),
     queuePaused: jobs.queuePaused(registers, readings),
     // A worker reads no uploads: it does not claim to know how many there are.
     batchUploadsInProgress: api.batchUploadsInProgress(options.role === 'worker' ? [] : registers),

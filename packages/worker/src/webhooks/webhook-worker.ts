@@ -23,6 +23,7 @@ import {
   type WebhookQueue,
 } from '@renderq/shared';
 import { Worker, type WorkerOptions } from 'bullmq';
+import { Consumer } from '../consumer.js';
 import { deliveryStep } from './delivery-step.js';
 import { HostBackoff } from './host-backoff.js';
 import { WebhookSender } from './webhook-sender.js';
@@ -41,6 +42,8 @@ export interface WebhookWorkerOptions {
 }
 
 export interface RunningWebhookWorker {
+  /** The webhooks queue's consumer (watched for progress like the others). */
+  readonly consumer: Consumer;
   /** Publishes events a crash left in the outbox. */
   recover(): Promise<number>;
   close(): Promise<void>;
@@ -55,27 +58,34 @@ export function startWebhookWorker(options: WebhookWorkerOptions): RunningWebhoo
     timeoutMs: config.webhooks.timeoutMs,
     allowPrivate: config.webhooks.allowPrivate,
   });
-  const worker = new Worker<WebhookJobData>(
+  const step = deliveryStep({
+    events: new WebhookEventStore({ redis, queue: webhooks.queue, prefix }),
+    sender,
+    hosts: new HostBackoff({ redis, prefix, threshold: config.webhooks.hostFailureThreshold }),
+    // Reads only: the queue a store needs for creating jobs is never used here.
+    payloads: { store: options.store.withConnection(redis), links: options.links },
+    metrics,
+    logger: logger.child({ component: 'webhooks' }),
+    traces: options.traces,
+    secrets: options.secrets,
+    retryDelaysMs: config.webhooks.retryDelaysMs,
+  });
+  const consumer = new Consumer(
     QUEUE_NAMES.webhooks,
-    deliveryStep({
-      events: new WebhookEventStore({ redis, queue: webhooks.queue, prefix }),
-      sender,
-      hosts: new HostBackoff({ redis, prefix, threshold: config.webhooks.hostFailureThreshold }),
-      // Reads only: the queue a store needs for creating jobs is never used here.
-      payloads: { store: options.store.withConnection(redis), links: options.links },
-      metrics,
-      logger: logger.child({ component: 'webhooks' }),
-      traces: options.traces,
-      secrets: options.secrets,
-      retryDelaysMs: config.webhooks.retryDelaysMs,
-    }),
-    { ...options.workerOptions, concurrency: config.webhooks.concurrency },
+    () =>
+      new Worker<WebhookJobData>(QUEUE_NAMES.webhooks, step, {
+        ...options.workerOptions,
+        concurrency: config.webhooks.concurrency,
+        autorun: false,
+      }),
+    logger.child({ component: 'webhooks' }),
   );
-  worker.on('error', (error) => logger.error({ err: error }, 'webhook worker error'));
+  consumer.start();
   return {
+    consumer,
     recover: () => webhooks.events.recoverOutbox(),
     close: async () => {
-      await worker.close();
+      await consumer.close();
       await sender.close();
       await closeRedis(redis);
     },
