@@ -1,8 +1,8 @@
 /**
  * The worker's own small HTTP server on WORKER_METRICS_PORT: `/metrics` for
  * Prometheus, and `/healthz` and `/readyz` for orchestrators — 503 naming the cause
- * when the worker cannot work (Redis not answering within its deadline; for /readyz
- * also storage that takes no writes). Three
+ * when the worker cannot work (worker-health.ts: Redis not answering within its deadline, a
+ * queue whose due jobs it stopped taking; for /readyz also storage that takes no writes). Three
  * fixed routes need no framework.
  */
 import { createServer, type Server } from 'node:http';

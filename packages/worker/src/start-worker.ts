@@ -31,7 +31,7 @@ import {
   type WorkerConfig,
   weightsOf,
 } from '@renderq/shared';
-import { Queue, Worker } from 'bullmq';
+import { Queue } from 'bullmq';
 import { Consumer } from './consumer.js';
 import { watchCredits } from './credits-watcher.js';
 import { SubmitWork, startFairRelease } from './fair-release.js';
@@ -178,27 +178,21 @@ export async function startWorker({
   };
   const submitter = new Consumer(
     QUEUE_NAMES.render,
-    () =>
-      new Worker(QUEUE_NAMES.render, submitStep(deps), {
-        ...workerOptions,
-        concurrency: config.worker.concurrency,
-        removeOnComplete: KEEP_COMPLETED.render,
-        autorun: false,
-        // Nothing wakes a worker waiting on an empty queue when a rate limit (a submit slot not yet due, a
-        // 429) lapses: it looks again after this many seconds rather than BullMQ's default 5.
-        drainDelay: 1,
-      }),
+    submitStep(deps),
+    {
+      ...workerOptions,
+      concurrency: config.worker.concurrency,
+      removeOnComplete: KEEP_COMPLETED.render,
+      // Nothing wakes a worker waiting on an empty queue when a rate limit (a submit slot not yet due, a
+      // 429) lapses: it looks again after this many seconds rather than BullMQ's default 5.
+      drainDelay: 1,
+    },
     logger,
   );
   const poller = new Consumer(
     QUEUE_NAMES.poll,
-    () =>
-      new Worker(QUEUE_NAMES.poll, pollQueueStep(deps), {
-        ...workerOptions,
-        concurrency: config.worker.pollConcurrency,
-        removeOnComplete: KEEP_COMPLETED.poll,
-        autorun: false,
-      }),
+    pollQueueStep(deps),
+    { ...workerOptions, concurrency: config.worker.pollConcurrency, removeOnComplete: KEEP_COMPLETED.poll },
     logger,
   );
   poller.start();
@@ -289,7 +283,7 @@ export async function startWorker({
       clearInterval(recovery);
       reconciler.stop();
       rateNote.stop();
-      progress?.stop();
+      await progress?.stop();
       await fairRelease.stop();
       credits.stop();
       await timedPhase(logger, 'workers closed: steps in hand finished', () =>

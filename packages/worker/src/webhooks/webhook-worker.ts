@@ -19,10 +19,9 @@ import {
   type RedisConnection,
   type Traces,
   WebhookEventStore,
-  type WebhookJobData,
   type WebhookQueue,
 } from '@renderq/shared';
-import { Worker, type WorkerOptions } from 'bullmq';
+import type { Processor, WorkerOptions } from 'bullmq';
 import { Consumer } from '../consumer.js';
 import { deliveryStep } from './delivery-step.js';
 import { HostBackoff } from './host-backoff.js';
@@ -72,12 +71,8 @@ export function startWebhookWorker(options: WebhookWorkerOptions): RunningWebhoo
   });
   const consumer = new Consumer(
     QUEUE_NAMES.webhooks,
-    () =>
-      new Worker<WebhookJobData>(QUEUE_NAMES.webhooks, step, {
-        ...options.workerOptions,
-        concurrency: config.webhooks.concurrency,
-        autorun: false,
-      }),
+    step as Processor,
+    { ...options.workerOptions, concurrency: config.webhooks.concurrency },
     logger.child({ component: 'webhooks' }),
   );
   consumer.start();
