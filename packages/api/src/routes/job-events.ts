@@ -5,7 +5,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { Problem as ProblemSchema } from '@renderq/contract';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
@@ -62,11 +62,11 @@ export async function jobEventRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       },
     },
     async (request, reply) => {
-      const lastEventId = resumeAfter(request.headers['last-event-id']);
-      const { id } = request.params;
-      const { expires, signature } = request.query;
-      const record = await linkedJob(ctx, request, id, () => ctx.links.verifyEvents(id, expires, signature));
-      return sendEventStream(ctx, record.tenant, reply, jobSubject(ctx, record), lastEventId, !request.tenant);
+      await answerStream(ctx, request, reply, async (signed) => {
+        const record = await linkedJob(ctx, request, request.params.id, signed);
+        return { tenant: record.tenant, subject: jobSubject(ctx, record) };
+      });
+      return reply;
     },
   );
 
@@ -90,11 +90,11 @@ export async function jobEventRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       },
     },
     async (request, reply) => {
-      const lastEventId = resumeAfter(request.headers['last-event-id']);
-      const { id } = request.params;
-      const { expires, signature } = request.query;
-      const batch = await linkedBatch(ctx, request, id, () => ctx.links.verifyEvents(id, expires, signature));
-      return sendEventStream(ctx, batch.tenant, reply, batchSubject(ctx, batch), lastEventId, !request.tenant);
+      await answerStream(ctx, request, reply, async (signed) => {
+        const batch = await linkedBatch(ctx, request, request.params.id, signed);
+        return { tenant: batch.tenant, subject: batchSubject(ctx, batch) };
+      });
+      return reply;
     },
   );
 }
@@ -111,20 +111,30 @@ function resumeAfter(header: string | undefined): string | undefined {
   return lastEventId;
 }
 
+/** A request to either stream route: the id in the path, a signed link's query if no key. */
+type StreamRequest = FastifyRequest & {
+  readonly params: { readonly id: string };
+  readonly query: { readonly expires?: string | undefined; readonly signature?: string | undefined };
+};
+
 /**
- * Answers with the subject's event stream, counted against the tenant's streams while it is open
- * (the job's or batch's tenant, when opened with its link);
+ * Answers with the event stream of the job or batch that the key or its signed link names (`find`,
+ * given whether the link's signature holds), counted against its tenant's streams while it is open;
  * 204 when a resumed stream has nothing more to send (an EventSource then stops reconnecting).
  * Redis failing before the first event is an error answer, not an empty stream.
  */
-async function sendEventStream(
+async function answerStream(
   ctx: ApiContext,
-  tenant: string,
+  request: StreamRequest,
   reply: FastifyReply,
-  subject: Subject,
-  lastEventId: string | undefined,
-  viaLink: boolean,
-): Promise<FastifyReply> {
+  find: (signed: () => boolean) => Promise<{ readonly tenant: string; readonly subject: Subject }>,
+): Promise<void> {
+  // One string at most: the route's schema has checked the header.
+  const lastEventId = resumeAfter(request.headers['last-event-id'] as string | undefined);
+  const { id } = request.params;
+  const { expires, signature } = request.query;
+  const { tenant, subject } = await find(() => ctx.links.verifyEvents(id, expires, signature));
+  const viaLink = !request.tenant;
   // Streams opened with links count apart: whoever holds a leaked link cannot take the tenant's own.
   const close = ctx.streamCounts.open(viaLink ? `${tenant} (links)` : tenant);
   const out = new PassThrough();
@@ -133,17 +143,18 @@ async function sendEventStream(
   const heartbeatMs = Math.min(15_000, Math.floor(ctx.config.api.http.idleTimeoutMs / 2));
   const answerBuffered = () => reply.raw.writableLength;
   const started = await streamEvents({ ctx, subject, out, lastEventId, heartbeatMs, answerBuffered, onEnd: close });
-  if (started === 'nothing more') return reply.code(204).send();
+  if (started === 'nothing more') {
+    reply.code(204).send();
+    return;
+  }
   // A browser's EventSource on another origin reads a stream opened with its link (the link is the
   // credential, no cookie is involved): any origin may. A stream opened with a key says nothing.
   if (viaLink) reply.header('access-control-allow-origin', '*');
-  return (
-    reply
-      .header('content-type', 'text/event-stream; charset=utf-8')
-      .header('cache-control', 'no-cache')
-      .header('x-accel-buffering', 'no')
-      // A stream holds its connection to the end: closed with it, so that a closing server waits for none.
-      .header('connection', 'close')
-      .send(out)
-  );
+  reply
+    .header('content-type', 'text/event-stream; charset=utf-8')
+    .header('cache-control', 'no-cache')
+    .header('x-accel-buffering', 'no')
+    // A stream holds its connection to the end: closed with it, so that a closing server waits for none.
+    .header('connection', 'close')
+    .send(out);
 }
