@@ -21,8 +21,8 @@ export function compactBatchAnswer(ctx: ApiContext): NonNullable<IdempotentCreat
   return {
     keep: (body) => ({ ...(body as PublicBatch), jobs: undefined }),
     restore: async (kept, id) => {
-      // Its link signed afresh: the first answer's may have expired within the key's 24 h.
-      const batch = { ...(kept as PublicBatch), events_url: ctx.links.eventsUrl(id) };
+      // As first answered, links included (a replay says what the first answer said; read the batch for fresh ones).
+      const batch = kept as PublicBatch;
       return withJobIds(batch, await ctx.store.batchJobIds(id, 0, batch.counts.total));
     },
   };
