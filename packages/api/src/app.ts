@@ -21,6 +21,7 @@ import {
   type RedisConnection,
   readCredits,
   readQueueDepths,
+  readSegmindOutage,
   type Storage,
   Traces,
   watchStorage,
@@ -148,6 +149,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   metrics.readFrom({
     credits: async () => (await readCredits(redis, prefix))?.balance,
     pause: () => ctx.pause.state(),
+    segmindOutage: () => readSegmindOutage(redis, prefix),
     queueCounts: () =>
       readQueueDepths([renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])], async () =>
         [...(await fairShareNow()).waiting.values()].reduce((sum, n) => sum + n, 0),

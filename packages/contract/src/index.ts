@@ -9,7 +9,7 @@ export type { BatchCounts } from './batch.js';
 export { Batch, BatchStatus, CreatedBatch, MAX_BATCH_JOBS } from './batch.js';
 export { JobEventType, SingleJobEventType, WebhookEventType } from './event-types.js';
 export { ErrorCode, Job, JobError, JobInputFile, JobOutput, JobPage, JobStatus } from './job.js';
-export { AdminStatus, Model, PauseReason, PauseState } from './operations.js';
+export { AdminStatus, Model, PauseReason, PauseState, SegmindOutage } from './operations.js';
 export { Problem, ProblemIssue } from './problem.js';
 export { type FinishedStatus, isFinishedStatus } from './statuses.js';
 /** @public — no package here uses it, but @renderq/client exports it (the body of a budget warning). */

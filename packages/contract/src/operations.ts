@@ -35,11 +35,23 @@ const StorageState = z.object({
 });
 
 /**
- * What an operator sees of the whole service: the pause, storage, queue depths by state, the
- * last known balance.
+ * A Segmind outage the workers' breaker holds submits for: most submits were answered 5xx or
+ * not answered at connect. Jobs wait without spending attempts; one probe at a time tries again.
+ */
+export const SegmindOutage = z.object({
+  since: z.string().describe('When the breaker opened.'),
+  next_probe_at: z.string().describe('When the next submit may try Segmind again (the hold doubles, up to a minute).'),
+  message: z.string().describe("The last failed submit's answer."),
+});
+export type SegmindOutage = z.infer<typeof SegmindOutage>;
+
+/**
+ * What an operator sees of the whole service: the pause, a Segmind outage being waited out,
+ * storage, queue depths by state, the last known balance.
  */
 export const AdminStatus = z.object({
   pause: PauseState,
+  segmind_outage: SegmindOutage.nullable(),
   storage: StorageState,
   queues: z
     .record(z.string(), z.record(z.string(), z.number()))

@@ -15,6 +15,7 @@ export { CancelledRequest, type JobEstimate, JobRecord, NO_ESTIMATE, type Public
 export { JobStore } from './jobs/job-store.js';
 export { type FinishingMove, failMoveFrom } from './jobs/lifecycle.js';
 export { PauseControl } from './jobs/pause-control.js';
+export { readSegmindOutage } from './jobs/segmind-outage.js';
 export { spendPeriodsAt, usdToMicros } from './jobs/spend.js';
 export { assertNever, isFinal, JobStage, statusOf } from './jobs/stage.js';
 export { type JobListFilters, TENANT_INDEX_ENTRY } from './jobs/tenant-index.js';
@@ -60,6 +61,7 @@ export {
   modelLatencyKey,
   reconcilerLockKey,
   redeliveryCooldownKey,
+  segmindBreakerKey,
   segmindBudgetKey,
   submitRateKey,
   unfinishedJobsKey,

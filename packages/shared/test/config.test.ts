@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       // Twice the poll cap and the lock duration, plus 10 s.
       reconcileAfterMs: 52_000,
       jobDeadlineMs: 600_000,
+      outageWaitMs: 3_600_000,
       ambiguousSubmitPolicy: 'fail',
       pollMaxIntervalMs: 15_000,
       pollLagShare: 0.1,

@@ -22,6 +22,7 @@ import {
   type RedisConnection,
   readCredits,
   readQueueDepths,
+  readSegmindOutage,
   readStoredInputs,
   recordCredits,
   type Storage,
@@ -45,6 +46,7 @@ import { watchProgress } from './progress-watch.js';
 import { startReconciler } from './reconciler.js';
 import { RateBudget } from './segmind/rate-budget.js';
 import { SegmindClient } from './segmind/segmind-client.js';
+import { SubmitBreaker } from './segmind/submit-breaker.js';
 import { gateOnStorage } from './storage-gate.js';
 import { startSubmitRateNote } from './submit-rate-note.js';
 import { startWebhookWorker } from './webhooks/webhook-worker.js';
@@ -101,6 +103,7 @@ export async function startWorker({
     pause: () => pause.state(),
     // Read when scraped, by then the budget exists.
     submitBudget: () => deps.budget.state(),
+    segmindOutage: () => readSegmindOutage(redis, prefix),
   });
   const segmind = new SegmindClient({
     baseUrl: config.segmind.baseUrl,
@@ -126,6 +129,7 @@ export async function startWorker({
       apiKey: config.segmind.apiKey,
       ...(config.segmind.rateLimit ? { knownLimit: config.segmind.rateLimit } : {}),
     }),
+    breaker: new SubmitBreaker({ redis: steps, prefix, probeTimeoutMs: config.segmind.timeoutMs + 5_000 }),
     submitWork: new SubmitWork(),
     // Segmind requests submitted and not yet finished, across all workers: the poll queue's jobs.
     inflight: new InflightCount(async () => {
@@ -157,6 +161,7 @@ export async function startWorker({
     settings: {
       ambiguousSubmitPolicy: config.worker.ambiguousSubmitPolicy,
       jobDeadlineMs: config.worker.jobDeadlineMs,
+      outageWaitMs: config.worker.outageWaitMs,
       maxInflight: config.segmind.maxInflight,
       // 1 s doubling to 5 min: about half an hour of storage or download outage.
       maxStoreAttempts: 15,

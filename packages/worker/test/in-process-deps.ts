@@ -12,6 +12,7 @@ import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 import { PollSchedule } from '../src/pipeline/poll-schedule.js';
 import { RateBudget } from '../src/segmind/rate-budget.js';
 import type { SegmindClient } from '../src/segmind/segmind-client.js';
+import { SubmitBreaker } from '../src/segmind/submit-breaker.js';
 
 export function inProcessDeps(
   redis: Redis,
@@ -24,6 +25,7 @@ export function inProcessDeps(
     segmind: {} as SegmindClient,
     budget: new RateBudget({ redis, prefix, apiKey: 'unused' }),
     inflight: new InflightCount(async () => 0),
+    breaker: new SubmitBreaker({ redis, prefix, probeTimeoutMs: 10_000 }),
     submitWork: new SubmitWork(),
     outputs: {} as OutputStore,
     schedule: new PollSchedule({ redis, prefix, maxIntervalMs: 1_000 }),
@@ -36,6 +38,7 @@ export function inProcessDeps(
     settings: {
       ambiguousSubmitPolicy: 'fail',
       jobDeadlineMs: 60_000,
+      outageWaitMs: 3_600_000,
       maxInflight: 100,
       maxStoreAttempts: 3,
       lockDurationMs: 30_000,

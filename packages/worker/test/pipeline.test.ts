@@ -99,10 +99,10 @@ describe('the worker pipeline', () => {
   });
 
   it('retries 5xx answers to submit and poll, then completes', async () => {
-    // A submit that fails waits 2, 4, 8, 16, 32, 64, 128 s (the render queue's exponential backoff), so
-    // how long this takes is the chance of failures in a row. At 20 % for 20 jobs, some job meets six in a
-    // row (126 s in all) once in 780 runs and seven (254 s) once in 39,000: the wait covers six. At 30 %,
-    // five in a row (62 s) came up in one run of three: that, not a fault, left a job queued after 120 s.
+    // A submit answered 5xx waits 2, 4, 8, 16, 32, then 60 s (±25 %), spending no attempt, so how long this
+    // takes is the chance of failures in a row. At 20 % for 20 jobs, some job meets six in a row (at most
+    // 78 s in all) once in 780 runs and seven (153 s) once in 39,000: the wait covers seven. Too few fail to
+    // open the outage breaker (70 % of a worker's last 20), which would only hold submits for a while.
     // The poll cap of 2 s keeps a poll that met several 5xx on the grid near the request's end.
     stack = await startStack({ latencyScale: 0.01, serverErrorRate: { submit: 0.2, status: 0.2, result: 0.2 } });
     await stack.startWorker({ POLL_MAX_INTERVAL_SECONDS: '2' });

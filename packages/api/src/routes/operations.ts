@@ -1,6 +1,14 @@
 /** Models, health, readiness, metrics, and the operator's status, pause and resume. */
 import { AdminStatus, Model, PauseState, Problem as ProblemSchema } from '@renderq/contract';
-import { describeModel, listModels, pingWithin, priceOf, QUEUE_NAMES, readCredits } from '@renderq/shared';
+import {
+  describeModel,
+  listModels,
+  pingWithin,
+  priceOf,
+  QUEUE_NAMES,
+  readCredits,
+  readSegmindOutage,
+} from '@renderq/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -110,7 +118,7 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
       config: { access: 'operator' },
       schema: {
         summary:
-          'Pause state and reason, whether storage takes writes, queue depths, and the last known Segmind credit balance',
+          'Pause state and reason, a Segmind outage being waited out, whether storage takes writes, queue depths, and the last known Segmind credit balance',
         tags: ['operations'],
         response: {
           200: AdminStatus,
@@ -120,8 +128,9 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
       },
     },
     async () => {
-      const [pause, render, waitingForShare, poll, webhooks, credits] = await Promise.all([
+      const [pause, outage, render, waitingForShare, poll, webhooks, credits] = await Promise.all([
         ctx.pause.state(),
+        readSegmindOutage(ctx.redis, ctx.config.redis.prefix),
         ctx.renderQueue.getJobCounts(),
         ctx.fairShareNow(),
         ctx.pollQueue.getJobCounts(),
@@ -132,6 +141,7 @@ export async function operationRoutes(app: FastifyInstance, ctx: ApiContext): Pr
       const storage = ctx.storageStatus();
       return {
         pause,
+        segmind_outage: outage,
         storage: storage.ok ? { usable: true, problem: null } : { usable: false, problem: storage.problem },
         queues: {
           // Jobs waiting for their tenant's fair share are the render queue's too (docs/tenants.md).

@@ -1,9 +1,9 @@
 /**
  * `renderq admin status|pause|resume|tenants`, with an operator key (RENDERQ_ADMIN_KEY,
- * else the API key): whether renderq takes jobs and why not, whether storage takes writes, queue depths, the
+ * else the API key): whether renderq takes jobs and why not, a Segmind outage it waits out, whether storage takes writes, queue depths, the
  * last known Segmind credit balance; stop and start taking jobs for everyone; every tenant's quota and backlog.
  */
-import type { AdminStatus, PauseState, TenantList } from '@renderq/contract';
+import type { AdminStatus, PauseState, SegmindOutage, TenantList } from '@renderq/contract';
 import { type ApiTarget, callApi } from '../api-calls.js';
 import type { Action, CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -17,6 +17,7 @@ export function adminStatusCommand(adminKey: string | undefined): Action {
       const states = [...new Set(Object.values(status.queues).flatMap((counts) => Object.keys(counts)))];
       return [
         pauseLine(context, status.pause),
+        ...(status.segmind_outage ? [outageLine(context, status.segmind_outage)] : []),
         status.storage.usable
           ? `storage: ${context.output.paint('green', 'usable')}`
           : `storage: ${context.output.paint('red', 'not usable')} (${status.storage.problem})`,
@@ -70,4 +71,11 @@ function pauseLine(context: CommandContext, pause: PauseState): string {
   if (!pause.paused) return `taking jobs: ${context.output.paint('green', 'yes')}`;
   const why = [pause.reason, pause.message].filter(Boolean).join(': ');
   return `taking jobs: ${context.output.paint('red', 'paused')}${why ? ` (${why})` : ''}${pause.since ? ` since ${pause.since}` : ''}`;
+}
+
+function outageLine(context: CommandContext, outage: SegmindOutage): string {
+  return (
+    `submits: ${context.output.paint('red', 'held')} (Segmind outage since ${outage.since}: ${outage.message}); ` +
+    `next probe ${outage.next_probe_at}`
+  );
 }

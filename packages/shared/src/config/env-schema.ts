@@ -344,6 +344,11 @@ export const EnvSchema = z
     SEGMIND_MAX_INFLIGHT: positiveInt(1000, 1_000_000),
     /** From submit to a final answer; past it the job fails with `timeout`. @defaultValue 600 */
     JOB_DEADLINE_SECONDS: positiveInt(600, 7 * 24 * 3600),
+    /**
+     * How long a job keeps trying after Segmind first did not take its submit (answered 5xx or not at
+     * connect, which starts no request) before it fails `segmind_unavailable`. @defaultValue 3600
+     */
+    SEGMIND_OUTAGE_WAIT_SECONDS: positiveInt(3600, 30 * 24 * 3600),
     /** A submit whose answer never came: `fail` the job (never pay twice) or `resubmit` it. @defaultValue fail */
     AMBIGUOUS_SUBMIT_POLICY: z.enum(['fail', 'resubmit']).default('fail'),
     /** Longest wait between two polls of one request. @defaultValue 15 */

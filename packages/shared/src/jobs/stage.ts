@@ -8,7 +8,14 @@ import { z } from 'zod';
 const isoTime = z.iso.datetime();
 
 export const JobStage = z.discriminatedUnion('name', [
-  z.object({ name: z.literal('queued') }),
+  z.object({
+    name: z.literal('queued'),
+    /**
+     * Since when Segmind has not taken this job's submits (5xx, or no connection: no request
+     * started), in a run of such; it keeps trying until SEGMIND_OUTAGE_WAIT_SECONDS after.
+     */
+    unavailable_since: isoTime.optional(),
+  }),
   /** A submit is being made; a job found here on restart had an ambiguous submit. */
   z.object({ name: z.literal('submitting'), since: isoTime }),
   /** Segmind accepted the request; only polling remains, never a second submit. */

@@ -23,6 +23,8 @@ export interface MetricSources {
   readonly pause?: () => Promise<{ readonly paused: boolean; readonly reason?: PauseReason }>;
   /** The shared Segmind submit budget: its rate, and how long a 429 still holds every submit; undefined before any submit. */
   readonly submitBudget?: () => Promise<{ readonly perSecond: number; readonly heldForMs: number } | undefined>;
+  /** The Segmind outage the workers' breaker holds submits for, or null while none is. */
+  readonly segmindOutage?: () => Promise<{ readonly since: string } | null>;
   /** Each tenant's unfinished jobs, as its backlog quota counts them. */
   readonly tenantBacklogs?: () => Promise<ReadonlyMap<string, number>>;
   /** Each tenant with a spend budget: its spend (reserved and settled) over the budget, by period. */

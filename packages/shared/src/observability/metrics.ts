@@ -53,6 +53,7 @@ export function createMetrics(options: MetricsOptions = {}) {
     segmindInflight: segmind.segmindInflight(registers, readings),
     segmindSubmitRate: segmind.segmindSubmitRate(registers, readings),
     segmindSubmitsHeld: segmind.segmindSubmitsHeld(registers, readings),
+    segmindOutage: segmind.segmindOutage(registers, readings),
     pollsPerJob: segmind.pollsPerJob(registers),
     reconcilerRequeued: jobs.reconcilerRequeued(registers),
     // A worker's own: the API consumes no queue.

@@ -66,6 +66,19 @@ export const segmindSubmitsHeld = (registers: Registry[], readings: MetricReadin
     },
   });
 
+export const segmindOutage = (registers: Registry[], readings: MetricReadings) =>
+  new ObservedGauge({
+    name: 'renderq_segmind_outage',
+    help: "1 while Segmind's outage breaker holds every submit (most submits answered 5xx or not at connect), else 0.",
+    registers,
+    async collect() {
+      const read = readings.sources.segmindOutage;
+      if (!read) return;
+      const outage = await read().catch(() => undefined);
+      if (outage !== undefined) this.set(outage ? 1 : 0);
+    },
+  });
+
 export const pollsPerJob = (registers: Registry[]) =>
   new Histogram({
     name: 'renderq_segmind_polls_per_job',

@@ -131,12 +131,15 @@ export function outputLinkSecretKey(prefix: string): string {
 export function idempotencyKey(prefix: string, tenant: string, keyHash: string): string {
   return `${prefix}:idempotency:${tenant}:${keyHash}`;
 }
-/** A model's last Segmind latencies in ms, newest first (a list), that polls are placed by. */
 /** Segmind's submit rate as the workers' budget has it now (JSON, refreshed every few seconds): what estimates divide by. */
 export function submitRateKey(prefix: string): string {
   return `${prefix}:submit-rate`;
 }
-
+/** The Segmind outage breaker every worker shares (a hash, present only while open): submit-breaker-1.lua. */
+export function segmindBreakerKey(prefix: string): string {
+  return `${prefix}:segmind-breaker`;
+}
+/** A model's last Segmind latencies in ms, newest first (a list), that polls are placed by. */
 export function modelLatencyKey(prefix: string, model: string): string {
   return `${prefix}:model-latency-ms:${model}`;
 }

@@ -79,6 +79,8 @@ declare module 'ioredis' {
     renderqCountAcceptedSubmit(budget: string, nowMs: string, keep: string): Result<number, Context>;
     /** cut-submit-rate-1.lua */
     renderqCutSubmitRate(budget: string, ...args: string[]): Result<[rate: string, holdUntilMs: number], Context>;
+    /** submit-breaker-1.lua: the verdict and a time or wait in ms (see the script's header). */
+    renderqSubmitBreaker(breaker: string, ...args: string[]): Result<[verdict: number, ms: number], Context>;
     /** take-over-claim-1.lua */
     renderqTakeOverClaim(claim: string, previous: string, next: string, ttlSeconds: string): Result<number, Context>;
   }
@@ -148,6 +150,7 @@ const SCRIPTS = {
   renderqDrawSubmitSlot: { file: 'draw-submit-slot-1.lua', numberOfKeys: 1, prelude: submitRate },
   renderqCountAcceptedSubmit: { file: 'count-accepted-submit-1.lua', numberOfKeys: 1 },
   renderqCutSubmitRate: { file: 'cut-submit-rate-1.lua', numberOfKeys: 1, prelude: submitRate },
+  renderqSubmitBreaker: { file: 'submit-breaker-1.lua', numberOfKeys: 1 },
 } as const satisfies Record<string, ScriptFile>;
 
 export type ScriptName = keyof typeof SCRIPTS;

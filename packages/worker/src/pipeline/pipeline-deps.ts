@@ -20,6 +20,7 @@ import type { Job, Queue } from 'bullmq';
 import type { SubmitWork } from '../fair-release.js';
 import type { RateBudget } from '../segmind/rate-budget.js';
 import type { SegmindClient } from '../segmind/segmind-client.js';
+import type { SubmitBreaker } from '../segmind/submit-breaker.js';
 import type { InflightCount } from './inflight-count.js';
 import type { OutputStore } from './output-store.js';
 import type { PollSchedule } from './poll-schedule.js';
@@ -27,6 +28,8 @@ import type { PollSchedule } from './poll-schedule.js';
 interface PipelineSettings {
   readonly ambiguousSubmitPolicy: 'fail' | 'resubmit';
   readonly jobDeadlineMs: number;
+  /** From the first submit Segmind did not take, how long a job keeps trying (SEGMIND_OUTAGE_WAIT_SECONDS). */
+  readonly outageWaitMs: number;
   readonly maxInflight: number;
   /** Store attempts before an output outage fails the job. @defaultValue 15 */
   readonly maxStoreAttempts: number;
@@ -39,6 +42,8 @@ export interface PipelineDeps {
   readonly segmind: SegmindClient;
   /** Segmind's submit rate limit, learned and shared by every worker using the same key. */
   readonly budget: RateBudget;
+  /** Segmind's outage breaker, shared by every worker: holds submits while most fail, and probes. */
+  readonly breaker: SubmitBreaker;
   /** Requests at Segmind across all workers, for SEGMIND_MAX_INFLIGHT. */
   readonly inflight: InflightCount;
   /** How long this worker's submits hold a worker slot besides their slot wait (for the fair-share release). */

@@ -11,8 +11,9 @@ import {
   RetryLaterError,
   StopTakingJobsError,
 } from '@renderq/shared';
-import { Worker } from 'bullmq';
+import { DelayedError, Worker } from 'bullmq';
 import { AmbiguousSubmitError } from '../segmind/classify.js';
+import type { Admission } from '../segmind/submit-breaker.js';
 import { failedStage, finish, jobLogger, type PipelineDeps, type RenderJob } from './pipeline-deps.js';
 
 /**
@@ -67,14 +68,24 @@ export async function handleReadError(
   throw error;
 }
 
-export async function handleSubmitError(
-  deps: PipelineDeps,
-  job: RenderJob,
-  record: JobRecord,
-  error: unknown,
-): Promise<void> {
+/** One submit of a job: its BullMQ job and lock token, its record, and what the outage breaker said. */
+export interface SubmitAttempt {
+  readonly job: RenderJob;
+  readonly token: string | undefined;
+  readonly record: JobRecord;
+  readonly admission: Extract<Admission, { go: true }>;
+}
+
+export async function handleSubmitError(deps: PipelineDeps, attempt: SubmitAttempt, error: unknown): Promise<void> {
+  const { job, record } = attempt;
   const log = jobLogger(deps, record);
   const backToQueued = () => deps.store.transition(record, 'requeue', { name: 'queued' });
+  if (error instanceof RetryLaterError && error.code === 'segmind_unavailable') {
+    // A 5xx or a refused connection: no request was started, so waiting costs nothing.
+    return waitOutOutage(deps, attempt, error);
+  }
+  // Any other outcome but a lost answer is Segmind answering: an outage, if one was held, is over.
+  if (!(error instanceof AmbiguousSubmitError)) await deps.breaker.answered(attempt.admission);
   if (error instanceof AmbiguousSubmitError) {
     if (await settleAmbiguous(deps, record, error.message)) {
       await backToQueued();
@@ -112,4 +123,42 @@ export async function handleSubmitError(
   }
   log.warn({ err: error, attempt: job.attemptsMade + 1 }, 'submit failed; retrying with backoff');
   throw error;
+}
+
+/**
+ * A submit Segmind did not take (5xx, or no connection): the job waits for Segmind without
+ * spending an attempt — held with every other submit while the outage breaker is open, else
+ * tried again after a backoff — until SEGMIND_OUTAGE_WAIT_SECONDS after the first such refusal
+ * in a row (so that a job Segmind always refuses still ends).
+ */
+async function waitOutOutage(deps: PipelineDeps, attempt: SubmitAttempt, error: RetryLaterError): Promise<void> {
+  const { job, token, record } = attempt;
+  const log = jobLogger(deps, record);
+  const since =
+    record.stage.name === 'queued' && record.stage.unavailable_since
+      ? record.stage.unavailable_since
+      : new Date().toISOString();
+  await deps.store.transition(record, 'requeue', { name: 'queued', unavailable_since: since });
+  const heldUntil = await deps.breaker.failed(attempt.admission, error.message);
+  if (Date.now() - Date.parse(since) >= deps.settings.outageWaitMs) {
+    const waited = `${Math.round(deps.settings.outageWaitMs / 1000)} s`;
+    const message = `Segmind took no submit of this job for ${waited} (SEGMIND_OUTAGE_WAIT_SECONDS); last: ${error.message}`;
+    await finish(deps, record, 'fail_queued', failedStage({ code: 'segmind_unavailable', message }));
+    return;
+  }
+  if (heldUntil !== undefined) {
+    log.warn(
+      { err: error, heldUntil: new Date(heldUntil) },
+      'Segmind outage: every submit is held until a probe gets through',
+    );
+    await deps.renderQueue.rateLimit(Math.max(1, heldUntil - Date.now()));
+    throw Worker.RateLimitError();
+  }
+  // Tried again sooner than an outage would hold, and later each time: 2 s doubling to a minute, ±25 %.
+  const tries = Math.max(0, job.attemptsStarted - 1);
+  const backoffMs = Math.min(60_000, 2_000 * 2 ** Math.min(tries, 5)) * (0.75 + Math.random() / 2);
+  log.warn({ err: error, retryInMs: Math.round(backoffMs) }, 'Segmind did not take the submit; trying again later');
+  if (!token) throw error;
+  await job.moveToDelayed(Date.now() + Math.round(backoffMs), token);
+  throw new DelayedError();
 }

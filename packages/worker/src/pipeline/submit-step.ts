@@ -12,7 +12,7 @@ import type { Span } from '@opentelemetry/api';
 import { assertNever, type JobRecord } from '@renderq/shared';
 import { Worker } from 'bullmq';
 import { jobLogger, type PipelineDeps, type RenderJob } from './pipeline-deps.js';
-import { handleReadError, handleSubmitError, settleAmbiguous } from './submit-failures.js';
+import { handleReadError, handleSubmitError, type SubmitAttempt, settleAmbiguous } from './submit-failures.js';
 
 export function submitStep(deps: PipelineDeps) {
   return async (job: RenderJob, token?: string): Promise<void> => {
@@ -63,6 +63,13 @@ async function submit(
     return handleReadError(deps, job, record, error);
   }
 
+  // A Segmind outage: every submit held (no attempt spent) while the shared breaker is open, bar one probe.
+  const admission = await deps.breaker.admit();
+  if (!admission.go) {
+    await deps.renderQueue.rateLimit(admission.waitMs);
+    throw Worker.RateLimitError();
+  }
+
   // Segmind's rate limit: a slot from the budget every worker shares, or back to wait until there is one.
   const slotFrom = Date.now();
   const heldMs = await takeSubmitSlot(deps);
@@ -89,7 +96,7 @@ async function submit(
     record.trace_parent,
     'renderq.submit',
     attributes,
-    (span) => submitNow(deps, job, record, images, startedAt + slotWaitMs, span),
+    (span) => submitNow(deps, { job, token, record, admission }, images, startedAt + slotWaitMs, span),
     { startMs: enteredAt, jobId: record.id },
   );
 }
@@ -113,12 +120,12 @@ function traceQueueWait(deps: PipelineDeps, record: JobRecord, slotWaitMs: numbe
 /** The submit itself, once the job is in it: an in-flight place, Segmind's answer, the hand-over to polling. */
 async function submitNow(
   deps: PipelineDeps,
-  job: RenderJob,
-  record: JobRecord,
+  attempt: SubmitAttempt,
   images: Record<string, string>,
   workFrom: number,
   span: Span,
 ): Promise<void> {
+  const { record } = attempt;
   if (!(await deps.inflight.reserve(deps.settings.maxInflight))) {
     span.setAttribute('renderq.requeued', 'segmind_max_inflight');
     await deps.store.transition(record, 'requeue', { name: 'queued' });
@@ -131,7 +138,10 @@ async function submitNow(
     // Outputs as URLs keep result bodies small; renderq stores them itself.
     answer = await deps.segmind.submit(record.model, { ...record.input, ...images, base64: false });
   } catch (error) {
-    return handleSubmitError(deps, job, record, error);
+    return handleSubmitError(deps, attempt, error);
+  }
+  if (await deps.breaker.answered(attempt.admission)) {
+    jobLogger(deps, record).warn('Segmind takes submits again: the outage breaker is closed');
   }
   deps.budget.accepted();
   span.setAttribute('segmind.request_id', answer.request_id);
