@@ -13,6 +13,7 @@ import {
   type Logger,
   type Metrics,
   OutputLinks,
+  oldestRequestAtSegmind,
   openStorage,
   openWebhookQueue,
   PauseControl,
@@ -150,6 +151,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     credits: async () => (await readCredits(redis, prefix))?.balance,
     pause: () => ctx.pause.state(),
     segmindOutage: () => readSegmindOutage(redis, prefix),
+    oldestRequestAtSegmind: () => oldestRequestAtSegmind(redis, prefix),
     queueCounts: () =>
       readQueueDepths([renderQueue, pollQueue, ...(webhooks ? [webhooks.queue] : [])], async () =>
         [...(await fairShareNow()).waiting.values()].reduce((sum, n) => sum + n, 0),

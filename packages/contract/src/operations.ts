@@ -40,7 +40,7 @@ const StorageState = z.object({
  */
 export const SegmindOutage = z.object({
   since: z.string().describe('When the breaker opened.'),
-  next_probe_at: z.string().describe('When the next submit may try Segmind again (the hold doubles, up to a minute).'),
+  next_probe_at: z.string().describe('When the next submit may try Segmind again (the hold doubles, up to 30 s).'),
   message: z.string().describe("The last failed submit's answer."),
 });
 export type SegmindOutage = z.infer<typeof SegmindOutage>;

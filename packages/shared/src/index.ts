@@ -15,6 +15,7 @@ export { CancelledRequest, type JobEstimate, JobRecord, NO_ESTIMATE, type Public
 export { JobStore } from './jobs/job-store.js';
 export { type FinishingMove, failMoveFrom } from './jobs/lifecycle.js';
 export { PauseControl } from './jobs/pause-control.js';
+export { oldestRequestAtSegmind, pollPriority, STORE_PRIORITY } from './jobs/requests-at-segmind.js';
 export { readSegmindOutage } from './jobs/segmind-outage.js';
 export { spendPeriodsAt, usdToMicros } from './jobs/spend.js';
 export { assertNever, isFinal, JobStage, statusOf } from './jobs/stage.js';

@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       reconcileAfterMs: 52_000,
       jobDeadlineMs: 600_000,
       outageWaitMs: 3_600_000,
+      resultRetentionMs: 3_600_000,
       ambiguousSubmitPolicy: 'fail',
       pollMaxIntervalMs: 15_000,
       pollLagShare: 0.1,

@@ -15,6 +15,7 @@ import {
   type Logger,
   type Metrics,
   OutputLinks,
+  oldestRequestAtSegmind,
   openWebhookQueue,
   PauseControl,
   QUEUE_NAMES,
@@ -50,6 +51,9 @@ import { SubmitBreaker } from './segmind/submit-breaker.js';
 import { gateOnStorage } from './storage-gate.js';
 import { startSubmitRateNote } from './submit-rate-note.js';
 import { startWebhookWorker } from './webhooks/webhook-worker.js';
+
+/** Store attempts that take six days: nine doubling from 1 s (8.5 min in all), then one every 5 min. */
+const STORE_ATTEMPTS_WITHIN_SIX_DAYS = 9 + Math.ceil((6 * 86_400 - 511) / 300);
 
 export interface RunningWorker {
   readonly metrics: Metrics;
@@ -104,6 +108,7 @@ export async function startWorker({
     // Read when scraped, by then the budget exists.
     submitBudget: () => deps.budget.state(),
     segmindOutage: () => readSegmindOutage(redis, prefix),
+    oldestRequestAtSegmind: () => oldestRequestAtSegmind(redis, prefix),
   });
   const segmind = new SegmindClient({
     baseUrl: config.segmind.baseUrl,
@@ -162,9 +167,11 @@ export async function startWorker({
       ambiguousSubmitPolicy: config.worker.ambiguousSubmitPolicy,
       jobDeadlineMs: config.worker.jobDeadlineMs,
       outageWaitMs: config.worker.outageWaitMs,
+      resultRetentionMs: config.worker.resultRetentionMs,
       maxInflight: config.segmind.maxInflight,
-      // 1 s doubling to 5 min: about half an hour of storage or download outage.
-      maxStoreAttempts: 15,
+      // 1 s doubling to 5 min, then every 5 min, for six days after the result: Segmind keeps the output
+      // media 7 days, and an output paid for is worth waiting for through any storage outage.
+      maxStoreAttempts: STORE_ATTEMPTS_WITHIN_SIX_DAYS,
       lockDurationMs: config.worker.lockDurationMs,
     },
   };

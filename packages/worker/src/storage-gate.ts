@@ -1,6 +1,6 @@
 /**
  * The submit step runs only while storage takes writes: a job submitted to Segmind
- * whose outputs cannot be stored is paid for and then retried for half an hour. While
+ * whose outputs cannot be stored is paid for and then retried for days. While
  * storage is unusable, render jobs wait in the queue (nothing spent) and /readyz says why;
  * polls of requests already at Segmind go on.
  */

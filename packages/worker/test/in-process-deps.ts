@@ -39,6 +39,7 @@ export function inProcessDeps(
       ambiguousSubmitPolicy: 'fail',
       jobDeadlineMs: 60_000,
       outageWaitMs: 3_600_000,
+      resultRetentionMs: 3_600_000,
       maxInflight: 100,
       maxStoreAttempts: 3,
       lockDurationMs: 30_000,

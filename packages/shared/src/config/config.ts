@@ -248,6 +248,8 @@ function toConfig(env: Env, storage: StorageConfig) {
         env.WORKER_RECONCILE_AFTER_MS ??
         2 * env.POLL_MAX_INTERVAL_SECONDS * 1000 + 2 * env.WORKER_LOCK_DURATION_MS + 10_000,
       jobDeadlineMs: env.JOB_DEADLINE_SECONDS * 1000,
+      /** How long Segmind keeps a finished request's status and result. */
+      resultRetentionMs: env.SEGMIND_RESULT_RETENTION_SECONDS * 1000,
       /** From the first submit Segmind did not take, how long a job keeps trying before it fails. */
       outageWaitMs: env.SEGMIND_OUTAGE_WAIT_SECONDS * 1000,
       ambiguousSubmitPolicy: env.AMBIGUOUS_SUBMIT_POLICY,

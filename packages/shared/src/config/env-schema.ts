@@ -345,6 +345,12 @@ export const EnvSchema = z
     /** From submit to a final answer; past it the job fails with `timeout`. @defaultValue 600 */
     JOB_DEADLINE_SECONDS: positiveInt(600, 7 * 24 * 3600),
     /**
+     * How long Segmind keeps a finished request's status and result (then both answer 404): set it only
+     * to match a Segmind stand-in. Results of requests older than a quarter of it are fetched before
+     * any output is stored. @defaultValue 3600
+     */
+    SEGMIND_RESULT_RETENTION_SECONDS: positiveInt(3600, 30 * 24 * 3600),
+    /**
      * How long a job keeps trying after Segmind first did not take its submit (answered 5xx or not at
      * connect, which starts no request) before it fails `segmind_unavailable`. @defaultValue 3600
      */

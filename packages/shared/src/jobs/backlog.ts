@@ -2,7 +2,7 @@
  * Each tenant's backlog, which its quota counts: its unfinished jobs (queued or running), kept as
  * the set of their ids (tenantBacklogKey). A request claims room for its jobs before anything of it
  * is stored (admission.ts); recording the jobs moves them from the claim into the set
- * (create-jobs-n.lua), and a job's final move takes it out (transition-job-9-or-13.lua). A job
+ * (create-jobs-n.lua), and a job's final move takes it out (transition-job-10-or-14.lua). A job
  * that left the unfinished jobs some other way (finished by a worker of a version before quotas,
  * its record lost) is taken out by `tidyBacklogs`, which the reconciler runs.
  */

@@ -4,7 +4,7 @@
  * USD, so that sums are exact and every reservation returns to zero. The scripts keep it: a job's
  * reservation joins it as the job is recorded (create-jobs-n.lua) and ends when Segmind says what the
  * job cost, when it ends unbilled, or — when Segmind may have billed it without saying — is counted
- * as spent (transition-job-9-or-13.lua, settle-cancelled-3-or-4.lua, drop-uncommitted-job-4.lua; the
+ * as spent (transition-job-10-or-14.lua, settle-cancelled-3-or-4.lua, drop-uncommitted-job-4.lua; the
  * rules are prelude/spend-ledger.lua's). A job's spend counts in the day it was admitted.
  */
 import { backlogTenantsKey, tenantSpendKey } from '../redis/keys.js';

@@ -1,7 +1,7 @@
 /**
  * Moving a job between stages: only by a move declared in lifecycle.ts, atomically with
  * its batch's counters, its tenant's spend, its change events and the webhook events a final
- * move causes (transition-job-9-or-13.lua).
+ * move causes (transition-job-10-or-14.lua).
  */
 import { randomUUID } from 'node:crypto';
 import { type FinishedStatus, isFinishedStatus, type JobError } from '@renderq/contract';
@@ -16,6 +16,7 @@ import {
   jobEventsKey,
   jobKey,
   pendingEventsKey,
+  requestsAtSegmindKey,
   tenantBacklogKey,
   tenantSpendKey,
   unfinishedJobsKey,
@@ -84,6 +85,7 @@ export async function transition<M extends MoveName>(
     fairReadyKey(prefix, tenant ?? ''),
     tenantSpendKey(prefix, tenant ?? ''),
     jobEventsKey(prefix, id),
+    requestsAtSegmindKey(prefix),
     ...(batchId
       ? [
           batchKey(prefix, batchId),

@@ -23,6 +23,8 @@ export interface MetricSources {
   readonly pause?: () => Promise<{ readonly paused: boolean; readonly reason?: PauseReason }>;
   /** The shared Segmind submit budget: its rate, and how long a 429 still holds every submit; undefined before any submit. */
   readonly submitBudget?: () => Promise<{ readonly perSecond: number; readonly heldForMs: number } | undefined>;
+  /** When the oldest request at Segmind whose result is not yet in hand was submitted (ms); undefined: none. */
+  readonly oldestRequestAtSegmind?: () => Promise<number | undefined>;
   /** The Segmind outage the workers' breaker holds submits for, or null while none is. */
   readonly segmindOutage?: () => Promise<{ readonly since: string } | null>;
   /** Each tenant's unfinished jobs, as its backlog quota counts them. */

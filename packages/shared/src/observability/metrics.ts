@@ -54,6 +54,7 @@ export function createMetrics(options: MetricsOptions = {}) {
     segmindSubmitRate: segmind.segmindSubmitRate(registers, readings),
     segmindSubmitsHeld: segmind.segmindSubmitsHeld(registers, readings),
     segmindOutage: segmind.segmindOutage(registers, readings),
+    segmindOldestRequestAge: segmind.segmindOldestRequestAge(registers, readings),
     pollsPerJob: segmind.pollsPerJob(registers),
     reconcilerRequeued: jobs.reconcilerRequeued(registers),
     // A worker's own: the API consumes no queue.

@@ -79,6 +79,20 @@ export const segmindOutage = (registers: Registry[], readings: MetricReadings) =
     },
   });
 
+export const segmindOldestRequestAge = (registers: Registry[], readings: MetricReadings) =>
+  new ObservedGauge({
+    name: 'renderq_segmind_oldest_request_age_seconds',
+    help: 'Age of the oldest request at Segmind whose result renderq does not have yet (0: none). Segmind forgets a request an hour after it finishes.',
+    registers,
+    async collect() {
+      const read = readings.sources.oldestRequestAtSegmind;
+      if (!read) return;
+      const submittedAt = await read().catch(() => null);
+      if (submittedAt !== null)
+        this.set(submittedAt === undefined ? 0 : Math.max(0, (Date.now() - submittedAt) / 1000));
+    },
+  });
+
 export const pollsPerJob = (registers: Registry[]) =>
   new Histogram({
     name: 'renderq_segmind_polls_per_job',

@@ -135,6 +135,13 @@ export function idempotencyKey(prefix: string, tenant: string, keyHash: string):
 export function submitRateKey(prefix: string): string {
   return `${prefix}:submit-rate`;
 }
+/**
+ * The requests at Segmind whose result is not yet in hand, by submit time (a sorted set of job ids,
+ * kept by transition-job-10-or-14.lua): the oldest one's age is how close Segmind is to forgetting it.
+ */
+export function requestsAtSegmindKey(prefix: string): string {
+  return `${prefix}:at-segmind`;
+}
 /** The Segmind outage breaker every worker shares (a hash, present only while open): submit-breaker-1.lua. */
 export function segmindBreakerKey(prefix: string): string {
   return `${prefix}:segmind-breaker`;

@@ -15,7 +15,7 @@ import type { RedisConnection } from './create-redis.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** transition-job-9-or-13.lua: 9 keys, or 13 for a job in a batch. */
+    /** transition-job-10-or-14.lua: 10 keys, or 14 for a job in a batch. */
     renderqTransitionJob(
       numberOfKeys: number,
       ...keysAndArgs: string[]
@@ -124,7 +124,7 @@ const webhookEvents = () => readLua('prelude/webhook-events.lua');
 /** The scripts by command name (each a method of a connection once defined). */
 const SCRIPTS = {
   renderqTransitionJob: {
-    file: 'transition-job-9-or-13.lua',
+    file: 'transition-job-10-or-14.lua',
     jobPrelude: (jobs) => jobs.lifecycle + longValues(jobs) + spendLedger() + webhookEvents(),
   },
   renderqCreateJobs: { file: 'create-jobs-n.lua', prelude: () => spendLedger() + admissionClaims() },

@@ -1,7 +1,7 @@
 /**
  * Storage proven usable at start and every interval after: a missing bucket or an
  * unwritable directory shows in /readyz (and stops a worker submitting jobs it could
- * not store) within one interval, instead of surfacing as jobs retrying for half an hour.
+ * not store) within one interval, instead of surfacing as jobs retrying for days.
  */
 import type { Logger } from 'pino';
 import { type Storage, StorageUnusableError } from './storage.js';

@@ -28,6 +28,8 @@ import type { PollSchedule } from './poll-schedule.js';
 interface PipelineSettings {
   readonly ambiguousSubmitPolicy: 'fail' | 'resubmit';
   readonly jobDeadlineMs: number;
+  /** How long Segmind keeps a finished request's status and result (SEGMIND_RESULT_RETENTION_SECONDS). */
+  readonly resultRetentionMs: number;
   /** From the first submit Segmind did not take, how long a job keeps trying (SEGMIND_OUTAGE_WAIT_SECONDS). */
   readonly outageWaitMs: number;
   readonly maxInflight: number;

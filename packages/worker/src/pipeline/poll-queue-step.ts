@@ -3,9 +3,12 @@
  * delayed job and holds no worker slot. Each pass acts on the stage the job's record is
  * in now — one poll (poll-step.ts), storing the outputs (store-step.ts), or following a
  * cancelled job's request for its cost (follow-cancelled-step.ts) — and then either
- * finishes the job or moves it back to delayed until the next pass.
+ * finishes the job or moves it back to delayed until the next pass. A result in hand is stored
+ * in the same pass, unless its request is old enough that Segmind may soon forget others like it:
+ * then storing waits behind every poll (docs/operations.md, "Segmind's retention window").
  */
-import { assertNever, type JobRecord } from '@renderq/shared';
+import { assertNever, type JobRecord, STORE_PRIORITY } from '@renderq/shared';
+import { DelayedError } from 'bullmq';
 import { followCancelledRequest } from './follow-cancelled-step.js';
 import type { PipelineDeps, PollJob } from './pipeline-deps.js';
 import { pollRequest } from './poll-step.js';
@@ -28,7 +31,14 @@ export function pollQueueStep(deps: PipelineDeps) {
           (span) => pollRequest(deps, job, token, record, stage, span),
           { startMs: since, jobId: record.id },
         );
-        if (storing) await store(deps, job, token, storing.record, storing.stage);
+        if (!storing) return;
+        if (token && Date.now() - Date.parse(stage.submitted_at) > deps.settings.resultRetentionMs / 4) {
+          // An old request: the results of others as old come first (Segmind forgets them), storing after.
+          await job.changePriority({ priority: STORE_PRIORITY });
+          await job.moveToDelayed(Date.now(), token);
+          throw new DelayedError();
+        }
+        await store(deps, job, token, storing.record, storing.stage);
         return;
       }
       case 'storing':

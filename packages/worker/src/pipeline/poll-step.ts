@@ -24,9 +24,11 @@ export async function pollRequest(
   span: Span,
 ): Promise<{ record: JobRecord; stage: StoringStage } | undefined> {
   if (stage.polls > 0) span.setAttribute('renderq.poll', stage.polls + 1);
-  const submittedAt = Date.parse(stage.submitted_at);
-  if (Date.now() > submittedAt + deps.settings.jobDeadlineMs) {
-    await finish(
+  // Past the deadline Segmind is still asked once: a result that is there (workers were away) is
+  // paid for, and fetched; only a request still unfinished fails the job.
+  const pastDeadline = Date.now() > Date.parse(stage.submitted_at) + deps.settings.jobDeadlineMs;
+  const timedOut = () =>
+    finish(
       deps,
       record,
       'fail_poll',
@@ -35,15 +37,17 @@ export async function pollRequest(
         message: `Segmind did not finish request ${stage.request_id} within ${deps.settings.jobDeadlineMs / 1000} s`,
       }),
     );
-    return;
-  }
   const status = await ask(deps, record, () => deps.segmind.status(stage.status_url));
-  if ('retryInMs' in status) return later(deps, job, token, record, stage, status.retryInMs);
+  if ('retryInMs' in status) {
+    if (pastDeadline) return void (await timedOut());
+    return later(deps, job, token, record, stage, status.retryInMs);
+  }
   if ('failed' in status) return;
   span.setAttribute('segmind.status', status.answer.status);
   switch (status.answer.status) {
     case 'QUEUED':
     case 'PROCESSING':
+      if (pastDeadline) return void (await timedOut());
       return later(deps, job, token, record, stage);
     case 'FAILED':
       return failAtSegmind(deps, record, stage, status.answer);

@@ -9,7 +9,7 @@
  * for what Segmind charges for it.
  */
 import type { Span } from '@opentelemetry/api';
-import { assertNever, type JobRecord } from '@renderq/shared';
+import { assertNever, type JobRecord, pollPriority } from '@renderq/shared';
 import { Worker } from 'bullmq';
 import { jobLogger, type PipelineDeps, type RenderJob } from './pipeline-deps.js';
 import { handleReadError, handleSubmitError, type SubmitAttempt, settleAmbiguous } from './submit-failures.js';
@@ -28,9 +28,10 @@ export function submitStep(deps: PipelineDeps) {
           settleAmbiguous(deps, record, 'the worker stopped during a submit'),
         );
       case 'polling':
-      case 'storing':
         // Submitted already; the hand-over to the poll queue may not have happened.
-        return handOver(deps, record.id, 0);
+        return handOver(deps, record.id, Date.parse(stage.submitted_at), 0);
+      case 'storing':
+        return handOver(deps, record.id, Date.now(), 0);
       case 'completed':
       case 'failed':
       case 'cancelled':
@@ -166,14 +167,14 @@ async function submitNow(
     // Segmind runs and bills the request anyway: followed to the end for its cost, its result discarded.
     if (await deps.store.followCancelled(record.id, request, 'start')) {
       submitted.info('job was cancelled during its submit: following the request for its cost only');
-      await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt));
+      await handOver(deps, record.id, submittedAt, await deps.schedule.nextPollDelayMs(record.model, submittedAt));
     } else {
       submitted.info({ outcome: moved }, 'job moved on during its submit: the Segmind result will be discarded');
     }
     return;
   }
   submitted.debug('submitted to Segmind');
-  await handOver(deps, record.id, await deps.schedule.nextPollDelayMs(record.model, submittedAt));
+  await handOver(deps, record.id, submittedAt, await deps.schedule.nextPollDelayMs(record.model, submittedAt));
 }
 
 /** Thrown when a job's BullMQ lock lapsed before its submit: BullMQ must not count it as this worker's outcome. */
@@ -213,7 +214,11 @@ async function takeSubmitSlot(deps: PipelineDeps): Promise<number> {
   }
 }
 
-/** Queues the job's polling, once: the poll job's id is the renderq job id. */
-async function handOver(deps: PipelineDeps, jobId: string, delayMs: number): Promise<void> {
-  await deps.pollQueue.add('poll', { jobId }, { jobId, delay: Math.max(0, Math.round(delayMs)) });
+/**
+ * Queues the job's polling, once: the poll job's id is the renderq job id, its priority the minute
+ * of its submit (the oldest requests are polled first when polls pile up).
+ */
+async function handOver(deps: PipelineDeps, jobId: string, submittedAtMs: number, delayMs: number): Promise<void> {
+  const options = { jobId, delay: Math.max(0, Math.round(delayMs)), priority: pollPriority(submittedAtMs) };
+  await deps.pollQueue.add('poll', { jobId }, options);
 }

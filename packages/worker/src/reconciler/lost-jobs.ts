@@ -100,8 +100,13 @@ async function lookUp(deps: LostJobsDeps, jobs: readonly UnfinishedJobGlance[]):
 async function requeueJob(deps: LostJobsDeps, { job, queue, bullmq }: JobLook): Promise<void> {
   // A finished BullMQ job keeps its id taken: it goes first, or the add would be a no-op.
   if (bullmq.presence === 'finished') await queue.remove(job.id);
-  const name = queue === deps.pollQueue ? 'poll' : QUEUE_NAMES.render;
-  await queue.add(name, { jobId: job.id }, { jobId: job.id, priority: job.priority });
+  const poll = queue === deps.pollQueue;
+  // A lost poll goes ahead of every other (priority 1): its request has been at Segmind a while.
+  await queue.add(
+    poll ? 'poll' : QUEUE_NAMES.render,
+    { jobId: job.id },
+    { jobId: job.id, priority: poll ? 1 : job.priority },
+  );
   deps.metrics.reconcilerRequeued.inc({ kind: job.stage === 'queued' ? 'queued_job' : 'working_job' });
   deps.logger.warn(
     { job_id: job.id, stage: job.stage, queue: queue.name, bullmq: bullmq.presence, priority: job.priority },

@@ -3,7 +3,7 @@
  * most of a worker's last submits were answered 5xx or not answered at connect — which start
  * no request, so trying again costs nothing — it opens, and every submit is held (the jobs wait,
  * spending no attempt) until one probe at a time finds Segmind answering again. The hold doubles
- * after each failed probe, up to a minute. docs/operations.md, "A Segmind outage", tells operators.
+ * after each failed probe, up to 30 s (how late at most submits resume once Segmind is back). docs/operations.md, "A Segmind outage", tells operators.
  *
  * Deciding to open is local (this worker's own last submits): the closed breaker costs four
  * Redis reads a second, never one per submit.
@@ -17,7 +17,7 @@ export interface SubmitBreakerOptions {
   readonly probeTimeoutMs: number;
   /** @defaultValue 5 s */
   readonly firstHoldMs?: number;
-  /** @defaultValue 60 s */
+  /** @defaultValue 30 s */
   readonly longestHoldMs?: number;
 }
 
@@ -56,7 +56,7 @@ export class SubmitBreaker {
     this.#key = segmindBreakerKey(options.prefix);
     this.#probeTimeoutMs = options.probeTimeoutMs;
     this.#firstHoldMs = options.firstHoldMs ?? 5_000;
-    this.#longestHoldMs = options.longestHoldMs ?? 60_000;
+    this.#longestHoldMs = options.longestHoldMs ?? 30_000;
   }
 
   /** Asks before a submit. Closed (as read within the last second): go, without asking Redis. */

@@ -16,10 +16,12 @@
 -- KEYS[7]  its tenant's fair-share ready set (a job cancelled while waiting for its share leaves it)
 -- KEYS[8]  its tenant's spend ledger (prelude/spend-ledger.lua)
 -- KEYS[9]  the job's change events (a capped stream: each change of stage, in order)
--- KEYS[10] the job's batch hash           } only for a job in a batch (then #KEYS is 13; a job's
--- KEYS[11] the batch's job list           } batch is fixed when it is created, and the script
--- KEYS[12] the batch.completed event hash } checks that the keys are given exactly when it has one)
--- KEYS[13] the batch's change events (a stream: each job's final move, then the batch's finish)
+-- KEYS[10] the requests at Segmind whose result is not yet in hand (a sorted set of job ids by
+--          submit time: a job enters it as it starts polling and leaves it as it stops)
+-- KEYS[11] the job's batch hash           } only for a job in a batch (then #KEYS is 14; a job's
+-- KEYS[12] the batch's job list           } batch is fixed when it is created, and the script
+-- KEYS[13] the batch.completed event hash } checks that the keys are given exactly when it has one)
+-- KEYS[14] the batch's change events (a stream: each job's final move, then the batch's finish)
 -- ARGV[1]  the move's name (a key of MOVES)
 -- ARGV[2]  the new stage as JSON
 -- ARGV[3]  now (ISO 8601)                 ARGV[4] retention of finished records (ms)
@@ -29,7 +31,7 @@
 --          refusal (the job is no longer in a `from` stage by then)
 -- ARGV[7]  '1' when webhooks are on: a job reaching a final stage then records its event (and
 --          its batch's batch.completed when it was the last), with the move itself
--- ARGV[8]  the id of the event in KEYS[5]  ARGV[9] the id of the event in KEYS[12] ('' without)
+-- ARGV[8]  the id of the event in KEYS[5]  ARGV[9] the id of the event in KEYS[13] ('' without)
 -- ARGV[10] the channel changes are published on ('' for none): "job id|event id|stage|" for a change
 --          of the job's stage; "batch id|event id|final status|job id" for its batch's job finishing,
 --          and "batch id|event id|batch.completed|" for the batch finishing
@@ -54,10 +56,10 @@ if applied[1] == ARGV[6] then return {1, applied[2], tonumber(applied[3]), appli
 if not move.from[current] then return {0, current, 0, ''} end
 
 local batchId = redis.call('HGET', KEYS[1], 'batch_id') or ''
-if (batchId ~= '') ~= (#KEYS == 13) then
+if (batchId ~= '') ~= (#KEYS == 14) then
   return redis.error_reply('renderq: batch keys must be given exactly for a job in a batch')
 end
-local batch = KEYS[10]
+local batch = KEYS[11]
 
 local nextStage = move.to
 -- Its request is still at Segmind, which will charge for it: followed to the end for its cost.
@@ -82,6 +84,13 @@ if FINAL[nextStage] and not following then
   redis.call('ZREM', KEYS[2], id)
 else
   redis.call('ZADD', KEYS[2], ARGV[5], id)
+end
+-- A request at Segmind whose result is not in hand: Segmind forgets it an hour after it finishes, so
+-- the oldest one's age is watched (the workers' metrics, an alert) before that happens.
+if nextStage == 'polling' and current ~= 'polling' then
+  redis.call('ZADD', KEYS[10], ARGV[5], id)
+elseif current == 'polling' and nextStage ~= 'polling' then
+  redis.call('ZREM', KEYS[10], id)
 end
 local retention = tonumber(ARGV[4])
 -- Its tenant's backlog quota counts it no more (a job followed for its cost is not waiting work).
@@ -138,19 +147,19 @@ if batch and STATUS[current] ~= STATUS[nextStage] then
         redis.call('HSET', batch, 'status', 'completed')
       end
       redis.call('PEXPIRE', batch, retention)
-      redis.call('PEXPIRE', KEYS[11], retention)
+      redis.call('PEXPIRE', KEYS[12], retention)
       batchFinished = 1
     end
   end
 end
 -- A batch's stream has its jobs' final moves and its finish, for the batch's event streams.
 if batch and FINAL[nextStage] and not FINAL[current] then
-  local entry = redis.call('XADD', KEYS[13], 'MAXLEN', '~', 20000, '*', 'job', id, 'status', STATUS[nextStage])
+  local entry = redis.call('XADD', KEYS[14], 'MAXLEN', '~', 20000, '*', 'job', id, 'status', STATUS[nextStage])
   if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], batchId .. '|' .. entry .. '|' .. STATUS[nextStage] .. '|' .. id) end
   if batchFinished == 1 then
-    local last = redis.call('XADD', KEYS[13], 'MAXLEN', '~', 20000, '*', 'batch', batchId, 'status', 'batch.completed')
+    local last = redis.call('XADD', KEYS[14], 'MAXLEN', '~', 20000, '*', 'batch', batchId, 'status', 'batch.completed')
     if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], batchId .. '|' .. last .. '|batch.completed|') end
-    redis.call('PEXPIRE', KEYS[13], retention)
+    redis.call('PEXPIRE', KEYS[14], retention)
   end
 end
 
@@ -171,7 +180,7 @@ if ARGV[7] == '1' and FINAL[nextStage] and not FINAL[current] then
   if batchFinished == 1 then
     local owner = redis.call('HMGET', batch, 'tenant', 'webhook_url', 'webhook_events')
     if owner[2] and owner[2] ~= '' and wanted(owner[3], 'batch.completed') then
-      record(KEYS[12], ARGV[9], 'batch', batchId, owner[1], 'batch.completed', owner[2])
+      record(KEYS[13], ARGV[9], 'batch', batchId, owner[1], 'batch.completed', owner[2])
     end
   end
 end
