@@ -46,6 +46,7 @@ export { KEEP_COMPLETED, QUEUE_NAMES, queueOptions, WEBHOOK_JOB_OPTIONS, type We
 export {
   closeRedis,
   connectionCopy,
+  connectRedis,
   createRedis,
   isRedisUnavailable,
   pingWithin,

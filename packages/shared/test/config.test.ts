@@ -185,6 +185,31 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads REDIS_SENTINELS as host:port entries with the master name, refused beside REDIS_CLUSTER', () => {
+    const config = loadConfig({
+      REDIS_SENTINELS: '10.0.0.1:26379, sentinel-b:26380,[::1]:26381',
+      REDIS_SENTINEL_PASSWORD: 'sentinel-secret-123',
+    });
+    expect(config.redis.sentinel).toEqual({
+      sentinels: [
+        { host: '10.0.0.1', port: 26379 },
+        { host: 'sentinel-b', port: 26380 },
+        { host: '::1', port: 26381 },
+      ],
+      master: 'mymaster',
+      password: 'sentinel-secret-123',
+    });
+    expect(config.secrets).toContain('sentinel-secret-123');
+    expect(loadConfig({ REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_MASTER: 'main' }).redis.sentinel?.master).toBe('main');
+    expect(loadConfig({}).redis.sentinel).toBeUndefined();
+    for (const bad of ['a', 'a:', 'a:0', 'a:70000', 'a:1,,b:2', '[::1]']) {
+      expect(errorOf({ REDIS_SENTINELS: bad }).variables).toEqual(['REDIS_SENTINELS']);
+    }
+    expect(errorOf({ REDIS_SENTINELS: 'a:1', REDIS_CLUSTER: 'true', RENDERQ_PREFIX: '{rq}' }).variables).toEqual([
+      'REDIS_SENTINELS',
+    ]);
+  });
+
   it('is frozen', () => {
     const config = loadConfig({});
     expect(Object.isFrozen(config.api)).toBe(true);

@@ -177,6 +177,7 @@ function toConfig(env: Env, storage: StorageConfig) {
     env.AWS_SECRET_ACCESS_KEY,
     env.AWS_SESSION_TOKEN,
     env.OUTPUT_LINK_SECRET,
+    env.REDIS_SENTINEL_PASSWORD,
     ...(tenants ?? []).map((t) => t.key),
     ...env.RENDERQ_ADMIN_KEYS,
     ...tracingSecrets(tracing),
@@ -190,6 +191,16 @@ function toConfig(env: Env, storage: StorageConfig) {
       url: env.REDIS_URL,
       /** REDIS_CLUSTER: `url` is one node of a Redis Cluster. Unset: one Redis. */
       ...(env.REDIS_CLUSTER ? { cluster: true as const } : {}),
+      /** REDIS_SENTINELS: the master is the one these sentinels name (`url` gives its credentials only). */
+      ...(env.REDIS_SENTINELS
+        ? {
+            sentinel: {
+              sentinels: env.REDIS_SENTINELS,
+              master: env.REDIS_SENTINEL_MASTER,
+              ...(env.REDIS_SENTINEL_PASSWORD ? { password: env.REDIS_SENTINEL_PASSWORD } : {}),
+            },
+          }
+        : {}),
       prefix: env.RENDERQ_PREFIX,
       /** How long one command may take before it fails (worker connections: at least 15 s). */
       commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,

@@ -208,6 +208,21 @@ const operatorKeys = z
     return keys;
   });
 
+/** REDIS_SENTINELS: host:port entries, comma-separated ([::1]:26379 for IPv6). */
+const sentinelList = z.string().transform((value, ctx) => {
+  const sentinels: { host: string; port: number }[] = [];
+  for (const entry of value.split(',').map((part) => part.trim())) {
+    const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[3]);
+    if (!match || port < 1 || port > 65_535) {
+      ctx.addIssue({ code: 'custom', message: `must be host:port entries, comma-separated (got "${entry}")` });
+      return z.NEVER;
+    }
+    sentinels.push({ host: (match[1] ?? match[2]) as string, port });
+  }
+  return sentinels;
+});
+
 export const EnvSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -225,6 +240,15 @@ export const EnvSchema = z
      * must then be a hash tag such as {renderq}. @defaultValue false
      */
     REDIS_CLUSTER: booleanFlag(false),
+    /**
+     * Redis Sentinel: the sentinels (host:port, comma-separated) that name the master, followed across a
+     * failover; REDIS_URL then gives only the master's password, database and TLS, not its host.
+     */
+    REDIS_SENTINELS: z.preprocess(emptyToUndefined, sentinelList.optional()),
+    /** The master's name the sentinels monitor. @defaultValue mymaster */
+    REDIS_SENTINEL_MASTER: z.preprocess(emptyToUndefined, z.string().min(1).default('mymaster')),
+    /** The sentinels' own password (requirepass on the sentinels), when they have one. */
+    REDIS_SENTINEL_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
     /** Key prefix for every Redis key; a hash tag such as {renderq} on Redis Cluster. */
     /**
      * How long a Redis command may take before it fails (a Redis that stops answering is reported,
@@ -460,6 +484,13 @@ export const EnvSchema = z
     ...OTEL_ENV,
   })
   .superRefine((env, ctx) => {
+    if (env.REDIS_SENTINELS && env.REDIS_CLUSTER) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_SENTINELS'],
+        message: 'cannot be used with REDIS_CLUSTER=true: a Redis Cluster fails over by itself',
+      });
+    }
     if ((env.AWS_ACCESS_KEY_ID === undefined) !== (env.AWS_SECRET_ACCESS_KEY === undefined)) {
       ctx.addIssue({
         code: 'custom',

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { type Config, loadConfigOrExit, type ProcessRole, type WorkerConfig } from '../config/config.js';
 import { createLogger, logFormatFor } from '../observability/logger.js';
 import type { RedisConnection } from '../redis/create-redis.js';
-import { createRedis, type RedisRole, warnIfRedisMayLoseJobs } from '../redis/create-redis.js';
+import { connectRedis, type RedisRole, warnIfRedisMayLoseJobs } from '../redis/create-redis.js';
 
 interface BootedProcess<C extends Config = Config> {
   readonly config: C;
@@ -41,13 +41,7 @@ export function bootProcess(
     secrets: config.secrets,
     format: logFormatFor(config.logFormat, process.stdout.isTTY === true),
   });
-  const redis = createRedis(
-    config.redis.url,
-    REDIS_ROLE[role],
-    name,
-    config.redis.commandTimeoutMs,
-    config.redis.cluster ?? false,
-  );
+  const redis = connectRedis(config.redis, REDIS_ROLE[role], name);
   redis.on('error', (error) => logger.error({ err: error }, 'Redis connection error'));
   void warnIfRedisMayLoseJobs(redis, logger).catch((error: unknown) =>
     logger.warn({ err: error }, 'could not check Redis durability'),

@@ -1,6 +1,6 @@
 /**
- * ioredis connections fit for BullMQ — to one Redis, or to a Redis Cluster
- * (REDIS_CLUSTER) — and the start-up check that Redis will keep what it is given
+ * ioredis connections fit for BullMQ — to one Redis, to the master Redis Sentinel names
+ * (REDIS_SENTINELS), or to a Redis Cluster (REDIS_CLUSTER) — and the start-up check that Redis will keep what it is given
  * (AOF on, no eviction): a Redis that evicts or forgets keys loses jobs silently.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
@@ -58,6 +58,47 @@ export function createRedis(
     enableAutoPipelining: options.enableAutoPipelining,
     enableOfflineQueue: true,
     clusterRetryStrategy: (times) => Math.min(times * 200, 5_000),
+  });
+}
+
+/** Where Redis is, as the configuration says (config.redis). */
+export interface RedisTarget {
+  readonly url: string;
+  readonly cluster?: true;
+  readonly sentinel?: {
+    readonly sentinels: readonly { readonly host: string; readonly port: number }[];
+    readonly master: string;
+    readonly password?: string;
+  };
+  readonly commandTimeoutMs: number;
+}
+
+/**
+ * The connection a process makes from its configuration. Behind Sentinel, ioredis asks the
+ * sentinels for the master whenever the connection drops, or a write finds it demoted (READONLY):
+ * every copy of the connection, BullMQ's blocking ones included, follows the new master. ioredis's
+ * failoverDetector is left off: a failover it announced while a reconnect was under way left the
+ * connection closed for good (measured with ioredis 6.0).
+ */
+export function connectRedis(target: RedisTarget, role: RedisRole, name: string): RedisConnection {
+  if (!target.sentinel) return createRedis(target.url, role, name, target.commandTimeoutMs, target.cluster ?? false);
+  const master = new URL(target.url);
+  const database = Number(master.pathname.slice(1) || 0);
+  return new Redis({
+    ...connectionOptions(role, name, target.commandTimeoutMs),
+    sentinels: target.sentinel.sentinels.map(({ host, port }) => ({ host, port })),
+    name: target.sentinel.master,
+    role: 'master',
+    // A master demoted by a failover (SENTINEL FAILOVER) keeps its connections: its READONLY answer
+    // sends the client back to the sentinels, and the write is sent again to the new master.
+    reconnectOnError: (error: Error) => (error.message.startsWith('READONLY') ? 2 : false),
+    ...(target.sentinel.password ? { sentinelPassword: target.sentinel.password } : {}),
+    ...(master.username ? { username: decodeURIComponent(master.username) } : {}),
+    ...(master.password ? { password: decodeURIComponent(master.password) } : {}),
+    ...(Number.isInteger(database) && database > 0 ? { db: database } : {}),
+    ...(master.protocol === 'rediss:' ? { tls: {}, enableTLSForSentinelMode: false } : {}),
+    // The sentinels are asked again quickly while a failover is under way.
+    sentinelRetryStrategy: (times: number) => Math.min(times * 200, 2_000),
   });
 }
 
