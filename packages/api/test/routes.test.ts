@@ -67,6 +67,39 @@ describe('POST /v1/jobs', () => {
     });
   });
 
+  it('takes a start-by deadline as start_by or ttl_seconds, never both, never past, within 30 days', async () => {
+    const before = Date.now();
+    const ttl = await api.call('POST', '/v1/jobs', { body: { ...VEGA, ttl_seconds: 600 } });
+    expect(ttl.status).toBe(202);
+    const startBy = Date.parse(ttl.json().start_by as string);
+    expect(startBy).toBeGreaterThanOrEqual(before + 600_000);
+    expect(startBy).toBeLessThanOrEqual(Date.now() + 600_000);
+    const at = await api.call('POST', '/v1/jobs', { body: { ...VEGA, start_by: '2099-01-01T00:00:00+01:00' } });
+    isProblem(at, 400);
+    expect(at.json().errors).toEqual([{ path: 'start_by', message: 'must be within 30 days' }]);
+    const soon = new Date(Date.now() + 3_600_000).toISOString();
+    const given = await api.call('POST', '/v1/jobs', { body: { ...VEGA, start_by: soon } });
+    expect(given.status).toBe(202);
+    expect(given.json().start_by).toBe(soon);
+    expect((await api.call('POST', '/v1/jobs', { body: VEGA })).json().start_by).toBeNull();
+    const both = await api.call('POST', '/v1/jobs', { body: { ...VEGA, start_by: soon, ttl_seconds: 60 } });
+    isProblem(both, 400);
+    expect(both.json().errors).toEqual([{ path: 'ttl_seconds', message: 'give start_by or ttl_seconds, not both' }]);
+    const past = await api.call('POST', '/v1/jobs', { body: { ...VEGA, start_by: '2020-01-01T00:00:00Z' } });
+    isProblem(past, 400);
+    expect(past.json().errors).toEqual([{ path: 'start_by', message: expect.stringMatching(/^is in the past/) }]);
+    for (const bad of [{ ttl_seconds: 0 }, { ttl_seconds: 1.5 }, { start_by: 'tomorrow' }]) {
+      const answer = await api.call('POST', '/v1/jobs', { body: { ...VEGA, ...bad } });
+      isProblem(answer, 400);
+      expect((answer.json().errors as { path: string }[]).map((e) => e.path)).toEqual(Object.keys(bad));
+    }
+    const batch = await api.call('POST', '/v1/batches', { body: { jobs: [VEGA, VEGA], ttl_seconds: 60 } });
+    expect(batch.status).toBe(202);
+    const job = await api.call('GET', `/v1/jobs/${(batch.json().jobs as { id: string }[])[0]?.id}`);
+    expect(job.json().start_by).not.toBeNull();
+    expect(batch.json().counts).toMatchObject({ expired: 0 });
+  });
+
   it('lists every wrong field with its path (400)', async () => {
     const answer = await api.call('POST', '/v1/jobs', {
       body: { model: 'segmind-vega', input: { samples: 9, scheduler: 'nope' } },

@@ -11,6 +11,7 @@ const JOB_EVENTS: Record<SingleJobEventType, true> = {
   'job.completed': true,
   'job.failed': true,
   'job.cancelled': true,
+  'job.expired': true,
   'tenant.budget_warning': true,
 };
 const BATCH_EVENTS: Record<WebhookEventType, true> = { ...JOB_EVENTS, 'batch.completed': true };

@@ -1,6 +1,5 @@
 /** A batch as the API answers it and the batch.completed webhook carries it (docs/api.md). */
 import { z } from 'zod';
-import { FINISHED_STATUSES } from './statuses.js';
 
 /**
  * The largest batch: the API refuses bigger ones, and the configuration refuses an enqueue burst
@@ -13,10 +12,10 @@ export const MAX_BATCH_JOBS = 10_000;
  * completed and at least one failed; `cancelled` once the batch was cancelled.
  */
 export const BatchStatus = z
-  .enum(['running', ...FINISHED_STATUSES])
+  .enum(['running', 'completed', 'failed', 'cancelled'])
   .describe(
     '`running` until its last job finishes; then `completed`, or `failed` when none of its jobs completed ' +
-      '(they failed, or some were cancelled one by one); `cancelled` once the batch was cancelled.',
+      '(they failed or expired, or some were cancelled one by one); `cancelled` once the batch was cancelled.',
   );
 export type BatchStatus = z.infer<typeof BatchStatus>;
 
@@ -28,6 +27,7 @@ const BatchCounts = z.object({
   completed: z.number(),
   failed: z.number(),
   cancelled: z.number(),
+  expired: z.number().describe('Jobs whose start-by deadline passed before their submit.'),
 });
 /** @public — @renderq/client exports it. */
 export type BatchCounts = z.infer<typeof BatchCounts>;

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 
 /** The events a single job can cause (a batch's jobs also cause `batch.completed`). */
-export const JobEventType = z.enum(['job.completed', 'job.failed', 'job.cancelled']);
+export const JobEventType = z.enum(['job.completed', 'job.failed', 'job.cancelled', 'job.expired']);
 export type JobEventType = z.infer<typeof JobEventType>;
 
 /**

@@ -88,6 +88,13 @@ export const Job = z
       .nullable()
       .describe('Segmind credits the job cost, once known (a job cancelled while at Segmind included).'),
     created_at: z.string(),
+    start_by: z
+      .string()
+      .nullable()
+      .describe(
+        'Its start-by deadline (from `start_by` or `ttl_seconds`): not submitted by then, it ends `expired`, ' +
+          'costing nothing. Null: none.',
+      ),
     started_at: z.string().nullable(),
     finished_at: z.string().nullable(),
     queue_position: z

@@ -4,8 +4,11 @@
  * finished ones. Plain TypeScript (no zod), so the published client carries it compiled.
  */
 
-/** The statuses a job (or batch) ends in: nothing changes it afterwards. */
-export const FINISHED_STATUSES = ['completed', 'failed', 'cancelled'] as const;
+/**
+ * The statuses a job ends in: nothing changes it afterwards. `expired`: its start-by deadline passed
+ * before it was submitted (a batch ends in the others only).
+ */
+export const FINISHED_STATUSES = ['completed', 'failed', 'cancelled', 'expired'] as const;
 export type FinishedStatus = (typeof FINISHED_STATUSES)[number];
 
 export const JOB_STATUSES = ['queued', 'running', ...FINISHED_STATUSES] as const;

@@ -207,6 +207,7 @@ describe('a record of the earlier layout (every field present, long values whole
       started_at: '2026-11-30T10:00:01.000Z',
       finished_at: null,
       trace_parent: null,
+      start_by: null,
     } satisfies JobRecord);
   });
 

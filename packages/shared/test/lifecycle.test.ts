@@ -34,6 +34,7 @@ const SAMPLE: Record<StageName, JobStage> = {
   completed: { name: 'completed' },
   failed: { name: 'failed', error: { code: 'timeout', message: 'deadline' } },
   cancelled: { name: 'cancelled' },
+  expired: { name: 'expired' },
 };
 
 /** The moves that take a new job to each stage. */
@@ -45,6 +46,7 @@ const PATH: Record<StageName, readonly MoveName[]> = {
   completed: ['submit', 'submitted', 'result', 'complete'],
   failed: ['fail_queued'],
   cancelled: ['cancel'],
+  expired: ['expire'],
 };
 
 let server: RedisHandle;

@@ -257,7 +257,7 @@ describe('the reconciler, on queued jobs', () => {
     await age(s, jobIds);
     await s.redis.config('RESETSTAT');
 
-    expect((await round()).jobs).toEqual({ checked: 5_000, pages: 5, requeued: 0, promoted: 0 });
+    expect((await round()).jobs).toEqual({ checked: 5_000, pages: 5, requeued: 0, promoted: 0, expired: 0 });
     const calls = await commandCalls(s);
     // Pages, not jobs: the first page's ids, then each page's glance carries the next page's (4), and the
     // events pass's one read.

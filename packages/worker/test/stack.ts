@@ -4,6 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { type Emulator, type EmulatorOptions, startEmulator } from '@renderq/segmind-emulator';
 import {
   createRedis,
+  isFinal,
   type JobRecord,
   JobStore,
   loadConfig,
@@ -134,7 +135,7 @@ export async function startStack(
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const records = await Promise.all(ids.map((id) => store.get(id)));
-        const pending = records.filter((r) => !r || !['completed', 'failed', 'cancelled'].includes(r.stage.name));
+        const pending = records.filter((r) => !r || !isFinal(r.stage.name));
         if (pending.length === 0) return records as JobRecord[];
         if (Date.now() > deadline) {
           throw new Error(`${pending.length} jobs not finished, e.g. ${JSON.stringify(pending[0]?.stage)}`);

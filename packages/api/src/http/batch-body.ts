@@ -46,6 +46,8 @@ export async function readBatchBody(request: BatchUpload): Promise<BatchBody> {
     webhook_events: request.query.webhook_events,
     metadata: undefined,
     priority: request.query.priority,
+    start_by: request.query.start_by,
+    ttl_seconds: request.query.ttl_seconds,
     asSent: { lines: jobs, query: request.query },
   };
 }

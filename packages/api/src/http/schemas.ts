@@ -40,6 +40,22 @@ const priority = z
   .max(1_000)
   .describe('1 runs first. Single jobs default to 1, batch jobs to 10.');
 
+/** The longest start-by deadline, from now: 30 days. */
+export const MAX_START_BY_SECONDS = 30 * 24 * 3600;
+
+const startBy = z.iso
+  .datetime({ offset: true, error: 'must be an RFC 3339 date-time such as 2025-01-31T12:00:00Z' })
+  .describe(
+    'Not submitted to Segmind by then (RFC 3339), the job ends `expired`, costing nothing; within 30 days. Not with `ttl_seconds`.',
+  );
+
+const ttlSeconds = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_START_BY_SECONDS)
+  .describe('A start-by deadline this many seconds after the request (1 to 30 days). Not with `start_by`.');
+
 export const JobRequest = z.strictObject({
   model: z.string().describe('A Segmind model slug, see GET /v1/models.'),
   input: z.record(z.string(), z.unknown()).describe("The model's parameters, checked against its schema."),
@@ -47,6 +63,8 @@ export const JobRequest = z.strictObject({
   webhook_events: jobWebhookEvents.optional(),
   metadata: metadata.optional(),
   priority: priority.optional(),
+  start_by: startBy.optional(),
+  ttl_seconds: ttlSeconds.optional(),
 });
 export type JobRequest = z.infer<typeof JobRequest>;
 
@@ -63,6 +81,8 @@ export const BatchRequest = z.strictObject({
   webhook_events: batchWebhookEvents.optional(),
   metadata: metadata.optional(),
   priority: priority.optional(),
+  start_by: startBy.optional().describe('For every job of the batch: see a job’s `start_by`.'),
+  ttl_seconds: ttlSeconds.optional().describe('For every job of the batch: see a job’s `ttl_seconds`.'),
 });
 export type BatchRequest = z.infer<typeof BatchRequest>;
 
@@ -75,6 +95,8 @@ export const BatchQuery = z.strictObject({
     .optional()
     .describe('NDJSON batches: the events to send, comma-separated.'),
   priority: z.coerce.number().int().min(1).max(1_000).optional(),
+  start_by: startBy.optional(),
+  ttl_seconds: z.coerce.number().pipe(ttlSeconds).optional(),
 });
 export type BatchQuery = z.infer<typeof BatchQuery>;
 

@@ -19,6 +19,7 @@ import { MAX_JSON_BATCH_BYTES, MAX_NDJSON_BATCH_BYTES, MAX_NDJSON_LINE_BYTES } f
 import { Problem } from '../http/problems.js';
 import { requestSpan } from '../http/request-tracing.js';
 import { BatchIdParams, BatchJobRequest, BatchQuery, BatchRequest, creationHeaders } from '../http/schemas.js';
+import { startByOf } from '../http/start-by.js';
 import { uploadGate } from '../http/upload-gate.js';
 import { withAdmission } from '../services/admission.js';
 import { compactBatchAnswer, createdBatch, madeBatch } from '../services/batch-answer.js';
@@ -90,6 +91,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const key = idempotencyKeyOf(request);
       const batch = await readBatchBody(request);
       const create = async (claimedId?: string) => {
+        const startBy = startByOf(batch);
         const { jobs, issues } = await checkBatchJobs(ctx, request.tenant, batch);
         if (issues.length > 0) throw invalidBatch(issues);
         // All of the batch or none of it, before anything is recorded or stored.
@@ -118,7 +120,7 @@ export async function batchRoutes(app: FastifyInstance, ctx: ApiContext): Promis
                 ...(batch.priority ? { priority: batch.priority } : {}),
                 traceParent,
               },
-              prepared.map((job, i) => ({ ...job, ...admitted[i], traceParent })),
+              prepared.map((job, i) => ({ ...job, ...admitted[i], traceParent, ...(startBy ? { startBy } : {}) })),
             );
             span.setAttribute('renderq.batch_id', made.batch.id);
             return made;

@@ -19,6 +19,7 @@ import {
   OutputParams,
   OutputQuery,
 } from '../http/schemas.js';
+import { startByOf } from '../http/start-by.js';
 import { hasLargeBody, uploadGate } from '../http/upload-gate.js';
 import { withAdmission } from '../services/admission.js';
 import { cancelJob } from '../services/cancel-job.js';
@@ -85,6 +86,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
       const key = idempotencyKeyOf(request);
       const create = async (claimedId?: string) => {
         const body = request.body;
+        const startBy = startByOf(body);
         const validated = validateModelInput(body.model, body.input, { allowUnknown: ctx.config.models.allowUnknown });
         if (!validated.ok) throw new Problem('validation_failed', 'the job is not valid', validated.issues);
         const refused = await ctx.urlGuard.check(urlsOfJob(validated.input, body.webhook_url));
@@ -117,6 +119,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
                 webhookUrl: body.webhook_url ?? null,
                 webhookEvents: body.webhook_events ?? null,
                 ...(body.priority ? { priority: body.priority } : {}),
+                ...(startBy ? { startBy } : {}),
                 ...admitted,
                 traceParent,
               }),

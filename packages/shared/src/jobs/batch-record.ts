@@ -52,6 +52,7 @@ const BatchHash = z.object({
   completed: count,
   failed: count,
   cancelled: count,
+  expired: count,
   cost: z.string().optional(),
   created_at: z.string().default(''),
   finished_at: z.string().default(''),
@@ -59,11 +60,11 @@ const BatchHash = z.object({
 });
 
 /**
- * The transition script marks a finished batch `completed`; one whose jobs all failed (none
- * completed) is `failed` — derived here, where every view of a batch is read.
+ * The transition script marks a finished batch `completed`; one whose jobs all failed or expired
+ * (none completed) is `failed` — derived here, where every view of a batch is read.
  */
 function batchStatus(hash: z.infer<typeof BatchHash>): BatchStatus {
-  const noneCompleted = hash.completed === 0 && hash.failed > 0;
+  const noneCompleted = hash.completed === 0 && hash.failed + hash.expired > 0;
   return hash.status === 'completed' && noneCompleted ? 'failed' : hash.status;
 }
 
@@ -83,6 +84,7 @@ export function batchFromHash(hash: Record<string, string>): BatchRecord {
       completed: parsed.completed,
       failed: parsed.failed,
       cancelled: parsed.cancelled,
+      expired: parsed.expired,
     },
     cost: parsed.cost ? roundCredits(Number(parsed.cost)) : null,
     created_at: parsed.created_at,

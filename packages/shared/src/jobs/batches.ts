@@ -66,6 +66,7 @@ export async function createBatch(
     completed: '0',
     failed: '0',
     cancelled: '0',
+    expired: '0',
     finished: '0',
     ...(batch.traceParent ? { trace_parent: batch.traceParent } : {}),
   };

@@ -51,6 +51,8 @@ export interface NewJob {
   readonly spendDay?: string;
   /** The `traceparent` of the request creating it, when traced: its steps' spans go under it. */
   readonly traceParent?: string | null;
+  /** Its start-by deadline (ISO 8601): not submitted by then, it ends `expired`. */
+  readonly startBy?: string | null;
 }
 
 interface PendingCreate {
@@ -215,5 +217,6 @@ function newRecord(job: NewJob, batchId: string | null, priority: number, now: s
     started_at: null,
     finished_at: null,
     trace_parent: job.traceParent ?? null,
+    start_by: job.startBy ?? null,
   };
 }

@@ -46,6 +46,8 @@ export const JobRecord = z.object({
   finished_at: z.string().nullable(),
   /** The W3C `traceparent` of the request that created the job: its steps' spans go under it. Null: not traced. */
   trace_parent: z.string().nullable(),
+  /** Its start-by deadline (ISO 8601): not submitted by then, it expires. */
+  start_by: z.string().nullable(),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
@@ -92,6 +94,7 @@ export function toPublicJob(
     error: record.error,
     cost: record.cost,
     created_at: record.created_at,
+    start_by: record.start_by,
     started_at: record.started_at,
     finished_at: record.finished_at,
     ...estimate,

@@ -40,6 +40,7 @@ export const TRANSITIONS = {
   },
   fail_poll: { from: ['polling'], to: 'failed', when: 'Segmind failed the request, or the deadline passed' },
   fail_store: { from: ['storing'], to: 'failed', when: 'the outputs could not be stored' },
+  expire: { from: ['queued'], to: 'expired', when: 'its start-by deadline passed before its submit' },
   cancel: {
     from: ['queued', 'submitting', 'polling', 'storing'],
     to: 'cancelled',
@@ -57,7 +58,7 @@ type MovesTo<S extends StageName> = { [K in MoveName]: MoveTarget<K> extends S ?
 /** The moves that fail a job, one per stage it can fail from. */
 type FailMove = MovesTo<'failed'>;
 /** The moves that end in a final stage. */
-export type FinishingMove = MovesTo<'completed' | 'failed' | 'cancelled'>;
+export type FinishingMove = MovesTo<'completed' | 'failed' | 'cancelled' | 'expired'>;
 
 /**
  * Stages from which a cancelled job keeps its request at Segmind as `cancelled_request`,

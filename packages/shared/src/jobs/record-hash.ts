@@ -104,6 +104,7 @@ export function hashFromRecord(record: JobRecord): Record<string, string> {
   put(hash, 'started_at', record.started_at ?? '');
   put(hash, 'finished_at', record.finished_at ?? '');
   if (record.trace_parent !== null) put(hash, 'trace_parent', record.trace_parent);
+  if (record.start_by !== null) put(hash, 'start_by', record.start_by);
   return hash;
 }
 
@@ -132,6 +133,7 @@ export function recordFromHash(hash: Record<string, string>): JobRecord {
     started_at: hash.started_at || null,
     finished_at: hash.finished_at || null,
     trace_parent: hash.trace_parent || null,
+    start_by: hash.start_by || null,
   });
 }
 

@@ -41,6 +41,8 @@ export const JobStage = z.discriminatedUnion('name', [
   z.object({ name: z.literal('completed') }),
   z.object({ name: z.literal('failed'), error: JobError }),
   z.object({ name: z.literal('cancelled') }),
+  /** Its start-by deadline passed before its submit: never sent to Segmind. */
+  z.object({ name: z.literal('expired') }),
 ]);
 export type JobStage = z.infer<typeof JobStage>;
 export type StageName = JobStage['name'];
@@ -54,6 +56,7 @@ export const STATUS_OF_STAGE: Readonly<Record<StageName, JobStatus>> = {
   completed: 'completed',
   failed: 'failed',
   cancelled: 'cancelled',
+  expired: 'expired',
 };
 
 export const STAGE_NAMES = Object.keys(STATUS_OF_STAGE) as StageName[];

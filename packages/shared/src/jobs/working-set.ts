@@ -28,6 +28,9 @@ export interface UnfinishedJobGlance {
   readonly batchId: string | null;
   /** '' when the record is gone. */
   readonly tenant: string;
+  /** Its start-by deadline (ms), if it has one, and its model (for counting it when it expires). */
+  readonly startBy: number | null;
+  readonly model: string;
   /** The render queue's BullMQ job under the same id (where a queued or submitting job lives). */
   readonly render: QueueJobGlance;
 }
@@ -69,6 +72,8 @@ export async function* unfinishedJobsToCheck(
         'cancelled_request',
         FOLLOWING_PIECE,
         'tenant',
+        'start_by',
+        'model',
       );
       glanceAtQueueJob(pipeline, queue, id);
     }
@@ -78,7 +83,7 @@ export async function* unfinishedJobsToCheck(
     if (more) pipeline.zrangebyscore(key, '-inf', now - olderThanMs, 'LIMIT', 0, pageSize);
     const answers = pipelineAnswers(await pipeline.exec());
     yield ids.map((id, i) => {
-      const [stage, priority, batchId, whole, piece, tenant] = answers[i * 3] as (string | null)[];
+      const [stage, priority, batchId, whole, piece, tenant, startBy, model] = answers[i * 3] as (string | null)[];
       return {
         id,
         stage: stage && stage in STATUS_OF_STAGE ? (stage as StageName) : undefined,
@@ -86,6 +91,8 @@ export async function* unfinishedJobsToCheck(
         priority: Number(priority) || PRIORITY.single,
         batchId: batchId || null,
         tenant: tenant ?? '',
+        startBy: startBy ? Date.parse(startBy) : null,
+        model: model ?? '',
         render: readQueueJobGlance(answers[i * 3 + 1], answers[i * 3 + 2]),
       };
     });

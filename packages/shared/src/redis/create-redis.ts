@@ -96,7 +96,8 @@ export function connectRedis(target: RedisTarget, role: RedisRole, name: string)
     ...(master.username ? { username: decodeURIComponent(master.username) } : {}),
     ...(master.password ? { password: decodeURIComponent(master.password) } : {}),
     ...(Number.isInteger(database) && database > 0 ? { db: database } : {}),
-    ...(master.protocol === 'rediss:' ? { tls: {}, enableTLSForSentinelMode: false } : {}),
+    // rediss://: TLS to the master (ioredis's enableTLSForSentinelMode is what applies `tls` to it).
+    ...(master.protocol === 'rediss:' ? { tls: {}, enableTLSForSentinelMode: true } : {}),
     // The sentinels are asked again quickly while a failover is under way.
     sentinelRetryStrategy: (times: number) => Math.min(times * 200, 2_000),
   });

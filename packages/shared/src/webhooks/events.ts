@@ -3,7 +3,7 @@
  * delivery attempts are recorded, and how an event's id follows from what it is
  * about — so that a retried or recovered event always carries the same `webhook-id`.
  */
-import { type EventStatus, JobEventType, type WebhookEventType } from '@renderq/contract';
+import { type EventStatus, type FinishedStatus, JobEventType, type WebhookEventType } from '@renderq/contract';
 
 /** The events a single job can cause (a batch's jobs also cause `batch.completed`). */
 export const JOB_EVENT_TYPES = JobEventType.options;
@@ -33,7 +33,7 @@ export function eventIdFor(subjectId: string, type: WebhookEventType): string {
 }
 
 /** The event a job's final status causes. */
-export function jobEventType(status: 'completed' | 'failed' | 'cancelled'): WebhookEventType {
+export function jobEventType(status: FinishedStatus): WebhookEventType {
   return `job.${status}`;
 }
 

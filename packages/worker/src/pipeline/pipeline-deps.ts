@@ -139,7 +139,7 @@ export async function finish<M extends FinishingMove>(
     log.info({ outcome: moved }, 'job moved on before it could finish here');
     return false;
   }
-  const stage: Extract<JobStage, { name: 'completed' | 'failed' | 'cancelled' }> = to;
+  const stage: Extract<JobStage, { name: 'completed' | 'failed' | 'cancelled' | 'expired' }> = to;
   deps.metrics.jobsFinished.inc({ model: record.model, status: stage.name });
   deps.metrics.jobDuration.observe({ model: record.model }, (Date.now() - Date.parse(record.created_at)) / 1000);
   if (stage.name === 'failed') {

@@ -52,6 +52,7 @@ export function pollQueueStep(deps: PipelineDeps) {
         return;
       case 'queued':
       case 'submitting':
+      case 'expired':
         // A job is handed to this queue only once submitted, and no move takes it back: nothing to do.
         return;
       default:

@@ -24,8 +24,9 @@ export async function pollRequest(
   span: Span,
 ): Promise<{ record: JobRecord; stage: StoringStage } | undefined> {
   if (stage.polls > 0) span.setAttribute('renderq.poll', stage.polls + 1);
-  // Past the deadline Segmind is still asked once: a result that is there (workers were away) is
-  // paid for, and fetched; only a request still unfinished fails the job.
+  // Past the deadline Segmind is still asked: a result that is there (workers were away) is paid
+  // for, and fetched — a passing fault on the way is tried again, until Segmind forgets the request
+  // (404: segmind_expired); only a request Segmind says is still unfinished fails the job.
   const pastDeadline = Date.now() > Date.parse(stage.submitted_at) + deps.settings.jobDeadlineMs;
   const timedOut = () =>
     finish(
@@ -38,10 +39,7 @@ export async function pollRequest(
       }),
     );
   const status = await ask(deps, record, () => deps.segmind.status(stage.status_url));
-  if ('retryInMs' in status) {
-    if (pastDeadline) return void (await timedOut());
-    return later(deps, job, token, record, stage, status.retryInMs);
-  }
+  if ('retryInMs' in status) return later(deps, job, token, record, stage, status.retryInMs);
   if ('failed' in status) return;
   span.setAttribute('segmind.status', status.answer.status);
   switch (status.answer.status) {

@@ -12,7 +12,7 @@ import {
   StopTakingJobsError,
 } from '@renderq/shared';
 import { DelayedError, Worker } from 'bullmq';
-import { AmbiguousSubmitError } from '../segmind/classify.js';
+import { AmbiguousSubmitError, SegmindOutageError } from '../segmind/classify.js';
 import type { Admission } from '../segmind/submit-breaker.js';
 import { failedStage, finish, jobLogger, type PipelineDeps, type RenderJob } from './pipeline-deps.js';
 
@@ -80,7 +80,7 @@ export async function handleSubmitError(deps: PipelineDeps, attempt: SubmitAttem
   const { job, record } = attempt;
   const log = jobLogger(deps, record);
   const backToQueued = () => deps.store.transition(record, 'requeue', { name: 'queued' });
-  if (error instanceof RetryLaterError && error.code === 'segmind_unavailable') {
+  if (error instanceof SegmindOutageError) {
     // A 5xx or a refused connection: no request was started, so waiting costs nothing.
     return waitOutOutage(deps, attempt, error);
   }
@@ -131,7 +131,7 @@ export async function handleSubmitError(deps: PipelineDeps, attempt: SubmitAttem
  * tried again after a backoff — until SEGMIND_OUTAGE_WAIT_SECONDS after the first such refusal
  * in a row (so that a job Segmind always refuses still ends).
  */
-async function waitOutOutage(deps: PipelineDeps, attempt: SubmitAttempt, error: RetryLaterError): Promise<void> {
+async function waitOutOutage(deps: PipelineDeps, attempt: SubmitAttempt, error: SegmindOutageError): Promise<void> {
   const { job, token, record } = attempt;
   const log = jobLogger(deps, record);
   const since =

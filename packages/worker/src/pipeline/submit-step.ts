@@ -11,7 +11,7 @@
 import type { Span } from '@opentelemetry/api';
 import { assertNever, type JobRecord, pollPriority } from '@renderq/shared';
 import { Worker } from 'bullmq';
-import { jobLogger, type PipelineDeps, type RenderJob } from './pipeline-deps.js';
+import { finish, jobLogger, type PipelineDeps, type RenderJob } from './pipeline-deps.js';
 import { handleReadError, handleSubmitError, type SubmitAttempt, settleAmbiguous } from './submit-failures.js';
 
 export function submitStep(deps: PipelineDeps) {
@@ -21,6 +21,7 @@ export function submitStep(deps: PipelineDeps) {
     const stage = record.stage;
     switch (stage.name) {
       case 'queued':
+        if (record.start_by !== null && Date.now() >= Date.parse(record.start_by)) return expire(deps, record);
         return submit(deps, job, token, record, () => startSubmit(deps, record));
       case 'submitting':
         // Found mid-submit: its worker died, or the answer never came.
@@ -35,11 +36,17 @@ export function submitStep(deps: PipelineDeps) {
       case 'completed':
       case 'failed':
       case 'cancelled':
+      case 'expired':
         return;
       default:
         return assertNever(stage);
     }
   };
+}
+
+/** A job whose start-by deadline passed before its submit ends `expired`: never sent, costing nothing. */
+async function expire(deps: PipelineDeps, record: JobRecord): Promise<void> {
+  await finish(deps, record, 'expire', { name: 'expired' }, { cost: 0 });
 }
 
 /**

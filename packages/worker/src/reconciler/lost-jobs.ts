@@ -22,6 +22,7 @@ import {
   type QueueJobGlance,
   type RedisConnection,
   readQueueJobGlance,
+  STORE_PRIORITY,
   type UnfinishedJobGlance,
 } from '@renderq/shared';
 import type { Queue } from 'bullmq';
@@ -48,8 +49,19 @@ export async function reconcileLostJobs(deps: LostJobsDeps, options: PassOptions
   for await (const page of deps.store.unfinishedJobsToCheck(options.staleMs, options)) {
     report.pages++;
     report.checked += page.length;
-    const unfinished = page.filter((job) => job.stage !== undefined && (!isFinal(job.stage) || job.following));
-    if (unfinished.length < page.length) {
+    // A queued job past its start-by deadline ends here, however deep in a backlog: it is never submitted.
+    const now = Date.now();
+    const pastStartBy = page.filter((job) => job.stage === 'queued' && job.startBy !== null && job.startBy <= now);
+    for (const job of pastStartBy) {
+      const moved = await deps.store.transition(job.id, 'expire', { name: 'expired' }, { cost: 0 });
+      if (moved.ok) deps.metrics.jobsFinished.inc({ model: job.model, status: 'expired' });
+    }
+    report.expired += pastStartBy.length;
+    const expired = new Set(pastStartBy);
+    const unfinished = page.filter(
+      (job) => !expired.has(job) && job.stage !== undefined && (!isFinal(job.stage) || job.following),
+    );
+    if (unfinished.length < page.length - expired.size) {
       const live = new Set(unfinished);
       await deps.store.forgetUnfinished(page.filter((job) => !live.has(job)).map((job) => job.id));
     }
@@ -101,12 +113,10 @@ async function requeueJob(deps: LostJobsDeps, { job, queue, bullmq }: JobLook): 
   // A finished BullMQ job keeps its id taken: it goes first, or the add would be a no-op.
   if (bullmq.presence === 'finished') await queue.remove(job.id);
   const poll = queue === deps.pollQueue;
-  // A lost poll goes ahead of every other (priority 1): its request has been at Segmind a while.
-  await queue.add(
-    poll ? 'poll' : QUEUE_NAMES.render,
-    { jobId: job.id },
-    { jobId: job.id, priority: poll ? 1 : job.priority },
-  );
+  // A lost poll goes ahead of every other (priority 1): its request has been at Segmind a while. A lost
+  // storing (its result in hand) goes after them all, as storing always does.
+  const priority = !poll ? job.priority : job.stage === 'storing' ? STORE_PRIORITY : 1;
+  await queue.add(poll ? 'poll' : QUEUE_NAMES.render, { jobId: job.id }, { jobId: job.id, priority });
   deps.metrics.reconcilerRequeued.inc({ kind: job.stage === 'queued' ? 'queued_job' : 'working_job' });
   deps.logger.warn(
     { job_id: job.id, stage: job.stage, queue: queue.name, bullmq: bullmq.presence, priority: job.priority },

@@ -17,8 +17,10 @@ export interface PassReport {
   requeued: number;
   /** Delayed BullMQ jobs long past their time, made to run now. */
   promoted: number;
+  /** Queued jobs past their start-by deadline, ended `expired`. */
+  expired: number;
 }
 
 export function emptyReport(): PassReport {
-  return { checked: 0, pages: 0, requeued: 0, promoted: 0 };
+  return { checked: 0, pages: 0, requeued: 0, promoted: 0, expired: 0 };
 }

@@ -13,6 +13,13 @@ export class AmbiguousSubmitError extends Error {
   override readonly name = 'AmbiguousSubmitError';
 }
 
+/**
+ * A submit Segmind did not take because it is failing or out of reach — a 5xx, or a connection that
+ * was never made — which started no request: the job waits it out (submit-failures.ts), and the
+ * outage breaker counts it. Other passing faults spend attempts as usual.
+ */
+export class SegmindOutageError extends RetryLaterError {}
+
 /** Network failures that happen before a request leaves this machine: certainly not started. */
 const NOT_SENT = new Set([
   'ECONNREFUSED',
@@ -58,7 +65,9 @@ export function classifyStatus(
         ? new FailJobError('segmind_rejected', text)
         : new RetryLaterError(text, 'segmind_unavailable');
     default:
-      // 500, 502, 504 and anything unexpected: a passing fault until attempts run out.
+      // A submit answered 5xx started nothing: an outage to wait out.
+      if (call === 'submit' && statusCode >= 500) return new SegmindOutageError(text, 'segmind_unavailable');
+      // Anything else unexpected: a passing fault until attempts run out.
       return new RetryLaterError(text, 'segmind_unavailable');
   }
 }
@@ -70,6 +79,7 @@ export function classifyNetworkError(call: SegmindCall, error: unknown): Error {
   if (call === 'submit' && !(code && NOT_SENT.has(code))) {
     return new AmbiguousSubmitError(text, { cause: error });
   }
+  if (call === 'submit') return new SegmindOutageError(text, 'segmind_unavailable', { cause: error });
   return new RetryLaterError(text, 'segmind_unavailable', { cause: error });
 }
 

@@ -12,6 +12,9 @@
 --          Returns {1, until} (the breaker is open until then)
 -- 'ok':    ARGV[3] when the accepted submit was sent (ms)
 --          Returns {1, 0} when this closed the breaker, else {0, 0}
+-- A breaker nobody probes (no submit waits) is forgotten 10 minutes after its hold: no outage is
+-- reported for a Segmind that nothing has tried for that long.
+local FORGET_AFTER_MS = 600000
 local key = KEYS[1]
 local now = tonumber(ARGV[2])
 local since = tonumber(redis.call('HGET', key, 'since') or '-1')
@@ -22,7 +25,8 @@ if ARGV[1] == 'enter' then
   local hold_until = tonumber(redis.call('HGET', key, 'until'))
   if now < hold_until then return {1, hold_until - now} end
   local probe_until = tonumber(redis.call('HGET', key, 'probe_until') or '0')
-  if now < probe_until then return {1, probe_until - now} end
+  -- Asked again soon, not when the probe's lease ends: a probe that gets through closes it at once.
+  if now < probe_until then return {1, math.min(probe_until - now, 2000)} end
   redis.call('HSET', key, 'probe_until', now + tonumber(ARGV[3]))
   return {2, now + tonumber(ARGV[3])}
 end
@@ -31,12 +35,14 @@ if ARGV[1] == 'fail' then
   local first, longest = tonumber(ARGV[3]), tonumber(ARGV[4])
   if not open then
     redis.call('HSET', key, 'since', now, 'until', now + first, 'hold_ms', first, 'message', ARGV[5], 'probe_until', 0)
+    redis.call('PEXPIRE', key, first + FORGET_AFTER_MS)
     return {1, now + first}
   end
   if ARGV[6] == '1' then
     -- The probe found Segmind still out: hold twice as long (up to the longest), then probe again.
     local hold = math.min(longest, 2 * tonumber(redis.call('HGET', key, 'hold_ms')))
     redis.call('HSET', key, 'until', now + hold, 'hold_ms', hold, 'message', ARGV[5], 'probe_until', 0)
+    redis.call('PEXPIRE', key, hold + FORGET_AFTER_MS)
     return {1, now + hold}
   end
   return {1, tonumber(redis.call('HGET', key, 'until'))}
