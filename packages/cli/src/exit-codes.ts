@@ -4,7 +4,7 @@
  */
 export const EXIT = {
   ok: 0,
-  /** A job or batch ended failed or cancelled; `download`: some jobs have no outputs to fetch. */
+  /** A job or batch ended failed, cancelled or expired; `download`: some jobs have no outputs to fetch. */
   notCompleted: 1,
   /** The command line is wrong: unknown option, missing argument, unreadable or malformed FILE. */
   usage: 2,
@@ -25,7 +25,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 /** The table as `--help` prints it. */
 export const EXIT_CODES_HELP = `Exit codes:
   0    done (for wait, submit --wait, download: everything completed)
-  1    a job or batch ended failed or cancelled (download: some jobs have no outputs)
+  1    a job or batch ended failed, cancelled or expired (download: some jobs have no outputs)
   2    usage error: unknown option, missing argument, unreadable or malformed FILE
   3    the API refused the request or could not be reached
   4    authentication: no key, an unknown key (401), or a key not allowed this (403)

@@ -128,7 +128,7 @@ async function follow<T>(
 }
 
 /** Where a job's status puts its bar: queued, running, finished. */
-const STAGE: Record<string, number> = { queued: 0, running: 1, completed: 2, failed: 2, cancelled: 2 };
+const STAGE: Record<string, number> = { queued: 0, running: 1, completed: 2, failed: 2, cancelled: 2, expired: 2 };
 
 function jobDisplay(output: Output, id: string): Display<Job> {
   const moves: { readonly status: string; readonly at: number }[] = [];
@@ -164,13 +164,15 @@ function batchDisplay(output: Output, id: string): Display<Batch> {
     ? progressBar(
         output,
         // Not {eta}: cli-progress fills that token with its own estimate.
-        `${id} {bar} {value}/{total} | {done} done, {failed} failed{cancelled} | {rate} | ETA {time_left}`,
+        `${id} {bar} {value}/{total} | {done} done, {failed} failed{cancelled}{expired} | {rate} | ETA {time_left}`,
       )
     : undefined;
   return {
     show(batch) {
       const { total, completed, failed, cancelled } = batch.counts;
-      const finished = completed + failed + cancelled;
+      // A server from before start-by deadlines sends no `expired`.
+      const expired = batch.counts.expired ?? 0;
+      const finished = completed + failed + cancelled + expired;
       // The rate counts what finished while following, not what had finished before.
       firstFinished ??= finished;
       const elapsed = (Date.now() - started) / 1000;
@@ -186,6 +188,7 @@ function batchDisplay(output: Output, id: string): Display<Batch> {
           done: output.paint('green', String(completed)),
           failed: failed > 0 ? output.paint('red', String(failed)) : '0',
           cancelled: cancelled > 0 ? `, ${output.paint('yellow', String(cancelled))} cancelled` : '',
+          expired: expired > 0 ? `, ${output.paint('yellow', String(expired))} expired` : '',
           rate: rateText,
           time_left: timeLeft,
         };
@@ -197,7 +200,8 @@ function batchDisplay(output: Output, id: string): Display<Batch> {
       if (!changed || (batch.finished_at === null && Date.now() - lastNote < 2_000)) return;
       lastNote = Date.now();
       output.note(
-        `${id}: ${finished}/${total} finished (${completed} done, ${failed} failed, ${cancelled} cancelled), ` +
+        `${id}: ${finished}/${total} finished (${completed} done, ${failed} failed, ${cancelled} cancelled` +
+          `${expired > 0 ? `, ${expired} expired` : ''}), ` +
           `${rateText}, ETA ${timeLeft}`,
       );
     },

@@ -20,9 +20,11 @@ export function jobLines(out: Output, job: Job): string[] {
 
 export function batchLines(out: Output, batch: Batch): string[] {
   const { total, queued, running, completed, failed, cancelled } = batch.counts;
+  const expired = batch.counts.expired ?? 0;
   const lines = [
     `${out.paint('bold', batch.id)}  ${out.status(batch.status)}  ${total} job${total === 1 ? '' : 's'}: ` +
-      `${completed} completed, ${failed} failed, ${cancelled} cancelled, ${queued} queued, ${running} running`,
+      `${completed} completed, ${failed} failed, ${cancelled} cancelled, ${expired > 0 ? `${expired} expired, ` : ''}` +
+      `${queued} queued, ${running} running`,
   ];
   const facts = [`created ${batch.created_at}`];
   if (batch.finished_at) facts.push(`took ${seconds(Date.parse(batch.finished_at) - Date.parse(batch.created_at))}`);

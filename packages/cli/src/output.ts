@@ -61,6 +61,7 @@ export class Output {
       case 'failed':
         return this.paint('red', status);
       case 'cancelled':
+      case 'expired':
         return this.paint('yellow', status);
       default:
         return this.paint('cyan', status);

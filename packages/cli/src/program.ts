@@ -120,7 +120,7 @@ Examples:
   program
     .command('list')
     .description('jobs, newest first, one page at a time (or every page with --all)')
-    .option('--status <status>', 'queued, running, completed, failed or cancelled')
+    .option('--status <status>', 'queued, running, completed, failed, cancelled or expired')
     .option('--model <slug>', 'jobs of this model')
     .option('--batch <id>', 'jobs of this batch (bat_…)')
     .option('--created-after <time>', 'ISO 8601, e.g. 2025-01-31T12:00:00Z', isoTime)

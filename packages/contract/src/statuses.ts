@@ -8,7 +8,7 @@
  * The statuses a job ends in: nothing changes it afterwards. `expired`: its start-by deadline passed
  * before it was submitted (a batch ends in the others only).
  */
-export const FINISHED_STATUSES = ['completed', 'failed', 'cancelled', 'expired'] as const;
+const FINISHED_STATUSES = ['completed', 'failed', 'cancelled', 'expired'] as const;
 export type FinishedStatus = (typeof FINISHED_STATUSES)[number];
 
 export const JOB_STATUSES = ['queued', 'running', ...FINISHED_STATUSES] as const;
