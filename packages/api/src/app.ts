@@ -42,12 +42,14 @@ import { traceRequests } from './http/request-tracing.js';
 import { validatorCompiler } from './http/request-validation.js';
 import { UploadSlots } from './http/upload-slots.js';
 import { batchRoutes } from './routes/batches.js';
+import { bulkActionRoutes } from './routes/bulk-actions.js';
 import { jobEventRoutes } from './routes/job-events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { operationRoutes } from './routes/operations.js';
 import { queueDashboard } from './routes/queue-dashboard.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
+import { BulkOperations } from './services/bulk/bulk-operations.js';
 import { EnqueueRate } from './services/enqueue-rate.js';
 import { fairShareReading } from './services/fair-share-reading.js';
 import { IdempotencyStore } from './services/idempotency.js';
@@ -229,9 +231,17 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(async (scope) => operationRoutes(scope, ctx));
   await app.register(async (scope) => tenantRoutes(scope, ctx));
   await app.register(async (scope) => queueDashboard(scope, ctx));
+  const bulk = new BulkOperations(ctx);
+  await app.register(async (scope) => bulkActionRoutes(scope, ctx, bulk));
+  // Operations another API process was running when it stopped are taken over.
+  app.addHook('onReady', async () => bulk.startSweeping());
 
   // Event streams and waiting requests end first: the server's close waits for their connections.
-  app.addHook('preClose', () => ctx.jobChanges.close());
+  app.addHook('preClose', async () => {
+    await ctx.jobChanges.close();
+    // Bulk operations stop after their step under way, for another process to go on with.
+    await bulk.close();
+  });
   app.addHook('onClose', async () => {
     // Batches accepted but still being enqueued finish before their connection closes.
     await Promise.allSettled([...ctx.background]);

@@ -27,6 +27,7 @@ let port: number;
 const agent = new Agent({ keepAlive: true, maxSockets: 32 });
 let jobId: string;
 let batchId: string;
+let operationId: string;
 
 beforeAll(async () => {
   api = await startApi();
@@ -34,6 +35,8 @@ beforeAll(async () => {
   jobId = (await api.call('POST', '/v1/jobs', { body: VEGA })).json().id as string;
   await api.complete(jobId, 1);
   batchId = (await api.call('POST', '/v1/batches', { body: { jobs: [VEGA] } })).json().id as string;
+  // A bulk cancel of a finished job: an operation that acts on nothing and ends at once.
+  operationId = (await api.call('POST', '/v1/jobs/cancel', { body: { ids: [jobId] } })).json().id as string;
 });
 afterAll(async () => {
   agent.destroy();
@@ -90,6 +93,7 @@ function concrete(url: string): string {
   return url
     .replace(/^\/v1\/jobs\/:id/, `/v1/jobs/${jobId}`)
     .replace(/^\/v1\/batches\/:id/, `/v1/batches/${batchId}`)
+    .replace(/^\/v1\/operations\/:id/, `/v1/operations/${operationId}`)
     .replace(':index', '0')
     .replace(':field', 'image')
     .replace(':queueName', 'render')
@@ -182,6 +186,7 @@ describe('access by matched route', () => {
       if (route.access === 'public') continue;
       const right =
         (route.access === 'operator' && key === 'operator') ||
+        (route.access === 'tenant_or_operator' && key === 'operator') ||
         (route.access !== 'operator' && (key === 'owner' || (key === 'other_tenant' && !route.url.includes(':'))));
       if (right) {
         if (!refusedOrUnrouted(answer)) {

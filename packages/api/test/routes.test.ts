@@ -682,6 +682,10 @@ describe('operations', () => {
         'GET /v1/admin/tenants',
         'POST /v1/admin/pause',
         'POST /v1/admin/resume',
+        'POST /v1/jobs/replay',
+        'POST /v1/jobs/cancel',
+        'GET /v1/operations/{id}',
+        'POST /v1/operations/{id}/abort',
       ].sort(),
     );
     type Operation = {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { adminPauseCommand, adminResumeCommand, adminStatusCommand, adminTenantsCommand } from './commands/admin.js';
+import { type BulkFlags, bulkCommand } from './commands/bulk.js';
 import { cancelCommand } from './commands/cancel.js';
 import { downloadCommand } from './commands/download.js';
 import { listCommand } from './commands/list.js';
@@ -161,9 +162,47 @@ Examples:
 
   program
     .command('cancel')
-    .description('cancel a job, or every unfinished job of a batch')
-    .argument('<id>', 'job_… or bat_…')
-    .action((id: string, _flags, command: Command) => run(command, cancelCommand(id)));
+    .description('cancel a job, every unfinished job of a batch, or every unfinished job the filters choose')
+    .argument('[id]', 'job_… or bat_…; without it, the filters choose the jobs')
+    .addOption(adminKeyOption())
+    .option('--status <status>', 'jobs in this status (queued or running)')
+    .option('--model <slug>', 'jobs of this model')
+    .option('--batch <id>', 'jobs of this batch (bat_…)')
+    .option('--created-after <time>', 'ISO 8601, e.g. 2025-01-31T12:00:00Z', isoTime)
+    .option('--created-before <time>', 'ISO 8601', isoTime)
+    .option('--ids <ids>', 'these jobs, comma-separated', list)
+    .option('--tenant <name>', "operators: this tenant's jobs (with RENDERQ_ADMIN_KEY or --admin-key)")
+    .option('--all', 'every unfinished job of yours (with no other filter)')
+    .option('--dry-run', 'say how many jobs it would cancel, and cancel none')
+    .action((id: string | undefined, flags: BulkCommandFlags & { all?: boolean }, command: Command) => {
+      const filtered = BULK_FILTER_FLAGS.some((name) => flags[name] !== undefined);
+      if (id !== undefined) {
+        if (filtered || flags.all || flags.dryRun) command.error('give a job or batch id, or filters, not both');
+        return run(command, cancelCommand(id));
+      }
+      if (!filtered && !flags.all) {
+        command.error('give a job or batch id, or filters (--status, --model, …; --all for every unfinished job)');
+      }
+      return run(command, bulkCommand('cancel', bulkFlags(flags)));
+    });
+
+  program
+    .command('replay')
+    .description(
+      'run failed, cancelled or expired jobs again, each at most once, as new jobs linked to them (replay_of); ' +
+        'try --dry-run first: it says how many and what they would reserve',
+    )
+    .addOption(adminKeyOption())
+    .option('--status <status>', 'jobs in this status (failed, cancelled or expired)')
+    .option('--code <code>', 'failed jobs with this error code, e.g. segmind_failed')
+    .option('--model <slug>', 'jobs of this model')
+    .option('--batch <id>', 'jobs of this batch (bat_…)')
+    .option('--created-after <time>', 'ISO 8601, e.g. 2025-01-31T12:00:00Z', isoTime)
+    .option('--created-before <time>', 'ISO 8601', isoTime)
+    .option('--ids <ids>', 'these jobs, comma-separated', list)
+    .option('--tenant <name>', "operators: this tenant's jobs (with RENDERQ_ADMIN_KEY or --admin-key)")
+    .option('--dry-run', 'say how many jobs it would replay and what they would reserve, and replay none')
+    .action((flags: BulkCommandFlags, command: Command) => run(command, bulkCommand('replay', bulkFlags(flags))));
 
   program
     .command('models')
@@ -235,6 +274,30 @@ function list(value: string): string[] {
     .split(',')
     .map((part) => part.trim())
     .filter((part) => part !== '');
+}
+
+/** The flags that choose jobs for a bulk action; without one (or `--all`), cancel needs an id. */
+const BULK_FILTER_FLAGS = [
+  'status',
+  'code',
+  'model',
+  'batch',
+  'createdAfter',
+  'createdBefore',
+  'ids',
+  'tenant',
+] as const;
+
+type BulkCommandFlags = Omit<BulkFlags, 'adminKey'> & { readonly adminKey?: string };
+
+function adminKeyOption(): Option {
+  return new Option('--admin-key <key>', 'an operator key, used with --tenant only').env('RENDERQ_ADMIN_KEY');
+}
+
+/** The operator key goes only with --tenant: an operator's shell must not act on every tenant unasked. */
+function bulkFlags(flags: BulkCommandFlags): BulkFlags {
+  const { adminKey, ...rest } = flags;
+  return { ...rest, ...(flags.tenant !== undefined && adminKey ? { adminKey } : {}) };
 }
 
 function positiveInteger(value: string): number {

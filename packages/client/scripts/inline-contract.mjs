@@ -53,10 +53,15 @@ function writtenOutTypes(entry) {
     return symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
   }
 
-  /** The exported type `type` is, when it is one: the same type, or one each is assignable to. */
+  /**
+   * The exported type `type` is, when it is one: the same type, or one each is assignable to with the
+   * same properties (a record such as `metadata` and an object of optional fields are assignable both ways).
+   */
   function nameOf(type) {
     if (names.has(type)) return names.get(type);
+    const count = checker.getPropertiesOfType(type).length;
     for (const [named, name] of names) {
+      if (checker.getPropertiesOfType(named).length !== count) continue;
       if (checker.isTypeAssignableTo(type, named) && checker.isTypeAssignableTo(named, type)) return name;
     }
     return undefined;

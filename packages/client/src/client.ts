@@ -8,7 +8,17 @@
  * the client: it is not retried, and takes the caller's key for the caller's retries.
  */
 import { randomUUID } from 'node:crypto';
-import type { Batch, CreatedBatch, Job, JobPage, Model, WebhookEvent } from './contract.js';
+import type {
+  Batch,
+  BulkEstimate,
+  BulkOperation,
+  BulkRequest,
+  CreatedBatch,
+  Job,
+  JobPage,
+  Model,
+  WebhookEvent,
+} from './contract.js';
 import { RenderqApiError } from './errors.js';
 import { isFinishedStatus } from './statuses.js';
 import type { JobFilters, ListJobsOptions, NewBatch, NewBatchJob, NewJob } from './types.js';
@@ -98,6 +108,34 @@ export class RenderqClient {
 
   cancelJob(id: string): Promise<Job> {
     return this.#json('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /**
+   * Replays the finished jobs a filter or ids choose (failed, cancelled or expired, each at most
+   * once): with `dry_run: true`, what it would do; else the operation doing it.
+   */
+  replayJobs(request: BulkRequest & { readonly dry_run: true }): Promise<BulkEstimate>;
+  replayJobs(request: BulkRequest): Promise<BulkOperation>;
+  replayJobs(request: BulkRequest): Promise<BulkEstimate | BulkOperation> {
+    // Safe to send again: a job is replayed at most once, whichever operation gets there.
+    return this.#json('POST', '/v1/jobs/replay', { body: request });
+  }
+
+  /** Cancels the unfinished jobs a filter or ids choose: with `dry_run: true`, how many it would. */
+  cancelJobs(request: BulkRequest & { readonly dry_run: true }): Promise<BulkEstimate>;
+  cancelJobs(request: BulkRequest): Promise<BulkOperation>;
+  cancelJobs(request: BulkRequest): Promise<BulkEstimate | BulkOperation> {
+    return this.#json('POST', '/v1/jobs/cancel', { body: request });
+  }
+
+  /** A bulk operation's status and progress. */
+  getOperation(id: string): Promise<BulkOperation> {
+    return this.#json('GET', `/v1/operations/${encodeURIComponent(id)}`);
+  }
+
+  /** Asks a bulk operation to stop after its step under way; `aborting` until it has. */
+  abortOperation(id: string): Promise<BulkOperation> {
+    return this.#json('POST', `/v1/operations/${encodeURIComponent(id)}/abort`, { retry: false });
   }
 
   /**

@@ -7,6 +7,16 @@
 /** @public — no package here uses it, but @renderq/client exports it. */
 export type { BatchCounts } from './batch.js';
 export { Batch, BatchStatus, CreatedBatch, MAX_BATCH_JOBS } from './batch.js';
+export {
+  BulkAction,
+  BulkEstimate,
+  BulkFilter,
+  BulkOperation,
+  BulkOperationStatus,
+  BulkRequest,
+  MAX_BULK_IDS,
+  MAX_BULK_JOBS,
+} from './bulk.js';
 export { JobEventType, SingleJobEventType, WebhookEventType } from './event-types.js';
 export { ErrorCode, Job, JobError, JobInputFile, JobOutput, JobPage, JobStatus } from './job.js';
 export { AdminStatus, Model, PauseReason, PauseState, SegmindOutage } from './operations.js';

@@ -133,6 +133,14 @@ export const Job = z
         'The OpenTelemetry trace its steps are recorded in (the caller’s, when the creating request sent a ' +
           '`traceparent`); null when it is not traced (renderq’s tracing off, or the request not sampled).',
       ),
+    replay_of: z
+      .string()
+      .nullable()
+      .describe('The finished job this one runs again, when a bulk replay (POST /v1/jobs/replay) made it.'),
+    replayed_by: z
+      .string()
+      .nullable()
+      .describe('The job a bulk replay made to run this one again; a job is replayed at most once.'),
   })
   .describe('A job.');
 export type Job = z.infer<typeof Job>;

@@ -17,7 +17,7 @@ export { type FinishingMove, failMoveFrom } from './jobs/lifecycle.js';
 export { PauseControl } from './jobs/pause-control.js';
 export { oldestRequestAtSegmind, pollPriority, STORE_PRIORITY } from './jobs/requests-at-segmind.js';
 export { readSegmindOutage } from './jobs/segmind-outage.js';
-export { spendPeriodsAt, usdToMicros } from './jobs/spend.js';
+export { microsToUsd, spendPeriodsAt, usdToMicros } from './jobs/spend.js';
 export { assertNever, isFinal, JobStage, statusOf } from './jobs/stage.js';
 export { type JobListFilters, TENANT_INDEX_ENTRY } from './jobs/tenant-index.js';
 export type { JobChanges, StageOfMove, TransitionResult } from './jobs/transition.js';
@@ -54,18 +54,24 @@ export {
 } from './redis/create-redis.js';
 export {
   batchEventsKey,
+  bulkOperationKey,
+  bulkOperationLeaseKey,
+  bulkOperationTargetsKey,
   creditsCheckLockKey,
   enqueueBucketKey,
   fairReadyKey,
   idempotencyKey,
   jobChangesChannel,
   jobEventsKey,
+  jobKey,
   modelLatencyKey,
   reconcilerLockKey,
   redeliveryCooldownKey,
+  runningBulkOperationsKey,
   segmindBreakerKey,
   segmindBudgetKey,
   submitRateKey,
+  tenantJobsKey,
   unfinishedJobsKey,
   webhookHostKey,
 } from './redis/keys.js';

@@ -208,6 +208,8 @@ describe('a record of the earlier layout (every field present, long values whole
       finished_at: null,
       trace_parent: null,
       start_by: null,
+      replay_of: null,
+      replayed_by: null,
     } satisfies JobRecord);
   });
 

@@ -7,6 +7,8 @@
  * - `tenant`: a tenant's key (RENDERQ_API_KEYS); the tenant is then `request.tenant`.
  * - `tenant_or_link`: a tenant's key, or no key and a signed output link (the handler checks the link).
  * - `operator`: an operator's key (RENDERQ_ADMIN_KEYS): admin routes and the queue dashboard.
+ * - `tenant_or_operator`: a tenant's key (acting on its own jobs; `request.tenant` set) or an
+ *   operator's (acting on anyone's; `request.tenant` empty): bulk actions and their operations.
  *
  * A missing or unknown key is a 401; a valid key of the wrong kind is a 403. HTTP Basic (the key
  * as password) is taken only where a route says so (the dashboard, for browsers): a browser
@@ -19,7 +21,7 @@ import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { sendProblem } from './problem-handler.js';
 import { Problem } from './problems.js';
 
-const ACCESS_LEVELS = ['public', 'tenant', 'tenant_or_link', 'operator'] as const;
+const ACCESS_LEVELS = ['public', 'tenant', 'tenant_or_link', 'operator', 'tenant_or_operator'] as const;
 export type Access = (typeof ACCESS_LEVELS)[number];
 
 /** Who a request's key says it is. */
@@ -158,6 +160,13 @@ function refuse(request: FastifyRequest, principal: Principal, keyring: Keyring)
         return new Problem('forbidden', 'an operator key runs the queue and owns no jobs: use a tenant key');
       }
       return new Problem('unauthorized', 'send Authorization: Bearer <API key>');
+    case 'tenant_or_operator':
+      if (principal.kind === 'tenant') {
+        request.tenant = principal.tenant;
+        return undefined;
+      }
+      if (principal.kind === 'operator') return undefined;
+      return new Problem('unauthorized', 'send Authorization: Bearer <API key or operator key>');
     case 'operator':
       if (keyring.isOperator(principal)) return undefined;
       if (principal.kind === 'tenant') {

@@ -2,8 +2,9 @@
  * Creating jobs, and the outbox that makes it safe: a job is never recorded but never
  * run, nor running without a record. The records, their entries in the "unenqueued" set,
  * among the unfinished jobs and in their tenant's index, and their reservations of their
- * tenants' spend are written by one script call (create-jobs-n.lua), then the BullMQ jobs are added under the same ids, then the
- * unenqueued entries are removed. recovery.ts finishes whatever a crash interrupted.
+ * tenants' spend are written by one script call (create-jobs-n.lua), then the BullMQ jobs are added
+ * under the same ids, then the unenqueued entries are removed. recovery.ts finishes whatever a crash
+ * interrupted. A replay (a bulk action's) is recorded by the same call that marks its job replayed.
  */
 
 import type { WebhookEventType } from '@renderq/contract';
@@ -53,6 +54,8 @@ export interface NewJob {
   readonly traceParent?: string | null;
   /** Its start-by deadline (ISO 8601): not submitted by then, it ends `expired`. */
   readonly startBy?: string | null;
+  /** The finished job it runs again (a bulk replay): recorded only if that job has not been replayed yet. */
+  readonly replayOf?: string;
 }
 
 interface PendingCreate {
@@ -96,8 +99,27 @@ export class JobCreator {
     }
   }
 
+  /**
+   * Records and enqueues replays of finished jobs: only those whose job has not been replayed yet
+   * (by anyone, ever) are recorded, and returned.
+   */
+  async createReplays(jobs: readonly NewJob[]): Promise<JobRecord[]> {
+    const { records, recorded } = await this.#write(jobs, null, PRIORITY.single);
+    const created = records.filter((_, i) => recorded[i]);
+    await this.enqueue(created);
+    return created;
+  }
+
   /** Writes the records (a chunk per script call, all sent at once), still unenqueued. */
   async record(jobs: readonly NewJob[], batchId: string | null, priority: number): Promise<JobRecord[]> {
+    return (await this.#write(jobs, batchId, priority)).records;
+  }
+
+  async #write(
+    jobs: readonly NewJob[],
+    batchId: string | null,
+    priority: number,
+  ): Promise<{ records: JobRecord[]; recorded: boolean[] }> {
     const { redis, prefix, chunkSize } = this.#ctx;
     const nowMs = Date.now();
     const now = new Date(nowMs).toISOString();
@@ -110,7 +132,7 @@ export class JobCreator {
       backlogClaimsKey(prefix),
       ...(batchId ? [batchJobsKey(prefix, batchId)] : []),
     ];
-    const calls: Promise<number>[] = [];
+    const calls: Promise<number[]>[] = [];
     for (let start = 0; start < records.length; start += chunkSize) {
       const chunk = records.slice(start, start + chunkSize);
       const keys = chunk.flatMap((record) => [
@@ -118,6 +140,7 @@ export class JobCreator {
         tenantJobsKey(prefix, record.tenant),
         tenantBacklogKey(prefix, record.tenant),
         tenantSpendKey(prefix, record.tenant),
+        jobKey(prefix, record.replay_of ?? record.id),
       ]);
       const encoded = chunk.map((record, i) => {
         const job = jobs[start + i];
@@ -128,6 +151,7 @@ export class JobCreator {
           tenantIndexEntry(nowMs, record.id),
           String(job?.reserveMicros ?? 0),
           job?.spendDay ?? today,
+          record.replay_of ?? '',
           ...Object.entries(hashFromRecord(record)).flat(),
         ]);
       });
@@ -143,8 +167,8 @@ export class JobCreator {
       );
     }
     // Sent together and run in order, so a batch's list keeps creation order.
-    await Promise.all(calls);
-    return records;
+    const recorded = (await Promise.all(calls)).flat().map((answer) => answer === 1);
+    return { records, recorded };
   }
 
   /**
@@ -218,5 +242,7 @@ function newRecord(job: NewJob, batchId: string | null, priority: number, now: s
     finished_at: null,
     trace_parent: job.traceParent ?? null,
     start_by: job.startBy ?? null,
+    replay_of: job.replayOf ?? null,
+    replayed_by: null,
   };
 }

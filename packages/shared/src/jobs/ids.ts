@@ -1,5 +1,5 @@
 /**
- * Identifiers for jobs and batches: a readable prefix, then a time-sortable body
+ * Identifiers for jobs, batches and bulk operations: a readable prefix, then a time-sortable body
  * (48-bit milliseconds and 80 random bits, Crockford base32, as ULID), so ids sort
  * by creation and never collide across processes.
  */
@@ -11,9 +11,10 @@ const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 export const ID_PATTERNS = {
   job: /^job_[0-9a-hjkmnp-tv-z]{26}$/,
   batch: /^bat_[0-9a-hjkmnp-tv-z]{26}$/,
+  operation: /^op_[0-9a-hjkmnp-tv-z]{26}$/,
 } as const;
 
-export function newId(prefix: 'job' | 'bat', now = Date.now()): string {
+export function newId(prefix: 'job' | 'bat' | 'op', now = Date.now()): string {
   let time = '';
   let ms = now;
   for (let i = 0; i < 10; i++) {

@@ -1,5 +1,5 @@
 /**
- * Reading job records: one, one a tenant owns (another tenant's answers as none, in the
+ * Reading job records: one, many, one a tenant owns (another tenant's answers as none, in the
  * same time), a page of a tenant's jobs, and the dashboard's summaries of many.
  */
 
@@ -17,6 +17,20 @@ export interface JobSummary {
 export async function readJob(ctx: StoreContext, id: string): Promise<JobRecord | undefined> {
   const hash = await ctx.redis.hgetall(jobKey(ctx.prefix, id));
   return hash.id ? recordFromHash(hash) : undefined;
+}
+
+/** The records of many jobs, in one round trip: those that still exist, by id. */
+export async function readJobs(ctx: StoreContext, ids: readonly string[]): Promise<Map<string, JobRecord>> {
+  const found = new Map<string, JobRecord>();
+  if (ids.length === 0) return found;
+  const pipeline = ctx.redis.pipeline();
+  for (const id of ids) pipeline.hgetall(jobKey(ctx.prefix, id));
+  for (const [index, [error, hash]] of ((await pipeline.exec()) ?? []).entries()) {
+    if (error) throw error;
+    const fields = hash as Record<string, string>;
+    if (fields.id) found.set(ids[index] as string, recordFromHash(fields));
+  }
+  return found;
 }
 
 /**

@@ -48,6 +48,10 @@ export const JobRecord = z.object({
   trace_parent: z.string().nullable(),
   /** Its start-by deadline (ISO 8601): not submitted by then, it expires. */
   start_by: z.string().nullable(),
+  /** The finished job this one runs again (a bulk replay made it). */
+  replay_of: z.string().nullable(),
+  /** The job that runs this one again: a job is replayed at most once. */
+  replayed_by: z.string().nullable(),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
@@ -100,5 +104,7 @@ export function toPublicJob(
     ...estimate,
     events_url: eventsUrl,
     trace_id: traceIdOf(record.trace_parent),
+    replay_of: record.replay_of,
+    replayed_by: record.replayed_by,
   };
 }

@@ -66,6 +66,11 @@ export class JobStore {
     return this.#creator.create(job);
   }
 
+  /** Records and enqueues replays of finished jobs; returns those recorded (a job is replayed at most once). */
+  createReplays(jobs: readonly NewJob[]): Promise<JobRecord[]> {
+    return this.#creator.createReplays(jobs);
+  }
+
   /** Records a batch; returns once it is durably accepted, with `enqueued` settling once BullMQ holds every job. */
   createBatch(batch: batches.NewBatch, jobs: readonly NewJob[]): Promise<batches.CreatedBatch> {
     return batches.createBatch(this.#ctx, this.#creator, batch, jobs);
@@ -116,6 +121,11 @@ export class JobStore {
   /** Records what Segmind charged for a cancelled job's request, and stops following it. */
   settleCancelled(record: JobRecord, requestId: string, cost: number | null): Promise<boolean> {
     return settleCancelled(this.#ctx, record, requestId, cost);
+  }
+
+  /** The records of many jobs that still exist, by id, in one round trip. */
+  getMany(ids: readonly string[]): Promise<Map<string, JobRecord>> {
+    return reads.readJobs(this.#ctx, ids);
   }
 
   /** Tenant, model and stage of each job that still has a record, in one round trip. */

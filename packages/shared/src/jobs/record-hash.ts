@@ -105,6 +105,8 @@ export function hashFromRecord(record: JobRecord): Record<string, string> {
   put(hash, 'finished_at', record.finished_at ?? '');
   if (record.trace_parent !== null) put(hash, 'trace_parent', record.trace_parent);
   if (record.start_by !== null) put(hash, 'start_by', record.start_by);
+  if (record.replay_of !== null) put(hash, 'replay_of', record.replay_of);
+  if (record.replayed_by !== null) put(hash, 'replayed_by', record.replayed_by);
   return hash;
 }
 
@@ -134,6 +136,8 @@ export function recordFromHash(hash: Record<string, string>): JobRecord {
     finished_at: hash.finished_at || null,
     trace_parent: hash.trace_parent || null,
     start_by: hash.start_by || null,
+    replay_of: hash.replay_of || null,
+    replayed_by: hash.replayed_by || null,
   });
 }
 

@@ -17,7 +17,7 @@ export function usdToMicros(usd: number): number {
   return Math.round(usd * MICROS_PER_USD);
 }
 
-function microsToUsd(micros: number): number {
+export function microsToUsd(micros: number): number {
   return micros / MICROS_PER_USD;
 }
 

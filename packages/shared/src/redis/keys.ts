@@ -111,6 +111,22 @@ export function redeliveryCooldownKey(prefix: string, subject: string): string {
 export function tenantJobsKey(prefix: string, tenant: string): string {
   return `${prefix}:tenant:${tenant}:jobs`;
 }
+/** A bulk action (replay or cancel of many jobs): its request, progress and state (a hash). */
+export function bulkOperationKey(prefix: string, id: string): string {
+  return `${prefix}:operation:${id}`;
+}
+/** The jobs a bulk action was chosen to act on, in the order it acts (a list it consumes from the head). */
+export function bulkOperationTargetsKey(prefix: string, id: string): string {
+  return `${prefix}:operation:${id}:targets`;
+}
+/** Held by the API process running a bulk action, renewed while it runs; lapsed, another takes it over. */
+export function bulkOperationLeaseKey(prefix: string, id: string): string {
+  return `${prefix}:operation:${id}:lease`;
+}
+/** The bulk actions not yet ended, which API processes look for to take over (a set of ids). */
+export function runningBulkOperationsKey(prefix: string): string {
+  return `${prefix}:operations:running`;
+}
 /** The last Segmind credit balance a worker saw, with when (JSON). */
 export function creditsKey(prefix: string): string {
   return `${prefix}:credits`;

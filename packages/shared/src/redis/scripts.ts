@@ -24,8 +24,8 @@ declare module 'ioredis' {
     renderqEnterFairQueue(numberOfKeys: number, ...keysAndArgs: string[]): Result<number, Context>;
     /** release-fair-share-n.lua: 3 keys and one per tenant named. */
     renderqReleaseFairShare(numberOfKeys: number, ...keysAndArgs: string[]): Result<string[], Context>;
-    /** create-jobs-n.lua: 4 keys (5 in a batch) and four per job. */
-    renderqCreateJobs(numberOfKeys: number, ...keysAndArgs: string[]): Result<number, Context>;
+    /** create-jobs-n.lua: 4 keys (5 in a batch) and five per job; 1 for each job recorded, 0 for each not. */
+    renderqCreateJobs(numberOfKeys: number, ...keysAndArgs: string[]): Result<number[], Context>;
     /** claim-admission-7.lua: 7 keys, then its ARGV (see the script's header). */
     renderqClaimAdmission(
       ...keysAndArgs: string[]
