@@ -2,7 +2,14 @@
 // mid-way leaves every chosen job replayed once or untouched; two replays at once, or a replay
 // taken over by another API process, replay nothing twice; tenants act only on their own jobs.
 import type { ErrorCode } from '@renderq/contract';
-import { jobKey, tenantJobsKey } from '@renderq/shared';
+import {
+  bulkOperationKey,
+  bulkOperationLeaseKey,
+  bulkOperationTargetsKey,
+  jobKey,
+  runningBulkOperationsKey,
+  tenantJobsKey,
+} from '@renderq/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeApis, startApi, type TestApi } from './server.js';
 
@@ -194,17 +201,74 @@ describe('bulk actions and tenancy', () => {
     expect((await api.call('GET', `/v1/operations/${opId}`, { tenant: null })).status).toBe(401);
   });
 
-  it('refuses a body that chooses no jobs, or both ways, or an unknown field, naming it', async () => {
+  it('refuses a body that chooses no jobs, or both ways, or an unknown field, or a malformed id, naming it', async () => {
     for (const body of [{}, { filter: {}, ids: [failed[0]] }, { filter: { colour: 'red' } }, { ids: [] }]) {
       const answer = await api.call('POST', '/v1/jobs/replay', { body });
       expect(answer.status, JSON.stringify(body)).toBe(400);
     }
+    // Not a job id: a key of another kind (a job's event stream) is never read as a job.
+    const events = await api.call('POST', '/v1/jobs/replay', { body: { ids: [failed[0], `${failed[1]}:events`] } });
+    expect(events.status).toBe(400);
+    expect(events.json().errors).toEqual([{ path: 'body.ids.1', message: 'is not a job id (job_…)' }]);
     expect((await api.call('GET', '/v1/operations/op_nope')).status).toBe(404);
+  });
+});
+
+describe('bulk operations under load', () => {
+  it('runs at most 5 at once per tenant: the 6th is a 429 naming them', async () => {
+    // Waiting ones: each replays a job of globex's, whose quota is full meanwhile.
+    const held = await failedJobs('globex', 1, 'segmind_failed');
+    const started: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const op = await api.call('POST', '/v1/jobs/cancel', { tenant: 'globex', body: { ids: held } });
+      expect(op.status).toBe(202);
+      started.push(op.json().id as string);
+    }
+    // Ended ones do not count: wait for the five to end, then hold five running by hand.
+    for (const id of started) await operationUntil(id, (op) => op.status !== 'running', { tenant: 'globex' });
+    const running = Array.from({ length: 5 }, (_, i) => `op_${String(i).padStart(26, '0')}`);
+    for (const id of running) {
+      await api.redis.hset(bulkOperationKey(api.prefix, id), { id, actor: 'tenant:globex', status: 'running' });
+      await api.redis.set(bulkOperationLeaseKey(api.prefix, id), 'someone-else', 'PX', 60_000);
+      await api.redis.sadd(runningBulkOperationsKey(api.prefix), id);
+    }
+    const refused = await api.call('POST', '/v1/jobs/cancel', { tenant: 'globex', body: { ids: held } });
+    expect(refused.status).toBe(429);
+    expect(refused.json().detail).toContain(running[0]);
+    // acme is not held back by globex's.
+    expect((await api.call('POST', '/v1/jobs/cancel', { body: { ids: [failed[0]] } })).status).toBe(202);
+    for (const id of running) {
+      await api.redis.del(bulkOperationKey(api.prefix, id), bulkOperationLeaseKey(api.prefix, id));
+      await api.redis.srem(runningBulkOperationsKey(api.prefix), id);
+    }
+  });
+
+  it("commits a step only for the lease's holder and only the jobs still at the list's head", async () => {
+    const id = 'op_00000000000000000000000042';
+    const [key, targets, lease] = [
+      bulkOperationKey(api.prefix, id),
+      bulkOperationTargetsKey(api.prefix, id),
+      bulkOperationLeaseKey(api.prefix, id),
+    ];
+    await api.redis.rpush(targets, 'a', 'b', 'c');
+    await api.redis.set(lease, 'runner-2');
+    const commit = (owner: string, ...ids: string[]) =>
+      api.redis.renderqCommitBulkStep(key, targets, lease, owner, 15_000, ids.length, 0, 0, ...ids);
+    // A runner whose lease lapsed (another took over) commits nothing.
+    expect(await commit('runner-1', 'a', 'b')).toBe(0);
+    // The holder, for jobs no longer at the head (already committed by another), neither.
+    expect(await commit('runner-2', 'b', 'c')).toBe(0);
+    expect(await api.redis.lrange(targets, 0, -1)).toEqual(['a', 'b', 'c']);
+    expect(await commit('runner-2', 'a', 'b')).toBe(1);
+    expect(await api.redis.lrange(targets, 0, -1)).toEqual(['c']);
+    expect(await api.redis.hget(key, 'processed')).toBe('2');
+    await api.redis.del(key, targets, lease);
   });
 });
 
 describe('a bulk operation whose API process stops', () => {
   it('is taken over by another API process, and replays nothing twice', async () => {
+    const before = await api.redis.zcard(tenantJobsKey(api.prefix, 'globex'));
     const globex = await failedJobs('globex', 600, 'segmind_failed');
     const second = await startApi(
       { TENANT_BACKLOG_QUOTAS: `acme:${QUOTA},globex:300` },
@@ -230,7 +294,7 @@ describe('a bulk operation whose API process stops', () => {
       expect(done.total).toBe(600);
       const state = await replayState(globex, 'globex');
       expect(new Set(state.replays).size).toBe(600);
-      expect(state.indexed).toBe(1_200);
+      expect(state.indexed).toBe(before + 1_200);
     } finally {
       await closeApis([second]);
     }

@@ -118,14 +118,10 @@ Examples:
     .argument('<id>', 'job_… or bat_…')
     .action((id: string, _flags, command: Command) => run(command, statusCommand(id)));
 
-  program
-    .command('list')
-    .description('jobs, newest first, one page at a time (or every page with --all)')
-    .option('--status <status>', 'queued, running, completed, failed, cancelled or expired')
-    .option('--model <slug>', 'jobs of this model')
-    .option('--batch <id>', 'jobs of this batch (bat_…)')
-    .option('--created-after <time>', 'ISO 8601, e.g. 2025-01-31T12:00:00Z', isoTime)
-    .option('--created-before <time>', 'ISO 8601', isoTime)
+  withJobFilters(
+    program.command('list').description('jobs, newest first, one page at a time (or every page with --all)'),
+    'queued, running, completed, failed, cancelled or expired',
+  )
     .option('--limit <n>', 'at most this many jobs (default 100; with --all: per request)', positiveInteger)
     .option('--cursor <cursor>', 'the page after the one that gave this cursor')
     .option('--all', 'follow the cursors to the last page')
@@ -160,49 +156,45 @@ Examples:
     .addOption(timeoutOption())
     .action((id: string, dir: string, flags, command: Command) => run(command, downloadCommand(id, dir, flags)));
 
-  program
-    .command('cancel')
-    .description('cancel a job, every unfinished job of a batch, or every unfinished job the filters choose')
-    .argument('[id]', 'job_… or bat_…; without it, the filters choose the jobs')
-    .addOption(adminKeyOption())
-    .option('--status <status>', 'jobs in this status (queued or running)')
-    .option('--model <slug>', 'jobs of this model')
-    .option('--batch <id>', 'jobs of this batch (bat_…)')
-    .option('--created-after <time>', 'ISO 8601, e.g. 2025-01-31T12:00:00Z', isoTime)
-    .option('--created-before <time>', 'ISO 8601', isoTime)
-    .option('--ids <ids>', 'these jobs, comma-separated', list)
-    .option('--tenant <name>', "operators: this tenant's jobs (with RENDERQ_ADMIN_KEY or --admin-key)")
-    .option('--all', 'every unfinished job of yours (with no other filter)')
+  withBulkChoice(
+    withJobFilters(
+      program
+        .command('cancel')
+        .description('cancel a job, every unfinished job of a batch, or every unfinished job the filters choose')
+        .argument('[id]', 'job_… or bat_…; without it, the filters choose the jobs'),
+      'queued or running',
+    ),
+  )
+    .option('--all', 'every unfinished job (of yours, or with --tenant of that tenant)')
     .option('--dry-run', 'say how many jobs it would cancel, and cancel none')
     .action((id: string | undefined, flags: BulkCommandFlags & { all?: boolean }, command: Command) => {
-      const filtered = BULK_FILTER_FLAGS.some((name) => flags[name] !== undefined);
       if (id !== undefined) {
-        if (filtered || flags.all || flags.dryRun) command.error('give a job or batch id, or filters, not both');
+        const bulk = [...BULK_FILTER_FLAGS, 'ids', 'tenant', 'all', 'dryRun'] as const;
+        if (bulk.some((name) => flags[name] !== undefined))
+          command.error('give a job or batch id, or filters, not both');
         return run(command, cancelCommand(id));
       }
-      if (!filtered && !flags.all) {
-        command.error('give a job or batch id, or filters (--status, --model, …; --all for every unfinished job)');
-      }
+      checkBulkChoice(command, flags, 'cancel');
       return run(command, bulkCommand('cancel', bulkFlags(flags)));
     });
 
-  program
-    .command('replay')
-    .description(
-      'run failed, cancelled or expired jobs again, each at most once, as new jobs linked to them (replay_of); ' +
-        'try --dry-run first: it says how many and what they would reserve',
-    )
-    .addOption(adminKeyOption())
-    .option('--status <status>', 'jobs in this status (failed, cancelled or expired)')
-    .option('--code <code>', 'failed jobs with this error code, e.g. segmind_failed')
-    .option('--model <slug>', 'jobs of this model')
-    .option('--batch <id>', 'jobs of this batch (bat_…)')
-    .option('--created-after <time>', 'ISO 8601, e.g. 2025-01-31T12:00:00Z', isoTime)
-    .option('--created-before <time>', 'ISO 8601', isoTime)
-    .option('--ids <ids>', 'these jobs, comma-separated', list)
-    .option('--tenant <name>', "operators: this tenant's jobs (with RENDERQ_ADMIN_KEY or --admin-key)")
+  withBulkChoice(
+    withJobFilters(
+      program
+        .command('replay')
+        .description(
+          'run failed, cancelled or expired jobs again, each at most once, as new jobs linked to them (replay_of); ' +
+            'try --dry-run first: it says how many and what they would reserve',
+        ),
+      'failed, cancelled or expired',
+    ).option('--code <code>', 'failed jobs with this error code, e.g. segmind_failed'),
+  )
+    .option('--all', 'every failed, cancelled or expired job (of yours, or with --tenant of that tenant)')
     .option('--dry-run', 'say how many jobs it would replay and what they would reserve, and replay none')
-    .action((flags: BulkCommandFlags, command: Command) => run(command, bulkCommand('replay', bulkFlags(flags))));
+    .action((flags: BulkCommandFlags & { all?: boolean }, command: Command) => {
+      checkBulkChoice(command, flags, 'replay');
+      return run(command, bulkCommand('replay', bulkFlags(flags)));
+    });
 
   program
     .command('models')
@@ -276,27 +268,46 @@ function list(value: string): string[] {
     .filter((part) => part !== '');
 }
 
-/** The flags that choose jobs for a bulk action; without one (or `--all`), cancel needs an id. */
-const BULK_FILTER_FLAGS = [
-  'status',
-  'code',
-  'model',
-  'batch',
-  'createdAfter',
-  'createdBefore',
-  'ids',
-  'tenant',
-] as const;
+/** The flags that narrow a bulk action's jobs; without one (or `--all`), it would act on every job. */
+const BULK_FILTER_FLAGS = ['status', 'code', 'model', 'batch', 'createdAfter', 'createdBefore'] as const;
+
+/**
+ * Refuses a bulk action's flags that make no sense together, or that would act on every job
+ * without `--all` saying so: `--ids` names the jobs, so it takes no filter and no tenant.
+ */
+function checkBulkChoice(command: Command, flags: BulkCommandFlags & { all?: boolean }, verb: string): void {
+  const filtered = BULK_FILTER_FLAGS.some((name) => flags[name] !== undefined);
+  if (flags.ids !== undefined && (filtered || flags.tenant !== undefined || flags.all)) {
+    command.error('--ids names the jobs: give it without filters, --tenant or --all');
+  }
+  if (flags.ids === undefined && !filtered && !flags.all) {
+    command.error(`give filters (--status, --model, …) or --ids, or --all to ${verb} every job you may`);
+  }
+}
 
 type BulkCommandFlags = Omit<BulkFlags, 'adminKey'> & { readonly adminKey?: string };
 
-function adminKeyOption(): Option {
-  return new Option('--admin-key <key>', 'an operator key, used with --tenant only').env('RENDERQ_ADMIN_KEY');
+/** The filters `GET /v1/jobs` and the bulk actions share; `statuses` says which statuses make sense. */
+function withJobFilters(command: Command, statuses: string): Command {
+  return command
+    .option('--status <status>', `jobs in this status: ${statuses}`)
+    .option('--model <slug>', 'jobs of this model')
+    .option('--batch <id>', 'jobs of this batch (bat_…)')
+    .option('--created-after <time>', 'ISO 8601, e.g. 2025-01-31T12:00:00Z', isoTime)
+    .option('--created-before <time>', 'ISO 8601', isoTime);
+}
+
+/** What else chooses the jobs of a bulk action: ids instead of filters, and an operator's tenant. */
+function withBulkChoice(command: Command): Command {
+  return command
+    .option('--ids <ids>', 'these jobs, comma-separated', list)
+    .option('--tenant <name>', "operators: this tenant's jobs (with RENDERQ_ADMIN_KEY or --admin-key)")
+    .addOption(new Option('--admin-key <key>', 'an operator key, used with --tenant only').env('RENDERQ_ADMIN_KEY'));
 }
 
 /** The operator key goes only with --tenant: an operator's shell must not act on every tenant unasked. */
-function bulkFlags(flags: BulkCommandFlags): BulkFlags {
-  const { adminKey, ...rest } = flags;
+function bulkFlags(flags: BulkCommandFlags & { all?: boolean }): BulkFlags {
+  const { adminKey, all: _all, ...rest } = flags;
   return { ...rest, ...(flags.tenant !== undefined && adminKey ? { adminKey } : {}) };
 }
 

@@ -576,6 +576,37 @@ describe('renderq models, webhooks, cancel and admin', () => {
       const twice = await renderq(system, ['cancel', job.id]);
       expect(twice.code).toBe(3);
       expect(twice.stderr).toContain('has already finished (cancelled) (409)');
+
+      // Bulk: held queued while paused, cancelled by filter, then replayed by id, each once.
+      const held = await Promise.all(
+        [1, 2, 3].map(async (n) => {
+          const made = await renderq(system, ['submit', '-m', 'segmind-vega', '-i', `prompt=bulk ${n}`, '--json']);
+          return made.json<{ job: Job }>().job.id;
+        }),
+      );
+      expect((await renderq(system, ['cancel'])).code).toBe(2);
+      expect((await renderq(system, ['cancel', held[0] as string, '--status', 'queued'])).code).toBe(2);
+      const wouldCancel = await renderq(system, ['cancel', '--status', 'queued', '--dry-run']);
+      expect(wouldCancel.stdout).toContain('would cancel 3 jobs');
+      const bulkCancel = await renderq(system, ['cancel', '--status', 'queued', '--json']);
+      expect(bulkCancel.code, bulkCancel.stderr).toBe(0);
+      expect(bulkCancel.json()).toMatchObject({ action: 'cancel', status: 'completed', acted: 3 });
+      const ids = held.join(',');
+      const wouldReplay = await renderq(system, ['replay', '--ids', ids, '--dry-run', '--json']);
+      expect(wouldReplay.json()).toMatchObject({ dry_run: true, count: 3, estimated_cost: 0.006 });
+      const replayed = await renderq(system, ['replay', '--ids', ids]);
+      expect(replayed.code, replayed.stderr).toBe(0);
+      expect(replayed.stdout).toMatch(/completed: 3 replayed, 0 left alone, 0 not reached; reserved \$0\.006$/m);
+      const again = await renderq(system, ['replay', '--ids', ids, '--dry-run']);
+      expect(again.stdout).toContain('would replay 0 jobs');
+      expect(again.stdout).toContain('3 replayed before');
+      // Every job of yours only when --all says so; --ids with a filter is a mistake.
+      expect((await renderq(system, ['replay', '--dry-run'])).code).toBe(2);
+      expect((await renderq(system, ['replay', '--ids', ids, '--status', 'failed'])).code).toBe(2);
+      const notOperator = await renderq(system, ['replay', '--tenant', 'someone-else', '--all', '--dry-run']);
+      expect(notOperator.code).toBe(3);
+      expect(notOperator.stderr).toContain('filter.tenant');
+      expect((await renderq(system, ['cancel', '--status', 'queued'])).code).toBe(0);
     } finally {
       const resumed = await renderq(system, ['admin', 'resume', '--json'], admin);
       expect(resumed.json()).toEqual({ pause: { paused: false } });

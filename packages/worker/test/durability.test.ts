@@ -164,7 +164,10 @@ describe('three tenants mid-backlog through a killed worker and a Redis restart'
     expect(records.filter((r) => r.stage.name === 'completed').length).toBe(ids.length - failed.length);
     const perJob = Object.values(s.emulator.stats().submits.byMarker);
     expect(perJob.every((n) => n === 1)).toBe(true);
-    expect(perJob.length).toBe(ids.length);
+    // Every completed job was submitted; one failed as ambiguous may or may not have reached Segmind
+    // (the worker was killed before or after sending it).
+    expect(perJob.length).toBeGreaterThanOrEqual(ids.length - failed.length);
+    expect(perJob.length).toBeLessThanOrEqual(ids.length);
     // Shares afterwards: while all three still had jobs waiting, each got a good part of the submits.
     const started = records.filter((r) => r.started_at !== null && Date.parse(r.started_at) > restartedAt + 3_000);
     const lastOf = (tenant: string) =>

@@ -18,7 +18,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { Problem } from '../http/problems.js';
-import type { BulkOperations } from '../services/bulk/bulk-operations.js';
+import { type BulkOperations, MAX_RUNNING_OPERATIONS } from '../services/bulk/bulk-operations.js';
 import { type BulkActor, selectJobs } from '../services/bulk/bulk-selection.js';
 
 const OperationParams = z.object({
@@ -52,10 +52,17 @@ export async function bulkActionRoutes(app: FastifyInstance, ctx: ApiContext, op
             `(at most ${MAX_BULK_IDS.toLocaleString('en-US')}); at most ${MAX_BULK_JOBS.toLocaleString('en-US')} jobs ` +
             'one request. With `dry_run: true` the answer says what would be done and nothing changes; otherwise ' +
             'a 202 with the operation, to follow at `GET /v1/operations/{id}`. A tenant key acts on its own jobs; ' +
-            'an operator key on any tenant’s (`filter.tenant` narrows to one).',
+            'an operator key on any tenant’s (`filter.tenant` narrows to one). At most ' +
+            `${MAX_RUNNING_OPERATIONS} operations run at once per tenant (and for the operators): a 429 beyond.`,
           tags: ['bulk actions'],
           body: BulkRequest,
-          response: { 200: BulkEstimate, 202: BulkOperation, 400: ProblemSchema, 401: ProblemSchema },
+          response: {
+            200: BulkEstimate,
+            202: BulkOperation,
+            400: ProblemSchema,
+            401: ProblemSchema,
+            429: ProblemSchema,
+          },
         },
       },
       async (request, reply) => {
@@ -63,6 +70,12 @@ export async function bulkActionRoutes(app: FastifyInstance, ctx: ApiContext, op
         if ((filter === undefined) === (ids === undefined)) {
           throw new Problem('validation_failed', 'send exactly one of filter and ids', [
             { path: 'body', message: 'needs either filter or ids, not both and not neither' },
+          ]);
+        }
+        const malformed = (ids ?? []).findIndex((id) => !ID_PATTERNS.job.test(id));
+        if (malformed >= 0) {
+          throw new Problem('validation_failed', 'the ids must be job ids', [
+            { path: `body.ids.${malformed}`, message: 'is not a job id (job_…)' },
           ]);
         }
         const actor = actorOf(request);

@@ -46,7 +46,8 @@ export function bulkCommand(action: BulkAction, flags: BulkFlags): Action {
       context.output.result(estimate, () => estimateLines(action, estimate));
       return EXIT.ok;
     }
-    const started = (await send(client, action, request)) as BulkOperation;
+    // Ctrl-C while it is being chosen still gets the operation's id, then aborts it.
+    const started = (await context.following(() => send(client, action, request))) as BulkOperation;
     context.output.note(
       `${started.id}: ${action === 'replay' ? 'replaying' : 'cancelling'} ${started.total - started.skipped} jobs` +
         (action === 'replay' ? `, reserving about ${usd(started.estimated_cost)}` : '') +

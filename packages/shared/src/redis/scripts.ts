@@ -79,6 +79,20 @@ declare module 'ioredis' {
     renderqCountAcceptedSubmit(budget: string, nowMs: string, keep: string): Result<number, Context>;
     /** cut-submit-rate-1.lua */
     renderqCutSubmitRate(budget: string, ...args: string[]): Result<[rate: string, holdUntilMs: number], Context>;
+    /** commit-bulk-step-3.lua: 1 when the step is recorded, 0 when the lease or the list's head was not ours. */
+    renderqCommitBulkStep(
+      operation: string,
+      targets: string,
+      lease: string,
+      owner: string,
+      leaseMs: number,
+      acted: number,
+      skipped: number,
+      reservedMicros: number,
+      ...ids: string[]
+    ): Result<number, Context>;
+    /** request-bulk-abort-1.lua: 1 asked, 0 already ended or asked, -1 no such operation. */
+    renderqRequestBulkAbort(operation: string): Result<number, Context>;
     /** submit-breaker-1.lua: the verdict and a time or wait in ms (see the script's header). */
     renderqSubmitBreaker(breaker: string, ...args: string[]): Result<[verdict: number, ms: number], Context>;
     /** take-over-claim-1.lua */
@@ -151,6 +165,8 @@ const SCRIPTS = {
   renderqCountAcceptedSubmit: { file: 'count-accepted-submit-1.lua', numberOfKeys: 1 },
   renderqCutSubmitRate: { file: 'cut-submit-rate-1.lua', numberOfKeys: 1, prelude: submitRate },
   renderqSubmitBreaker: { file: 'submit-breaker-1.lua', numberOfKeys: 1 },
+  renderqCommitBulkStep: { file: 'commit-bulk-step-3.lua', numberOfKeys: 3 },
+  renderqRequestBulkAbort: { file: 'request-bulk-abort-1.lua', numberOfKeys: 1 },
 } as const satisfies Record<string, ScriptFile>;
 
 export type ScriptName = keyof typeof SCRIPTS;

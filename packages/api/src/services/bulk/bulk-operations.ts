@@ -2,11 +2,13 @@
  * Bulk actions as operations: the chosen jobs are kept in Redis with the operation's progress,
  * and an API process works through them a step at a time under a lease. A step is one tenant's
  * next jobs (at most STEP_JOBS): replayed through the same admission as new jobs (quota, budgets,
- * enqueue rate; a full one makes the operation wait, not fail), or cancelled. Progress and the
- * chosen list move on together, in one transaction, after each step. An abort is a flag read
- * between steps, so every job is either acted on once or left untouched; a replay is recorded by
- * the script that marks its job replayed, so a step run twice (a process died in it, its lease
- * lapsed and another took it over) replays nothing twice.
+ * enqueue rate: a refused step is tried smaller at once, and a single job refused waits for room
+ * rather than failing), or cancelled. Progress and the chosen list move on together after each
+ * step, by a script that commits only for the lease's holder and only the jobs still at the list's
+ * head (commit-bulk-step-3.lua). An abort is a flag read between steps, so every job is either
+ * acted on once or left untouched; a replay is recorded by the script that marks its job replayed,
+ * so a step run twice (a process died in it, or its lease lapsed and another took it over)
+ * replays nothing twice.
  */
 import { randomUUID } from 'node:crypto';
 import type { BulkAction, BulkOperation, BulkOperationStatus } from '@renderq/contract';
@@ -14,6 +16,8 @@ import {
   bulkOperationKey,
   bulkOperationLeaseKey,
   bulkOperationTargetsKey,
+  defineScripts,
+  findModel,
   type JobRecord,
   microsToUsd,
   newId,
@@ -23,12 +27,17 @@ import type { ApiContext } from '../../api-context.js';
 import { Problem, RetryLaterProblem } from '../../http/problems.js';
 import { withAdmission } from '../admission.js';
 import { cancelJob } from '../cancel-job.js';
+import { urlsOfJob } from '../url-guard.js';
 import { type BulkActor, type BulkSelection, replayReservation, skipReason } from './bulk-selection.js';
 
 /** The most jobs one step acts on: an abort waits at most for one step. */
 const STEP_JOBS = 100;
-/** How long a lease lasts unrenewed; it is renewed every third of that. */
+/** How long a lease lasts unrenewed (whole seconds); it is renewed every third of that. */
 const LEASE_MS = 15_000;
+/** Operations one tenant (or the operators together) may have running at once. */
+export const MAX_RUNNING_OPERATIONS = 5;
+/** How often a waiting operation looks for an abort. */
+const ABORT_CHECK_MS = 1_000;
 /** How often each API process looks for operations whose process died. */
 const SWEEP_MS = 10_000;
 /** The longest wait before a refused step is tried again (a Retry-After may say less). */
@@ -40,9 +49,8 @@ const WRITE_CHUNK = 10_000;
 
 type StepOutcome =
   | { readonly kind: 'done'; readonly acted: number; readonly skipped: number; readonly reservedMicros: number }
-  | { readonly kind: 'wait'; readonly why: string; readonly ms: number }
-  /** The step cannot be admitted as large as it is; a single job that cannot fails the operation. */
-  | { readonly kind: 'too_large'; readonly why: string };
+  /** Admission refused the step: with `retryAfterMs`, for now (a full quota, budget or rate); else for good. */
+  | { readonly kind: 'refused'; readonly why: string; readonly retryAfterMs?: number };
 
 export class BulkOperations {
   readonly #ctx: ApiContext;
@@ -53,6 +61,7 @@ export class BulkOperations {
 
   constructor(ctx: ApiContext) {
     this.#ctx = ctx;
+    defineScripts(ctx.redis);
   }
 
   /** Takes over, now and every SWEEP_MS, the operations whose process stopped running them. */
@@ -78,6 +87,7 @@ export class BulkOperations {
   async start(actor: BulkActor, action: BulkAction, selection: BulkSelection): Promise<BulkOperation> {
     const { redis, config } = this.#ctx;
     const prefix = config.redis.prefix;
+    await this.#refuseBeyondCap(actor);
     const id = newId('op');
     const skipped = Object.values(selection.skipped).reduce((sum, n) => sum + n, 0);
     const fields = {
@@ -100,6 +110,25 @@ export class BulkOperations {
     await multi.sadd(runningBulkOperationsKey(prefix), id).exec();
     this.#run(id);
     return viewOf(fields);
+  }
+
+  /** Refuses a new operation while `actor` has MAX_RUNNING_OPERATIONS running (429, naming them). */
+  async #refuseBeyondCap(actor: BulkActor): Promise<void> {
+    const { redis, config } = this.#ctx;
+    const ids = await redis.smembers(runningBulkOperationsKey(config.redis.prefix));
+    if (ids.length < MAX_RUNNING_OPERATIONS) return;
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hget(bulkOperationKey(config.redis.prefix, id), 'actor');
+    const actors = ((await pipeline.exec()) ?? []).map(([, value]) => value);
+    const own = ids.filter((_, i) => actors[i] === actorName(actor));
+    if (own.length < MAX_RUNNING_OPERATIONS) return;
+    throw new RetryLaterProblem(
+      'too_many_requests',
+      `${actor.kind === 'tenant' ? `tenant ${actor.tenant}` : 'operators'} already ${own.length === 1 ? 'has' : 'have'} ` +
+        `${own.length} bulk operations running (${own.sort().join(', ')}), at most ${MAX_RUNNING_OPERATIONS}: ` +
+        'wait for one to end, or abort one',
+      30,
+    );
   }
 
   /** The operation, when `actor` may see it: its own, or any for an operator. */
@@ -156,13 +185,12 @@ export class BulkOperations {
     let held = true;
     const renew = setInterval(() => {
       redis
-        .get(lease)
-        .then(async (owner) => {
-          if (owner !== this.#owner) held = false;
-          else await redis.pexpire(lease, LEASE_MS);
+        .renderqTakeOverClaim(lease, this.#owner, this.#owner, String(LEASE_MS / 1000))
+        .then((renewed) => {
+          if (renewed !== 1) held = false;
         })
         .catch(() => {
-          // Tried again in a third of the lease; a lease that lapses is taken over, and steps are safe twice.
+          // Tried again in a third of the lease; one that lapses is taken over, and its step is not committed.
         });
     }, LEASE_MS / 3);
     try {
@@ -190,44 +218,67 @@ export class BulkOperations {
       const ids = await redis.lrange(targets, 0, stepJobs - 1);
       if (ids.length === 0) return this.#end(id, 'completed');
       const { records, taken } = await oneTenantsJobs(this.#ctx, ids);
-      const outcome = fields.action === 'replay' ? await this.#replay(records) : await this.#cancel(records);
-      if (outcome.kind === 'wait') {
-        await redis.hset(key, 'waiting', outcome.why);
-        await waitOrAbort(this.#ctx, key, outcome.ms, mayGoOn);
-        continue;
+      let outcome = fields.action === 'replay' ? await this.#replay(records) : await this.#cancel(records);
+      if (outcome.kind === 'refused') {
+        // A smaller step may fit the room there is; a single job waits for room, or is left alone for good.
+        if (taken > 1) {
+          stepJobs = Math.max(1, Math.floor(taken / 2));
+          continue;
+        }
+        if (outcome.retryAfterMs !== undefined) {
+          await redis.hset(key, 'waiting', outcome.why);
+          await waitOrAbort(this.#ctx, key, outcome.retryAfterMs, mayGoOn);
+          continue;
+        }
+        this.#ctx.logger.warn(
+          { operation_id: id, job_id: ids[0], why: outcome.why },
+          'bulk operation left a job alone',
+        );
+        outcome = { kind: 'done', acted: 0, skipped: records.length, reservedMicros: 0 };
       }
-      if (outcome.kind === 'too_large') {
-        if (taken === 1) return this.#end(id, 'failed', outcome.why);
-        stepJobs = Math.ceil(taken / 2);
-        continue;
-      }
-      await redis
-        .multi()
-        .hincrby(key, 'processed', taken)
-        .hincrby(key, 'acted', outcome.acted)
-        .hincrby(key, 'skipped', outcome.skipped + (taken - records.length))
-        .hincrby(key, 'reserved_micros', outcome.reservedMicros)
-        .hdel(key, 'waiting')
-        .ltrim(targets, taken, -1)
-        .exec();
+      const committed = await redis.renderqCommitBulkStep(
+        key,
+        targets,
+        bulkOperationLeaseKey(prefix, id),
+        this.#owner,
+        LEASE_MS,
+        outcome.acted,
+        outcome.skipped + (taken - records.length),
+        outcome.reservedMicros,
+        ...ids.slice(0, taken),
+      );
+      // Another process holds the operation now: it goes on (this step's replays it finds replayed).
+      if (committed !== 1) return;
+      stepJobs = Math.min(STEP_JOBS, stepJobs * 2);
     }
   }
 
-  /** Replays the step's jobs still replayable, admitted as their tenant's new jobs are. */
+  /**
+   * Replays the step's jobs still replayable, admitted as their tenant's new jobs are. A job whose
+   * model is no longer taken, or whose URLs renderq would no longer call, is left alone.
+   */
   async #replay(records: readonly JobRecord[]): Promise<StepOutcome> {
-    const eligible = records.filter((record) => skipReason('replay', record) === undefined);
+    const ctx = this.#ctx;
+    const eligible: JobRecord[] = [];
+    for (const record of records) {
+      if (skipReason('replay', record) !== undefined) continue;
+      if (!ctx.config.models.allowUnknown && !findModel(record.model)) continue;
+      if ((await ctx.urlGuard.check(urlsOfJob(record.input, record.webhook_url ?? undefined))).length > 0) continue;
+      eligible.push(record);
+    }
     if (eligible.length === 0) return { kind: 'done', acted: 0, skipped: records.length, reservedMicros: 0 };
     const tenant = (eligible[0] as JobRecord).tenant;
+    const request = {
+      tenant,
+      jobs: eligible,
+      // What the memory guard weighs: the records' inputs (stored images are only referred to).
+      bodyBytes: eligible.reduce((sum, record) => sum + JSON.stringify(record.input).length, 0),
+      webhookUrl: null,
+      webhookEvents: null,
+    };
     try {
-      const request = {
-        tenant,
-        jobs: eligible,
-        bodyBytes: 0,
-        webhookUrl: null,
-        webhookEvents: null,
-      };
-      const created = await withAdmission(this.#ctx, request, (admitted) =>
-        this.#ctx.store.createReplays(
+      const created = await withAdmission(ctx, request, (admitted) =>
+        ctx.store.createReplays(
           eligible.map((record, i) => ({
             tenant,
             model: record.model,
@@ -245,14 +296,18 @@ export class BulkOperations {
       const made = new Set(created.map((record) => record.replay_of));
       const reservedMicros = eligible
         .filter((record) => made.has(record.id))
-        .reduce((sum, record) => sum + replayReservation(this.#ctx, record), 0);
-      for (const record of created) this.#ctx.metrics.jobsEnqueued.inc({ model: record.model });
+        .reduce((sum, record) => sum + replayReservation(ctx, record), 0);
+      for (const record of created) ctx.metrics.jobsEnqueued.inc({ model: record.model });
       return { kind: 'done', acted: created.length, skipped: records.length - created.length, reservedMicros };
     } catch (error) {
       if (error instanceof RetryLaterProblem) {
-        return { kind: 'wait', why: error.detail, ms: Math.min(MAX_WAIT_MS, error.retryAfterSeconds * 1000) };
+        return {
+          kind: 'refused',
+          why: error.detail,
+          retryAfterMs: Math.min(MAX_WAIT_MS, error.retryAfterSeconds * 1000),
+        };
       }
-      if (error instanceof Problem) return { kind: 'too_large', why: error.detail };
+      if (error instanceof Problem) return { kind: 'refused', why: error.detail };
       throw error;
     }
   }
@@ -312,7 +367,7 @@ async function oneTenantsJobs(
 async function waitOrAbort(ctx: ApiContext, key: string, ms: number, mayGoOn: () => boolean): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until && mayGoOn()) {
-    await new Promise((resolve) => setTimeout(resolve, Math.min(500, until - Date.now())));
+    await new Promise((resolve) => setTimeout(resolve, Math.min(ABORT_CHECK_MS, until - Date.now())));
     if ((await ctx.redis.hget(key, 'abort_requested')) === '1') return;
   }
 }

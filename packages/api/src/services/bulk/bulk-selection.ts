@@ -18,7 +18,7 @@ export interface BulkSkips {
 }
 
 export interface BulkSelection {
-  /** The jobs to act on, oldest first. */
+  /** The jobs to act on: by tenant, each tenant's oldest first. */
   readonly targets: string[];
   readonly skipped: BulkSkips;
   /** Replay: what the new jobs would reserve, in millionths of a USD. */
@@ -51,13 +51,13 @@ export async function selectJobs(
 ): Promise<BulkSelection> {
   const skipped: BulkSkips = { not_found: 0, not_eligible: 0, already_replayed: 0 };
   // Only what the answer needs of each job: a selection holds up to MAX_BULK_JOBS of them.
-  const chosen: { id: string; createdAt: string; micros: number }[] = [];
+  const chosen: { id: string; tenant: string; createdAt: string; micros: number }[] = [];
   const consider = (record: JobRecord) => {
     const reason = skipReason(action, record);
     if (reason) skipped[reason] += 1;
     else {
       const micros = action === 'replay' ? replayReservation(ctx, record) : 0;
-      chosen.push({ id: record.id, createdAt: record.created_at, micros });
+      chosen.push({ id: record.id, tenant: record.tenant, createdAt: record.created_at, micros });
     }
     if (chosen.length > MAX_BULK_JOBS) {
       throw new Problem(
@@ -107,8 +107,10 @@ export async function selectJobs(
       } while (after !== undefined);
     }
   }
-  // Oldest first: replays are made in the order the jobs were first made.
-  chosen.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  // A tenant's jobs together (a step acts on one tenant's), each tenant's oldest first.
+  chosen.sort(
+    (a, b) => a.tenant.localeCompare(b.tenant) || a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id),
+  );
   const estimatedMicros = chosen.reduce((sum, job) => sum + job.micros, 0);
   return { targets: chosen.map((job) => job.id), skipped, estimatedMicros };
 }

@@ -1,5 +1,6 @@
 -- Takes over an Idempotency-Key claim whose lease ran out, if nobody else did first, or renews
--- the lease of one still held (packages/api/src/services/idempotency.ts).
+-- the lease of one still held (packages/api/src/services/idempotency.ts); renews a bulk
+-- operation's lease only while its runner still holds it (services/bulk/bulk-operations.ts).
 --
 -- KEYS[1]  the claim
 -- ARGV[1]  the claim as it must still be
