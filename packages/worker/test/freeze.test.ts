@@ -4,6 +4,7 @@
 // (a request paid for with no result), printed here (docs/operations.md, "A worker that freezes").
 import { createRedis, type JobRecord, QUEUE_NAMES } from '@renderq/shared';
 import { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jobFor, type Stack, startStack } from './stack.js';
 
@@ -33,11 +34,11 @@ interface Figures {
 /** Runs JOBS jobs through two workers, freezing the first FREEZES times; both workers get `env`. */
 async function freezeRun(s: Stack, env: Record<string, string>): Promise<Figures> {
   const stalled = { render: new Set<string>(), poll: new Set<string>() };
+  const connections: Redis[] = [];
   const listeners = (['render', 'poll'] as const).map((queue) => {
-    const events = new QueueEvents(QUEUE_NAMES[queue], {
-      connection: createRedis(s.redisServer.url, 'worker'),
-      prefix: s.prefix,
-    });
+    const connection = createRedis(s.redisServer.url, 'worker');
+    connections.push(connection);
+    const events = new QueueEvents(QUEUE_NAMES[queue], { connection, prefix: s.prefix });
     events.on('stalled', ({ jobId }) => stalled[queue].add(jobId));
     return events;
   });
@@ -73,6 +74,8 @@ async function freezeRun(s: Stack, env: Record<string, string>): Promise<Figures
     };
   } finally {
     await Promise.all(listeners.map((events) => events.close()));
+    // A connection given to BullMQ stays its giver's to close.
+    for (const connection of connections) connection.disconnect();
   }
 }
 
@@ -104,14 +107,31 @@ function describeRun(label: string, figures: Figures): string {
   );
 }
 
+/** The wait each run gives a submit found mid-way: none (as before it was added), and one past a freeze. */
+const WAITS = { before: '0', after: String(FREEZE_MS + 5_000) } as const;
+
 describe('a worker frozen (SIGSTOP) again and again while it holds submits and polls', () => {
-  it('loses no job and submits none twice; the jobs failed as ambiguous are counted', async () => {
+  it('loses no job and submits none twice; fewer fail as ambiguous when a submit found mid-way is waited for', async () => {
     // Segmind answers each submit after 1 s and runs each request about 2 s: submits and polls are in flight.
-    const s = await startStack({ latencyScale: 1.5, submitDelayMs: 1_000 });
-    stacks.push(s);
+    // Two stacks side by side, frozen at the same moments: one settles a submit found mid-way at once
+    // (AMBIGUOUS_SUBMIT_WAIT_MS=0, the old behaviour), the other waits for its frozen worker first.
+    const options = { latencyScale: 1.5, submitDelayMs: 1_000 };
+    const [before, after] = await Promise.all([startStack(options), startStack(options)]);
+    stacks.push(before, after);
     const started = Date.now();
-    const figures = await freezeRun(s, {});
-    process.stdout.write(`${describeRun('freeze chaos', figures)} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
-    expectInvariants(figures);
+    const [old, waited] = await Promise.all([
+      freezeRun(before, { AMBIGUOUS_SUBMIT_WAIT_MS: WAITS.before }),
+      freezeRun(after, { AMBIGUOUS_SUBMIT_WAIT_MS: WAITS.after }),
+    ]);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    process.stdout.write(
+      `freeze chaos (${seconds} s):\n` +
+        `  ${describeRun(`settled at once (AMBIGUOUS_SUBMIT_WAIT_MS=${WAITS.before})`, old)}\n` +
+        `  ${describeRun(`waited for (AMBIGUOUS_SUBMIT_WAIT_MS=${WAITS.after})`, waited)}\n`,
+    );
+    expectInvariants(old);
+    expectInvariants(waited);
+    // How many fail depends on the machine's timing (a worker slow to catch up after its thaw), so no
+    // count is asserted: the figures are printed, and docs/operations.md keeps them.
   }, 150_000);
 });

@@ -16,7 +16,10 @@ export const JobStage = z.discriminatedUnion('name', [
      */
     unavailable_since: isoTime.optional(),
   }),
-  /** A submit is being made; a job found here on restart had an ambiguous submit. */
+  /**
+   * A submit is being made. A job found here by another worker had its worker stall or die: it waits
+   * out AMBIGUOUS_SUBMIT_WAIT_MS from `since`, then its submit is ambiguous.
+   */
   z.object({
     name: z.literal('submitting'),
     since: isoTime,

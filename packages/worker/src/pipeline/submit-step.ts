@@ -1,8 +1,9 @@
 /**
  * The render queue's step: submit a job to Segmind once, and hand it to the poll
  * queue. The request id is persisted before anything else happens after a submit;
- * a job found mid-submit (its worker died, or the answer never came) had an
- * ambiguous submit, settled by the configured policy and counted. Input images
+ * a job found mid-submit (its worker died or stalled) waits for that worker to record
+ * Segmind's answer (submit-takeover.ts), and failing that had an ambiguous submit,
+ * settled by the configured policy and counted. Input images
  * stored at enqueue are read back first, before anything is at stake, and sent to
  * Segmind as the caller sent them (Segmind cannot reach renderq's storage). A job
  * cancelled while its submit was under way is still followed to the end at Segmind,
@@ -14,6 +15,7 @@ import { assertNever, type JobRecord, pollPriority } from '@renderq/shared';
 import { Worker } from 'bullmq';
 import { finish, jobLogger, type PipelineDeps, type RenderJob } from './pipeline-deps.js';
 import { handleReadError, handleSubmitError, type SubmitAttempt, settleAmbiguous } from './submit-failures.js';
+import { waitForSubmitter } from './submit-takeover.js';
 
 export function submitStep(deps: PipelineDeps) {
   return async (job: RenderJob, token?: string): Promise<void> => {
@@ -24,11 +26,14 @@ export function submitStep(deps: PipelineDeps) {
       case 'queued':
         if (record.start_by !== null && Date.now() >= Date.parse(record.start_by)) return expire(deps, record);
         return submit(deps, job, token, record, () => startSubmit(deps, record));
-      case 'submitting':
-        // Found mid-submit: its worker died, or the answer never came.
+      case 'submitting': {
+        // Found mid-submit: its worker died or stalled, and recorded no answer within the wait.
+        await waitForSubmitter(deps, job, token, record, stage);
+        const why = `its worker stopped or stalled during the submit and recorded no answer by ${waitedUntil(deps, stage.since)}`;
         return submit(deps, job, token, record, async () =>
-          (await settleAmbiguous(deps, record, 'the worker stopped during a submit')) ? record : undefined,
+          (await settleAmbiguous(deps, record, why)) ? record : undefined,
         );
+      }
       case 'polling':
         // Submitted already; the hand-over to the poll queue may not have happened.
         return handOver(deps, record.id, Date.parse(stage.submitted_at), 0);
@@ -48,6 +53,11 @@ export function submitStep(deps: PipelineDeps) {
 /** A job whose start-by deadline passed before its submit ends `expired`: never sent, costing nothing. */
 async function expire(deps: PipelineDeps, record: JobRecord): Promise<void> {
   await finish(deps, record, 'expire', { name: 'expired' }, { cost: 0 });
+}
+
+/** When a submit that began at `since` stops being waited for, as the failure's message says it. */
+function waitedUntil(deps: PipelineDeps, since: string): string {
+  return new Date(Date.parse(since) + deps.settings.ambiguousSubmitWaitMs).toISOString();
 }
 
 /**
