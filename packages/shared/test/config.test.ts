@@ -33,6 +33,8 @@ describe('loadConfig', () => {
       outageWaitMs: 3_600_000,
       resultRetentionMs: 3_600_000,
       ambiguousSubmitPolicy: 'fail',
+      // Twice the lock duration.
+      ambiguousSubmitWaitMs: 12_000,
       pollMaxIntervalMs: 15_000,
       pollLagShare: 0.1,
       creditsCheckIntervalMs: 30_000,

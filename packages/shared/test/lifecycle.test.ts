@@ -5,9 +5,10 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, isFinal, type JobStage, JobStore, QUEUE_NAMES, queueOptions } from '../src/index.js';
-import { type MoveName, TRANSITIONS } from '../src/jobs/lifecycle.js';
+import { type Move, type MoveName, TRANSITIONS } from '../src/jobs/lifecycle.js';
 import { jobLua, lifecycleLua } from '../src/jobs/lifecycle-lua.js';
 import { STATUS_OF_STAGE, type StageName } from '../src/jobs/stage.js';
+import type { JobRef } from '../src/jobs/transition.js';
 import type { RenderJobData } from '../src/queues.js';
 import { scriptSource } from '../src/redis/scripts.js';
 
@@ -68,8 +69,8 @@ afterAll(async () => {
 });
 
 /** Any move by name, its target taken from the table (the types tie a move to its target; this test goes around them). */
-function move(id: string, name: MoveName, to: JobStage = SAMPLE[TRANSITIONS[name].to]) {
-  return store.transition(id, name as 'cancel', to as Extract<JobStage, { name: 'cancelled' }>);
+function move(job: JobRef, name: MoveName, to: JobStage = SAMPLE[TRANSITIONS[name].to]) {
+  return store.transition(job, name as 'cancel', to as Extract<JobStage, { name: 'cancelled' }>);
 }
 
 describe('the lifecycle', () => {
@@ -82,7 +83,10 @@ describe('the lifecycle', () => {
       status: STATUS_OF_STAGE,
       final: asSet(STAGES.filter(isFinal)),
       moves: Object.fromEntries(
-        MOVES.map((name) => [name, { to: TRANSITIONS[name].to, from: asSet(TRANSITIONS[name].from) }]),
+        MOVES.map((name) => {
+          const { to, from, fencedBySubmit }: Move = TRANSITIONS[name];
+          return [name, { to, from: asSet(from), ...(fencedBySubmit ? { fenced: true } : {}) }];
+        }),
       ),
       follows: { polling: true },
     });
@@ -119,6 +123,39 @@ describe('the lifecycle', () => {
     expect((await store.get(id))?.stage.name).toBe('queued');
   });
 
+  it('makes a move fenced by its submit only while the job is in the submit the record in hand shows', async () => {
+    const { id } = await store.create({ tenant: 'acme', model: 'segmind-vega', input: {} });
+    const enter = (submitId: string) => ({ name: 'submitting' as const, since: now(), submit_id: submitId });
+    expect((await store.transition(id, 'submit', enter('first'))).ok).toBe(true);
+    const stalled = await store.get(id);
+    if (!stalled) throw new Error('no record');
+    // Another worker put it back and submitted it anew while the first one stalled.
+    expect((await store.transition(id, 'requeue', { name: 'queued' })).ok).toBe(true);
+    expect((await store.transition(id, 'submit', enter('second'))).ok).toBe(true);
+    const current = await store.get(id);
+    if (!current) throw new Error('no record');
+
+    for (const name of ['submitted', 'requeue', 'fail_submit'] as const) {
+      expect(await move(stalled, name), name).toEqual({ ok: false, reason: 'other_submit', current: 'submitting' });
+    }
+    expect((await store.get(id))?.stage).toEqual(current.stage);
+    expect(await move(current, 'submitted')).toMatchObject({ ok: true, previous: 'submitting' });
+    // Moves not fenced ignore it; a fenced one needs a record in its submit to speak for it.
+    expect((await move(stalled, 'cancel')).ok).toBe(true);
+    await expect(move({ ...current, stage: SAMPLE.queued }, 'requeue')).rejects.toThrow(/made from a submit/);
+  });
+
+  it('fences a submit entered without an id (an older version) on having none', async () => {
+    const { id } = await store.create({ tenant: 'acme', model: 'segmind-vega', input: {} });
+    expect((await store.transition(id, 'submit', { name: 'submitting', since: now() })).ok).toBe(true);
+    const old = await store.get(id);
+    if (!old) throw new Error('no record');
+    expect(
+      await move({ ...old, stage: { name: 'submitting', since: now(), submit_id: 'other' } }, 'submitted'),
+    ).toEqual({ ok: false, reason: 'other_submit', current: 'submitting' });
+    expect((await move(old, 'submitted')).ok).toBe(true);
+  });
+
   it('is the table docs/architecture.md shows', () => {
     const docs = readFileSync(new URL('../../../docs/architecture.md', import.meta.url), 'utf8');
     const marker = docs.indexOf(TABLE_MARKER);
@@ -136,8 +173,9 @@ describe('the lifecycle', () => {
           .map((cell) => cell.trim()),
       );
     const table = MOVES.map((name) => {
-      const { from, to, when } = TRANSITIONS[name];
-      return [`\`${name}\``, from.map((stage) => `\`${stage}\``).join(', '), `\`${to}\``, when];
+      const { from, to, when, fencedBySubmit }: Move = TRANSITIONS[name];
+      const fenced = fencedBySubmit ? 'by `submit_id`' : '';
+      return [`\`${name}\``, from.map((stage) => `\`${stage}\``).join(', '), `\`${to}\``, fenced, when];
     });
     expect(rows).toEqual(table);
   });

@@ -165,6 +165,7 @@ export async function startWorker({
     readInputs: (inputs) => readStoredInputs(storage, inputs),
     settings: {
       ambiguousSubmitPolicy: config.worker.ambiguousSubmitPolicy,
+      ambiguousSubmitWaitMs: config.worker.ambiguousSubmitWaitMs,
       jobDeadlineMs: config.worker.jobDeadlineMs,
       outageWaitMs: config.worker.outageWaitMs,
       resultRetentionMs: config.worker.resultRetentionMs,

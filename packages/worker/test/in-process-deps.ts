@@ -37,6 +37,7 @@ export function inProcessDeps(
     traces: new Traces(undefined),
     settings: {
       ambiguousSubmitPolicy: 'fail',
+      ambiguousSubmitWaitMs: 60_000,
       jobDeadlineMs: 60_000,
       outageWaitMs: 3_600_000,
       resultRetentionMs: 3_600_000,

@@ -264,6 +264,9 @@ function toConfig(env: Env, storage: StorageConfig) {
       /** From the first submit Segmind did not take, how long a job keeps trying before it fails. */
       outageWaitMs: env.SEGMIND_OUTAGE_WAIT_SECONDS * 1000,
       ambiguousSubmitPolicy: env.AMBIGUOUS_SUBMIT_POLICY,
+      /** From a submit's start, how long a worker that finds it unfinished waits before the policy settles it. */
+      // A dead worker's job is handed over within about two locks: a wait as long delays it little more.
+      ambiguousSubmitWaitMs: env.AMBIGUOUS_SUBMIT_WAIT_MS ?? 2 * env.WORKER_LOCK_DURATION_MS,
       pollMaxIntervalMs: env.POLL_MAX_INTERVAL_SECONDS * 1000,
       /** Detection lag polls aim at, as a share of a model's median latency. */
       pollLagShare: env.POLL_LAG_PERCENT / 100,

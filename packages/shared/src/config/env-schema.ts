@@ -29,20 +29,21 @@ const port = (defaultValue: number) =>
       return n;
     });
 
-/** A whole number 1…max, or undefined when unset (for a default derived from other variables). */
-const optionalPositiveInt = (max = Number.MAX_SAFE_INTEGER) =>
+/** A whole number min…max, or undefined when unset (for a default derived from other variables). */
+const optionalWholeNumber = (min: 0 | 1, max: number) =>
   z
     .string()
     .optional()
     .transform((value, ctx) => {
       if (value === undefined || value === '') return undefined;
       const n = Number(value);
-      if (!/^\d+$/.test(value) || n < 1 || n > max) {
-        ctx.addIssue({ code: 'custom', message: `must be a whole number 1-${max} (got "${value}")` });
+      if (!/^\d+$/.test(value) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number ${min}-${max} (got "${value}")` });
         return z.NEVER;
       }
       return n;
     });
+const optionalPositiveInt = (max = Number.MAX_SAFE_INTEGER) => optionalWholeNumber(1, max);
 
 const positiveInt = (defaultValue: number, max = Number.MAX_SAFE_INTEGER) =>
   optionalPositiveInt(max).transform((value) => value ?? defaultValue);
@@ -381,6 +382,14 @@ export const EnvSchema = z
     SEGMIND_OUTAGE_WAIT_SECONDS: positiveInt(3600, 30 * 24 * 3600),
     /** A submit whose answer never came: `fail` the job (never pay twice) or `resubmit` it. @defaultValue fail */
     AMBIGUOUS_SUBMIT_POLICY: z.enum(['fail', 'resubmit']).default('fail'),
+    /**
+     * How long after a submit began a worker that finds it unfinished (its worker stalled past its
+     * lock, or died) waits before settling it by AMBIGUOUS_SUBMIT_POLICY: a stalled worker may still
+     * record Segmind's answer meanwhile. 0: settled at once. Unset: twice WORKER_LOCK_DURATION_MS, by
+     * when BullMQ hands a dead worker's job over anyway.
+     * @defaultValue 2 × WORKER_LOCK_DURATION_MS (12000)
+     */
+    AMBIGUOUS_SUBMIT_WAIT_MS: optionalWholeNumber(0, 3_600_000),
     /** Longest wait between two polls of one request. @defaultValue 15 */
     POLL_MAX_INTERVAL_SECONDS: positiveInt(15, 3600),
     /** Detection lag polls aim at (Segmind finished → renderq sees it), in % of the model's median latency. @defaultValue 10 */

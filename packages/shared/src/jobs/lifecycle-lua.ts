@@ -9,6 +9,7 @@ import {
   CANCEL_FOLLOWS_REQUEST_FROM,
   MAYBE_BILLED_WITHOUT_REQUEST,
   MOVE_NAMES,
+  type Move,
   TRANSITIONS,
   UNBILLED_WITH_REQUEST,
 } from './lifecycle.js';
@@ -18,14 +19,15 @@ import { isFinal, STAGE_NAMES, STATUS_OF_STAGE } from './stage.js';
 const set = (names: readonly string[]) => `{ ${names.map((name) => `['${name}'] = true`).join(', ')} }`;
 
 /**
- * Defines STATUS (stage → public status), FINAL, MOVES (name → { to, from }), FOLLOWS_REQUEST,
+ * Defines STATUS (stage → public status), FINAL, MOVES (name → { to, from, fenced }), FOLLOWS_REQUEST,
  * MAYBE_BILLED and UNBILLED (error codes).
  */
 export function lifecycleLua(): string {
   const status = STAGE_NAMES.map((stage) => `['${stage}'] = '${STATUS_OF_STAGE[stage]}'`).join(', ');
   const moves = MOVE_NAMES.map((name) => {
-    const move = TRANSITIONS[name];
-    return `  ['${name}'] = { to = '${move.to}', from = ${set(move.from)} },`;
+    const move: Move = TRANSITIONS[name];
+    const fenced = move.fencedBySubmit ? ', fenced = true' : '';
+    return `  ['${name}'] = { to = '${move.to}', from = ${set(move.from)}${fenced} },`;
   }).join('\n');
   return [
     '-- Generated from packages/shared/src/jobs/lifecycle.ts and stage.ts: do not edit here.',

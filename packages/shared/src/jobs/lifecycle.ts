@@ -14,6 +14,12 @@ export interface Move {
   readonly to: StageName;
   /** When it happens (also the docs' wording). */
   readonly when: string;
+  /**
+   * Made from a submit by the worker that holds it, or by one that settles it: refused unless the job
+   * is still in the submit the caller's record shows (its `submit_id`), so that a worker that stalled
+   * past its lock never moves a job that went on to another submit or out of it.
+   */
+  readonly fencedBySubmit?: true;
 }
 
 export const TRANSITIONS = {
@@ -22,8 +28,14 @@ export const TRANSITIONS = {
     from: ['submitting'],
     to: 'queued',
     when: 'the submit is put off: too many in flight, a rate limit or pause, a retry with backoff',
+    fencedBySubmit: true,
   },
-  submitted: { from: ['submitting'], to: 'polling', when: 'Segmind accepted the request (its id is recorded)' },
+  submitted: {
+    from: ['submitting'],
+    to: 'polling',
+    when: 'Segmind accepted the request (its id is recorded)',
+    fencedBySubmit: true,
+  },
   poll: { from: ['polling'], to: 'polling', when: 'one more poll is recorded' },
   result: { from: ['polling'], to: 'storing', when: 'Segmind finished the request with outputs' },
   retry_store: { from: ['storing'], to: 'storing', when: 'storing the outputs failed and will be tried again' },
@@ -37,6 +49,7 @@ export const TRANSITIONS = {
     from: ['submitting'],
     to: 'failed',
     when: 'Segmind refused the request, or an ambiguous submit under the fail policy',
+    fencedBySubmit: true,
   },
   fail_poll: { from: ['polling'], to: 'failed', when: 'Segmind failed the request, or the deadline passed' },
   fail_store: { from: ['storing'], to: 'failed', when: 'the outputs could not be stored' },

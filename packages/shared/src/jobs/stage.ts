@@ -16,8 +16,19 @@ export const JobStage = z.discriminatedUnion('name', [
      */
     unavailable_since: isoTime.optional(),
   }),
-  /** A submit is being made; a job found here on restart had an ambiguous submit. */
-  z.object({ name: z.literal('submitting'), since: isoTime }),
+  /**
+   * A submit is being made. A job found here by another worker had its worker stall or die: it waits
+   * out AMBIGUOUS_SUBMIT_WAIT_MS from `since`, then its submit is ambiguous.
+   */
+  z.object({
+    name: z.literal('submitting'),
+    since: isoTime,
+    /**
+     * This submit's own id: the moves out of it are refused once the job is in another submit
+     * (lifecycle.ts, `fencedBySubmit`). Absent on a job that entered its submit under an older version.
+     */
+    submit_id: z.string().min(1).optional(),
+  }),
   /** Segmind accepted the request; only polling remains, never a second submit. */
   z.object({
     name: z.literal('polling'),

@@ -23,7 +23,7 @@ import {
 } from '../redis/keys.js';
 import type { StoredOutput } from '../storage/stored-objects.js';
 import { eventIdFor, jobEventType } from '../webhooks/events.js';
-import { type MoveName, type MoveTarget, TRANSITIONS } from './lifecycle.js';
+import { type Move, type MoveName, type MoveTarget, TRANSITIONS } from './lifecycle.js';
 import { isFinal, type JobStage, STATUS_OF_STAGE, type StageName } from './stage.js';
 import type { StoreContext } from './store-context.js';
 
@@ -44,10 +44,18 @@ export type TransitionResult =
       readonly events: readonly string[];
     }
   | { readonly ok: false; readonly reason: 'not_found' }
-  | { readonly ok: false; readonly reason: 'wrong_stage'; readonly current: StageName };
+  | { readonly ok: false; readonly reason: 'wrong_stage'; readonly current: StageName }
+  /** A move fenced by its submit, refused: the job is in another submit than the caller's record shows. */
+  | { readonly ok: false; readonly reason: 'other_submit'; readonly current: StageName };
 
-/** A job to move: its id, or its record in hand (which saves reading its batch first). */
-export type JobRef = string | { readonly id: string; readonly batch_id: string | null; readonly tenant: string };
+/**
+ * A job to move: its id, or its record in hand (which saves reading its batch first). A move fenced by
+ * its submit is made only while the job is still in the submit of the record's `stage`; by id alone
+ * (tools, tests) it is not fenced.
+ */
+export type JobRef =
+  | string
+  | { readonly id: string; readonly batch_id: string | null; readonly tenant: string; readonly stage?: JobStage };
 
 /** The stage a move ends in, with its data. */
 export type StageOfMove<M extends MoveName> = JobStage & { readonly name: MoveTarget<M> };
@@ -110,14 +118,28 @@ export async function transition<M extends MoveName>(
     jobEvent,
     batchEvent,
     jobChangesChannel(prefix),
+    submitFence(job, move),
     // A failed stage carries its error; the record's `error` field is what callers see.
     ...changeFields(target.name === 'failed' ? { ...changes, error: target.error } : changes),
   );
   if (code === -1) return { ok: false, reason: 'not_found' };
   if (code === 0) return { ok: false, reason: 'wrong_stage', current: stageName(stage) };
+  if (code === -2) return { ok: false, reason: 'other_submit', current: stageName(stage) };
   const events = created ? created.split(',') : [];
   if (events.length > 0) await ctx.events?.publish(events);
   return { ok: true, previous: stageName(stage), batchFinished: batchFinished === 1, events };
+}
+
+/**
+ * What the transition script checks a move fenced by its submit against: `=` and the submit id of the
+ * record in hand ('=' alone for a submit that has none); '' for a move not fenced, or a job given by id.
+ */
+function submitFence(job: JobRef, move: MoveName): string {
+  const declared: Move = TRANSITIONS[move];
+  if (!declared.fencedBySubmit || typeof job === 'string' || job.stage === undefined) return '';
+  // Only a record in its submit can speak for it: any other would fence on a submit it never saw.
+  if (job.stage.name !== 'submitting') throw new Error(`move ${move} is made from a submit, not ${job.stage.name}`);
+  return `=${job.stage.submit_id ?? ''}`;
 }
 
 function finalName(stage: StageName): FinishedStatus {

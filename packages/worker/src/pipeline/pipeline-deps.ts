@@ -27,6 +27,8 @@ import type { PollSchedule } from './poll-schedule.js';
 
 interface PipelineSettings {
   readonly ambiguousSubmitPolicy: 'fail' | 'resubmit';
+  /** From a submit's start, how long a job found mid-submit waits for its own worker (AMBIGUOUS_SUBMIT_WAIT_MS). */
+  readonly ambiguousSubmitWaitMs: number;
   readonly jobDeadlineMs: number;
   /** How long Segmind keeps a finished request's status and result (SEGMIND_RESULT_RETENTION_SECONDS). */
   readonly resultRetentionMs: number;

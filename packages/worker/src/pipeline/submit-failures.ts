@@ -72,8 +72,11 @@ export async function handleReadError(
 export interface SubmitAttempt {
   readonly job: RenderJob;
   readonly token: string | undefined;
+  /** The record in this submit: the moves out of it are fenced by its submit's id. */
   readonly record: JobRecord;
   readonly admission: Extract<Admission, { go: true }>;
+  /** Since when Segmind has not taken this job's submits, as the queued stage it left said. */
+  readonly unavailableSince: string | undefined;
 }
 
 export async function handleSubmitError(deps: PipelineDeps, attempt: SubmitAttempt, error: unknown): Promise<void> {
@@ -134,10 +137,7 @@ export async function handleSubmitError(deps: PipelineDeps, attempt: SubmitAttem
 async function waitOutOutage(deps: PipelineDeps, attempt: SubmitAttempt, error: SegmindOutageError): Promise<void> {
   const { job, token, record } = attempt;
   const log = jobLogger(deps, record);
-  const since =
-    record.stage.name === 'queued' && record.stage.unavailable_since
-      ? record.stage.unavailable_since
-      : new Date().toISOString();
+  const since = attempt.unavailableSince ?? new Date().toISOString();
   await deps.store.transition(record, 'requeue', { name: 'queued', unavailable_since: since });
   const heldUntil = await deps.breaker.failed(attempt.admission, error.message);
   if (Date.now() - Date.parse(since) >= deps.settings.outageWaitMs) {

@@ -1,18 +1,21 @@
 /**
  * The render queue's step: submit a job to Segmind once, and hand it to the poll
  * queue. The request id is persisted before anything else happens after a submit;
- * a job found mid-submit (its worker died, or the answer never came) had an
- * ambiguous submit, settled by the configured policy and counted. Input images
+ * a job found mid-submit (its worker died or stalled) waits for that worker to record
+ * Segmind's answer (submit-takeover.ts), and failing that had an ambiguous submit,
+ * settled by the configured policy and counted. Input images
  * stored at enqueue are read back first, before anything is at stake, and sent to
  * Segmind as the caller sent them (Segmind cannot reach renderq's storage). A job
  * cancelled while its submit was under way is still followed to the end at Segmind,
  * for what Segmind charges for it.
  */
+import { randomUUID } from 'node:crypto';
 import type { Span } from '@opentelemetry/api';
 import { assertNever, type JobRecord, pollPriority } from '@renderq/shared';
 import { Worker } from 'bullmq';
 import { finish, jobLogger, type PipelineDeps, type RenderJob } from './pipeline-deps.js';
 import { handleReadError, handleSubmitError, type SubmitAttempt, settleAmbiguous } from './submit-failures.js';
+import { waitForSubmitter } from './submit-takeover.js';
 
 export function submitStep(deps: PipelineDeps) {
   return async (job: RenderJob, token?: string): Promise<void> => {
@@ -23,11 +26,14 @@ export function submitStep(deps: PipelineDeps) {
       case 'queued':
         if (record.start_by !== null && Date.now() >= Date.parse(record.start_by)) return expire(deps, record);
         return submit(deps, job, token, record, () => startSubmit(deps, record));
-      case 'submitting':
-        // Found mid-submit: its worker died, or the answer never came.
-        return submit(deps, job, token, record, () =>
-          settleAmbiguous(deps, record, 'the worker stopped during a submit'),
+      case 'submitting': {
+        // Found mid-submit: its worker died or stalled, and recorded no answer within the wait.
+        await waitForSubmitter(deps, job, token, record, stage);
+        const why = `its worker stopped or stalled during the submit and recorded no answer by ${waitedUntil(deps, stage.since)}`;
+        return submit(deps, job, token, record, async () =>
+          (await settleAmbiguous(deps, record, why)) ? record : undefined,
         );
+      }
       case 'polling':
         // Submitted already; the hand-over to the poll queue may not have happened.
         return handOver(deps, record.id, Date.parse(stage.submitted_at), 0);
@@ -49,18 +55,23 @@ async function expire(deps: PipelineDeps, record: JobRecord): Promise<void> {
   await finish(deps, record, 'expire', { name: 'expired' }, { cost: 0 });
 }
 
+/** When a submit that began at `since` stops being waited for, as the failure's message says it. */
+function waitedUntil(deps: PipelineDeps, since: string): string {
+  return new Date(Date.parse(since) + deps.settings.ambiguousSubmitWaitMs).toISOString();
+}
+
 /**
  * Submits the job to Segmind and hands it to the poll queue. `enterSubmit` moves the job
- * into its submit, or answers false when the submit must not be made; it runs only once
- * the inputs are read and a submit slot is taken, so that a failed read or a slot not yet
- * due leaves the job where it was, never mid-submit.
+ * into its submit and answers its record there, or undefined when the submit must not be made;
+ * it runs only once the inputs are read and a submit slot is taken, so that a failed read or a
+ * slot not yet due leaves the job where it was, never mid-submit.
  */
 async function submit(
   deps: PipelineDeps,
   job: RenderJob,
   token: string | undefined,
   record: JobRecord,
-  enterSubmit: () => Promise<boolean>,
+  enterSubmit: () => Promise<JobRecord | undefined>,
 ): Promise<void> {
   const startedAt = Date.now();
   // Read before the job moves: a worker that dies or fails reading leaves it queued, never mid-submit.
@@ -96,7 +107,10 @@ async function submit(
   }
 
   const firstTry = record.stage.name === 'queued' && record.started_at === null;
-  if (!(await enterSubmit())) return;
+  const unavailableSince = record.stage.name === 'queued' ? record.stage.unavailable_since : undefined;
+  // Its moves from here on name this submit: a worker that stalls past its lock answers only for it.
+  const inSubmit = await enterSubmit();
+  if (!inSubmit) return;
   const enteredAt = Date.now();
   if (firstTry) traceQueueWait(deps, record, slotWaitMs, enteredAt);
   const attributes = { 'renderq.job_id': record.id, 'renderq.model': record.model };
@@ -104,7 +118,14 @@ async function submit(
     record.trace_parent,
     'renderq.submit',
     attributes,
-    (span) => submitNow(deps, { job, token, record, admission }, images, startedAt + slotWaitMs, span),
+    (span) =>
+      submitNow(
+        deps,
+        { job, token, record: inSubmit, admission, unavailableSince },
+        images,
+        startedAt + slotWaitMs,
+        span,
+      ),
     { startMs: enteredAt, jobId: record.id },
   );
 }
@@ -192,17 +213,18 @@ class LockLostError extends Error {
   }
 }
 
-/** Moves a queued job into its submit; false when it moved on meanwhile (cancelled). */
-async function startSubmit(deps: PipelineDeps, record: JobRecord): Promise<boolean> {
-  const moved = await deps.store.transition(record, 'submit', { name: 'submitting', since: new Date().toISOString() });
-  if (!moved.ok) return false;
+/** Moves a queued job into a submit of its own id; undefined when it moved on meanwhile (cancelled). */
+async function startSubmit(deps: PipelineDeps, record: JobRecord): Promise<JobRecord | undefined> {
+  const stage = { name: 'submitting', since: new Date().toISOString(), submit_id: randomUUID() } as const;
+  const moved = await deps.store.transition(record, 'submit', stage);
+  if (!moved.ok) return undefined;
   const waitedSeconds = (Date.now() - Date.parse(record.created_at)) / 1000;
   deps.metrics.jobStageSeconds.observe({ model: record.model, stage: 'queue_wait' }, waitedSeconds);
   // Once per job: a job put back after its first try (Segmind's in-flight cap) has waited already.
   if (record.started_at === null) {
     deps.metrics.tenantQueueWait.observe({ tenant: deps.metrics.tenantLabels.label(record.tenant) }, waitedSeconds);
   }
-  return true;
+  return { ...record, stage };
 }
 
 /**

@@ -35,9 +35,13 @@
 -- ARGV[10] the channel changes are published on ('' for none): "job id|event id|stage|" for a change
 --          of the job's stage; "batch id|event id|final status|job id" for its batch's job finishing,
 --          and "batch id|event id|batch.completed|" for the batch finishing
--- ARGV[11…] field, value pairs to set on the job
+-- ARGV[11] for a move MOVES marks `fenced` (made from a submit): '=' .. the submit id of the record the
+--          caller holds ('=' alone when it has none), and the move is refused unless the job is still in
+--          that submit; '' for no such check
+-- ARGV[12…] field, value pairs to set on the job
 -- Returns  {1, previous stage, batch finished now (0/1), comma-separated new event ids}
 --          | {0, current stage, 0, ''} (refused: the job is in no stage the move starts from)
+--          | {-2, current stage, 0, ''} (refused: the job is in another submit than the caller's)
 --          | {-1, '', 0, ''} (no such job)
 --
 -- A move that changes the job's cost adds the difference to its batch's `cost`
@@ -54,6 +58,12 @@ if not current then return {-1, '', 0, ''} end
 local applied = redis.call('HMGET', KEYS[1], 'last_token', 'last_previous', 'last_batch_finished', 'last_events')
 if applied[1] == ARGV[6] then return {1, applied[2], tonumber(applied[3]), applied[4] or ''} end
 if not move.from[current] then return {0, current, 0, ''} end
+-- A worker that stalled past its lock may still answer for its submit, but only for that one: never
+-- for a job that another worker has since settled, put back or submitted anew.
+if move.fenced and ARGV[11] ~= '' then
+  local submitId = cjson.decode(getLong(KEYS[1], 'stage_data') or '{}').submit_id
+  if '=' .. (type(submitId) == 'string' and submitId or '') ~= ARGV[11] then return {-2, current, 0, ''} end
+end
 
 local batchId = redis.call('HGET', KEYS[1], 'batch_id') or ''
 if (batchId ~= '') ~= (#KEYS == 14) then
@@ -71,7 +81,7 @@ local costBefore = tonumber(redis.call('HGET', KEYS[1], 'cost')) or 0
 local costChanged = false
 redis.call('HSET', KEYS[1], 'stage', nextStage)
 setLong(KEYS[1], 'stage_data', ARGV[2])
-for i = 11, #ARGV, 2 do
+for i = 12, #ARGV, 2 do
   if PIECED[ARGV[i]] then setLong(KEYS[1], ARGV[i], ARGV[i + 1]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
   if ARGV[i] == 'cost' then costChanged = true end
 end
