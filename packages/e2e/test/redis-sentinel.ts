@@ -5,7 +5,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '@renderq/testing';
+import { freePort, killChildren } from '@renderq/testing';
 import { Redis } from 'ioredis';
 
 export const MASTER_NAME = 'renderq-test';
@@ -31,16 +31,7 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
   const dir = await mkdtemp(path.join(tmpdir(), 'renderq-sentinel-'));
   const children = new Map<number, ChildProcess>();
   const stop = async () => {
-    await Promise.all(
-      [...children.values()].map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGKILL');
-          }),
-      ),
-    );
+    await killChildren(children.values());
     await rm(dir, { recursive: true, force: true });
   };
   try {

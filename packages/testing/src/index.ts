@@ -1,6 +1,7 @@
 /** @renderq/testing: real services for tests and for running renderq on one machine. */
 export { stopLeftoverChildren } from './child-registry.js';
 export { freePort } from './free-port.js';
+export { killChildren } from './kill-children.js';
 export { type NodeService, spawnNodeService } from './node-service.js';
 export { RedisServerProcess } from './redis-server-process.js';
 export { type RedisHandle, startRedis } from './start-redis.js';

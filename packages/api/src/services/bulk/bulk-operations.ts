@@ -28,7 +28,7 @@ import { Problem, RetryLaterProblem } from '../../http/problems.js';
 import { withAdmission } from '../admission.js';
 import { cancelJob } from '../cancel-job.js';
 import { urlsOfJob } from '../url-guard.js';
-import { type BulkActor, type BulkSelection, replayReservation, skipReason } from './bulk-selection.js';
+import { type BulkActor, type BulkSelection, skipReason } from './bulk-selection.js';
 
 /** The most jobs one step acts on: an abort waits at most for one step. */
 const STEP_JOBS = 100;
@@ -277,8 +277,11 @@ export class BulkOperations {
       webhookEvents: null,
     };
     try {
-      const created = await withAdmission(ctx, request, (admitted) =>
-        ctx.store.createReplays(
+      // What each new job reserves, as admission worked it out: the operation reports what was reserved.
+      let reserves: readonly number[] = [];
+      const created = await withAdmission(ctx, request, (admitted) => {
+        reserves = admitted.map((job) => job.reserveMicros);
+        return ctx.store.createReplays(
           eligible.map((record, i) => ({
             tenant,
             model: record.model,
@@ -291,12 +294,13 @@ export class BulkOperations {
             replayOf: record.id,
             ...admitted[i],
           })),
-        ),
-      );
+        );
+      });
       const made = new Set(created.map((record) => record.replay_of));
-      const reservedMicros = eligible
-        .filter((record) => made.has(record.id))
-        .reduce((sum, record) => sum + replayReservation(ctx, record), 0);
+      const reservedMicros = eligible.reduce(
+        (sum, record, i) => sum + (made.has(record.id) ? (reserves[i] ?? 0) : 0),
+        0,
+      );
       for (const record of created) ctx.metrics.jobsEnqueued.inc({ model: record.model });
       return { kind: 'done', acted: created.length, skipped: records.length - created.length, reservedMicros };
     } catch (error) {

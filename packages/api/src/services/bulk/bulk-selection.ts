@@ -39,7 +39,7 @@ export function skipReason(action: BulkAction, record: JobRecord): keyof BulkSki
 }
 
 /** What replaying `record` reserves (its model's price per image times its images; 0 without a price). */
-export function replayReservation(ctx: ApiContext, record: JobRecord): number {
+function replayReservation(ctx: ApiContext, record: JobRecord): number {
   return reservationOf(record.model, record.input, ctx.config.models.pricesUsd) ?? 0;
 }
 
