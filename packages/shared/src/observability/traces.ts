@@ -26,6 +26,7 @@ import {
 const TRACE_PARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
 const STORED_PARENT = /^00-([\da-f]{32})-([\da-f]{16})-([\da-f]{2})$/;
 const NOT_RECORDING = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+const MAX_PARENTS = 1_024;
 
 /** The trace id of a `traceparent`, or null. */
 export function traceIdOf(traceParent: string | null | undefined): string | null {
@@ -70,6 +71,8 @@ export interface RunOptions {
 export class Traces {
   readonly #tracer: Tracer | undefined;
   readonly #ofJob = new Map<string, Span>();
+  /** The contexts of stored `traceparent`s: a job's steps, and a batch's jobs, share one. */
+  readonly #parents = new Map<string, Context>();
 
   constructor(tracer: Tracer | undefined) {
     this.#tracer = tracer;
@@ -110,7 +113,7 @@ export class Traces {
       const span = this.#tracer.startSpan(
         name,
         { kind: SpanKind.INTERNAL, startTime: times.startMs, attributes },
-        contextOf(parent),
+        this.#contextOf(parent),
       );
       if (failure) markFailed(span, failure.code, failure.message);
       span.end(Math.max(times.startMs, times.endMs));
@@ -138,7 +141,7 @@ export class Traces {
         attributes,
         ...(options.startMs !== undefined ? { startTime: options.startMs } : {}),
       },
-      contextOf(parent),
+      this.#contextOf(parent),
     );
     if (options.jobId !== undefined) this.#ofJob.set(options.jobId, span);
     try {
@@ -154,6 +157,17 @@ export class Traces {
       if (options.jobId !== undefined && this.#ofJob.get(options.jobId) === span) this.#ofJob.delete(options.jobId);
       span.end();
     }
+  }
+
+  #contextOf(traceParent: string): Context {
+    let context = this.#parents.get(traceParent);
+    if (!context) {
+      context = contextOf(traceParent);
+      // A bound, not a policy: the next spans make their contexts again.
+      if (this.#parents.size >= MAX_PARENTS) this.#parents.clear();
+      this.#parents.set(traceParent, context);
+    }
+    return context;
   }
 }
 

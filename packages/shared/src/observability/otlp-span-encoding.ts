@@ -1,0 +1,447 @@
+/**
+ * Finished spans as an OTLP/protobuf `ExportTraceServiceRequest`: the bytes the OTLP exporter posts
+ * to a collector. The same bytes as OpenTelemetry's own serializer (`ProtobufTraceSerializer` of
+ * `@opentelemetry/otlp-transformer`; a test compares them), made at half its cost: tracing's
+ * budget is 5 % of a job's CPU (docs/benchmarks.md), and that serializer, which walks every span
+ * twice (once to size the buffer) and decodes every id from hex into a new array, was the larger
+ * half of what a span cost. This one writes each span once into a buffer that grows, keeps the UTF-8
+ * of what every span repeats (names, attribute keys, the resource, the scope), and writes the ids
+ * that a trace's spans share (the trace id, the parent's id) from bytes kept for them.
+ */
+import type { Attributes, HrTime } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+
+type Resource = ReadableSpan['resource'];
+type Scope = ReadableSpan['instrumentationScope'];
+
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_LENGTH = 2;
+const WIRE_FIXED32 = 5;
+const HAS_IS_REMOTE = 0x100;
+const IS_REMOTE = 0x200;
+/** Beyond this many, the kept strings and ids are forgotten at once: a bound, not a cache policy. */
+const MAX_KEPT = 4_096;
+const MIN_INT64 = -(2 ** 63);
+const MAX_INT64 = 2 ** 63;
+
+const utf8 = new TextEncoder();
+
+/** Encodes batches of spans; one per exporter, since it keeps what batches repeat. */
+export class OtlpSpanEncoder {
+  #buffer = new Uint8Array(64 * 1024);
+  #view = new DataView(this.#buffer.buffer);
+  #pos = 0;
+  readonly #strings = new Map<string, Uint8Array>();
+  readonly #ids = new Map<string, Uint8Array>();
+  readonly #resources = new WeakMap<Resource, Uint8Array>();
+  readonly #scopes = new WeakMap<Scope, Uint8Array>();
+
+  /** The request for `spans`, grouped by resource and then scope as OpenTelemetry's serializer groups them. */
+  encode(spans: readonly ReadableSpan[]): Uint8Array {
+    this.#pos = 0;
+    for (const [resource, scopes] of groupByResourceAndScope(spans)) {
+      this.#tag(1, WIRE_LENGTH);
+      const resourceSpans = this.#open();
+      this.#raw(this.#resourceBytes(resource));
+      for (const [scope, ofScope] of scopes) {
+        this.#tag(2, WIRE_LENGTH);
+        const scopeSpans = this.#open();
+        this.#raw(this.#scopeBytes(scope));
+        for (const span of ofScope) {
+          this.#tag(2, WIRE_LENGTH);
+          this.#span(span);
+        }
+        if (scope.schemaUrl) this.#stringField(3, scope.schemaUrl);
+        this.#close(scopeSpans);
+      }
+      if (resource.schemaUrl) this.#stringField(3, resource.schemaUrl);
+      this.#close(resourceSpans);
+    }
+    return this.#buffer.slice(0, this.#pos);
+  }
+
+  #span(span: ReadableSpan): void {
+    const start = this.#open();
+    const context = span.spanContext();
+    const parent = span.parentSpanContext;
+    this.#tag(1, WIRE_LENGTH);
+    this.#keptId(context.traceId);
+    this.#tag(2, WIRE_LENGTH);
+    this.#id(context.spanId);
+    const traceState = context.traceState?.serialize();
+    if (traceState) this.#stringField(3, traceState);
+    if (parent?.spanId) {
+      this.#tag(4, WIRE_LENGTH);
+      this.#keptId(parent.spanId);
+    }
+    this.#tag(5, WIRE_LENGTH);
+    this.#keptString(span.name);
+    const kind = span.kind == null ? 0 : span.kind + 1;
+    if (kind !== 0) {
+      this.#tag(6, WIRE_VARINT);
+      this.#varint(kind);
+    }
+    this.#tag(7, WIRE_FIXED64);
+    this.#time(span.startTime);
+    this.#tag(8, WIRE_FIXED64);
+    this.#time(span.endTime);
+    this.#attributes(9, span.attributes);
+    this.#tag(10, WIRE_VARINT);
+    this.#varint(span.droppedAttributesCount);
+    for (const event of span.events) {
+      this.#tag(11, WIRE_LENGTH);
+      const at = this.#open();
+      this.#tag(1, WIRE_FIXED64);
+      this.#time(event.time);
+      this.#tag(2, WIRE_LENGTH);
+      this.#keptString(event.name);
+      this.#attributes(3, event.attributes);
+      this.#tag(4, WIRE_VARINT);
+      this.#varint(event.droppedAttributesCount || 0);
+      this.#close(at);
+    }
+    this.#tag(12, WIRE_VARINT);
+    this.#varint(span.droppedEventsCount);
+    for (const link of span.links) {
+      this.#tag(13, WIRE_LENGTH);
+      const at = this.#open();
+      this.#tag(1, WIRE_LENGTH);
+      this.#keptId(link.context.traceId);
+      this.#tag(2, WIRE_LENGTH);
+      this.#id(link.context.spanId);
+      const linkState = link.context.traceState?.serialize();
+      if (linkState) this.#stringField(3, linkState);
+      this.#attributes(4, link.attributes);
+      this.#tag(5, WIRE_VARINT);
+      this.#varint(link.droppedAttributesCount || 0);
+      this.#tag(6, WIRE_FIXED32);
+      this.#fixed32(spanFlags(link.context.traceFlags, link.context.isRemote));
+      this.#close(at);
+    }
+    this.#tag(14, WIRE_VARINT);
+    this.#varint(span.droppedLinksCount);
+    this.#tag(15, WIRE_LENGTH);
+    const status = this.#open();
+    if (span.status.message) this.#stringField(2, span.status.message);
+    this.#tag(3, WIRE_VARINT);
+    this.#varint(span.status.code);
+    this.#close(status);
+    this.#tag(16, WIRE_FIXED32);
+    this.#fixed32(spanFlags(context.traceFlags, parent?.isRemote));
+    this.#close(start);
+  }
+
+  /** A Resource message with its field tag, made once per resource. */
+  #resourceBytes(resource: Resource): Uint8Array {
+    const kept = this.#resources.get(resource);
+    if (kept) return kept;
+    const bytes = this.#aside(() => {
+      this.#tag(1, WIRE_LENGTH);
+      const at = this.#open();
+      this.#attributes(1, resource.attributes);
+      this.#tag(2, WIRE_VARINT);
+      this.#varint(0);
+      this.#close(at);
+    });
+    // Attributes still being detected may change: keep the bytes only once they are settled.
+    if (!resource.asyncAttributesPending) this.#resources.set(resource, bytes);
+    return bytes;
+  }
+
+  /** An InstrumentationScope message with its field tag, made once per scope. */
+  #scopeBytes(scope: Scope): Uint8Array {
+    const kept = this.#scopes.get(scope);
+    if (kept) return kept;
+    const bytes = this.#aside(() => {
+      this.#tag(1, WIRE_LENGTH);
+      const at = this.#open();
+      this.#stringField(1, scope.name);
+      if (scope.version) this.#stringField(2, scope.version);
+      // Newer scopes carry attributes; the type does not say so yet.
+      const { attributes, droppedAttributesCount } = scope as Scope & {
+        attributes?: Attributes;
+        droppedAttributesCount?: number;
+      };
+      this.#attributes(3, attributes);
+      if (droppedAttributesCount) {
+        this.#tag(4, WIRE_VARINT);
+        this.#varint(droppedAttributesCount);
+      }
+      this.#close(at);
+    });
+    this.#scopes.set(scope, bytes);
+    return bytes;
+  }
+
+  /** What `write` writes, as bytes of its own, leaving the request being written as it was. */
+  #aside(write: () => void): Uint8Array {
+    const from = this.#pos;
+    write();
+    const bytes = this.#buffer.slice(from, this.#pos);
+    this.#pos = from;
+    return bytes;
+  }
+
+  #attributes(field: number, attributes: Attributes | undefined): void {
+    if (!attributes) return;
+    for (const key in attributes) {
+      if (!Object.hasOwn(attributes, key)) continue;
+      this.#tag(field, WIRE_LENGTH);
+      const keyValue = this.#open();
+      this.#tag(1, WIRE_LENGTH);
+      this.#keptString(key);
+      this.#tag(2, WIRE_LENGTH);
+      const value = this.#open();
+      this.#anyValue(attributes[key]);
+      this.#close(value);
+      this.#close(keyValue);
+    }
+  }
+
+  /** An AnyValue: what the SDK keeps as an attribute (strings, numbers, booleans, bytes, arrays and maps of them). */
+  #anyValue(value: unknown): void {
+    if (typeof value === 'string') {
+      this.#stringField(1, value);
+    } else if (typeof value === 'boolean') {
+      this.#tag(2, WIRE_VARINT);
+      this.#varint(value ? 1 : 0);
+    } else if (typeof value === 'number') {
+      if (Number.isInteger(value) && value >= MIN_INT64 && value < MAX_INT64) {
+        this.#tag(3, WIRE_VARINT);
+        this.#varint(value);
+      } else {
+        this.#tag(4, WIRE_FIXED64);
+        this.#room(8);
+        this.#view.setFloat64(this.#pos, value, true);
+        this.#pos += 8;
+      }
+    } else if (value instanceof Uint8Array) {
+      this.#tag(7, WIRE_LENGTH);
+      this.#bytes(value);
+    } else if (Array.isArray(value)) {
+      this.#tag(5, WIRE_LENGTH);
+      const array = this.#open();
+      for (const item of value) {
+        this.#tag(1, WIRE_LENGTH);
+        const at = this.#open();
+        this.#anyValue(item);
+        this.#close(at);
+      }
+      this.#close(array);
+    } else if (typeof value === 'object' && value !== null) {
+      this.#tag(6, WIRE_LENGTH);
+      const list = this.#open();
+      this.#attributes(1, value as Attributes);
+      this.#close(list);
+    }
+    // null and undefined: an empty AnyValue, as OpenTelemetry's serializer writes them.
+  }
+
+  #tag(field: number, wire: number): void {
+    this.#varint((field << 3) | wire);
+  }
+
+  /** A varint, as protobuf writes int64: a negative number as its 64-bit two's complement. */
+  #varint(value: number): void {
+    this.#room(10);
+    const buffer = this.#buffer;
+    if (value >= 0 && value <= 0xffff_ffff) {
+      let v = value >>> 0;
+      while (v > 127) {
+        buffer[this.#pos++] = (v & 127) | 128;
+        v >>>= 7;
+      }
+      buffer[this.#pos++] = v;
+      return;
+    }
+    const magnitude = Math.abs(value);
+    let low = magnitude >>> 0;
+    let high = (magnitude / 0x1_0000_0000) >>> 0;
+    if (value < 0) {
+      low = (~low + 1) >>> 0;
+      high = (~high + (low === 0 ? 1 : 0)) >>> 0;
+    }
+    while (high > 0 || low > 127) {
+      buffer[this.#pos++] = (low & 127) | 128;
+      low = ((low >>> 7) | (high << 25)) >>> 0;
+      high >>>= 7;
+    }
+    buffer[this.#pos++] = low & 127;
+  }
+
+  #fixed32(value: number): void {
+    this.#room(4);
+    this.#view.setUint32(this.#pos, value >>> 0, true);
+    this.#pos += 4;
+  }
+
+  /** An HrTime ([seconds, nanoseconds]) as nanoseconds since the epoch, a fixed64. */
+  #time([seconds, nanos]: HrTime): void {
+    this.#room(8);
+    // Seconds split in two so that no product passes 2^53: the low 16 bits, then the rest.
+    const lowSecondsNanos = (seconds & 0xffff) * 1e9;
+    const highSecondsNanos = ((seconds / 0x1_0000) >>> 0) * 1e9;
+    const low = (lowSecondsNanos >>> 0) + ((((highSecondsNanos & 0xffff) * 0x1_0000) >>> 0) + nanos);
+    const high =
+      (Math.floor(lowSecondsNanos / 0x1_0000_0000) +
+        ((highSecondsNanos / 0x1_0000) >>> 0) +
+        Math.floor(low / 0x1_0000_0000)) >>>
+      0;
+    this.#view.setUint32(this.#pos, low >>> 0, true);
+    this.#view.setUint32(this.#pos + 4, high, true);
+    this.#pos += 8;
+  }
+
+  #stringField(field: number, value: string): void {
+    this.#tag(field, WIRE_LENGTH);
+    this.#string(value);
+  }
+
+  /** A length-delimited UTF-8 string. */
+  #string(value: string): void {
+    const length = value.length;
+    if (length < 128) {
+      let ascii = true;
+      for (let i = 0; i < length; i += 1) {
+        if (value.charCodeAt(i) > 127) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) {
+        this.#room(length + 1);
+        const buffer = this.#buffer;
+        let pos = this.#pos;
+        buffer[pos++] = length;
+        for (let i = 0; i < length; i += 1) buffer[pos++] = value.charCodeAt(i);
+        this.#pos = pos;
+        return;
+      }
+    }
+    this.#bytes(utf8.encode(value));
+  }
+
+  /** A string every span repeats (a name, an attribute key), its UTF-8 kept. */
+  #keptString(value: string): void {
+    let bytes = this.#strings.get(value);
+    if (!bytes) {
+      bytes = utf8.encode(value);
+      if (this.#strings.size >= MAX_KEPT) this.#strings.clear();
+      this.#strings.set(value, bytes);
+    }
+    this.#bytes(bytes);
+  }
+
+  /** An id that the spans of a trace share (the trace's, the parent's), its bytes kept. */
+  #keptId(hex: string): void {
+    let bytes = this.#ids.get(hex);
+    if (!bytes) {
+      bytes = hexBytes(hex);
+      if (this.#ids.size >= MAX_KEPT) this.#ids.clear();
+      this.#ids.set(hex, bytes);
+    }
+    this.#bytes(bytes);
+  }
+
+  /** A span's own id, written from hex straight into the buffer. */
+  #id(hex: string): void {
+    const length = hex.length >>> 1;
+    this.#room(length + 1);
+    const buffer = this.#buffer;
+    let pos = this.#pos;
+    buffer[pos++] = length;
+    for (let i = 0; i < hex.length; i += 2) {
+      buffer[pos++] = (hexDigit(hex.charCodeAt(i)) << 4) | hexDigit(hex.charCodeAt(i + 1));
+    }
+    this.#pos = pos;
+  }
+
+  #bytes(bytes: Uint8Array): void {
+    this.#varint(bytes.length);
+    this.#raw(bytes);
+  }
+
+  #raw(bytes: Uint8Array): void {
+    this.#room(bytes.length);
+    this.#buffer.set(bytes, this.#pos);
+    this.#pos += bytes.length;
+  }
+
+  /** Starts a length-delimited message: one byte kept for its length, which `close` writes. */
+  #open(): number {
+    this.#room(1);
+    this.#pos += 1;
+    return this.#pos;
+  }
+
+  /** Writes the length of the message begun at `start`, moving it along when that takes more than a byte. */
+  #close(start: number): void {
+    const length = this.#pos - start;
+    if (length < 128) {
+      this.#buffer[start - 1] = length;
+      return;
+    }
+    const size = varintSize(length);
+    this.#room(size - 1);
+    this.#buffer.copyWithin(start - 1 + size, start, this.#pos);
+    this.#pos += size - 1;
+    let v = length;
+    let at = start - 1;
+    while (v > 127) {
+      this.#buffer[at++] = (v & 127) | 128;
+      v >>>= 7;
+    }
+    this.#buffer[at] = v;
+  }
+
+  #room(size: number): void {
+    if (this.#pos + size <= this.#buffer.length) return;
+    let length = this.#buffer.length * 2;
+    while (length < this.#pos + size) length *= 2;
+    const grown = new Uint8Array(length);
+    grown.set(this.#buffer.subarray(0, this.#pos));
+    this.#buffer = grown;
+    this.#view = new DataView(grown.buffer);
+  }
+}
+
+function groupByResourceAndScope(spans: readonly ReadableSpan[]): Map<Resource, Map<Scope, ReadableSpan[]>> {
+  const groups = new Map<Resource, Map<Scope, ReadableSpan[]>>();
+  for (const span of spans) {
+    let scopes = groups.get(span.resource);
+    if (!scopes) {
+      scopes = new Map();
+      groups.set(span.resource, scopes);
+    }
+    const ofScope = scopes.get(span.instrumentationScope);
+    if (ofScope) ofScope.push(span);
+    else scopes.set(span.instrumentationScope, [span]);
+  }
+  return groups;
+}
+
+/** OTLP's span flags: the W3C trace flags, and whether the parent's context came from another process. */
+function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
+  return (traceFlags & 0xff) | HAS_IS_REMOTE | (isRemote ? IS_REMOTE : 0);
+}
+
+function varintSize(value: number): number {
+  let size = 1;
+  for (let v = value >>> 7; v > 0; v >>>= 7) size += 1;
+  return size;
+}
+
+function hexDigit(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 97 && code <= 102) return code - 87;
+  return code - 55;
+}
+
+function hexBytes(hex: string): Uint8Array {
+  const bytes = new Uint8Array(hex.length >>> 1);
+  for (let i = 0; i < bytes.length; i += 1) {
+    bytes[i] = (hexDigit(hex.charCodeAt(2 * i)) << 4) | hexDigit(hex.charCodeAt(2 * i + 1));
+  }
+  return bytes;
+}

@@ -1,0 +1,165 @@
+/**
+ * renderq's OTLP encoding of spans against OpenTelemetry's own serializer: the same bytes for every
+ * kind of span content a collector may be sent (attributes of each type, events, links, statuses,
+ * trace state, long and non-ASCII strings, several resources and scopes, batches past the first
+ * buffer), and for the same encoder used again and again.
+ */
+
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Attributes, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { TraceState } from '@opentelemetry/core';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/config.js';
+import { OtlpSpanEncoder } from '../src/observability/otlp-span-encoding.js';
+import { Traces } from '../src/observability/traces.js';
+import { startTracing } from '../src/observability/tracing.js';
+
+function recorder(serviceName: string, resource: Attributes = {}) {
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({ 'service.name': serviceName, ...resource }),
+    spanProcessors: [new SimpleSpanProcessor({ exporter })],
+  });
+  return {
+    provider,
+    async spans() {
+      await provider.forceFlush();
+      return exporter.getFinishedSpans();
+    },
+  };
+}
+
+const remoteParent = {
+  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  spanId: '00f067aa0ba902b7',
+  traceFlags: 1,
+  isRemote: true,
+  traceState: new TraceState('vendor=abc,other=x-y'),
+};
+const REMOTE_PARENT = trace.setSpanContext(ROOT_CONTEXT, remoteParent);
+
+function sameBytes(spans: ReadableSpan[], encoder = new OtlpSpanEncoder()): void {
+  const ours = encoder.encode(spans);
+  const theirs = ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array;
+  expect(Buffer.from(ours).toString('hex')).toBe(Buffer.from(theirs).toString('hex'));
+}
+
+describe('OtlpSpanEncoder', () => {
+  it('writes the bytes OpenTelemetry writes, for every kind of attribute, event, link and status', async () => {
+    const { provider, spans } = recorder('renderq-worker', { 'deployment.environment': 'test', 'host.cpus': 2 });
+    const tracer = provider.getTracer('renderq', '1.2.3');
+    const request = tracer.startSpan(
+      'POST /v1/jobs',
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST', 'http.response.status_code': 202 } },
+      REMOTE_PARENT,
+    );
+    const child = trace.setSpan(ROOT_CONTEXT, request);
+    const step = tracer.startSpan(
+      'renderq.store',
+      {
+        attributes: {
+          'renderq.job_id': 'job_01JF0000000000000000000001',
+          'renderq.output.bytes': [181_234, 0, 7],
+          'renderq.output.sha256': ['4b1a'.repeat(16), 'e3b0'.repeat(16)],
+          'renderq.cost': 0.0023,
+          'renderq.negative': -42,
+          'renderq.huge': 2 ** 40 + 3,
+          'renderq.fraction': -1.5,
+          'renderq.flag': true,
+          'renderq.off': false,
+          'renderq.flags': [true, false],
+          'renderq.ratios': [0.5, 1.25],
+          'renderq.unicode': 'prénom — 名前 🎨',
+          'renderq.long': 'x'.repeat(300),
+          'renderq.empty': '',
+        },
+        links: [{ context: request.spanContext() }, { context: remoteParent, attributes: { 'link.why': 'batch' } }],
+      },
+      child,
+    );
+    step.addEvent('segmind.poll', { 'segmind.status': 'PROCESSING', 'renderq.poll': 2 });
+    step.addEvent('bare');
+    step.setStatus({ code: SpanStatusCode.ERROR, message: 'storage_failed: the bucket said 403 — denied' });
+    step.end();
+    const ok = tracer.startSpan('renderq.poll', { kind: SpanKind.CLIENT, startTime: Date.now() - 1_500 }, child);
+    ok.setStatus({ code: SpanStatusCode.OK });
+    ok.end();
+    tracer.startSpan('root span, no parent', { root: true }).end();
+    request.end();
+    const finished = await spans();
+    expect(finished.map((span) => span.name).sort()).toEqual(
+      ['POST /v1/jobs', 'renderq.poll', 'renderq.store', 'root span, no parent'].sort(),
+    );
+    sameBytes(finished);
+  });
+
+  it('writes several resources and scopes, and batches larger than its first buffer, the same', async () => {
+    const api = recorder('renderq-api');
+    const worker = recorder('renderq-worker');
+    for (let i = 0; i < 600; i += 1) {
+      const provider = i % 2 === 0 ? api.provider : worker.provider;
+      const tracer = provider.getTracer(i % 3 === 0 ? 'renderq' : 'other-scope');
+      tracer
+        .startSpan(
+          `renderq.step.${i % 5}`,
+          { attributes: { 'renderq.job_id': `job_${String(i).padStart(26, '0')}`, 'renderq.n': i } },
+          REMOTE_PARENT,
+        )
+        .end();
+    }
+    const encoder = new OtlpSpanEncoder();
+    const all = [...(await api.spans()), ...(await worker.spans())].sort((a, b) => a.name.localeCompare(b.name));
+    expect(all).toHaveLength(600);
+    // Past 64 KiB, and again with the same encoder (its kept strings and ids, its grown buffer).
+    expect(encoder.encode(all).length).toBeGreaterThan(64 * 1024);
+    sameBytes(all, encoder);
+    sameBytes(all.slice(0, 7), encoder);
+    sameBytes([], encoder);
+  });
+
+  it('is what a process sends its collector: protobuf posted to /v1/traces with the configured headers', async () => {
+    const received: { path: string; headers: Record<string, unknown>; body: Buffer }[] = [];
+    const collector = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        received.push({ path: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks) });
+        response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = collector.address() as AddressInfo;
+      const config = loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-team=render',
+      }).tracing;
+      const tracing = await startTracing(config, 'renderq-test');
+      const traces = new Traces(tracing.tracer);
+      const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      traces.past(
+        parent,
+        'renderq.queue_wait',
+        { startMs: Date.now() - 50, endMs: Date.now() },
+        { 'renderq.job_id': 'job_a' },
+      );
+      await traces.run(parent, 'renderq.submit', { 'renderq.job_id': 'job_a' }, async () => undefined);
+      await tracing.shutdown();
+      expect(received).toHaveLength(1);
+      const [request] = received as [(typeof received)[number]];
+      expect(request.path).toBe('/v1/traces');
+      expect(request.headers['content-type']).toBe('application/x-protobuf');
+      expect(request.headers['x-team']).toBe('render');
+      for (const text of ['renderq.queue_wait', 'renderq.submit', 'job_a', 'renderq-test']) {
+        expect(request.body.includes(text)).toBe(true);
+      }
+      expect(request.body.includes(Buffer.from('4bf92f3577b34da6a3ce929d0e0e4736', 'hex'))).toBe(true);
+    } finally {
+      await new Promise((resolve) => collector.close(resolve));
+    }
+  });
+});
