@@ -24,6 +24,9 @@ import type { Row } from '../table.js';
 
 const SECTION = 'end to end';
 
+/** The batch each run sends first, not measured. */
+export const WARM_UP_JOBS = 200;
+
 export interface RenderqRun {
   readonly seconds: number;
   readonly cpu: Record<string, number>;
@@ -113,7 +116,7 @@ export async function renderqRun(stack: Stack, jobs: number, env: Record<string,
   const { store, redis, close } = openStore(stack.redis.url, prefix);
   try {
     // Warm-up: connections, JIT, and the poll schedule learns that the model answers at once.
-    await waitBatchFinished(store, await postBatch(api.url, 200), 120_000);
+    await waitBatchFinished(store, await postBatch(api.url, WARM_UP_JOBS), 120_000);
     const meter = new CpuMeter({
       api: api.child.pid as number,
       worker: worker.child.pid as number,
