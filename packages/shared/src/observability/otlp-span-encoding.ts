@@ -10,6 +10,7 @@
  */
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { kept } from './kept-values.js';
 
 type Resource = ReadableSpan['resource'];
 type Scope = ReadableSpan['instrumentationScope'];
@@ -20,7 +21,7 @@ const WIRE_LENGTH = 2;
 const WIRE_FIXED32 = 5;
 const HAS_IS_REMOTE = 0x100;
 const IS_REMOTE = 0x200;
-/** Beyond this many, the kept strings and ids are forgotten at once: a bound, not a cache policy. */
+/** How many strings, and ids, are kept at most. */
 const MAX_KEPT = 4_096;
 const MIN_INT64 = -(2 ** 63);
 const MAX_INT64 = 2 ** 63;
@@ -324,24 +325,12 @@ export class OtlpSpanEncoder {
 
   /** A string every span repeats (a name, an attribute key), its UTF-8 kept. */
   #keptString(value: string): void {
-    let bytes = this.#strings.get(value);
-    if (!bytes) {
-      bytes = utf8.encode(value);
-      if (this.#strings.size >= MAX_KEPT) this.#strings.clear();
-      this.#strings.set(value, bytes);
-    }
-    this.#bytes(bytes);
+    this.#bytes(kept(this.#strings, value, MAX_KEPT, (text) => utf8.encode(text)));
   }
 
   /** An id that the spans of a trace share (the trace's, the parent's), its bytes kept. */
   #keptId(hex: string): void {
-    let bytes = this.#ids.get(hex);
-    if (!bytes) {
-      bytes = hexBytes(hex);
-      if (this.#ids.size >= MAX_KEPT) this.#ids.clear();
-      this.#ids.set(hex, bytes);
-    }
-    this.#bytes(bytes);
+    this.#bytes(kept(this.#ids, hex, MAX_KEPT, hexBytes));
   }
 
   /** A span's own id, written from hex straight into the buffer. */

@@ -22,6 +22,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
+import { kept } from './kept-values.js';
 
 const TRACE_PARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
 const STORED_PARENT = /^00-([\da-f]{32})-([\da-f]{16})-([\da-f]{2})$/;
@@ -160,14 +161,7 @@ export class Traces {
   }
 
   #contextOf(traceParent: string): Context {
-    let context = this.#parents.get(traceParent);
-    if (!context) {
-      context = contextOf(traceParent);
-      // A bound, not a policy: the next spans make their contexts again.
-      if (this.#parents.size >= MAX_PARENTS) this.#parents.clear();
-      this.#parents.set(traceParent, context);
-    }
-    return context;
+    return kept(this.#parents, traceParent, MAX_PARENTS, contextOf);
   }
 }
 

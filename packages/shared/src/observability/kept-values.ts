@@ -1,0 +1,13 @@
+/**
+ * A value made once per key and kept for the spans that repeat it (a parent's context, a name's
+ * UTF-8, an id's bytes). Past `bound` keys all are forgotten at once: a bound on memory, not a
+ * cache policy, since the next spans make what they need again.
+ */
+export function kept<K, V>(values: Map<K, V>, key: K, bound: number, make: (key: K) => V): V {
+  const known = values.get(key);
+  if (known !== undefined) return known;
+  const made = make(key);
+  if (values.size >= bound) values.clear();
+  values.set(key, made);
+  return made;
+}
