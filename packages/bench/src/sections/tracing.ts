@@ -4,16 +4,17 @@
  * receiver in this process, which is not counted — against the same batch with no OTEL_* set, and
  * with tracing disabled by OTEL_SDK_DISABLED. CPU per job of API + worker + Redis.
  *
- * On a shared machine the CPU a job costs drifts by tens of per cent over minutes, more than tracing
- * costs. So runs are compared in adjacent pairs, each against a run with no OTEL_*, the first of a
- * pair alternating (A B, B A, …: a steady drift weighs on both alike), and the figure is the median
- * of many pairs' ratios. Pairs of two runs with no OTEL_* show the noise left, which a ratio is read
- * against. (Two renderqs kept running and taking turns measured less drift, but differed by a few
- * per cent between themselves whatever their settings: fresh processes for every run average that out.)
+ * On a shared machine the CPU a job costs drifts by tens of per cent from one minute to the next,
+ * more than tracing costs, so runs one after another cannot be compared. Here each measured run
+ * goes at the same time as a run with no OTEL_*, on a second renderq (its own Redis, API and
+ * worker; the emulator is shared), so both see the same machine; the measured run takes the first
+ * renderq and the second in turn, so a difference between the two weighs on both sides alike. The
+ * figure is the median of many such pairs' ratios; pairs of two runs with no OTEL_* show the noise
+ * left, which a ratio is read against.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Stack } from '../processes.js';
+import { type Stack, startBenchRedis } from '../processes.js';
 import type { Row } from '../table.js';
 import { type RenderqRun, renderqRun, WARM_UP_JOBS } from './end-to-end.js';
 
@@ -22,7 +23,7 @@ const SECTION = 'tracing';
 /** `again`: a second run with no OTEL_*, for the noise. */
 type Setting = 'none' | 'on' | 'disabled' | 'again';
 
-/** The pairs a run makes, each against a run with no OTEL_*: four with tracing on a round, then one disabled, one again. */
+/** The pairs a run makes, each against a run with no OTEL_* at the same time: four with tracing on a round, one disabled, one again. */
 function plan(rounds: number): Setting[] {
   return Array.from({ length: rounds }, (): Setting[] => ['on', 'on', 'disabled', 'on', 'on', 'again']).flat();
 }
@@ -30,6 +31,8 @@ function plan(rounds: number): Setting[] {
 export async function tracing(stack: Stack, jobs: number, rounds: number): Promise<Row[]> {
   await stack.emulator.configure({ latencyScale: 0, latencyJitter: 0 });
   const sink = await startOtlpSink();
+  const second: Stack = { ...stack, redis: await startBenchRedis() };
+  const stacks = [stack, second] as const;
   try {
     const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url };
     const envOf: Record<Setting, Record<string, string>> = {
@@ -42,20 +45,21 @@ export async function tracing(stack: Stack, jobs: number, rounds: number): Promi
     const ratios: Record<Setting, number[]> = { none: [], on: [], disabled: [], again: [] };
     let exported = 0;
     let sentWhileOff = 0;
-    const run = async (setting: Setting) => {
+    // The first runs on a fresh Redis and a cold machine cost more than any after them: not counted.
+    await Promise.all(stacks.map((on) => renderqRun(on, jobs, envOf.on)));
+    for (const [i, setting] of plan(rounds).entries()) {
       const before = sink.bytes;
-      const ms = perJob(await renderqRun(stack, jobs, envOf[setting]), jobs);
+      const [measuredOn, baselineOn] = i % 2 === 0 ? stacks : ([second, stack] as const);
+      const [measured, baseline] = await Promise.all([
+        renderqRun(measuredOn, jobs, envOf[setting]).then((run) => perJob(run, jobs)),
+        renderqRun(baselineOn, jobs, envOf.none).then((run) => perJob(run, jobs)),
+      ]);
+      // Only the measured run may export: the baseline has no OTEL_*.
       if (setting === 'on') exported += sink.bytes - before;
       else sentWhileOff += sink.bytes - before;
-      cpu[setting].push(ms);
-      return ms;
-    };
-    // The first run on a fresh Redis and a cold machine costs more than any after it: not counted.
-    await renderqRun(stack, jobs, envOf.on);
-    for (const [i, setting] of plan(rounds).entries()) {
-      const [measured, baseline] =
-        i % 2 === 0 ? [await run(setting), await run('none')] : [await run('none'), await run(setting)].reverse();
-      ratios[setting].push((measured as number) / (baseline as number));
+      cpu[setting].push(measured);
+      cpu.none.push(baseline);
+      ratios[setting].push(measured / baseline);
     }
     const ratio = (setting: Setting) => median(ratios[setting]);
     const range = (setting: Setting) =>
@@ -87,7 +91,7 @@ export async function tracing(stack: Stack, jobs: number, rounds: number): Promi
       },
     ];
   } finally {
-    await sink.close();
+    await Promise.all([sink.close(), second.redis.stop()]);
   }
 }
 
