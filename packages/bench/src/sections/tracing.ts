@@ -46,7 +46,7 @@ export async function tracing(stack: Stack, jobs: number, rounds: number): Promi
     let exported = 0;
     let sentWhileOff = 0;
     // The first runs on a fresh Redis and a cold machine cost more than any after them: not counted.
-    await Promise.all(stacks.map((on) => renderqRun(on, jobs, envOf.on)));
+    await Promise.all(stacks.map((each) => renderqRun(each, jobs, envOf.on)));
     for (const [i, setting] of plan(rounds).entries()) {
       const before = sink.bytes;
       const [measuredOn, baselineOn] = i % 2 === 0 ? stacks : ([second, stack] as const);
