@@ -485,7 +485,13 @@ describe('Idempotency-Key', () => {
     });
     const retry = await api.call('POST', '/v1/batches', { body: batchBody, headers: { 'idempotency-key': 'lost-1' } });
     expect(retry.status).toBe(202);
-    expect(retry.json()).toEqual(made);
+    // The same batch, read again: its events link is signed afresh (its expiry counts from this answer).
+    const { events_url: link, ...batch } = retry.json();
+    const { events_url: firstLink, ...firstBatch } = made;
+    expect(batch).toEqual(firstBatch);
+    const [path, query] = String(link).split('?');
+    expect(path).toBe(String(firstLink).split('?')[0]);
+    expect(query).toMatch(/^expires=\d+&signature=[\w-]+$/);
   });
 
   it('renews the lease of a request still creating, so that a retry never takes its key over', async () => {
