@@ -23,9 +23,17 @@ const SECTION = 'tracing';
 /** `again`: a second run with no OTEL_*, for the noise. */
 type Setting = 'none' | 'on' | 'disabled' | 'again';
 
-/** The pairs a run makes, each against a run with no OTEL_* at the same time: four with tracing on a round, one disabled, one again. */
-function plan(rounds: number): Setting[] {
-  return Array.from({ length: rounds }, (): Setting[] => ['on', 'on', 'disabled', 'on', 'on', 'again']).flat();
+/** The pairs a round makes, each against a run with no OTEL_* at the same time: four with tracing on, one disabled, one again. */
+const ROUND: readonly Setting[] = ['on', 'on', 'disabled', 'on', 'on', 'again'];
+
+/**
+ * The pairs of `rounds` rounds, each with the renderq its measured run takes: the first and the second
+ * in turn, starting one later each round, so that the disabled and again pairs take both too.
+ */
+function plan(rounds: number): { setting: Setting; onFirst: boolean }[] {
+  return Array.from({ length: rounds }, (_, round) =>
+    ROUND.map((setting, i) => ({ setting, onFirst: (i + round) % 2 === 0 })),
+  ).flat();
 }
 
 export async function tracing(stack: Stack, jobs: number, rounds: number): Promise<Row[]> {
@@ -47,9 +55,9 @@ export async function tracing(stack: Stack, jobs: number, rounds: number): Promi
     let sentWhileOff = 0;
     // The first runs on a fresh Redis and a cold machine cost more than any after them: not counted.
     await Promise.all(stacks.map((each) => renderqRun(each, jobs, envOf.on)));
-    for (const [i, setting] of plan(rounds).entries()) {
+    for (const { setting, onFirst } of plan(rounds)) {
       const before = sink.bytes;
-      const [measuredOn, baselineOn] = i % 2 === 0 ? stacks : ([second, stack] as const);
+      const [measuredOn, baselineOn] = onFirst ? stacks : ([second, stack] as const);
       const [measured, baseline] = await Promise.all([
         renderqRun(measuredOn, jobs, envOf[setting]).then((run) => perJob(run, jobs)),
         renderqRun(baselineOn, jobs, envOf.none).then((run) => perJob(run, jobs)),
