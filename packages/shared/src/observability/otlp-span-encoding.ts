@@ -27,8 +27,12 @@ const MIN_INT64 = -(2 ** 63);
 const MAX_INT64 = 2 ** 63;
 
 const utf8 = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
-/** Encodes batches of spans; one per exporter, since it keeps what batches repeat. */
+/**
+ * Encodes spans; one per exporter, since it keeps what batches repeat. One encoder either encodes
+ * whole batches (`encode`) or gathers one request span by span (`append`, `takeRequest`), not both.
+ */
 export class OtlpSpanEncoder {
   #buffer = new Uint8Array(64 * 1024);
   #view = new DataView(this.#buffer.buffer);
@@ -60,6 +64,60 @@ export class OtlpSpanEncoder {
       this.#close(resourceSpans);
     }
     return this.#buffer.slice(0, this.#pos);
+  }
+
+  /**
+   * Writes `span` into the request being gathered (see `takeRequest`), so that no span need be kept
+   * until its batch is sent. What one throws on is left out whole.
+   */
+  append(span: ReadableSpan): void {
+    const from = this.#pos;
+    try {
+      this.#tag(2, WIRE_LENGTH);
+      this.#span(span);
+    } catch (error) {
+      this.#pos = from;
+      throw error;
+    }
+  }
+
+  /** The request for the spans appended since the last take, all of `resource` and `scope`; starts the next. */
+  takeRequest(resource: Resource, scope: Scope): Uint8Array {
+    const resourceBytes = this.#resourceBytes(resource);
+    const scopeBytes = this.#scopeBytes(scope);
+    const scopeSchema = scope.schemaUrl ? this.#aside(() => this.#stringField(3, scope.schemaUrl as string)) : EMPTY;
+    const resourceSchema = resource.schemaUrl
+      ? this.#aside(() => this.#stringField(3, resource.schemaUrl as string))
+      : EMPTY;
+    const spans = this.#buffer.subarray(0, this.#pos);
+    const scopeSpansLength = scopeBytes.length + spans.length + scopeSchema.length;
+    const resourceSpansLength =
+      resourceBytes.length + 1 + varintSize(scopeSpansLength) + scopeSpansLength + resourceSchema.length;
+    const request = new Uint8Array(1 + varintSize(resourceSpansLength) + resourceSpansLength);
+    let at = 0;
+    const put = (bytes: Uint8Array) => {
+      request.set(bytes, at);
+      at += bytes.length;
+    };
+    const length = (value: number) => {
+      let v = value;
+      while (v > 127) {
+        request[at++] = (v & 127) | 128;
+        v >>>= 7;
+      }
+      request[at++] = v;
+    };
+    request[at++] = (1 << 3) | WIRE_LENGTH;
+    length(resourceSpansLength);
+    put(resourceBytes);
+    request[at++] = (2 << 3) | WIRE_LENGTH;
+    length(scopeSpansLength);
+    put(scopeBytes);
+    put(spans);
+    put(scopeSchema);
+    put(resourceSchema);
+    this.#pos = 0;
+    return request;
   }
 
   #span(span: ReadableSpan): void {

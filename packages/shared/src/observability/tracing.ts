@@ -1,14 +1,15 @@
 /**
- * OpenTelemetry tracing for one process, from the OTEL_* settings (docs/observability.md):
- * a tracer provider with a batching exporter and W3C trace context. No context manager: spans are
- * passed to the code that adds to them, since Node 20's AsyncLocalStorage slows every promise of
- * the process once used (measured: +8 % CPU a job). When tracing is off nothing of the SDK is
- * loaded and renderq makes no spans at all.
+ * OpenTelemetry tracing for one process, from the OTEL_* settings (docs/observability.md): renderq's
+ * tracer (lean-tracer.ts) with the SDK's samplers, a batching span processor and an OTLP exporter,
+ * and W3C trace context. No context manager: spans are passed to the code that adds to them, since
+ * Node 20's AsyncLocalStorage slows every promise of the process once used (measured: +8 % CPU a
+ * job). When tracing is off nothing of the SDK is loaded and renderq makes no spans at all.
  */
-import { propagation, type Tracer, trace } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { propagation, type Tracer } from '@opentelemetry/api';
+import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Sampling, TracingConfig } from '../config/otel-env.js';
-import { OtlpSpanEncoder } from './otlp-span-encoding.js';
+import { type EncodedRequest, EncodingSpanProcessor } from './encoding-span-processor.js';
+import { LeanTracer, type TracerSampling } from './lean-tracer.js';
 
 export interface StartedTracing {
   /** renderq's tracer; undefined when tracing is off. */
@@ -27,89 +28,102 @@ export async function startTracing(config: TracingConfig, defaultServiceName: st
     import('@opentelemetry/core'),
     import('@opentelemetry/resources'),
   ]);
-  const exporter = await spanExporter(config.exporter, sdk.ConsoleSpanExporter);
-  const provider = new sdk.TracerProvider({
-    resource: resourceFromAttributes({
-      ...config.resourceAttributes,
-      'service.name': config.serviceName ?? config.resourceAttributes['service.name'] ?? defaultServiceName,
-    }),
-    sampler: sampler(sdk, config.sampling),
-    spanProcessors: [
-      new sdk.BatchSpanProcessor({
-        exporter,
-        scheduledDelayMillis: config.batch.delayMs,
-        maxQueueSize: config.batch.maxQueueSize,
-        maxExportBatchSize: Math.min(config.batch.maxBatchSize, config.batch.maxQueueSize),
-      }),
-    ],
+  const resource = resourceFromAttributes({
+    ...config.resourceAttributes,
+    'service.name': config.serviceName ?? config.resourceAttributes['service.name'] ?? defaultServiceName,
   });
+  const scope = { name: SCOPE };
+  const processor = await spanProcessor(sdk, config, resource, scope);
+  const tracer = new LeanTracer({ resource, scope, sampling: sampling(sdk, config.sampling), processor });
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(provider);
   return {
-    tracer: provider.getTracer(SCOPE),
+    tracer,
     async shutdown() {
       // A collector that is away costs the spans still held, never a clean stop.
-      await provider.shutdown().catch(() => undefined);
-      trace.disable();
+      await processor.shutdown().catch(() => undefined);
       propagation.disable();
     },
   };
 }
 
 type Sdk = typeof import('@opentelemetry/sdk-trace');
-
-async function spanExporter(
-  exporter: Extract<TracingConfig, { enabled: true }>['exporter'],
-  Console: Sdk['ConsoleSpanExporter'],
-) {
-  if (exporter.kind === 'console') return new Console();
-  const options = { url: exporter.url, headers: { ...exporter.headers }, timeoutMillis: exporter.timeoutMs };
-  if (exporter.protocol === 'http/json') {
-    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-    return new OTLPTraceExporter(options);
-  }
-  return protobufExporter(options);
-}
+type Enabled = Extract<TracingConfig, { enabled: true }>;
 
 /**
- * OTLP over HTTP as protobuf: OpenTelemetry's exporter (its transport, retries and timeouts), with
- * renderq's encoding of the spans, which costs half the library's (otlp-span-encoding.ts).
+ * OTLP over HTTP as protobuf (the default): renderq's encoding of each span as it ends
+ * (encoding-span-processor.ts), at half the cost of OpenTelemetry's serializer, sent by
+ * OpenTelemetry's exporter (its transport, retries and timeouts). JSON and the console: the SDK's
+ * own exporters behind its batching processor.
  */
+async function spanProcessor(
+  sdk: Sdk,
+  config: Enabled,
+  resource: ReadableSpan['resource'],
+  scope: ReadableSpan['instrumentationScope'],
+): Promise<SpanProcessor> {
+  const { exporter, batch } = config;
+  if (exporter.kind === 'otlp' && exporter.protocol === 'http/protobuf') {
+    return new EncodingSpanProcessor({
+      exporter: await protobufExporter(otlpOptions(exporter)),
+      resource,
+      scope,
+      delayMs: batch.delayMs,
+      maxQueueSize: batch.maxQueueSize,
+      maxBatchSize: batch.maxBatchSize,
+    });
+  }
+  const spans =
+    exporter.kind === 'console'
+      ? new sdk.ConsoleSpanExporter()
+      : new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter(otlpOptions(exporter));
+  return new sdk.BatchSpanProcessor({
+    exporter: spans,
+    scheduledDelayMillis: batch.delayMs,
+    maxQueueSize: batch.maxQueueSize,
+    maxExportBatchSize: Math.min(batch.maxBatchSize, batch.maxQueueSize),
+  });
+}
+
+function otlpOptions(exporter: Extract<Enabled['exporter'], { kind: 'otlp' }>) {
+  return { url: exporter.url, headers: { ...exporter.headers }, timeoutMillis: exporter.timeoutMs };
+}
+
+/** OpenTelemetry's OTLP/HTTP exporter, posting requests already encoded as protobuf. */
 async function protobufExporter(options: { url: string; headers: Record<string, string>; timeoutMillis: number }) {
-  const [{ OTLPExporterBase }, http, { ProtobufTraceSerializer, TraceExporterMetricsHelper }] = await Promise.all([
+  const [{ OTLPExporterBase }, http, { ProtobufTraceSerializer }] = await Promise.all([
     import('@opentelemetry/otlp-exporter-base'),
     import('@opentelemetry/otlp-exporter-base/node-http'),
     import('@opentelemetry/otlp-transformer'),
   ]);
-  const encoder = new OtlpSpanEncoder();
   const serializer = {
-    serializeRequest: (spans: ReadableSpan[]) => encoder.encode(spans),
+    serializeRequest: (request: EncodedRequest) => request.bytes,
     deserializeResponse: ProtobufTraceSerializer.deserializeResponse,
   };
   const delegate = http.createOtlpHttpExportDelegate(
     http.convertLegacyHttpOptions(options, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' }),
     serializer,
     'otlp_http_span_exporter',
-    TraceExporterMetricsHelper,
+    { name: 'span' as const, countItems: (request: EncodedRequest) => request.spans },
     undefined,
   );
-  return new OTLPExporterBase<ReadableSpan[]>(delegate);
+  return new OTLPExporterBase<EncodedRequest>(delegate);
 }
 
-function sampler(sdk: Sdk, sampling: Sampling) {
-  const ratio = () => new sdk.TraceIdRatioBasedSampler(sampling.ratio);
-  switch (sampling.kind) {
+/** The sampler's part: a parent's decision followed (the parentbased_* samplers), the root's made by the SDK's sampler. */
+function sampling(sdk: Sdk, setting: Sampling): TracerSampling {
+  const ratio = () => new sdk.TraceIdRatioBasedSampler(setting.ratio);
+  switch (setting.kind) {
     case 'always_on':
-      return new sdk.AlwaysOnSampler();
+      return { followParent: false, root: new sdk.AlwaysOnSampler() };
     case 'always_off':
-      return new sdk.AlwaysOffSampler();
+      return { followParent: false, root: new sdk.AlwaysOffSampler() };
     case 'traceidratio':
-      return ratio();
+      return { followParent: false, root: ratio() };
     case 'parentbased_always_on':
-      return new sdk.ParentBasedSampler({ root: new sdk.AlwaysOnSampler() });
+      return { followParent: true, root: new sdk.AlwaysOnSampler() };
     case 'parentbased_always_off':
-      return new sdk.ParentBasedSampler({ root: new sdk.AlwaysOffSampler() });
+      return { followParent: true, root: new sdk.AlwaysOffSampler() };
     case 'parentbased_traceidratio':
-      return new sdk.ParentBasedSampler({ root: ratio() });
+      return { followParent: true, root: ratio() };
   }
 }
