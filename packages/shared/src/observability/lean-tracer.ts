@@ -41,6 +41,11 @@ type Resource = ReadableSpan['resource'];
 type Scope = ReadableSpan['instrumentationScope'];
 
 const ATTRIBUTE_COUNT_LIMIT = 128;
+const SAMPLED: SamplingResult = Object.freeze({ decision: SamplingDecision.RECORD_AND_SAMPLED });
+const NOT_SAMPLED: SamplingResult = Object.freeze({ decision: SamplingDecision.NOT_RECORD });
+const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
+/** What a span has until its first link or event: most of renderq's have none, and need no array of their own. */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
 const EVENT_COUNT_LIMIT = 128;
 const LINK_COUNT_LIMIT = 128;
 
@@ -80,20 +85,15 @@ export class LeanTracer implements Tracer {
     const { followParent, root } = this.#options.sampling;
     const sampling: SamplingResult =
       validParent && followParent
-        ? {
-            decision:
-              validParent.traceFlags & TraceFlags.SAMPLED
-                ? SamplingDecision.RECORD_AND_SAMPLED
-                : SamplingDecision.NOT_RECORD,
-          }
+        ? validParent.traceFlags & TraceFlags.SAMPLED
+          ? SAMPLED
+          : NOT_SAMPLED
         : root.shouldSample(context, traceId, name, kind, attributes, links);
     const traceState = sampling.traceState ?? validParent?.traceState;
-    const spanContext: SpanContext = {
-      traceId,
-      spanId,
-      traceFlags: sampling.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE,
-      ...(traceState ? { traceState } : {}),
-    };
+    const traceFlags = sampling.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE;
+    const spanContext: SpanContext = traceState
+      ? { traceId, spanId, traceFlags, traceState }
+      : { traceId, spanId, traceFlags };
     if (sampling.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(spanContext);
     if (sampling.attributes) copyAttributes(sampling.attributes, attributes);
     const span = new LeanSpan(this.#options, spanContext, validParent, name, kind, attributes, options.startTime);
@@ -116,21 +116,22 @@ export class LeanTracer implements Tracer {
 class LeanSpan implements Span, ReadableSpan {
   readonly #context: SpanContext;
   readonly #processor: SpanProcessor;
-  readonly #startMs: number;
+  /** The span's start and end, in milliseconds since the epoch (the encoder reads these rather than the HrTimes). */
+  readonly startMs: number;
   /** The clock a span's length is measured on (performance.now()), and the wall clock at its start. */
   readonly #startedAt = performance.now();
   readonly #wallAtStart = Date.now();
-  #endMs = 0;
+  endMs = 0;
   #attributeCount: number;
   readonly parentSpanContext: SpanContext | undefined;
   readonly kind: SpanKind;
   readonly resource: Resource;
   readonly instrumentationScope: Scope;
   readonly attributes: Attributes;
-  readonly links: Link[] = [];
-  readonly events: TimedEvent[] = [];
+  links: Link[] = NONE;
+  events: TimedEvent[] = NONE;
   name: string;
-  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  status: SpanStatus = UNSET;
   ended = false;
   droppedAttributesCount = 0;
   droppedEventsCount = 0;
@@ -154,19 +155,19 @@ class LeanSpan implements Span, ReadableSpan {
     this.kind = kind;
     this.attributes = attributes;
     this.#attributeCount = Object.keys(attributes).length;
-    this.#startMs = startTime === undefined ? this.#wallAtStart : this.#millis(startTime);
+    this.startMs = startTime === undefined ? this.#wallAtStart : this.#millis(startTime);
   }
 
   get startTime(): HrTime {
-    return hrTimeOf(this.#startMs);
+    return hrTimeOf(this.startMs);
   }
 
   get endTime(): HrTime {
-    return hrTimeOf(this.#endMs);
+    return hrTimeOf(this.endMs);
   }
 
   get duration(): HrTime {
-    return hrTimeOf(this.#endMs - this.#startMs);
+    return hrTimeOf(this.endMs - this.startMs);
   }
 
   spanContext(): SpanContext {
@@ -201,6 +202,7 @@ class LeanSpan implements Span, ReadableSpan {
     const at = timeGiven ? attributesOrTime : time;
     const attributes: Attributes = {};
     if (!timeGiven && attributesOrTime) copyAttributes(attributesOrTime, attributes);
+    if (this.events === NONE) this.events = [];
     if (this.events.length >= EVENT_COUNT_LIMIT) {
       this.events.shift();
       this.droppedEventsCount += 1;
@@ -211,6 +213,7 @@ class LeanSpan implements Span, ReadableSpan {
 
   addLink(link: Link): this {
     if (this.ended) return this;
+    if (this.links === NONE) this.links = [];
     if (this.links.length >= LINK_COUNT_LIMIT) {
       this.links.shift();
       this.droppedLinksCount += 1;
@@ -258,7 +261,7 @@ class LeanSpan implements Span, ReadableSpan {
   end(endTime?: TimeInput): void {
     if (this.ended) return;
     // A span never ends before it began (a clock stepped back): it lasts 0 then, as the SDK's.
-    this.#endMs = Math.max(this.#startMs, endTime === undefined ? this.#now() : this.#millis(endTime));
+    this.endMs = Math.max(this.startMs, endTime === undefined ? this.#now() : this.#millis(endTime));
     this.ended = true;
     this.#processor.onEnd(this);
   }

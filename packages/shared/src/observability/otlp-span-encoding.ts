@@ -1,12 +1,13 @@
 /**
  * Finished spans as an OTLP/protobuf `ExportTraceServiceRequest`: the bytes the OTLP exporter posts
  * to a collector. The same bytes as OpenTelemetry's own serializer (`ProtobufTraceSerializer` of
- * `@opentelemetry/otlp-transformer`; a test compares them), made at half its cost: tracing's
- * budget is 5 % of a job's CPU (docs/benchmarks.md), and that serializer, which walks every span
- * twice (once to size the buffer) and decodes every id from hex into a new array, was the larger
- * half of what a span cost. This one writes each span once into a buffer that grows, keeps the UTF-8
- * of what every span repeats (names, attribute keys, the resource, the scope), and writes the ids
- * that a trace's spans share (the trace id, the parent's id) from bytes kept for them.
+ * `@opentelemetry/otlp-transformer`; a test compares them), made at a fraction of its cost:
+ * tracing's budget is 5 % of a job's CPU (docs/benchmarks.md), and that serializer, which walks
+ * every span twice (once to size the buffer) and decodes every id from hex into a new array, was
+ * the larger half of what a span cost. This one writes each span once into a buffer that grows,
+ * keeps the bytes of what spans repeat (names, attribute keys, attributes whose string value
+ * repeats, the resource, the scope, the ids a trace's spans share) and reads renderq's spans' times
+ * as kept, in milliseconds.
  */
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -14,6 +15,11 @@ import { kept } from './kept-values.js';
 
 type Resource = ReadableSpan['resource'];
 type Scope = ReadableSpan['instrumentationScope'];
+/** A span's times as renderq's tracer keeps them (lean-tracer.ts), read when present rather than its HrTimes. */
+interface MillisecondTimes {
+  readonly startMs: number;
+  readonly endMs: number;
+}
 
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
@@ -23,53 +29,28 @@ const HAS_IS_REMOTE = 0x100;
 const IS_REMOTE = 0x200;
 /** How many strings, and ids, are kept at most. */
 const MAX_KEPT = 4_096;
+/** Attribute values kept: for how many keys, how many values of each at most, and up to what length. */
+const MAX_KEPT_KEYS = 64;
+const MAX_KEPT_VALUES = 1_024;
+const MAX_KEPT_VALUE = 128;
 const MIN_INT64 = -(2 ** 63);
 const MAX_INT64 = 2 ** 63;
 
 const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
-/**
- * Encodes spans; one per exporter, since it keeps what batches repeat. One encoder either encodes
- * whole batches (`encode`) or gathers one request span by span (`append`, `takeRequest`), not both.
- */
+/** Encodes spans into requests, one at a time; one per exporter, since it keeps what batches repeat. */
 export class OtlpSpanEncoder {
   #buffer = new Uint8Array(64 * 1024);
   #view = new DataView(this.#buffer.buffer);
   #pos = 0;
   readonly #strings = new Map<string, Uint8Array>();
   readonly #ids = new Map<string, Uint8Array>();
+  readonly #keyValues = new Map<string, Map<string, Uint8Array>>();
   readonly #resources = new WeakMap<Resource, Uint8Array>();
   readonly #scopes = new WeakMap<Scope, Uint8Array>();
 
-  /** The request for `spans`, grouped by resource and then scope as OpenTelemetry's serializer groups them. */
-  encode(spans: readonly ReadableSpan[]): Uint8Array {
-    this.#pos = 0;
-    for (const [resource, scopes] of groupByResourceAndScope(spans)) {
-      this.#tag(1, WIRE_LENGTH);
-      const resourceSpans = this.#open();
-      this.#raw(this.#resourceBytes(resource));
-      for (const [scope, ofScope] of scopes) {
-        this.#tag(2, WIRE_LENGTH);
-        const scopeSpans = this.#open();
-        this.#raw(this.#scopeBytes(scope));
-        for (const span of ofScope) {
-          this.#tag(2, WIRE_LENGTH);
-          this.#span(span);
-        }
-        if (scope.schemaUrl) this.#stringField(3, scope.schemaUrl);
-        this.#close(scopeSpans);
-      }
-      if (resource.schemaUrl) this.#stringField(3, resource.schemaUrl);
-      this.#close(resourceSpans);
-    }
-    return this.#buffer.slice(0, this.#pos);
-  }
-
-  /**
-   * Writes `span` into the request being gathered (see `takeRequest`), so that no span need be kept
-   * until its batch is sent. What one throws on is left out whole.
-   */
+  /** Writes `span` into the request being gathered (see `takeRequest`). What one throws on is left out whole. */
   append(span: ReadableSpan): void {
     const from = this.#pos;
     try {
@@ -142,10 +123,17 @@ export class OtlpSpanEncoder {
       this.#varint(kind);
     }
     this.#tag(7, WIRE_FIXED64);
-    this.#time(span.startTime);
-    this.#tag(8, WIRE_FIXED64);
-    this.#time(span.endTime);
-    this.#attributes(9, span.attributes);
+    const { startMs, endMs } = span as Partial<MillisecondTimes>;
+    if (startMs !== undefined && endMs !== undefined) {
+      this.#timeMs(startMs);
+      this.#tag(8, WIRE_FIXED64);
+      this.#timeMs(endMs);
+    } else {
+      this.#time(span.startTime);
+      this.#tag(8, WIRE_FIXED64);
+      this.#time(span.endTime);
+    }
+    this.#spanAttributes(span.attributes);
     this.#tag(10, WIRE_VARINT);
     this.#varint(span.droppedAttributesCount);
     for (const event of span.events) {
@@ -242,20 +230,38 @@ export class OtlpSpanEncoder {
     return bytes;
   }
 
-  #attributes(field: number, attributes: Attributes | undefined): void {
-    if (!attributes) return;
+  /**
+   * A span's attributes. A string value repeats from span to span (a tenant, a model, a status, a
+   * job's id on each of its steps), so its whole KeyValue is kept, for each key, and copied.
+   */
+  #spanAttributes(attributes: Attributes): void {
     for (const key in attributes) {
       if (!Object.hasOwn(attributes, key)) continue;
-      this.#tag(field, WIRE_LENGTH);
-      const keyValue = this.#open();
-      this.#tag(1, WIRE_LENGTH);
-      this.#keptString(key);
-      this.#tag(2, WIRE_LENGTH);
-      const value = this.#open();
-      this.#anyValue(attributes[key]);
-      this.#close(value);
-      this.#close(keyValue);
+      const value = attributes[key];
+      if (typeof value === 'string' && value.length <= MAX_KEPT_VALUE) {
+        const values = kept(this.#keyValues, key, MAX_KEPT_KEYS, () => new Map<string, Uint8Array>());
+        this.#raw(kept(values, value, MAX_KEPT_VALUES, () => this.#aside(() => this.#keyValue(9, key, value))));
+      } else {
+        this.#keyValue(9, key, value);
+      }
     }
+  }
+
+  #keyValue(field: number, key: string, value: unknown): void {
+    this.#tag(field, WIRE_LENGTH);
+    const keyValue = this.#open();
+    this.#tag(1, WIRE_LENGTH);
+    this.#keptString(key);
+    this.#tag(2, WIRE_LENGTH);
+    const at = this.#open();
+    this.#anyValue(value);
+    this.#close(at);
+    this.#close(keyValue);
+  }
+
+  #attributes(field: number, attributes: Attributes | undefined): void {
+    if (!attributes) return;
+    for (const key in attributes) if (Object.hasOwn(attributes, key)) this.#keyValue(field, key, attributes[key]);
   }
 
   /** An AnyValue: what the SDK keeps as an attribute (strings, numbers, booleans, bytes, arrays and maps of them). */
@@ -335,8 +341,20 @@ export class OtlpSpanEncoder {
     this.#pos += 4;
   }
 
+  /** Milliseconds since the epoch as nanoseconds, a fixed64: #time without an HrTime made first. */
+  #timeMs(ms: number): void {
+    const seconds = Math.floor(ms / 1e3);
+    const nanos = Math.round((ms - seconds * 1e3) * 1e6);
+    if (nanos >= 1e9) this.#timeOf(seconds + 1, nanos - 1e9);
+    else this.#timeOf(seconds, nanos);
+  }
+
   /** An HrTime ([seconds, nanoseconds]) as nanoseconds since the epoch, a fixed64. */
   #time([seconds, nanos]: HrTime): void {
+    this.#timeOf(seconds, nanos);
+  }
+
+  #timeOf(seconds: number, nanos: number): void {
     this.#room(8);
     // Seconds split in two so that no product passes 2^53: the low 16 bits, then the rest.
     const lowSecondsNanos = (seconds & 0xffff) * 1e9;
@@ -451,21 +469,6 @@ export class OtlpSpanEncoder {
     this.#buffer = grown;
     this.#view = new DataView(grown.buffer);
   }
-}
-
-function groupByResourceAndScope(spans: readonly ReadableSpan[]): Map<Resource, Map<Scope, ReadableSpan[]>> {
-  const groups = new Map<Resource, Map<Scope, ReadableSpan[]>>();
-  for (const span of spans) {
-    let scopes = groups.get(span.resource);
-    if (!scopes) {
-      scopes = new Map();
-      groups.set(span.resource, scopes);
-    }
-    const ofScope = scopes.get(span.instrumentationScope);
-    if (ofScope) ofScope.push(span);
-    else scopes.set(span.instrumentationScope, [span]);
-  }
-  return groups;
 }
 
 /** OTLP's span flags: the W3C trace flags, and whether the parent's context came from another process. */

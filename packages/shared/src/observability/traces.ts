@@ -137,11 +137,7 @@ export class Traces {
     if (!this.#tracer || !parent) return work(NOT_RECORDING);
     const span = this.#tracer.startSpan(
       name,
-      {
-        kind: options.kind ?? SpanKind.INTERNAL,
-        attributes,
-        ...(options.startMs !== undefined ? { startTime: options.startMs } : {}),
-      },
+      { kind: options.kind ?? SpanKind.INTERNAL, attributes, startTime: options.startMs },
       this.#contextOf(parent),
     );
     if (options.jobId !== undefined) this.#ofJob.set(options.jobId, span);

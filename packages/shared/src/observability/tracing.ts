@@ -8,8 +8,8 @@
 import { propagation, type Tracer } from '@opentelemetry/api';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Sampling, TracingConfig } from '../config/otel-env.js';
-import { type EncodedRequest, EncodingSpanProcessor } from './encoding-span-processor.js';
 import { LeanTracer, type TracerSampling } from './lean-tracer.js';
+import { OtlpSpanEncoder } from './otlp-span-encoding.js';
 
 export interface StartedTracing {
   /** renderq's tracer; undefined when tracing is off. */
@@ -49,12 +49,7 @@ export async function startTracing(config: TracingConfig, defaultServiceName: st
 type Sdk = typeof import('@opentelemetry/sdk-trace');
 type Enabled = Extract<TracingConfig, { enabled: true }>;
 
-/**
- * OTLP over HTTP as protobuf (the default): renderq's encoding of each span as it ends
- * (encoding-span-processor.ts), at half the cost of OpenTelemetry's serializer, sent by
- * OpenTelemetry's exporter (its transport, retries and timeouts). JSON and the console: the SDK's
- * own exporters behind its batching processor.
- */
+/** The SDK's batching processor, sending to the configured exporter. */
 async function spanProcessor(
   sdk: Sdk,
   config: Enabled,
@@ -62,22 +57,13 @@ async function spanProcessor(
   scope: ReadableSpan['instrumentationScope'],
 ): Promise<SpanProcessor> {
   const { exporter, batch } = config;
-  if (exporter.kind === 'otlp' && exporter.protocol === 'http/protobuf') {
-    return new EncodingSpanProcessor({
-      exporter: await protobufExporter(otlpOptions(exporter)),
-      resource,
-      scope,
-      delayMs: batch.delayMs,
-      maxQueueSize: batch.maxQueueSize,
-      maxBatchSize: batch.maxBatchSize,
-    });
-  }
-  const spans =
-    exporter.kind === 'console'
-      ? new sdk.ConsoleSpanExporter()
-      : new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter(otlpOptions(exporter));
   return new sdk.BatchSpanProcessor({
-    exporter: spans,
+    exporter:
+      exporter.kind === 'console'
+        ? new sdk.ConsoleSpanExporter()
+        : exporter.protocol === 'http/protobuf'
+          ? await protobufExporter(otlpOptions(exporter), resource, scope)
+          : new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter(otlpOptions(exporter)),
     scheduledDelayMillis: batch.delayMs,
     maxQueueSize: batch.maxQueueSize,
     maxExportBatchSize: Math.min(batch.maxBatchSize, batch.maxQueueSize),
@@ -88,25 +74,37 @@ function otlpOptions(exporter: Extract<Enabled['exporter'], { kind: 'otlp' }>) {
   return { url: exporter.url, headers: { ...exporter.headers }, timeoutMillis: exporter.timeoutMs };
 }
 
-/** OpenTelemetry's OTLP/HTTP exporter, posting requests already encoded as protobuf. */
-async function protobufExporter(options: { url: string; headers: Record<string, string>; timeoutMillis: number }) {
-  const [{ OTLPExporterBase }, http, { ProtobufTraceSerializer }] = await Promise.all([
+/**
+ * OTLP over HTTP as protobuf (the default): OpenTelemetry's exporter (its transport, retries and
+ * timeouts), with renderq's encoding of the spans (otlp-span-encoding.ts), at a fraction of the
+ * library's cost. Every span of the process has its resource and scope.
+ */
+async function protobufExporter(
+  options: { url: string; headers: Record<string, string>; timeoutMillis: number },
+  resource: ReadableSpan['resource'],
+  scope: ReadableSpan['instrumentationScope'],
+) {
+  const [{ OTLPExporterBase }, http, { ProtobufTraceSerializer, TraceExporterMetricsHelper }] = await Promise.all([
     import('@opentelemetry/otlp-exporter-base'),
     import('@opentelemetry/otlp-exporter-base/node-http'),
     import('@opentelemetry/otlp-transformer'),
   ]);
+  const encoder = new OtlpSpanEncoder();
   const serializer = {
-    serializeRequest: (request: EncodedRequest) => request.bytes,
+    serializeRequest: (spans: ReadableSpan[]) => {
+      for (const span of spans) encoder.append(span);
+      return encoder.takeRequest(resource, scope);
+    },
     deserializeResponse: ProtobufTraceSerializer.deserializeResponse,
   };
   const delegate = http.createOtlpHttpExportDelegate(
     http.convertLegacyHttpOptions(options, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' }),
     serializer,
     'otlp_http_span_exporter',
-    { name: 'span' as const, countItems: (request: EncodedRequest) => request.spans },
+    TraceExporterMetricsHelper,
     undefined,
   );
-  return new OTLPExporterBase<EncodedRequest>(delegate);
+  return new OTLPExporterBase<ReadableSpan[]>(delegate);
 }
 
 /** The sampler's part: a parent's decision followed (the parentbased_* samplers), the root's made by the SDK's sampler. */
