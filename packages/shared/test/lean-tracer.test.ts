@@ -99,14 +99,23 @@ function exercise(tracer: Tracer): void {
     },
     child,
   );
-  step.setAttribute('renderq.output.bytes', [1, 2]);
-  step.setAttribute('renderq.output.bytes', [3]);
+  const bytes = [1, 2];
+  step.setAttribute('renderq.output.bytes', bytes);
+  step.setAttribute('renderq.output.sizes', bytes);
+  step.setAttribute('renderq.output.bytes', [3, null]);
+  // Changed after it was set: the span keeps the value it was given.
+  bytes.push(99);
+  // What an attribute may not hold: left out.
+  step.setAttribute('renderq.object', { a: 1 } as never);
+  step.setAttribute('renderq.mixed', ['a', 1] as never);
+  step.setAttribute('renderq.null', null as never);
   step.setAttribute('', 'no key');
   step.setAttributes({ 'renderq.cost': 0.25, 'renderq.none': undefined });
   step.addEvent('segmind.poll', { 'segmind.status': 'PROCESSING' });
   step.addEvent('timed', Date.now());
   step.recordException(Object.assign(new Error('the bucket said 403'), { code: 'storage_failed' }));
   step.recordException('a plain message');
+  step.recordException(Object.assign(new Error('an empty code'), { code: '' }));
   step.setStatus({ code: SpanStatusCode.ERROR, message: 'storage_failed: denied' });
   step.updateName('renderq.store');
   step.end();
@@ -210,6 +219,18 @@ describe('LeanTracer', () => {
     }
     expect(ids.size).toBe(2_000);
     expect(traces.size).toBe(2_000);
+  });
+
+  it('keeps the first 128 of the attributes a span starts with, as the SDK does', () => {
+    const many = Object.fromEntries(Array.from({ length: 130 }, (_, i) => [`a${i}`, i]));
+    const ours = lean();
+    const theirs = sdk();
+    for (const { tracer } of [ours, theirs]) tracer.startSpan('many', { attributes: many }, parentOf(1)).end();
+    const [mine, sdks] = [ours.spans()[0], theirs.spans()[0]] as [ReadableSpan, ReadableSpan];
+    expect(Object.keys(mine.attributes)).toHaveLength(128);
+    expect(mine.attributes).toEqual(sdks.attributes);
+    expect(mine.droppedAttributesCount).toBe(sdks.droppedAttributesCount);
+    expect(mine.droppedAttributesCount).toBe(2);
   });
 
   it('keeps at most 128 attributes and 128 events, as the SDK does by default', () => {

@@ -174,6 +174,43 @@ describe('OtlpSpanEncoder', () => {
     sameBytes(ended.slice(10, 30), encoder);
   });
 
+  it('keeps values by key: one value under two keys, past its bounds, and a schema URL, all the same', async () => {
+    const { provider, spans } = recorder('renderq-worker');
+    const tracer = provider.getTracer('renderq', '1.0.0', { schemaUrl: 'https://opentelemetry.io/schemas/1.30.0' });
+    for (let i = 0; i < 1_200; i += 1) {
+      // 70 keys (past the 64 kept) and 1,200 values of one key (past the 1,024 kept), some repeated.
+      const attributes: Attributes = { 'renderq.job_id': `job_${i % 1_100}`, 'renderq.same': 'x', 'renderq.also': 'x' };
+      attributes[`renderq.key_${i % 70}`] = `value_${i % 3}`;
+      tracer.startSpan('renderq.step', { attributes }, REMOTE_PARENT).end();
+    }
+    const all = await spans();
+    const encoder = new OtlpSpanEncoder();
+    sameBytes(all.slice(0, 600), encoder);
+    sameBytes(all.slice(600), encoder);
+    sameBytes(all, encoder);
+  });
+
+  it('leaves out a span it cannot encode, and what it wrote of it', async () => {
+    const { provider, spans } = recorder('renderq-worker');
+    const tracer = provider.getTracer('renderq');
+    for (let i = 0; i < 3; i += 1) tracer.startSpan(`renderq.step.${i}`, {}, REMOTE_PARENT).end();
+    const [first, broken, last] = (await spans()) as [ReadableSpan, ReadableSpan, ReadableSpan];
+    // A map that holds itself: encoding it recurses until the stack runs out.
+    const loop: Record<string, unknown> = {};
+    loop.self = loop;
+    Object.assign(broken.attributes, { 'renderq.loop': loop });
+    const encoder = new OtlpSpanEncoder();
+    encoder.append(first);
+    expect(() => encoder.append(broken)).toThrow();
+    encoder.append(last);
+    const theirs = ProtobufTraceSerializer.serializeRequest([first, last]) as Uint8Array;
+    expect(Buffer.from(encoder.takeRequest(first.resource, first.instrumentationScope)).toString('hex')).toBe(
+      Buffer.from(theirs).toString('hex'),
+    );
+    // And the next request starts empty.
+    sameBytes([last], encoder);
+  });
+
   it('is what a process sends its collector: protobuf posted to /v1/traces with the configured headers', async () => {
     const received: { path: string; headers: Record<string, unknown>; body: Buffer }[] = [];
     const collector = createServer((request, response) => {

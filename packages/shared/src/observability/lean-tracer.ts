@@ -154,8 +154,12 @@ class LeanSpan implements Span, ReadableSpan {
     this.name = name;
     this.kind = kind;
     this.attributes = attributes;
-    this.#attributeCount = Object.keys(attributes).length;
-    this.startMs = startTime === undefined ? this.#wallAtStart : this.#millis(startTime);
+    const keys = Object.keys(attributes);
+    // As the SDK: past the limit, the first ones are kept and the rest counted as dropped.
+    for (const key of keys.slice(ATTRIBUTE_COUNT_LIMIT)) delete attributes[key];
+    this.#attributeCount = Math.min(keys.length, ATTRIBUTE_COUNT_LIMIT);
+    this.droppedAttributesCount = keys.length - this.#attributeCount;
+    this.startMs = startTime == null ? this.#wallAtStart : this.#millis(startTime);
   }
 
   get startTime(): HrTime {
@@ -179,7 +183,9 @@ class LeanSpan implements Span, ReadableSpan {
   }
 
   setAttribute(key: string, value: AttributeValue | undefined): this {
-    if (this.ended || value == null || key === '') return this;
+    if (this.ended || key === '') return this;
+    const kept = attributeValue(value);
+    if (kept === undefined) return this;
     if (!Object.hasOwn(this.attributes, key)) {
       if (this.#attributeCount >= ATTRIBUTE_COUNT_LIMIT) {
         this.droppedAttributesCount += 1;
@@ -187,7 +193,7 @@ class LeanSpan implements Span, ReadableSpan {
       }
       this.#attributeCount += 1;
     }
-    this.attributes[key] = value;
+    this.attributes[key] = kept;
     return this;
   }
 
@@ -199,7 +205,8 @@ class LeanSpan implements Span, ReadableSpan {
   addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
     if (this.ended) return this;
     const timeGiven = isTimeInput(attributesOrTime);
-    const at = timeGiven ? attributesOrTime : time;
+    // As the SDK: with a time in place of the attributes, a third argument that is a time wins.
+    const at = timeGiven && !isTimeInput(time) ? attributesOrTime : time;
     const attributes: Attributes = {};
     if (!timeGiven && attributesOrTime) copyAttributes(attributesOrTime, attributes);
     if (this.events === NONE) this.events = [];
@@ -207,7 +214,7 @@ class LeanSpan implements Span, ReadableSpan {
       this.events.shift();
       this.droppedEventsCount += 1;
     }
-    this.events.push({ name, attributes, time: hrTimeOf(at === undefined ? this.#now() : this.#millis(at)) });
+    this.events.push({ name, attributes, time: hrTimeOf(at == null ? this.#now() : this.#millis(at)) });
     return this;
   }
 
@@ -250,7 +257,7 @@ class LeanSpan implements Span, ReadableSpan {
     const attributes: Attributes = {};
     if (typeof exception === 'string') attributes['exception.message'] = exception;
     else if (exception) {
-      const type = exception.code ?? exception.name;
+      const type = exception.code || exception.name;
       if (type) attributes['exception.type'] = String(type);
       if (exception.message) attributes['exception.message'] = exception.message;
       if (exception.stack) attributes['exception.stacktrace'] = exception.stack;
@@ -261,7 +268,7 @@ class LeanSpan implements Span, ReadableSpan {
   end(endTime?: TimeInput): void {
     if (this.ended) return;
     // A span never ends before it began (a clock stepped back): it lasts 0 then, as the SDK's.
-    this.endMs = Math.max(this.startMs, endTime === undefined ? this.#now() : this.#millis(endTime));
+    this.endMs = Math.max(this.startMs, endTime == null ? this.#now() : this.#millis(endTime));
     this.ended = true;
     this.#processor.onEnd(this);
   }
@@ -271,6 +278,7 @@ class LeanSpan implements Span, ReadableSpan {
     return this.#wallAtStart + (performance.now() - this.#startedAt);
   }
 
+  /** A time given by the caller: a number is milliseconds since the epoch (renderq's callers' only kind), never a performance.now() reading. */
   #millis(time: TimeInput): number {
     if (typeof time === 'number') return time;
     if (time instanceof Date) return time.getTime();
@@ -289,9 +297,30 @@ function isValid(context: SpanContext): boolean {
 
 function copyAttributes(from: Attributes, to: Attributes): void {
   for (const key in from) {
-    const value = from[key];
-    if (value != null && key !== '' && Object.hasOwn(from, key)) to[key] = value;
+    if (key === '' || !Object.hasOwn(from, key)) continue;
+    const value = attributeValue(from[key]);
+    if (value !== undefined) to[key] = value;
   }
+}
+
+/**
+ * What an attribute may hold, as the SDK checks it: a string, number or boolean, or an array of one
+ * of those (nulls allowed), copied so that a caller changing its array later changes nothing.
+ * Anything else (null, an object, a mixed array) is left out.
+ */
+function attributeValue(value: unknown): AttributeValue | undefined {
+  const type = typeof value;
+  if (type === 'string' || type === 'number' || type === 'boolean') return value as AttributeValue;
+  if (!Array.isArray(value)) return undefined;
+  let itemType: string | undefined;
+  for (const item of value) {
+    if (item == null) continue;
+    const each = typeof item;
+    if (each !== 'string' && each !== 'number' && each !== 'boolean') return undefined;
+    if (itemType !== undefined && each !== itemType) return undefined;
+    itemType = each;
+  }
+  return value.slice() as AttributeValue;
 }
 
 function isTimeInput(value: unknown): value is TimeInput {

@@ -62,8 +62,16 @@ export class OtlpSpanEncoder {
     }
   }
 
-  /** The request for the spans appended since the last take, all of `resource` and `scope`; starts the next. */
+  /** The request for the spans appended since the last take, all of `resource` and `scope`; starts the next, whatever happens. */
   takeRequest(resource: Resource, scope: Scope): Uint8Array {
+    try {
+      return this.#request(resource, scope);
+    } finally {
+      this.#pos = 0;
+    }
+  }
+
+  #request(resource: Resource, scope: Scope): Uint8Array {
     const resourceBytes = this.#resourceBytes(resource);
     const scopeBytes = this.#scopeBytes(scope);
     const scopeSchema = scope.schemaUrl ? this.#aside(() => this.#stringField(3, scope.schemaUrl as string)) : EMPTY;
@@ -97,7 +105,6 @@ export class OtlpSpanEncoder {
     put(spans);
     put(scopeSchema);
     put(resourceSchema);
-    this.#pos = 0;
     return request;
   }
 
@@ -224,10 +231,12 @@ export class OtlpSpanEncoder {
   /** What `write` writes, as bytes of its own, leaving the request being written as it was. */
   #aside(write: () => void): Uint8Array {
     const from = this.#pos;
-    write();
-    const bytes = this.#buffer.slice(from, this.#pos);
-    this.#pos = from;
-    return bytes;
+    try {
+      write();
+      return this.#buffer.slice(from, this.#pos);
+    } finally {
+      this.#pos = from;
+    }
   }
 
   /**

@@ -92,7 +92,13 @@ async function protobufExporter(
   const encoder = new OtlpSpanEncoder();
   const serializer = {
     serializeRequest: (spans: ReadableSpan[]) => {
-      for (const span of spans) encoder.append(span);
+      for (const span of spans) {
+        try {
+          encoder.append(span);
+        } catch {
+          // A span that cannot be encoded is left out whole; the rest of its batch goes.
+        }
+      }
       return encoder.takeRequest(resource, scope);
     },
     deserializeResponse: ProtobufTraceSerializer.deserializeResponse,
