@@ -41,13 +41,13 @@ type Resource = ReadableSpan['resource'];
 type Scope = ReadableSpan['instrumentationScope'];
 
 const ATTRIBUTE_COUNT_LIMIT = 128;
+const EVENT_COUNT_LIMIT = 128;
+const LINK_COUNT_LIMIT = 128;
 const SAMPLED: SamplingResult = Object.freeze({ decision: SamplingDecision.RECORD_AND_SAMPLED });
 const NOT_SAMPLED: SamplingResult = Object.freeze({ decision: SamplingDecision.NOT_RECORD });
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 /** What a span has until its first link or event: most of renderq's have none, and need no array of their own. */
 const NONE: never[] = Object.freeze([]) as unknown as never[];
-const EVENT_COUNT_LIMIT = 128;
-const LINK_COUNT_LIMIT = 128;
 
 /**
  * How spans are sampled: under a parent, as the parent was (what the SDK's ParentBasedSampler does
@@ -184,8 +184,8 @@ class LeanSpan implements Span, ReadableSpan {
 
   setAttribute(key: string, value: AttributeValue | undefined): this {
     if (this.ended || key === '') return this;
-    const kept = attributeValue(value);
-    if (kept === undefined) return this;
+    const checked = attributeValue(value);
+    if (checked === undefined) return this;
     if (!Object.hasOwn(this.attributes, key)) {
       if (this.#attributeCount >= ATTRIBUTE_COUNT_LIMIT) {
         this.droppedAttributesCount += 1;
@@ -193,7 +193,7 @@ class LeanSpan implements Span, ReadableSpan {
       }
       this.#attributeCount += 1;
     }
-    this.attributes[key] = kept;
+    this.attributes[key] = checked;
     return this;
   }
 

@@ -350,7 +350,10 @@ export class OtlpSpanEncoder {
     this.#pos += 4;
   }
 
-  /** Milliseconds since the epoch as nanoseconds, a fixed64: #time without an HrTime made first. */
+  /**
+   * Milliseconds since the epoch as nanoseconds, a fixed64: #time without an HrTime made first. Split
+   * as lean-tracer.ts's hrTimeOf splits it (a test compares the bytes with those of its HrTimes).
+   */
   #timeMs(ms: number): void {
     const seconds = Math.floor(ms / 1e3);
     const nanos = Math.round((ms - seconds * 1e3) * 1e6);
