@@ -7,6 +7,8 @@
 
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { type Attributes, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { TraceState } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
@@ -188,6 +190,35 @@ describe('OtlpSpanEncoder', () => {
     sameBytes(all.slice(0, 600), encoder);
     sameBytes(all.slice(600), encoder);
     sameBytes(all, encoder);
+  });
+
+  it('keeps a value it repeats without the larger string the value was cut from', () => {
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as () => void;
+    const encoder = new OtlpSpanEncoder();
+    const tracer = new LeanTracer({
+      resource: resourceFromAttributes({ 'service.name': 'renderq-worker' }),
+      scope: { name: 'renderq' },
+      sampling: { followParent: true, root: new AlwaysOnSampler() },
+      processor: {
+        onStart: () => undefined,
+        onEnd: (span) => encoder.append(span as ReadableSpan),
+        forceFlush: async () => undefined,
+        shutdown: async () => undefined,
+      },
+    });
+    collect();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 64; i += 1) {
+      // A job's id as a parser may hand it over: a slice of the whole answer it came in (256 KiB here).
+      const answer = `{"id":"job_${String(i).padStart(32, '0')}","pad":"${'x'.repeat(256 * 1024)}${i}"}`;
+      const id = answer.slice(7, 43);
+      tracer.startSpan('renderq.store', { attributes: { 'renderq.job_id': id } }, REMOTE_PARENT).end();
+    }
+    encoder.takeRequest(resourceFromAttributes({}), { name: 'renderq' });
+    collect();
+    // Kept with their answers, the 64 values would hold 16 MiB.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(4 * 1024 * 1024);
   });
 
   it('leaves out a span it cannot encode, and what it wrote of it', async () => {

@@ -249,7 +249,13 @@ export class OtlpSpanEncoder {
       const value = attributes[key];
       if (typeof value === 'string' && value.length <= MAX_KEPT_VALUE) {
         const values = kept(this.#keyValues, key, MAX_KEPT_KEYS, () => new Map<string, Uint8Array>());
-        this.#raw(kept(values, value, MAX_KEPT_VALUES, () => this.#aside(() => this.#keyValue(9, key, value))));
+        let bytes = values.get(value);
+        if (bytes === undefined) {
+          bytes = this.#aside(() => this.#keyValue(9, key, value));
+          if (values.size >= MAX_KEPT_VALUES) values.clear();
+          values.set(ownCopy(value), bytes);
+        }
+        this.#raw(bytes);
       } else {
         this.#keyValue(9, key, value);
       }
@@ -492,6 +498,16 @@ function varintSize(value: number): number {
   let size = 1;
   for (let v = value >>> 7; v > 0; v >>>= 7) size += 1;
   return size;
+}
+
+/**
+ * A string that holds only its own characters. In V8 a string cut from a larger one (a slice, a
+ * part of an answer) shares that string's characters and keeps all of it alive, and a kept value
+ * lives until a thousand others of its key have come: 64 job ids cut from 256 KiB answers held
+ * 16 MiB (a test shows it).
+ */
+function ownCopy(text: string): string {
+  return ` ${text}`.slice(1);
 }
 
 function hexDigit(code: number): number {
