@@ -51,6 +51,21 @@ const remoteParent = {
 };
 const REMOTE_PARENT = trace.setSpanContext(ROOT_CONTEXT, remoteParent);
 
+/** renderq's tracer, handing each span it ends to `onEnd`. */
+function leanTracer(onEnd: (span: ReadableSpan) => void): LeanTracer {
+  return new LeanTracer({
+    resource: resourceFromAttributes({ 'service.name': 'renderq-worker' }),
+    scope: { name: 'renderq' },
+    sampling: { followParent: true, root: new AlwaysOnSampler() },
+    processor: {
+      onStart: () => undefined,
+      onEnd,
+      forceFlush: async () => undefined,
+      shutdown: async () => undefined,
+    },
+  });
+}
+
 /** The request renderq's encoder makes of `spans` (all of one resource and scope, as a process's are). */
 function encoded(spans: readonly ReadableSpan[], encoder: OtlpSpanEncoder): Uint8Array {
   for (const span of spans) encoder.append(span);
@@ -148,17 +163,7 @@ describe('OtlpSpanEncoder', () => {
 
   it("writes renderq's own spans, whose times it reads in milliseconds, the same", () => {
     const ended: ReadableSpan[] = [];
-    const tracer = new LeanTracer({
-      resource: resourceFromAttributes({ 'service.name': 'renderq-worker' }),
-      scope: { name: 'renderq' },
-      sampling: { followParent: true, root: new AlwaysOnSampler() },
-      processor: {
-        onStart: () => undefined,
-        onEnd: (span) => ended.push(span),
-        forceFlush: async () => undefined,
-        shutdown: async () => undefined,
-      },
-    });
+    const tracer = leanTracer((span) => ended.push(span));
     const startMs = Date.UTC(2026, 11, 7, 4, 0, 0, 999) + 0.9999996;
     for (let i = 0; i < 40; i += 1) {
       const span = tracer.startSpan(
@@ -196,17 +201,7 @@ describe('OtlpSpanEncoder', () => {
     setFlagsFromString('--expose-gc');
     const collect = runInNewContext('gc') as () => void;
     const encoder = new OtlpSpanEncoder();
-    const tracer = new LeanTracer({
-      resource: resourceFromAttributes({ 'service.name': 'renderq-worker' }),
-      scope: { name: 'renderq' },
-      sampling: { followParent: true, root: new AlwaysOnSampler() },
-      processor: {
-        onStart: () => undefined,
-        onEnd: (span) => encoder.append(span as ReadableSpan),
-        forceFlush: async () => undefined,
-        shutdown: async () => undefined,
-      },
-    });
+    const tracer = leanTracer((span) => encoder.append(span));
     collect();
     const before = process.memoryUsage().heapUsed;
     for (let i = 0; i < 64; i += 1) {
