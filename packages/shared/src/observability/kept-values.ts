@@ -3,11 +3,18 @@
  * UTF-8, an id's bytes). Past `bound` keys all are forgotten at once: a bound on memory, not a
  * cache policy, since the next spans make what they need again.
  */
-export function kept<K, V>(values: Map<K, V>, key: K, bound: number, make: (key: K) => V): V {
+export function kept<K, V>(
+  values: Map<K, V>,
+  key: K,
+  bound: number,
+  make: (key: K) => V,
+  /** The key as kept, when it must not be the caller's own (a string cut from a larger one). */
+  keyToKeep: (key: K) => K = (same) => same,
+): V {
   const known = values.get(key);
   if (known !== undefined) return known;
   const made = make(key);
   if (values.size >= bound) values.clear();
-  values.set(key, made);
+  values.set(keyToKeep(key), made);
   return made;
 }

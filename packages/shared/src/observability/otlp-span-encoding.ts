@@ -249,13 +249,8 @@ export class OtlpSpanEncoder {
       const value = attributes[key];
       if (typeof value === 'string' && value.length <= MAX_KEPT_VALUE) {
         const values = kept(this.#keyValues, key, MAX_KEPT_KEYS, () => new Map<string, Uint8Array>());
-        let bytes = values.get(value);
-        if (bytes === undefined) {
-          bytes = this.#aside(() => this.#keyValue(9, key, value));
-          if (values.size >= MAX_KEPT_VALUES) values.clear();
-          values.set(ownCopy(value), bytes);
-        }
-        this.#raw(bytes);
+        const make = () => this.#aside(() => this.#keyValue(9, key, value));
+        this.#raw(kept(values, value, MAX_KEPT_VALUES, make, ownCopy));
       } else {
         this.#keyValue(9, key, value);
       }
