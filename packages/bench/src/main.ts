@@ -68,7 +68,7 @@ const sections: Section[] = [
   { name: 'recovery', run: (stack) => recovery(stack) },
   { name: 'streams', run: (stack) => streams(stack, quick ? 200 : 1_000, quick ? 2_000 : 10_000) },
   { name: 'webhooks', run: (stack) => webhooks(stack, quick ? 1_000 : 5_000, quick ? 3 : 10) },
-  { name: 'tracing', run: (stack) => tracing(stack, quick ? 600 : 1_500, quick ? 1 : 3) },
+  { name: 'tracing', run: (stack) => tracing(stack, quick ? 600 : 1_500, quick ? 1 : 3, quick ? 1_000 : 3_000) },
 ];
 
 const log = (line: string) => process.stderr.write(`${line}\n`);

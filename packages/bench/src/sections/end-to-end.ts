@@ -4,12 +4,15 @@
  * CPU per job by process — the emulator's shown apart, as it is not renderq's. renderq runs
  * twice, with fair share (the default) and without: what fair share costs a lone tenant.
  */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { uniqueName } from '@renderq/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   CpuMeter,
   commandsPerJob,
+  cpuMs,
   redisCommandCalls,
   type Stack,
   sleep,
@@ -25,12 +28,16 @@ import type { Row } from '../table.js';
 const SECTION = 'end to end';
 
 /** The batch each run sends first, not measured. */
-export const WARM_UP_JOBS = 200;
+const WARM_UP_JOBS = 200;
 
 export interface RenderqRun {
   readonly seconds: number;
   readonly cpu: Record<string, number>;
   readonly commands: ReturnType<typeof commandsPerJob>;
+  /** CPU ms of the API and the worker from their start to the end of the warm-up. */
+  readonly startCpuMs: number;
+  /** Jobs of every batch it ran: the warm-up, the measured one and any it ran to keep busy beside its pair. */
+  readonly allJobs: number;
 }
 
 export async function endToEnd(stack: Stack, jobs: number): Promise<Row[]> {
@@ -106,17 +113,69 @@ export async function endToEnd(stack: Stack, jobs: number): Promise<Row[]> {
 }
 
 /**
- * One batch through renderq after a warm-up: the wall time, CPU by process and Redis commands per
- * job. `env` goes to both the API and the worker.
+ * Two runs measured side by side (the tracing section's pairs): both measured batches start together,
+ * and the run that finishes first keeps its renderq busy until the other has finished, so that each
+ * batch runs beside a busy partner all through. Without this the slower run's last jobs ran on a
+ * quieter machine, which made it look cheaper.
  */
-export async function renderqRun(stack: Stack, jobs: number, env: Record<string, string>): Promise<RenderqRun> {
+export class RunPair {
+  readonly #warmedUp = new Barrier(2);
+  readonly #measured = new Barrier(2);
+
+  /** Resolves once both runs have warmed up. */
+  warmedUp(): Promise<void> {
+    return this.#warmedUp.arrive();
+  }
+
+  /** Resolves once both runs have measured their batch. */
+  measured(): Promise<void> {
+    return this.#measured.arrive();
+  }
+}
+
+/** Resolves every `arrive()` once `parties` calls have come. */
+class Barrier {
+  #waiting: (() => void)[] = [];
+  readonly #parties: number;
+
+  constructor(parties: number) {
+    this.#parties = parties;
+  }
+
+  arrive(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#waiting.push(resolve);
+      if (this.#waiting.length < this.#parties) return;
+      for (const each of this.#waiting) each();
+      this.#waiting = [];
+    });
+  }
+}
+
+/** Jobs a run that finished first keeps posting, a batch at a time, while its partner still measures. */
+const FILLER_JOBS = 100;
+
+/**
+ * One batch through renderq after a warm-up of `warmUpJobs`: the wall time, CPU by process and Redis
+ * commands per job. `env` goes to both the API and the worker; `pair`, when given, times the batch
+ * with another run's.
+ */
+export async function renderqRun(
+  stack: Stack,
+  jobs: number,
+  env: Record<string, string>,
+  warmUpJobs = WARM_UP_JOBS,
+  pair?: RunPair,
+): Promise<RenderqRun> {
   const prefix = uniqueName('e2e');
   const api = await startApi(stack, prefix, env);
   const worker = await startWorker(workerEnv(stack, prefix, env));
   const { store, redis, close } = openStore(stack.redis.url, prefix);
   try {
     // Warm-up: connections, JIT, and the poll schedule learns that the model answers at once.
-    await waitBatchFinished(store, await postBatch(api.url, WARM_UP_JOBS), 120_000);
+    await waitBatchFinished(store, await postBatch(api.url, warmUpJobs), 120_000 + warmUpJobs * 100);
+    const startCpuMs = cpuMs(api.child.pid as number) + cpuMs(worker.child.pid as number);
+    await pair?.warmedUp();
     const meter = new CpuMeter({
       api: api.child.pid as number,
       worker: worker.child.pid as number,
@@ -130,9 +189,23 @@ export async function renderqRun(stack: Stack, jobs: number, env: Record<string,
     const cpu = meter.stop();
     // Includes the progress polls of this process (a few per second): small beside the jobs' own.
     const commands = commandsPerJob(callsBefore, await redisCommandCalls(redis), jobs);
-    return { seconds, cpu, commands };
+    let allJobs = warmUpJobs + jobs;
+    if (pair) {
+      let partnerDone = false;
+      const bothMeasured = pair.measured().then(() => {
+        partnerDone = true;
+      });
+      while (!partnerDone) {
+        await waitBatchFinished(store, await postBatch(api.url, FILLER_JOBS), 120_000);
+        allJobs += FILLER_JOBS;
+      }
+      await bothMeasured;
+    }
+    return { seconds, cpu, commands, startCpuMs, allJobs };
   } finally {
     await Promise.all([api.stop(), stopChild(worker.child), close()]);
+    // Its outputs are not read again: a section of many runs leaves no hundred thousand files behind.
+    await rm(path.join(stack.storageDir, prefix), { recursive: true, force: true });
   }
 }
 
