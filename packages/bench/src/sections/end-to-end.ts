@@ -195,6 +195,8 @@ export async function renderqRun(
       const bothMeasured = pair.measured().then(() => {
         partnerDone = true;
       });
+      // The second to finish sees its partner done here, and posts no batch for nothing.
+      await sleep(0);
       while (!partnerDone) {
         await waitBatchFinished(store, await postBatch(api.url, FILLER_JOBS), 120_000);
         allJobs += FILLER_JOBS;

@@ -14,10 +14,10 @@
  * more than tracing costs, so runs one after another cannot be compared. Here each measured run
  * goes at the same time as a run with no OTEL_*, on a second renderq (its own Redis, API and
  * worker; the emulator is shared), so both see the same machine: their measured batches start
- * together, and the one done first keeps its renderq busy until the other is (RunPair). The measured
- * run takes the first renderq and the second in turn, so a difference between the two weighs on both sides alike. The
- * figure is the median of many such pairs' ratios; pairs of two runs with no OTEL_* show the noise
- * left, which a ratio is read against.
+ * together, and the one done first keeps its renderq busy until the other is (RunPair). The
+ * measured run takes the first renderq and the second in turn, so a difference between the two
+ * weighs on both sides alike. The figure is the median of many such pairs' ratios; pairs of two
+ * runs with no OTEL_* show the noise left, which a ratio is read against.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -83,8 +83,8 @@ export async function tracing(stack: Stack, jobs: number, rounds: number, warmUp
     const ratio = (setting: Setting) => median(ratios[setting]);
     const range = (setting: Setting) =>
       `${Math.min(...ratios[setting]).toFixed(3)} to ${Math.max(...ratios[setting]).toFixed(3)}`;
-    // The noise the disabled ratio is read against: what two runs of the same code differ by, and
-    // what a median of so few pairs is good to (two standard errors, the spread read from the traced pairs).
+    // The noise the disabled ratio is read against: what two runs of the same code differ by, and what
+    // a median of so few pairs is good to (two standard errors, the spread read from the traced pairs).
     const noise = Math.max(
       ...ratios.again.map((r) => Math.abs(r - 1)),
       2 * medianStandardError(ratios.on, ratios.disabled.length),
@@ -125,7 +125,7 @@ function perJob(run: RenderqRun, jobs: number): number {
 
 /**
  * The standard error of a median of `n` pairs, from the spread of `pairs` (their median absolute
- * deviation, scaled as for a normal spread): on this machine a median of three pairs is good to a few per cent.
+ * deviation, scaled as for a normal spread): here a median of three pairs is good to a few per cent.
  */
 function medianStandardError(pairs: readonly number[], n: number): number {
   if (pairs.length === 0 || n === 0) return 0;
