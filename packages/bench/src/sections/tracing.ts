@@ -66,19 +66,20 @@ export async function tracing(stack: Stack, jobs: number, rounds: number, warmUp
       const before = sink.bytes;
       const [measuredOn, baselineOn] = onFirst ? stacks : ([second, stack] as const);
       const pair = new RunPair();
-      const [measured, baseline] = await Promise.all([
+      const [measuredRun, baselineRun] = await Promise.all([
         renderqRun(measuredOn, jobs, envOf[setting], warmUpJobs, pair),
         renderqRun(baselineOn, jobs, envOf.none, warmUpJobs, pair),
       ]);
+      const [measured, baseline] = [perJob(measuredRun, jobs), perJob(baselineRun, jobs)];
       // Only the measured run may export: the baseline has no OTEL_*.
       if (setting === 'on') {
         exported += sink.bytes - before;
-        exportedJobs += measured.allJobs;
-        startRatios.push(measured.startCpuMs / baseline.startCpuMs);
+        exportedJobs += measuredRun.allJobs;
+        startRatios.push(measuredRun.startCpuMs / baselineRun.startCpuMs);
       } else sentWhileOff += sink.bytes - before;
-      cpu[setting].push(perJob(measured, jobs));
-      cpu.none.push(perJob(baseline, jobs));
-      ratios[setting].push(perJob(measured, jobs) / perJob(baseline, jobs));
+      cpu[setting].push(measured);
+      cpu.none.push(baseline);
+      ratios[setting].push(measured / baseline);
     }
     const ratio = (setting: Setting) => median(ratios[setting]);
     const range = (setting: Setting) =>
